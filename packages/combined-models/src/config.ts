@@ -1,0 +1,305 @@
+/**
+ * The one schema for `provider_priority` and `combined_models` in `opencode.json`. Types, validation messages and
+ * the published JSON Schema (`config.schema.json`) all come from here.
+ */
+import { z } from "zod"
+import { FAILURE_REASONS, NEVER_FAIL_OVER, type FailureReason } from "./types.ts"
+
+const DURATION_UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/
+const DURATION_HINT = 'a duration such as "30s", "5m", "6h" or a number of milliseconds'
+
+/** `"30s"` → 30000. Numbers are milliseconds. */
+export function parseDuration(input: string | number): number | undefined {
+  if (typeof input === "number") return Number.isFinite(input) && input >= 0 ? input : undefined
+  const match = DURATION_PATTERN.exec(input.trim())
+  if (!match) return undefined
+  return Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS]
+}
+
+const Duration = z
+  .union([z.number(), z.string()], { error: `expected ${DURATION_HINT}` })
+  .transform((value, ctx) => {
+    const ms = parseDuration(value)
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `expected ${DURATION_HINT}, got ${JSON.stringify(value)}` })
+      return z.NEVER
+    }
+    return ms
+  })
+  .meta({ description: DURATION_HINT, examples: ["30s", "5m", "6h", 1500] })
+
+const Reason = z.enum(FAILURE_REASONS, {
+  error: (issue) => `unknown reason ${JSON.stringify(issue.input)}; use one of: ${FAILURE_REASONS.join(", ")}`,
+})
+
+/** `provider/model` with `*` globs, or a bare provider id meaning all of its models. */
+const MemberPattern = z
+  .string()
+  .min(1, { error: 'expected "provider/model" (globs allowed, e.g. "openrouter/*") or a provider id' })
+
+const ManualGroup = z
+  .strictObject({
+    name: z.string().min(1).optional().meta({ description: "Display name of the combined model" }),
+    members: z
+      .array(MemberPattern)
+      .optional()
+      .meta({ description: "Define the group by hand: exactly these members (replaces automatic detection)" }),
+    add: z.array(MemberPattern).optional().meta({ description: "Members to add to the automatically detected group" }),
+    exclude: z.array(MemberPattern).optional().meta({ description: "Members to leave out of this group" }),
+    priority: z
+      .array(z.string().min(1))
+      .optional()
+      .meta({ description: "Provider order for this group; overrides provider_priority" }),
+  })
+  .meta({ description: "A group by hand, or changes to the detected group with this id" })
+
+const Cooldowns = z
+  .strictObject(
+    Object.fromEntries(
+      FAILURE_REASONS.filter((reason) => !NEVER_FAIL_OVER.includes(reason)).map((reason) => [
+        reason,
+        Duration.optional(),
+      ]),
+    ) as Record<Exclude<FailureReason, "aborted" | "context_overflow" | "invalid_request">, z.ZodOptional<typeof Duration>>,
+  )
+  .meta({ description: "Base cooldown per failure reason; a provider's Retry-After or reset time wins when given" })
+
+export const STICKY_MODES = ["turn", "session", "off"] as const
+
+export const CombinedModelsSettings = z
+  .strictObject({
+    enabled: z.boolean().optional().meta({ description: "Turn the combined provider on or off (default true)" }),
+    min_providers: z
+      .int({ error: "expected a whole number of providers, at least 1" })
+      .min(1, { error: "expected at least 1" })
+      .optional()
+      .meta({ description: "Distinct providers a model needs to become a combined model (default 2)" }),
+    groups: z.record(z.string().min(1), ManualGroup).optional().meta({
+      description: "Groups by hand, keyed by the combined model id; a key that matches a detected group changes it",
+    }),
+    exclude: z
+      .array(MemberPattern)
+      .optional()
+      .meta({ description: 'Members never used by any group: "provider/model" globs or whole providers' }),
+    failover_on: z
+      .array(Reason)
+      .optional()
+      .meta({ description: "Failure reasons that move a request to the next member (aborted, context_overflow and invalid_request never do)" }),
+    cooldowns: Cooldowns.optional(),
+    retries_before_failover: z
+      .int({ error: "expected a whole number of retries" })
+      .min(0, { error: "expected 0 or more" })
+      .optional()
+      .meta({ description: "Same-member retries before switching, only while the wait is short (default 1)" }),
+    max_retry_wait: Duration.optional().meta({
+      description: "Longest wait worth retrying the same member; a longer Retry-After switches at once (default 5s)",
+    }),
+    max_switches_per_turn: z
+      .int({ error: "expected a whole number of switches" })
+      .min(0, { error: "expected 0 or more" })
+      .optional()
+      .meta({ description: "Provider switches allowed in one turn before the error is shown (default 4)" }),
+    sticky: z
+      .enum(STICKY_MODES, { error: `expected one of: ${STICKY_MODES.join(", ")}` })
+      .optional()
+      .meta({
+        description:
+          '"turn": stay on the member that last answered until the turn ends (default); "session": stay until it fails; "off": every step starts at the top of the priority list',
+      }),
+    timeouts: z
+      .strictObject({
+        first_byte: Duration.optional().meta({ description: "No response by then counts as a timeout (default 60s)" }),
+        stall: Duration.optional().meta({ description: "A stream silent this long counts as a timeout (default 60s)" }),
+      })
+      .optional(),
+  })
+  .meta({ description: "Combined models: one model offered by several providers, with failover" })
+
+/** The keys we add to `opencode.json`. Other keys belong to OpenCode and pass through untouched. */
+export const CombinedModelsConfig = z
+  .object({
+    provider_priority: z
+      .array(z.string().min(1, { error: "expected a provider id such as \"anthropic\"" }), {
+        error: 'expected a list of provider ids, e.g. ["anthropic", "github-copilot"]',
+      })
+      .optional()
+      .meta({ description: "Providers in the order combined models try them; unlisted providers follow alphabetically" }),
+    combined_models: CombinedModelsSettings.optional(),
+  })
+  .meta({ title: "opencode-combined-models configuration" })
+
+export type CombinedModelsInput = z.input<typeof CombinedModelsConfig>
+export type CombinedModelsSettingsInput = z.input<typeof CombinedModelsSettings>
+export type ManualGroupConfig = z.output<typeof ManualGroup>
+export type CooldownReason = keyof z.output<typeof Cooldowns>
+
+/** Settings with every default filled in: what the engine reads. */
+export interface ResolvedConfig {
+  providerPriority: string[]
+  enabled: boolean
+  minProviders: number
+  groups: Record<string, ManualGroupConfig>
+  exclude: string[]
+  failoverOn: FailureReason[]
+  /** ms per reason; `auth` is Infinity by default: until the credentials change. */
+  cooldowns: Record<CooldownReason, number>
+  retriesBeforeFailover: number
+  maxRetryWaitMs: number
+  maxSwitchesPerTurn: number
+  sticky: (typeof STICKY_MODES)[number]
+  timeouts: { firstByteMs: number; stallMs: number }
+}
+
+export const DEFAULT_COOLDOWNS: Record<CooldownReason, number> = {
+  rate_limit: 30_000,
+  quota: 6 * 3_600_000,
+  overloaded: 30_000,
+  server_error: 60_000,
+  network: 30_000,
+  timeout: 60_000,
+  auth: Number.POSITIVE_INFINITY,
+  unknown: 30_000,
+}
+
+export const DEFAULT_FAILOVER_ON: FailureReason[] = [
+  "rate_limit",
+  "quota",
+  "overloaded",
+  "server_error",
+  "network",
+  "timeout",
+  "auth",
+]
+
+export const DEFAULTS: ResolvedConfig = {
+  providerPriority: [],
+  enabled: true,
+  minProviders: 2,
+  groups: {},
+  exclude: [],
+  failoverOn: DEFAULT_FAILOVER_ON,
+  cooldowns: DEFAULT_COOLDOWNS,
+  retriesBeforeFailover: 1,
+  maxRetryWaitMs: 5_000,
+  maxSwitchesPerTurn: 4,
+  sticky: "turn",
+  timeouts: { firstByteMs: 60_000, stallMs: 60_000 },
+}
+
+export interface ConfigProblem {
+  /** Dotted path inside opencode.json, e.g. `combined_models.cooldowns.rate_limit`. */
+  path: string
+  message: string
+}
+
+export type ConfigResult =
+  | { ok: true; config: ResolvedConfig; warnings: ConfigProblem[] }
+  | { ok: false; errors: ConfigProblem[]; warnings: ConfigProblem[] }
+
+const CONFIG_ERROR_MARKER = Symbol.for("combined-models.config-error")
+
+/** Thrown only by `resolveConfigOrThrow`; OpenCode's config loader turns it into its own config error. */
+export class CombinedModelsConfigError extends Error {
+  readonly [CONFIG_ERROR_MARKER] = true
+  override readonly name = "CombinedModelsConfigError"
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map((problem) => `${problem.path}: ${problem.message}`).join("\n"))
+  }
+  static isInstance(error: unknown): error is CombinedModelsConfigError {
+    return typeof error === "object" && error !== null && CONFIG_ERROR_MARKER in error
+  }
+}
+
+function describePath(path: PropertyKey[]): string {
+  return path.reduce<string>((text, key) => {
+    if (typeof key === "number") return `${text}[${key}]`
+    return text ? `${text}.${String(key)}` : String(key)
+  }, "")
+}
+
+function issueToProblem(issue: z.core.$ZodIssue): ConfigProblem {
+  const path = describePath(issue.path)
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((key) => JSON.stringify(key)).join(", ")
+    return {
+      path: path || "(top level)",
+      message: `unknown key${issue.keys.length > 1 ? "s" : ""} ${keys}; remove ${issue.keys.length > 1 ? "them" : "it"} or check the spelling against docs/configuration.md`,
+    }
+  }
+  return { path: path || "(top level)", message: issue.message }
+}
+
+/**
+ * Validate the two keys out of a whole `opencode.json` object and fill in defaults. `configuredProviders`, when
+ * given, turns unknown ids in `provider_priority` into warnings that list the configured ones; it never fails.
+ */
+export function resolveConfig(raw: unknown, options: { configuredProviders?: readonly string[] } = {}): ConfigResult {
+  const parsed = CombinedModelsConfig.safeParse(raw ?? {})
+  if (!parsed.success) return { ok: false, errors: parsed.error.issues.map(issueToProblem), warnings: [] }
+  const input = parsed.data
+  const settings = input.combined_models ?? {}
+  const warnings: ConfigProblem[] = []
+
+  const priority = input.provider_priority ?? []
+  if (options.configuredProviders) {
+    const known = new Set(options.configuredProviders)
+    const listed = [...known].sort().join(", ") || "(none)"
+    priority.forEach((id, index) => {
+      if (!known.has(id))
+        warnings.push({
+          path: `provider_priority[${index}]`,
+          message: `provider "${id}" is not configured; it is ignored. Configured providers: ${listed}`,
+        })
+    })
+  }
+  const duplicates = priority.filter((id, index) => priority.indexOf(id) !== index)
+  for (const id of new Set(duplicates))
+    warnings.push({ path: "provider_priority", message: `provider "${id}" is listed more than once; the first place counts` })
+
+  const failoverOn = settings.failover_on ?? DEFAULT_FAILOVER_ON
+  failoverOn.forEach((reason, index) => {
+    if (NEVER_FAIL_OVER.includes(reason))
+      warnings.push({
+        path: `combined_models.failover_on[${index}]`,
+        message: `"${reason}" never fails over (another provider would fail the same way, or the user asked to stop); it is ignored`,
+      })
+  })
+
+  return {
+    ok: true,
+    warnings,
+    config: {
+      providerPriority: [...new Set(priority)],
+      enabled: settings.enabled ?? DEFAULTS.enabled,
+      minProviders: settings.min_providers ?? DEFAULTS.minProviders,
+      groups: settings.groups ?? {},
+      exclude: settings.exclude ?? [],
+      failoverOn: failoverOn.filter((reason) => !NEVER_FAIL_OVER.includes(reason)),
+      cooldowns: { ...DEFAULT_COOLDOWNS, ...definedOnly(settings.cooldowns ?? {}) },
+      retriesBeforeFailover: settings.retries_before_failover ?? DEFAULTS.retriesBeforeFailover,
+      maxRetryWaitMs: settings.max_retry_wait ?? DEFAULTS.maxRetryWaitMs,
+      maxSwitchesPerTurn: settings.max_switches_per_turn ?? DEFAULTS.maxSwitchesPerTurn,
+      sticky: settings.sticky ?? DEFAULTS.sticky,
+      timeouts: {
+        firstByteMs: settings.timeouts?.first_byte ?? DEFAULTS.timeouts.firstByteMs,
+        stallMs: settings.timeouts?.stall ?? DEFAULTS.timeouts.stallMs,
+      },
+    },
+  }
+}
+
+export function resolveConfigOrThrow(raw: unknown, options: { configuredProviders?: readonly string[] } = {}) {
+  const result = resolveConfig(raw, options)
+  if (!result.ok) throw new CombinedModelsConfigError(result.errors)
+  return result
+}
+
+function definedOnly<T extends object>(value: T): { [K in keyof T]-?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as never
+}
+
+/** The published JSON Schema for our keys in `opencode.json`; `config.schema.json` is this, committed. */
+export function configJsonSchema() {
+  return z.toJSONSchema(CombinedModelsConfig, { io: "input", target: "draft-2020-12" })
+}

@@ -1,0 +1,103 @@
+/**
+ * Plain data the engine works on. Nothing here knows OpenCode internals: the patches (and the CLI) adapt
+ * OpenCode's provider state or a models.dev `api.json` into these shapes, and read decisions back out.
+ */
+
+export type Modality = "text" | "image" | "audio" | "video" | "pdf"
+
+/** A concrete model as one provider offers it. */
+export interface CatalogModel {
+  providerID: string
+  modelID: string
+  name: string
+  family?: string
+  /** `YYYY-MM-DD` or `YYYY-MM` as models.dev publishes it. */
+  releaseDate?: string
+  limit: { context: number; input?: number; output: number }
+  /** USD per million tokens. */
+  cost?: { input: number; output: number; cacheRead?: number; cacheWrite?: number }
+  capabilities: {
+    reasoning: boolean
+    toolCall: boolean
+    attachment: boolean
+    temperature: boolean
+    input: Modality[]
+    output: Modality[]
+  }
+  status?: "alpha" | "beta" | "deprecated" | "active"
+}
+
+export interface CatalogProvider {
+  id: string
+  name: string
+  models: CatalogModel[]
+}
+
+export interface MemberRef {
+  providerID: string
+  modelID: string
+}
+
+/** Why a member is in its group; `combined-models groups --explain` prints these. */
+export type JoinReason =
+  | { kind: "identity"; key: string; detail: string }
+  | { kind: "manual"; rule: string }
+
+export interface GroupMember extends MemberRef {
+  name: string
+  limit: CatalogModel["limit"]
+  cost?: CatalogModel["cost"]
+  capabilities: CatalogModel["capabilities"]
+  releaseDate?: string
+  joined: JoinReason
+}
+
+export interface Group {
+  /** Canonical id, used as the model id under the `combined` provider, e.g. `claude-sonnet-4-5`. */
+  id: string
+  name: string
+  /** Members in routing priority order. */
+  members: GroupMember[]
+  /** Distinct provider ids, in priority order (aliases inside one provider count once). */
+  providers: string[]
+  /** What every member can take: limits are the minimum, capabilities the intersection. */
+  limit: CatalogModel["limit"]
+  capabilities: CatalogModel["capabilities"]
+  /** Defined or reshaped by a user rule. */
+  manual: boolean
+  /** Per-group provider order from config, overriding `provider_priority`. */
+  priority?: string[]
+}
+
+export const FAILURE_REASONS = [
+  "rate_limit",
+  "quota",
+  "overloaded",
+  "server_error",
+  "network",
+  "timeout",
+  "auth",
+  "context_overflow",
+  "invalid_request",
+  "aborted",
+  "unknown",
+] as const
+export type FailureReason = (typeof FAILURE_REASONS)[number]
+
+/** Reasons that never move a request to another member, whatever the config says. */
+export const NEVER_FAIL_OVER: readonly FailureReason[] = ["aborted", "context_overflow", "invalid_request"]
+
+/** The engine's reading of one failure. Carries no keys, headers or conversation text. */
+export interface ClassifiedError {
+  reason: FailureReason
+  /** HTTP status when the failure had one. */
+  statusCode?: number
+  /** How long the provider asked us to wait (Retry-After, retry-after-ms, reset headers), in ms. */
+  retryAfterMs?: number
+  /** Absolute reset time from quota headers or bodies, epoch ms. */
+  resetAt?: number
+  /** Short, redacted, one line: what the user reads. */
+  message: string
+  /** Provider error code from the body when present (`insufficient_quota`, `overloaded_error`, …). */
+  code?: string
+}
