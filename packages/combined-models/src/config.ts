@@ -95,6 +95,10 @@ export const CombinedModelsSettings = z
     max_retry_wait: Duration.optional().meta({
       description: "Longest wait worth retrying the same member; a longer Retry-After switches at once (default 5s)",
     }),
+    max_wait: Duration.optional().meta({
+      description:
+        "When every member is cooling down, wait this long at most for the soonest one before showing the error (default 60s)",
+    }),
     max_switches_per_turn: z
       .int({ error: "expected a whole number of switches" })
       .min(0, { error: "expected 0 or more" })
@@ -147,6 +151,7 @@ export interface ResolvedConfig {
   retriesBeforeFailover: number
   maxRetryWaitMs: number
   maxSwitchesPerTurn: number
+  maxWaitMs: number
   sticky: (typeof STICKY_MODES)[number]
   timeouts: { firstByteMs: number; stallMs: number }
 }
@@ -183,6 +188,7 @@ export const DEFAULTS: ResolvedConfig = {
   retriesBeforeFailover: 1,
   maxRetryWaitMs: 5_000,
   maxSwitchesPerTurn: 4,
+  maxWaitMs: 60_000,
   sticky: "turn",
   timeouts: { firstByteMs: 60_000, stallMs: 60_000 },
 }
@@ -280,6 +286,7 @@ export function resolveConfig(raw: unknown, options: { configuredProviders?: rea
       retriesBeforeFailover: settings.retries_before_failover ?? DEFAULTS.retriesBeforeFailover,
       maxRetryWaitMs: settings.max_retry_wait ?? DEFAULTS.maxRetryWaitMs,
       maxSwitchesPerTurn: settings.max_switches_per_turn ?? DEFAULTS.maxSwitchesPerTurn,
+      maxWaitMs: settings.max_wait ?? DEFAULTS.maxWaitMs,
       sticky: settings.sticky ?? DEFAULTS.sticky,
       timeouts: {
         firstByteMs: settings.timeouts?.first_byte ?? DEFAULTS.timeouts.firstByteMs,

@@ -1,0 +1,78 @@
+/**
+ * What the user reads: `model (provider)` labels, switch notices and the summary when every member failed.
+ */
+import type { ClassifiedError, FailureReason, MemberRef } from "./types.ts"
+
+/** `Claude Sonnet 4.5 (github-copilot)`; just the name until a member has answered. */
+export function label(selected: { name: string }, served?: Pick<MemberRef, "providerID">): string {
+  return served ? `${selected.name} (${served.providerID})` : selected.name
+}
+
+/** `30 s`, `2 min`, `1 h 30 min`; whole units, because a countdown to the millisecond is noise. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return "until re-authenticated"
+  const seconds = Math.max(0, Math.ceil(ms / 1000))
+  if (seconds < 60) return `${seconds} s`
+  const minutes = Math.round(seconds / 60)
+  if (minutes < 60) return `${minutes} min`
+  const hours = Math.floor(minutes / 60)
+  const rest = minutes % 60
+  return rest ? `${hours} h ${rest} min` : `${hours} h`
+}
+
+const FAILED_AS: Record<FailureReason, string> = {
+  rate_limit: "rate-limited",
+  quota: "out of quota",
+  overloaded: "overloaded",
+  server_error: "failed with a server error",
+  network: "could not be reached",
+  timeout: "timed out",
+  auth: "rejected the credentials",
+  context_overflow: "found the conversation too long",
+  invalid_request: "rejected the request",
+  aborted: "was stopped",
+  unknown: "failed",
+}
+
+/** `anthropic rate-limited` / `github-copilot failed with a server error (503)`. */
+export function describeFailure(providerID: string, error: Pick<ClassifiedError, "reason" | "statusCode">): string {
+  const status = error.reason === "server_error" && error.statusCode ? ` (${error.statusCode})` : ""
+  return `${providerID} ${FAILED_AS[error.reason]}${status}`
+}
+
+/** The hint that makes a failure actionable, when there is one. */
+export function remedy(providerID: string, error: Pick<ClassifiedError, "reason">): string | undefined {
+  if (error.reason === "auth") return `run \`opencode auth login\` and sign in to ${providerID} again`
+  if (error.reason === "quota") return `check the plan or billing of ${providerID}`
+  return undefined
+}
+
+/**
+ * `anthropic rate-limited, retry in 30 s → github-copilot`. `cooldownMs` is how long the failed member stays
+ * out; omitted when unknown.
+ */
+export function switchNotice(
+  from: Pick<MemberRef, "providerID">,
+  error: Pick<ClassifiedError, "reason" | "statusCode">,
+  to: Pick<MemberRef, "providerID">,
+  cooldownMs?: number,
+): string {
+  const wait = cooldownMs === undefined ? "" : `, retry in ${formatDuration(cooldownMs)}`
+  return `${describeFailure(from.providerID, error)}${wait} → ${to.providerID}`
+}
+
+export interface MemberFailure {
+  member: MemberRef
+  error: ClassifiedError
+  at: number
+}
+
+/** One line per provider that failed this turn, with what to do about it; for the error the user finally sees. */
+export function failureSummary(modelName: string, failures: readonly MemberFailure[]): string {
+  if (failures.length === 0) return `No provider of ${modelName} is available right now.`
+  const lines = failures.map(({ member, error }) => {
+    const hint = remedy(member.providerID, error)
+    return `- ${member.providerID}/${member.modelID}: ${describeFailure(member.providerID, error)}: ${error.message}${hint ? ` (${hint})` : ""}`
+  })
+  return [`Every provider of ${modelName} failed:`, ...lines].join("\n")
+}

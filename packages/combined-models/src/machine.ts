@@ -1,0 +1,365 @@
+/**
+ * The failover state machine: `transition(state, event, context) → { state, actions }`, pure. The edge (the
+ * session processor in OpenCode, the rehearsal driver here) feeds it what happened to each step and carries out
+ * the actions: send the step to a member, settle a failed attempt, record cooldowns, show the error.
+ *
+ * One state per session that uses a combined model. A turn is one user message; a step is one LLM call.
+ */
+import type { ResolvedConfig } from "./config.ts"
+import type { HealthView } from "./health.ts"
+import { describeFailure, failureSummary, formatDuration, switchNotice, type MemberFailure } from "./label.ts"
+import { pick, type Access, type PickResult, type SkippedMember } from "./route.ts"
+import { NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type Group, type GroupMember, type MemberRef } from "./types.ts"
+
+/**
+ * How a step goes to a member. `fresh`: a new step. `replay`: the failed attempt emitted no tool call, so its
+ * partial output is discarded and the same step is sent again. `continue`: tool calls were made, so their
+ * results are kept and the loop goes on from them: replaying would run the tools twice.
+ */
+export type StepMode = "fresh" | "replay" | "continue"
+
+export interface Attempt {
+  member: MemberRef
+  startedAt: number
+  sawContent: boolean
+  toolCalls: number
+  toolsCompleted: number
+}
+
+export interface TurnState {
+  index: number
+  /** The member that completed this turn's latest step. */
+  servedBy?: MemberRef
+  switches: number
+  /** Consecutive same-member retries of the current step. */
+  retries: number
+  failures: MemberFailure[]
+  /** Providers given up on in this turn: one provider is one quota, so none of its members is tried again. */
+  abandoned: string[]
+}
+
+export interface FailoverState {
+  groupID: string
+  phase: "idle" | "pending" | "streaming" | "failed" | "aborted"
+  /** Decided, not yet started: what the next step uses. */
+  next?: { member: MemberRef; mode: StepMode; notBefore: number }
+  attempt?: Attempt
+  /** The member that completed the latest step of any turn (for `sticky: "session"`). */
+  lastServed?: MemberRef
+  /** Tokens the session's next request needs, as last reported. */
+  contextTokens?: number
+  turn: TurnState
+}
+
+export type FailoverEvent =
+  | { type: "turn_started"; at: number }
+  | { type: "step_requested"; at: number; contextTokens?: number }
+  | { type: "step_started"; at: number; member: MemberRef }
+  | { type: "first_content"; at: number; kind: "text" | "reasoning" | "tool" }
+  | { type: "tool_call"; at: number; toolCallId: string }
+  | { type: "tool_completed"; at: number; toolCallId: string }
+  | { type: "step_finished"; at: number }
+  | { type: "step_failed"; at: number; error: ClassifiedError }
+  | { type: "user_abort"; at: number }
+  | { type: "turn_finished"; at: number }
+
+export type FailoverAction =
+  /** Send the step to this member now. */
+  | { type: "use"; member: GroupMember; mode: StepMode }
+  /** Send the step to the same member again after `delayMs`: the wait was short enough to keep the prompt cache. */
+  | { type: "retry"; member: GroupMember; mode: StepMode; delayMs: number; notice: string }
+  /** Discard the failed attempt's partial output and send the step to another member. */
+  | { type: "replay"; from: MemberRef; member: GroupMember; notice: string }
+  /** Keep the failed attempt's completed tool results and go on with another member. */
+  | { type: "continue"; from: MemberRef; member: GroupMember; notice: string }
+  /** Every usable member is cooling down: wait for the one back soonest. */
+  | { type: "wait"; member: GroupMember; mode: StepMode; delayMs: number; notice: string }
+  /** Nothing left to try: show this error, which names every member's failure. */
+  | { type: "surface"; message: string; failures: MemberFailure[]; cause: "all_failed" | "switch_budget" | "no_member" }
+  /** Not a failover matter (user abort, context overflow, a bad request, a reason not in `failover_on`). */
+  | { type: "pass_through"; error: ClassifiedError }
+  /** Record the failure in the health registry. */
+  | { type: "cool_down"; member: MemberRef; error: ClassifiedError; attemptStartedAt: number }
+  /** The member answered: clear its failure streak. */
+  | { type: "recovered"; member: MemberRef }
+
+export interface FailoverContext {
+  group: Group
+  health: HealthView
+  config: ResolvedConfig
+  access?: Access
+}
+
+export interface Transition {
+  state: FailoverState
+  actions: FailoverAction[]
+}
+
+/** Waits worth sitting out on the same member when the provider named none. */
+const SAME_MEMBER_WAIT: Partial<Record<FailureReason, number>> = {
+  server_error: 1_000,
+  overloaded: 2_000,
+  network: 500,
+}
+
+export function initialState(groupID: string): FailoverState {
+  return { groupID, phase: "idle", turn: newTurn(0) }
+}
+
+function newTurn(index: number): TurnState {
+  return { index, switches: 0, retries: 0, failures: [], abandoned: [] }
+}
+
+export function transition(state: FailoverState, event: FailoverEvent, context: FailoverContext): Transition {
+  switch (event.type) {
+    case "turn_started":
+      return {
+        state: { ...state, phase: "idle", next: undefined, attempt: undefined, turn: newTurn(state.turn.index + 1) },
+        actions: [],
+      }
+    case "step_requested":
+      return requestStep({ ...state, contextTokens: event.contextTokens ?? state.contextTokens }, event.at, context)
+    case "step_started":
+      return {
+        state: {
+          ...state,
+          phase: "streaming",
+          next: undefined,
+          attempt: { member: ref(event.member), startedAt: event.at, sawContent: false, toolCalls: 0, toolsCompleted: 0 },
+        },
+        actions: [],
+      }
+    case "first_content":
+      return updateAttempt(state, (attempt) => ({ ...attempt, sawContent: true }))
+    case "tool_call":
+      return updateAttempt(state, (attempt) => ({ ...attempt, sawContent: true, toolCalls: attempt.toolCalls + 1 }))
+    case "tool_completed":
+      return updateAttempt(state, (attempt) => ({ ...attempt, toolsCompleted: attempt.toolsCompleted + 1 }))
+    case "step_finished": {
+      const member = state.attempt?.member
+      if (!member) return { state, actions: [] }
+      return {
+        state: {
+          ...state,
+          phase: "idle",
+          attempt: undefined,
+          lastServed: member,
+          turn: { ...state.turn, servedBy: member, retries: 0 },
+        },
+        actions: [{ type: "recovered", member }],
+      }
+    }
+    case "step_failed":
+      return failStep(state, event.error, event.at, context)
+    case "user_abort":
+      return { state: { ...state, phase: "aborted", next: undefined, attempt: undefined }, actions: [] }
+    case "turn_finished":
+      return { state: { ...state, phase: "idle", next: undefined, attempt: undefined }, actions: [] }
+  }
+}
+
+function ref(member: MemberRef): MemberRef {
+  return { providerID: member.providerID, modelID: member.modelID }
+}
+
+function updateAttempt(state: FailoverState, update: (attempt: Attempt) => Attempt): Transition {
+  if (!state.attempt) return { state, actions: [] }
+  return { state: { ...state, attempt: update(state.attempt) }, actions: [] }
+}
+
+function findMember(group: Group, member: MemberRef): GroupMember | undefined {
+  return group.members.find((candidate) => candidate.providerID === member.providerID && candidate.modelID === member.modelID)
+}
+
+function stickTarget(state: FailoverState, config: ResolvedConfig): MemberRef | undefined {
+  if (config.sticky === "off") return undefined
+  if (config.sticky === "session") return state.turn.servedBy ?? state.lastServed
+  return state.turn.servedBy
+}
+
+function route(state: FailoverState, at: number, context: FailoverContext): PickResult {
+  return pick(
+    context.group,
+    context.health,
+    context.config,
+    { contextTokens: state.contextTokens, failedProviders: state.turn.abandoned, stickTo: stickTarget(state, context.config) },
+    { now: at, access: context.access },
+  )
+}
+
+function requestStep(state: FailoverState, at: number, context: FailoverContext): Transition {
+  const decided = state.next && findMember(context.group, state.next.member)
+  if (state.next && decided) {
+    return {
+      state: { ...state, phase: "pending" },
+      actions: [{ type: "use", member: decided, mode: state.next.mode }],
+    }
+  }
+  const picked = route(state, at, context)
+  if (picked.kind === "member") {
+    return {
+      state: { ...state, phase: "pending", next: { member: ref(picked.member), mode: "fresh", notBefore: at } },
+      actions: [{ type: "use", member: picked.member, mode: "fresh" }],
+    }
+  }
+  if (picked.kind === "wait" && picked.until - at <= context.config.maxWaitMs) {
+    const delayMs = Math.max(0, picked.until - at)
+    return {
+      state: { ...state, phase: "pending", next: { member: ref(picked.member), mode: "fresh", notBefore: picked.until } },
+      actions: [
+        {
+          type: "wait",
+          member: picked.member,
+          mode: "fresh",
+          delayMs,
+          notice: `every provider of ${context.group.name} is cooling down; waiting ${formatDuration(delayMs)} for ${picked.member.providerID}`,
+        },
+      ],
+    }
+  }
+  return surface(state, context, "no_member", picked.skipped, at)
+}
+
+function failStep(state: FailoverState, error: ClassifiedError, at: number, context: FailoverContext): Transition {
+  const failedMember = state.attempt?.member ?? state.next?.member
+  const attemptStartedAt = state.attempt?.startedAt ?? at
+  const { config, group } = context
+
+  if (error.reason === "aborted")
+    return { state: { ...state, phase: "aborted", next: undefined, attempt: undefined }, actions: [{ type: "pass_through", error }] }
+  if (!failedMember || NEVER_FAIL_OVER.includes(error.reason) || !config.failoverOn.includes(error.reason))
+    return { state: { ...state, phase: "idle", next: undefined, attempt: undefined }, actions: [{ type: "pass_through", error }] }
+
+  const mode: StepMode = (state.attempt?.toolCalls ?? 0) > 0 ? "continue" : "replay"
+  const failures = [...state.turn.failures, { member: failedMember, error, at }]
+  const cooldown: FailoverAction = { type: "cool_down", member: failedMember, error, attemptStartedAt }
+  const settled: FailoverState = { ...state, phase: "pending", attempt: undefined, next: undefined }
+
+  const wait = sameMemberWait(error, at)
+  const current = findMember(group, failedMember)
+  if (
+    current &&
+    wait !== undefined &&
+    wait <= config.maxRetryWaitMs &&
+    state.turn.retries < config.retriesBeforeFailover
+  ) {
+    return {
+      state: {
+        ...settled,
+        next: { member: failedMember, mode, notBefore: at + wait },
+        turn: { ...state.turn, failures, retries: state.turn.retries + 1 },
+      },
+      actions: [
+        // Only a wait the provider named is shared with other sessions; our own short backoff is not a cooldown.
+        ...(error.retryAfterMs !== undefined ? [cooldown] : []),
+        {
+          type: "retry",
+          member: current,
+          mode,
+          delayMs: wait,
+          notice: `${describeFailure(failedMember.providerID, error)}, retrying in ${formatDuration(wait)}`,
+        },
+      ],
+    }
+  }
+
+  const turn: TurnState = {
+    ...state.turn,
+    failures,
+    retries: 0,
+    abandoned: [...new Set([...state.turn.abandoned, failedMember.providerID])],
+  }
+  const afterFailure: FailoverState = { ...settled, turn }
+  if (turn.switches >= config.maxSwitchesPerTurn) return withCooldown(cooldown, surface(afterFailure, context, "switch_budget", [], at))
+
+  const picked = route(afterFailure, at, context)
+  const notice = (to: MemberRef) => switchNotice(failedMember, error, to, expectedCooldown(error, at, config))
+  if (picked.kind === "member") {
+    const to = picked.member
+    return {
+      state: { ...afterFailure, next: { member: ref(to), mode, notBefore: at }, turn: { ...turn, switches: turn.switches + 1 } },
+      actions: [
+        cooldown,
+        mode === "continue"
+          ? { type: "continue", from: failedMember, member: to, notice: notice(to) }
+          : { type: "replay", from: failedMember, member: to, notice: notice(to) },
+      ],
+    }
+  }
+  if (picked.kind === "wait" && picked.until - at <= config.maxWaitMs) {
+    const delayMs = Math.max(0, picked.until - at)
+    return {
+      state: {
+        ...afterFailure,
+        next: { member: ref(picked.member), mode, notBefore: picked.until },
+        turn: { ...turn, switches: turn.switches + 1 },
+      },
+      actions: [
+        cooldown,
+        { type: "wait", member: picked.member, mode, delayMs, notice: `${notice(picked.member)} in ${formatDuration(delayMs)}` },
+      ],
+    }
+  }
+  return withCooldown(cooldown, surface(afterFailure, context, "all_failed", picked.skipped, at))
+}
+
+function withCooldown(cooldown: FailoverAction, transition: Transition): Transition {
+  return { ...transition, actions: [cooldown, ...transition.actions] }
+}
+
+/** How long the provider asked us to wait; for transient failures without a word, a short default. */
+function sameMemberWait(error: ClassifiedError, at: number): number | undefined {
+  if (error.reason === "quota" || error.reason === "auth" || error.reason === "timeout") return undefined
+  if (error.retryAfterMs !== undefined) return error.retryAfterMs
+  if (error.resetAt !== undefined) return Math.max(0, error.resetAt - at)
+  return SAME_MEMBER_WAIT[error.reason]
+}
+
+/** What the notice promises; the registry may grow it for repeat offenders. */
+function expectedCooldown(error: ClassifiedError, at: number, config: ResolvedConfig): number {
+  if (error.resetAt !== undefined) return Math.max(0, error.resetAt - at)
+  if (error.retryAfterMs !== undefined) return error.retryAfterMs
+  const reason = error.reason as keyof ResolvedConfig["cooldowns"]
+  return config.cooldowns[reason] ?? config.cooldowns.unknown
+}
+
+function surface(
+  state: FailoverState,
+  context: FailoverContext,
+  cause: "all_failed" | "switch_budget" | "no_member",
+  skipped: SkippedMember[],
+  at: number,
+): Transition {
+  const { group, config } = context
+  const lines: string[] = []
+  if (state.turn.failures.length > 0) lines.push(failureSummary(group.name, state.turn.failures))
+  const unexplained = skipped.filter((entry) => entry.why !== "failed_this_turn")
+  if (unexplained.length > 0) {
+    if (lines.length === 0) lines.push(`No provider of ${group.name} can take this request:`)
+    for (const entry of unexplained) lines.push(`- ${entry.member.providerID}/${entry.member.modelID}: ${describeSkip(entry, state, at)}`)
+  }
+  if (cause === "switch_budget")
+    lines.push(`Stopped after ${config.maxSwitchesPerTurn} provider switches in this turn (combined_models.max_switches_per_turn).`)
+  if (lines.length === 0) lines.push(`No provider of ${group.name} is available.`)
+  return {
+    state: { ...state, phase: "failed", next: undefined, attempt: undefined },
+    actions: [{ type: "surface", message: lines.join("\n"), failures: state.turn.failures, cause }],
+  }
+}
+
+function describeSkip(entry: SkippedMember, state: FailoverState, at: number): string {
+  switch (entry.why) {
+    case "not_allowed":
+      return "not connected, or disabled in opencode.json"
+    case "excluded":
+      return "excluded by combined_models.exclude"
+    case "failed_this_turn":
+      return "failed earlier in this turn"
+    case "too_small":
+      return `context window too small for this conversation (${state.contextTokens} tokens needed)`
+    case "cooling": {
+      const left = entry.until === undefined ? "" : `, ${formatDuration(entry.until - at)} left`
+      return `cooling down (${entry.reason?.replace("_", " ") ?? "failed"}${left})`
+    }
+  }
+}

@@ -1,0 +1,350 @@
+import { describe, expect, test } from "bun:test"
+import type { CooldownEntry } from "../src/health.ts"
+import {
+  initialState,
+  transition,
+  type FailoverAction,
+  type FailoverContext,
+  type FailoverEvent,
+  type FailoverState,
+} from "../src/machine.ts"
+import type { ClassifiedError, MemberRef } from "../src/types.ts"
+import { config, cooling, healthOf, sonnetGroup } from "./fixtures.ts"
+
+const T0 = 1_700_000_000_000
+
+function context(overrides: Partial<FailoverContext> = {}, entries: CooldownEntry[] = []): FailoverContext {
+  return { group: sonnetGroup(), health: healthOf(entries), config: config(), ...overrides }
+}
+
+/** Feed events in order; returns the final state and every action, in order. */
+function play(events: FailoverEvent[], ctx = context(), from: FailoverState = initialState("claude-sonnet-4-5")) {
+  const actions: FailoverAction[] = []
+  let state = from
+  for (const event of events) {
+    const next = transition(state, event, ctx)
+    state = next.state
+    actions.push(...next.actions)
+  }
+  return { state, actions }
+}
+
+const err = (reason: ClassifiedError["reason"], extra: Partial<ClassifiedError> = {}): ClassifiedError => ({
+  reason,
+  message: `${reason} from test`,
+  ...extra,
+})
+
+const at = (offset: number) => T0 + offset
+const anthropic: MemberRef = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
+const copilot: MemberRef = { providerID: "github-copilot", modelID: "claude-sonnet-4.5" }
+const bedrockUS: MemberRef = { providerID: "amazon-bedrock", modelID: "us.anthropic.claude-sonnet-4-5-20250929-v1:0" }
+const openrouter: MemberRef = { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" }
+
+const startOn = (member: MemberRef, offset = 0): FailoverEvent[] => [
+  { type: "step_requested", at: at(offset) },
+  { type: "step_started", at: at(offset), member },
+]
+
+function lastRouting(actions: FailoverAction[]) {
+  return actions.filter((action) => action.type !== "cool_down" && action.type !== "recovered").at(-1)
+}
+
+describe("routing a step", () => {
+  test("the first healthy member in priority order serves", () => {
+    const { actions } = play([{ type: "turn_started", at: at(0) }, { type: "step_requested", at: at(0) }])
+    expect(actions).toEqual([{ type: "use", member: expect.objectContaining(anthropic), mode: "fresh" }])
+  })
+
+  test("a member cooling down is skipped before any request is sent", () => {
+    const { actions } = play([{ type: "step_requested", at: at(0) }], context({}, [cooling("anthropic", "*", at(60_000), "quota")]))
+    expect(actions).toEqual([{ type: "use", member: expect.objectContaining(copilot), mode: "fresh" }])
+  })
+
+  test("a member whose window is smaller than the conversation is never chosen", () => {
+    const entries = [cooling("anthropic", "*", at(60_000))]
+    const { actions } = play([{ type: "step_requested", at: at(0), contextTokens: 180_000 }], context({}, entries))
+    expect(actions).toEqual([{ type: "use", member: expect.objectContaining(bedrockUS), mode: "fresh" }])
+  })
+
+  test("a provider without credentials or outside enabled_providers is never chosen", () => {
+    const ctx = context({ access: { connected: new Set(["github-copilot", "openrouter"]) } })
+    expect(play([{ type: "step_requested", at: at(0) }], ctx).actions[0]).toMatchObject({ member: copilot })
+    const enabled = context({ access: { enabled: new Set(["openrouter"]) } })
+    expect(play([{ type: "step_requested", at: at(0) }], enabled).actions[0]).toMatchObject({ member: openrouter })
+    const disabled = context({ access: { disabled: new Set(["anthropic", "github-copilot"]) } })
+    expect(play([{ type: "step_requested", at: at(0) }], disabled).actions[0]).toMatchObject({ member: bedrockUS })
+  })
+
+  test("a member excluded by config is never chosen", () => {
+    const ctx = context({ config: config({ exclude: ["anthropic/*", "github-copilot"] }) })
+    expect(play([{ type: "step_requested", at: at(0) }], ctx).actions[0]).toMatchObject({ member: bedrockUS })
+  })
+
+  test("when every member cools down, it waits for the soonest within max_wait and gives up beyond it", () => {
+    const everyone = (until: number) =>
+      ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"].map((id) => cooling(id, "*", at(until + id.length)))
+    const soon = play([{ type: "step_requested", at: at(0) }], context({}, everyone(20_000)))
+    expect(soon.actions).toEqual([
+      expect.objectContaining({ type: "wait", member: expect.objectContaining(anthropic), delayMs: 20_009 }),
+    ])
+    const late = play([{ type: "step_requested", at: at(0) }], context({}, everyone(10 * 60_000)))
+    expect(late.actions).toEqual([expect.objectContaining({ type: "surface", cause: "no_member" })])
+    const message = (late.actions[0] as { message: string }).message
+    expect(message).toContain("anthropic/claude-sonnet-4-5: cooling down (rate limit, 10 min left)")
+    expect(late.state.phase).toBe("failed")
+  })
+
+  test("auth cooldowns never end on their own, so nothing waits for them", () => {
+    const entries = ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"].map((id) =>
+      cooling(id, "*", Number.POSITIVE_INFINITY, "auth"),
+    )
+    const { actions } = play([{ type: "step_requested", at: at(0) }], context({}, entries))
+    expect(actions[0]).toMatchObject({ type: "surface", cause: "no_member" })
+  })
+})
+
+describe("a failed step", () => {
+  test("a long Retry-After switches at once: cooldown recorded, step replayed on the next provider", () => {
+    const { actions, state } = play([
+      ...startOn(anthropic),
+      { type: "first_content", at: at(100), kind: "text" },
+      { type: "step_failed", at: at(200), error: err("rate_limit", { statusCode: 429, retryAfterMs: 30_000 }) },
+    ])
+    expect(actions).toEqual([
+      { type: "use", member: expect.objectContaining(anthropic), mode: "fresh" },
+      { type: "cool_down", member: anthropic, error: expect.objectContaining({ reason: "rate_limit" }), attemptStartedAt: at(0) },
+      {
+        type: "replay",
+        from: anthropic,
+        member: expect.objectContaining(copilot),
+        notice: "anthropic rate-limited, retry in 30 s → github-copilot",
+      },
+    ])
+    expect(state.turn.switches).toBe(1)
+    expect(state.next).toEqual({ member: copilot, mode: "replay", notBefore: at(200) })
+  })
+
+  test("the decided member is what the next step uses", () => {
+    const { actions } = play([
+      ...startOn(anthropic),
+      { type: "step_failed", at: at(200), error: err("rate_limit", { retryAfterMs: 30_000 }) },
+      { type: "step_requested", at: at(201) },
+    ])
+    expect(actions.at(-1)).toEqual({ type: "use", member: expect.objectContaining(copilot), mode: "replay" })
+  })
+
+  test("a short Retry-After is waited out on the same member once, then it switches", () => {
+    const { actions } = play([
+      ...startOn(anthropic),
+      { type: "step_failed", at: at(100), error: err("rate_limit", { statusCode: 429, retryAfterMs: 2_000 }) },
+      ...startOn(anthropic, 2_100),
+      { type: "step_failed", at: at(2_200), error: err("rate_limit", { statusCode: 429, retryAfterMs: 2_000 }) },
+    ])
+    const routing = actions.filter((action) => action.type === "retry" || action.type === "replay")
+    expect(routing).toEqual([
+      expect.objectContaining({ type: "retry", member: expect.objectContaining(anthropic), delayMs: 2_000 }),
+      expect.objectContaining({ type: "replay", member: expect.objectContaining(copilot) }),
+    ])
+    // The named wait is shared with other sessions through the registry, both times.
+    expect(actions.filter((action) => action.type === "cool_down")).toHaveLength(2)
+  })
+
+  test("a 500 without Retry-After gets one quick retry and records no cooldown for it", () => {
+    const { actions } = play([...startOn(anthropic), { type: "step_failed", at: at(100), error: err("server_error", { statusCode: 500 }) }])
+    expect(actions.slice(1)).toEqual([
+      {
+        type: "retry",
+        member: expect.objectContaining(anthropic),
+        mode: "replay",
+        delayMs: 1_000,
+        notice: "anthropic failed with a server error (500), retrying in 1 s",
+      },
+    ])
+  })
+
+  test("with retries_before_failover 0 a short wait still switches", () => {
+    const ctx = context({ config: config({ retriesBeforeFailover: 0 }) })
+    const { actions } = play([...startOn(anthropic), { type: "step_failed", at: at(100), error: err("server_error", { statusCode: 503 }) }], ctx)
+    expect(lastRouting(actions)).toMatchObject({ type: "replay", member: copilot })
+  })
+
+  test("quota and auth never retry the same provider, and its other ids are not failover targets", () => {
+    for (const reason of ["quota", "auth"] as const) {
+      const { actions, state } = play([...startOn(anthropic), { type: "step_failed", at: at(100), error: err(reason, { retryAfterMs: 1 }) }])
+      expect(lastRouting(actions)).toMatchObject({ type: "replay", member: copilot })
+      expect(state.turn.abandoned).toEqual(["anthropic"])
+    }
+  })
+
+  test("after a tool call the turn continues from the tool results instead of replaying", () => {
+    const { actions } = play([
+      ...startOn(anthropic),
+      { type: "first_content", at: at(10), kind: "tool" },
+      { type: "tool_call", at: at(10), toolCallId: "call_1" },
+      { type: "tool_completed", at: at(50), toolCallId: "call_1" },
+      { type: "step_failed", at: at(100), error: err("overloaded", { statusCode: 529, retryAfterMs: 60_000 }) },
+    ])
+    expect(lastRouting(actions)).toEqual({
+      type: "continue",
+      from: anthropic,
+      member: expect.objectContaining(copilot),
+      notice: "anthropic overloaded, retry in 1 min → github-copilot",
+    })
+  })
+
+  test("a tool call still running when the stream broke also continues: it must never run twice", () => {
+    const { actions } = play([
+      ...startOn(anthropic),
+      { type: "tool_call", at: at(10), toolCallId: "call_1" },
+      { type: "step_failed", at: at(100), error: err("network", { retryAfterMs: 60_000 }) },
+    ])
+    expect(lastRouting(actions)).toMatchObject({ type: "continue" })
+  })
+
+  test("user abort, context overflow and bad requests never fail over nor cool anything down", () => {
+    for (const reason of ["aborted", "context_overflow", "invalid_request"] as const) {
+      const { actions } = play([...startOn(anthropic), { type: "step_failed", at: at(100), error: err(reason, { statusCode: 400 }) }])
+      expect(actions.slice(1)).toEqual([{ type: "pass_through", error: expect.objectContaining({ reason }) }])
+    }
+    const aborted = play([...startOn(anthropic), { type: "user_abort", at: at(50) }])
+    expect(aborted.actions.slice(1)).toEqual([])
+    expect(aborted.state.phase).toBe("aborted")
+  })
+
+  test("a reason left out of failover_on is handed back to OpenCode", () => {
+    const ctx = context({ config: config({ failoverOn: ["quota"] }) })
+    const { actions } = play([...startOn(anthropic), { type: "step_failed", at: at(100), error: err("rate_limit", { retryAfterMs: 60_000 }) }], ctx)
+    expect(actions.slice(1)).toEqual([{ type: "pass_through", error: expect.objectContaining({ reason: "rate_limit" }) }])
+  })
+
+  test("when every member fails, each is tried once and the error names every failure", () => {
+    const failures: Record<string, ClassifiedError> = {
+      anthropic: err("rate_limit", { statusCode: 429, retryAfterMs: 30_000, message: "Rate limit reached" }),
+      "github-copilot": err("auth", { statusCode: 401, message: "Unauthorized" }),
+      "amazon-bedrock": err("quota", { statusCode: 429, message: "Monthly quota exceeded" }),
+      openrouter: err("server_error", { statusCode: 502, message: "Bad gateway" }),
+    }
+    let state = initialState("claude-sonnet-4-5")
+    const ctx = context({ config: config({ retriesBeforeFailover: 0 }) })
+    const sent: MemberRef[] = []
+    let final: FailoverAction | undefined
+    for (let step = 0; step < 10 && !final; step++) {
+      const requested = transition(state, { type: "step_requested", at: at(step) }, ctx)
+      const use = requested.actions.find((action) => action.type === "use")
+      if (!use || use.type !== "use") {
+        final = requested.actions[0]
+        break
+      }
+      sent.push({ providerID: use.member.providerID, modelID: use.member.modelID })
+      state = transition(requested.state, { type: "step_started", at: at(step), member: use.member }, ctx).state
+      const failed = transition(state, { type: "step_failed", at: at(step), error: failures[use.member.providerID]! }, ctx)
+      state = failed.state
+      final = failed.actions.find((action) => action.type === "surface")
+    }
+    expect(sent.map((member) => member.providerID)).toEqual(["anthropic", "github-copilot", "amazon-bedrock", "openrouter"])
+    expect(final).toMatchObject({ type: "surface", cause: "all_failed" })
+    const message = (final as { message: string }).message
+    expect(message).toBe(
+      [
+        "Every provider of Claude Sonnet 4.5 failed:",
+        "- anthropic/claude-sonnet-4-5: anthropic rate-limited: Rate limit reached",
+        "- github-copilot/claude-sonnet-4.5: github-copilot rejected the credentials: Unauthorized (run `opencode auth login` and sign in to github-copilot again)",
+        "- amazon-bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0: amazon-bedrock out of quota: Monthly quota exceeded (check the plan or billing of amazon-bedrock)",
+        "- openrouter/anthropic/claude-sonnet-4.5: openrouter failed with a server error (502): Bad gateway",
+      ].join("\n"),
+    )
+  })
+
+  test("the switch budget ends the turn with an error instead of bouncing between providers", () => {
+    const ctx = context({ config: config({ maxSwitchesPerTurn: 1, retriesBeforeFailover: 0 }) })
+    const { actions } = play(
+      [
+        ...startOn(anthropic),
+        { type: "step_failed", at: at(1), error: err("server_error", { statusCode: 500 }) },
+        { type: "step_requested", at: at(2) },
+        { type: "step_started", at: at(2), member: copilot },
+        { type: "step_failed", at: at(3), error: err("server_error", { statusCode: 500 }) },
+      ],
+      ctx,
+    )
+    const surfaced = actions.find((action) => action.type === "surface")
+    expect(surfaced).toMatchObject({ cause: "switch_budget" })
+    expect((surfaced as { message: string }).message).toContain("combined_models.max_switches_per_turn")
+    expect(actions.filter((action) => action.type === "cool_down")).toHaveLength(2)
+  })
+})
+
+describe("stickiness", () => {
+  const failoverToCopilot: FailoverEvent[] = [
+    { type: "turn_started", at: at(0) },
+    ...startOn(anthropic),
+    { type: "step_failed", at: at(1), error: err("rate_limit", { retryAfterMs: 1_000 * 30 }) },
+    { type: "step_requested", at: at(2) },
+    { type: "step_started", at: at(2), member: copilot },
+    { type: "step_finished", at: at(3) },
+  ]
+
+  test("within a turn the member that answered keeps serving, even once the preferred one is back", () => {
+    const { actions, state } = play([...failoverToCopilot, { type: "step_requested", at: at(40_000) }])
+    expect(actions).toContainEqual({ type: "recovered", member: copilot })
+    expect(actions.at(-1)).toMatchObject({ type: "use", member: copilot, mode: "fresh" })
+    expect(state.turn.servedBy).toEqual(copilot)
+  })
+
+  test("at the next turn it returns to the preferred member once healthy", () => {
+    const { actions } = play([
+      ...failoverToCopilot,
+      { type: "turn_finished", at: at(4) },
+      { type: "turn_started", at: at(40_000) },
+      { type: "step_requested", at: at(40_000) },
+    ])
+    expect(actions.at(-1)).toMatchObject({ type: "use", member: anthropic })
+  })
+
+  test('sticky "session" keeps the member that answered across turns', () => {
+    const events: FailoverEvent[] = [...failoverToCopilot, { type: "turn_started", at: at(40_000) }, { type: "step_requested", at: at(40_000) }]
+    expect(play(events, context({ config: config({ sticky: "session" }) })).actions.at(-1)).toMatchObject({ member: copilot })
+  })
+
+  test('sticky "off" goes back to the preferred member mid-turn as soon as it recovers; "turn" does not', () => {
+    // Another session's failure cooled anthropic; this session never failed on it.
+    const entries = [cooling("anthropic", "*", at(30_000))]
+    const events: FailoverEvent[] = [
+      { type: "turn_started", at: at(0) },
+      { type: "step_requested", at: at(0) },
+      { type: "step_started", at: at(0), member: copilot },
+      { type: "step_finished", at: at(1) },
+      { type: "step_requested", at: at(40_000) },
+    ]
+    expect(play(events, context({ config: config({ sticky: "off" }) }, entries)).actions.at(-1)).toMatchObject({ member: anthropic })
+    expect(play(events, context({ config: config({ sticky: "turn" }) }, entries)).actions.at(-1)).toMatchObject({ member: copilot })
+  })
+
+  test("a sticky member that starts cooling down is left for the next in priority not yet failed this turn", () => {
+    const entries = [cooling("github-copilot", "*", at(100_000))]
+    const { actions } = play([...failoverToCopilot, { type: "step_requested", at: at(5) }], context({}, entries))
+    expect(actions.at(-1)).toMatchObject({ type: "use", member: bedrockUS })
+  })
+
+  test("a new turn forgets the last turn's failures and switches", () => {
+    const { state } = play([...failoverToCopilot, { type: "turn_started", at: at(40_000) }])
+    expect(state.turn).toEqual({ index: 2, switches: 0, retries: 0, failures: [], abandoned: [] })
+    expect(state.lastServed).toEqual(copilot)
+  })
+})
+
+test("events out of order are ignored rather than crashing the session", () => {
+  const ctx = context()
+  const state = initialState("claude-sonnet-4-5")
+  for (const event of [
+    { type: "first_content", at: 1, kind: "text" },
+    { type: "tool_completed", at: 1, toolCallId: "x" },
+    { type: "step_finished", at: 1 },
+  ] as FailoverEvent[]) {
+    expect(transition(state, event, ctx)).toEqual({ state, actions: [] })
+  }
+  expect(transition(state, { type: "step_failed", at: 1, error: err("rate_limit") }, ctx).actions).toEqual([
+    { type: "pass_through", error: expect.objectContaining({ reason: "rate_limit" }) },
+  ])
+})
