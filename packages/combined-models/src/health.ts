@@ -1,0 +1,407 @@
+/**
+ * Which members are known to be failing, and until when. Every session of every process shares this, so a member
+ * that just rate-limited one session is skipped by the others before they send anything.
+ *
+ * Decisions (see design/failover.md, "Decisions the engine makes"):
+ * - Scope: auth and quota belong to the account, so they cool the whole provider (modelID "*"); everything else cools
+ *   the provider+model that failed.
+ * - Length: the provider's own word wins (`resetAt`, else `retryAfterMs`, even when longer than our base and not
+ *   capped). Otherwise the configured base per reason; transient reasons grow with consecutive failures
+ *   (base × 2^(failures−1), ±20% jitter so processes do not return in lockstep, capped at `maxCooldownMs` unless the
+ *   configured base itself is longer). Quota: base, no growth. Auth: `cooldowns.auth` (Infinity = until the
+ *   credentials change, see `clearProvider`).
+ * - Consecutive failures: a success whose attempt began after the cooldown was recorded resets the count (and lifts the
+ *   cooldown). A failure long after the last cooldown ended (more than FORGET_AFTER_FACTOR × the longer of that
+ *   cooldown and the reason's base) starts again at 1.
+ * - Waves: a failure whose attempt began at or before the `since` of the active entry is the same event seen by
+ *   another session (one 429 wave hits every session at once). It does not escalate or stack; it may only extend
+ *   `until` when it carries an explicit wait from the provider. A report without `attemptStartedAt` while an entry is
+ *   active counts as part of the wave too: the state machine skips cooled members, so a failure on one is nearly
+ *   always a request already in flight, and escalating on guesses would lock a provider out for up to an hour.
+ */
+import {
+  createMemoryHealthStore,
+  entryKey,
+  matchesForgetRule,
+  newerEntry,
+  type ForgetRule,
+  type HealthStore,
+} from "./health-store.ts"
+import type { ResolvedConfig } from "./config.ts"
+import { FAILURE_REASONS, NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type MemberRef } from "./types.ts"
+
+export interface CooldownEntry {
+  providerID: string
+  /** "*" = the whole provider (auth and quota are account-wide). */
+  modelID: string
+  reason: FailureReason
+  /** Epoch ms when recorded. */
+  since: number
+  /** Epoch ms; Infinity = until the credentials change (auth). */
+  until: number
+  /** Consecutive failures that built this cooldown. */
+  failures: number
+  /** Redacted, short, one line. */
+  message: string
+  statusCode?: number
+}
+
+export interface HealthView {
+  cooldownOf(member: MemberRef, now: number): CooldownEntry | undefined
+}
+
+export interface HealthRegistryOptions {
+  cooldowns: ResolvedConfig["cooldowns"]
+  /** Default Date.now. */
+  clock?: () => number
+  /** Default Math.random; drives the ±20% jitter. */
+  random?: () => number
+  /** Cap for grown transient cooldowns (default 1 h); quota, auth and explicit provider waits are not capped. */
+  maxCooldownMs?: number
+  /** Persistence shared with other processes; default none (memory only). */
+  store?: HealthStore
+  /**
+   * Reads of the store (cooldownOf, entries) happen at most once per this many ms of `clock`. A file store check is
+   * one stat (~0.5 µs measured), so this only bounds the cost on slow (network) home dirs; 250 ms of staleness
+   * between processes is invisible next to cooldowns of seconds. 0 = check on every read. Reports always re-read.
+   */
+  refreshIntervalMs?: number
+}
+
+export const PROVIDER_WIDE = "*"
+export const DEFAULT_MAX_COOLDOWN_MS = 3_600_000
+export const DEFAULT_REFRESH_INTERVAL_MS = 250
+/** A failure this many cooldown lengths after the previous cooldown ended no longer counts as consecutive. */
+export const FORGET_AFTER_FACTOR = 10
+export const JITTER = 0.2
+const MAX_MESSAGE_LENGTH = 200
+const PROVIDER_WIDE_REASONS: readonly FailureReason[] = ["auth", "quota"]
+/** Reasons that say "this will pass soon": they grow on repetition and are capped. */
+const TRANSIENT_REASONS: readonly FailureReason[] = [
+  "rate_limit",
+  "overloaded",
+  "server_error",
+  "network",
+  "timeout",
+  "unknown",
+]
+const FALLBACK_BASE_MS = 30_000
+
+const KNOWN_REASONS: ReadonlySet<string> = new Set(FAILURE_REASONS)
+
+function normalizeReason(reason: unknown): FailureReason {
+  return typeof reason === "string" && KNOWN_REASONS.has(reason) ? (reason as FailureReason) : "unknown"
+}
+
+function isMember(member: unknown): member is MemberRef {
+  if (typeof member !== "object" || member === null) return false
+  const { providerID, modelID } = member as Record<string, unknown>
+  return typeof providerID === "string" && providerID !== "" && typeof modelID === "string" && modelID !== ""
+}
+
+const finiteOrUndefined = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : undefined)
+
+/**
+ * The message is already redacted by the classifier; this is a second net because it is written to disk: it drops
+ * anything that looks like a key or bearer token and keeps one short line.
+ */
+export function shortMessage(message: unknown): string {
+  if (typeof message !== "string") return ""
+  const oneLine = message
+    .replace(/\s+/g, " ")
+    .replace(/\b(Bearer|Basic)\s+[^\s"',]+/gi, "$1 [redacted]")
+    .replace(/\b(sk|pk|rk|key|ghp|gho|ghu|github_pat|xai|AIza)[-_A-Za-z0-9]{12,}/g, "[redacted]")
+    .trim()
+  return oneLine.length > MAX_MESSAGE_LENGTH ? `${oneLine.slice(0, MAX_MESSAGE_LENGTH - 1)}…` : oneLine
+}
+
+function baseCooldownOf(cooldowns: ResolvedConfig["cooldowns"], reason: FailureReason): number {
+  const table = cooldowns as Partial<Record<FailureReason, number>>
+  const base = table[reason] ?? table.unknown
+  // `Infinity` is meaningful (auth); NaN or negative from a hand-built config is not.
+  return typeof base === "number" && base >= 0 ? base : FALLBACK_BASE_MS
+}
+
+/**
+ * How long a failure cools its scope, as a pure function. `failures` is the consecutive count including this one;
+ * `random` in [0, 1).
+ */
+export function cooldownDuration(input: {
+  error: Pick<ClassifiedError, "reason" | "retryAfterMs" | "resetAt">
+  failures: number
+  now: number
+  cooldowns: ResolvedConfig["cooldowns"]
+  maxCooldownMs: number
+  random: () => number
+}): number {
+  const { error, now } = input
+  const resetAt = finiteOrUndefined(error.resetAt)
+  if (resetAt !== undefined) return Math.max(0, resetAt - now)
+  const retryAfterMs = finiteOrUndefined(error.retryAfterMs)
+  if (retryAfterMs !== undefined) return Math.max(0, retryAfterMs)
+
+  const reason = normalizeReason(error.reason)
+  const base = baseCooldownOf(input.cooldowns, reason)
+  if (!TRANSIENT_REASONS.includes(reason)) return base
+  const exponent = Math.min(Math.max(0, Math.floor(input.failures) - 1), 30)
+  let draw = Number(input.random())
+  if (!(draw >= 0 && draw < 1)) draw = 0.5
+  const grown = base * 2 ** exponent * (1 - JITTER + 2 * JITTER * draw)
+  // The cap tames growth; it does not cut a base the user chose to be longer than it.
+  return Math.min(grown, Math.max(input.maxCooldownMs, base))
+}
+
+export class HealthRegistry implements HealthView {
+  readonly #cooldowns: ResolvedConfig["cooldowns"]
+  readonly #clock: () => number
+  readonly #random: () => number
+  readonly #maxCooldownMs: number
+  readonly #refreshIntervalMs: number
+  readonly #store: HealthStore | undefined
+  /** Latest entry per key, kept after it expires so the next failure knows whether it is consecutive. */
+  readonly #records = new Map<string, CooldownEntry>()
+  readonly #listeners = new Set<(entries: CooldownEntry[]) => void>()
+  /** What the store held the last time we looked: an active entry that disappears from it was cleared elsewhere. */
+  #lastStored: readonly CooldownEntry[] | undefined
+  #lastStoredKeys = new Map<string, number>()
+  #lastRefreshAt = Number.NEGATIVE_INFINITY
+
+  constructor(given: HealthRegistryOptions) {
+    const options: Partial<HealthRegistryOptions> = given ?? {}
+    this.#cooldowns = options.cooldowns ?? ({} as ResolvedConfig["cooldowns"])
+    this.#clock = options.clock ?? Date.now
+    this.#random = options.random ?? Math.random
+    this.#maxCooldownMs =
+      typeof options.maxCooldownMs === "number" && options.maxCooldownMs >= 0 ? options.maxCooldownMs : DEFAULT_MAX_COOLDOWN_MS
+    this.#refreshIntervalMs =
+      typeof options.refreshIntervalMs === "number" && options.refreshIntervalMs >= 0
+        ? options.refreshIntervalMs
+        : DEFAULT_REFRESH_INTERVAL_MS
+    this.#store = options.store
+    this.#refresh(true)
+  }
+
+  /** Record a failure. Returns the active entry covering it, or undefined when the reason never cools anything. */
+  report(member: MemberRef, error: ClassifiedError, options: { attemptStartedAt?: number } = {}): CooldownEntry | undefined {
+    if (!isMember(member) || typeof error !== "object" || error === null) return undefined
+    const reason = normalizeReason(error.reason)
+    if (NEVER_FAIL_OVER.includes(reason)) return undefined
+    // Another process may have recorded this wave already: look before deciding whether ours is new.
+    this.#refresh(true)
+    const now = this.#now()
+    const scope: MemberRef = {
+      providerID: member.providerID,
+      modelID: PROVIDER_WIDE_REASONS.includes(reason) ? PROVIDER_WIDE : member.modelID,
+    }
+    const key = entryKey(scope)
+    const previous = this.#records.get(key)
+    const startedAt = finiteOrUndefined(options?.attemptStartedAt)
+    const duration = (failures: number) =>
+      cooldownDuration({
+        error: { ...error, reason },
+        failures,
+        now,
+        cooldowns: this.#cooldowns,
+        maxCooldownMs: this.#maxCooldownMs,
+        random: this.#random,
+      })
+
+    let next: CooldownEntry
+    if (previous && previous.until > now && (startedAt === undefined || startedAt <= previous.since)) {
+      // Same wave: one event, one entry. Only the provider's explicit wait may push the end further out.
+      const explicit = finiteOrUndefined(error.resetAt) !== undefined || finiteOrUndefined(error.retryAfterMs) !== undefined
+      const until = explicit ? now + duration(previous.failures) : previous.until
+      if (until <= previous.until) return previous
+      next = Object.freeze({ ...previous, until })
+    } else {
+      const failures = previous && this.#isConsecutive(previous, now) ? previous.failures + 1 : 1
+      const until = Math.max(now + duration(failures), previous && previous.until > now ? previous.until : now)
+      next = this.#entry(scope, reason, error, { since: now, until, failures })
+    }
+    this.#records.set(key, next)
+    this.#prune(now)
+    this.#persist([next])
+    this.#emit()
+    return next.until > now ? next : undefined
+  }
+
+  /**
+   * The member answered. Lifts its cooldowns (its own and its provider's) only when the attempt began after they were
+   * recorded: a long stream that started before a 429 wave proves nothing about now. Without `attemptStartedAt`, only
+   * expired records are cleared (which resets the failure count, the usual path: cooldown ends, retry works).
+   */
+  recordSuccess(member: MemberRef, options: { attemptStartedAt?: number } = {}): void {
+    if (!isMember(member)) return
+    const now = this.#now()
+    const startedAt = finiteOrUndefined(options?.attemptStartedAt)
+    const rules: ForgetRule[] = []
+    for (const modelID of [member.modelID, PROVIDER_WIDE]) {
+      const key = entryKey({ providerID: member.providerID, modelID })
+      const record = this.#records.get(key)
+      if (!record) continue
+      if (record.until <= now) this.#records.delete(key)
+      else if (startedAt !== undefined && startedAt >= record.since) {
+        this.#records.delete(key)
+        rules.push({ providerID: member.providerID, modelID, sinceAtMost: startedAt })
+      }
+    }
+    if (rules.length === 0) return
+    this.#persist([], rules)
+    this.#emit()
+  }
+
+  /** The active cooldown that keeps `member` out, if any: the longest of its own and its provider's. */
+  cooldownOf(member: MemberRef, now?: number): CooldownEntry | undefined {
+    if (!isMember(member)) return undefined
+    this.#refresh(false)
+    const at = finiteOrUndefined(now) ?? this.#now()
+    let longest: CooldownEntry | undefined
+    for (const modelID of [member.modelID, PROVIDER_WIDE]) {
+      const record = this.#records.get(entryKey({ providerID: member.providerID, modelID }))
+      if (record && record.until > at && (!longest || record.until > longest.until)) longest = record
+    }
+    return longest
+  }
+
+  /** Active entries, soonest-ending first. */
+  entries(now?: number): CooldownEntry[] {
+    this.#refresh(false)
+    return this.#active(finiteOrUndefined(now) ?? this.#now())
+  }
+
+  /** Credentials changed: the provider's auth and quota cooldowns go, here and in the shared store. */
+  clearProvider(providerID: string): void {
+    if (typeof providerID !== "string") return
+    this.#forget({ providerID, reasons: PROVIDER_WIDE_REASONS, sinceAtMost: this.#now() })
+  }
+
+  /** Every cooldown goes, here and in the shared store (a "reset health" command). */
+  clear(): void {
+    this.#forget({ sinceAtMost: Number.POSITIVE_INFINITY })
+  }
+
+  /** Called with the active entries after every change (including ones read from other processes). */
+  subscribe(listener: (entries: CooldownEntry[]) => void): () => void {
+    if (typeof listener !== "function") return () => {}
+    this.#listeners.add(listener)
+    return () => {
+      this.#listeners.delete(listener)
+    }
+  }
+
+  #now(): number {
+    const now = this.#clock()
+    return typeof now === "number" && Number.isFinite(now) ? now : Date.now()
+  }
+
+  #active(now: number): CooldownEntry[] {
+    return [...this.#records.values()].filter((entry) => entry.until > now).sort((a, b) => a.until - b.until)
+  }
+
+  #isConsecutive(previous: CooldownEntry, now: number): boolean {
+    if (previous.until > now) return true
+    const length = Math.max(previous.until - previous.since, baseCooldownOf(this.#cooldowns, previous.reason))
+    return now - previous.until <= FORGET_AFTER_FACTOR * length
+  }
+
+  #entry(
+    scope: MemberRef,
+    reason: FailureReason,
+    error: ClassifiedError,
+    timing: { since: number; until: number; failures: number },
+  ): CooldownEntry {
+    const entry: CooldownEntry = {
+      providerID: scope.providerID,
+      modelID: scope.modelID,
+      reason,
+      ...timing,
+      message: shortMessage(error.message),
+    }
+    const statusCode = finiteOrUndefined(error.statusCode)
+    if (statusCode !== undefined) entry.statusCode = statusCode
+    return Object.freeze(entry)
+  }
+
+  #forget(rule: ForgetRule) {
+    let changed = false
+    for (const [key, record] of this.#records) {
+      if (matchesForgetRule(record, rule)) {
+        this.#records.delete(key)
+        changed = true
+      }
+    }
+    this.#persist([], [rule])
+    if (changed) this.#emit()
+  }
+
+  /** Drop expired records whose failure count no longer matters. */
+  #prune(now: number) {
+    for (const [key, record] of this.#records) if (!this.#isConsecutive(record, now)) this.#records.delete(key)
+  }
+
+  #persist(entries: CooldownEntry[], forget: ForgetRule[] = []) {
+    if (!this.#store) return
+    try {
+      this.#store.save(entries, { forget })
+      // What is stored now, so a later disappearance can be told from a write that never landed.
+      this.#remember(this.#store.load())
+    } catch {
+      // A store must not throw, but a foreign one might: health degrades to memory only.
+    }
+  }
+
+  #remember(stored: readonly CooldownEntry[]) {
+    this.#lastStored = stored
+    this.#lastStoredKeys = new Map(stored.map((entry) => [entryKey(entry), entry.since]))
+  }
+
+  /** Take in what other processes stored. `force` skips the throttle (before a report). */
+  #refresh(force: boolean) {
+    if (!this.#store) return
+    const clockNow = this.#now()
+    if (!force && clockNow - this.#lastRefreshAt < this.#refreshIntervalMs) return
+    this.#lastRefreshAt = clockNow
+    let stored: CooldownEntry[]
+    try {
+      stored = this.#store.load()
+    } catch {
+      return
+    }
+    if (!Array.isArray(stored) || stored === this.#lastStored) return
+    const storedKeys = new Map<string, CooldownEntry>()
+    for (const entry of stored) storedKeys.set(entryKey(entry), entry)
+    let changed = false
+    for (const [key, entry] of storedKeys) {
+      const held = this.#records.get(key)
+      const winner = held ? newerEntry(held, entry) : entry
+      if (winner !== held) {
+        this.#records.set(key, winner)
+        changed = true
+      }
+    }
+    for (const [key, record] of this.#records) {
+      // Active, stored before, gone now: another process cleared it (success, new credentials, reset).
+      if (record.until > clockNow && !storedKeys.has(key) && this.#lastStoredKeys.get(key) === record.since) {
+        this.#records.delete(key)
+        changed = true
+      }
+    }
+    this.#remember(stored)
+    if (changed) this.#emit()
+  }
+
+  #emit() {
+    if (this.#listeners.size === 0) return
+    const active = this.#active(this.#now())
+    for (const listener of this.#listeners) {
+      try {
+        listener(active)
+      } catch {
+        // One broken subscriber (a status line) must not break failover.
+      }
+    }
+  }
+}
+
+/** For callers that want the store semantics without a file (tests, sandboxed runs). */
+export { createMemoryHealthStore }
