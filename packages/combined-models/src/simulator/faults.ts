@@ -1,0 +1,70 @@
+import type { FaultPoint, SimFault, StreamErrorKind, Wire } from "./types.ts";
+
+/** Small constructors so tests read like the failure they simulate. All return plain data. */
+export const faults = {
+  rateLimit: (options: { retryAfter?: number; retryAfterMs?: number } = {}): SimFault => ({
+    kind: "http-error",
+    status: 429,
+    error: "rate_limit",
+    ...(options.retryAfter !== undefined && { retryAfterSeconds: options.retryAfter }),
+    ...(options.retryAfterMs !== undefined && { retryAfterMs: options.retryAfterMs }),
+  }),
+  /** OpenAI: 429 insufficient_quota. Anthropic: 400 "credit balance is too low" (its billing failure). */
+  quota: (options: { wire?: Wire } = {}): SimFault => ({
+    kind: "http-error",
+    status: options.wire === "anthropic" ? 400 : 429,
+    error: "quota",
+  }),
+  overloaded: (): SimFault => ({ kind: "http-error", status: 529, error: "overloaded" }),
+  serverError: (): SimFault => ({ kind: "http-error", status: 500, error: "server_error" }),
+  unavailable: (): SimFault => ({ kind: "http-error", status: 503, error: "unavailable" }),
+  auth: (): SimFault => ({ kind: "http-error", status: 401, error: "auth" }),
+  forbidden: (): SimFault => ({ kind: "http-error", status: 403, error: "permission" }),
+  contextLength: (): SimFault => ({ kind: "http-error", status: 400, error: "context_length" }),
+  /** Anthropic turns an error as the first SSE event into an APICallError thrown by doStream. */
+  streamErrorFirst: (error: StreamErrorKind = "overloaded"): SimFault => ({ kind: "stream-error", at: "first-event", error }),
+  streamErrorAfterText: (error: StreamErrorKind = "overloaded"): SimFault => ({ kind: "stream-error", at: "after-text", error }),
+  cut: (at: FaultPoint = "after-text"): SimFault => ({ kind: "cut", at }),
+  hang: (at: FaultPoint = "before-first-byte"): SimFault => ({ kind: "hang", at }),
+  stall: (): SimFault => ({ kind: "hang", at: "after-text" }),
+  truncate: (at: "after-metadata" | "after-text" = "after-text"): SimFault => ({ kind: "truncate", at }),
+};
+
+export type FaultCatalogEntry = {
+  /** Stable identifier, e.g. for test names and `rehearse` output. */
+  name: string;
+  wires: readonly Wire[];
+  fault: SimFault;
+  /**
+   * Where the fault happens. "before-first-byte": no metadata or content event precedes it (a stream error as the first
+   * event comes with HTTP 200 headers). "after-metadata": Anthropic message_start / the OpenAI role chunk was sent.
+   * "after-text": the step's text was streamed first.
+   */
+  at: FaultPoint;
+};
+
+const bothWires = ["anthropic", "openai"] as const;
+
+/** Every fault the simulator knows, for fault matrices. */
+export const FAULT_CATALOG: readonly FaultCatalogEntry[] = [
+  { name: "rate-limit", wires: bothWires, fault: faults.rateLimit(), at: "before-first-byte" },
+  { name: "rate-limit-retry-after", wires: bothWires, fault: faults.rateLimit({ retryAfter: 7 }), at: "before-first-byte" },
+  { name: "rate-limit-retry-after-ms", wires: bothWires, fault: faults.rateLimit({ retryAfterMs: 1500 }), at: "before-first-byte" },
+  { name: "insufficient-quota", wires: ["openai"], fault: faults.quota({ wire: "openai" }), at: "before-first-byte" },
+  { name: "credit-balance-too-low", wires: ["anthropic"], fault: faults.quota({ wire: "anthropic" }), at: "before-first-byte" },
+  { name: "overloaded-529", wires: bothWires, fault: faults.overloaded(), at: "before-first-byte" },
+  { name: "server-error-500", wires: bothWires, fault: faults.serverError(), at: "before-first-byte" },
+  { name: "unavailable-503", wires: bothWires, fault: faults.unavailable(), at: "before-first-byte" },
+  { name: "auth-401", wires: bothWires, fault: faults.auth(), at: "before-first-byte" },
+  { name: "forbidden-403", wires: bothWires, fault: faults.forbidden(), at: "before-first-byte" },
+  { name: "context-length-400", wires: bothWires, fault: faults.contextLength(), at: "before-first-byte" },
+  { name: "stream-error-first-event", wires: bothWires, fault: faults.streamErrorFirst(), at: "before-first-byte" },
+  { name: "stream-error-after-text", wires: bothWires, fault: faults.streamErrorAfterText(), at: "after-text" },
+  { name: "cut-before-first-byte", wires: bothWires, fault: faults.cut("before-first-byte"), at: "before-first-byte" },
+  { name: "cut-after-metadata", wires: bothWires, fault: faults.cut("after-metadata"), at: "after-metadata" },
+  { name: "cut-after-text", wires: bothWires, fault: faults.cut("after-text"), at: "after-text" },
+  { name: "hang-before-first-byte", wires: bothWires, fault: faults.hang("before-first-byte"), at: "before-first-byte" },
+  { name: "hang-after-metadata", wires: bothWires, fault: faults.hang("after-metadata"), at: "after-metadata" },
+  { name: "stall-after-text", wires: bothWires, fault: faults.stall(), at: "after-text" },
+  { name: "truncate-after-text", wires: bothWires, fault: faults.truncate("after-text"), at: "after-text" },
+];

@@ -1,0 +1,317 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { anthropicWire } from "./anthropic-wire.ts";
+import { openaiWire } from "./openai-wire.ts";
+import type { HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";
+import type { ResponseContext, WireFormat } from "./wire.ts";
+
+/**
+ * Why node:http and not Bun.serve: a connection cut must reach the client as a reset. Bun.serve cannot destroy a
+ * connection; erroring its ReadableStream body ends the chunked response cleanly (the client sees a normal end of
+ * body, i.e. silent truncation), and `server.timeout(req, 1)` fires only after ~4 s. Bun's node:http gives us
+ * `socket.destroy()`, which the client's fetch reports as ECONNRESET at once.
+ */
+
+export type SimulatorOptions = {
+  /** 0 (default) picks a free port. */
+  port?: number;
+};
+
+export type Simulator = AsyncDisposable & {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  readonly port: number;
+  /** Serves a simulated provider under `/<id>/v1/...`. Adding an existing id again changes its wire. */
+  addProvider(id: string, wire: Wire): void;
+  /** The baseURL to give @ai-sdk/anthropic or @ai-sdk/openai-compatible: `http://127.0.0.1:PORT/<id>/v1`. */
+  baseURL(id: string): string;
+  /** Queues responses; each chat request consumes one step. An empty queue answers `Hello from <id>.` */
+  script(id: string, steps: readonly SimStep[]): void;
+  /** Steps queued and not yet consumed. */
+  pending(id: string): number;
+  /** Requests received by the provider, oldest first. */
+  requests(id: string): RecordedRequest[];
+  /** Forgets queued steps and recorded requests; providers stay. */
+  reset(): void;
+  /** Closes every connection, hanging ones included, and the listener. Safe to call twice. */
+  stop(): Promise<void>;
+};
+
+const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire };
+
+// Credentials are never recorded, so request logs can be printed and committed.
+const secretHeaders = new Set(["authorization", "x-api-key", "proxy-authorization", "api-key", "cookie", "x-goog-api-key"]);
+
+const streamErrorAsHttp: Record<StreamErrorKind, { status: number; error: HttpErrorKind }> = {
+  overloaded: { status: 529, error: "overloaded" },
+  server_error: { status: 500, error: "server_error" },
+  rate_limit: { status: 429, error: "rate_limit" },
+};
+
+type Provider = { wire: Wire; queue: SimStep[]; requests: RecordedRequest[] };
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const providers = new Map<string, Provider>();
+  const sockets = new Set<Socket>();
+  let seq = 0;
+  let stopped: Promise<void> | undefined;
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      // A bug in the simulator must not look like a provider fault: answer 500 with the cause, or drop the socket.
+      if (!res.headersSent) sendJson(res, 500, { error: { message: `simulator: ${String(error)}`, type: "simulator_error" } });
+      else res.destroy();
+    });
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("simulator: no TCP address");
+  const url = `http://127.0.0.1:${address.port}`;
+
+  function provider(id: string): Provider {
+    const found = providers.get(id);
+    if (!found) throw new Error(`simulator: unknown provider "${id}" (added: ${[...providers.keys()].join(", ") || "none"})`);
+    return found;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Aborted when the client goes away or the simulator stops: ends hangs and chunk delays.
+    const gone = new AbortController();
+    res.on("close", () => gone.abort());
+
+    const path = new URL(req.url ?? "/", url).pathname;
+    const [, rawId = "", ...rest] = path.split("/");
+    const id = decodeURIComponent(rawId);
+    const target = providers.get(id);
+    const rawBody = await readBody(req);
+    if (!target) {
+      sendJson(res, 404, { error: { message: `simulator: no provider "${id}"`, type: "not_found_error" } });
+      return;
+    }
+    const wire = wires[target.wire];
+    const body = parseJson(rawBody);
+    const model = isRecord(body) && typeof body.model === "string" ? body.model : undefined;
+    const stream = isRecord(body) && body.stream === true;
+    target.requests.push({ method: req.method ?? "GET", path, body, model, stream, headers: recordableHeaders(req), time: Date.now() });
+
+    // Accept `/<id>/v1/<route>` and, leniently, `/<id>/<route>`.
+    const route = (rest[0] === "v1" ? rest.slice(1) : rest).join("/");
+    if (req.method === "GET" && route === "models") return sendJson(res, 200, wire.models());
+    if (req.method !== "POST" || route !== wire.chatPath) {
+      return sendJson(res, 404, wire.errorBody("not_found", `simulator: ${target.wire} provider "${id}" has no ${req.method} /${route}`));
+    }
+    if (rawBody.length > 0 && body === undefined) {
+      return sendJson(res, 400, wire.errorBody("invalid_request", "simulator: request body is not JSON"));
+    }
+
+    const step = target.queue.shift() ?? {};
+    const context: ResponseContext = { providerId: id, model: model ?? "unknown-model", seq: ++seq, inputTokens: Math.max(1, Math.ceil(rawBody.length / 4)) };
+    const reply = replyFor(step, id);
+    if (stream) await respondStream({ res, wire, reply, fault: step.fault, context, gone: gone.signal });
+    else await respondMessage({ res, wire, reply, fault: step.fault, context, gone: gone.signal });
+  }
+
+  const simulator: Simulator = {
+    url,
+    port: address.port,
+    addProvider(id, wire) {
+      if (id.length === 0 || id.includes("/")) throw new Error(`simulator: provider id "${id}" must be a non-empty path segment`);
+      const existing = providers.get(id);
+      if (existing) existing.wire = wire;
+      else providers.set(id, { wire, queue: [], requests: [] });
+    },
+    baseURL(id) {
+      provider(id);
+      return `${url}/${encodeURIComponent(id)}/v1`;
+    },
+    script(id, steps) {
+      // Copies, so a test mutating its array later does not change what is served.
+      provider(id).queue.push(...steps.map((step) => structuredClone(step)));
+    },
+    pending(id) {
+      return provider(id).queue.length;
+    },
+    requests(id) {
+      return [...provider(id).requests];
+    },
+    reset() {
+      for (const entry of providers.values()) {
+        entry.queue.length = 0;
+        entry.requests.length = 0;
+      }
+    },
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Hanging requests keep their sockets open; destroying them lets close() finish.
+        for (const socket of sockets) socket.destroy();
+      });
+      return stopped;
+    },
+    [Symbol.asyncDispose]() {
+      return simulator.stop();
+    },
+  };
+  return simulator;
+}
+
+/** The reply actually served: an empty step is the default healthy answer, and "after-text" faults need some text. */
+function replyFor(step: SimStep, id: string): SimReply {
+  const { fault: _fault, ...reply } = step;
+  const hasContent = reply.text !== undefined || reply.reasoning !== undefined || reply.toolCall !== undefined;
+  const needsText = step.fault !== undefined && "at" in step.fault && step.fault.at === "after-text" && reply.text === undefined;
+  return hasContent && !needsText ? reply : { ...reply, text: `Hello from ${id}.` };
+}
+
+type Responder = {
+  res: ServerResponse;
+  wire: WireFormat;
+  reply: SimReply;
+  fault: SimFault | undefined;
+  context: ResponseContext;
+  gone: AbortSignal;
+};
+
+async function respondStream({ res, wire, reply, fault, context, gone }: Responder): Promise<void> {
+  if (fault?.kind === "http-error") return sendError(res, wire, fault, context);
+  if ((fault?.kind === "cut" || fault?.kind === "hang") && fault.at === "before-first-byte") return strike(res, fault, gone);
+
+  const plan = wire.streamPlan(reply, context);
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+  if (fault?.kind === "stream-error" && fault.at === "first-event") {
+    await write(res, wire.streamError(fault.error, context));
+    return void res.end();
+  }
+  for (const event of plan.metadata) await write(res, event);
+  if (fault && "at" in fault && fault.at === "after-metadata") return strike(res, fault, gone);
+
+  for (const event of plan.content) {
+    await sleep(reply.chunkDelayMs ?? 0, gone);
+    if (gone.aborted) return;
+    await write(res, event);
+  }
+  if (fault && "at" in fault && fault.at === "after-text") {
+    if (fault.kind === "stream-error") {
+      await write(res, wire.streamError(fault.error, context));
+      return void res.end();
+    }
+    return strike(res, fault, gone);
+  }
+
+  for (const event of plan.finish) {
+    await sleep(reply.chunkDelayMs ?? 0, gone);
+    if (gone.aborted) return;
+    await write(res, event);
+  }
+  res.end();
+}
+
+async function respondMessage({ res, wire, reply, fault, context, gone }: Responder): Promise<void> {
+  if (fault?.kind === "http-error") return sendError(res, wire, fault, context);
+  // Without a stream an in-stream error has nowhere to go: the real APIs answer with the HTTP status instead.
+  if (fault?.kind === "stream-error") return sendError(res, wire, { kind: "http-error", ...streamErrorAsHttp[fault.error] }, context);
+  const json = JSON.stringify(wire.message(reply, context));
+  if (fault === undefined) {
+    await sleep(reply.chunkDelayMs ?? 0, gone);
+    return sendJson(res, 200, json);
+  }
+  if (fault.at === "before-first-byte") return strike(res, fault, gone);
+  // Faults later in a JSON answer: headers and half the body, then the fault.
+  res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
+  await write(res, json.slice(0, Math.floor(json.length / 2)));
+  return strike(res, fault, gone);
+}
+
+/** Ends a response with a cut, a hang or a truncation. */
+async function strike(res: ServerResponse, fault: Extract<SimFault, { kind: "cut" | "hang" | "truncate" | "stream-error" }>, gone: AbortSignal) {
+  switch (fault.kind) {
+    case "cut":
+      // Let what was written reach the client first, so it sees the text and then the reset.
+      await sleep(5, gone);
+      res.socket?.destroy();
+      return;
+    case "hang":
+      // Silence until the client aborts or the simulator stops; both close the socket and fire `gone`.
+      await untilAborted(gone);
+      return;
+    case "truncate":
+    case "stream-error":
+      res.end();
+      return;
+  }
+}
+
+function sendError(res: ServerResponse, wire: WireFormat, fault: Extract<SimFault, { kind: "http-error" }>, context: ResponseContext) {
+  const { status, headers, body } = wire.httpError(fault, context);
+  sendJson(res, status, body, headers);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const json = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
+  res.end(json);
+}
+
+function write(res: ServerResponse, chunk: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.destroyed) return resolve();
+    res.write(chunk, () => resolve());
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function parseJson(text: string): unknown {
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function recordableHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || secretHeaders.has(name.toLowerCase())) continue;
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return headers;
+}
