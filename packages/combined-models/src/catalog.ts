@@ -1,0 +1,207 @@
+/**
+ * Adapters from the two catalog shapes we meet into `CatalogProvider[]`: a models.dev `api.json` (the CLI, tests) and
+ * OpenCode's loaded provider state (the patches). Input is untrusted: a malformed provider or model is skipped and
+ * reported, never thrown, so one bad entry cannot take every combined model down.
+ */
+import type { CatalogModel, CatalogProvider, Modality } from "./types.ts"
+
+export interface CatalogProblem {
+  /** Where in the input, e.g. `anthropic.models.claude-sonnet-4-5.limit.context`. */
+  path: string
+  message: string
+}
+
+export interface CatalogResult {
+  providers: CatalogProvider[]
+  problems: CatalogProblem[]
+}
+
+const MODALITIES: readonly Modality[] = ["text", "image", "audio", "video", "pdf"]
+const STATUSES = new Set<CatalogModel["status"]>(["alpha", "beta", "deprecated", "active"])
+
+type Record_ = Record<string, unknown>
+
+function isRecord(value: unknown): value is Record_ {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null"
+  if (Array.isArray(value)) return "a list"
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  return typeof value === "object" ? "an object" : String(value)
+}
+
+/** Collects problems for one entry; `fail` records one and returns undefined so callers can `return fail(…)`. */
+class EntryProblems {
+  constructor(
+    private readonly into: CatalogProblem[],
+    private readonly base: string,
+  ) {}
+  fail(field: string, message: string): undefined {
+    this.into.push({ path: field ? `${this.base}.${field}` : this.base, message: `${message}; entry skipped` })
+    return undefined
+  }
+}
+
+function readLimit(raw: unknown, problems: EntryProblems): CatalogModel["limit"] | undefined {
+  if (!isRecord(raw)) return problems.fail("limit", `expected an object with context and output, got ${describe(raw)}`)
+  if (!isCount(raw.context)) return problems.fail("limit.context", `expected a token count, got ${describe(raw.context)}`)
+  if (!isCount(raw.output)) return problems.fail("limit.output", `expected a token count, got ${describe(raw.output)}`)
+  if (raw.input !== undefined && !isCount(raw.input))
+    return problems.fail("limit.input", `expected a token count, got ${describe(raw.input)}`)
+  return raw.input === undefined
+    ? { context: raw.context, output: raw.output }
+    : { context: raw.context, input: raw.input, output: raw.output }
+}
+
+/** Cost is informational: a malformed cost drops the cost, not the model. */
+function readCost(input: unknown, output: unknown, cacheRead: unknown, cacheWrite: unknown): CatalogModel["cost"] {
+  if (!isCount(input) || !isCount(output)) return undefined
+  return {
+    input,
+    output,
+    ...(isCount(cacheRead) ? { cacheRead } : {}),
+    ...(isCount(cacheWrite) ? { cacheWrite } : {}),
+  }
+}
+
+function readModalityList(raw: unknown): Modality[] {
+  if (!Array.isArray(raw)) return ["text"]
+  return MODALITIES.filter((modality) => raw.includes(modality))
+}
+
+function readModalityFlags(raw: unknown): Modality[] {
+  if (!isRecord(raw)) return ["text"]
+  return MODALITIES.filter((modality) => raw[modality] === true)
+}
+
+function readStatus(raw: unknown): CatalogModel["status"] {
+  return STATUSES.has(raw as CatalogModel["status"]) ? (raw as CatalogModel["status"]) : undefined
+}
+
+function readText(raw: unknown): string | undefined {
+  return typeof raw === "string" && raw.trim() !== "" ? raw : undefined
+}
+
+function withOptional(model: CatalogModel, extra: Partial<CatalogModel>): CatalogModel {
+  for (const [key, value] of Object.entries(extra)) if (value !== undefined) (model as unknown as Record_)[key] = value
+  return model
+}
+
+function readModelsDevModel(providerID: string, key: string, raw: unknown, problems: EntryProblems): CatalogModel | undefined {
+  if (!isRecord(raw)) return problems.fail("", `expected a model object, got ${describe(raw)}`)
+  // The record key is what OpenCode uses as the model id; `id` inside should agree but the key wins.
+  const limit = readLimit(raw.limit, problems)
+  if (!limit) return undefined
+  const modalities = isRecord(raw.modalities) ? raw.modalities : {}
+  return withOptional(
+    {
+      providerID,
+      modelID: key,
+      name: readText(raw.name) ?? key,
+      limit,
+      capabilities: {
+        reasoning: raw.reasoning === true,
+        toolCall: raw.tool_call === true,
+        attachment: raw.attachment === true,
+        temperature: raw.temperature === true,
+        input: readModalityList(modalities.input),
+        output: readModalityList(modalities.output),
+      },
+    },
+    {
+      family: readText(raw.family),
+      releaseDate: readText(raw.release_date),
+      cost: isRecord(raw.cost) ? readCost(raw.cost.input, raw.cost.output, raw.cost.cache_read, raw.cost.cache_write) : undefined,
+      status: readStatus(raw.status),
+    },
+  )
+}
+
+function readProviders(
+  input: unknown,
+  readModel: (providerID: string, key: string, raw: unknown, problems: EntryProblems) => CatalogModel | undefined,
+  entries: (input: unknown) => [string, unknown][] | undefined,
+): CatalogResult {
+  const problems: CatalogProblem[] = []
+  const providerEntries = entries(input)
+  if (!providerEntries)
+    return { providers: [], problems: [{ path: "(top level)", message: `expected providers keyed by id, got ${describe(input)}` }] }
+  const providers: CatalogProvider[] = []
+  for (const [key, raw] of providerEntries) {
+    const at = new EntryProblems(problems, key)
+    if (!isRecord(raw)) {
+      at.fail("", `expected a provider object, got ${describe(raw)}`)
+      continue
+    }
+    const id = readText(raw.id) ?? key
+    if (!isRecord(raw.models)) {
+      at.fail("models", `expected models keyed by id, got ${describe(raw.models)}`)
+      continue
+    }
+    const models: CatalogModel[] = []
+    for (const [modelKey, rawModel] of Object.entries(raw.models)) {
+      const model = readModel(id, modelKey, rawModel, new EntryProblems(problems, `${key}.models.${modelKey}`))
+      if (model) models.push(model)
+    }
+    providers.push({ id, name: readText(raw.name) ?? id, models })
+  }
+  return { providers, problems }
+}
+
+/** A models.dev `api.json`: `{ providerID: { id, name, models: { modelID: {…} } } }`. */
+export function fromModelsDev(apiJson: unknown): CatalogResult {
+  return readProviders(apiJson, readModelsDevModel, (input) => (isRecord(input) ? Object.entries(input) : undefined))
+}
+
+function readOpenCodeModel(providerID: string, key: string, raw: unknown, problems: EntryProblems): CatalogModel | undefined {
+  if (!isRecord(raw)) return problems.fail("", `expected a model object, got ${describe(raw)}`)
+  const limit = readLimit(raw.limit, problems)
+  if (!limit) return undefined
+  const capabilities = isRecord(raw.capabilities) ? raw.capabilities : undefined
+  if (!capabilities) return problems.fail("capabilities", `expected an object, got ${describe(raw.capabilities)}`)
+  const cost = isRecord(raw.cost) ? raw.cost : {}
+  const cache = isRecord(cost.cache) ? cost.cache : {}
+  return withOptional(
+    {
+      providerID,
+      modelID: key,
+      name: readText(raw.name) ?? key,
+      limit,
+      capabilities: {
+        reasoning: capabilities.reasoning === true,
+        toolCall: capabilities.toolcall === true,
+        attachment: capabilities.attachment === true,
+        temperature: capabilities.temperature === true,
+        input: readModalityFlags(capabilities.input),
+        output: readModalityFlags(capabilities.output),
+      },
+    },
+    {
+      family: readText(raw.family),
+      releaseDate: readText(raw.release_date),
+      cost: readCost(cost.input, cost.output, cache.read, cache.write),
+      status: readStatus(raw.status),
+    },
+  )
+}
+
+/**
+ * OpenCode's loaded providers (`Provider.Info`: `{ id, name, models: { [id]: Provider.Model } }`), as a record keyed
+ * by provider id or a list. Models are keyed by the id OpenCode routes with, which is what a member names.
+ */
+export function fromOpenCodeProviders(providers: unknown): CatalogResult {
+  return readProviders(providers, readOpenCodeModel, (input) => {
+    if (Array.isArray(input))
+      return input.map((provider, index) => [
+        isRecord(provider) && typeof provider.id === "string" ? provider.id : `[${index}]`,
+        provider,
+      ])
+    return isRecord(input) ? Object.entries(input) : undefined
+  })
+}

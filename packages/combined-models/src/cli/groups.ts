@@ -1,0 +1,230 @@
+/**
+ * `combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]`:
+ * the groups a catalog and config produce, as a table, as JSON, or with the reason each member joined.
+ */
+import { fromModelsDev } from "../catalog.ts"
+import { resolveConfig, type ResolvedConfig, DEFAULTS } from "../config.ts"
+import { buildGroups, type GroupingResult } from "../grouping.ts"
+import type { Group } from "../types.ts"
+
+const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]
+
+  --catalog <file>    a models.dev api.json (required), e.g. curl -o api.json https://models.dev/api.json
+  --config <file>     an opencode.json / opencode.jsonc with provider_priority and combined_models
+  --json              print {"groups":[{"id","name","members":[{"providerID","modelID"}]}]}
+  --explain <id>      show why each member joined group <id> (or why a model is not grouped)`
+
+interface Options {
+  catalog?: string
+  config?: string
+  json: boolean
+  explain?: string
+}
+
+type Parsed = { ok: true; options: Options } | { ok: false; message: string; help?: boolean }
+
+function parseArgs(args: readonly string[]): Parsed {
+  const options: Options = { json: false }
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!
+    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
+    const value = () => inline ?? args[++index]
+    switch (flag) {
+      case "-h":
+      case "--help":
+        return { ok: false, message: USAGE, help: true }
+      case "--json":
+        options.json = true
+        break
+      case "--catalog":
+      case "--config":
+      case "--explain": {
+        const given = value()
+        if (!given || given.startsWith("--")) return { ok: false, message: `${flag} needs a value\n\n${USAGE}` }
+        options[flag.slice(2) as "catalog" | "config" | "explain"] = given
+        break
+      }
+      default:
+        return { ok: false, message: `unknown option "${arg}"\n\n${USAGE}` }
+    }
+  }
+  return { ok: true, options }
+}
+
+/** JSONC as OpenCode accepts it: `//` and `/* *\/` comments and trailing commas, strings left intact. */
+export function parseJsonc(text: string): unknown {
+  let out = ""
+  let index = 0
+  while (index < text.length) {
+    const char = text[index]!
+    if (char === '"') {
+      let end = index + 1
+      while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1
+      out += text.slice(index, end + 1)
+      index = end + 1
+    } else if (char === "/" && text[index + 1] === "/") {
+      while (index < text.length && text[index] !== "\n") index++
+    } else if (char === "/" && text[index + 1] === "*") {
+      const end = text.indexOf("*/", index + 2)
+      index = end === -1 ? text.length : end + 2
+    } else {
+      out += char
+      index++
+    }
+  }
+  return JSON.parse(out.replace(/,(\s*[}\]])/g, "$1"))
+}
+
+async function readJsonFile(path: string, what: string, jsonc: boolean): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
+  const file = Bun.file(path)
+  if (!(await file.exists())) return { ok: false, message: `${what} ${path}: no such file` }
+  let text: string
+  try {
+    text = await file.text()
+  } catch (error) {
+    return { ok: false, message: `${what} ${path}: cannot read it (${error instanceof Error ? error.message : String(error)})` }
+  }
+  try {
+    return { ok: true, value: jsonc ? parseJsonc(text) : JSON.parse(text) }
+  } catch (error) {
+    return { ok: false, message: `${what} ${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})` }
+  }
+}
+
+function formatTokens(count: number): string {
+  if (count >= 1_000_000 && count % 1_000_000 === 0) return `${count / 1_000_000}M`
+  if (count >= 1_000) return `${Math.round(count / 1_000)}k`
+  return String(count)
+}
+
+function table(groups: readonly Group[]): string {
+  const lines: string[] = []
+  const idWidth = Math.min(40, Math.max(5, ...groups.map((group) => group.id.length)))
+  const nameWidth = Math.min(36, Math.max(4, ...groups.map((group) => group.name.length)))
+  lines.push(`${"GROUP".padEnd(idWidth)}  ${"NAME".padEnd(nameWidth)}  PROVIDERS  CONTEXT  MEMBERS (priority order)`)
+  for (const group of groups) {
+    const members = group.members.map((member) => `${member.providerID}/${member.modelID}`)
+    const head = `${group.id.padEnd(idWidth)}  ${group.name.padEnd(nameWidth)}  ${String(group.providers.length).padStart(9)}  ${formatTokens(group.limit.context).padStart(7)}  `
+    lines.push(`${head}${members[0] ?? ""}`)
+    for (const member of members.slice(1)) lines.push(`${" ".repeat(head.length)}${member}`)
+  }
+  lines.push("", `${groups.length} combined model${groups.length === 1 ? "" : "s"}`)
+  return lines.join("\n")
+}
+
+function explain(result: GroupingResult, id: string): { text: string; found: boolean } {
+  const group = result.groups.find((candidate) => candidate.id === id)
+  if (!group) {
+    const lines = [`no combined model "${id}".`]
+    const ungrouped = result.ungrouped.filter(
+      (model) => model.modelID === id || model.modelID.toLowerCase().includes(id.toLowerCase()),
+    )
+    if (ungrouped.length) {
+      lines.push("Models with a similar id that are not grouped automatically:")
+      for (const model of ungrouped.slice(0, 20)) lines.push(`  ${model.providerID}/${model.modelID}: ${model.reason}`)
+    }
+    const similar = result.groups.filter((candidate) => candidate.id.includes(id) || id.includes(candidate.id)).slice(0, 10)
+    if (similar.length) lines.push(`Similar groups: ${similar.map((candidate) => candidate.id).join(", ")}`)
+    return { text: lines.join("\n"), found: false }
+  }
+  const lines = [
+    `${group.id} "${group.name}"${group.manual ? " (changed by your config)" : ""}`,
+    `providers: ${group.providers.join(", ")}`,
+    `limits: context ${group.limit.context}${group.limit.input !== undefined ? `, input ${group.limit.input}` : ""}, output ${group.limit.output} (the smallest member's)`,
+    `capabilities: ${[
+      group.capabilities.reasoning && "reasoning",
+      group.capabilities.toolCall && "tool calls",
+      group.capabilities.attachment && "attachments",
+      group.capabilities.temperature && "temperature",
+    ]
+      .filter(Boolean)
+      .join(", ") || "none shared"}; input ${group.capabilities.input.join("+") || "none"}, output ${group.capabilities.output.join("+") || "none"}`,
+    group.priority ? `priority (this group): ${group.priority.join(", ")}` : "",
+    "",
+    "members, in priority order:",
+  ].filter((line, index) => line !== "" || index > 4)
+  for (const member of group.members) {
+    const why =
+      member.joined.kind === "manual"
+        ? `by hand: ${member.joined.rule}`
+        : `identity "${member.joined.key}": ${member.joined.detail}`
+    lines.push(`  ${member.providerID}/${member.modelID}  "${member.name}"  ${member.releaseDate ?? "no date"}  ${member.limit.context}/${member.limit.output}`)
+    lines.push(`      ${why}`)
+  }
+  return { text: lines.join("\n"), found: true }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseArgs(args)
+  if (!parsed.ok) {
+    if (parsed.help) {
+      console.log(parsed.message)
+      return 0
+    }
+    console.error(`combined-models groups: ${parsed.message}`)
+    return 2
+  }
+  const { options } = parsed
+  if (!options.catalog) {
+    console.error(
+      `combined-models groups: --catalog is required: a models.dev api.json (download https://models.dev/api.json)\n\n${USAGE}`,
+    )
+    return 2
+  }
+
+  const catalogFile = await readJsonFile(options.catalog, "catalog", false)
+  if (!catalogFile.ok) {
+    console.error(`combined-models groups: ${catalogFile.message}`)
+    return 1
+  }
+  const catalog = fromModelsDev(catalogFile.value)
+  if (catalog.providers.length === 0) {
+    const why = catalog.problems[0] ? `${catalog.problems[0].path}: ${catalog.problems[0].message}` : "it lists no providers"
+    console.error(`combined-models groups: catalog ${options.catalog} is not a models.dev api.json (${why})`)
+    return 1
+  }
+  for (const problem of catalog.problems) console.error(`warning: catalog ${problem.path}: ${problem.message}`)
+
+  let config: ResolvedConfig = DEFAULTS
+  if (options.config) {
+    const configFile = await readJsonFile(options.config, "config", true)
+    if (!configFile.ok) {
+      console.error(`combined-models groups: ${configFile.message}`)
+      return 1
+    }
+    const resolved = resolveConfig(configFile.value, {
+      configuredProviders: catalog.providers.map((provider) => provider.id),
+    })
+    for (const warning of resolved.warnings) console.error(`warning: ${warning.path}: ${warning.message}`)
+    if (!resolved.ok) {
+      console.error(`combined-models groups: config ${options.config} is invalid:`)
+      for (const error of resolved.errors) console.error(`  ${error.path}: ${error.message}`)
+      return 1
+    }
+    config = resolved.config
+  }
+
+  const result = buildGroups(catalog.providers, config)
+  for (const problem of result.problems) console.error(`warning: ${problem.path}: ${problem.message}`)
+
+  if (options.explain !== undefined) {
+    const explained = explain(result, options.explain)
+    if (!explained.found) {
+      console.error(explained.text)
+      return 1
+    }
+    console.log(explained.text)
+    return 0
+  }
+  if (options.json) {
+    const groups = result.groups.map((group) => ({
+      id: group.id,
+      name: group.name,
+      members: group.members.map((member) => ({ providerID: member.providerID, modelID: member.modelID })),
+    }))
+    console.log(JSON.stringify({ groups }))
+    return 0
+  }
+  console.log(table(result.groups))
+  return 0
+}

@@ -1,0 +1,29 @@
+/**
+ * Routing order of a group's members: providers listed in the priority (per-group `priority`, else
+ * `provider_priority`) first, in that order; the rest alphabetically by provider id, so the order never depends on
+ * catalog order. Inside one provider, members by model id.
+ */
+import type { MemberRef } from "./types.ts"
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+export function orderMembers<T extends MemberRef>(members: readonly T[], priority: readonly string[]): T[] {
+  const rank = new Map<string, number>()
+  priority.forEach((providerID, index) => {
+    if (!rank.has(providerID)) rank.set(providerID, index)
+  })
+  // Unlisted providers share one rank after every listed one.
+  const rankOf = (providerID: string) => rank.get(providerID) ?? priority.length
+  return [...members].sort((a, b) => {
+    const byRank = rankOf(a.providerID) - rankOf(b.providerID)
+    if (byRank !== 0) return byRank
+    return compareText(a.providerID, b.providerID) || compareText(a.modelID, b.modelID)
+  })
+}
+
+/** Distinct provider ids of already ordered members, first appearance wins. */
+export function distinctProviders(members: readonly MemberRef[]): string[] {
+  return [...new Set(members.map((member) => member.providerID))]
+}
