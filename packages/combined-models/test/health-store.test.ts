@@ -1,0 +1,217 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test"
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { DEFAULT_COOLDOWNS } from "../src/config.ts"
+import { HealthRegistry, type CooldownEntry } from "../src/health.ts"
+import {
+  createFileHealthStore,
+  defaultHealthPath,
+  mergeEntries,
+  parseHealthFile,
+  serializeEntries,
+} from "../src/health-store.ts"
+import type { MemberRef } from "../src/types.ts"
+
+const SONNET_ANTHROPIC: MemberRef = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
+const SONNET_COPILOT: MemberRef = { providerID: "github-copilot", modelID: "claude-sonnet-4.5" }
+const START = 1_700_000_000_000
+
+let dir: string
+let path: string
+let now: number
+const clock = () => now
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "combined-models-health-"))
+  path = defaultHealthPath(dir)
+  now = START
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+function entry(overrides: Partial<CooldownEntry> = {}): CooldownEntry {
+  return {
+    providerID: "anthropic",
+    modelID: "claude-sonnet-4-5",
+    reason: "rate_limit",
+    since: START,
+    until: START + 30_000,
+    failures: 1,
+    message: "429 Too Many Requests",
+    statusCode: 429,
+    ...overrides,
+  }
+}
+
+function registryOn(file: string, refreshIntervalMs = 1_000) {
+  return new HealthRegistry({
+    cooldowns: DEFAULT_COOLDOWNS,
+    clock,
+    random: () => 0.5,
+    store: createFileHealthStore(file, { clock }),
+    refreshIntervalMs,
+  })
+}
+
+describe("file format", () => {
+  test("defaultHealthPath is <stateDir>/combined-models/health.json", () => {
+    expect(defaultHealthPath("/home/u/.local/state/opencode")).toBe("/home/u/.local/state/opencode/combined-models/health.json")
+  })
+
+  test("round trip keeps Infinity, written as null", async () => {
+    const store = createFileHealthStore(path, { clock })
+    const auth = entry({ modelID: "*", reason: "auth", until: Number.POSITIVE_INFINITY, statusCode: 401 })
+    store.save([auth])
+    const raw = JSON.parse(await readFile(path, "utf8"))
+    expect(raw).toEqual({ version: 1, entries: [{ ...auth, until: null }] })
+    expect(createFileHealthStore(path, { clock }).load()).toEqual([auth])
+  })
+
+  const broken: Array<[string, string]> = [
+    ["empty", ""],
+    ["truncated", serializeEntries([entry()]).slice(0, 40)],
+    ["not JSON", "<html>502 Bad Gateway</html>"],
+    ["wrong version", JSON.stringify({ version: 2, entries: [entry()] })],
+    ["an array", JSON.stringify([entry()])],
+    ["foreign shape", JSON.stringify({ version: 1, entries: { anthropic: 1 } })],
+    ["null", "null"],
+  ]
+  test.each(broken)("a file that is %s reads as no cooldowns, with a reason", async (_, text) => {
+    await mkdir(join(dir, "combined-models"), { recursive: true })
+    await writeFile(path, text)
+    const problems: string[] = []
+    const store = createFileHealthStore(path, { clock, onProblem: (problem) => problems.push(problem) })
+    expect(store.load()).toEqual([])
+    expect(store.problem).toBeString()
+    expect(problems).toEqual([store.problem!])
+  })
+
+  test("malformed entries are skipped, good ones kept", () => {
+    const good = entry()
+    const result = parseHealthFile(
+      JSON.stringify({
+        version: 1,
+        entries: [good, { ...good, reason: "sunspots" }, { providerID: "x" }, 7, { ...good, until: "soon" }],
+      }),
+    )
+    expect(result.entries).toEqual([good])
+    expect(result.problem).toBe("skipped 4 malformed health entries")
+  })
+
+  test("a missing file is simply empty, no problem", () => {
+    const store = createFileHealthStore(path, { clock })
+    expect(store.load()).toEqual([])
+    expect(store.problem).toBeUndefined()
+  })
+})
+
+describe("merging", () => {
+  test("per key the later since wins; expired entries go; forget rules apply to stored ones", () => {
+    const older = entry({ since: START - 10_000, until: START + 20_000 })
+    const newer = entry({ since: START, until: START + 60_000, failures: 2 })
+    const expired = entry({ providerID: "openrouter", until: START - 1 })
+    const quota = entry({ providerID: "openai", modelID: "*", reason: "quota", until: START + 3_600_000 })
+    expect(mergeEntries([newer, expired], [older], { now: START })).toEqual([newer])
+    expect(mergeEntries([older, quota], [newer], { now: START, forget: [{ providerID: "openai", sinceAtMost: START }] })).toEqual([
+      newer,
+    ])
+  })
+
+  test("save merges with what another process wrote", () => {
+    const mine = createFileHealthStore(path, { clock })
+    const theirs = createFileHealthStore(path, { clock })
+    theirs.save([entry({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" })])
+    mine.save([entry()])
+    expect(mine.load().map((stored) => stored.providerID).sort()).toEqual(["anthropic", "github-copilot"])
+    expect(theirs.load()).toHaveLength(2)
+  })
+
+  test("writes are atomic: nothing but health.json is left in the directory", async () => {
+    const store = createFileHealthStore(path, { clock })
+    for (let i = 0; i < 5; i++) store.save([entry({ since: START + i })])
+    expect(await readdir(join(dir, "combined-models"))).toEqual(["health.json"])
+  })
+
+  test("load returns the same array while the file is unchanged, and re-reads after another write", () => {
+    const reader = createFileHealthStore(path, { clock })
+    const writer = createFileHealthStore(path, { clock })
+    writer.save([entry()])
+    const first = reader.load()
+    expect(reader.load()).toBe(first)
+    writer.save([entry({ providerID: "openrouter" })])
+    const second = reader.load()
+    expect(second).not.toBe(first)
+    expect(second).toHaveLength(2)
+  })
+
+  test("an unwritable place keeps the registry working in memory", async () => {
+    // A regular file where the directory should be: fails even for root, unlike chmod.
+    await writeFile(join(dir, "combined-models"), "not a directory")
+    const problems: string[] = []
+    const store = createFileHealthStore(path, { clock, onProblem: (problem) => problems.push(problem) })
+    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store })
+    expect(health.report(SONNET_ANTHROPIC, { reason: "rate_limit", message: "429" })).toBeDefined()
+    expect(health.cooldownOf(SONNET_ANTHROPIC)).toBeDefined()
+    expect(store.problem).toContain("cannot write health file")
+    expect(problems).toHaveLength(1)
+    // The in-memory entry is not mistaken for one another process cleared.
+    now += 5_000
+    expect(health.cooldownOf(SONNET_ANTHROPIC)).toBeDefined()
+  })
+})
+
+describe("registries sharing one file", () => {
+  test("a cooldown recorded in one is seen by the other", () => {
+    const first = registryOn(path)
+    const second = registryOn(path)
+    const recorded = first.report(SONNET_ANTHROPIC, { reason: "rate_limit", statusCode: 429, message: "429" })
+    now += 1_000 // past the refresh interval
+    expect(second.cooldownOf(SONNET_ANTHROPIC)).toEqual(recorded)
+    expect(second.entries()).toEqual([recorded!])
+  })
+
+  test("subscribers hear about entries from other processes", () => {
+    const first = registryOn(path)
+    const second = registryOn(path)
+    const heard: number[] = []
+    second.subscribe((entries) => heard.push(entries.length))
+    first.report(SONNET_COPILOT, { reason: "auth", statusCode: 401, message: "401" })
+    now += 1_000
+    second.entries()
+    expect(heard).toEqual([1])
+  })
+
+  test("auth (Infinity) survives a restart; clearProvider elsewhere lifts it", () => {
+    registryOn(path).report(SONNET_COPILOT, { reason: "auth", statusCode: 401, message: "401" })
+    now += 24 * 3_600_000
+    const restarted = registryOn(path)
+    expect(restarted.cooldownOf(SONNET_COPILOT)?.until).toBe(Number.POSITIVE_INFINITY)
+    const other = registryOn(path)
+    other.clearProvider("github-copilot")
+    now += 1_000
+    expect(restarted.cooldownOf(SONNET_COPILOT)).toBeUndefined()
+  })
+
+  test("a newer failure elsewhere replaces ours, and a later clear there does not erase a newer one here", () => {
+    const first = registryOn(path, 0)
+    const second = registryOn(path, 0)
+    first.report(SONNET_ANTHROPIC, { reason: "quota", message: "quota" })
+    now += 10
+    second.clearProvider("anthropic")
+    expect(first.cooldownOf(SONNET_ANTHROPIC)).toBeUndefined()
+    now += 10
+    const again = second.report(SONNET_ANTHROPIC, { reason: "quota", message: "quota again" })
+    expect(first.cooldownOf(SONNET_ANTHROPIC)).toEqual(again)
+  })
+
+  test("a truncated file: the registry starts empty, then writes a good file", async () => {
+    await mkdir(join(dir, "combined-models"), { recursive: true })
+    await writeFile(path, serializeEntries([entry()]).slice(0, 25))
+    const health = registryOn(path)
+    expect(health.entries()).toEqual([])
+    health.report(SONNET_ANTHROPIC, { reason: "overloaded", statusCode: 529, message: "overloaded" })
+    expect(parseHealthFile(await readFile(path, "utf8"))).toEqual({ entries: health.entries() })
+  })
+})
