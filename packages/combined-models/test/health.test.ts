@@ -401,3 +401,47 @@ describe("with a store", () => {
     expect(store.load()).toHaveLength(1)
   })
 })
+
+describe("invariants under any sequence of events", () => {
+  test("never throws; entries are active, one per key, soonest-ending first", async () => {
+    const fc = await import("fast-check")
+    const members = [SONNET_ANTHROPIC, OPUS_ANTHROPIC, SONNET_OPENROUTER]
+    const event = fc.oneof(
+      fc.record({
+        kind: fc.constant("report" as const),
+        member: fc.constantFrom(...members),
+        reason: fc.constantFrom(...(["rate_limit", "quota", "auth", "overloaded", "aborted", "timeout"] as const)),
+        retryAfterMs: fc.option(fc.integer({ min: -1_000, max: 10_000_000 }), { nil: undefined }),
+        startedAgo: fc.option(fc.integer({ min: 0, max: 120_000 }), { nil: undefined }),
+      }),
+      fc.record({ kind: fc.constant("success" as const), member: fc.constantFrom(...members), startedAgo: fc.integer({ min: 0, max: 120_000 }) }),
+      fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 3_600_000 }) }),
+      fc.record({ kind: fc.constant("clearProvider" as const), providerID: fc.constantFrom("anthropic", "openrouter") }),
+    )
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), (events, draw) => {
+        const clock = manualClock()
+        const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock: clock.now, random: () => draw })
+        for (const step of events) {
+          if (step.kind === "advance") clock.advance(step.ms)
+          else if (step.kind === "clearProvider") health.clearProvider(step.providerID)
+          else if (step.kind === "success") health.recordSuccess(step.member, { attemptStartedAt: clock.now() - step.startedAgo })
+          else {
+            const attemptStartedAt = step.startedAgo === undefined ? undefined : clock.now() - step.startedAgo
+            const entry = health.report(step.member, failure(step.reason, { retryAfterMs: step.retryAfterMs }), { attemptStartedAt })
+            if (entry) expect(health.cooldownOf(step.member)?.until).toBeGreaterThanOrEqual(entry.until)
+          }
+          const entries = health.entries()
+          const keys = entries.map((entry) => `${entry.providerID}\u0000${entry.modelID}`)
+          expect(new Set(keys).size).toBe(keys.length)
+          for (const [index, entry] of entries.entries()) {
+            expect(entry.until).toBeGreaterThan(clock.now())
+            expect(entry.failures).toBeGreaterThanOrEqual(1)
+            if (index > 0) expect(entry.until).toBeGreaterThanOrEqual(entries[index - 1]!.until)
+          }
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
