@@ -1,0 +1,46 @@
+/**
+ * Errors the engine raises itself. They follow the AI SDK convention: a `Symbol.for` marker instead of `instanceof`,
+ * because OpenCode, its plugins and this package can each load their own copy of a module, and an error thrown by one
+ * copy must still be recognised by another.
+ */
+
+const timeoutMarker = Symbol.for("combined-models.timeout")
+
+export type TimeoutPhase = "first_byte" | "stall"
+
+/**
+ * A provider hung: nothing arrived within `afterMs` of the request (`first_byte`), or the stream went silent for
+ * `afterMs` after it had started (`stall`). The driver aborts the request with this error as the signal's reason, so
+ * fetch and the AI SDK reject with this very object and `classify` can tell a timeout from a user abort.
+ */
+export class CombinedModelsTimeoutError extends Error {
+  readonly [timeoutMarker] = true
+  override readonly name = "CombinedModelsTimeoutError"
+  readonly phase: TimeoutPhase
+  readonly afterMs: number
+
+  constructor({ phase, afterMs, cause }: { phase: TimeoutPhase; afterMs: number; cause?: unknown }) {
+    super(
+      phase === "first_byte"
+        ? `Provider sent nothing for ${formatMs(afterMs)} after the request`
+        : `Provider stream stalled for ${formatMs(afterMs)}`,
+      cause === undefined ? undefined : { cause },
+    )
+    this.phase = phase
+    this.afterMs = afterMs
+  }
+
+  static isInstance(error: unknown): error is CombinedModelsTimeoutError {
+    return hasMarker(error, timeoutMarker)
+  }
+}
+
+function hasMarker(error: unknown, marker: symbol): boolean {
+  return typeof error === "object" && error !== null && marker in error && (error as Record<symbol, unknown>)[marker] === true
+}
+
+function formatMs(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)}ms`
+  const seconds = ms / 1_000
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`
+}
