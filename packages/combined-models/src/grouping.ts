@@ -166,9 +166,18 @@ function dropEarlyReleases(buckets: Map<string, Candidate[]>, ungrouped: Ungroup
 function displayName(members: readonly GroupMember[], id: string): string {
   const names = members.map((member) => cleanName(member.name)).filter((name) => name !== "")
   if (names.length === 0) return id
+  // Names of dated snapshots often carry the date only in parentheses, which cleaning removes; put it back.
+  const date = /(20\d\d-\d\d-\d\d)$/.exec(id)?.[1]
+  if (date) return `${pickName(names.map((name) => name.replace(/\s*-?\s*\d{4}-\d{2}-\d{2}$/, "")))} (${date})`
+  return pickName(names)
+}
+
+function pickName(names: readonly string[]): string {
   const counts = R.countBy(names, R.identity())
   return R.sortBy(
     Object.entries(counts),
+    // A name that is just an id ("claude-sonnet-4-5") is the last resort.
+    [([name]) => (/\s/.test(name) ? 0 : 1), "asc"],
     [([, count]) => count, "desc"],
     [([name]) => name.length, "asc"],
     [([name]) => name, "asc"],
@@ -180,6 +189,7 @@ function cleanName(name: string): string {
   return name
     .replace(/\s*\([^)]*\)\s*/g, " ")
     .replace(/^[^:]{1,30}:\s+/, "")
+    .replace(/^.*\//, "")
     .replace(/\s+/g, " ")
     .trim()
 }

@@ -62,8 +62,35 @@ const AMBIGUOUS_TOKENS = new Map<string, string>([
   ["bf16", "a quantised build"],
   ["fp16", "a quantised build"],
 ])
-/** Words in a display name that mark a different model than the id spells (a finetune or a modified build). */
-const NAME_ONLY_MARKERS = ["uncensored", "abliterated", "heretic", "tee", "free"] as const
+/**
+ * Words in a display name that mark a different model or build than the id spells: a finetune, a modified build, or a
+ * variant the id forgot (`gemini-3.1-pro` named "Gemini 3.1 Pro Preview Custom Tools").
+ */
+const NAME_ONLY_MARKERS = [
+  "uncensored",
+  "abliterated",
+  "heretic",
+  "tee",
+  "free",
+  "thinking",
+  "fast",
+  "turbo",
+  "codex",
+  "mini",
+  "nano",
+  "lite",
+  "flashx",
+  "image",
+  "tts",
+  "speciale",
+  "terminus",
+  "safeguard",
+  "custom",
+  "non",
+  "vision",
+  "distill",
+  "preview",
+] as const
 
 const ISO_DATE = /-(20\d\d)-(0[1-9]|1[0-2])-([0-3]\d)$/
 const COMPACT_DATE = /-(20\d\d)(0[1-9]|1[0-2])([0-3]\d)(?=-|$)/
@@ -164,7 +191,7 @@ export function identify(model: Pick<CatalogModel, "providerID" | "modelID" | "n
 
   if (wasUppercaseTurbo && !/^(gpt|glm|kimi|grok|qwen-turbo)/.test(id))
     return { ok: false, reason: '"-Turbo" on an open-weights id marks a quantised build' }
-  const rejected = rejectReason(id, model.name)
+  const rejected = rejectReason(id, spelled, model.name)
   if (rejected) return { ok: false, reason: rejected }
 
   if (date && !isClaude) {
@@ -191,6 +218,10 @@ function respell(id: string): string {
       .replace(/^(claude-(?:opus|sonnet|haiku)-)(\d)(\d)(?=-|$)/, "$1$2.$3")
       .replace(/[._\s]+/g, "-")
       .replace(/-{2,}/g, "-")
+      .replace(/-think$/, "-thinking")
+      // Kimi For Coding's `k2p6`; OpenRouter's pinned `deepseek-chat-v3-0324` (the bare `deepseek-chat` moves).
+      .replace(/^k2(?=-|$)/, "kimi-k2")
+      .replace(/^deepseek-chat-v(\d)/, "deepseek-v$1")
       // Family names glue to their version in some catalogs and not others; settle on the common spelling.
       .replace(/^qwen-(\d)/, "qwen$1")
       .replace(/^qwen(\d)(\d)(?=-)/, "qwen$1-$2")
@@ -201,14 +232,15 @@ function respell(id: string): string {
   )
 }
 
-function rejectReason(key: string, name: string): string | undefined {
+/** `key` is the id as it will group, `spelled` the same before dates were taken out (names may carry the date). */
+function rejectReason(key: string, spelled: string, name: string): string | undefined {
   if (ROUTER_KEYS.has(key)) return "a router, not a model"
   if (MOVING_ALIASES.has(key) || key.endsWith("-latest")) return "a moving alias: it points at different models over time"
   for (const token of key.split("-")) {
     const why = AMBIGUOUS_TOKENS.get(token)
     if (why) return `"-${token}" marks ${why}`
   }
-  return nameDisagreement(key, name)
+  return nameDisagreement(spelled, name)
 }
 
 /**
@@ -219,12 +251,17 @@ function rejectReason(key: string, name: string): string | undefined {
 function nameDisagreement(key: string, name: string): string | undefined {
   const plain = name
     .toLowerCase()
+    // Google's marketing name for its image models; "nano" there is no size.
+    .replace(/nano banana/g, "")
     .replace(/\([^)]*\)/g, " ")
     .replace(/^[^:]*:\s*/, "")
-  const keyTokens = new Set(key.split("-"))
+  const nameWords = new Set(plain.split(/[^a-z0-9]+/))
   for (const marker of NAME_ONLY_MARKERS)
-    if (new RegExp(`\\b${marker}\\b`).test(plain) && !keyTokens.has(marker))
-      return `the name "${name}" says "${marker}", the id does not`
+    if (nameWords.has(marker) && !key.includes(marker)) return `the name "${name}" says "${marker}", the id does not`
+  // A snapshot code in the name ("DeepSeek V3 0324", "Kimi K2 0711") that the id lacks names a different build.
+  const undashedKey = key.replace(/-/g, "")
+  for (const code of plain.match(/\b\d{4}\b/g) ?? [])
+    if (!undashedKey.includes(code)) return `the name "${name}" says "${code}", the id "${key}" does not`
   // Mistral-style ids carry a YYMM code (`mistral-small-2506`) while the name carries the marketing version ("3.2").
   if (/(^|-)\d{4}(-|$)/.test(key)) return undefined
   for (const match of plain.matchAll(/(\d+)\.(\d+)/g)) {
