@@ -80,8 +80,8 @@ export type FailoverAction =
   | { type: "pass_through"; error: ClassifiedError }
   /** Record the failure in the health registry. */
   | { type: "cool_down"; member: MemberRef; error: ClassifiedError; attemptStartedAt: number }
-  /** The member answered: clear its failure streak. */
-  | { type: "recovered"; member: MemberRef }
+  /** The member answered: clear its failure streak (and a cooldown recorded before this attempt began). */
+  | { type: "recovered"; member: MemberRef; attemptStartedAt: number }
 
 export interface FailoverContext {
   group: Group
@@ -136,8 +136,8 @@ export function transition(state: FailoverState, event: FailoverEvent, context: 
     case "tool_completed":
       return updateAttempt(state, (attempt) => ({ ...attempt, toolsCompleted: attempt.toolsCompleted + 1 }))
     case "step_finished": {
-      const member = state.attempt?.member
-      if (!member) return { state, actions: [] }
+      if (!state.attempt) return { state, actions: [] }
+      const { member, startedAt } = state.attempt
       return {
         state: {
           ...state,
@@ -146,7 +146,7 @@ export function transition(state: FailoverState, event: FailoverEvent, context: 
           lastServed: member,
           turn: { ...state.turn, servedBy: member, retries: 0 },
         },
-        actions: [{ type: "recovered", member }],
+        actions: [{ type: "recovered", member, attemptStartedAt: startedAt }],
       }
     }
     case "step_failed":

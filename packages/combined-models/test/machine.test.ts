@@ -287,7 +287,7 @@ describe("stickiness", () => {
 
   test("within a turn the member that answered keeps serving, even once the preferred one is back", () => {
     const { actions, state } = play([...failoverToCopilot, { type: "step_requested", at: at(40_000) }])
-    expect(actions).toContainEqual({ type: "recovered", member: copilot })
+    expect(actions).toContainEqual({ type: "recovered", member: copilot, attemptStartedAt: at(2) })
     expect(actions.at(-1)).toMatchObject({ type: "use", member: copilot, mode: "fresh" })
     expect(state.turn.servedBy).toEqual(copilot)
   })
