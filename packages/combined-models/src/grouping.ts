@@ -177,7 +177,7 @@ function pickName(names: readonly string[]): string {
   return R.sortBy(
     Object.entries(counts),
     // A name that is just an id ("claude-sonnet-4-5") is the last resort.
-    [([name]) => (/\s/.test(name) ? 0 : 1), "asc"],
+    [([name]) => (/^[a-z0-9._:/-]+$/.test(name) ? 1 : 0), "asc"],
     [([, count]) => count, "desc"],
     [([name]) => name.length, "asc"],
     [([name]) => name, "asc"],

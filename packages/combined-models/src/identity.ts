@@ -76,6 +76,7 @@ const NAME_ONLY_MARKERS = [
   "fast",
   "turbo",
   "codex",
+  "code",
   "mini",
   "nano",
   "lite",
