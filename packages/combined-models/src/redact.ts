@@ -106,7 +106,11 @@ export function safeHeaders(headers: HeaderInput): Record<string, string> {
 function headerEntries(headers: HeaderInput): Array<[string, unknown]> {
   if (headers == null || typeof headers !== "object") return []
   try {
-    if (typeof Headers !== "undefined" && headers instanceof Headers) return [...headers.entries()]
+    if (typeof Headers !== "undefined" && headers instanceof Headers) {
+      const entries: Array<[string, unknown]> = []
+      headers.forEach((value, name) => entries.push([name, value]))
+      return entries
+    }
     if (Symbol.iterator in headers && typeof (headers as Iterable<unknown>)[Symbol.iterator] === "function") {
       const entries: Array<[string, unknown]> = []
       for (const entry of headers as Iterable<unknown>) {
