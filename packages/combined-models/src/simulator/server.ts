@@ -1,16 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import { anthropicWire } from "./anthropic-wire.ts";
+import { listen, type Exchange, type IncomingRequest } from "./http.ts";
 import { openaiWire } from "./openai-wire.ts";
 import type { HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";
 import type { ResponseContext, WireFormat } from "./wire.ts";
-
-/**
- * Why node:http and not Bun.serve: a connection cut must reach the client as a reset. Bun.serve cannot destroy a
- * connection; erroring its ReadableStream body ends the chunked response cleanly (the client sees a normal end of
- * body, i.e. silent truncation), and `server.timeout(req, 1)` fires only after ~4 s. Bun's node:http gives us
- * `socket.destroy()`, which the client's fetch reports as ECONNRESET at once.
- */
 
 export type SimulatorOptions = {
   /** 0 (default) picks a free port. */
@@ -31,6 +23,8 @@ export type Simulator = AsyncDisposable & {
   pending(id: string): number;
   /** Requests received by the provider, oldest first. */
   requests(id: string): RecordedRequest[];
+  /** Responses still being served, hangs included: 0 once every aborted client has been cleaned up. */
+  inFlight(): number;
   /** Forgets queued steps and recorded requests; providers stay. */
   reset(): void;
   /** Closes every connection, hanging ones included, and the listener. Safe to call twice. */
@@ -52,32 +46,22 @@ type Provider = { wire: Wire; queue: SimStep[]; requests: RecordedRequest[] };
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const providers = new Map<string, Provider>();
-  const sockets = new Set<Socket>();
   let seq = 0;
+  let inFlight = 0;
   let stopped: Promise<void> | undefined;
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      // A bug in the simulator must not look like a provider fault: answer 500 with the cause, or drop the socket.
-      if (!res.headersSent) sendJson(res, 500, { error: { message: `simulator: ${String(error)}`, type: "simulator_error" } });
-      else res.destroy();
-    });
+  const server = listen({
+    port: options.port ?? 0,
+    handler: async (request, exchange) => {
+      inFlight++;
+      try {
+        await handle(request, exchange);
+      } finally {
+        inFlight--;
+      }
+    },
   });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("simulator: no TCP address");
-  const url = `http://127.0.0.1:${address.port}`;
+  const url = `http://127.0.0.1:${server.port}`;
 
   function provider(id: string): Provider {
     const found = providers.get(id);
@@ -85,25 +69,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     return found;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // Aborted when the client goes away or the simulator stops: ends hangs and chunk delays.
-    const gone = new AbortController();
-    res.on("close", () => gone.abort());
-
-    const path = new URL(req.url ?? "/", url).pathname;
+  async function handle(req: IncomingRequest, res: Exchange): Promise<void> {
+    const path = new URL(req.target, url).pathname;
     const [, rawId = "", ...rest] = path.split("/");
     const id = decodeURIComponent(rawId);
     const target = providers.get(id);
-    const rawBody = await readBody(req);
+    const rawBody = req.body;
     if (!target) {
-      sendJson(res, 404, { error: { message: `simulator: no provider "${id}"`, type: "not_found_error" } });
-      return;
+      return sendJson(res, 404, { error: { message: `simulator: no provider "${id}"`, type: "not_found_error" } });
     }
     const wire = wires[target.wire];
     const body = parseJson(rawBody);
     const model = isRecord(body) && typeof body.model === "string" ? body.model : undefined;
     const stream = isRecord(body) && body.stream === true;
-    target.requests.push({ method: req.method ?? "GET", path, body, model, stream, headers: recordableHeaders(req), time: Date.now() });
+    target.requests.push({ method: req.method, path, body, model, stream, headers: recordableHeaders(req.headers), time: Date.now() });
 
     // Accept `/<id>/v1/<route>` and, leniently, `/<id>/<route>`.
     const route = (rest[0] === "v1" ? rest.slice(1) : rest).join("/");
@@ -118,13 +97,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const step = target.queue.shift() ?? {};
     const context: ResponseContext = { providerId: id, model: model ?? "unknown-model", seq: ++seq, inputTokens: Math.max(1, Math.ceil(rawBody.length / 4)) };
     const reply = replyFor(step, id);
-    if (stream) await respondStream({ res, wire, reply, fault: step.fault, context, gone: gone.signal });
-    else await respondMessage({ res, wire, reply, fault: step.fault, context, gone: gone.signal });
+    if (stream) await respondStream({ res, wire, reply, fault: step.fault, context });
+    else await respondMessage({ res, wire, reply, fault: step.fault, context });
   }
 
   const simulator: Simulator = {
     url,
-    port: address.port,
+    port: server.port,
     addProvider(id, wire) {
       if (id.length === 0 || id.includes("/")) throw new Error(`simulator: provider id "${id}" must be a non-empty path segment`);
       const existing = providers.get(id);
@@ -145,6 +124,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     requests(id) {
       return [...provider(id).requests];
     },
+    inFlight() {
+      return inFlight;
+    },
     reset() {
       for (const entry of providers.values()) {
         entry.queue.length = 0;
@@ -152,11 +134,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
     },
     stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Hanging requests keep their sockets open; destroying them lets close() finish.
-        for (const socket of sockets) socket.destroy();
-      });
+      // Closes hanging connections too, which ends their handlers.
+      stopped ??= server.stop();
       return stopped;
     },
     [Symbol.asyncDispose]() {
@@ -175,75 +154,75 @@ function replyFor(step: SimStep, id: string): SimReply {
 }
 
 type Responder = {
-  res: ServerResponse;
+  res: Exchange;
   wire: WireFormat;
   reply: SimReply;
   fault: SimFault | undefined;
   context: ResponseContext;
-  gone: AbortSignal;
 };
 
-async function respondStream({ res, wire, reply, fault, context, gone }: Responder): Promise<void> {
+async function respondStream({ res, wire, reply, fault, context }: Responder): Promise<void> {
   if (fault?.kind === "http-error") return sendError(res, wire, fault, context);
-  if ((fault?.kind === "cut" || fault?.kind === "hang") && fault.at === "before-first-byte") return strike(res, fault, gone);
+  if ((fault?.kind === "cut" || fault?.kind === "hang") && fault.at === "before-first-byte") return strike(res, fault);
 
   const plan = wire.streamPlan(reply, context);
-  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   if (fault?.kind === "stream-error" && fault.at === "first-event") {
     await write(res, wire.streamError(fault.error, context));
-    return void res.end();
+    return res.end();
   }
   for (const event of plan.metadata) await write(res, event);
-  if (fault && "at" in fault && fault.at === "after-metadata") return strike(res, fault, gone);
+  if (fault && "at" in fault && fault.at === "after-metadata") return strike(res, fault);
 
   for (const event of plan.content) {
-    await sleep(reply.chunkDelayMs ?? 0, gone);
-    if (gone.aborted) return;
+    await sleep(reply.chunkDelayMs ?? 0, res.gone);
+    if (res.gone.aborted) return;
     await write(res, event);
   }
   if (fault && "at" in fault && fault.at === "after-text") {
     if (fault.kind === "stream-error") {
       await write(res, wire.streamError(fault.error, context));
-      return void res.end();
+      return res.end();
     }
-    return strike(res, fault, gone);
+    return strike(res, fault);
   }
 
   for (const event of plan.finish) {
-    await sleep(reply.chunkDelayMs ?? 0, gone);
-    if (gone.aborted) return;
+    await sleep(reply.chunkDelayMs ?? 0, res.gone);
+    if (res.gone.aborted) return;
     await write(res, event);
   }
   res.end();
 }
 
-async function respondMessage({ res, wire, reply, fault, context, gone }: Responder): Promise<void> {
+async function respondMessage({ res, wire, reply, fault, context }: Responder): Promise<void> {
   if (fault?.kind === "http-error") return sendError(res, wire, fault, context);
   // Without a stream an in-stream error has nowhere to go: the real APIs answer with the HTTP status instead.
   if (fault?.kind === "stream-error") return sendError(res, wire, { kind: "http-error", ...streamErrorAsHttp[fault.error] }, context);
   const json = JSON.stringify(wire.message(reply, context));
   if (fault === undefined) {
-    await sleep(reply.chunkDelayMs ?? 0, gone);
+    await sleep(reply.chunkDelayMs ?? 0, res.gone);
     return sendJson(res, 200, json);
   }
-  if (fault.at === "before-first-byte") return strike(res, fault, gone);
+  if (fault.at === "before-first-byte") return strike(res, fault);
   // Faults later in a JSON answer: headers and half the body, then the fault.
   res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
   await write(res, json.slice(0, Math.floor(json.length / 2)));
-  return strike(res, fault, gone);
+  return strike(res, fault);
 }
 
 /** Ends a response with a cut, a hang or a truncation. */
-async function strike(res: ServerResponse, fault: Extract<SimFault, { kind: "cut" | "hang" | "truncate" | "stream-error" }>, gone: AbortSignal) {
+async function strike(res: Exchange, fault: Extract<SimFault, { kind: "cut" | "hang" | "truncate" | "stream-error" }>) {
   switch (fault.kind) {
     case "cut":
-      // Let what was written reach the client first, so it sees the text and then the reset.
-      await sleep(5, gone);
-      res.socket?.destroy();
+      // Give the client time to read what was sent: if the close arrives together with the text, Bun's fetch fails
+      // the whole response and the client never sees the text that a real mid-stream cut leaves it with.
+      if (res.headersSent) await sleep(10, res.gone);
+      res.cut();
       return;
     case "hang":
       // Silence until the client aborts or the simulator stops; both close the socket and fire `gone`.
-      await untilAborted(gone);
+      await untilAborted(res.gone);
       return;
     case "truncate":
     case "stream-error":
@@ -252,22 +231,19 @@ async function strike(res: ServerResponse, fault: Extract<SimFault, { kind: "cut
   }
 }
 
-function sendError(res: ServerResponse, wire: WireFormat, fault: Extract<SimFault, { kind: "http-error" }>, context: ResponseContext) {
+function sendError(res: Exchange, wire: WireFormat, fault: Extract<SimFault, { kind: "http-error" }>, context: ResponseContext) {
   const { status, headers, body } = wire.httpError(fault, context);
   sendJson(res, status, body, headers);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+function sendJson(res: Exchange, status: number, body: unknown, headers: Record<string, string> = {}) {
   const json = typeof body === "string" ? body : JSON.stringify(body);
   res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": String(Buffer.byteLength(json)) });
   res.end(json);
 }
 
-function write(res: ServerResponse, chunk: string): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.destroyed) return resolve();
-    res.write(chunk, () => resolve());
-  });
+function write(res: Exchange, chunk: string): Promise<void> {
+  return res.write(chunk);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -288,12 +264,6 @@ function untilAborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 function parseJson(text: string): unknown {
   if (text.length === 0) return undefined;
   try {
@@ -307,11 +277,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function recordableHeaders(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || secretHeaders.has(name.toLowerCase())) continue;
-    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return headers;
+function recordableHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !secretHeaders.has(name)));
 }

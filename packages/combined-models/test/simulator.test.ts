@@ -1,0 +1,437 @@
+/**
+ * The simulator, driven through the real AI SDK clients. The fault matrix below documents how each failure reaches a
+ * `streamText` caller (ai 6, @ai-sdk/anthropic 3, @ai-sdk/openai-compatible 2, on Bun): the engine's classifier relies
+ * on exactly these channels.
+ */
+import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { createAnthropic } from "@ai-sdk/anthropic";
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import { APICallError, generateText, stepCountIs, streamText, tool, type LanguageModel } from "ai";
+import { z } from "zod";
+import { FAULT_CATALOG, faults, startSimulator, type Simulator, type Wire } from "../src/simulator/index.ts";
+
+const sim = await startSimulator();
+afterAll(() => sim.stop());
+
+// Ids as OpenCode names the providers; one per wire is enough for the matrix.
+const providerFor: Record<Wire, string> = { anthropic: "anthropic", openai: "github-copilot" };
+sim.addProvider("anthropic", "anthropic");
+sim.addProvider("github-copilot", "openai");
+sim.addProvider("openrouter", "openai");
+
+function modelFor(wire: Wire, simulator: Simulator = sim): LanguageModel {
+  const id = providerFor[wire];
+  return wire === "anthropic"
+    ? createAnthropic({ baseURL: simulator.baseURL(id), apiKey: "sk-ant-secret" })("claude-sonnet-4-5")
+    : createOpenAICompatible({ name: id, baseURL: simulator.baseURL(id), apiKey: "sk-secret" })("gpt-4o");
+}
+
+const wires: Wire[] = ["anthropic", "openai"];
+
+beforeEach(() => sim.reset());
+
+/** Everything a caller of `fullStream` can observe, by channel. */
+type Observation = {
+  text: string;
+  reasoning: string;
+  textDeltas: number;
+  errors: unknown[];
+  finishReason: string | undefined;
+  aborted: boolean;
+  thrown: unknown;
+};
+
+async function observe(result: { fullStream: AsyncIterable<{ type: string }> }): Promise<Observation> {
+  const seen: Observation = { text: "", reasoning: "", textDeltas: 0, errors: [], finishReason: undefined, aborted: false, thrown: undefined };
+  try {
+    for await (const part of result.fullStream as AsyncIterable<any>) {
+      if (part.type === "text-delta") {
+        seen.text += part.text;
+        seen.textDeltas++;
+      }
+      if (part.type === "reasoning-delta") seen.reasoning += part.text;
+      if (part.type === "error") seen.errors.push(part.error);
+      if (part.type === "finish") seen.finishReason = part.finishReason;
+      if (part.type === "abort") seen.aborted = true;
+    }
+  } catch (error) {
+    seen.thrown = error;
+  }
+  return seen;
+}
+
+function stream(wire: Wire, options: { abortSignal?: AbortSignal } = {}) {
+  return streamText({
+    model: modelFor(wire),
+    prompt: "Say hello.",
+    maxRetries: 0,
+    // The default onError logs to the console; the observation captures errors instead.
+    onError: () => {},
+    abortSignal: options.abortSignal ?? AbortSignal.timeout(1500),
+  });
+}
+
+describe("healthy replies", () => {
+  for (const wire of wires) {
+    test(`${wire}: the default reply streams in several chunks and the request is recorded without credentials`, async () => {
+      const seen = await observe(stream(wire));
+      const id = providerFor[wire];
+      expect(seen).toMatchObject({ text: `Hello from ${id}.`, finishReason: "stop", errors: [], thrown: undefined });
+      expect(seen.textDeltas).toBeGreaterThanOrEqual(3);
+
+      const [request, ...others] = sim.requests(id);
+      expect(others).toHaveLength(0);
+      expect(request).toMatchObject({ method: "POST", model: wire === "anthropic" ? "claude-sonnet-4-5" : "gpt-4o", stream: true });
+      expect(request?.path).toBe(wire === "anthropic" ? `/${id}/v1/messages` : `/${id}/v1/chat/completions`);
+      expect(request?.headers["content-type"]).toContain("application/json");
+      expect(request?.headers).not.toHaveProperty("authorization");
+      expect(request?.headers).not.toHaveProperty("x-api-key");
+      expect(JSON.stringify(request)).not.toContain("secret");
+    });
+
+    test(`${wire}: scripted text, reasoning and chunk delays`, async () => {
+      const id = providerFor[wire];
+      sim.script(id, [{ reasoning: "Thinking it over.", text: "One two three four.", chunkDelayMs: 20 }, { text: "Second." }]);
+      expect(sim.pending(id)).toBe(2);
+      const started = Date.now();
+      const first = await observe(stream(wire));
+      expect(first).toMatchObject({ text: "One two three four.", reasoning: "Thinking it over.", finishReason: "stop" });
+      // Seven content writes at 20 ms each (more for Anthropic's block events).
+      expect(Date.now() - started).toBeGreaterThanOrEqual(7 * 20 - 5);
+      expect((await observe(stream(wire))).text).toBe("Second.");
+      // The queue is empty again: back to the default reply.
+      expect((await observe(stream(wire))).text).toBe(`Hello from ${id}.`);
+      expect(sim.requests(id)).toHaveLength(3);
+    });
+
+    test(`${wire}: non-streaming requests get a JSON answer, and HTTP faults apply to them too`, async () => {
+      const id = providerFor[wire];
+      sim.script(id, [{ text: "Not streamed." }, { fault: faults.rateLimit({ retryAfter: 3 }) }]);
+      const answer = await generateText({ model: modelFor(wire), prompt: "hi", maxRetries: 0 });
+      expect(answer.text).toBe("Not streamed.");
+      expect(answer.finishReason).toBe("stop");
+      expect(sim.requests(id)[0]?.stream).toBe(false);
+
+      const failure = await generateText({ model: modelFor(wire), prompt: "hi", maxRetries: 0 }).catch((error: unknown) => error);
+      expect(APICallError.isInstance(failure)).toBe(true);
+      expect(failure).toMatchObject({ statusCode: 429, responseHeaders: { "retry-after": "3" } });
+    });
+
+    test(`${wire}: GET /models lists a few models`, async () => {
+      const response = await fetch(`${sim.baseURL(providerFor[wire])}/models`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { data: { id: string }[] };
+      expect(body.data.length).toBeGreaterThan(0);
+    });
+  }
+
+  test("unknown providers and routes are 404s, in the wire's error shape where there is a wire", async () => {
+    expect(() => sim.baseURL("nope")).toThrow(/unknown provider "nope"/);
+    expect(() => sim.script("nope", [])).toThrow();
+    expect((await fetch(`${sim.url}/nope/v1/messages`, { method: "POST", body: "{}" })).status).toBe(404);
+
+    const wrongRoute = await fetch(`${sim.baseURL("anthropic")}/chat/completions`, { method: "POST", body: "{}" });
+    expect(wrongRoute.status).toBe(404);
+    expect(await wrongRoute.json()).toMatchObject({ type: "error", error: { type: "not_found_error" } });
+  });
+
+  test("providers are independent: scripts and request logs are per provider", async () => {
+    sim.script("openrouter", [{ text: "From the router." }]);
+    const router = createOpenAICompatible({ name: "openrouter", baseURL: sim.baseURL("openrouter"), apiKey: "x" })("anthropic/claude-sonnet-4.5");
+    const result = await observe(streamText({ model: router, prompt: "hi", maxRetries: 0 }));
+    expect(result.text).toBe("From the router.");
+    expect(sim.requests("openrouter")).toHaveLength(1);
+    expect(sim.requests("github-copilot")).toHaveLength(0);
+    expect(sim.requests("openrouter")[0]?.model).toBe("anthropic/claude-sonnet-4.5");
+  });
+});
+
+describe("tool-call round trip", () => {
+  for (const wire of wires) {
+    test(`${wire}: the model calls read_file, the SDK runs it, the second request carries the result`, async () => {
+      const id = providerFor[wire];
+      sim.script(id, [
+        { text: "Let me look.", toolCall: { name: "read_file", input: { path: "README.md" } } },
+        { text: "The README says hello." },
+      ]);
+      const reads: string[] = [];
+      const result = streamText({
+        model: modelFor(wire),
+        prompt: "What does the README say?",
+        maxRetries: 0,
+        abortSignal: AbortSignal.timeout(1500),
+        stopWhen: stepCountIs(3),
+        tools: {
+          read_file: tool({
+            description: "Read a file",
+            inputSchema: z.object({ path: z.string() }),
+            execute: async ({ path }) => {
+              reads.push(path);
+              return `contents of ${path}: hello from the simulator`;
+            },
+          }),
+        },
+      });
+      const seen = await observe(result);
+      expect(reads).toEqual(["README.md"]);
+      expect(seen.text).toBe("Let me look.The README says hello.");
+      expect((await result.steps).map((step) => step.finishReason)).toEqual(["tool-calls", "stop"]);
+
+      const requests = sim.requests(id);
+      expect(requests).toHaveLength(2);
+      const secondBody = JSON.stringify(requests[1]?.body);
+      expect(secondBody).toContain("contents of README.md: hello from the simulator");
+      // The tool result is sent in the wire's own shape, linked to the call.
+      expect(secondBody).toContain(wire === "anthropic" ? '"type":"tool_result"' : '"role":"tool"');
+      expect(secondBody).toContain(wire === "anthropic" ? "toolu_sim" : "call_sim");
+    });
+  }
+});
+
+/**
+ * What the caller observes, per catalog fault. `text` is what arrived before the fault. Faults that strike after text
+ * stream the step's text ("Partial answer.") first.
+ */
+type Expected =
+  | { channel: "error-part"; error: "APICallError"; statusCode: number | undefined; retryable: boolean; finishReason?: undefined }
+  | { channel: "error-part"; error: "object" | "string"; finishReason: "error" }
+  | { channel: "throw"; code: "ECONNRESET" }
+  | { channel: "abort" }
+  | { channel: "finish"; finishReason: "other" };
+
+const apiError = (statusCode: number | undefined, retryable: boolean): Expected => ({ channel: "error-part", error: "APICallError", statusCode, retryable });
+
+const expectations: Record<string, Partial<Record<Wire, { expected: Expected; text: string }>>> = {
+  "rate-limit": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" } },
+  "rate-limit-retry-after": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" } },
+  "rate-limit-retry-after-ms": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" } },
+  // Retryable by status code, though it will not clear for hours: read the body.
+  "insufficient-quota": { openai: { expected: apiError(429, true), text: "" } },
+  "credit-balance-too-low": { anthropic: { expected: apiError(400, false), text: "" } },
+  "overloaded-529": { anthropic: { expected: apiError(529, true), text: "" }, openai: { expected: apiError(529, true), text: "" } },
+  "server-error-500": { anthropic: { expected: apiError(500, true), text: "" }, openai: { expected: apiError(500, true), text: "" } },
+  "unavailable-503": { anthropic: { expected: apiError(503, true), text: "" }, openai: { expected: apiError(503, true), text: "" } },
+  "auth-401": { anthropic: { expected: apiError(401, false), text: "" }, openai: { expected: apiError(401, false), text: "" } },
+  "forbidden-403": { anthropic: { expected: apiError(403, false), text: "" }, openai: { expected: apiError(403, false), text: "" } },
+  "context-length-400": { anthropic: { expected: apiError(400, false), text: "" }, openai: { expected: apiError(400, false), text: "" } },
+  // Anthropic: doStream reads the first event and throws an APICallError (overloaded → 529, anything else → 500).
+  // OpenAI-compatible: just an error chunk, surfaced as its message string.
+  "stream-error-first-event": {
+    anthropic: { expected: apiError(529, true), text: "" },
+    openai: { expected: { channel: "error-part", error: "string", finishReason: "error" }, text: "" },
+  },
+  "stream-error-after-text": {
+    anthropic: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
+    openai: { expected: { channel: "error-part", error: "string", finishReason: "error" }, text: "Partial answer." },
+  },
+  // fetch fails before a response: wrapped as APICallError without statusCode ("Cannot connect to API"), cause ECONNRESET.
+  "cut-before-first-byte": { anthropic: { expected: apiError(undefined, true), text: "" }, openai: { expected: apiError(undefined, true), text: "" } },
+  "cut-after-metadata": { anthropic: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" }, openai: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" } },
+  "cut-after-text": {
+    anthropic: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
+    openai: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
+  },
+  "hang-before-first-byte": { anthropic: { expected: { channel: "abort" }, text: "" }, openai: { expected: { channel: "abort" }, text: "" } },
+  "hang-after-metadata": { anthropic: { expected: { channel: "abort" }, text: "" }, openai: { expected: { channel: "abort" }, text: "" } },
+  "stall-after-text": { anthropic: { expected: { channel: "abort" }, text: "Partial answer." }, openai: { expected: { channel: "abort" }, text: "Partial answer." } },
+  // A clean end of body without the terminal events: no error anywhere, only finishReason "other".
+  "truncate-after-text": {
+    anthropic: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
+    openai: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
+  },
+};
+
+describe("fault matrix: how each fault reaches a streamText caller", () => {
+  test("every catalog fault has an expectation for each of its wires, and nothing else", () => {
+    const catalogued = FAULT_CATALOG.flatMap((entry) => entry.wires.map((wire) => `${entry.name}/${wire}`)).sort();
+    const expected = Object.entries(expectations).flatMap(([name, byWire]) => Object.keys(byWire).map((wire) => `${name}/${wire}`)).sort();
+    expect(catalogued).toEqual(expected);
+    expect(new Set(FAULT_CATALOG.map((entry) => entry.name)).size).toBe(FAULT_CATALOG.length);
+  });
+
+  for (const entry of FAULT_CATALOG) {
+    for (const wire of entry.wires) {
+      const { expected, text } = expectations[entry.name]![wire]!;
+      test(`${entry.name} on ${wire} → ${expected.channel}`, async () => {
+        sim.script(providerFor[wire], [{ text: "Partial answer.", fault: entry.fault }]);
+        // Hangs and stalls end only through this signal; everything else finishes long before it.
+        const started = Date.now();
+        const seen = await observe(stream(wire, { abortSignal: AbortSignal.timeout(250) }));
+        const elapsed = Date.now() - started;
+
+        expect(seen.text).toBe(text);
+        expect(sim.requests(providerFor[wire])).toHaveLength(1);
+        switch (expected.channel) {
+          case "error-part": {
+            expect(seen.thrown).toBeUndefined();
+            expect(seen.aborted).toBe(false);
+            expect(seen.errors).toHaveLength(1);
+            const error = seen.errors[0];
+            if (expected.error === "APICallError") {
+              expect(APICallError.isInstance(error)).toBe(true);
+              expect(error).toMatchObject({ statusCode: expected.statusCode, isRetryable: expected.retryable });
+              // HTTP errors end the stream without a finish part.
+              expect(seen.finishReason).toBeUndefined();
+            } else {
+              expect(APICallError.isInstance(error)).toBe(false);
+              expect(typeof error === "string" ? "string" : typeof error).toBe(expected.error);
+              expect(seen.finishReason).toBe(expected.finishReason);
+            }
+            expect(elapsed).toBeLessThan(200);
+            break;
+          }
+          case "throw":
+            expect(seen.errors).toHaveLength(0);
+            expect(seen.thrown).toBeInstanceOf(Error);
+            expect(seen.thrown).toMatchObject({ code: expected.code });
+            expect(APICallError.isInstance(seen.thrown)).toBe(false);
+            expect(seen.finishReason).toBeUndefined();
+            break;
+          case "abort":
+            expect(seen).toMatchObject({ aborted: true, errors: [], thrown: undefined, finishReason: undefined });
+            expect(elapsed).toBeGreaterThanOrEqual(240);
+            expect(elapsed).toBeLessThan(600);
+            break;
+          case "finish":
+            expect(seen).toMatchObject({ aborted: false, errors: [], thrown: undefined, finishReason: expected.finishReason });
+            break;
+        }
+        // Nothing is left running on the server once the client is done (hangs end when the client aborts).
+        await waitFor(() => sim.inFlight() === 0);
+      });
+    }
+  }
+});
+
+describe("fault details the classifier reads", () => {
+  async function firstError(wire: Wire, fault: (typeof FAULT_CATALOG)[number]["fault"]): Promise<APICallError> {
+    sim.script(providerFor[wire], [{ fault }]);
+    const seen = await observe(stream(wire));
+    const error = seen.errors[0];
+    if (!APICallError.isInstance(error)) throw new Error(`expected an APICallError, got ${String(error)}`);
+    return error;
+  }
+
+  for (const wire of wires) {
+    test(`${wire}: retry-after and retry-after-ms reach responseHeaders`, async () => {
+      expect((await firstError(wire, faults.rateLimit({ retryAfter: 7 }))).responseHeaders).toMatchObject({ "retry-after": "7" });
+      expect((await firstError(wire, faults.rateLimit({ retryAfterMs: 1500 }))).responseHeaders).toMatchObject({ "retry-after-ms": "1500" });
+      expect((await firstError(wire, faults.rateLimit())).responseHeaders).not.toHaveProperty("retry-after");
+    });
+  }
+
+  test("anthropic: error bodies have the real shape and parse into `data`", async () => {
+    const cases = [
+      [faults.rateLimit(), "rate_limit_error", /rate limit/],
+      [faults.overloaded(), "overloaded_error", /^Overloaded$/],
+      [faults.serverError(), "api_error", /Internal server error/],
+      [faults.auth(), "authentication_error", /x-api-key/],
+      [faults.forbidden(), "permission_error", /permission/],
+      [faults.contextLength(), "invalid_request_error", /^prompt is too long: 210000 tokens > 200000 maximum$/],
+      [faults.quota({ wire: "anthropic" }), "invalid_request_error", /credit balance is too low/],
+    ] as const;
+    for (const [fault, type, message] of cases) {
+      const error = await firstError("anthropic", fault);
+      expect(error.data).toMatchObject({ type: "error", error: { type } });
+      expect(error.message).toMatch(message);
+      expect(JSON.parse(error.responseBody ?? "")).toMatchObject({ type: "error", error: { type } });
+    }
+  });
+
+  test("anthropic: an error as the first event becomes APICallError 529 whose body is the error object", async () => {
+    const error = await firstError("anthropic", faults.streamErrorFirst("overloaded"));
+    expect(error).toMatchObject({ statusCode: 529, isRetryable: true, message: "Overloaded" });
+    expect(JSON.parse(error.responseBody ?? "")).toEqual({ type: "overloaded_error", message: "Overloaded" });
+    // Any other error type in the first event is a 500 that the SDK calls not retryable.
+    const other = await firstError("anthropic", faults.streamErrorFirst("server_error"));
+    expect(other).toMatchObject({ statusCode: 500, isRetryable: false });
+  });
+
+  test("anthropic: an error event after text is a plain object with no status code", async () => {
+    sim.script("anthropic", [{ text: "Partial answer.", fault: faults.streamErrorAfterText("overloaded") }]);
+    const seen = await observe(stream("anthropic"));
+    expect(seen.errors).toEqual([{ type: "overloaded_error", message: "Overloaded" }]);
+  });
+
+  test("openai: error bodies have OpenAI's shape; insufficient_quota and context_length_exceeded are told by code", async () => {
+    const quota = await firstError("openai", faults.quota({ wire: "openai" }));
+    expect(quota).toMatchObject({ statusCode: 429, isRetryable: true, data: { error: { type: "insufficient_quota", code: "insufficient_quota" } } });
+    const context = await firstError("openai", faults.contextLength());
+    expect(context).toMatchObject({ statusCode: 400, data: { error: { code: "context_length_exceeded", param: "messages" } } });
+    expect(context.message).toMatch(/maximum context length/);
+    const limited = await firstError("openai", faults.rateLimit());
+    expect(limited.data).toMatchObject({ error: { code: "rate_limit_exceeded" } });
+  });
+
+  test("cut before the first byte: APICallError without status, the ECONNRESET is its cause", async () => {
+    const error = await firstError("openai", faults.cut("before-first-byte"));
+    expect(error.statusCode).toBeUndefined();
+    expect(error.message).toMatch(/Cannot connect to API/);
+    expect(error.cause).toMatchObject({ code: "ECONNRESET" });
+  });
+});
+
+describe("hangs, stalls and shutdown", () => {
+  for (const wire of wires) {
+    async function abortStall(reason?: unknown): Promise<Observation> {
+      sim.script(providerFor[wire], [{ text: "Partial answer.", fault: faults.stall() }]);
+      const controller = new AbortController();
+      const seen = observe(stream(wire, { abortSignal: controller.signal }));
+      await waitFor(() => sim.inFlight() === 1 && sim.requests(providerFor[wire]).length === 1);
+      await Bun.sleep(30);
+      controller.abort(reason);
+      const observed = await seen;
+      // The simulator notices the client going away and ends the stalled response.
+      await waitFor(() => sim.inFlight() === 0);
+      return observed;
+    }
+
+    test(`${wire}: a user abort (default reason) of a stall is an abort part, and the server side is cleaned up`, async () => {
+      expect(await abortStall()).toMatchObject({ text: "Partial answer.", aborted: true, errors: [], thrown: undefined });
+    });
+
+    test(`${wire}: an abort with a custom Error reason is not an abort part: the iterator throws that reason`, async () => {
+      // The SDK recognises aborts by error name (AbortError / TimeoutError); any other reason surfaces as itself.
+      const reason = new Error("user pressed escape");
+      const seen = await abortStall(reason);
+      expect(seen).toMatchObject({ text: "Partial answer.", aborted: false, errors: [] });
+      expect(seen.thrown).toBe(reason);
+    });
+  }
+
+  test("stop() finishes while a request hangs, and the client sees the connection go", async () => {
+    const own = await startSimulator();
+    own.addProvider("anthropic", "anthropic");
+    own.script("anthropic", [{ fault: faults.hang("before-first-byte") }]);
+    const result = streamText({ model: modelFor("anthropic", own), prompt: "hi", maxRetries: 0, onError: () => {} });
+    const seen = observe(result);
+    await waitFor(() => own.requests("anthropic").length === 1);
+    const started = Date.now();
+    await own.stop();
+    expect(Date.now() - started).toBeLessThan(200);
+    const observed = await seen;
+    // Before the first byte the reset is a fetch failure: an error part, wrapped as APICallError without status.
+    expect(observed.errors).toHaveLength(1);
+    expect(APICallError.isInstance(observed.errors[0])).toBe(true);
+    await own.stop(); // idempotent
+  });
+
+  test("await using stops the simulator at the end of the scope", async () => {
+    let url = "";
+    {
+      await using scoped = await startSimulator();
+      scoped.addProvider("openrouter", "openai");
+      url = scoped.baseURL("openrouter");
+      expect((await fetch(`${url}/models`)).status).toBe(200);
+    }
+    expect(await fetch(`${url}/models`).then(() => "answered", () => "refused")).toBe("refused");
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("waitFor: condition not met in time");
+    await Bun.sleep(5);
+  }
+}
