@@ -96,20 +96,6 @@ const NAME_ONLY_MARKERS = [
 const ISO_DATE = /-(20\d\d)-(0[1-9]|1[0-2])-([0-3]\d)$/
 const COMPACT_DATE = /-(20\d\d)(0[1-9]|1[0-2])([0-3]\d)(?=-|$)/
 
-/**
- * The part of an id a provider may vary while still serving one quota: path, region profile, dates, Bedrock
- * version suffixes, `@default`, case and separators. Two models of one provider may share a group only when this is
- * equal (an alias and its dated snapshot, region profiles of one model).
- */
-export function quotaKey(modelID: string): string {
-  return lastPathSegment(modelID.toLowerCase())
-    .replace(REGION_PROFILE, "")
-    .replace(/@default$|@\d{8}$|-v\d+:\d+$|-\d+:\d+$|-v1$/g, "")
-    .replace(COMPACT_DATE, "")
-    .replace(/-(20\d\d)-(\d\d)-(\d\d)$/, "")
-    .replace(/[._]/g, "-")
-}
-
 function lastPathSegment(id: string): string {
   const segments = id.split("/")
   return segments[segments.length - 1] ?? id
@@ -220,8 +206,8 @@ function respell(id: string): string {
       .replace(/[._\s]+/g, "-")
       .replace(/-{2,}/g, "-")
       .replace(/-think$/, "-thinking")
-      // Kimi For Coding's `k2p6`; OpenRouter's pinned `deepseek-chat-v3-0324` (the bare `deepseek-chat` moves).
-      .replace(/^k2(?=-|$)/, "kimi-k2")
+      // Kimi For Coding's `k2p6` (not `k2-think`, MBZUAI's model); OpenRouter's pinned `deepseek-chat-v3-0324` (the bare `deepseek-chat` moves).
+      .replace(/^k2(?=-\d)/, "kimi-k2")
       .replace(/^deepseek-chat-v(\d)/, "deepseek-v$1")
       // Family names glue to their version in some catalogs and not others; settle on the common spelling.
       .replace(/^qwen-(\d)/, "qwen$1")

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { identify, modelIdentity, quotaKey } from "../src/identity.ts"
+import { identify, modelIdentity } from "../src/identity.ts"
 import { fixtureModel } from "./catalog-fixture.ts"
 
 const keyOf = (ref: string) => modelIdentity(fixtureModel(ref))?.key
@@ -174,10 +174,5 @@ describe("details and synthetic ids", () => {
   test("quantised and free builds are ambiguous", () => {
     for (const id of ["deepseek-v3-fp8", "glm-4.6:free", "Meta-Llama-3.1-8B-Instruct-Turbo", "qwen3-32b-awq"])
       expect(modelIdentity(model("x", id, id))).toBeUndefined()
-  })
-  test("quotaKey: aliases and region profiles of one model agree, different models do not", () => {
-    expect(quotaKey("us.anthropic.claude-sonnet-4-5-20250929-v1:0")).toBe(quotaKey("eu.anthropic.claude-sonnet-4-5-20250929-v1:0"))
-    expect(quotaKey("claude-sonnet-4-5-20250929")).toBe(quotaKey("claude-sonnet-4-5"))
-    expect(quotaKey("gpt-4o")).not.toBe(quotaKey("gpt-4o-mini"))
   })
 })
