@@ -8,9 +8,10 @@ export function label(selected: { name: string }, served?: Pick<MemberRef, "prov
   return served ? `${selected.name} (${served.providerID})` : selected.name
 }
 
-/** `30 s`, `2 min`, `1 h 30 min`; whole units, because a countdown to the millisecond is noise. */
+/** `0.5 s`, `30 s`, `2 min`, `1 h 30 min`: tenths only where they matter, because a countdown to the ms is noise. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return "until re-authenticated"
+  if (ms < 9_950) return `${Math.max(0, Math.round(ms / 100) / 10)} s`
   const seconds = Math.max(0, Math.ceil(ms / 1000))
   if (seconds < 60) return `${seconds} s`
   const minutes = Math.round(seconds / 60)

@@ -66,6 +66,20 @@ export function inputWindow(member: GroupMember): number {
   return member.limit.input ?? member.limit.context
 }
 
+/**
+ * The longest cooldown of each provider over all its ids in the group: an alias, its dated snapshot and region
+ * profiles of one model at one provider share one quota, so when one of them is cooling they all are.
+ */
+function providerCooldowns(group: Group, health: HealthView, now: number): Map<string, CooldownEntry> {
+  const longest = new Map<string, CooldownEntry>()
+  for (const member of group.members) {
+    const entry = health.cooldownOf({ providerID: member.providerID, modelID: member.modelID }, now)
+    const known = longest.get(member.providerID)
+    if (entry && (!known || entry.until > known.until)) longest.set(member.providerID, entry)
+  }
+  return longest
+}
+
 export function pick(
   group: Group,
   health: HealthView,
@@ -77,6 +91,7 @@ export function pick(
   const cooling: { member: GroupMember; entry: CooldownEntry }[] = []
   const ready: GroupMember[] = []
   const failed = new Set(need.failedProviders ?? [])
+  const coolingOf = providerCooldowns(group, health, options.now)
 
   for (const member of group.members) {
     const ref = { providerID: member.providerID, modelID: member.modelID }
@@ -96,7 +111,7 @@ export function pick(
       skipped.push({ member: ref, why: "too_small" })
       continue
     }
-    const entry = health.cooldownOf(ref, options.now)
+    const entry = coolingOf.get(member.providerID)
     if (entry) {
       skipped.push({ member: ref, why: "cooling", reason: entry.reason, until: entry.until })
       cooling.push({ member, entry })

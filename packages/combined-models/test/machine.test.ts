@@ -61,6 +61,11 @@ describe("routing a step", () => {
     expect(actions).toEqual([{ type: "use", member: expect.objectContaining(copilot), mode: "fresh" }])
   })
 
+  test("a cooldown on one id of a provider covers its other ids in the group: one model, one quota", () => {
+    const { actions } = play([{ type: "step_requested", at: at(0) }], context({}, [cooling("anthropic", "claude-sonnet-4-5", at(60_000))]))
+    expect(actions).toEqual([{ type: "use", member: expect.objectContaining(copilot), mode: "fresh" }])
+  })
+
   test("a member whose window is smaller than the conversation is never chosen", () => {
     const entries = [cooling("anthropic", "*", at(60_000))]
     const { actions } = play([{ type: "step_requested", at: at(0), contextTokens: 180_000 }], context({}, entries))

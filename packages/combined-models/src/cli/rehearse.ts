@@ -1,0 +1,161 @@
+/**
+ * `combined-models rehearse`: play the user's own groups and priorities against simulated failures, through the
+ * real AI SDK clients on loopback, so they see what failover will do before it happens.
+ */
+import { parseArgs } from "node:util"
+import { buildGroups } from "../grouping.ts"
+import { describeEvent, describeHealth, startRehearsal } from "../driver/rehearsal.ts"
+import { label } from "../label.ts"
+import { faults, type SimFault, type SimStep } from "../simulator/index.ts"
+import demoCatalog from "./demo-catalog.json" with { type: "json" }
+import { loadCatalog, loadConfig } from "./inputs.ts"
+
+const USAGE = `usage: combined-models rehearse [--config opencode.json] [--catalog api.json] [--model <group-id>]
+                               [--fail <provider>=<fault>[,<fault>…]]… [--turns N]
+
+Faults, one per request the provider gets, in order:
+  429, 429:<seconds>   rate limit, optionally with Retry-After
+  quota                out of quota (insufficient_quota / credit balance)
+  529, overloaded      overloaded
+  500, 503             server errors
+  401, 403             bad or insufficient credentials
+  context              context length exceeded (never fails over)
+  cut                  connection cut after some text
+  hang                 no first byte (uses timeouts.first_byte)
+  stall                stream stops after some text (uses timeouts.stall)
+  ok                   a normal answer
+
+Without --catalog an embedded slice of models.dev is used (Claude Sonnet 4.5, Haiku 4.5 and GPT-5 Mini on
+anthropic, github-copilot, amazon-bedrock and openrouter). Example:
+  combined-models rehearse --config opencode.json --fail anthropic=429:30 --fail github-copilot=cut`
+
+/** One fault word from the command line as simulator data, or why it is not one. */
+export function parseFault(word: string): SimStep | string {
+  const [name, argument] = word.split(":")
+  const seconds = argument === undefined ? undefined : Number(argument)
+  if (argument !== undefined && (!Number.isFinite(seconds) || seconds! < 0))
+    return `"${word}": the part after ":" must be a number of seconds`
+  const fault = ((): SimFault | null | undefined => {
+    switch (name) {
+      case "429":
+      case "rate-limit":
+        return faults.rateLimit(seconds === undefined ? {} : { retryAfter: seconds })
+      case "quota":
+        return faults.quota()
+      case "529":
+      case "overloaded":
+        return faults.overloaded()
+      case "500":
+        return faults.serverError()
+      case "503":
+        return faults.unavailable()
+      case "401":
+        return faults.auth()
+      case "403":
+        return faults.forbidden()
+      case "context":
+        return faults.contextLength()
+      case "cut":
+        return faults.cut("after-text")
+      case "hang":
+        return faults.hang("before-first-byte")
+      case "stall":
+        return faults.stall()
+      case "ok":
+        return null
+      default:
+        return undefined
+    }
+  })()
+  if (fault === undefined) return `unknown fault "${word}"; see --help for the list`
+  return fault === null ? {} : { text: "A partial answer that", fault }
+}
+
+export async function run(args: string[]): Promise<number> {
+  let values: { config?: string; catalog?: string; model?: string; fail?: string[]; turns?: string; help?: boolean }
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        config: { type: "string" },
+        catalog: { type: "string" },
+        model: { type: "string" },
+        fail: { type: "string", multiple: true },
+        turns: { type: "string" },
+        help: { type: "boolean" },
+      },
+    }).values
+  } catch (error) {
+    console.error(`combined-models rehearse: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`)
+    return 2
+  }
+  if (values.help) {
+    console.log(USAGE)
+    return 0
+  }
+  const turns = values.turns === undefined ? 2 : Number(values.turns)
+  if (!Number.isInteger(turns) || turns < 1) {
+    console.error(`combined-models rehearse: --turns must be a whole number of turns, at least 1`)
+    return 2
+  }
+
+  const catalog = await loadCatalog(values.catalog, demoCatalog)
+  if (!catalog.ok) return fail(catalog.message)
+  const config = await loadConfig(values.config, catalog.value.map((provider) => provider.id))
+  if (!config.ok) return fail(config.message)
+  for (const warning of [...catalog.warnings, ...config.warnings]) console.error(`warning: ${warning}`)
+
+  const { groups } = buildGroups(catalog.value, config.value)
+  const group = values.model
+    ? groups.find((candidate) => candidate.id === values.model)
+    : (groups.find((candidate) => candidate.id === "claude-sonnet-4-5") ?? groups[0])
+  if (!group) {
+    const known = groups.map((candidate) => candidate.id)
+    return fail(
+      values.model
+        ? `no combined model "${values.model}"; ${known.length ? `known: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", …" : ""}` : "the catalog and config produce none"}`
+        : "the catalog and config produce no combined model",
+    )
+  }
+
+  const scripts = new Map<string, SimStep[]>()
+  for (const spec of values.fail ?? []) {
+    const [providerID, list] = spec.split("=")
+    if (!providerID || !list) return fail(`--fail ${spec}: expected <provider>=<fault>, e.g. anthropic=429`)
+    if (!group.providers.includes(providerID))
+      return fail(`--fail ${spec}: "${providerID}" is not a provider of ${group.id}; its providers: ${group.providers.join(", ")}`)
+    const steps: SimStep[] = []
+    for (const word of list.split(",")) {
+      const step = parseFault(word.trim())
+      if (typeof step === "string") return fail(`--fail ${spec}: ${step}`)
+      steps.push(step)
+    }
+    scripts.set(providerID, [...(scripts.get(providerID) ?? []), ...steps])
+  }
+
+  const out = (text: string) => process.stdout.write(text)
+  out(`${group.name} (${group.id}), members in priority order:\n`)
+  for (const member of group.members) out(`  ${member.providerID}/${member.modelID}\n`)
+
+  await using stage = await startRehearsal({ groups: [group], config: config.value })
+  for (const [providerID, steps] of scripts) stage.sim.script(providerID, steps)
+  const session = stage.session(group.id)
+  for (let turn = 1; turn <= turns; turn++) {
+    out(`\n▶ turn ${turn}`)
+    const result = await session.runTurn({
+      messages: [{ role: "user", content: `Rehearsal turn ${turn}` }],
+      onEvent: (event) => {
+        const line = describeEvent(event, group)
+        if (line) out(line)
+      },
+    })
+    out(`\n  ${result.status === "answered" ? `✓ answered by ${label(group, result.servedBy)}` : `✗ ${result.status}`}\n`)
+  }
+  out(`\nProvider health after the rehearsal:\n${describeHealth(stage.health, Date.now()).join("\n")}\n`)
+  return 0
+}
+
+function fail(message: string): number {
+  console.error(`combined-models rehearse: ${message}`)
+  return 1
+}

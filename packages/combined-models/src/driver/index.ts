@@ -1,0 +1,314 @@
+/**
+ * The engine at the edge: one turn of a conversation through real AI SDK providers, one LLM call per step, as
+ * OpenCode's session loop does it. It feeds the state machine what each stream does and carries out its actions.
+ * The rehearsal, the demo, the fault-matrix tests and the benchmarks run on it; the OpenCode patches do the same
+ * work inside OpenCode's processor.
+ */
+import type { LanguageModelV3 } from "@ai-sdk/provider"
+import { streamText, type ModelMessage, type ToolSet } from "ai"
+import { classify } from "../classify.ts"
+import type { ResolvedConfig } from "../config.ts"
+import { CombinedModelsTimeoutError } from "../errors.ts"
+import type { HealthRegistry } from "../health.ts"
+import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
+import type { Access } from "../route.ts"
+import type { ClassifiedError, Group, MemberRef } from "../types.ts"
+
+export interface CombinedSessionOptions {
+  group: Group
+  config: ResolvedConfig
+  health: HealthRegistry
+  /** The AI SDK model for a member; called once per step. */
+  model: (member: MemberRef) => LanguageModelV3
+  access?: Access
+  clock?: () => number
+  /** Waits between retries; tests pass one that records instead of sleeping. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+export type DriverEvent =
+  | { type: "step"; member: MemberRef; mode: StepMode }
+  | { type: "text"; member: MemberRef; delta: string }
+  | { type: "tool"; member: MemberRef; toolName: string; toolCallId: string; status: "called" | "completed" }
+  | { type: "failure"; member: MemberRef; error: ClassifiedError }
+  | { type: "decision"; action: FailoverAction }
+
+export interface TurnOptions {
+  messages: ModelMessage[]
+  tools?: ToolSet
+  abortSignal?: AbortSignal
+  /** Steps after which the turn stops even if the model keeps calling tools. */
+  maxSteps?: number
+  onEvent?: (event: DriverEvent) => void
+}
+
+export interface StepRecord {
+  member: MemberRef
+  mode: StepMode
+  outcome: "finished" | "failed" | "aborted"
+  text: string
+  error?: ClassifiedError
+}
+
+export interface TurnResult {
+  status: "answered" | "failed" | "aborted"
+  /** The text the user sees: only from steps that were kept, never two providers' attempts at one step. */
+  text: string
+  /** The member that answered the last step. */
+  servedBy?: MemberRef
+  /** Conversation after the turn, ready for the next. */
+  messages: ModelMessage[]
+  steps: StepRecord[]
+  decisions: FailoverAction[]
+  /** The error shown to the user when the turn failed. */
+  error?: string
+}
+
+const realSleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve()
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true })
+  })
+
+/** A rough token count for routing: a member too small for the conversation is skipped before it is asked. */
+export function estimateTokens(messages: readonly ModelMessage[]): number {
+  return Math.ceil(JSON.stringify(messages).length / 4)
+}
+
+export class CombinedSession {
+  private state: FailoverState
+  private readonly clock: () => number
+  private readonly sleep: NonNullable<CombinedSessionOptions["sleep"]>
+
+  constructor(private readonly options: CombinedSessionOptions) {
+    this.state = initialState(options.group.id)
+    this.clock = options.clock ?? Date.now
+    this.sleep = options.sleep ?? realSleep
+  }
+
+  get failoverState(): FailoverState {
+    return this.state
+  }
+
+  private feed(event: FailoverEvent, onEvent?: TurnOptions["onEvent"]): FailoverAction[] {
+    const { state, actions } = transition(this.state, event, {
+      group: this.options.group,
+      health: this.options.health,
+      config: this.options.config,
+      access: this.options.access,
+    })
+    this.state = state
+    for (const action of actions) {
+      if (action.type === "cool_down") this.options.health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt })
+      if (action.type === "recovered")
+        this.options.health.recordSuccess(action.member, { attemptStartedAt: action.attemptStartedAt })
+      onEvent?.({ type: "decision", action })
+    }
+    return actions
+  }
+
+  async runTurn(options: TurnOptions): Promise<TurnResult> {
+    const messages = [...options.messages]
+    const steps: StepRecord[] = []
+    const decisions: FailoverAction[] = []
+    const kept: string[] = []
+    const emit = options.onEvent
+    const feed = (event: FailoverEvent) => {
+      const actions = this.feed(event, emit)
+      decisions.push(...actions)
+      return actions
+    }
+    const finish = (status: TurnResult["status"], error?: string): TurnResult => {
+      feed({ type: "turn_finished", at: this.clock() })
+      return { status, text: kept.join(""), servedBy: this.state.turn.servedBy, messages, steps, decisions, error }
+    }
+
+    feed({ type: "turn_started", at: this.clock() })
+    const maxSteps = options.maxSteps ?? 20
+    let completedSteps = 0
+    while (completedSteps < maxSteps) {
+      if (options.abortSignal?.aborted) {
+        feed({ type: "user_abort", at: this.clock() })
+        return finish("aborted")
+      }
+      const decided = feed({ type: "step_requested", at: this.clock(), contextTokens: estimateTokens(messages) })
+      const routing = decided.find((action) => action.type === "use" || action.type === "wait" || action.type === "surface")
+      if (!routing || routing.type === "surface") return finish("failed", routing?.message ?? "no provider available")
+      if (routing.type === "wait") {
+        await this.sleep(routing.delayMs, options.abortSignal)
+        continue
+      }
+      const member = { providerID: routing.member.providerID, modelID: routing.member.modelID }
+      emit?.({ type: "step", member, mode: routing.mode })
+      const step = await this.runStep(member, messages, options, feed)
+      steps.push({ member, mode: routing.mode, outcome: step.outcome, text: step.text, error: step.error })
+
+      if (step.outcome === "aborted") return finish("aborted")
+      if (step.outcome === "finished") {
+        kept.push(step.text)
+        messages.push(...step.responseMessages)
+        completedSteps++
+        if (!step.toolCalls) return finish("answered")
+        continue
+      }
+      // Failed: the machine already decided; settle the attempt as it said.
+      const settle = step.actions.find((action) =>
+        ["retry", "replay", "continue", "wait", "surface", "pass_through"].includes(action.type),
+      )
+      if (!settle || settle.type === "surface") return finish("failed", settle?.message ?? step.error?.message)
+      if (settle.type === "pass_through") return finish(settle.error.reason === "aborted" ? "aborted" : "failed", settle.error.message)
+      const mode = settle.type === "replay" ? "replay" : settle.type === "continue" ? "continue" : settle.mode
+      if (mode === "continue") {
+        // Completed tool results stay; the next member goes on from them. Their text stays with them.
+        kept.push(step.text)
+        messages.push(...step.partialMessages)
+      }
+      if (settle.type === "retry" || settle.type === "wait") await this.sleep(settle.delayMs, options.abortSignal)
+    }
+    return finish("answered")
+  }
+
+  private async runStep(
+    member: MemberRef,
+    messages: ModelMessage[],
+    options: TurnOptions,
+    feed: (event: FailoverEvent) => FailoverAction[],
+  ) {
+    const { firstByteMs, stallMs } = this.options.config.timeouts
+    const controller = new AbortController()
+    const onUserAbort = () => controller.abort(options.abortSignal?.reason)
+    options.abortSignal?.addEventListener("abort", onUserAbort, { once: true })
+    let watchdog: ReturnType<typeof setTimeout> | undefined
+    const arm = (phase: "first_byte" | "stall", afterMs: number) => {
+      clearTimeout(watchdog)
+      watchdog = setTimeout(() => controller.abort(new CombinedModelsTimeoutError({ phase, afterMs })), afterMs)
+    }
+
+    let text = ""
+    let toolCalls = 0
+    let sawContent = false
+    let failure: unknown
+    let failed = false
+    const toolCallParts: Extract<ModelMessage, { role: "assistant" }>["content"] = []
+    const toolResultParts: Extract<ModelMessage, { role: "tool" }>["content"] = []
+    let responseMessages: ModelMessage[] = []
+
+    feed({ type: "step_started", at: this.clock(), member })
+    arm("first_byte", firstByteMs)
+    try {
+      const result = streamText({
+        model: this.options.model(member),
+        messages,
+        tools: options.tools,
+        maxRetries: 0,
+        abortSignal: controller.signal,
+        // Failures are read from the stream and classified; the SDK's default would print them to the console.
+        onError: () => {},
+      })
+      for await (const part of result.fullStream) {
+        if (part.type === "error") {
+          failed = true
+          failure = part.error
+          break
+        }
+        if (part.type === "abort") {
+          failed = true
+          failure = controller.signal.reason ?? new DOMException("aborted", "AbortError")
+          break
+        }
+        if (part.type === "start" || part.type === "start-step") continue
+        arm("stall", stallMs)
+        const firstContent = (kind: "text" | "reasoning" | "tool") => {
+          if (sawContent) return
+          sawContent = true
+          feed({ type: "first_content", at: this.clock(), kind })
+        }
+        if (part.type === "text-delta" && part.text) {
+          firstContent("text")
+          text += part.text
+          options.onEvent?.({ type: "text", member, delta: part.text })
+        } else if (part.type === "reasoning-delta") {
+          firstContent("reasoning")
+        } else if (part.type === "tool-call") {
+          firstContent("tool")
+          toolCalls++
+          toolCallParts.push({ type: "tool-call", toolCallId: part.toolCallId, toolName: part.toolName, input: part.input })
+          feed({ type: "tool_call", at: this.clock(), toolCallId: part.toolCallId })
+          options.onEvent?.({ type: "tool", member, toolName: part.toolName, toolCallId: part.toolCallId, status: "called" })
+        } else if (part.type === "tool-result" || part.type === "tool-error") {
+          const output =
+            part.type === "tool-result"
+              ? { type: "json" as const, value: part.output as never }
+              : { type: "error-text" as const, value: String(part.error) }
+          toolResultParts.push({ type: "tool-result", toolCallId: part.toolCallId, toolName: part.toolName, output })
+          feed({ type: "tool_completed", at: this.clock(), toolCallId: part.toolCallId })
+          options.onEvent?.({ type: "tool", member, toolName: part.toolName, toolCallId: part.toolCallId, status: "completed" })
+        } else if (part.type === "finish" && part.finishReason === "error" && !failed) {
+          failed = true
+          failure = new Error("The provider ended the stream with an error")
+        }
+      }
+      if (!failed) responseMessages = (await result.response).messages
+    } catch (error) {
+      failed = true
+      failure = error
+    } finally {
+      clearTimeout(watchdog)
+      options.abortSignal?.removeEventListener("abort", onUserAbort)
+    }
+
+    if (!failed) {
+      feed({ type: "step_finished", at: this.clock() })
+      return { outcome: "finished" as const, text, toolCalls, responseMessages, partialMessages: [], actions: [] }
+    }
+    if (options.abortSignal?.aborted) {
+      const actions = feed({ type: "user_abort", at: this.clock() })
+      return { outcome: "aborted" as const, text, toolCalls, responseMessages, partialMessages: [], actions }
+    }
+    const error = classify(failure, { now: this.clock(), abortSignal: controller.signal })
+    options.onEvent?.({ type: "failure", member, error })
+    const actions = feed({ type: "step_failed", at: this.clock(), error })
+    return {
+      outcome: "failed" as const,
+      text,
+      toolCalls,
+      error,
+      actions,
+      responseMessages,
+      partialMessages: continuationMessages(text, toolCallParts, toolResultParts),
+    }
+  }
+}
+
+/**
+ * What a failed step leaves for the next member when tools ran: the assistant's text and tool calls, and a result
+ * for every call. A call whose result never came gets an error result: it may have run, so it is not run again.
+ */
+function continuationMessages(
+  text: string,
+  calls: Extract<ModelMessage, { role: "assistant" }>["content"],
+  results: Extract<ModelMessage, { role: "tool" }>["content"],
+): ModelMessage[] {
+  if (typeof calls === "string" || calls.length === 0) return []
+  const answered = new Set(results.flatMap((part) => (part.type === "tool-result" ? [part.toolCallId] : [])))
+  const interrupted = calls.flatMap((part) =>
+    part.type === "tool-call" && !answered.has(part.toolCallId)
+      ? [
+          {
+            type: "tool-result" as const,
+            toolCallId: part.toolCallId,
+            toolName: part.toolName,
+            output: {
+              type: "error-text" as const,
+              value: "Interrupted: the provider failed before this tool call finished. It may have run; check before repeating it.",
+            },
+          },
+        ]
+      : [],
+  )
+  return [
+    { role: "assistant", content: [...(text ? [{ type: "text" as const, text }] : []), ...calls] },
+    { role: "tool", content: [...results, ...interrupted] },
+  ]
+}

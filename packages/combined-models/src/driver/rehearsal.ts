@@ -1,0 +1,100 @@
+/**
+ * A stage for rehearsing failover: the loopback simulator plays every provider of the given groups, each member is
+ * reached through the real AI SDK client for its wire, and sessions run on the engine.
+ */
+import { createAnthropic } from "@ai-sdk/anthropic"
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
+import type { LanguageModelV3 } from "@ai-sdk/provider"
+import type { ResolvedConfig } from "../config.ts"
+import { HealthRegistry } from "../health.ts"
+import { describeFailure, formatDuration, label } from "../label.ts"
+import { startSimulator, type Simulator, type Wire } from "../simulator/index.ts"
+import type { Group, MemberRef } from "../types.ts"
+import { CombinedSession, type DriverEvent } from "./index.ts"
+
+/** Providers that speak Anthropic's Messages API; every other provider is played over chat completions. */
+const ANTHROPIC_WIRE = /^(anthropic|amazon-bedrock|google-vertex-anthropic)$|anthropic/
+
+export function wireFor(providerID: string): Wire {
+  return ANTHROPIC_WIRE.test(providerID) ? "anthropic" : "openai"
+}
+
+export interface RehearsalOptions {
+  groups: Group[]
+  config: ResolvedConfig
+  clock?: () => number
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** Wraps every request the AI SDK clients send; benchmarks time requests with it. */
+  fetch?: typeof fetch
+}
+
+export interface Rehearsal extends AsyncDisposable {
+  sim: Simulator
+  health: HealthRegistry
+  model(member: MemberRef): LanguageModelV3
+  session(groupID: string): CombinedSession
+  stop(): Promise<void>
+}
+
+export async function startRehearsal(options: RehearsalOptions): Promise<Rehearsal> {
+  const sim = await startSimulator()
+  const providers = new Set(options.groups.flatMap((group) => group.members.map((member) => member.providerID)))
+  for (const providerID of providers) sim.addProvider(providerID, wireFor(providerID))
+  const health = new HealthRegistry({ cooldowns: options.config.cooldowns, clock: options.clock })
+
+  const model = (member: MemberRef): LanguageModelV3 => {
+    const baseURL = sim.baseURL(member.providerID)
+    if (wireFor(member.providerID) === "anthropic")
+      return createAnthropic({ baseURL, apiKey: "rehearsal", fetch: options.fetch })(member.modelID)
+    return createOpenAICompatible({ name: member.providerID, baseURL, apiKey: "rehearsal", fetch: options.fetch }).chatModel(
+      member.modelID,
+    )
+  }
+  const session = (groupID: string) => {
+    const group = options.groups.find((candidate) => candidate.id === groupID)
+    if (!group) throw new Error(`no combined group "${groupID}"; known: ${options.groups.map((g) => g.id).join(", ")}`)
+    return new CombinedSession({ group, config: options.config, health, model, clock: options.clock, sleep: options.sleep })
+  }
+  const stop = () => sim.stop()
+  return { sim, health, model, session, stop, [Symbol.asyncDispose]: stop }
+}
+
+/** One line per thing worth seeing, for the demo and `rehearse`. Text deltas are returned bare for live printing. */
+export function describeEvent(event: DriverEvent, group: Pick<Group, "name">): string | undefined {
+  switch (event.type) {
+    case "step":
+      return `\n  → ${label(group, event.member)}${event.mode === "fresh" ? "" : ` [${event.mode}]`}: `
+    case "text":
+      return event.delta
+    case "tool":
+      return event.status === "called" ? `\n    ⚙ ${event.toolName} (${event.toolCallId})` : `\n    ✓ ${event.toolName} done`
+    case "failure":
+      return `\n  ✗ ${describeFailure(event.member.providerID, event.error)}${event.error.statusCode ? ` [${event.error.statusCode}]` : ""}: ${event.error.message}`
+    case "decision": {
+      const action = event.action
+      switch (action.type) {
+        case "cool_down":
+          return undefined
+        case "retry":
+        case "replay":
+        case "continue":
+        case "wait":
+          return `\n  ↪ ${action.notice}${action.type === "continue" ? " (tool results kept)" : action.type === "replay" ? " (partial answer discarded)" : ""}`
+        case "surface":
+          return `\n  ✗ ${action.message.split("\n").join("\n    ")}`
+        default:
+          return undefined
+      }
+    }
+  }
+}
+
+/** The health table printed after a rehearsal: who is cooling down, why, and for how long. */
+export function describeHealth(health: HealthRegistry, now: number): string[] {
+  const entries = health.entries(now)
+  if (entries.length === 0) return ["  every provider healthy"]
+  return entries.map(
+    (entry) =>
+      `  ${entry.providerID}/${entry.modelID === "*" ? "*" : entry.modelID}: ${entry.reason.replace("_", " ")}, ${Number.isFinite(entry.until) ? `${formatDuration(entry.until - now)} left` : "until re-authenticated"}`,
+  )
+}
