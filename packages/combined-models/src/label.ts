@@ -58,7 +58,8 @@ export function switchNotice(
   to: Pick<MemberRef, "providerID">,
   cooldownMs?: number,
 ): string {
-  const wait = cooldownMs === undefined ? "" : `, retry in ${formatDuration(cooldownMs)}`
+  const wait =
+    cooldownMs === undefined ? "" : Number.isFinite(cooldownMs) ? `, retry in ${formatDuration(cooldownMs)}` : ", until signed in again"
   return `${describeFailure(from.providerID, error)}${wait} → ${to.providerID}`
 }
 

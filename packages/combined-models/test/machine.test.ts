@@ -353,3 +353,8 @@ test("events out of order are ignored rather than crashing the session", () => {
     { type: "pass_through", error: expect.objectContaining({ reason: "rate_limit" }) },
   ])
 })
+
+test("an auth failure's notice says the provider is out until signed in again", () => {
+  const { actions } = play([...startOn(anthropic), { type: "step_failed", at: at(1), error: err("auth", { statusCode: 401 }) }])
+  expect(lastRouting(actions)).toMatchObject({ notice: "anthropic rejected the credentials, until signed in again → github-copilot" })
+})

@@ -79,7 +79,7 @@ export function describeEvent(event: DriverEvent, group: Pick<Group, "name">): s
         case "replay":
         case "continue":
         case "wait":
-          return `\n  ↪ ${action.notice}${action.type === "continue" ? " (tool results kept)" : action.type === "replay" ? " (partial answer discarded)" : ""}`
+          return `\n  ↪ ${action.notice}${action.type === "continue" ? " (tool results kept)" : ""}`
         case "surface":
           return `\n  ✗ ${action.message.split("\n").join("\n    ")}`
         default:
