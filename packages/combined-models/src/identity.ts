@@ -96,11 +96,6 @@ const NAME_ONLY_MARKERS = [
 const ISO_DATE = /-(20\d\d)-(0[1-9]|1[0-2])-([0-3]\d)$/
 const COMPACT_DATE = /-(20\d\d)(0[1-9]|1[0-2])([0-3]\d)(?=-|$)/
 
-function lastPathSegment(id: string): string {
-  const segments = id.split("/")
-  return segments[segments.length - 1] ?? id
-}
-
 /** Explains why a model has no automatic identity, or gives it. */
 export function identify(model: Pick<CatalogModel, "providerID" | "modelID" | "name">): IdentityResult {
   const steps: string[] = []

@@ -1,0 +1,107 @@
+import { afterAll, describe, expect, test } from "bun:test"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { FIXTURE_PATH } from "./catalog-fixture.ts"
+
+const MAIN = join(import.meta.dir, "../src/cli/main.ts")
+const dir = mkdtempSync(join(tmpdir(), "cli-groups-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+async function groups(...args: string[]) {
+  const proc = Bun.spawn(["bun", MAIN, "groups", ...args], { stdout: "pipe", stderr: "pipe" })
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+  return { stdout, stderr, code }
+}
+
+function file(name: string, text: string) {
+  const path = join(dir, name)
+  writeFileSync(path, text)
+  return path
+}
+
+describe("combined-models groups", () => {
+  test("--json lists every member, aliases included", async () => {
+    const { stdout, code } = await groups("--catalog", FIXTURE_PATH, "--json")
+    expect(code).toBe(0)
+    const parsed = JSON.parse(stdout) as { groups: { id: string; name: string; members: { providerID: string; modelID: string }[] }[] }
+    const sonnet = parsed.groups.find((group) => group.id === "claude-sonnet-4-5")!
+    expect(sonnet.name).toBe("Claude Sonnet 4.5")
+    expect(sonnet.members).toContainEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })
+    expect(sonnet.members).toContainEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5-20250929" })
+    expect(sonnet.members).toContainEqual({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" })
+    expect(Object.keys(parsed)).toEqual(["groups"])
+    expect(Object.keys(sonnet)).toEqual(["id", "name", "members"])
+  })
+
+  test("the table and --explain", async () => {
+    const table = await groups("--catalog", FIXTURE_PATH)
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(/^claude-sonnet-4-5\s+Claude Sonnet 4\.5\s+\d+\s+200k\s+/m)
+    const explained = await groups("--catalog", FIXTURE_PATH, "--explain", "claude-sonnet-4-5")
+    expect(explained.code).toBe(0)
+    expect(explained.stdout).toContain('region profile "us."')
+    expect(explained.stdout).toContain("github-copilot/claude-sonnet-4.5")
+    const missing = await groups("--catalog", FIXTURE_PATH, "--explain", "deepseek-chat")
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain("moving alias")
+  })
+
+  test("a JSONC config with manual rules changes the groups", async () => {
+    const config = file(
+      "opencode.jsonc",
+      `{
+        // OpenCode accepts comments and trailing commas
+        "provider_priority": ["github-copilot", "anthropic"],
+        "combined_models": {
+          "groups": { "claude-sonnet-4-5": { "name": "Sonnet", "exclude": ["amazon-bedrock"], }, },
+        },
+      }`,
+    )
+    const { stdout, code } = await groups("--catalog", FIXTURE_PATH, "--config", config, "--json")
+    expect(code).toBe(0)
+    const sonnet = (JSON.parse(stdout) as { groups: { id: string; name: string; members: { providerID: string }[] }[] }).groups.find(
+      (group) => group.id === "claude-sonnet-4-5",
+    )!
+    expect(sonnet.name).toBe("Sonnet")
+    expect(sonnet.members[0]!.providerID).toBe("github-copilot")
+    expect(sonnet.members.some((member) => member.providerID === "amazon-bedrock")).toBe(false)
+  })
+
+  test("errors: no catalog, missing file, not JSON, not a catalog, bad config", async () => {
+    const none = await groups()
+    expect(none.code).toBe(2)
+    expect(none.stderr).toContain("--catalog is required")
+
+    const missing = await groups("--catalog", join(dir, "nope.json"))
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain("nope.json: no such file")
+
+    const notJson = await groups("--catalog", file("bad.json", "{ nope"))
+    expect(notJson.code).toBe(1)
+    expect(notJson.stderr).toContain("bad.json: not valid JSON")
+
+    const notCatalog = await groups("--catalog", file("list.json", "[1,2]"))
+    expect(notCatalog.code).toBe(1)
+    expect(notCatalog.stderr).toContain("is not a models.dev api.json")
+
+    const badConfig = await groups(
+      "--catalog",
+      FIXTURE_PATH,
+      "--config",
+      file("bad-config.json", JSON.stringify({ combined_models: { min_providers: 0, grups: {} } })),
+    )
+    expect(badConfig.code).toBe(1)
+    expect(badConfig.stderr).toContain("combined_models")
+    expect(badConfig.stderr).toContain("min_providers")
+  })
+
+  test("warnings go to stderr and do not fail", async () => {
+    const config = file("warn.json", JSON.stringify({ provider_priority: ["nosuchprovider"], combined_models: { exclude: ["nowhere/x"] } }))
+    const { code, stderr, stdout } = await groups("--catalog", FIXTURE_PATH, "--config", config, "--json")
+    expect(code).toBe(0)
+    expect(stderr).toContain("provider_priority[0]")
+    expect(stderr).toContain("combined_models.exclude[0]")
+    expect(() => JSON.parse(stdout)).not.toThrow()
+  })
+})
