@@ -127,22 +127,39 @@ function explain(result: GroupingResult, id: string): { text: string; found: boo
     if (similar.length) lines.push(`Similar groups: ${similar.map((candidate) => candidate.id).join(", ")}`)
     return { text: lines.join("\n"), found: false }
   }
+  const refsWhere = (pick: (member: Group["members"][number]) => boolean) =>
+    group.members.filter(pick).map((member) => `${member.providerID}/${member.modelID}`)
+  const limitedBy = (value: number | undefined, pick: (member: Group["members"][number]) => number | undefined) =>
+    value === undefined ? "" : ` [${refsWhere((member) => (pick(member) ?? member.limit.context) === value).slice(0, 3).join(", ")}]`
+  const flags = [
+    ["reasoning", (member: Group["members"][number]) => member.capabilities.reasoning],
+    ["tool calls", (member: Group["members"][number]) => member.capabilities.toolCall],
+    ["attachments", (member: Group["members"][number]) => member.capabilities.attachment],
+    ["temperature", (member: Group["members"][number]) => member.capabilities.temperature],
+  ] as const
   const lines = [
     `${group.id} "${group.name}"${group.manual ? " (changed by your config)" : ""}`,
     `providers: ${group.providers.join(", ")}`,
-    `limits: context ${group.limit.context}${group.limit.input !== undefined ? `, input ${group.limit.input}` : ""}, output ${group.limit.output} (the smallest member's)`,
-    `capabilities: ${[
-      group.capabilities.reasoning && "reasoning",
-      group.capabilities.toolCall && "tool calls",
-      group.capabilities.attachment && "attachments",
-      group.capabilities.temperature && "temperature",
-    ]
-      .filter(Boolean)
-      .join(", ") || "none shared"}; input ${group.capabilities.input.join("+") || "none"}, output ${group.capabilities.output.join("+") || "none"}`,
-    group.priority ? `priority (this group): ${group.priority.join(", ")}` : "",
+    "limits (the smallest member's, so no member is promised more than it takes):",
+    `  context ${group.limit.context}${limitedBy(group.limit.context, (member) => member.limit.context)}`,
+    ...(group.limit.input === undefined
+      ? []
+      : [`  input ${group.limit.input}${limitedBy(group.limit.input, (member) => member.limit.input)}`]),
+    `  output ${group.limit.output}${limitedBy(group.limit.output, (member) => member.limit.output)}`,
+    "capabilities (what every member has):",
+    ...flags.map(([label, has]) => {
+      const lacking = refsWhere((member) => !has(member))
+      return lacking.length === 0
+        ? `  ${label}: yes`
+        : lacking.length === group.members.length
+          ? `  ${label}: no`
+          : `  ${label}: no, missing at ${lacking.slice(0, 3).join(", ")}${lacking.length > 3 ? ` and ${lacking.length - 3} more` : ""}`
+    }),
+    `  input ${group.capabilities.input.join("+") || "none"}, output ${group.capabilities.output.join("+") || "none"}`,
+    ...(group.priority ? [`priority (this group): ${group.priority.join(", ")}`] : []),
     "",
     "members, in priority order:",
-  ].filter((line, index) => line !== "" || index > 4)
+  ]
   for (const member of group.members) {
     const why =
       member.joined.kind === "manual"
