@@ -3,6 +3,8 @@
  * `combined-models <command>`: each command lives in its own module exporting `run(args): Promise<number>`
  * (the exit code), loaded only when asked for so `--help` stays instant.
  */
+export {}
+
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: (args: string[]) => Promise<number> }> }> = {
   groups: { summary: "show the combined groups a catalog and config produce", load: () => import("./groups.ts") },
   rehearse: { summary: "play your groups and priorities against simulated failures", load: () => import("./rehearse.ts") },
@@ -21,14 +23,14 @@ function usage() {
   ].join("\n")
 }
 
-const [name, ...args] = process.argv.slice(2)
-if (!name || name === "--help" || name === "-h" || name === "help") {
+const [commandName, ...args] = process.argv.slice(2)
+if (!commandName || commandName === "--help" || commandName === "-h" || commandName === "help") {
   console.log(usage())
-  process.exit(name ? 0 : 2)
+  process.exit(commandName ? 0 : 2)
 }
-const command = COMMANDS[name]
+const command = COMMANDS[commandName]
 if (!command) {
-  console.error(`combined-models: unknown command "${name}"\n\n${usage()}`)
+  console.error(`combined-models: unknown command "${commandName}"\n\n${usage()}`)
   process.exit(2)
 }
 process.exitCode = await (await command.load()).run(args)

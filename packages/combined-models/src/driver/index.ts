@@ -153,9 +153,7 @@ export class CombinedSession {
         continue
       }
       // Failed: the machine already decided; settle the attempt as it said.
-      const settle = step.actions.find((action) =>
-        ["retry", "replay", "continue", "wait", "surface", "pass_through"].includes(action.type),
-      )
+      const settle = step.actions.find(isSettlement)
       if (!settle || settle.type === "surface") return finish("failed", settle?.message ?? step.error?.message)
       if (settle.type === "pass_through") return finish(settle.error.reason === "aborted" ? "aborted" : "failed", settle.error.message)
       const mode = settle.type === "replay" ? "replay" : settle.type === "continue" ? "continue" : settle.mode
@@ -279,6 +277,13 @@ export class CombinedSession {
       partialMessages: continuationMessages(text, toolCallParts, toolResultParts),
     }
   }
+}
+
+type Settlement = Extract<FailoverAction, { type: "retry" | "replay" | "continue" | "wait" | "surface" | "pass_through" }>
+
+/** The action that says what becomes of a failed attempt (the others only record things). */
+function isSettlement(action: FailoverAction): action is Settlement {
+  return action.type !== "use" && action.type !== "cool_down" && action.type !== "recovered"
 }
 
 /**

@@ -58,6 +58,7 @@ export const anthropicWire: WireFormat = {
       }),
     ];
     const content: string[] = [];
+    const toolCall: string[] = [];
     const finish: string[] = [];
     let index = 0;
     if (reply.reasoning !== undefined) {
@@ -76,22 +77,22 @@ export const anthropicWire: WireFormat = {
       for (const chunk of textChunks(reply.text)) {
         content.push(sse({ type: "content_block_delta", index, delta: { type: "text_delta", text: chunk } }));
       }
-      finish.push(sse({ type: "content_block_stop", index }));
+      toolCall.push(sse({ type: "content_block_stop", index }));
       index++;
     }
     if (reply.toolCall) {
       const id = toolUseId(reply, context.seq);
-      finish.push(sse({ type: "content_block_start", index, content_block: { type: "tool_use", id, name: reply.toolCall.name, input: {} } }));
+      toolCall.push(sse({ type: "content_block_start", index, content_block: { type: "tool_use", id, name: reply.toolCall.name, input: {} } }));
       for (const fragment of ["", ...jsonFragments(JSON.stringify(reply.toolCall.input))]) {
-        finish.push(sse({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: fragment } }));
+        toolCall.push(sse({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: fragment } }));
       }
-      finish.push(sse({ type: "content_block_stop", index }));
+      toolCall.push(sse({ type: "content_block_stop", index }));
     }
     finish.push(
       sse({ type: "message_delta", delta: { stop_reason: stopReason(reply), stop_sequence: null }, usage: { output_tokens: outputTokens(reply) } }),
       sse({ type: "message_stop" }),
     );
-    return { metadata, content, finish };
+    return { metadata, content, toolCall, finish };
   },
 
   streamError(error, context) {

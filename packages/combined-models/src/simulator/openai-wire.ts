@@ -70,13 +70,14 @@ export const openaiWire: WireFormat = {
     // The first chunk carries only the role: clients treat it as response metadata.
     const metadata = [chunk({ role: "assistant", content: "" })];
     const content: string[] = [];
+    const toolCall: string[] = [];
     const finish: string[] = [];
     for (const piece of textChunks(reply.reasoning ?? "")) content.push(chunk({ reasoning_content: piece }));
     for (const piece of textChunks(reply.text ?? "")) content.push(chunk({ content: piece }));
     if (reply.toolCall) {
       const fragments = jsonFragments(JSON.stringify(reply.toolCall.input));
-      finish.push(chunk({ tool_calls: [{ index: 0, id: toolCallId(reply, context.seq), type: "function", function: { name: reply.toolCall.name, arguments: "" } }] }));
-      for (const fragment of fragments) finish.push(chunk({ tool_calls: [{ index: 0, function: { arguments: fragment } }] }));
+      toolCall.push(chunk({ tool_calls: [{ index: 0, id: toolCallId(reply, context.seq), type: "function", function: { name: reply.toolCall.name, arguments: "" } }] }));
+      for (const fragment of fragments) toolCall.push(chunk({ tool_calls: [{ index: 0, function: { arguments: fragment } }] }));
     }
     finish.push(
       chunk({}, finishReason(reply)),
@@ -84,7 +85,7 @@ export const openaiWire: WireFormat = {
       sse({ ...base, choices: [], usage: usage(reply, context) }),
       "data: [DONE]\n\n",
     );
-    return { metadata, content, finish };
+    return { metadata, content, toolCall, finish };
   },
 
   streamError(error) {

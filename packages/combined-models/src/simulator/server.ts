@@ -42,6 +42,8 @@ const streamErrorAsHttp: Record<StreamErrorKind, { status: number; error: HttpEr
   rate_limit: { status: 429, error: "rate_limit" },
 };
 
+const TOOL_RUN_GRACE_MS = 30;
+
 type Provider = { wire: Wire; queue: SimStep[]; requests: RecordedRequest[] };
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
@@ -180,6 +182,17 @@ async function respondStream({ res, wire, reply, fault, context }: Responder): P
     await write(res, event);
   }
   if (fault && "at" in fault && fault.at === "after-text") {
+    if (fault.kind === "stream-error") {
+      await write(res, wire.streamError(fault.error, context));
+      return res.end();
+    }
+    return strike(res, fault);
+  }
+
+  for (const event of plan.toolCall) await write(res, event);
+  if (fault && "at" in fault && fault.at === "after-tool-call") {
+    // Give the client time to run the tool it was just handed: the fault must land after the tool completed.
+    await sleep(TOOL_RUN_GRACE_MS, res.gone);
     if (fault.kind === "stream-error") {
       await write(res, wire.streamError(fault.error, context));
       return res.end();

@@ -28,7 +28,7 @@ export type HttpErrorKind =
 export type StreamErrorKind = "overloaded" | "server_error" | "rate_limit";
 
 /** Where in the response a fault happens. */
-export type FaultPoint = "before-first-byte" | "after-metadata" | "after-text";
+export type FaultPoint = "before-first-byte" | "after-metadata" | "after-text" | "after-tool-call";
 
 export type SimFault =
   /** A non-2xx answer before any byte of stream, with the wire's real error body. */
@@ -42,7 +42,7 @@ export type SimFault =
       retryAfterMs?: number;
     }
   /** An error event (Anthropic `event: error`) or error chunk (OpenAI `data: {"error":…}`) inside a 200 stream. */
-  | { kind: "stream-error"; at: "first-event" | "after-text"; error: StreamErrorKind }
+  | { kind: "stream-error"; at: "first-event" | "after-text" | "after-tool-call"; error: StreamErrorKind }
   /** The socket is destroyed: the client sees ECONNRESET. */
   | { kind: "cut"; at: FaultPoint }
   /** Silence until the client aborts (a stall when it happens after text). */

@@ -19,7 +19,9 @@ export type StreamPlan = {
   metadata: string[];
   /** Reasoning and text deltas, in order. */
   content: string[];
-  /** Tool call, stop reason, usage and the terminal event. */
+  /** The tool call, complete: a client runs the tool once it has read these. */
+  toolCall: string[];
+  /** Stop reason, usage and the terminal event. */
   finish: string[];
 };
 
