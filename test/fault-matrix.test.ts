@@ -1,0 +1,227 @@
+/**
+ * Every fault the simulator knows × each wire it happens on × where it happens, through the real AI SDK clients
+ * (`@ai-sdk/anthropic`, `@ai-sdk/openai-compatible`) driven by the engine. Each case asserts the decision, the final
+ * text (one provider's, never two spliced), how many requests each provider got, that tools ran once, and what the
+ * cooldown does to the next turn.
+ */
+import { describe, expect, test } from "bun:test"
+import { tool, type ModelMessage } from "ai"
+import { z } from "zod"
+import { resolveConfig, type ResolvedConfig } from "../packages/combined-models/src/config.ts"
+import { startRehearsal } from "../packages/combined-models/src/driver/rehearsal.ts"
+import { FAULT_CATALOG, faults, type SimFault, type Wire } from "../packages/combined-models/src/simulator/index.ts"
+import type { Group } from "../packages/combined-models/src/types.ts"
+import { sonnetGroup } from "../packages/combined-models/test/fixtures.ts"
+
+type Decision = "retry" | "switch" | "pass_through"
+
+/** What the engine must do with each fault, and the reason it must read from it. */
+const EXPECTED: Record<string, { decision: Decision; reason: string } | Record<Wire, { decision: Decision; reason: string }>> = {
+  // Anthropic's reset header says 60 s: switch. OpenAI's x-ratelimit-reset says 2 s: wait it out on the same provider.
+  "rate-limit": { anthropic: { decision: "switch", reason: "rate_limit" }, openai: { decision: "retry", reason: "rate_limit" } },
+  "rate-limit-retry-after": { decision: "switch", reason: "rate_limit" },
+  "rate-limit-retry-after-ms": { decision: "retry", reason: "rate_limit" },
+  "insufficient-quota": { decision: "switch", reason: "quota" },
+  "credit-balance-too-low": { decision: "switch", reason: "quota" },
+  "overloaded-529": { decision: "retry", reason: "overloaded" },
+  "server-error-500": { decision: "retry", reason: "server_error" },
+  // OpenAI's 503 body says "The engine is currently overloaded".
+  "unavailable-503": { anthropic: { decision: "retry", reason: "server_error" }, openai: { decision: "retry", reason: "overloaded" } },
+  "auth-401": { decision: "switch", reason: "auth" },
+  "forbidden-403": { decision: "switch", reason: "auth" },
+  "context-length-400": { decision: "pass_through", reason: "context_overflow" },
+  "stream-error-first-event": { decision: "retry", reason: "overloaded" },
+  "stream-error-after-text": { decision: "retry", reason: "overloaded" },
+  "cut-before-first-byte": { decision: "retry", reason: "network" },
+  "cut-after-metadata": { decision: "retry", reason: "network" },
+  "cut-after-text": { decision: "retry", reason: "network" },
+  "hang-before-first-byte": { decision: "switch", reason: "timeout" },
+  "hang-after-metadata": { decision: "switch", reason: "timeout" },
+  "stall-after-text": { decision: "switch", reason: "timeout" },
+  "truncate-after-text": { decision: "retry", reason: "network" },
+}
+
+function expected(name: string, wire: Wire) {
+  const entry = EXPECTED[name]
+  if (!entry) throw new Error(`no expectation for fault ${name}: add it to EXPECTED`)
+  return "decision" in entry ? entry : (entry as Record<Wire, { decision: Decision; reason: string }>)[wire]
+}
+
+function quickConfig(): ResolvedConfig {
+  const resolved = resolveConfig({
+    provider_priority: ["anthropic", "github-copilot", "openrouter"],
+    combined_models: { timeouts: { first_byte: "300ms", stall: "300ms" } },
+  })
+  if (!resolved.ok) throw new Error("test config invalid")
+  return resolved.config
+}
+
+/** The failing provider speaks the wire under test; OpenRouter (chat completions) is the healthy next member. */
+function groupFor(wire: Wire): { group: Group; primary: string } {
+  const primary = wire === "anthropic" ? "anthropic" : "github-copilot"
+  const group = sonnetGroup()
+  return {
+    primary,
+    group: {
+      ...group,
+      members: group.members.filter((member) => member.providerID === primary || member.providerID === "openrouter"),
+      providers: [primary, "openrouter"],
+    },
+  }
+}
+
+async function stage(wire: Wire) {
+  const { group, primary } = groupFor(wire)
+  const delays: number[] = []
+  const rehearsal = await startRehearsal({
+    groups: [group],
+    config: quickConfig(),
+    // Retry waits are recorded, not slept: the decision is what matters, and tests stay fast.
+    sleep: async (ms) => void delays.push(ms),
+  })
+  let toolRuns = 0
+  const tools = {
+    read_file: tool({
+      description: "Read a file",
+      inputSchema: z.object({ path: z.string() }),
+      execute: async ({ path }) => {
+        toolRuns++
+        return { path, content: "file body" }
+      },
+    }),
+  }
+  return { rehearsal, group, primary, delays, tools, toolRuns: () => toolRuns }
+}
+
+const user = (content: string): ModelMessage[] => [{ role: "user", content }]
+const PARTIAL = "A partial answer that"
+
+describe("fault matrix", () => {
+  for (const entry of FAULT_CATALOG) {
+    for (const wire of entry.wires) {
+      const want = expected(entry.name, wire)
+
+      test(`${entry.name} on ${wire} (${entry.at}) → ${want.decision}`, async () => {
+        const { rehearsal, group, primary } = await stage(wire)
+        await using _ = rehearsal
+        const session = rehearsal.session(group.id)
+        rehearsal.sim.script(primary, [{ text: PARTIAL, fault: entry.fault }])
+
+        const result = await session.runTurn({ messages: user("hi") })
+        const failed = result.steps.find((step) => step.outcome === "failed")
+        expect(failed?.error?.reason).toBe(want.reason as never)
+        expect(failed?.member.providerID).toBe(primary)
+
+        const served = want.decision === "switch" ? "openrouter" : primary
+        if (want.decision === "pass_through") {
+          expect(result.status).toBe("failed")
+          expect(rehearsal.sim.requests("openrouter")).toHaveLength(0)
+          expect(rehearsal.sim.requests(primary)).toHaveLength(1)
+          expect(rehearsal.health.entries()).toEqual([])
+          return
+        }
+        expect(result.status).toBe("answered")
+        expect(result.servedBy?.providerID).toBe(served)
+        // One provider's answer, whole: the failed attempt's partial text is gone.
+        expect(result.text).toBe(`Hello from ${served}.`)
+        expect(rehearsal.sim.requests(primary)).toHaveLength(want.decision === "retry" ? 2 : 1)
+        expect(rehearsal.sim.requests("openrouter")).toHaveLength(want.decision === "switch" ? 1 : 0)
+
+        // The next turn: a member that was switched away from is skipped without a request; one that recovered
+        // on retry serves again.
+        const before = { primary: rehearsal.sim.requests(primary).length, next: rehearsal.sim.requests("openrouter").length }
+        const second = await session.runTurn({ messages: user("again") })
+        expect(second.servedBy?.providerID).toBe(served)
+        expect(rehearsal.sim.requests(primary).length - before.primary).toBe(want.decision === "switch" ? 0 : 1)
+      })
+
+      if (want.decision === "pass_through") continue
+      test(`${entry.name} on ${wire}, in the step after a completed tool call → ${want.decision}, the tool ran once`, async () => {
+        const { rehearsal, group, primary, tools, toolRuns } = await stage(wire)
+        await using _ = rehearsal
+        const session = rehearsal.session(group.id)
+        rehearsal.sim.script(primary, [
+          { toolCall: { name: "read_file", input: { path: "README.md" }, id: "call_matrix_1" } },
+          { text: PARTIAL, fault: entry.fault },
+        ])
+
+        const result = await session.runTurn({ messages: user("read it"), tools })
+        expect(toolRuns()).toBe(1)
+        expect(result.status).toBe("answered")
+        const served = want.decision === "switch" ? "openrouter" : primary
+        expect(result.servedBy?.providerID).toBe(served)
+        expect(result.text).toBe(`Hello from ${served}.`)
+        // Whoever served the last step was given the tool's result.
+        const last = rehearsal.sim.requests(served).at(-1)
+        expect(JSON.stringify(last?.body)).toContain("file body")
+      })
+    }
+  }
+})
+
+describe("a failure after a tool call in the same step continues from the result", () => {
+  const cases: [string, SimFault][] = [
+    ["cut", faults.cut("after-tool-call")],
+    ["stall", faults.hang("after-tool-call")],
+    ["overloaded event", { kind: "stream-error", at: "after-tool-call", error: "overloaded" }],
+  ]
+  for (const wire of ["anthropic", "openai"] as const) {
+    for (const [name, fault] of cases) {
+      test(`${name} on ${wire}`, async () => {
+        const { rehearsal, group, primary, tools, toolRuns } = await stage(wire)
+        await using _ = rehearsal
+        // No same-member retry, so the continuation goes to the next provider.
+        const session = rehearsal.session(group.id)
+        rehearsal.sim.script(primary, [
+          { text: "Let me look.", toolCall: { name: "read_file", input: { path: "a.ts" }, id: "call_same_step" }, fault },
+          { fault: faults.rateLimit({ retryAfter: 60 }) },
+        ])
+        const result = await session.runTurn({ messages: user("read a.ts"), tools })
+        expect(toolRuns()).toBe(1)
+        const settled = result.decisions.filter((action) => ["retry", "replay", "continue"].includes(action.type))
+        expect(settled[0]?.type).toBe(name === "stall" ? "continue" : "retry")
+        expect(result.status).toBe("answered")
+        expect(result.servedBy?.providerID).toBe("openrouter")
+        // The text before the tool call stays with it; the answer after comes from one provider.
+        expect(result.text).toBe("Let me look.Hello from openrouter.")
+        const body = JSON.stringify(rehearsal.sim.requests("openrouter").at(-1)?.body)
+        expect(body).toContain("file body")
+        expect(body).toContain("call_same_step")
+      })
+    }
+  }
+})
+
+describe("abort never fails over", () => {
+  for (const wire of ["anthropic", "openai"] as const) {
+    test(`user abort mid-stream on ${wire}`, async () => {
+      const { rehearsal, group, primary } = await stage(wire)
+      await using _ = rehearsal
+      const session = rehearsal.session(group.id)
+      rehearsal.sim.script(primary, [{ text: "a long answer that goes on and on and on", chunkDelayMs: 40 }])
+      const controller = new AbortController()
+      const result = await session.runTurn({
+        messages: user("hi"),
+        abortSignal: controller.signal,
+        onEvent: (event) => {
+          if (event.type === "text") controller.abort()
+        },
+      })
+      expect(result.status).toBe("aborted")
+      expect(rehearsal.sim.requests("openrouter")).toHaveLength(0)
+      expect(rehearsal.health.entries()).toEqual([])
+      expect(result.decisions.some((action) => ["replay", "continue", "retry", "cool_down"].includes(action.type))).toBe(false)
+    })
+
+    test(`user abort while the provider hangs on ${wire}`, async () => {
+      const { rehearsal, group, primary } = await stage(wire)
+      await using _ = rehearsal
+      const session = rehearsal.session(group.id)
+      rehearsal.sim.script(primary, [{ fault: faults.hang("before-first-byte") }])
+      const result = await session.runTurn({ messages: user("hi"), abortSignal: AbortSignal.timeout(100) })
+      expect(result.status).toBe("aborted")
+      expect(rehearsal.sim.requests("openrouter")).toHaveLength(0)
+      expect(rehearsal.health.entries()).toEqual([])
+    })
+  }
+})
