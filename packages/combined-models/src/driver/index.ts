@@ -30,7 +30,8 @@ export type DriverEvent =
   | { type: "step"; member: MemberRef; mode: StepMode }
   | { type: "text"; member: MemberRef; delta: string }
   | { type: "tool"; member: MemberRef; toolName: string; toolCallId: string; status: "called" | "completed" }
-  | { type: "failure"; member: MemberRef; error: ClassifiedError }
+  /** `detectedAt`: `performance.now()` when the failure came off the stream, before the engine saw it. */
+  | { type: "failure"; member: MemberRef; error: ClassifiedError; detectedAt: number }
   | { type: "decision"; action: FailoverAction }
 
 export interface TurnOptions {
@@ -188,6 +189,7 @@ export class CombinedSession {
     let sawContent = false
     let failure: unknown
     let failed = false
+    let detectedAt = 0
     const toolCallParts: Extract<ModelMessage, { role: "assistant" }>["content"] = []
     const toolResultParts: Extract<ModelMessage, { role: "tool" }>["content"] = []
     let responseMessages: ModelMessage[] = []
@@ -256,6 +258,7 @@ export class CombinedSession {
       options.abortSignal?.removeEventListener("abort", onUserAbort)
     }
 
+    if (failed) detectedAt = performance.now()
     if (!failed) {
       feed({ type: "step_finished", at: this.clock() })
       return { outcome: "finished" as const, text, toolCalls, responseMessages, partialMessages: [], actions: [] }
@@ -265,7 +268,7 @@ export class CombinedSession {
       return { outcome: "aborted" as const, text, toolCalls, responseMessages, partialMessages: [], actions }
     }
     const error = classify(failure, { now: this.clock(), abortSignal: controller.signal })
-    options.onEvent?.({ type: "failure", member, error })
+    options.onEvent?.({ type: "failure", member, error, detectedAt })
     const actions = feed({ type: "step_failed", at: this.clock(), error })
     return {
       outcome: "failed" as const,

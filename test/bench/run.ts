@@ -1,0 +1,121 @@
+/**
+ * `bun run bench`: grouping on the real catalog (median time, peak memory) and the engine's overhead per failover
+ * decision on loopback with the real AI SDK providers (p50, p99). Writes the results into docs/benchmarks.md.
+ */
+import { existsSync } from "node:fs"
+import { join } from "node:path"
+import { classify } from "../../packages/combined-models/src/classify.ts"
+import { fromModelsDev } from "../../packages/combined-models/src/catalog.ts"
+import { DEFAULTS, resolveConfig } from "../../packages/combined-models/src/config.ts"
+import { startRehearsal } from "../../packages/combined-models/src/driver/rehearsal.ts"
+import { buildGroups } from "../../packages/combined-models/src/grouping.ts"
+import { HealthRegistry } from "../../packages/combined-models/src/health.ts"
+import { initialState, transition } from "../../packages/combined-models/src/machine.ts"
+import { faults } from "../../packages/combined-models/src/simulator/index.ts"
+import { sonnetGroup } from "../../packages/combined-models/test/fixtures.ts"
+
+const root = join(import.meta.dir, "../..")
+const catalogPath = process.env.COMBINED_MODELS_CATALOG ?? join(root, "../shared/fixtures/models-dev-2026-07-02.json")
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+const fmt = (ms: number) => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`)
+
+const rows: string[] = []
+const log = (line: string) => {
+  console.log(line)
+  rows.push(line)
+}
+
+// 1. Grouping on the real catalog.
+if (!existsSync(catalogPath)) {
+  log(`- grouping: skipped, no catalog at ${catalogPath} (set COMBINED_MODELS_CATALOG)`)
+} else {
+  const raw = JSON.parse(await Bun.file(catalogPath).text())
+  const times: number[] = []
+  let groups = 0
+  for (let run = 0; run < 25; run++) {
+    const start = performance.now()
+    groups = buildGroups(fromModelsDev(raw).providers, DEFAULTS).groups.length
+    times.push(performance.now() - start)
+  }
+  times.sort((a, b) => a - b)
+  const child = Bun.spawnSync(["bun", join(import.meta.dir, "grouping-memory.ts"), catalogPath])
+  const memory = JSON.parse(child.stdout.toString()) as { rssBeforeKB: number; rssAfterKB: number; maxRssAfterKB: number; heapGrowthKB: number }
+  const models = Object.values(raw as Record<string, { models: object }>).reduce((n, p) => n + Object.keys(p.models).length, 0)
+  log(`| grouping, real catalog (${Object.keys(raw).length} providers, ${models} models → ${groups} groups) | median ${fmt(times[Math.floor(times.length / 2)]!)}, p90 ${fmt(percentile(times, 90))} (25 runs) |`)
+  log(`| grouping, memory | RSS +${((memory.rssAfterKB - memory.rssBeforeKB) / 1024).toFixed(1)} MiB during the pass, ${(memory.heapGrowthKB / 1024).toFixed(1)} MiB of heap kept (groups and adapted catalog); process peak ${(memory.maxRssAfterKB / 1024).toFixed(0)} MiB with the parsed catalog |`)
+}
+
+// 2. The engine alone: classify + transition + cooldown for one failure, no I/O.
+{
+  const resolved = resolveConfig({ provider_priority: ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"] })
+  if (!resolved.ok) throw new Error("bench config invalid")
+  const group = sonnetGroup()
+  const health = new HealthRegistry({ cooldowns: resolved.config.cooldowns })
+  const context = { group, health, config: resolved.config }
+  const apiError = Object.assign(new Error("Too Many Requests"), {
+    name: "AI_APICallError",
+    statusCode: 429,
+    responseHeaders: { "retry-after": "30" },
+    responseBody: '{"type":"error","error":{"type":"rate_limit_error","message":"rate limited"}}',
+  })
+  const member = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
+  const samples: number[] = []
+  for (let run = 0; run < 20_000; run++) {
+    health.clear()
+    let state = transition(initialState(group.id), { type: "step_requested", at: run }, context).state
+    state = transition(state, { type: "step_started", at: run, member }, context).state
+    const start = performance.now()
+    const error = classify(apiError, { now: run })
+    const { actions } = transition(state, { type: "step_failed", at: run, error }, context)
+    for (const action of actions) if (action.type === "cool_down") health.report(action.member, action.error, { attemptStartedAt: run })
+    samples.push(performance.now() - start)
+  }
+  samples.sort((a, b) => a - b)
+  log(`| engine decision alone (classify + transition + cooldown), 20,000 runs | p50 ${fmt(percentile(samples, 50))}, p99 ${fmt(percentile(samples, 99))} |`)
+}
+
+// 3. Failure reaching the engine → next request leaving, real providers on loopback.
+{
+  const resolved = resolveConfig({ provider_priority: ["anthropic", "github-copilot"] })
+  if (!resolved.ok) throw new Error("bench config invalid")
+  const full = sonnetGroup()
+  const group = { ...full, members: full.members.filter((m) => m.providerID === "anthropic" || m.providerID === "github-copilot") }
+  let lastRequestAt = 0
+  const timedFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    lastRequestAt = performance.now()
+    return fetch(input, init)
+  }) as typeof fetch
+  await using stage = await startRehearsal({ groups: [group], config: resolved.config, fetch: timedFetch })
+  const session = stage.session(group.id)
+  const handoff: number[] = []
+  for (let run = 0; run < 300; run++) {
+    stage.health.clear()
+    stage.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 30 }) }])
+    let detectedAt = 0
+    await session.runTurn({
+      messages: [{ role: "user", content: "bench" }],
+      onEvent: (event) => {
+        if (event.type === "failure") detectedAt = event.detectedAt
+      },
+    })
+    // Two requests a turn: the 429, then the failover. The last request out is the failover's.
+    if (detectedAt && lastRequestAt > detectedAt) handoff.push(lastRequestAt - detectedAt)
+  }
+  handoff.sort((a, b) => a - b)
+  log(`| failure off the stream → next request leaving (real AI SDK clients, loopback), ${handoff.length} failovers | p50 ${fmt(percentile(handoff, 50))}, p99 ${fmt(percentile(handoff, 99))} |`)
+}
+
+const doc = join(root, "docs/benchmarks.md")
+const text = existsSync(doc) ? await Bun.file(doc).text() : ""
+const begin = "<!-- bench:begin -->"
+const end = "<!-- bench:end -->"
+const table = [begin, `Measured ${new Date().toISOString().slice(0, 10)}, bun ${Bun.version}, ${navigator.hardwareConcurrency} cores.`, "", "| what | result |", "|---|---|", ...rows.filter((row) => row.startsWith("|")), end].join("\n")
+if (text.includes(begin) && text.includes(end)) {
+  await Bun.write(doc, text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), table))
+  console.log(`\nwrote ${doc}`)
+} else {
+  console.log(`\n${doc} has no bench markers; results not written`)
+}
