@@ -67,7 +67,7 @@ function classifyUnchecked(error: unknown, context: ClassifyContext): Classified
     if (timeout) return timeout
   }
   for (const layer of layers) {
-    if (isAbort(layer)) return { reason: "aborted", message: redact(messageOf(layer) ?? "Aborted", MESSAGE_LENGTH) || "Aborted" }
+    if (isAbort(layer)) return { reason: "aborted", message: redact(abortMessage(layer), MESSAGE_LENGTH) || "Aborted" }
   }
   for (const layer of layers) {
     const evidence = evidenceOf(layer)
@@ -93,6 +93,12 @@ function classifyAbortSignal(signal: AbortSignal | undefined): ClassifiedError |
 function asTimeout(value: unknown): ClassifiedError | undefined {
   if (CombinedModelsTimeoutError.isInstance(value)) return { reason: "timeout", message: value.message }
   if (!isObject(value)) return undefined
+  // `streamText`'s abort part carries only the message of the signal's reason: "The operation timed out." for
+  // AbortSignal.timeout(), "Provider timed out: …" for CombinedModelsTimeoutError.
+  const abortReason = read(value, "reason")
+  if (read(value, "type") === "abort" && typeof abortReason === "string" && /\btimed out\b/i.test(abortReason)) {
+    return { reason: "timeout", message: redact(abortReason, MESSAGE_LENGTH) }
+  }
   const name = read(value, "name")
   // DOMException from AbortSignal.timeout(), and OpenCode's own header / SSE read timeouts.
   if (name === "TimeoutError" || name === "ProviderHeaderTimeoutError") {
@@ -108,8 +114,14 @@ function isAbort(value: unknown): boolean {
   if (!isObject(value)) return false
   const name = read(value, "name")
   if (name === "AbortError" || name === "MessageAbortedError") return true
-  // The AI SDK's `{type: "abort"}` fullStream part.
+  // The AI SDK's `{type: "abort", reason?}` fullStream part.
   return read(value, "type") === "abort" && !("error" in value)
+}
+
+function abortMessage(value: unknown): string {
+  const partReason = isObject(value) ? read(value, "reason") : undefined
+  if (typeof partReason === "string" && partReason !== "") return partReason
+  return messageOf(value) ?? "Aborted"
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -146,8 +158,6 @@ function unwrap(error: unknown): unknown[] {
 
 interface Evidence {
   status?: number
-  /** The status came from a body field (`error.code: 429`), not from the HTTP response. */
-  statusFromBody?: boolean
   headers: Record<string, string>
   body?: unknown
   bodyText?: string
@@ -211,8 +221,11 @@ function evidenceFromObject(value: object): Evidence | undefined {
   if (typeof responseBody === "string" || isObject(responseBody)) addBody(evidence, responseBody)
   // The object itself is the body for stream parts and parsed JSON.
   if (evidence.body === undefined) addBody(evidence, value)
-  // Messages that are serialized bodies: `Error('{"type":"error","error":{…}}')`.
+  // Messages that are serialized bodies: `Error('{"type":"error","error":{…}}')`, or state a status: "HTTP 503".
   if (evidence.message && evidence.codes.length === 0) mergeEmbeddedJson(evidence, evidence.message)
+  if (evidence.message && evidence.status === undefined) {
+    evidence.status = labelledStatus(evidence.message)
+  }
   const informative =
     evidence.status !== undefined ||
     evidence.codes.length > 0 ||
@@ -225,11 +238,7 @@ function evidenceFromText(text: string): Evidence {
   const evidence = emptyEvidence(text)
   mergeEmbeddedJson(evidence, text)
   if (evidence.status === undefined) {
-    const status = labelledStatus(text)
-    if (status !== undefined) {
-      evidence.status = status
-      evidence.statusFromBody = true
-    }
+    evidence.status = labelledStatus(text)
   }
   return evidence
 }
@@ -250,10 +259,8 @@ function addBody(evidence: Evidence, body: unknown): void {
   const found = collectCodes(body)
   evidence.codes.push(...found.codes)
   evidence.quotaIds.push(...found.quotaIds)
-  if (evidence.status === undefined && found.status !== undefined) {
-    evidence.status = found.status
-    evidence.statusFromBody = true
-  }
+  // OpenRouter and Gemini repeat the status as `error.code`; in a stream it is the only status there is.
+  if (evidence.status === undefined && found.status !== undefined) evidence.status = found.status
 }
 
 /** OpenCode's `NamedError` objects (`{name, data}`), plain or as class instances. */
@@ -516,6 +523,14 @@ const SERVER_CODES = new Set([
   "modelerrorexception",
 ])
 
+/** Status texts that stand in for a status when an error arrives as a bare string (openai-compatible streams). */
+const SERVER_PHRASES = [
+  /\binternal server error\b/i,
+  /\bprovider returned error\b/i,
+  /\bservice (?:temporarily )?unavailable\b/i,
+  /\bbad gateway\b/i,
+]
+
 const INVALID_CODES = new Set([
   "invalid_request_error",
   "not_found_error",
@@ -647,6 +662,7 @@ function pickReason(evidence: Evidence, context: ClassifyContext): Pick | undefi
   if (noStatus && says(TIMEOUT_PHRASES)) return { reason: "timeout" }
 
   if ((status !== undefined && status >= 500) || hasCode(SERVER_CODES)) return { reason: "server_error" }
+  if (noStatus && says(SERVER_PHRASES)) return { reason: "server_error" }
   // 409 is what the AI SDK retries: a conflict on the provider's side, not a fault in our request.
   if (status === 409) return { reason: "server_error" }
   if (noStatus && says(NETWORK_PHRASES)) return { reason: "network" }
@@ -736,7 +752,7 @@ function resetHeaderWait(headers: Record<string, string>, now: number): number |
     if (!isReset) continue
     const remaining = headers[name.replace("reset", "remaining")]
     if (remaining !== undefined && Number(remaining) > 0) continue
-    const status = headers[name.replace(/reset$/, "status")]
+    const status = name.endsWith("-reset") ? headers[name.replace(/reset$/, "status")] : undefined
     if (status !== undefined && status !== "rejected") continue
     const ms = parseResetValue(value, now)
     if (ms !== undefined) wait = Math.max(wait ?? 0, ms)

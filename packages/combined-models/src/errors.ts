@@ -11,7 +11,9 @@ export type TimeoutPhase = "first_byte" | "stall"
 /**
  * A provider hung: nothing arrived within `afterMs` of the request (`first_byte`), or the stream went silent for
  * `afterMs` after it had started (`stall`). The driver aborts the request with this error as the signal's reason, so
- * fetch and the AI SDK reject with this very object and `classify` can tell a timeout from a user abort.
+ * fetch and the AI SDK reject with this very object and `classify` can tell a timeout from a user abort. The message
+ * says "timed out" on purpose: `streamText` reports an abort as `{type: "abort", reason: <the reason's message>}`,
+ * and that string is all a consumer of the part gets.
  */
 export class CombinedModelsTimeoutError extends Error {
   readonly [timeoutMarker] = true
@@ -22,8 +24,8 @@ export class CombinedModelsTimeoutError extends Error {
   constructor({ phase, afterMs, cause }: { phase: TimeoutPhase; afterMs: number; cause?: unknown }) {
     super(
       phase === "first_byte"
-        ? `Provider sent nothing for ${formatMs(afterMs)} after the request`
-        : `Provider stream stalled for ${formatMs(afterMs)}`,
+        ? `Provider timed out: nothing received within ${formatMs(afterMs)} of the request`
+        : `Provider timed out: stream stalled for ${formatMs(afterMs)}`,
       cause === undefined ? undefined : { cause },
     )
     this.phase = phase
