@@ -592,7 +592,7 @@ function decide(evidence: Evidence, context: ClassifyContext, now: number): Clas
   if (!picked) return undefined
   let { reason } = picked
   const wait = waitOf(evidence, reason, now)
-  if (reason === "rate_limit" && (LONG_WINDOW_PHRASES.test(scanText(evidence)) || (wait.ms !== undefined && wait.ms >= QUOTA_MIN_WAIT_MS))) {
+  if (reason === "rate_limit" && (LONG_WINDOW_PHRASES.test(scanText(evidence)) || (wait !== undefined && wait >= QUOTA_MIN_WAIT_MS))) {
     reason = "quota"
   }
   const result: ClassifiedError = { reason, message: messageFor(evidence, reason, picked.note) }
@@ -600,7 +600,9 @@ function decide(evidence: Evidence, context: ClassifyContext, now: number): Clas
   const code = reportedCode(evidence)
   if (code !== undefined) result.code = code
   if (!NO_WAIT_REASONS.has(reason)) {
-    const waitMs = reason === "quota" ? quotaWait(evidence, now) : wait.ms
+    // A rate limit read as quota keeps the wait its own window states; a quota signalled outright does not borrow
+    // the per-minute windows' resets.
+    const waitMs = reason === "quota" && picked.reason === "quota" ? quotaWait(evidence, now) : wait
     if (waitMs !== undefined) result.retryAfterMs = waitMs
     if (reason === "quota") {
       const resetAt = evidence.resetAt ?? (waitMs !== undefined ? now + waitMs : undefined)
@@ -702,17 +704,13 @@ function scanText(evidence: Evidence): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Waiting: Retry-After and reset times
 
-interface Wait {
-  ms?: number
-}
-
-function waitOf(evidence: Evidence, reason: FailureReason, now: number): Wait {
-  const ms =
+function waitOf(evidence: Evidence, reason: FailureReason, now: number): number | undefined {
+  return (
     retryAfterHeader(evidence.headers, now) ??
     evidence.retryAfterMs ??
     waitFromBody(evidence, now) ??
     (reason === "rate_limit" || reason === "quota" ? resetHeaderWait(evidence.headers, now) : undefined)
-  return { ms }
+  )
 }
 
 /** Rate-limit reset headers describe per-minute windows; a short one says nothing about when a quota comes back. */

@@ -1340,3 +1340,18 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
     expect(classify(aborted.aborts[0] ?? aborted.errors[0], { abortSignal: user.signal })).toMatchObject({ reason: "aborted" })
   })
 })
+
+describe("rate limits read as quota keep their own window's reset", () => {
+  runCases([
+    {
+      name: "per-day rate limit with only a reset header",
+      error: () =>
+        apiCallError({
+          status: 429,
+          headers: { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "8m38s" },
+          body: { error: { message: "Rate limit reached on requests per day (RPD): Limit 200, Used 200.", code: "rate_limit_exceeded" } },
+        }),
+      expect: { reason: "quota", retryAfterMs: 518_000, resetAt: NOW + 518_000 },
+    },
+  ])
+})
