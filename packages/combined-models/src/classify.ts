@@ -213,7 +213,9 @@ function evidenceFromApiCallError(error: APICallError): Evidence {
 
 /** Plain objects: in-stream error parts, provider SDK errors (`status`, `headers`, `error`), parsed JSON bodies. */
 function evidenceFromObject(value: object): Evidence | undefined {
-  const evidence = emptyEvidence(typeof read(value, "message") === "string" ? (read(value, "message") as string) : undefined)
+  const evidence = emptyEvidence(
+    typeof read(value, "message") === "string" ? (read(value, "message") as string) : undefined,
+  )
   evidence.status = validStatus(read(value, "statusCode")) ?? validStatus(read(value, "status"))
   const headers = read(value, "responseHeaders") ?? read(value, "headers")
   evidence.headers = lowerCaseHeaders(headers)
@@ -341,12 +343,14 @@ function evidenceFromLLMReason(reason: unknown): Evidence | undefined {
   const evidence = emptyEvidence(message)
   const http = read(reason, "http")
   const response = isObject(http) ? read(http, "response") : undefined
-  evidence.status = validStatus(isObject(response) ? read(response, "status") : undefined) ?? validStatus(read(reason, "status"))
+  evidence.status =
+    validStatus(isObject(response) ? read(response, "status") : undefined) ?? validStatus(read(reason, "status"))
   evidence.headers = lowerCaseHeaders(isObject(response) ? read(response, "headers") : undefined)
   const body = isObject(http) ? read(http, "body") : undefined
   if (typeof body === "string") addBody(evidence, body)
   const retryAfterMs = read(reason, "retryAfterMs")
-  if (typeof retryAfterMs === "number" && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) evidence.retryAfterMs = retryAfterMs
+  if (typeof retryAfterMs === "number" && Number.isFinite(retryAfterMs) && retryAfterMs >= 0)
+    evidence.retryAfterMs = retryAfterMs
   switch (tag) {
     case "RateLimit":
       return withHint(evidence, "rate_limit", false)
@@ -448,7 +452,12 @@ const OVERFLOW_PHRASES = [
   /too many tokens/i,
   /token limit exceeded/i,
 ]
-const OVERFLOW_EXCLUSIONS = [/^(?:throttling error|service unavailable):/i, /rate limit/i, /too many requests/i, /please wait/i]
+const OVERFLOW_EXCLUSIONS = [
+  /^(?:throttling error|service unavailable):/i,
+  /rate limit/i,
+  /too many requests/i,
+  /please wait/i,
+]
 
 const RATE_CODES = new Set([
   "rate_limit_error",
@@ -498,9 +507,20 @@ const COPILOT_LASTING_403 =
   /token (?:has )?expired|invalid (?:token|credentials)|not authori[sz]ed|requires? an? (?:enterprise|organization)|not (?:enabled|licensed)|no (?:active )?(?:copilot )?(?:subscription|license|access)|personal access tokens? (?:are|is) not supported/i
 
 const MODERATION_CODES = new Set(["content_filter", "content_policy_violation", "moderation", "flagged", "safety"])
-const MODERATION_PHRASES = [/\bflagged by (?:the )?moderation\b/i, /\bcontent (?:management )?polic(?:y|ies)\b/i, /\bcontent[_ ]filter\b/i]
+const MODERATION_PHRASES = [
+  /\bflagged by (?:the )?moderation\b/i,
+  /\bcontent (?:management )?polic(?:y|ies)\b/i,
+  /\bcontent[_ ]filter\b/i,
+]
 
-const TIMEOUT_CODES = new Set(["timeout_error", "deadline_exceeded", "request_timeout", "timeout", "und_err_headers_timeout", "und_err_body_timeout"])
+const TIMEOUT_CODES = new Set([
+  "timeout_error",
+  "deadline_exceeded",
+  "request_timeout",
+  "timeout",
+  "und_err_headers_timeout",
+  "und_err_body_timeout",
+])
 const TIMEOUT_PHRASES = [
   /^timeout$/i,
   /\b(?:request|response|connection|network|stream|read|gateway|upstream)\s+(?:timeout|timed out|time out)\b/i,
@@ -592,7 +612,10 @@ function decide(evidence: Evidence, context: ClassifyContext, now: number): Clas
   if (!picked) return undefined
   let { reason } = picked
   const wait = waitOf(evidence, reason, now)
-  if (reason === "rate_limit" && (LONG_WINDOW_PHRASES.test(scanText(evidence)) || (wait !== undefined && wait >= QUOTA_MIN_WAIT_MS))) {
+  if (
+    reason === "rate_limit" &&
+    (LONG_WINDOW_PHRASES.test(scanText(evidence)) || (wait !== undefined && wait >= QUOTA_MIN_WAIT_MS))
+  ) {
     reason = "quota"
   }
   const result: ClassifiedError = { reason, message: messageFor(evidence, reason, picked.note) }
@@ -679,7 +702,9 @@ function pickReason(evidence: Evidence, context: ClassifyContext): Pick | undefi
 function isContextOverflowText(text: string): boolean {
   if (text === "") return false
   if (OVERFLOW_EXCLUSIONS.some((pattern) => pattern.test(text))) return false
-  return OVERFLOW_PHRASES.some((pattern) => pattern.test(text)) || /^4(?:00|13)\s*(?:status code)?\s*\(no body\)/i.test(text)
+  return (
+    OVERFLOW_PHRASES.some((pattern) => pattern.test(text)) || /^4(?:00|13)\s*(?:status code)?\s*\(no body\)/i.test(text)
+  )
 }
 
 function isCopilot(providerID: string | undefined, url: string | undefined): boolean {
@@ -698,7 +723,10 @@ function scanText(evidence: Evidence): string {
   const parts = [evidence.message, bodyMessage(evidence.body), evidence.bodyText]
   const raw = rawUpstream(evidence.body)
   if (raw) parts.push(raw)
-  return parts.filter((part): part is string => typeof part === "string" && part !== "").join("\n").slice(0, BODY_SCAN_LIMIT)
+  return parts
+    .filter((part): part is string => typeof part === "string" && part !== "")
+    .join("\n")
+    .slice(0, BODY_SCAN_LIMIT)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -779,7 +807,9 @@ function positive(ms: number): number | undefined {
 
 /** Go-style durations as OpenAI and Groq send them: "20ms", "1s", "6m0s", "2m59.56s", "1h2m3s". */
 function parseDurationText(value: string): number | undefined {
-  const match = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$/.exec(value)
+  const match = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$/.exec(
+    value,
+  )
   if (!match || value === "") return undefined
   const [, h, m, s, ms] = match
   if (h === undefined && m === undefined && s === undefined && ms === undefined) return undefined
@@ -816,16 +846,24 @@ function waitFromBody(evidence: Evidence, now: number): number | undefined {
     const metadata = read(error, "metadata")
     const forwarded = isObject(metadata) ? read(metadata, "headers") : undefined
     if (isObject(forwarded)) {
-      const wait = retryAfterHeader(lowerCaseHeaders(forwarded), now) ?? resetHeaderWait(lowerCaseHeaders(forwarded), now)
+      const wait =
+        retryAfterHeader(lowerCaseHeaders(forwarded), now) ?? resetHeaderWait(lowerCaseHeaders(forwarded), now)
       if (wait !== undefined) return wait
     }
   }
   const text = [evidence.message, bodyMessage(body)].filter(Boolean).join("\n")
-  const match = /\b(?:try again|retry) (?:in|after) (\d+(?:\.\d+)?(?:h|ms|m|s)(?:\d+(?:\.\d+)?(?:ms|m|s))*|\d+(?:\.\d+)? ?(?:seconds?|secs?|minutes?|mins?|hours?))\b/i.exec(text)
+  const match =
+    /\b(?:try again|retry) (?:in|after) (\d+(?:\.\d+)?(?:h|ms|m|s)(?:\d+(?:\.\d+)?(?:ms|m|s))*|\d+(?:\.\d+)? ?(?:seconds?|secs?|minutes?|mins?|hours?))\b/i.exec(
+      text,
+    )
   if (!match?.[1]) return undefined
   const spoken = /^(\d+(?:\.\d+)?) ?(seconds?|secs?|minutes?|mins?|hours?)$/i.exec(match[1])
   if (spoken?.[1] && spoken[2]) {
-    const unit = spoken[2].toLowerCase().startsWith("h") ? 3_600_000 : spoken[2].toLowerCase().startsWith("m") ? 60_000 : 1000
+    const unit = spoken[2].toLowerCase().startsWith("h")
+      ? 3_600_000
+      : spoken[2].toLowerCase().startsWith("m")
+        ? 60_000
+        : 1000
     return Math.ceil(Number(spoken[1]) * unit)
   }
   return parseDurationText(match[1])
@@ -1018,7 +1056,8 @@ function messageFor(evidence: Evidence, reason: FailureReason, note: Pick["note"
   let text = bodyMessage(evidence.body) ?? readableMessage(evidence.message)
   if (evidence.networkCode && text && !text.includes(evidence.networkCode)) text = `${text} (${evidence.networkCode})`
   if (!text && evidence.networkCode) text = `Connection failed (${evidence.networkCode})`
-  if (note === "copilot_403") text = `GitHub Copilot refused the request (403${text ? `: ${text}` : ""}); usually transient`
+  if (note === "copilot_403")
+    text = `GitHub Copilot refused the request (403${text ? `: ${text}` : ""}); usually transient`
   const redacted = redact(text ?? "", MESSAGE_LENGTH)
   return redacted || DEFAULT_MESSAGES[reason]
 }
@@ -1094,7 +1133,8 @@ function lowerCaseHeaders(headers: unknown): Record<string, string> {
   if (!isObject(headers)) return out
   try {
     const entries: Array<[string, unknown]> = []
-    if (typeof Headers !== "undefined" && headers instanceof Headers) headers.forEach((value, name) => entries.push([name, value]))
+    if (typeof Headers !== "undefined" && headers instanceof Headers)
+      headers.forEach((value, name) => entries.push([name, value]))
     else entries.push(...Object.entries(headers))
     for (const [name, value] of entries) {
       if (typeof value === "string") out[name.toLowerCase()] = value

@@ -38,7 +38,12 @@ export class CombinedModelsTimeoutError extends Error {
 }
 
 function hasMarker(error: unknown, marker: symbol): boolean {
-  return typeof error === "object" && error !== null && marker in error && (error as Record<symbol, unknown>)[marker] === true
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    marker in error &&
+    (error as Record<symbol, unknown>)[marker] === true
+  )
 }
 
 function formatMs(ms: number): string {

@@ -21,7 +21,8 @@ function apiCallError(input: {
   url?: string
   cause?: unknown
 }): APICallError {
-  const responseBody = input.body === undefined ? undefined : typeof input.body === "string" ? input.body : JSON.stringify(input.body)
+  const responseBody =
+    input.body === undefined ? undefined : typeof input.body === "string" ? input.body : JSON.stringify(input.body)
   return new APICallError({
     message: input.message ?? bodyMessage(input.body) ?? "Error",
     url: input.url ?? "https://api.example.com/v1/chat/completions",
@@ -69,7 +70,8 @@ function assertSafe(result: ClassifiedError) {
   expect(result.message).not.toMatch(/sk-[A-Za-z0-9]{10}|Bearer [A-Za-z0-9]|conversation text/)
   const allowed = ["reason", "statusCode", "retryAfterMs", "resetAt", "message", "code"]
   for (const key of Object.keys(result)) expect(allowed).toContain(key)
-  if (result.retryAfterMs !== undefined) expect(Number.isFinite(result.retryAfterMs) && result.retryAfterMs >= 0).toBe(true)
+  if (result.retryAfterMs !== undefined)
+    expect(Number.isFinite(result.retryAfterMs) && result.retryAfterMs >= 0).toBe(true)
 }
 
 describe("OpenAI", () => {
@@ -129,7 +131,11 @@ describe("OpenAI", () => {
     {
       name: "retry-after-ms wins over retry-after",
       error: () =>
-        apiCallError({ status: 429, headers: { "retry-after-ms": "1500", "retry-after": "2" }, body: { error: { message: "slow" } } }),
+        apiCallError({
+          status: 429,
+          headers: { "retry-after-ms": "1500", "retry-after": "2" },
+          body: { error: { message: "slow" } },
+        }),
       expect: { reason: "rate_limit", retryAfterMs: 1500 },
     },
     {
@@ -187,7 +193,12 @@ describe("OpenAI", () => {
       error: () =>
         apiCallError({
           status: 500,
-          body: { error: { message: "The server had an error while processing your request. Sorry about that!", type: "server_error" } },
+          body: {
+            error: {
+              message: "The server had an error while processing your request. Sorry about that!",
+              type: "server_error",
+            },
+          },
         }),
       expect: { reason: "server_error", statusCode: 500, code: "server_error" },
     },
@@ -224,7 +235,10 @@ describe("Anthropic", () => {
     {
       name: "529 overloaded_error",
       error: () =>
-        apiCallError({ status: 529, body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } }),
+        apiCallError({
+          status: 529,
+          body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } },
+        }),
       expect: { reason: "overloaded", statusCode: 529, code: "overloaded_error", message: "Overloaded" },
     },
     {
@@ -272,7 +286,13 @@ describe("Anthropic", () => {
             "anthropic-ratelimit-unified-status": "rejected",
             "anthropic-ratelimit-unified-reset": String(Math.floor((NOW + 3 * 3_600_000) / 1000)),
           },
-          body: { type: "error", error: { type: "rate_limit_error", message: "This request would exceed your account's rate limit. Please try again later." } },
+          body: {
+            type: "error",
+            error: {
+              type: "rate_limit_error",
+              message: "This request would exceed your account's rate limit. Please try again later.",
+            },
+          },
         }),
       expect: { reason: "quota", statusCode: 429, retryAfterMs: 3 * 3_600_000, resetAt: NOW + 3 * 3_600_000 },
     },
@@ -281,7 +301,10 @@ describe("Anthropic", () => {
       error: () =>
         apiCallError({
           status: 400,
-          body: { type: "error", error: { type: "invalid_request_error", message: "prompt is too long: 215734 tokens > 200000 maximum" } },
+          body: {
+            type: "error",
+            error: { type: "invalid_request_error", message: "prompt is too long: 215734 tokens > 200000 maximum" },
+          },
         }),
       expect: { reason: "context_overflow", statusCode: 400, code: "invalid_request_error" },
     },
@@ -306,13 +329,20 @@ describe("Anthropic", () => {
       error: () =>
         apiCallError({
           status: 400,
-          body: { type: "error", error: { type: "invalid_request_error", message: "messages.1.content.0.type: Field required" } },
+          body: {
+            type: "error",
+            error: { type: "invalid_request_error", message: "messages.1.content.0.type: Field required" },
+          },
         }),
       expect: { reason: "invalid_request", statusCode: 400, code: "invalid_request_error" },
     },
     {
       name: "401 authentication_error",
-      error: () => apiCallError({ status: 401, body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } } }),
+      error: () =>
+        apiCallError({
+          status: 401,
+          body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } },
+        }),
       expect: { reason: "auth", statusCode: 401, code: "authentication_error" },
     },
     {
@@ -320,31 +350,54 @@ describe("Anthropic", () => {
       error: () =>
         apiCallError({
           status: 403,
-          body: { type: "error", error: { type: "permission_error", message: "Your API key does not have permission to use the specified resource." } },
+          body: {
+            type: "error",
+            error: {
+              type: "permission_error",
+              message: "Your API key does not have permission to use the specified resource.",
+            },
+          },
         }),
       expect: { reason: "auth", statusCode: 403 },
     },
     {
       name: "413 request_too_large",
       error: () =>
-        apiCallError({ status: 413, body: { type: "error", error: { type: "request_too_large", message: "Request exceeds the maximum allowed number of bytes." } } }),
+        apiCallError({
+          status: 413,
+          body: {
+            type: "error",
+            error: { type: "request_too_large", message: "Request exceeds the maximum allowed number of bytes." },
+          },
+        }),
       expect: { reason: "context_overflow", statusCode: 413 },
     },
     {
       name: "500 api_error",
-      error: () => apiCallError({ status: 500, body: { type: "error", error: { type: "api_error", message: "Internal server error" } } }),
+      error: () =>
+        apiCallError({
+          status: 500,
+          body: { type: "error", error: { type: "api_error", message: "Internal server error" } },
+        }),
       expect: { reason: "server_error", statusCode: 500, code: "api_error" },
     },
     {
       name: "504 timeout_error is a timeout",
       error: () =>
-        apiCallError({ status: 504, body: { type: "error", error: { type: "timeout_error", message: "Request timed out" } } }),
+        apiCallError({
+          status: 504,
+          body: { type: "error", error: { type: "timeout_error", message: "Request timed out" } },
+        }),
       expect: { reason: "timeout", statusCode: 504 },
     },
     {
       name: "first SSE event rate_limit_error: the SDK's synthetic 500 does not hide the rate limit",
       error: () =>
-        apiCallError({ status: 500, body: { type: "rate_limit_error", message: "Rate limited" }, message: "Rate limited" }),
+        apiCallError({
+          status: 500,
+          body: { type: "rate_limit_error", message: "Rate limited" },
+          message: "Rate limited",
+        }),
       expect: { reason: "rate_limit", statusCode: 500, code: "rate_limit_error" },
     },
     {
@@ -386,7 +439,8 @@ describe("Amazon Bedrock", () => {
     },
     {
       name: "'Too many tokens' throttling is a rate limit, not a context overflow",
-      error: () => apiCallError({ status: 429, body: { message: "Too many tokens, please wait before trying again." } }),
+      error: () =>
+        apiCallError({ status: 429, body: { message: "Too many tokens, please wait before trying again." } }),
       expect: { reason: "rate_limit" },
     },
     {
@@ -419,7 +473,10 @@ describe("Amazon Bedrock", () => {
       error: () =>
         apiCallError({
           status: 400,
-          body: { __type: "com.amazon.coral.service#ServiceQuotaExceededException", message: "Your request exceeds the service quota for your account." },
+          body: {
+            __type: "com.amazon.coral.service#ServiceQuotaExceededException",
+            message: "Your request exceeds the service quota for your account.",
+          },
         }),
       expect: { reason: "quota", code: "ServiceQuotaExceededException" },
     },
@@ -443,7 +500,12 @@ describe("OpenRouter", () => {
       error: () =>
         apiCallError({
           status: 402,
-          body: { error: { code: 402, message: "Insufficient credits. Add more using https://openrouter.ai/settings/credits" } },
+          body: {
+            error: {
+              code: 402,
+              message: "Insufficient credits. Add more using https://openrouter.ai/settings/credits",
+            },
+          },
         }),
       expect: { reason: "quota", statusCode: 402 },
     },
@@ -455,7 +517,8 @@ describe("OpenRouter", () => {
           body: {
             error: {
               code: 402,
-              message: "This request requires more credits, or fewer max_tokens. You requested up to 64000 tokens, but can only afford 1337.",
+              message:
+                "This request requires more credits, or fewer max_tokens. You requested up to 64000 tokens, but can only afford 1337.",
             },
           },
         }),
@@ -469,8 +532,15 @@ describe("OpenRouter", () => {
           body: {
             error: {
               code: 429,
-              message: "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day",
-              metadata: { headers: { "X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": String(NOW + 5 * 3_600_000) } },
+              message:
+                "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day",
+              metadata: {
+                headers: {
+                  "X-RateLimit-Limit": "50",
+                  "X-RateLimit-Remaining": "0",
+                  "X-RateLimit-Reset": String(NOW + 5 * 3_600_000),
+                },
+              },
             },
           },
         }),
@@ -485,7 +555,10 @@ describe("OpenRouter", () => {
             error: {
               code: 502,
               message: "Provider returned error",
-              metadata: { raw: JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }), provider_name: "Anthropic" },
+              metadata: {
+                raw: JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }),
+                provider_name: "Anthropic",
+              },
             },
           },
         }),
@@ -496,7 +569,13 @@ describe("OpenRouter", () => {
       error: () =>
         apiCallError({
           status: 403,
-          body: { error: { code: 403, message: "Input was flagged by moderation", metadata: { reasons: ["violence"], flagged_input: "conversation text" } } },
+          body: {
+            error: {
+              code: 403,
+              message: "Input was flagged by moderation",
+              metadata: { reasons: ["violence"], flagged_input: "conversation text" },
+            },
+          },
         }),
       expect: { reason: "invalid_request", statusCode: 403 },
     },
@@ -507,13 +586,15 @@ describe("OpenRouter", () => {
     },
     {
       name: "in-stream error chunk as openai-compatible passes it on: a bare message string",
-      error: () => "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day",
+      error: () =>
+        "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day",
       expect: { reason: "quota" },
       absent: ["statusCode"],
     },
     {
       name: "in-stream JSON with a numeric error.code stands in for the status",
-      error: () => JSON.stringify({ error: { code: 429, message: "Rate limit exceeded: limit_rpm/anthropic/claude-sonnet-4.5" } }),
+      error: () =>
+        JSON.stringify({ error: { code: 429, message: "Rate limit exceeded: limit_rpm/anthropic/claude-sonnet-4.5" } }),
       expect: { reason: "rate_limit", statusCode: 429 },
     },
   ])
@@ -525,7 +606,11 @@ describe("GitHub Copilot", () => {
     {
       name: "402 quota_exceeded",
       error: () =>
-        apiCallError({ status: 402, url: copilotURL, body: { error: { message: "You have no quota", code: "quota_exceeded" } } }),
+        apiCallError({
+          status: 402,
+          url: copilotURL,
+          body: { error: { message: "You have no quota", code: "quota_exceeded" } },
+        }),
       expect: { reason: "quota", statusCode: 402, code: "quota_exceeded" },
     },
     {
@@ -541,7 +626,12 @@ describe("GitHub Copilot", () => {
           status: 429,
           url: copilotURL,
           headers: { "retry-after": "30" },
-          body: { error: { message: "Sorry, you have been rate-limited. Please wait a moment before trying again.", code: "rate_limited" } },
+          body: {
+            error: {
+              message: "Sorry, you have been rate-limited. Please wait a moment before trying again.",
+              code: "rate_limited",
+            },
+          },
         }),
       expect: { reason: "rate_limit", retryAfterMs: 30_000, code: "rate_limited" },
     },
@@ -570,7 +660,8 @@ describe("GitHub Copilot", () => {
           url: copilotURL,
           body: {
             error: {
-              message: "You are not authorized to use this Copilot feature, it requires an enterprise or organization policy to be enabled.",
+              message:
+                "You are not authorized to use this Copilot feature, it requires an enterprise or organization policy to be enabled.",
               code: "forbidden",
             },
           },
@@ -585,7 +676,11 @@ describe("GitHub Copilot", () => {
     {
       name: "400 model_not_supported",
       error: () =>
-        apiCallError({ status: 400, url: copilotURL, body: { error: { message: "The requested model is not supported.", code: "model_not_supported" } } }),
+        apiCallError({
+          status: 400,
+          url: copilotURL,
+          body: { error: { message: "The requested model is not supported.", code: "model_not_supported" } },
+        }),
       expect: { reason: "invalid_request", code: "model_not_supported" },
     },
     {
@@ -594,7 +689,12 @@ describe("GitHub Copilot", () => {
         apiCallError({
           status: 400,
           url: copilotURL,
-          body: { error: { message: "prompt token count of 172340 exceeds the limit of 168000", code: "model_max_prompt_tokens_exceeded" } },
+          body: {
+            error: {
+              message: "prompt token count of 172340 exceeds the limit of 168000",
+              code: "model_max_prompt_tokens_exceeded",
+            },
+          },
         }),
       expect: { reason: "context_overflow" },
     },
@@ -656,7 +756,12 @@ describe("Google Gemini", () => {
     {
       name: "503 UNAVAILABLE 'The model is overloaded'",
       error: () =>
-        apiCallError({ status: 503, body: { error: { code: 503, message: "The model is overloaded. Please try again later.", status: "UNAVAILABLE" } } }),
+        apiCallError({
+          status: 503,
+          body: {
+            error: { code: 503, message: "The model is overloaded. Please try again later.", status: "UNAVAILABLE" },
+          },
+        }),
       expect: { reason: "overloaded", statusCode: 503 },
     },
     {
@@ -685,7 +790,13 @@ describe("Google Gemini", () => {
               code: 400,
               message: "API key not valid. Please pass a valid API key.",
               status: "INVALID_ARGUMENT",
-              details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com" }],
+              details: [
+                {
+                  "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                  reason: "API_KEY_INVALID",
+                  domain: "googleapis.com",
+                },
+              ],
             },
           },
         }),
@@ -696,17 +807,46 @@ describe("Google Gemini", () => {
 
 describe("HTTP statuses and headers", () => {
   runCases([
-    { name: "404", error: () => apiCallError({ status: 404, body: "Not Found", message: "Not Found" }), expect: { reason: "invalid_request", statusCode: 404 } },
-    { name: "422", error: () => apiCallError({ status: 422, body: { detail: "bad field" } }), expect: { reason: "invalid_request", statusCode: 422 } },
-    { name: "409 (retryable conflict)", error: () => apiCallError({ status: 409 }), expect: { reason: "server_error", statusCode: 409 } },
+    {
+      name: "404",
+      error: () => apiCallError({ status: 404, body: "Not Found", message: "Not Found" }),
+      expect: { reason: "invalid_request", statusCode: 404 },
+    },
+    {
+      name: "422",
+      error: () => apiCallError({ status: 422, body: { detail: "bad field" } }),
+      expect: { reason: "invalid_request", statusCode: 422 },
+    },
+    {
+      name: "409 (retryable conflict)",
+      error: () => apiCallError({ status: 409 }),
+      expect: { reason: "server_error", statusCode: 409 },
+    },
     {
       name: "502 HTML page from a gateway: message is the status text, not markup",
-      error: () => apiCallError({ status: 502, body: "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>", message: "Bad Gateway" }),
+      error: () =>
+        apiCallError({
+          status: 502,
+          body: "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>",
+          message: "Bad Gateway",
+        }),
       expect: { reason: "server_error", statusCode: 502, message: "Bad Gateway" },
     },
-    { name: "504 gateway timeout is a timeout", error: () => apiCallError({ status: 504, message: "Gateway Timeout" }), expect: { reason: "timeout", statusCode: 504 } },
-    { name: "524 (Cloudflare) is a timeout", error: () => apiCallError({ status: 524, message: "" }), expect: { reason: "timeout", statusCode: 524 } },
-    { name: "503 with retry-after keeps the wait", error: () => apiCallError({ status: 503, headers: { "retry-after": "5" } }), expect: { reason: "server_error", retryAfterMs: 5000 } },
+    {
+      name: "504 gateway timeout is a timeout",
+      error: () => apiCallError({ status: 504, message: "Gateway Timeout" }),
+      expect: { reason: "timeout", statusCode: 504 },
+    },
+    {
+      name: "524 (Cloudflare) is a timeout",
+      error: () => apiCallError({ status: 524, message: "" }),
+      expect: { reason: "timeout", statusCode: 524 },
+    },
+    {
+      name: "503 with retry-after keeps the wait",
+      error: () => apiCallError({ status: 503, headers: { "retry-after": "5" } }),
+      expect: { reason: "server_error", retryAfterMs: 5000 },
+    },
     {
       name: "retry-after as an HTTP date, relative to context.now",
       error: () => apiCallError({ status: 429, headers: { "Retry-After": httpDate(90_000) } }),
@@ -719,7 +859,11 @@ describe("HTTP statuses and headers", () => {
     },
     {
       name: "x-ratelimit-reset as epoch seconds",
-      error: () => apiCallError({ status: 429, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor((NOW + 40_000) / 1000)) } }),
+      error: () =>
+        apiCallError({
+          status: 429,
+          headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor((NOW + 40_000) / 1000)) },
+        }),
       expect: { reason: "rate_limit", retryAfterMs: 40_000 },
     },
     {
@@ -730,7 +874,11 @@ describe("HTTP statuses and headers", () => {
     {
       name: "a rate limit's wait is not carried onto a context overflow",
       error: () =>
-        apiCallError({ status: 400, headers: { "retry-after": "3" }, body: { error: { message: "prompt is too long", code: "context_length_exceeded" } } }),
+        apiCallError({
+          status: 400,
+          headers: { "retry-after": "3" },
+          body: { error: { message: "prompt is too long", code: "context_length_exceeded" } },
+        }),
       expect: { reason: "context_overflow" },
       absent: ["retryAfterMs"],
     },
@@ -759,14 +907,19 @@ describe("wrapping: RetryError, cause chains, stream parts", () => {
           reason: "maxRetriesExceeded",
           errors: [
             apiCallError({ status: 500, body: { error: { message: "boom" } } }),
-            apiCallError({ status: 429, headers: { "retry-after": "4" }, body: { error: { message: "Rate limited", code: "rate_limit_exceeded" } } }),
+            apiCallError({
+              status: 429,
+              headers: { "retry-after": "4" },
+              body: { error: { message: "Rate limited", code: "rate_limit_exceeded" } },
+            }),
           ],
         }),
       expect: { reason: "rate_limit", statusCode: 429, retryAfterMs: 4000 },
     },
     {
       name: "Error with an APICallError cause",
-      error: () => new Error("step failed", { cause: apiCallError({ status: 401, body: { error: { message: "bad key" } } }) }),
+      error: () =>
+        new Error("step failed", { cause: apiCallError({ status: 401, body: { error: { message: "bad key" } } }) }),
       expect: { reason: "auth", statusCode: 401 },
     },
     {
@@ -774,7 +927,9 @@ describe("wrapping: RetryError, cause chains, stream parts", () => {
       error: () =>
         apiCallError({
           message: "Cannot connect to API: Unable to connect. Is the computer able to access the url?",
-          cause: Object.assign(new Error("Unable to connect. Is the computer able to access the url?"), { code: "ConnectionRefused" }),
+          cause: Object.assign(new Error("Unable to connect. Is the computer able to access the url?"), {
+            code: "ConnectionRefused",
+          }),
         }),
       expect: { reason: "network", code: "ConnectionRefused" },
       absent: ["statusCode"],
@@ -786,40 +941,82 @@ describe("wrapping: RetryError, cause chains, stream parts", () => {
     },
     {
       name: "LoadAPIKeyError is auth",
-      error: () => new LoadAPIKeyError({ message: "Anthropic API key is missing. Pass it using the 'apiKey' parameter." }),
+      error: () =>
+        new LoadAPIKeyError({ message: "Anthropic API key is missing. Pass it using the 'apiKey' parameter." }),
       expect: { reason: "auth" },
     },
   ])
 })
 
 describe("network", () => {
-  const withCode = (message: string, code: string, Ctor: ErrorConstructor = Error) => Object.assign(new Ctor(message), { code })
+  const withCode = (message: string, code: string, Ctor: ErrorConstructor = Error) =>
+    Object.assign(new Ctor(message), { code })
   runCases([
     {
       name: "Bun ECONNRESET mid-stream",
       error: () =>
-        withCode("The socket connection was closed unexpectedly. For more information, pass `verbose: true` in the second argument to fetch()", "ECONNRESET"),
+        withCode(
+          "The socket connection was closed unexpectedly. For more information, pass `verbose: true` in the second argument to fetch()",
+          "ECONNRESET",
+        ),
       expect: { reason: "network", code: "ECONNRESET" },
     },
-    { name: "Bun ConnectionRefused", error: () => withCode("Unable to connect. Is the computer able to access the url?", "ConnectionRefused"), expect: { reason: "network" } },
-    { name: "ECONNREFUSED TypeError", error: () => withCode("fetch failed", "ECONNREFUSED", TypeError), expect: { reason: "network" } },
-    { name: "ENOTFOUND", error: () => withCode("getaddrinfo ENOTFOUND api.anthropic.com", "ENOTFOUND"), expect: { reason: "network", code: "ENOTFOUND" } },
-    { name: "EAI_AGAIN", error: () => withCode("getaddrinfo EAI_AGAIN api.openai.com", "EAI_AGAIN"), expect: { reason: "network" } },
+    {
+      name: "Bun ConnectionRefused",
+      error: () => withCode("Unable to connect. Is the computer able to access the url?", "ConnectionRefused"),
+      expect: { reason: "network" },
+    },
+    {
+      name: "ECONNREFUSED TypeError",
+      error: () => withCode("fetch failed", "ECONNREFUSED", TypeError),
+      expect: { reason: "network" },
+    },
+    {
+      name: "ENOTFOUND",
+      error: () => withCode("getaddrinfo ENOTFOUND api.anthropic.com", "ENOTFOUND"),
+      expect: { reason: "network", code: "ENOTFOUND" },
+    },
+    {
+      name: "EAI_AGAIN",
+      error: () => withCode("getaddrinfo EAI_AGAIN api.openai.com", "EAI_AGAIN"),
+      expect: { reason: "network" },
+    },
     {
       name: "Node 'fetch failed' TypeError with the socket error as cause",
-      error: () => new TypeError("fetch failed", { cause: withCode("connect ECONNREFUSED 127.0.0.1:443", "ECONNREFUSED") }),
+      error: () =>
+        new TypeError("fetch failed", { cause: withCode("connect ECONNREFUSED 127.0.0.1:443", "ECONNREFUSED") }),
       expect: { reason: "network", code: "ECONNREFUSED" },
     },
-    { name: "undici headers timeout is a timeout", error: () => withCode("Headers Timeout Error", "UND_ERR_HEADERS_TIMEOUT"), expect: { reason: "timeout" } },
-    { name: "plain string 'socket connection was closed unexpectedly'", error: () => "The socket connection was closed unexpectedly", expect: { reason: "network" } },
-    { name: "plain Error 'fetch failed' without a code", error: () => new TypeError("fetch failed"), expect: { reason: "network" } },
+    {
+      name: "undici headers timeout is a timeout",
+      error: () => withCode("Headers Timeout Error", "UND_ERR_HEADERS_TIMEOUT"),
+      expect: { reason: "timeout" },
+    },
+    {
+      name: "plain string 'socket connection was closed unexpectedly'",
+      error: () => "The socket connection was closed unexpectedly",
+      expect: { reason: "network" },
+    },
+    {
+      name: "plain Error 'fetch failed' without a code",
+      error: () => new TypeError("fetch failed"),
+      expect: { reason: "network" },
+    },
   ])
 })
 
 describe("abort and timeout", () => {
   runCases([
-    { name: "DOMException AbortError is a user abort", error: () => new DOMException("The operation was aborted.", "AbortError"), expect: { reason: "aborted" } },
-    { name: "DOMException TimeoutError", error: () => new DOMException("The operation timed out.", "TimeoutError"), expect: { reason: "timeout" } },
+    {
+      name: "DOMException AbortError is a user abort",
+      error: () => new DOMException("The operation was aborted.", "AbortError"),
+      expect: { reason: "aborted" },
+    },
+    {
+      name: "DOMException TimeoutError",
+      error: () => new DOMException("The operation timed out.", "TimeoutError"),
+      expect: { reason: "timeout" },
+    },
     {
       name: "CombinedModelsTimeoutError (first byte)",
       error: () => new CombinedModelsTimeoutError({ phase: "first_byte", afterMs: 30_000 }),
@@ -850,16 +1047,31 @@ describe("abort and timeout", () => {
       expect: { reason: "aborted" },
     },
     { name: "fullStream abort part", error: () => ({ type: "abort" }), expect: { reason: "aborted" } },
-    { name: "fullStream abort part from AbortSignal.timeout", error: () => ({ type: "abort", reason: "The operation timed out." }), expect: { reason: "timeout" } },
     {
-      name: "fullStream abort part from CombinedModelsTimeoutError",
-      error: () => ({ type: "abort", reason: new CombinedModelsTimeoutError({ phase: "stall", afterMs: 1500 }).message }),
+      name: "fullStream abort part from AbortSignal.timeout",
+      error: () => ({ type: "abort", reason: "The operation timed out." }),
       expect: { reason: "timeout" },
     },
-    { name: "fullStream abort part from a user abort", error: () => ({ type: "abort", reason: "This operation was aborted" }), expect: { reason: "aborted" } },
+    {
+      name: "fullStream abort part from CombinedModelsTimeoutError",
+      error: () => ({
+        type: "abort",
+        reason: new CombinedModelsTimeoutError({ phase: "stall", afterMs: 1500 }).message,
+      }),
+      expect: { reason: "timeout" },
+    },
+    {
+      name: "fullStream abort part from a user abort",
+      error: () => ({ type: "abort", reason: "This operation was aborted" }),
+      expect: { reason: "aborted" },
+    },
     {
       name: "an unaborted signal changes nothing",
-      error: () => apiCallError({ status: 529, body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } } }),
+      error: () =>
+        apiCallError({
+          status: 529,
+          body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } },
+        }),
       context: { abortSignal: new AbortController().signal },
       expect: { reason: "overloaded" },
     },
@@ -889,7 +1101,10 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
           statusCode: 429,
           isRetryable: true,
           responseHeaders: { "retry-after": "3" },
-          responseBody: JSON.stringify({ type: "error", error: { type: "rate_limit_error", message: "Rate limit reached" } }),
+          responseBody: JSON.stringify({
+            type: "error",
+            error: { type: "rate_limit_error", message: "Rate limit reached" },
+          }),
           metadata: { url: "https://api.anthropic.com/v1/messages" },
         },
       }),
@@ -904,7 +1119,11 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
       name: "APIError 'Connection reset by server' (ECONNRESET metadata)",
       error: () => ({
         name: "APIError",
-        data: { message: "Connection reset by server", isRetryable: true, metadata: { code: "ECONNRESET", syscall: "", message: "socket closed" } },
+        data: {
+          message: "Connection reset by server",
+          isRetryable: true,
+          metadata: { code: "ECONNRESET", syscall: "", message: "socket closed" },
+        },
       }),
       expect: { reason: "network" },
     },
@@ -912,13 +1131,20 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
       name: "APIError from a header timeout",
       error: () => ({
         name: "APIError",
-        data: { message: "Provider response headers timed out after 30000ms", isRetryable: true, metadata: { code: "ProviderHeaderTimeoutError", timeoutMs: "30000" } },
+        data: {
+          message: "Provider response headers timed out after 30000ms",
+          isRetryable: true,
+          metadata: { code: "ProviderHeaderTimeoutError", timeoutMs: "30000" },
+        },
       }),
       expect: { reason: "timeout" },
     },
     {
       name: "APIError from an SSE read timeout",
-      error: () => ({ name: "APIError", data: { message: "SSE read timed out", isRetryable: true, metadata: { code: "ProviderResponseStreamError" } } }),
+      error: () => ({
+        name: "APIError",
+        data: { message: "SSE read timed out", isRetryable: true, metadata: { code: "ProviderResponseStreamError" } },
+      }),
       expect: { reason: "timeout" },
     },
     {
@@ -928,7 +1154,10 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
         data: {
           message: "Quota exceeded. Check your plan and billing details.",
           isRetryable: false,
-          responseBody: JSON.stringify({ type: "error", error: { code: "insufficient_quota", message: "You exceeded your current quota" } }),
+          responseBody: JSON.stringify({
+            type: "error",
+            error: { code: "insufficient_quota", message: "You exceeded your current quota" },
+          }),
         },
       }),
       expect: { reason: "quota", code: "insufficient_quota" },
@@ -942,20 +1171,43 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
           statusCode: 429,
           isRetryable: true,
           responseHeaders: { "retry-after": "18000" },
-          responseBody: JSON.stringify({ type: "error", error: { type: "GoUsageLimitError", message: "Usage limit reached" }, metadata: { workspace: "w" } }),
+          responseBody: JSON.stringify({
+            type: "error",
+            error: { type: "GoUsageLimitError", message: "Usage limit reached" },
+            metadata: { workspace: "w" },
+          }),
         },
       }),
       expect: { reason: "quota", retryAfterMs: 18_000_000, resetAt: NOW + 18_000_000 },
     },
-    { name: "ContextOverflowError", error: () => ({ name: "ContextOverflowError", data: { message: "Input exceeds context window of this model" } }), expect: { reason: "context_overflow" } },
-    { name: "ProviderAuthError", error: () => new NamedErrorLike("ProviderAuthError", { providerID: "anthropic", message: "API key missing" }), expect: { reason: "auth" } },
-    { name: "MessageAbortedError", error: () => ({ name: "MessageAbortedError", data: { message: "The operation was aborted." } }), expect: { reason: "aborted" } },
+    {
+      name: "ContextOverflowError",
+      error: () => ({ name: "ContextOverflowError", data: { message: "Input exceeds context window of this model" } }),
+      expect: { reason: "context_overflow" },
+    },
+    {
+      name: "ProviderAuthError",
+      error: () => new NamedErrorLike("ProviderAuthError", { providerID: "anthropic", message: "API key missing" }),
+      expect: { reason: "auth" },
+    },
+    {
+      name: "MessageAbortedError",
+      error: () => ({ name: "MessageAbortedError", data: { message: "The operation was aborted." } }),
+      expect: { reason: "aborted" },
+    },
     {
       name: "UnknownError holding a stringified stream error",
-      error: () => ({ name: "UnknownError", data: { message: JSON.stringify({ type: "overloaded_error", message: "Overloaded" }) } }),
+      error: () => ({
+        name: "UnknownError",
+        data: { message: JSON.stringify({ type: "overloaded_error", message: "Overloaded" }) },
+      }),
       expect: { reason: "overloaded", message: "Overloaded" },
     },
-    { name: "UnknownError with nothing to go on", error: () => ({ name: "UnknownError", data: { message: "Something odd happened" } }), expect: { reason: "unknown", message: "Something odd happened" } },
+    {
+      name: "UnknownError with nothing to go on",
+      error: () => ({ name: "UnknownError", data: { message: "Something odd happened" } }),
+      expect: { reason: "unknown", message: "Something odd happened" },
+    },
   ])
 })
 
@@ -988,7 +1240,11 @@ describe("native runtime LLMError", () => {
           _tag: "RateLimit",
           message: "Provider request failed with HTTP 429",
           retryAfterMs: 5000,
-          http: http(429, JSON.stringify({ type: "error", error: { type: "rate_limit_error", message: "slow down" } }), { "retry-after": "5" }),
+          http: http(
+            429,
+            JSON.stringify({ type: "error", error: { type: "rate_limit_error", message: "slow down" } }),
+            { "retry-after": "5" },
+          ),
         }),
       expect: { reason: "rate_limit", statusCode: 429, retryAfterMs: 5000 },
     },
@@ -997,11 +1253,26 @@ describe("native runtime LLMError", () => {
       error: () => new LLMErrorLike({ _tag: "RateLimit", message: "rate limited", retryAfterMs: 1200 }),
       expect: { reason: "rate_limit", retryAfterMs: 1200 },
     },
-    { name: "QuotaExceeded", error: () => new LLMErrorLike({ _tag: "QuotaExceeded", message: "insufficient_quota" }), expect: { reason: "quota" } },
-    { name: "Authentication", error: () => new LLMErrorLike({ _tag: "Authentication", message: "bad key", kind: "invalid", http: http(401, "") }), expect: { reason: "auth", statusCode: 401 } },
+    {
+      name: "QuotaExceeded",
+      error: () => new LLMErrorLike({ _tag: "QuotaExceeded", message: "insufficient_quota" }),
+      expect: { reason: "quota" },
+    },
+    {
+      name: "Authentication",
+      error: () =>
+        new LLMErrorLike({ _tag: "Authentication", message: "bad key", kind: "invalid", http: http(401, "") }),
+      expect: { reason: "auth", statusCode: 401 },
+    },
     {
       name: "InvalidRequest classified as context-overflow",
-      error: () => new LLMErrorLike({ _tag: "InvalidRequest", message: "too long", classification: "context-overflow", http: http(400, "prompt is too long") }),
+      error: () =>
+        new LLMErrorLike({
+          _tag: "InvalidRequest",
+          message: "too long",
+          classification: "context-overflow",
+          http: http(400, "prompt is too long"),
+        }),
       expect: { reason: "context_overflow" },
     },
     {
@@ -1010,18 +1281,52 @@ describe("native runtime LLMError", () => {
         new LLMErrorLike({
           _tag: "InvalidRequest",
           message: "Provider request failed with HTTP 400",
-          http: http(400, JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: "Your credit balance is too low to access the Anthropic API." } })),
+          http: http(
+            400,
+            JSON.stringify({
+              type: "error",
+              error: {
+                type: "invalid_request_error",
+                message: "Your credit balance is too low to access the Anthropic API.",
+              },
+            }),
+          ),
         }),
       expect: { reason: "quota", statusCode: 400 },
     },
-    { name: "ProviderInternal 529", error: () => new LLMErrorLike({ _tag: "ProviderInternal", message: "HTTP 529", status: 529 }), expect: { reason: "overloaded", statusCode: 529 } },
-    { name: "ProviderInternal 503", error: () => new LLMErrorLike({ _tag: "ProviderInternal", message: "HTTP 503", status: 503 }), expect: { reason: "server_error", statusCode: 503 } },
-    { name: "Transport timeout", error: () => new LLMErrorLike({ _tag: "Transport", message: "timed out", kind: "Timeout" }), expect: { reason: "timeout" } },
-    { name: "Transport", error: () => new LLMErrorLike({ _tag: "Transport", message: "Connection refused", kind: "TransportError" }), expect: { reason: "network" } },
-    { name: "ContentPolicy", error: () => new LLMErrorLike({ _tag: "ContentPolicy", message: "blocked by content policy" }), expect: { reason: "invalid_request" } },
+    {
+      name: "ProviderInternal 529",
+      error: () => new LLMErrorLike({ _tag: "ProviderInternal", message: "HTTP 529", status: 529 }),
+      expect: { reason: "overloaded", statusCode: 529 },
+    },
+    {
+      name: "ProviderInternal 503",
+      error: () => new LLMErrorLike({ _tag: "ProviderInternal", message: "HTTP 503", status: 503 }),
+      expect: { reason: "server_error", statusCode: 503 },
+    },
+    {
+      name: "Transport timeout",
+      error: () => new LLMErrorLike({ _tag: "Transport", message: "timed out", kind: "Timeout" }),
+      expect: { reason: "timeout" },
+    },
+    {
+      name: "Transport",
+      error: () => new LLMErrorLike({ _tag: "Transport", message: "Connection refused", kind: "TransportError" }),
+      expect: { reason: "network" },
+    },
+    {
+      name: "ContentPolicy",
+      error: () => new LLMErrorLike({ _tag: "ContentPolicy", message: "blocked by content policy" }),
+      expect: { reason: "invalid_request" },
+    },
     {
       name: "plain-object LLMError (serialised across a boundary)",
-      error: () => ({ _tag: "LLM.Error", module: "RequestExecutor", method: "execute", reason: { _tag: "QuotaExceeded", message: "no quota" } }),
+      error: () => ({
+        _tag: "LLM.Error",
+        module: "RequestExecutor",
+        method: "execute",
+        reason: { _tag: "QuotaExceeded", message: "no quota" },
+      }),
       expect: { reason: "quota" },
     },
   ])
@@ -1029,30 +1334,75 @@ describe("native runtime LLMError", () => {
 
 describe("no guessing from unrelated words and numbers", () => {
   runCases([
-    { name: "'500' inside a sentence is not a 500", error: () => new Error("Expected at most 500 items in tools, got 512"), expect: { reason: "unknown" }, absent: ["statusCode"] },
-    { name: "a sentence mentioning 'rate' is not a rate limit", error: () => "Please rate the accuracy of this generation", expect: { reason: "unknown" } },
+    {
+      name: "'500' inside a sentence is not a 500",
+      error: () => new Error("Expected at most 500 items in tools, got 512"),
+      expect: { reason: "unknown" },
+      absent: ["statusCode"],
+    },
+    {
+      name: "a sentence mentioning 'rate' is not a rate limit",
+      error: () => "Please rate the accuracy of this generation",
+      expect: { reason: "unknown" },
+    },
     {
       name: "a 400 mentioning a 'rate' parameter stays invalid_request",
-      error: () => apiCallError({ status: 400, body: { error: { message: "Invalid value for 'sample_rate': must be an integer", type: "invalid_request_error" } } }),
+      error: () =>
+        apiCallError({
+          status: 400,
+          body: {
+            error: { message: "Invalid value for 'sample_rate': must be an integer", type: "invalid_request_error" },
+          },
+        }),
       expect: { reason: "invalid_request" },
     },
     {
       name: "a 400 that mentions a rate limit in passing is still a bad request",
-      error: () => apiCallError({ status: 400, body: { error: { message: "Unknown parameter 'rate_limit_tier'", type: "invalid_request_error" } } }),
+      error: () =>
+        apiCallError({
+          status: 400,
+          body: { error: { message: "Unknown parameter 'rate_limit_tier'", type: "invalid_request_error" } },
+        }),
       expect: { reason: "invalid_request" },
     },
-    { name: "'HTTP 503' in a message is a labelled status", error: () => new Error("Provider request failed with HTTP 503"), expect: { reason: "server_error", statusCode: 503 } },
-    { name: "'429 Too Many Requests' status line", error: () => "429 Too Many Requests", expect: { reason: "rate_limit", statusCode: 429 } },
-    { name: "'429 apples' is not a status line", error: () => "I ate 429 apples", expect: { reason: "unknown" }, absent: ["statusCode"] },
-    { name: "DOMException numeric code is not a status", error: () => new DOMException("Failed to parse", "SyntaxError"), expect: { reason: "unknown" }, absent: ["statusCode"] },
-    { name: "openai-compatible 'Internal server error' string", error: () => "Internal server error", expect: { reason: "server_error" }, absent: ["statusCode"] },
+    {
+      name: "'HTTP 503' in a message is a labelled status",
+      error: () => new Error("Provider request failed with HTTP 503"),
+      expect: { reason: "server_error", statusCode: 503 },
+    },
+    {
+      name: "'429 Too Many Requests' status line",
+      error: () => "429 Too Many Requests",
+      expect: { reason: "rate_limit", statusCode: 429 },
+    },
+    {
+      name: "'429 apples' is not a status line",
+      error: () => "I ate 429 apples",
+      expect: { reason: "unknown" },
+      absent: ["statusCode"],
+    },
+    {
+      name: "DOMException numeric code is not a status",
+      error: () => new DOMException("Failed to parse", "SyntaxError"),
+      expect: { reason: "unknown" },
+      absent: ["statusCode"],
+    },
+    {
+      name: "openai-compatible 'Internal server error' string",
+      error: () => "Internal server error",
+      expect: { reason: "server_error" },
+      absent: ["statusCode"],
+    },
   ])
 })
 
 describe("odd input never throws", () => {
   const circular: Record<string, unknown> = { message: "loop" }
   circular.cause = circular
-  const deep = Array.from({ length: 100 }).reduce<unknown>((cause) => new Error("wrapper", { cause }), new Error("bottom"))
+  const deep = Array.from({ length: 100 }).reduce<unknown>(
+    (cause) => new Error("wrapper", { cause }),
+    new Error("bottom"),
+  )
   const throwing = new Proxy(
     {},
     {
@@ -1171,10 +1521,19 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
   })
   afterAll(() => server.stop(true))
 
-  const sse = (events: Array<[string, unknown]>) => events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("")
+  const sse = (events: Array<[string, unknown]>) =>
+    events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("")
   const messageStart = {
     type: "message_start",
-    message: { id: "msg_1", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, usage: { input_tokens: 1, output_tokens: 0 } },
+    message: {
+      id: "msg_1",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [],
+      stop_reason: null,
+      usage: { input_tokens: 1, output_tokens: 0 },
+    },
   }
   const textStart = { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }
   const textDelta = { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hello" } }
@@ -1187,7 +1546,10 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
     thrown?: unknown
   }
 
-  async function run(provider: "anthropic" | "openai-compatible", options: { abortSignal?: AbortSignal; url?: string } = {}): Promise<Outcome> {
+  async function run(
+    provider: "anthropic" | "openai-compatible",
+    options: { abortSignal?: AbortSignal; url?: string } = {},
+  ): Promise<Outcome> {
     const url = options.url ?? baseURL
     const model =
       provider === "anthropic"
@@ -1195,7 +1557,13 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
         : createOpenAICompatible({ name: "loopback", baseURL: url, apiKey: "test" })("some-model")
     const outcome: Outcome = { errors: [], aborts: [] }
     try {
-      const result = streamText({ model, prompt: "hi", maxRetries: 0, abortSignal: options.abortSignal, onError: () => {} })
+      const result = streamText({
+        model,
+        prompt: "hi",
+        maxRetries: 0,
+        abortSignal: options.abortSignal,
+        onError: () => {},
+      })
       for await (const part of result.fullStream) {
         if (part.type === "error") outcome.errors.push(part.error)
         if (part.type === "abort") outcome.aborts.push(part)
@@ -1208,11 +1576,26 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
 
   test("anthropic 429 with retry-after → rate_limit, 7 s, status and code", async () => {
     reply = () =>
-      json(429, { type: "error", error: { type: "rate_limit_error", message: "Number of request tokens has exceeded your per-minute rate limit" } }, { "retry-after": "7" })
+      json(
+        429,
+        {
+          type: "error",
+          error: {
+            type: "rate_limit_error",
+            message: "Number of request tokens has exceeded your per-minute rate limit",
+          },
+        },
+        { "retry-after": "7" },
+      )
     const { errors } = await run("anthropic")
     expect(errors).toHaveLength(1)
     expect(APICallError.isInstance(errors[0])).toBe(true)
-    expect(classify(errors[0])).toMatchObject({ reason: "rate_limit", statusCode: 429, retryAfterMs: 7000, code: "rate_limit_error" })
+    expect(classify(errors[0])).toMatchObject({
+      reason: "rate_limit",
+      statusCode: 429,
+      retryAfterMs: 7000,
+      code: "rate_limit_error",
+    })
   })
 
   test("anthropic 529 overloaded → overloaded", async () => {
@@ -1222,21 +1605,33 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
   })
 
   test("anthropic 400 prompt is too long → context_overflow", async () => {
-    reply = () => json(400, { type: "error", error: { type: "invalid_request_error", message: "prompt is too long: 215734 tokens > 200000 maximum" } })
+    reply = () =>
+      json(400, {
+        type: "error",
+        error: { type: "invalid_request_error", message: "prompt is too long: 215734 tokens > 200000 maximum" },
+      })
     const { errors } = await run("anthropic")
     expect(classify(errors[0])).toMatchObject({ reason: "context_overflow", statusCode: 400 })
   })
 
   test("anthropic 400 credit balance → quota", async () => {
     reply = () =>
-      json(400, { type: "error", error: { type: "invalid_request_error", message: "Your credit balance is too low to access the Anthropic API." } })
+      json(400, {
+        type: "error",
+        error: {
+          type: "invalid_request_error",
+          message: "Your credit balance is too low to access the Anthropic API.",
+        },
+      })
     const { errors } = await run("anthropic")
     expect(classify(errors[0])).toMatchObject({ reason: "quota", statusCode: 400 })
   })
 
   test("anthropic error as the first SSE event → APICallError 500 with rate_limit body → rate_limit", async () => {
     reply = () =>
-      new Response(sse([["error", { type: "error", error: { type: "rate_limit_error", message: "Rate limited" } }]]), { headers: { "content-type": "text/event-stream" } })
+      new Response(sse([["error", { type: "error", error: { type: "rate_limit_error", message: "Rate limited" } }]]), {
+        headers: { "content-type": "text/event-stream" },
+      })
     const { errors } = await run("anthropic")
     expect(APICallError.isInstance(errors[0])).toBe(true)
     expect((errors[0] as APICallError).statusCode).toBe(500)
@@ -1245,9 +1640,17 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
 
   test("anthropic overloaded_error after text started → plain object part → overloaded, no status", async () => {
     reply = () =>
-      new Response(sse([["message_start", messageStart], ["content_block_start", textStart], ["content_block_delta", textDelta], ["error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }]]), {
-        headers: { "content-type": "text/event-stream" },
-      })
+      new Response(
+        sse([
+          ["message_start", messageStart],
+          ["content_block_start", textStart],
+          ["content_block_delta", textDelta],
+          ["error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }],
+        ]),
+        {
+          headers: { "content-type": "text/event-stream" },
+        },
+      )
     const { errors } = await run("anthropic")
     expect(APICallError.isInstance(errors[0])).toBe(false)
     const result = classify(errors[0])
@@ -1257,17 +1660,33 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
 
   test("openai-compatible 429 insufficient_quota → quota", async () => {
     reply = () =>
-      json(429, { error: { message: "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota", param: null, code: "insufficient_quota" } })
+      json(429, {
+        error: {
+          message: "You exceeded your current quota, please check your plan and billing details.",
+          type: "insufficient_quota",
+          param: null,
+          code: "insufficient_quota",
+        },
+      })
     const { errors } = await run("openai-compatible")
     expect(classify(errors[0])).toMatchObject({ reason: "quota", statusCode: 429, code: "insufficient_quota" })
   })
 
   test("openai-compatible in-stream error chunk → string part → classified by its message", async () => {
-    const chunk = { id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content: "Hi" } }] }
+    const chunk = {
+      id: "c",
+      object: "chat.completion.chunk",
+      created: 1,
+      model: "m",
+      choices: [{ index: 0, delta: { content: "Hi" } }],
+    }
     reply = () =>
-      new Response(`data: ${JSON.stringify(chunk)}\n\ndata: ${JSON.stringify({ error: { message: "Rate limit exceeded: limit_rpm/google/gemini-2.5-pro", code: 429 } })}\n\n`, {
-        headers: { "content-type": "text/event-stream" },
-      })
+      new Response(
+        `data: ${JSON.stringify(chunk)}\n\ndata: ${JSON.stringify({ error: { message: "Rate limit exceeded: limit_rpm/google/gemini-2.5-pro", code: 429 } })}\n\n`,
+        {
+          headers: { "content-type": "text/event-stream" },
+        },
+      )
     const { errors } = await run("openai-compatible")
     expect(typeof errors[0]).toBe("string")
     expect(classify(errors[0])).toMatchObject({ reason: "rate_limit" })
@@ -1276,7 +1695,10 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
   test("openai-compatible 403 from Copilot → transient rate_limit with providerID", async () => {
     reply = () => new Response("Forbidden", { status: 403 })
     const { errors } = await run("openai-compatible")
-    expect(classify(errors[0], { providerID: "github-copilot" })).toMatchObject({ reason: "rate_limit", statusCode: 403 })
+    expect(classify(errors[0], { providerID: "github-copilot" })).toMatchObject({
+      reason: "rate_limit",
+      statusCode: 403,
+    })
     expect(classify(errors[0], { providerID: "openrouter" })).toMatchObject({ reason: "auth", statusCode: 403 })
   })
 
@@ -1289,13 +1711,19 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
   })
 
   test("connection cut mid-stream → the iterator throws → network", async () => {
-    const body = sse([["message_start", messageStart], ["content_block_start", textStart], ["content_block_delta", textDelta]])
+    const body = sse([
+      ["message_start", messageStart],
+      ["content_block_start", textStart],
+      ["content_block_delta", textDelta],
+    ])
     const raw = Bun.listen({
       hostname: "127.0.0.1",
       port: 0,
       socket: {
         data(socket) {
-          socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n`)
+          socket.write(
+            `HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n`,
+          )
           setTimeout(() => socket.end(), 30)
         },
       },
@@ -1331,13 +1759,17 @@ describe("real AI SDK errors (streamText fullStream, loopback server)", () => {
     setTimeout(() => driver.abort(new CombinedModelsTimeoutError({ phase: "first_byte", afterMs: 50 })), 50)
     const timedOut = await run("anthropic", { abortSignal: driver.signal })
     expect(classify(timedOut.aborts[0] ?? timedOut.errors[0])).toMatchObject({ reason: "timeout" })
-    expect(classify(timedOut.aborts[0] ?? timedOut.errors[0], { abortSignal: driver.signal })).toMatchObject({ reason: "timeout" })
+    expect(classify(timedOut.aborts[0] ?? timedOut.errors[0], { abortSignal: driver.signal })).toMatchObject({
+      reason: "timeout",
+    })
 
     const user = new AbortController()
     setTimeout(() => user.abort(), 50)
     const aborted = await run("anthropic", { abortSignal: user.signal })
     expect(classify(aborted.aborts[0] ?? aborted.errors[0])).toMatchObject({ reason: "aborted" })
-    expect(classify(aborted.aborts[0] ?? aborted.errors[0], { abortSignal: user.signal })).toMatchObject({ reason: "aborted" })
+    expect(classify(aborted.aborts[0] ?? aborted.errors[0], { abortSignal: user.signal })).toMatchObject({
+      reason: "aborted",
+    })
   })
 })
 
@@ -1349,7 +1781,12 @@ describe("rate limits read as quota keep their own window's reset", () => {
         apiCallError({
           status: 429,
           headers: { "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "8m38s" },
-          body: { error: { message: "Rate limit reached on requests per day (RPD): Limit 200, Used 200.", code: "rate_limit_exceeded" } },
+          body: {
+            error: {
+              message: "Rate limit reached on requests per day (RPD): Limit 200, Used 200.",
+              code: "rate_limit_exceeded",
+            },
+          },
         }),
       expect: { reason: "quota", retryAfterMs: 518_000, resetAt: NOW + 518_000 },
     },

@@ -9,22 +9,42 @@ describe("redact: secrets are gone", () => {
     ["OpenAI project key", "Incorrect API key provided: sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234.", "sk-proj-AbCd"],
     ["OpenRouter key", "key sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef rejected", "sk-or-v1-0123"],
     ["Bearer token", "Authorization failed for Bearer eyJhbGciOiJIUzI1NiJ9.payload12345.sig", "eyJhbGciOiJIUzI1NiJ9"],
-    ["authorization header dump", '{"authorization":"Bearer abc.def.ghi-secret-value","content-type":"application/json"}', "abc.def.ghi-secret-value"],
+    [
+      "authorization header dump",
+      '{"authorization":"Bearer abc.def.ghi-secret-value","content-type":"application/json"}',
+      "abc.def.ghi-secret-value",
+    ],
     ["x-api-key header line", "x-api-key: my-custom-key-value-123", "my-custom-key-value-123"],
     ["x-api-key in JSON", '{"x-api-key": "plainsecretvalue"}', "plainsecretvalue"],
     ["GitHub OAuth token", "token gho_16C7e42F292c6912E7710c838347Ae178B4a rejected", "gho_16C7e42F"],
     ["GitHub PAT", "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", "ghp_wWPw5k4a"],
     ["GitHub fine-grained PAT", "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "github_pat_11ABC"],
-    ["AWS access key id", "The security token included in the request is invalid: AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"],
-    ["Google API key in URL", "https://generativelanguage.googleapis.com/v1beta/models/x?alt=sse&key=AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234"],
+    [
+      "AWS access key id",
+      "The security token included in the request is invalid: AKIAIOSFODNN7EXAMPLE",
+      "AKIAIOSFODNN7EXAMPLE",
+    ],
+    [
+      "Google API key in URL",
+      "https://generativelanguage.googleapis.com/v1beta/models/x?alt=sse&key=AIzaSyA1234567890abcdefghijklmnopqrstuv",
+      "AIzaSyA1234",
+    ],
     ["key= query param", "GET https://example.com/v1?key=hunter2&alt=sse failed", "hunter2"],
     ["access_token query param", "https://example.com/cb?access_token=abc123xyz", "abc123xyz"],
     ["api_key field", 'api_key="s3cr3t-value"', "s3cr3t-value"],
     ["email", "Organization owner someone.name+tag@example.co.uk must verify", "someone.name+tag@example.co.uk"],
     ["credentials in URL", "connect to https://user:p4ssw0rd@proxy.internal:8080 failed", "p4ssw0rd"],
-    ["long hex secret", "secret 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 leaked", "9f86d081884c7d659a2f"],
+    [
+      "long hex secret",
+      "secret 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 leaked",
+      "9f86d081884c7d659a2f",
+    ],
     ["opaque base64 token", "session Zm9vYmFyQmF6UXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpLTE1O expired", "Zm9vYmFyQmF6UXV4MTIz"],
-    ["JWT", "id_token eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N", "eyJzdWIiOiIxMjM0NTY3ODkwIn0"],
+    [
+      "JWT",
+      "id_token eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+      "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+    ],
   ]
   for (const [name, input, secret] of cases) {
     test(name, () => {
@@ -117,11 +137,16 @@ describe("redact: shape", () => {
 
   test("property: an embedded sk- key never survives", () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 100 }), fc.stringMatching(/^[A-Za-z0-9]{24,40}$/), fc.string({ maxLength: 100 }), (before, key, after) => {
-        const out = redact(`${before} sk-${key} ${after}`, 1000)
-        expect(out).not.toContain(`sk-${key}`)
-        expect(out).not.toContain(key.slice(0, 20))
-      }),
+      fc.property(
+        fc.string({ maxLength: 100 }),
+        fc.stringMatching(/^[A-Za-z0-9]{24,40}$/),
+        fc.string({ maxLength: 100 }),
+        (before, key, after) => {
+          const out = redact(`${before} sk-${key} ${after}`, 1000)
+          expect(out).not.toContain(`sk-${key}`)
+          expect(out).not.toContain(key.slice(0, 20))
+        },
+      ),
       { numRuns: 200 },
     )
   })
@@ -164,11 +189,18 @@ describe("safeHeaders", () => {
 
   test("accepts a Headers instance and entry lists", () => {
     expect(safeHeaders(new Headers({ "Retry-After": "3", Authorization: "Bearer x" }))).toEqual({ "retry-after": "3" })
-    expect(safeHeaders([["retry-after", "3"], ["x-api-key", "k"]])).toEqual({ "retry-after": "3" })
+    expect(
+      safeHeaders([
+        ["retry-after", "3"],
+        ["x-api-key", "k"],
+      ]),
+    ).toEqual({ "retry-after": "3" })
   })
 
   test("a rate-limit header name never smuggles a secret value", () => {
-    expect(safeHeaders({ "x-ratelimit-note": "key sk-ant-api03-AbC123dEf456GhI789jKl012" })["x-ratelimit-note"]).not.toContain("sk-ant")
+    expect(
+      safeHeaders({ "x-ratelimit-note": "key sk-ant-api03-AbC123dEf456GhI789jKl012" })["x-ratelimit-note"],
+    ).not.toContain("sk-ant")
   })
 
   test("odd input", () => {
