@@ -13,7 +13,12 @@
  *    group; `add` moves models into the group (creating it when nothing was detected under that id); `exclude`
  *    removes; `name` renames; `priority` orders. A group with `members` or `add` is kept with a single provider: the
  *    user asked for it. Rules that only rename, exclude or order leave the min_providers rule in force.
- * 6. Groups with fewer than `min_providers` distinct providers are dropped: aliases and region profiles inside one
+ * 6. Outliers: the group promises its members' minimum limits and shared capabilities, so one odd member would drag
+ *    it down (Poe's 4k-output GPT-4o mini would cut every answer of the combined model at 4k). An automatically detected
+ *    member is left out, and reported in `ungrouped`, when it lacks tool calls that most providers in the group have,
+ *    or when its context or output limit is below half the group's typical one (`typicalOf` and `LIMIT_THAT_MATTERS`
+ *    say how that is measured). Members added by hand are never left out; `add` is how a user brings an outlier back.
+ * 7. Groups with fewer than `min_providers` distinct providers are dropped: aliases and region profiles inside one
  *    provider are one quota and count once.
  *
  * Output is sorted by group id, members by priority; nothing depends on catalog order.
@@ -34,6 +39,8 @@ export interface UngroupedModel {
   providerID: string
   modelID: string
   reason: string
+  /** The group it was detected for and then left out of (early release, outlier); absent when it got no identity. */
+  groupID?: string
 }
 
 export interface GroupingResult {
@@ -154,11 +161,110 @@ function dropEarlyReleases(buckets: Map<string, Candidate[]>, ungrouped: Ungroup
       ungrouped.push({
         providerID: entry.model.providerID,
         modelID: entry.model.modelID,
+        groupID: key,
         reason: `spelled like "${key}" but released ${entry.model.releaseDate}, more than ${EARLY_RELEASE_TOLERANCE_DAYS} days before the others (${new Date(usual * DAY_MS).toISOString().slice(0, 10)}): likely an older model`,
       })
       return false
     })
     buckets.set(key, kept)
+  }
+}
+
+/**
+ * Limits are compared as OpenCode uses them, capped at these. OpenCode never asks for more than 32,000 output tokens
+ * (`OUTPUT_TOKEN_MAX` in its provider/transform.ts), so 64k against 128k makes no difference to an answer. A window of
+ * 128k tokens already holds a long coding session; a larger one only delays compaction. Without the caps, providers
+ * that legitimately serve a model with a smaller window would count as outliers: Copilot serves Gemini 2.5 Pro with
+ * 128k against 1M elsewhere, and Claude Opus 4.6 with 32k output against 128k.
+ */
+const LIMIT_THAT_MATTERS = { context: 128_000, output: 32_000 } as const
+
+/**
+ * Left out below half the typical limit. Providers do serve a model at half the usual limit on purpose (Copilot's
+ * Claude Sonnet 4.5: 32k output against Anthropic's 64k; its GPT-4.1: 16,384 against 32,768), so exactly half stays.
+ * Below half, the real catalog shows almost only members at a third or less of their group (4k or 8k output against
+ * 16k or 32k, windows of 8k to 40k against 128k, limits of 0): missing data or a cut-down deployment that would cut
+ * answers short, not another way of serving the same model.
+ */
+const OUTLIER_RATIO = 0.5
+
+/**
+ * Catalogs write "16k" as 16,000, 16,384 or 16,400, so half is taken with this much room: 8,192 against a typical
+ * 16,400, or 16,000 against 32,768, is half of the same number written another way and stays.
+ */
+const SPELLING_ROOM = 1_024 / 1_000
+
+type LimitName = keyof typeof LIMIT_THAT_MATTERS
+
+interface Typical {
+  context: number
+  output: number
+  providers: number
+  providersWithToolCalls: number
+}
+
+/**
+ * What a group usually offers. Each provider counts once, with its best member, so Bedrock's region profiles or a
+ * gateway's aliases never outvote other providers. The typical limit is the lower median over providers: being below
+ * half of it then always means that a strict majority of providers offer more than twice as much, and with two
+ * providers (the lower median is the smaller one) neither is an outlier, since neither is typical.
+ */
+function typicalOf(candidates: readonly Candidate[]): Typical {
+  const byProvider = R.groupBy(candidates, (entry) => entry.model.providerID)
+  const providers = Object.values(byProvider)
+  const lowerMedian = (pick: (model: CatalogModel) => number) => {
+    const values = providers.map((entries) => Math.max(...entries.map((entry) => pick(entry.model)))).sort((a, b) => a - b)
+    return values[(values.length - 1) >> 1]!
+  }
+  return {
+    context: lowerMedian((model) => model.limit.context),
+    output: lowerMedian((model) => model.limit.output),
+    providers: providers.length,
+    providersWithToolCalls: providers.filter((entries) => entries.some((entry) => entry.model.capabilities.toolCall)).length,
+  }
+}
+
+const count = (value: number) => value.toLocaleString("en-US")
+
+/** Why a member would drag its group down; empty when it would not. */
+function outlierReasons(model: CatalogModel, typical: Typical): string[] {
+  const reasons: string[] = []
+  if (!model.capabilities.toolCall && typical.providersWithToolCalls * 2 > typical.providers)
+    reasons.push(`no tool calls, while ${typical.providersWithToolCalls} of the group's ${typical.providers} providers have them`)
+  for (const limit of ["context", "output"] as const satisfies readonly LimitName[]) {
+    const cap = LIMIT_THAT_MATTERS[limit]
+    if (Math.min(model.limit[limit], cap) * SPELLING_ROOM >= OUTLIER_RATIO * Math.min(typical[limit], cap)) continue
+    const capped =
+      typical[limit] <= cap ? "" : limit === "output" ? ` (OpenCode asks for ${count(cap)} at most)` : ` (a window past ${count(cap)} only delays compaction)`
+    reasons.push(`${limit} limit ${count(model.limit[limit])} is below half the group's typical ${count(typical[limit])}${capped}`)
+  }
+  return reasons
+}
+
+/**
+ * Step 6: leave out automatically detected members that would drag the group's limits or capabilities down. Repeats
+ * until nothing more is left out, because leaving out a low member raises the typical limit; stopping after one round
+ * would make grouping the kept members again leave out more.
+ */
+function leaveOutOutliers(groupID: string, candidates: readonly Candidate[]): { kept: Candidate[]; leftOut: UngroupedModel[] } {
+  let kept = [...candidates]
+  const leftOut: UngroupedModel[] = []
+  for (;;) {
+    const typical = typicalOf(kept)
+    const round = kept.flatMap((entry) => {
+      if (entry.joined.kind === "manual") return []
+      const reasons = outlierReasons(entry.model, typical)
+      return reasons.length ? [{ entry, reasons }] : []
+    })
+    if (round.length === 0) return { kept, leftOut }
+    for (const { entry, reasons } of round)
+      leftOut.push({
+        providerID: entry.model.providerID,
+        modelID: entry.model.modelID,
+        groupID,
+        reason: `${reasons.join("; ")}; add it by hand with combined_models.groups.${groupID}.add if you want it`,
+      })
+    kept = kept.filter((entry) => !round.some((outlier) => outlier.entry === entry))
   }
 }
 
@@ -373,9 +479,11 @@ export function buildGroups(providers: readonly CatalogProvider[], config: Group
       })
   }
 
-  // Step 6: build, keep, order.
+  // Steps 6 and 7: leave out outliers, build, keep, order.
   const groups: Group[] = []
-  for (const [groupID, candidates] of buckets) {
+  for (const [groupID, detected] of buckets) {
+    const { kept: candidates, leftOut } = leaveOutOutliers(groupID, detected)
+    ungrouped.push(...leftOut)
     const rule = config.groups[groupID]
     const priority = rule?.priority ?? config.providerPriority
     const members = orderMembers(candidates.map(toMember), priority)
