@@ -28,7 +28,9 @@ const EXPECTED: Record<string, { decision: Decision; reason: string } | Record<W
   // OpenAI's 503 body says "The engine is currently overloaded".
   "unavailable-503": { anthropic: { decision: "retry", reason: "server_error" }, openai: { decision: "retry", reason: "overloaded" } },
   "auth-401": { decision: "switch", reason: "auth" },
-  "forbidden-403": { decision: "switch", reason: "auth" },
+  // The openai-wire provider here is github-copilot, whose bare 403 is a known transient: a short cooldown, not
+  // "until you sign in again". Anthropic's 403 is a real permission problem.
+  "forbidden-403": { anthropic: { decision: "switch", reason: "auth" }, openai: { decision: "switch", reason: "rate_limit" } },
   "context-length-400": { decision: "pass_through", reason: "context_overflow" },
   "stream-error-first-event": { decision: "retry", reason: "overloaded" },
   "stream-error-after-text": { decision: "retry", reason: "overloaded" },

@@ -26,7 +26,7 @@
  *   stated per day or per month, or a 429 whose wait is at least `QUOTA_MIN_WAIT_MS`.
  */
 import { APICallError, LoadAPIKeyError, TypeValidationError } from "@ai-sdk/provider"
-import { CombinedModelsTimeoutError } from "./errors.ts"
+import { CombinedModelsTimeoutError, StreamTruncatedError } from "./errors.ts"
 import { redact } from "./redact.ts"
 import type { ClassifiedError, FailureReason } from "./types.ts"
 
@@ -65,6 +65,8 @@ function classifyUnchecked(error: unknown, context: ClassifyContext): Classified
   for (const layer of layers) {
     const timeout = asTimeout(layer)
     if (timeout) return timeout
+    // A stream cut short without an error on the wire is a broken connection in all but name.
+    if (StreamTruncatedError.isInstance(layer)) return { reason: "network", message: layer.message }
   }
   for (const layer of layers) {
     if (isAbort(layer)) return { reason: "aborted", message: redact(abortMessage(layer), MESSAGE_LENGTH) || "Aborted" }

@@ -37,6 +37,25 @@ export class CombinedModelsTimeoutError extends Error {
   }
 }
 
+const truncatedMarker = Symbol.for("combined-models.stream-truncated")
+
+/**
+ * The stream ended without the provider saying it was done (no `message_stop`, no `finish_reason`, no `[DONE]`): the
+ * AI SDK reports that as an ordinary finish with reason `other`, so an answer cut short would pass for a whole one.
+ */
+export class StreamTruncatedError extends Error {
+  readonly [truncatedMarker] = true
+  override readonly name = "StreamTruncatedError"
+
+  constructor() {
+    super("The provider's stream ended before the provider finished the answer")
+  }
+
+  static isInstance(error: unknown): error is StreamTruncatedError {
+    return hasMarker(error, truncatedMarker)
+  }
+}
+
 function hasMarker(error: unknown, marker: symbol): boolean {
   return (
     typeof error === "object" &&

@@ -5,7 +5,7 @@ import { APICallError, LoadAPIKeyError } from "@ai-sdk/provider"
 import { RetryError, streamText } from "ai"
 import fc from "fast-check"
 import { classify, QUOTA_MIN_WAIT_MS, type ClassifyContext } from "../src/classify.ts"
-import { CombinedModelsTimeoutError } from "../src/errors.ts"
+import { CombinedModelsTimeoutError, StreamTruncatedError } from "../src/errors.ts"
 import { FAILURE_REASONS, type ClassifiedError } from "../src/types.ts"
 
 const NOW = Date.parse("2026-03-01T12:00:00Z")
@@ -1791,4 +1791,9 @@ describe("rate limits read as quota keep their own window's reset", () => {
       expect: { reason: "quota", retryAfterMs: 518_000, resetAt: NOW + 518_000 },
     },
   ])
+})
+
+test("a stream that ended before the provider finished reads as a broken connection", () => {
+  expect(classify(new StreamTruncatedError())).toMatchObject({ reason: "network" })
+  expect(StreamTruncatedError.isInstance(new Error("x"))).toBe(false)
 })

@@ -8,7 +8,7 @@ import type { LanguageModelV3 } from "@ai-sdk/provider"
 import { streamText, type ModelMessage, type ToolSet } from "ai"
 import { classify } from "../classify.ts"
 import type { ResolvedConfig } from "../config.ts"
-import { CombinedModelsTimeoutError } from "../errors.ts"
+import { CombinedModelsTimeoutError, StreamTruncatedError } from "../errors.ts"
 import type { HealthRegistry } from "../health.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import type { Access } from "../route.ts"
@@ -244,6 +244,10 @@ export class CombinedSession {
           toolResultParts.push({ type: "tool-result", toolCallId: part.toolCallId, toolName: part.toolName, output })
           feed({ type: "tool_completed", at: this.clock(), toolCallId: part.toolCallId })
           options.onEvent?.({ type: "tool", member, toolName: part.toolName, toolCallId: part.toolCallId, status: "completed" })
+        } else if (part.type === "finish-step" && part.finishReason === "other" && part.rawFinishReason === undefined) {
+          failed = true
+          failure = new StreamTruncatedError()
+          break
         } else if (part.type === "finish" && part.finishReason === "error" && !failed) {
           failed = true
           failure = new Error("The provider ended the stream with an error")
@@ -267,7 +271,7 @@ export class CombinedSession {
       const actions = feed({ type: "user_abort", at: this.clock() })
       return { outcome: "aborted" as const, text, toolCalls, responseMessages, partialMessages: [], actions }
     }
-    const error = classify(failure, { now: this.clock(), abortSignal: controller.signal })
+    const error = classify(failure, { now: this.clock(), abortSignal: controller.signal, providerID: member.providerID })
     options.onEvent?.({ type: "failure", member, error, detectedAt })
     const actions = feed({ type: "step_failed", at: this.clock(), error })
     return {
