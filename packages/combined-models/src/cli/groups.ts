@@ -2,10 +2,9 @@
  * `combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]`:
  * the groups a catalog and config produce, as a table, as JSON, or with the reason each member joined.
  */
-import { fromModelsDev } from "../catalog.ts"
-import { resolveConfig, type ResolvedConfig, DEFAULTS } from "../config.ts"
 import { buildGroups, type GroupingResult } from "../grouping.ts"
 import type { Group } from "../types.ts"
+import { loadCatalog, loadConfig } from "./inputs.ts"
 
 const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]
 
@@ -49,46 +48,6 @@ function parseArgs(args: readonly string[]): Parsed {
     }
   }
   return { ok: true, options }
-}
-
-/** JSONC as OpenCode accepts it: `//` and `/* *\/` comments and trailing commas, strings left intact. */
-export function parseJsonc(text: string): unknown {
-  let out = ""
-  let index = 0
-  while (index < text.length) {
-    const char = text[index]!
-    if (char === '"') {
-      let end = index + 1
-      while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1
-      out += text.slice(index, end + 1)
-      index = end + 1
-    } else if (char === "/" && text[index + 1] === "/") {
-      while (index < text.length && text[index] !== "\n") index++
-    } else if (char === "/" && text[index + 1] === "*") {
-      const end = text.indexOf("*/", index + 2)
-      index = end === -1 ? text.length : end + 2
-    } else {
-      out += char
-      index++
-    }
-  }
-  return JSON.parse(out.replace(/,(\s*[}\]])/g, "$1"))
-}
-
-async function readJsonFile(path: string, what: string, jsonc: boolean): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
-  const file = Bun.file(path)
-  if (!(await file.exists())) return { ok: false, message: `${what} ${path}: no such file` }
-  let text: string
-  try {
-    text = await file.text()
-  } catch (error) {
-    return { ok: false, message: `${what} ${path}: cannot read it (${error instanceof Error ? error.message : String(error)})` }
-  }
-  try {
-    return { ok: true, value: jsonc ? parseJsonc(text) : JSON.parse(text) }
-  } catch (error) {
-    return { ok: false, message: `${what} ${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})` }
-  }
 }
 
 function formatTokens(count: number): string {
@@ -189,39 +148,20 @@ export async function run(args: string[]): Promise<number> {
     return 2
   }
 
-  const catalogFile = await readJsonFile(options.catalog, "catalog", false)
-  if (!catalogFile.ok) {
-    console.error(`combined-models groups: ${catalogFile.message}`)
+  const catalog = await loadCatalog(options.catalog)
+  if (!catalog.ok) {
+    console.error(`combined-models groups: ${catalog.message}`)
     return 1
   }
-  const catalog = fromModelsDev(catalogFile.value)
-  if (catalog.providers.length === 0) {
-    const why = catalog.problems[0] ? `${catalog.problems[0].path}: ${catalog.problems[0].message}` : "it lists no providers"
-    console.error(`combined-models groups: catalog ${options.catalog} is not a models.dev api.json (${why})`)
+  for (const warning of catalog.warnings) console.error(`warning: ${warning}`)
+  const config = await loadConfig(options.config, catalog.value.map((provider) => provider.id))
+  if (!config.ok) {
+    console.error(`combined-models groups: ${config.message}`)
     return 1
   }
-  for (const problem of catalog.problems) console.error(`warning: catalog ${problem.path}: ${problem.message}`)
+  for (const warning of config.warnings) console.error(`warning: ${warning}`)
 
-  let config: ResolvedConfig = DEFAULTS
-  if (options.config) {
-    const configFile = await readJsonFile(options.config, "config", true)
-    if (!configFile.ok) {
-      console.error(`combined-models groups: ${configFile.message}`)
-      return 1
-    }
-    const resolved = resolveConfig(configFile.value, {
-      configuredProviders: catalog.providers.map((provider) => provider.id),
-    })
-    for (const warning of resolved.warnings) console.error(`warning: ${warning.path}: ${warning.message}`)
-    if (!resolved.ok) {
-      console.error(`combined-models groups: config ${options.config} is invalid:`)
-      for (const error of resolved.errors) console.error(`  ${error.path}: ${error.message}`)
-      return 1
-    }
-    config = resolved.config
-  }
-
-  const result = buildGroups(catalog.providers, config)
+  const result = buildGroups(catalog.value, config.value)
   for (const problem of result.problems) console.error(`warning: ${problem.path}: ${problem.message}`)
 
   if (options.explain !== undefined) {
