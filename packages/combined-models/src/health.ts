@@ -28,6 +28,7 @@ import {
   type HealthStore,
 } from "./health-store.ts"
 import type { ResolvedConfig } from "./config.ts"
+import { redact } from "./redact.ts"
 import { FAILURE_REASONS, NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type MemberRef } from "./types.ts"
 
 export interface CooldownEntry {
@@ -106,13 +107,7 @@ const finiteOrUndefined = (value: unknown) => (typeof value === "number" && Numb
  * anything that looks like a key or bearer token and keeps one short line.
  */
 export function shortMessage(message: unknown): string {
-  if (typeof message !== "string") return ""
-  const oneLine = message
-    .replace(/\s+/g, " ")
-    .replace(/\b(Bearer|Basic)\s+[^\s"',]+/gi, "$1 [redacted]")
-    .replace(/\b(sk|pk|rk|key|ghp|gho|ghu|github_pat|xai|AIza)[-_A-Za-z0-9]{12,}/g, "[redacted]")
-    .trim()
-  return oneLine.length > MAX_MESSAGE_LENGTH ? `${oneLine.slice(0, MAX_MESSAGE_LENGTH - 1)}…` : oneLine
+  return typeof message === "string" ? redact(message, MAX_MESSAGE_LENGTH) : ""
 }
 
 function baseCooldownOf(cooldowns: ResolvedConfig["cooldowns"], reason: FailureReason): number {

@@ -1,0 +1,31 @@
+/**
+ * combined-models: one model offered by several providers, behaving as one dependable model. Plain data in,
+ * decisions out; nothing here knows OpenCode's internals. The simulator and the AI SDK driver are separate entry
+ * points (`combined-models/simulator`, `combined-models/driver`) so the engine itself pulls in no provider SDK.
+ */
+export * from "./types.ts"
+export * from "./config.ts"
+export { fromModelsDev, fromOpenCodeProviders, type CatalogProblem, type CatalogResult } from "./catalog.ts"
+export { identify, modelIdentity, type IdentityResult, type ModelIdentity } from "./identity.ts"
+export { buildGroups, type GroupingProblem, type GroupingResult, type UngroupedModel } from "./grouping.ts"
+export { matchesAny, matchesMember } from "./patterns.ts"
+export { orderMembers, distinctProviders } from "./priority.ts"
+export { classify, type ClassifyContext } from "./classify.ts"
+export { CombinedModelsTimeoutError, StreamTruncatedError, type TimeoutPhase } from "./errors.ts"
+export { redact, safeHeaders } from "./redact.ts"
+export { HealthRegistry, type CooldownEntry, type HealthRegistryOptions, type HealthView } from "./health.ts"
+export { createFileHealthStore, createMemoryHealthStore, defaultHealthPath, type HealthStore } from "./health-store.ts"
+export { pick, inputWindow, isAllowed, memberKey, sameMember, type Access, type PickResult, type RouteNeed, type SkippedMember } from "./route.ts"
+export {
+  initialState,
+  transition,
+  type Attempt,
+  type FailoverAction,
+  type FailoverContext,
+  type FailoverEvent,
+  type FailoverState,
+  type StepMode,
+  type Transition,
+  type TurnState,
+} from "./machine.ts"
+export { describeFailure, failureSummary, formatDuration, label, remedy, switchNotice, type MemberFailure } from "./label.ts"
