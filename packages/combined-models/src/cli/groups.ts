@@ -76,7 +76,7 @@ function explain(result: GroupingResult, id: string): { text: string; found: boo
   if (!group) {
     const lines = [`no combined model "${id}".`]
     const ungrouped = result.ungrouped.filter(
-      (model) => model.modelID === id || model.modelID.toLowerCase().includes(id.toLowerCase()),
+      (model) => model.groupID === id || model.modelID === id || model.modelID.toLowerCase().includes(id.toLowerCase()),
     )
     if (ungrouped.length) {
       lines.push("Models with a similar id that are not grouped automatically:")
@@ -126,6 +126,11 @@ function explain(result: GroupingResult, id: string): { text: string; found: boo
         : `identity "${member.joined.key}": ${member.joined.detail}`
     lines.push(`  ${member.providerID}/${member.modelID}  "${member.name}"  ${member.releaseDate ?? "no date"}  ${member.limit.context}/${member.limit.output}`)
     lines.push(`      ${why}`)
+  }
+  const leftOut = result.ungrouped.filter((model) => model.groupID === id)
+  if (leftOut.length) {
+    lines.push("", "left out of this group:")
+    for (const model of leftOut) lines.push(`  ${model.providerID}/${model.modelID}`, `      ${model.reason}`)
   }
   return { text: lines.join("\n"), found: true }
 }
