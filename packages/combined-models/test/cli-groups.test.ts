@@ -47,6 +47,14 @@ describe("combined-models groups", () => {
     expect(missing.stderr).toContain("moving alias")
   })
 
+  test("--explain lists the members left out of the group and why", async () => {
+    const { stdout, code } = await groups("--catalog", FIXTURE_PATH, "--explain", "gpt-4o-mini")
+    expect(code).toBe(0)
+    expect(stdout).toContain("left out of this group:")
+    expect(stdout).toContain("  poe/openai/gpt-4o-mini\n      output limit 4,096 is below half the group's typical 16,384")
+    expect(stdout).toContain("combined_models.groups.gpt-4o-mini.add")
+  })
+
   test("a JSONC config with manual rules changes the groups", async () => {
     const config = file(
       "opencode.jsonc",

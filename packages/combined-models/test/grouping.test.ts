@@ -65,6 +65,48 @@ describe("the real catalog", () => {
     expect(joined!.joined.kind === "identity" && joined!.joined.detail).toContain("kept apart")
   })
 
+  test("outliers are left out: Poe's 4k-output GPT-4o mini and nano-gpt's copy without tool calls", () => {
+    const mini = find(auto.groups, "gpt-4o-mini")!
+    expect(refs(mini)).not.toContain("poe/openai/gpt-4o-mini")
+    expect(refs(mini)).not.toContain("nano-gpt/openai/gpt-4o-mini")
+    // What the group promises once they are out: OpenAI's own limits, and tool calls.
+    expect(mini.limit).toEqual({ context: 128_000, output: 16_384 })
+    expect(mini.capabilities.toolCall).toBe(true)
+    const leftOut = (ref: string) => auto.ungrouped.find((model) => `${model.providerID}/${model.modelID}` === ref)
+    expect(leftOut("poe/openai/gpt-4o-mini")).toEqual({
+      providerID: "poe",
+      modelID: "openai/gpt-4o-mini",
+      groupID: "gpt-4o-mini",
+      reason: "output limit 4,096 is below half the group's typical 16,384; add it by hand with combined_models.groups.gpt-4o-mini.add if you want it",
+    })
+    expect(leftOut("nano-gpt/openai/gpt-4o-mini")?.reason).toMatch(/^no tool calls, while \d+ of the group's \d+ providers have them;/)
+  })
+
+  test("providers that serve a model with a smaller window on purpose stay", () => {
+    // Copilot's Sonnet 4.5: 32k output, exactly half of Anthropic's 64k.
+    const sonnet = find(auto.groups, "claude-sonnet-4-5")!
+    expect(refs(sonnet)).toContain("github-copilot/claude-sonnet-4.5")
+    expect(sonnet.limit.input).toBe(168_000)
+    // Larger limits count only up to what OpenCode uses: 128k against 1M, 32k output against 128k.
+    expect(refs(find(auto.groups, "gemini-2-5-pro"))).toContain("github-copilot/gemini-2.5-pro")
+    expect(refs(find(auto.groups, "claude-opus-4-6"))).toContain("github-copilot/claude-opus-4.6")
+    expect(auto.ungrouped.filter((model) => model.providerID === "github-copilot" && model.groupID !== undefined)).toEqual([])
+  })
+
+  test("a member added by hand is never left out, and the group then promises what it takes", () => {
+    const { groups, ungrouped, problems } = buildGroups(
+      fixtureProviders,
+      config({ groups: { "gpt-4o-mini": { add: ["poe/openai/gpt-4o-mini"] } } }),
+    )
+    expect(problems).toEqual([])
+    const mini = find(groups, "gpt-4o-mini")!
+    expect(mini.members.find((member) => member.providerID === "poe")?.joined.kind).toBe("manual")
+    expect(mini.limit.output).toBe(4_096)
+    expect(ungrouped.some((model) => model.providerID === "poe" && model.modelID === "openai/gpt-4o-mini")).toBe(false)
+    // The rule brings back only what it names.
+    expect(refs(mini)).not.toContain("nano-gpt/openai/gpt-4o-mini")
+  })
+
   test("every group has min_providers distinct providers, sorted ids, members in priority order", () => {
     for (const group of auto.groups) {
       expect(group.providers.length).toBeGreaterThanOrEqual(2)
@@ -217,6 +259,37 @@ describe("small catalogs", () => {
     expect(paths).toContain("combined_models.groups.claude-sonnet-4-5.exclude[0]")
     const unknown = problems.find((problem) => problem.path === "combined_models.groups.mine.members[0]")!
     expect(unknown.message).toContain("matches no model")
+  })
+
+  test("outliers: below half the typical limit goes, exactly half stays, two providers are never judged", () => {
+    const gpt = (providerID: string, output: number, toolCall = true) =>
+      model(providerID, "gpt-4o-mini", {
+        releaseDate: "2024-07-18",
+        limit: { context: 128_000, output },
+        capabilities: { reasoning: false, toolCall, attachment: true, temperature: true, input: ["text", "image"], output: ["text"] },
+      })
+    const group = (...models: CatalogModel[]) => buildGroups(catalog(...models), config())
+    const outliers = (result: ReturnType<typeof buildGroups>) => result.ungrouped.map((entry) => entry.providerID)
+
+    const quarter = group(gpt("openai", 16_384), gpt("azure", 16_384), gpt("poe", 4_096))
+    expect(outliers(quarter)).toEqual(["poe"])
+    expect(find(quarter.groups, "gpt-4o-mini")!.limit.output).toBe(16_384)
+    // 8,000 is half of "16k" written as 16,384; it stays.
+    expect(outliers(group(gpt("openai", 16_384), gpt("azure", 16_384), gpt("poe", 8_000)))).toEqual([])
+    // With two providers neither is typical.
+    expect(outliers(group(gpt("openai", 16_384), gpt("poe", 4_096)))).toEqual([])
+    // Tool calls: left out only when most providers have them.
+    expect(outliers(group(gpt("openai", 16_384), gpt("azure", 16_384), gpt("nano-gpt", 16_384, false)))).toEqual(["nano-gpt"])
+    expect(outliers(group(gpt("openai", 16_384), gpt("azure", 16_384, false), gpt("nano-gpt", 16_384, false)))).toEqual([])
+    // min_providers counts what is left.
+    const strict = buildGroups(catalog(gpt("openai", 16_384), gpt("azure", 16_384), gpt("poe", 4_096)), config({ minProviders: 3 }))
+    expect(strict.groups).toEqual([])
+    // A group defined with members is taken as given.
+    const manual = buildGroups(
+      catalog(gpt("openai", 16_384), gpt("azure", 16_384), gpt("poe", 4_096)),
+      config({ groups: { mini: { members: ["openai/gpt-4o-mini", "azure/gpt-4o-mini", "poe/gpt-4o-mini"] } } }),
+    )
+    expect(refs(find(manual.groups, "mini"))).toHaveLength(3)
   })
 
   test("a model claimed by two hand-made groups stays in the first by id, with a problem", () => {
