@@ -1,0 +1,63 @@
+/** The commands a user runs, as processes: what they print and how they exit. */
+import { expect, test } from "bun:test"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const MAIN = join(import.meta.dir, "../packages/combined-models/src/cli/main.ts")
+
+function cli(...args: string[]) {
+  const result = Bun.spawnSync(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe" })
+  return { code: result.exitCode, out: result.stdout.toString(), err: result.stderr.toString() }
+}
+
+test("demo: a live failover through real AI SDK clients, each tool run once", () => {
+  const { code, out } = cli("demo")
+  expect(code).toBe(0)
+  expect(out).toContain("anthropic rate-limited, retry in 30 s → github-copilot")
+  expect(out).toContain("→ Claude Sonnet 4.5 (github-copilot) [replay]: It sends your request to the first healthy provider")
+  expect(out).toContain("github-copilot could not be reached, retrying in 0.5 s")
+  expect(out).toContain("→ amazon-bedrock")
+  expect(out).toContain("✓ Claude Sonnet 4.5 (openrouter)")
+  expect(out).toContain("read_file ran 1 time.")
+  // Turn 2 skipped anthropic without a request: one request in all, the 429.
+  expect(out).toContain("Requests sent: anthropic 1,")
+})
+
+test("rehearse: the user's priorities against chosen faults", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rehearse-"))
+  const config = join(dir, "opencode.json")
+  writeFileSync(
+    config,
+    `{
+      // JSONC, as OpenCode reads it
+      "provider_priority": ["openrouter", "anthropic"],
+      "combined_models": { "timeouts": { "first_byte": "300ms" } },
+    }`,
+  )
+  const { code, out } = cli("rehearse", "--config", config, "--fail", "openrouter=hang", "--fail", "anthropic=401", "--turns", "1")
+  expect(code).toBe(0)
+  expect(out.indexOf("openrouter/anthropic/claude-sonnet-4.5")).toBeLessThan(out.indexOf("anthropic/claude-sonnet-4-5"))
+  expect(out).toContain("openrouter timed out")
+  expect(out).toContain("anthropic rejected the credentials, until signed in again → amazon-bedrock")
+  expect(out).toContain("✓ answered by Claude Sonnet 4.5 (amazon-bedrock)")
+  expect(out).toContain("anthropic/*: auth, until re-authenticated")
+})
+
+test("rehearse explains bad input instead of failing obscurely", () => {
+  expect(cli("rehearse", "--fail", "nope=429")).toMatchObject({ code: 1 })
+  expect(cli("rehearse", "--fail", "nope=429").err).toContain('"nope" is not a provider of claude-sonnet-4-5; its providers:')
+  expect(cli("rehearse", "--fail", "anthropic=teapot").err).toContain('unknown fault "teapot"')
+  expect(cli("rehearse", "--fail", "anthropic=429:soon").err).toContain("must be a number of seconds")
+  expect(cli("rehearse", "--model", "gpt-99").err).toContain('no combined model "gpt-99"')
+  expect(cli("rehearse", "--config", "/nonexistent/opencode.json").err).toContain("config /nonexistent/opencode.json: no such file")
+  expect(cli("rehearse", "--turns", "0")).toMatchObject({ code: 2 })
+})
+
+test("unknown command and help", () => {
+  expect(cli("frobnicate")).toMatchObject({ code: 2 })
+  expect(cli("frobnicate").err).toContain('unknown command "frobnicate"')
+  const help = cli("--help")
+  expect(help.code).toBe(0)
+  for (const command of ["groups", "rehearse", "demo", "schema"]) expect(help.out).toContain(command)
+})
