@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { fromModelsDev, fromOpenCodeProviders } from "../src/catalog.ts"
-import { fixtureJson } from "./catalog-fixture.ts"
+import { describeWithCatalog, fixtureJson } from "./catalog-fixture.ts"
 
 const goodModel = {
   id: "claude-sonnet-4-5",
@@ -16,7 +16,7 @@ const goodModel = {
   temperature: true,
 }
 
-describe("fromModelsDev", () => {
+describeWithCatalog("fromModelsDev", () => {
   test("reads the real catalog without a problem", () => {
     const { providers, problems } = fromModelsDev(fixtureJson)
     expect(problems).toEqual([])

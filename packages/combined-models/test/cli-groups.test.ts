@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { FIXTURE_PATH } from "./catalog-fixture.ts"
+import { describeWithCatalog, FIXTURE_PATH } from "./catalog-fixture.ts"
 
 const MAIN = join(import.meta.dir, "../src/cli/main.ts")
 const dir = mkdtempSync(join(tmpdir(), "cli-groups-"))
@@ -20,7 +20,7 @@ function file(name: string, text: string) {
   return path
 }
 
-describe("combined-models groups", () => {
+describeWithCatalog("combined-models groups", () => {
   test("--json lists every member, aliases included", async () => {
     const { stdout, code } = await groups("--catalog", FIXTURE_PATH, "--json")
     expect(code).toBe(0)

@@ -3,7 +3,7 @@ import fc from "fast-check"
 import { DEFAULTS } from "../src/config.ts"
 import { buildGroups } from "../src/grouping.ts"
 import type { CatalogModel, CatalogProvider, Group } from "../src/types.ts"
-import { fixtureProviders } from "./catalog-fixture.ts"
+import { describeWithCatalog, fixtureProviders } from "./catalog-fixture.ts"
 
 /**
  * Catalogs drawn from the real one: a few providers that share many models, each with a random subset of its models,
@@ -61,7 +61,7 @@ const summary = (groups: Group[]) =>
     members: group.members.map((member) => `${member.providerID}/${member.modelID}`),
   }))
 
-describe("grouping properties", () => {
+describeWithCatalog("grouping properties", () => {
   test("deterministic and independent of catalog order", () => {
     fc.assert(
       fc.property(catalogArbitrary, fc.integer(), (providers, seed) => {

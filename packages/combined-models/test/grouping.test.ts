@@ -3,7 +3,7 @@ import { DEFAULTS, type ResolvedConfig } from "../src/config.ts"
 import { buildGroups } from "../src/grouping.ts"
 import { orderMembers } from "../src/priority.ts"
 import type { CatalogModel, CatalogProvider, Group } from "../src/types.ts"
-import { fixtureProviders } from "./catalog-fixture.ts"
+import { describeWithCatalog, fixtureProviders } from "./catalog-fixture.ts"
 
 const config = (overrides: Partial<ResolvedConfig> = {}): ResolvedConfig => ({ ...DEFAULTS, ...overrides })
 const refs = (group: Group | undefined) => group?.members.map((member) => `${member.providerID}/${member.modelID}`) ?? []
@@ -11,7 +11,7 @@ const find = (groups: Group[], id: string) => groups.find((group) => group.id ==
 
 const auto = buildGroups(fixtureProviders, config())
 
-describe("the real catalog", () => {
+describeWithCatalog("the real catalog", () => {
   test("Claude Sonnet 4.5 gathers every provider's spelling", () => {
     const sonnet = find(auto.groups, "claude-sonnet-4-5")!
     expect(sonnet.name).toBe("Claude Sonnet 4.5")
@@ -124,7 +124,7 @@ describe("the real catalog", () => {
   })
 })
 
-describe("min_providers and priority", () => {
+describeWithCatalog("min_providers and priority", () => {
   test("a higher min_providers drops smaller groups", () => {
     const strict = buildGroups(fixtureProviders, config({ minProviders: 20 }))
     expect(strict.groups.length).toBeLessThan(auto.groups.length)

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test"
 import { identify, modelIdentity } from "../src/identity.ts"
-import { fixtureModel } from "./catalog-fixture.ts"
+import { describeWithCatalog, fixtureModel } from "./catalog-fixture.ts"
 
 const keyOf = (ref: string) => modelIdentity(fixtureModel(ref))?.key
 
@@ -108,14 +108,14 @@ const UNGROUPED = [
   "nano-gpt/claude-sonnet-4-thinking:1024",
 ]
 
-describe("modelIdentity: spellings of one model", () => {
+describeWithCatalog("modelIdentity: spellings of one model", () => {
   for (const [key, refs] of Object.entries(SAME_MODEL))
     test(key, () => {
       for (const ref of refs) expect({ ref, key: keyOf(ref) }).toEqual({ ref, key })
     })
 })
 
-describe("modelIdentity: never merge different models", () => {
+describeWithCatalog("modelIdentity: never merge different models", () => {
   for (const [a, b] of DIFFERENT_MODELS)
     test(`${a} ≠ ${b}`, () => {
       const keyA = keyOf(a)
@@ -126,7 +126,7 @@ describe("modelIdentity: never merge different models", () => {
     })
 })
 
-describe("modelIdentity: left to the user", () => {
+describeWithCatalog("modelIdentity: left to the user", () => {
   for (const ref of UNGROUPED)
     test(ref, () => {
       const result = identify(fixtureModel(ref))
@@ -135,7 +135,7 @@ describe("modelIdentity: left to the user", () => {
     })
 })
 
-describe("dated snapshots", () => {
+describeWithCatalog("dated snapshots", () => {
   test("Anthropic's dated id is the model: the date is dropped", () => {
     expect(modelIdentity(fixtureModel("anthropic/claude-sonnet-4-5-20250929"))).toMatchObject({ key: "claude-sonnet-4-5" })
     expect(modelIdentity(fixtureModel("anthropic/claude-sonnet-4-5-20250929"))?.snapshot).toBeUndefined()
@@ -154,7 +154,7 @@ describe("dated snapshots", () => {
   })
 })
 
-describe("details and synthetic ids", () => {
+describeWithCatalog("details and synthetic ids", () => {
   const model = (providerID: string, modelID: string, name = modelID) => ({ providerID, modelID, name })
   test("detail says what was removed", () => {
     const identity = modelIdentity(model("amazon-bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "Claude Sonnet 4.5 (US)"))
