@@ -1,0 +1,5 @@
+/**
+ * `combined-models/opencode`: what the OpenCode patches call. Each export is used by a hunk of a few lines; the
+ * logic lives here, tested in this repository, so the patches stay small and rebase cleanly.
+ */
+export { CombinedRuntime, PROVIDER_ID, PROVIDER_NAME, resetRuntime, runtime, type OpenCodeModel, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"

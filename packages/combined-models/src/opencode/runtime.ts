@@ -1,0 +1,129 @@
+/**
+ * The engine as OpenCode holds it: one runtime per process, configured each time OpenCode builds its provider list,
+ * shared by every session. This module knows OpenCode's plain data shapes (provider and model records), never its
+ * services: the patch hunks pass data in and carry decisions out.
+ */
+import { fromOpenCodeProviders } from "../catalog.ts"
+import { DEFAULTS, resolveConfig, type ConfigProblem, type ResolvedConfig } from "../config.ts"
+import { buildGroups } from "../grouping.ts"
+import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
+import { HealthRegistry } from "../health.ts"
+import type { Access } from "../route.ts"
+import type { ClassifiedError, Group, MemberRef } from "../types.ts"
+
+/** The virtual provider that holds the combined models. */
+export const PROVIDER_ID = "combined"
+export const PROVIDER_NAME = "Combined"
+
+/** A provider as OpenCode's `Provider.Info`: only what we read is typed. */
+export interface OpenCodeProvider {
+  id: string
+  name: string
+  models: Record<string, OpenCodeModel>
+  [key: string]: unknown
+}
+
+/** A model as OpenCode's `Provider.Model`: only what we read is typed. */
+export interface OpenCodeModel {
+  id: string
+  providerID: string
+  name: string
+  [key: string]: unknown
+}
+
+/** One provider switch, kept for `opencode combined` and the status view. */
+export interface SwitchRecord {
+  at: number
+  sessionID: string
+  groupID: string
+  from: MemberRef
+  to: MemberRef
+  reason: ClassifiedError["reason"]
+  notice: string
+}
+
+const MAX_SWITCHES_KEPT = 50
+
+export class CombinedRuntime {
+  config: ResolvedConfig = DEFAULTS
+  groups = new Map<string, Group>()
+  access: Access = {}
+  /** Config problems and warnings from the latest configure, for logs and the status view. */
+  problems: ConfigProblem[] = []
+  readonly switches: SwitchRecord[] = []
+  health: HealthRegistry
+
+  constructor(options: { stateDir?: string; clock?: () => number } = {}) {
+    this.health = this.newHealth(options.stateDir, options.clock)
+  }
+
+  private newHealth(stateDir: string | undefined, clock?: () => number) {
+    return new HealthRegistry({
+      cooldowns: this.config.cooldowns,
+      clock,
+      store: stateDir ? createFileHealthStore(defaultHealthPath(stateDir), { clock }) : undefined,
+    })
+  }
+
+  /**
+   * Build the groups from OpenCode's loaded providers (after its own filtering, so only usable providers and models
+   * are in) and the raw `opencode.json` object. Never throws: bad config leaves the defaults and reports problems.
+   */
+  configure(input: {
+    config: unknown
+    providers: Record<string, OpenCodeProvider> | OpenCodeProvider[]
+    stateDir?: string
+    clock?: () => number
+  }): { groups: Group[]; problems: ConfigProblem[] } {
+    const list = Array.isArray(input.providers) ? input.providers : Object.values(input.providers)
+    const real = list.filter((provider) => provider.id !== PROVIDER_ID)
+    const raw = isRecord(input.config) ? input.config : {}
+    const resolved = resolveConfig(raw, { configuredProviders: real.map((provider) => provider.id) })
+    this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
+    this.config = resolved.ok ? resolved.config : DEFAULTS
+    if (input.stateDir !== undefined) this.health = this.newHealth(input.stateDir, input.clock)
+    this.access = accessFrom(raw, real)
+
+    this.groups.clear()
+    if (!this.config.enabled) return { groups: [], problems: this.problems }
+    const catalog = fromOpenCodeProviders(real)
+    const { groups, problems } = buildGroups(catalog.providers, this.config)
+    for (const group of groups) this.groups.set(group.id, group)
+    this.problems.push(...problems)
+    return { groups, problems: this.problems }
+  }
+
+  recordSwitch(record: SwitchRecord) {
+    this.switches.push(record)
+    if (this.switches.length > MAX_SWITCHES_KEPT) this.switches.splice(0, this.switches.length - MAX_SWITCHES_KEPT)
+  }
+}
+
+/** OpenCode loads only enabled providers with credentials; these sets let routing check again at every step. */
+function accessFrom(config: Record<string, unknown>, providers: OpenCodeProvider[]): Access {
+  const strings = (value: unknown) => (Array.isArray(value) ? value.filter((entry) => typeof entry === "string") : undefined)
+  const enabled = strings(config.enabled_providers)
+  const disabled = strings(config.disabled_providers)
+  return {
+    connected: new Set(providers.map((provider) => provider.id)),
+    ...(enabled ? { enabled: new Set(enabled) } : {}),
+    ...(disabled ? { disabled: new Set(disabled) } : {}),
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+}
+
+let current: CombinedRuntime | undefined
+
+/** The process's runtime. Every OpenCode instance in the process shares it: cooldowns are per provider, not per project. */
+export function runtime(): CombinedRuntime {
+  current ??= new CombinedRuntime()
+  return current
+}
+
+/** Tests start from a clean runtime. */
+export function resetRuntime(next?: CombinedRuntime) {
+  current = next
+}
