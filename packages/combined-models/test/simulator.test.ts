@@ -146,6 +146,32 @@ describe("healthy replies", () => {
   });
 });
 
+describe("scripts for some requests only", () => {
+  const withTools = (request: { body: unknown }) =>
+    typeof request.body === "object" && request.body !== null && "tools" in request.body;
+
+  for (const wire of wires) {
+    test(`${wire}: steps with a match are served only to matching requests; others take plain steps or the default`, async () => {
+      const id = providerFor[wire];
+      const getWeather = tool({ description: "weather", inputSchema: z.object({ city: z.string() }) });
+      sim.script(id, [{ fault: faults.rateLimit() }, { text: "Tools seen." }], { match: withTools });
+      sim.script(id, [{ text: "Plain step." }]);
+      expect(sim.pending(id)).toBe(3);
+
+      // A request without tools (like OpenCode's title call) skips the matched steps.
+      expect((await observe(streamText({ model: modelFor(wire), prompt: "title", maxRetries: 0 }))).text).toBe("Plain step.");
+      expect((await observe(streamText({ model: modelFor(wire), prompt: "title", maxRetries: 0 }))).text).toBe(`Hello from ${id}.`);
+      expect(sim.pending(id)).toBe(2);
+
+      const failed = await observe(streamText({ model: modelFor(wire), prompt: "hi", tools: { getWeather }, maxRetries: 0 }));
+      expect(failed.errors).toHaveLength(1);
+      expect((await observe(streamText({ model: modelFor(wire), prompt: "hi", tools: { getWeather }, maxRetries: 0 }))).text).toBe("Tools seen.");
+      expect(sim.pending(id)).toBe(0);
+      expect(sim.requests(id)).toHaveLength(4);
+    });
+  }
+});
+
 describe("tool-call round trip", () => {
   for (const wire of wires) {
     test(`${wire}: the model calls read_file, the SDK runs it, the second request carries the result`, async () => {

@@ -17,8 +17,13 @@ export type Simulator = AsyncDisposable & {
   addProvider(id: string, wire: Wire): void;
   /** The baseURL to give @ai-sdk/anthropic or @ai-sdk/openai-compatible: `http://127.0.0.1:PORT/<id>/v1`. */
   baseURL(id: string): string;
-  /** Queues responses; each chat request consumes one step. An empty queue answers `Hello from <id>.` */
-  script(id: string, steps: readonly SimStep[]): void;
+  /**
+   * Queues responses; each chat request consumes one step. An empty queue answers `Hello from <id>.`
+   * With `match`, these steps are served only to requests the predicate accepts (for example only requests that carry
+   * `tools`, so OpenCode's title call does not consume a scripted fault); other requests take the first queued step
+   * without a predicate, or the default answer.
+   */
+  script(id: string, steps: readonly SimStep[], options?: ScriptOptions): void;
   /** Steps queued and not yet consumed. */
   pending(id: string): number;
   /** Requests received by the provider, oldest first. */
@@ -29,6 +34,11 @@ export type Simulator = AsyncDisposable & {
   reset(): void;
   /** Closes every connection, hanging ones included, and the listener. Safe to call twice. */
   stop(): Promise<void>;
+};
+
+export type ScriptOptions = {
+  /** Only requests for which this returns true consume these steps. */
+  match?: (request: RecordedRequest) => boolean;
 };
 
 const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire };
@@ -44,7 +54,8 @@ const streamErrorAsHttp: Record<StreamErrorKind, { status: number; error: HttpEr
 
 const TOOL_RUN_GRACE_MS = 30;
 
-type Provider = { wire: Wire; queue: SimStep[]; requests: RecordedRequest[] };
+type Queued = { step: SimStep; match: ((request: RecordedRequest) => boolean) | undefined };
+type Provider = { wire: Wire; queue: Queued[]; requests: RecordedRequest[] };
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const providers = new Map<string, Provider>();
@@ -84,7 +95,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const body = parseJson(rawBody);
     const model = isRecord(body) && typeof body.model === "string" ? body.model : undefined;
     const stream = isRecord(body) && body.stream === true;
-    target.requests.push({ method: req.method, path, body, model, stream, headers: recordableHeaders(req.headers), time: Date.now() });
+    const recorded: RecordedRequest = { method: req.method, path, body, model, stream, headers: recordableHeaders(req.headers), time: Date.now() };
+    target.requests.push(recorded);
 
     // Accept `/<id>/v1/<route>` and, leniently, `/<id>/<route>`.
     const route = (rest[0] === "v1" ? rest.slice(1) : rest).join("/");
@@ -96,7 +108,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return sendJson(res, 400, wire.errorBody("invalid_request", "simulator: request body is not JSON"));
     }
 
-    const step = target.queue.shift() ?? {};
+    const step = take(target.queue, recorded);
     const context: ResponseContext = { providerId: id, model: model ?? "unknown-model", seq: ++seq, inputTokens: Math.max(1, Math.ceil(rawBody.length / 4)) };
     const reply = replyFor(step, id);
     if (stream) await respondStream({ res, wire, reply, fault: step.fault, context });
@@ -116,9 +128,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       provider(id);
       return `${url}/${encodeURIComponent(id)}/v1`;
     },
-    script(id, steps) {
+    script(id, steps, options) {
       // Copies, so a test mutating its array later does not change what is served.
-      provider(id).queue.push(...steps.map((step) => structuredClone(step)));
+      provider(id).queue.push(...steps.map((step) => ({ step: structuredClone(step), match: options?.match })));
     },
     pending(id) {
       return provider(id).queue.length;
@@ -145,6 +157,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
   };
   return simulator;
+}
+
+/** Removes and returns the first queued step this request may consume; steps without a predicate take any request. */
+function take(queue: Queued[], request: RecordedRequest): SimStep {
+  const index = queue.findIndex((entry) => entry.match === undefined || entry.match(request));
+  if (index === -1) return {};
+  const [entry] = queue.splice(index, 1);
+  return entry?.step ?? {};
 }
 
 /** The reply actually served: an empty step is the default healthy answer, and "after-text" faults need some text. */
