@@ -1,0 +1,313 @@
+/**
+ * Failover inside OpenCode's session loop. The hunks in `prompt.ts` and `processor.ts` call four things:
+ *
+ * - `routeStep` before each step: which member serves it (and how long to wait first);
+ * - `failoverFor` when the step's processor is created: the handle that watches the stream;
+ * - `Failover.claims(error)` from the retry policy: whether the engine takes this failure over from the stock
+ *   same-provider retry, and what it decided;
+ * - `Failover.settle` / `Failover.finish` after the stream: surface the error, or settle the failed attempt (replay:
+ *   the attempt's message and parts are removed; continue: its completed tool results are kept) and let the loop
+ *   go on to the next step, which `routeStep` sends to the decided member.
+ *
+ * The stock retry re-streams into the same assistant message, which would splice a retried answer onto the failed
+ * one; so every engine decision, even a same-member retry, ends the attempt and starts a fresh step.
+ */
+import { Effect } from "effect"
+import { classify } from "../classify.ts"
+import { formatDuration } from "../label.ts"
+import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
+import type { HealthView } from "../health.ts"
+import type { Group, MemberRef } from "../types.ts"
+import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
+
+/** What the hunk needs from OpenCode's user message. */
+export interface UserMessageLike {
+  id: string
+  model: { providerID: string; modelID: string }
+}
+
+/** OpenCode's token counts of the last finished step: the next request is at least this big. */
+export interface TokensLike {
+  input?: number
+  output?: number
+  cache?: { read?: number; write?: number }
+}
+
+export interface StepRoute {
+  providerID: string
+  modelID: string
+  /** Sit this out before sending: a retry's wait, or the soonest member's cooldown. */
+  waitMs: number
+}
+
+/** The engine's word on a failed attempt, kept on the handle between the retry policy and the settle step. */
+export type Decision =
+  | { kind: "pass" }
+  | { kind: "surface"; message: string }
+  | { kind: "switch"; mode: StepMode; to: MemberRef; notice: string; waitMs: number; attempt: number }
+
+interface SessionEntry {
+  groupID: string
+  userID?: string
+  state: FailoverState
+  /** The member `routeStep` chose and no processor has picked up yet. */
+  pending?: MemberRef
+}
+
+const sessions = new Map<string, SessionEntry>()
+
+/** Tests start from no sessions. */
+export function resetSessions() {
+  sessions.clear()
+}
+
+function contextOf(rt: CombinedRuntime, group: Group, health: HealthView = rt.health) {
+  return { group, health, config: rt.config, access: rt.access }
+}
+
+function feed(entry: SessionEntry, group: Group, event: FailoverEvent, rt: CombinedRuntime, health?: HealthView) {
+  const next = transition(entry.state, event, contextOf(rt, group, health))
+  entry.state = next.state
+  for (const action of next.actions) {
+    if (action.type === "cool_down") rt.health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt })
+    if (action.type === "recovered") rt.health.recordSuccess(action.member, { attemptStartedAt: action.attemptStartedAt })
+  }
+  return next.actions
+}
+
+function tokensOf(tokens: TokensLike | undefined): number | undefined {
+  if (!tokens) return undefined
+  const total = (tokens.input ?? 0) + (tokens.output ?? 0) + (tokens.cache?.read ?? 0) + (tokens.cache?.write ?? 0)
+  return total > 0 ? total : undefined
+}
+
+const ref = (member: MemberRef): MemberRef => ({ providerID: member.providerID, modelID: member.modelID })
+const noCooldowns: HealthView = { cooldownOf: () => undefined }
+
+/**
+ * The member for this session's next step. Anything that is not a combined selection comes back as it was, so the
+ * hunk is a no-op for every other model.
+ */
+export function routeStep(sessionID: string, user: UserMessageLike, tokens?: TokensLike, now = Date.now()): StepRoute {
+  const selected = { providerID: user.model.providerID, modelID: user.model.modelID, waitMs: 0 }
+  if (user.model.providerID !== PROVIDER_ID) return selected
+  const rt = runtime()
+  const group = rt.groups.get(user.model.modelID)
+  if (!group) return selected
+
+  let entry = sessions.get(sessionID)
+  if (!entry || entry.groupID !== group.id) {
+    entry = { groupID: group.id, state: initialState(group.id) }
+    sessions.set(sessionID, entry)
+  }
+  if (entry.userID !== user.id) {
+    if (entry.userID !== undefined) feed(entry, group, { type: "turn_finished", at: now }, rt)
+    feed(entry, group, { type: "turn_started", at: now }, rt)
+    entry.userID = user.id
+  }
+
+  const requested: FailoverEvent = { type: "step_requested", at: now, contextTokens: tokensOf(tokens) }
+  let actions = feed(entry, group, requested, rt)
+  if (actions.some((action) => action.type === "surface")) {
+    // Nothing is healthy and nothing recovers soon: try the member back soonest anyway. Cooldowns are estimates,
+    // and a real answer (or a real error naming every provider) beats refusing without asking.
+    entry.state = { ...entry.state, phase: "idle" }
+    actions = feed(entry, group, requested, rt, noCooldowns)
+  }
+  const chosen = actions.find((action) => action.type === "use" || action.type === "wait")
+  if (!chosen || (chosen.type !== "use" && chosen.type !== "wait")) return selected
+  entry.pending = ref(chosen.member)
+  const notBefore = entry.state.next?.notBefore ?? now
+  return { ...ref(chosen.member), waitMs: chosen.type === "wait" ? chosen.delayMs : Math.max(0, notBefore - now) }
+}
+
+/**
+ * The combined model a subagent should inherit: the parent's selection rather than the member that served the
+ * parent's step, so the subagent fails over too.
+ */
+export function selectionFor(sessionID: string, served: { providerID: string; modelID: string }) {
+  const entry = sessions.get(sessionID)
+  const group = entry && runtime().groups.get(entry.groupID)
+  const member = group?.members.some((m) => m.providerID === served.providerID && m.modelID === served.modelID)
+  return member && group ? { providerID: PROVIDER_ID, modelID: group.id } : served
+}
+
+/** What the hunk passes from the processor: OpenCode's services, typed by what we call. */
+export interface SettleServices {
+  session: {
+    removeMessage: (input: { sessionID: never; messageID: never }) => Effect.Effect<unknown, unknown, never>
+    updateMessage: (message: never) => Effect.Effect<unknown, unknown, never>
+  }
+  status: { set: (sessionID: never, info: never) => Effect.Effect<unknown, unknown, never> }
+  message: { id: string; sessionID: string; error?: unknown; finish?: string }
+}
+
+export class Failover {
+  #decision: Decision | undefined
+  #sawContent = false
+
+  constructor(
+    private readonly sessionID: string,
+    private readonly entry: SessionEntry,
+    private readonly group: Group,
+    private readonly member: MemberRef,
+  ) {}
+
+  /** Every stream event, first thing in the processor's handler: content and tool progress feed the machine. */
+  observe(event: { type: string; text?: string; id?: string }) {
+    const rt = runtime()
+    const first = (kind: "text" | "reasoning" | "tool") => {
+      if (this.#sawContent) return
+      this.#sawContent = true
+      feed(this.entry, this.group, { type: "first_content", at: Date.now(), kind }, rt)
+    }
+    switch (event.type) {
+      case "text-delta":
+        if (event.text) first("text")
+        return
+      case "reasoning-delta":
+        if (event.text) first("reasoning")
+        return
+      case "tool-call":
+        first("tool")
+        feed(this.entry, this.group, { type: "tool_call", at: Date.now(), toolCallId: event.id ?? "" }, rt)
+        return
+      case "tool-result":
+      case "tool-error":
+        feed(this.entry, this.group, { type: "tool_completed", at: Date.now(), toolCallId: event.id ?? "" }, rt)
+        return
+      case "step-finish":
+        feed(this.entry, this.group, { type: "step_finished", at: Date.now() }, rt)
+        return
+    }
+  }
+
+  /**
+   * Called by the retry policy with each failure: true when the engine takes it over (the stock same-provider
+   * retry then stops), false for what stays OpenCode's business (abort, context overflow, bad requests, reasons
+   * not in `failover_on`).
+   */
+  claims(error: unknown): boolean {
+    if (this.#decision && this.#decision.kind !== "pass") return true
+    const rt = runtime()
+    const now = Date.now()
+    // After a failure the engine passed on, OpenCode's own retry streams again on the same member.
+    if (!this.entry.state.attempt) feed(this.entry, this.group, { type: "step_started", at: now, member: this.member }, rt)
+    const classified = classify(error, { now, providerID: this.member.providerID })
+    const actions = feed(this.entry, this.group, { type: "step_failed", at: now, error: classified }, rt)
+    this.#decision = this.decide(actions, now)
+    if (this.#decision.kind === "switch" && this.#decision.to.providerID !== this.member.providerID)
+      rt.recordSwitch({
+        at: now,
+        sessionID: this.sessionID,
+        groupID: this.group.id,
+        from: this.member,
+        to: this.#decision.to,
+        reason: classified.reason,
+        notice: this.#decision.notice,
+      })
+    return this.#decision.kind !== "pass"
+  }
+
+  private decide(actions: FailoverAction[], now: number): Decision {
+    const attempt = this.entry.state.turn.switches + this.entry.state.turn.retries
+    for (const action of actions) {
+      switch (action.type) {
+        case "pass_through":
+          return { kind: "pass" }
+        case "surface":
+          return { kind: "surface", message: action.message }
+        case "retry":
+          return { kind: "switch", mode: action.mode, to: ref(action.member), notice: action.notice, waitMs: action.delayMs, attempt }
+        case "wait":
+          return { kind: "switch", mode: action.mode, to: ref(action.member), notice: action.notice, waitMs: action.delayMs, attempt }
+        case "replay":
+        case "continue": {
+          const notBefore = this.entry.state.next?.notBefore ?? now
+          return { kind: "switch", mode: action.type, to: ref(action.member), notice: action.notice, waitMs: Math.max(0, notBefore - now), attempt }
+        }
+      }
+    }
+    return { kind: "pass" }
+  }
+
+  /** The engine took this failure over. */
+  get claimed(): boolean {
+    return this.#decision !== undefined && this.#decision.kind !== "pass"
+  }
+
+  /** The attempt ends in a switch (or a same-member retry): the loop goes on. */
+  get switching(): boolean {
+    return this.#decision?.kind === "switch"
+  }
+
+  /**
+   * In place of the processor's `halt` for a claimed failure: the final error names every member's failure; a
+   * switch halts nothing, so OpenCode publishes no session error and does not go idle mid-turn.
+   */
+  settle<E, R>(halt: (error: unknown) => Effect.Effect<void, E, R>, error: unknown): Effect.Effect<void, E, R> {
+    const decision = this.#decision
+    if (decision?.kind === "surface") return halt(new Error(decision.message, { cause: error }))
+    if (decision?.kind === "switch") return Effect.void
+    return halt(error)
+  }
+
+  /**
+   * After the processor's cleanup: settle the failed attempt and show the switch. Replay removes the attempt's
+   * message (its parts go with it), so the answer the user reads comes from one provider; continue keeps it, with
+   * its completed tool results, as a finished tool step for the next member to go on from.
+   */
+  finish(services: SettleServices): Effect.Effect<"continue"> {
+    const decision = this.#decision
+    const { sessionID } = this
+    return Effect.gen(function* () {
+      if (decision?.kind !== "switch") return "continue" as const
+      const message = services.message
+      if (decision.mode === "continue") {
+        message.error = undefined
+        message.finish = "tool-calls"
+        yield* services.session.updateMessage(message as never)
+      } else {
+        yield* services.session.removeMessage({ sessionID: message.sessionID, messageID: message.id } as never)
+      }
+      const wait = decision.waitMs > 0 ? ` (in ${formatDuration(decision.waitMs)})` : ""
+      yield* services.status.set(
+        sessionID as never,
+        {
+          type: "retry",
+          attempt: decision.attempt,
+          message: decision.notice,
+          action: {
+            reason: "failover",
+            provider: decision.to.providerID,
+            title: "Switching provider",
+            message: `${decision.notice}${wait}`,
+            label: decision.to.providerID,
+          },
+          next: Date.now() + decision.waitMs,
+        } as never,
+      )
+      return "continue" as const
+    }).pipe(Effect.orDie)
+  }
+}
+
+/**
+ * The handle for a step's processor, when `routeStep` routed this step through a combined model. Compaction
+ * summaries are left to OpenCode: removing one on failover would lose the compaction.
+ */
+export function failoverFor(
+  sessionID: string,
+  model: { providerID: string; id: string },
+  message?: { summary?: boolean },
+): Failover | undefined {
+  const entry = sessions.get(sessionID)
+  if (!entry?.pending || message?.summary) return undefined
+  if (entry.pending.providerID !== model.providerID || entry.pending.modelID !== model.id) return undefined
+  const group = runtime().groups.get(entry.groupID)
+  if (!group) return undefined
+  const member = entry.pending
+  entry.pending = undefined
+  feed(entry, group, { type: "step_started", at: Date.now(), member }, runtime())
+  return new Failover(sessionID, entry, group, member)
+}

@@ -1,0 +1,230 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test"
+import { APICallError } from "@ai-sdk/provider"
+import { Effect } from "effect"
+import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
+import { failoverFor, resetSessions, routeStep, selectionFor, type SettleServices } from "../src/opencode/session.ts"
+
+/** A model as OpenCode's provider state holds it. */
+function model(providerID: string, id: string, context = 200_000, input?: number) {
+  return {
+    id,
+    providerID,
+    name: "Claude Sonnet 4.5",
+    api: { id, url: "", npm: "@ai-sdk/anthropic" },
+    release_date: "2025-09-29",
+    capabilities: {
+      temperature: true,
+      reasoning: true,
+      attachment: true,
+      toolcall: true,
+      input: { text: true, audio: false, image: true, video: false, pdf: true },
+      output: { text: true, audio: false, image: false, video: false, pdf: false },
+      interleaved: false,
+    },
+    cost: { input: 3, output: 15, cache: { read: 0.3, write: 3.75 } },
+    limit: { context, output: 64_000, ...(input ? { input } : {}) },
+    status: "active",
+    options: {},
+    headers: {},
+  }
+}
+
+const providers = {
+  anthropic: { id: "anthropic", name: "Anthropic", models: { "claude-sonnet-4-5": model("anthropic", "claude-sonnet-4-5") } },
+  "github-copilot": {
+    id: "github-copilot",
+    name: "GitHub Copilot",
+    models: { "claude-sonnet-4.5": model("github-copilot", "claude-sonnet-4.5", 200_000, 168_000) },
+  },
+  openrouter: {
+    id: "openrouter",
+    name: "OpenRouter",
+    models: { "anthropic/claude-sonnet-4.5": model("openrouter", "anthropic/claude-sonnet-4.5", 1_000_000) },
+  },
+}
+
+const user = (id: string) => ({ id, model: { providerID: "combined", modelID: "claude-sonnet-4-5" } })
+const rateLimited = (retryAfter: string) =>
+  new APICallError({
+    message: "Too Many Requests",
+    url: "https://api.anthropic.com/v1/messages",
+    requestBodyValues: {},
+    statusCode: 429,
+    responseHeaders: { "retry-after": retryAfter },
+    responseBody: '{"type":"error","error":{"type":"rate_limit_error","message":"Rate limited"}}',
+    isRetryable: true,
+  })
+const serverError = () =>
+  new APICallError({ message: "Internal", url: "x", requestBodyValues: {}, statusCode: 500, responseBody: "{}", isRetryable: true })
+const overflow = () =>
+  new APICallError({
+    message: "prompt is too long",
+    url: "x",
+    requestBodyValues: {},
+    statusCode: 400,
+    responseBody: '{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}',
+    isRetryable: false,
+  })
+
+/** OpenCode's services as the hunk passes them: they record what the adapter asked for. */
+function services(message: SettleServices["message"]) {
+  const calls: { op: string; value: unknown }[] = []
+  const record = (op: string) => (value: unknown, info?: unknown) =>
+    Effect.sync(() => void calls.push({ op, value: info ?? value }))
+  const settle: SettleServices = {
+    session: { removeMessage: record("removeMessage"), updateMessage: record("updateMessage") },
+    status: { set: record("status") },
+    message,
+  }
+  return { settle, calls }
+}
+
+const ids = (route: { providerID: string; modelID: string }) => `${route.providerID}/${route.modelID}`
+
+beforeEach(() => {
+  resetRuntime(new CombinedRuntime())
+  resetSessions()
+  runtime().configure({
+    config: { provider_priority: ["anthropic", "github-copilot", "openrouter"] },
+    providers,
+  })
+})
+afterEach(() => resetRuntime())
+
+describe("routeStep", () => {
+  test("a model that is not combined passes through untouched", () => {
+    const route = routeStep("s1", { id: "u1", model: { providerID: "anthropic", modelID: "claude-sonnet-4-5" } })
+    expect(route).toEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5", waitMs: 0 })
+    expect(failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })).toBeUndefined()
+  })
+
+  test("an unknown group passes through, so OpenCode reports it as any unknown model", () => {
+    const route = routeStep("s1", { id: "u1", model: { providerID: "combined", modelID: "nope" } })
+    expect(route).toEqual({ providerID: "combined", modelID: "nope", waitMs: 0 })
+  })
+
+  test("the first member in priority serves", () => {
+    expect(ids(routeStep("s1", user("u1")))).toBe("anthropic/claude-sonnet-4-5")
+  })
+
+  test("a conversation larger than a member's window skips it", () => {
+    runtime().health.report({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, { reason: "quota", message: "x" })
+    expect(ids(routeStep("s1", user("u1"), { input: 170_000, output: 2_000 }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
+  })
+
+  test("when every member is cooling down far beyond max_wait it still asks the one back soonest", () => {
+    for (const provider of Object.values(providers))
+      for (const id of Object.keys(provider.models))
+        runtime().health.report({ providerID: provider.id, modelID: id }, { reason: "quota", message: "x", resetAt: Date.now() + 3_600_000 + provider.id.length })
+    const route = routeStep("s1", user("u1"))
+    expect(ids(route)).toBe("anthropic/claude-sonnet-4-5")
+  })
+})
+
+describe("a failing step", () => {
+  test("a long rate limit replays the step on the next member: the attempt's message is removed", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    expect(failover).toBeDefined()
+    failover.observe({ type: "text-delta", text: "Half an ans" })
+    expect(failover.claims(rateLimited("30"))).toBe(true)
+    expect(failover.switching).toBe(true)
+
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" })
+    let halted: unknown
+    await Effect.runPromise(failover.settle((e) => Effect.sync(() => void (halted = e)), rateLimited("30")))
+    expect(halted).toBeUndefined()
+    expect(await Effect.runPromise(failover.finish(settle))).toBe("continue")
+    expect(calls.map((call) => call.op)).toEqual(["removeMessage", "status"])
+    expect(calls[0]!.value).toEqual({ sessionID: "s1", messageID: "m1" })
+    expect(calls[1]!.value).toMatchObject({
+      type: "retry",
+      message: "anthropic rate-limited, retry in 30 s → github-copilot",
+      action: { reason: "failover", provider: "github-copilot" },
+    })
+
+    expect(ids(routeStep("s1", user("u1")))).toBe("github-copilot/claude-sonnet-4.5")
+    expect(runtime().health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })?.reason).toBe("rate_limit")
+    expect(runtime().switches).toHaveLength(1)
+    expect(runtime().switches[0]).toMatchObject({ sessionID: "s1", from: { providerID: "anthropic" }, to: { providerID: "github-copilot" } })
+  })
+
+  test("after a completed tool call the attempt is kept as a finished tool step and the next member continues", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    failover.observe({ type: "tool-call", id: "call_1" })
+    failover.observe({ type: "tool-result", id: "call_1" })
+    expect(failover.claims(rateLimited("60"))).toBe(true)
+    const message = { id: "m1", sessionID: "s1", error: { name: "APIError" } as unknown, finish: undefined as string | undefined }
+    const { settle, calls } = services(message)
+    await Effect.runPromise(failover.finish(settle))
+    expect(calls.map((call) => call.op)).toEqual(["updateMessage", "status"])
+    expect(message).toMatchObject({ finish: "tool-calls", error: undefined })
+    expect(ids(routeStep("s1", user("u1")))).toBe("github-copilot/claude-sonnet-4.5")
+  })
+
+  test("a 500 is retried once on the same member, as a fresh step after the wait", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    expect(failover.claims(serverError())).toBe(true)
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" })
+    await Effect.runPromise(failover.finish(settle))
+    expect(calls[0]!.op).toBe("removeMessage")
+    const route = routeStep("s1", user("u1"))
+    expect(ids(route)).toBe("anthropic/claude-sonnet-4-5")
+    expect(route.waitMs).toBeGreaterThan(900)
+    expect(route.waitMs).toBeLessThanOrEqual(1_000)
+    expect(runtime().switches).toHaveLength(0)
+  })
+
+  test("context overflow stays OpenCode's: the stock path compacts", () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    expect(failover.claims(overflow())).toBe(false)
+    expect(failover.claimed).toBe(false)
+    expect(runtime().health.entries()).toEqual([])
+  })
+
+  test("when every member fails, the error the user sees names each", async () => {
+    const failures = [rateLimited("30"), rateLimited("40"), rateLimited("50")]
+    let halted: unknown
+    for (const [index, error] of failures.entries()) {
+      const route = routeStep("s1", user("u1"))
+      const failover = failoverFor("s1", { providerID: route.providerID, id: route.modelID })!
+      expect(failover.claims(error)).toBe(true)
+      await Effect.runPromise(failover.settle((e) => Effect.sync(() => void (halted = e)), error))
+      if (index < 2) await Effect.runPromise(failover.finish(services({ id: `m${index}`, sessionID: "s1" }).settle))
+    }
+    expect(halted).toBeInstanceOf(Error)
+    const message = (halted as Error).message
+    expect(message).toContain("Every provider of Claude Sonnet 4.5 failed:")
+    for (const id of ["anthropic/claude-sonnet-4-5", "github-copilot/claude-sonnet-4.5", "openrouter/anthropic/claude-sonnet-4.5"])
+      expect(message).toContain(id)
+  })
+
+  test("a new user message starts a new turn: providers failed in the last one are tried again once healthy", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    failover.claims(rateLimited("0"))
+    await Effect.runPromise(failover.finish(services({ id: "m1", sessionID: "s1" }).settle))
+    expect(ids(routeStep("s1", user("u2")))).toBe("anthropic/claude-sonnet-4-5")
+  })
+})
+
+test("compaction summaries never get a failover handle", () => {
+  routeStep("s1", user("u1"))
+  expect(failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" }, { summary: true })).toBeUndefined()
+})
+
+test("a subagent inherits the combined selection, not the member that served its parent", () => {
+  routeStep("s1", user("u1"))
+  expect(selectionFor("s1", { providerID: "anthropic", modelID: "claude-sonnet-4-5" })).toEqual({
+    providerID: "combined",
+    modelID: "claude-sonnet-4-5",
+  })
+  expect(selectionFor("s1", { providerID: "openai", modelID: "gpt-5" })).toEqual({ providerID: "openai", modelID: "gpt-5" })
+  expect(selectionFor("other", { providerID: "anthropic", modelID: "claude-sonnet-4-5" })).toEqual({
+    providerID: "anthropic",
+    modelID: "claude-sonnet-4-5",
+  })
+})
