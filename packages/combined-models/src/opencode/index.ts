@@ -3,3 +3,4 @@
  * logic lives here, tested in this repository, so the patches stay small and rebase cleanly.
  */
 export { CombinedRuntime, PROVIDER_ID, PROVIDER_NAME, resetRuntime, runtime, type OpenCodeModel, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
+export { failoverFor, resetSessions, routeStep, selectionFor, Failover, type Decision, type SettleServices, type StepRoute, type TokensLike, type UserMessageLike } from "./session.ts"
