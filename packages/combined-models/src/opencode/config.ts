@@ -1,0 +1,34 @@
+/**
+ * Our two keys in `opencode.json` as OpenCode's config loader sees them. OpenCode's Effect schema only declares them
+ * (so they survive decoding); the engine's zod schema is the one that judges them. The config hunk turns the issues
+ * returned here into OpenCode's own `ConfigInvalidError`, so a mistake reads like any other config error.
+ */
+import { configJsonSchema, resolveConfig } from "../config.ts"
+
+/** The shape of an issue in OpenCode's `ConfigInvalidError` (`{ message, path[] }`). */
+export interface ConfigIssue {
+  message: string
+  path: string[]
+}
+
+/**
+ * Problems with `provider_priority` and `combined_models` in one loaded config file, empty when they are fine or
+ * absent. Only errors: warnings that need the provider list (unknown provider ids) come from the provider patch.
+ */
+export function combinedConfigIssues(config: unknown): ConfigIssue[] {
+  if (typeof config !== "object" || config === null) return []
+  const result = resolveConfig(config)
+  if (result.ok) return []
+  // One path element holding the whole dotted path: OpenCode prints `path.join(".")`, and splitting ours again
+  // would cut group ids such as `gpt-4.1` in two.
+  return result.errors.map((problem) => ({ message: problem.message, path: [problem.path] }))
+}
+
+/**
+ * The JSON Schema properties OpenCode's published config schema should carry for our keys, replacing the bare
+ * declarations its Effect schema produces.
+ */
+export function combinedConfigSchemaProperties(): Record<string, unknown> {
+  const schema = configJsonSchema() as { properties?: Record<string, unknown> }
+  return { ...schema.properties }
+}

@@ -1,0 +1,181 @@
+/**
+ * The virtual `combined` provider inside OpenCode's provider state. It exists only in lists (`opencode models`, the
+ * TUI picker, `GET /provider`): `getModel("combined", id)` hands out a concrete member's own model, so the SDK,
+ * pricing, limits and the assistant message all see a real provider and nothing downstream needs to know.
+ */
+import type { Access } from "../route.ts"
+import { isAllowed, pick } from "../route.ts"
+import type { ResolvedConfig } from "../config.ts"
+import type { Group, Modality } from "../types.ts"
+import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeModel, type OpenCodeProvider } from "./runtime.ts"
+
+/** The npm package name a combined model reports; never loaded, because no combined model reaches `getLanguage`. */
+export const COMBINED_NPM = "combined-models"
+
+const OPENCODE_MODALITIES: readonly Modality[] = ["text", "audio", "image", "video", "pdf"]
+
+/** OpenCode's modality flags (`{ text, audio, image, video, pdf }`) from the engine's list. */
+function modalityFlags(list: readonly Modality[]): Record<Modality, boolean> {
+  return Object.fromEntries(OPENCODE_MODALITIES.map((modality) => [modality, list.includes(modality)])) as Record<
+    Modality,
+    boolean
+  >
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+}
+
+function modelOf(providers: Record<string, OpenCodeProvider>, ref: { providerID: string; modelID: string }) {
+  return providers[ref.providerID]?.models[ref.modelID]
+}
+
+/** Variants every member offers, with the first member's settings: a variant one member lacks cannot be promised. */
+function sharedVariants(models: readonly OpenCodeModel[]): Record<string, unknown> | undefined {
+  const [first, ...rest] = models
+  if (!first || !isRecord(first.variants)) return undefined
+  const shared = Object.entries(first.variants).filter(([name]) =>
+    rest.every((model) => isRecord(model.variants) && name in model.variants),
+  )
+  return Object.fromEntries(shared)
+}
+
+/**
+ * One group as OpenCode's `Provider.Model`. Every field its schema requires is present, or `toPublicInfo` would
+ * silently drop the model from every HTTP list. It promises what every member can do: the group's minimum limits and
+ * shared capabilities. Cost and release date are the first member's, the one that serves when all are healthy.
+ */
+export function combinedModelInfo(group: Group, providers: Record<string, OpenCodeProvider>): OpenCodeModel {
+  const models = group.members.flatMap((member) => modelOf(providers, member) ?? [])
+  const first = models[0]
+  const firstMember = group.members[0]
+  const cost = isRecord(first?.cost)
+    ? first.cost
+    : {
+        input: firstMember?.cost?.input ?? 0,
+        output: firstMember?.cost?.output ?? 0,
+        cache: { read: firstMember?.cost?.cacheRead ?? 0, write: firstMember?.cost?.cacheWrite ?? 0 },
+      }
+  const variants = sharedVariants(models)
+  return {
+    id: group.id,
+    providerID: PROVIDER_ID,
+    api: { id: group.id, url: "", npm: COMBINED_NPM },
+    name: group.name,
+    capabilities: {
+      temperature: group.capabilities.temperature,
+      reasoning: group.capabilities.reasoning,
+      attachment: group.capabilities.attachment,
+      toolcall: group.capabilities.toolCall,
+      input: modalityFlags(group.capabilities.input),
+      output: modalityFlags(group.capabilities.output),
+      interleaved: false,
+    },
+    cost,
+    limit: { ...group.limit },
+    status: "active",
+    options: {},
+    headers: {},
+    release_date: typeof first?.release_date === "string" ? first.release_date : (firstMember?.releaseDate ?? ""),
+    ...(variants ? { variants } : {}),
+  }
+}
+
+/** OpenCode's `Provider.Info` for the combined provider; undefined without groups (an empty provider crashes lists). */
+export function combinedProviderInfo(
+  groups: readonly Group[],
+  providers: Record<string, OpenCodeProvider>,
+): OpenCodeProvider | undefined {
+  if (groups.length === 0) return undefined
+  return {
+    id: PROVIDER_ID,
+    name: PROVIDER_NAME,
+    source: "custom",
+    env: [],
+    options: {},
+    models: Object.fromEntries(groups.map((group) => [group.id, combinedModelInfo(group, providers)])),
+  }
+}
+
+/**
+ * What one OpenCode instance's provider state was grouped into. Keyed by that instance's `providers` record, so a
+ * server holding several projects resolves each against its own providers, while health stays process-wide.
+ */
+interface InstanceGroups {
+  groups: Map<string, Group>
+  access: Access
+  config: ResolvedConfig
+}
+
+const byProviders = new WeakMap<object, InstanceGroups>()
+const warned = new Set<string>()
+
+/**
+ * The provider hunk's entry point, run once per built provider state after OpenCode's own filtering. Configures the
+ * process runtime from the final providers and the loaded config, inserts `providers.combined` when there is at least
+ * one group, and returns the config warnings not logged before in this process (one log line each, not one per
+ * instance or reload).
+ */
+export function addCombinedProvider<P extends OpenCodeProvider>(input: {
+  providers: Record<string, P>
+  config: unknown
+  stateDir?: string
+}): { warnings: string[] } {
+  const { providers } = input
+  const rt = runtime()
+  const { groups, problems } = rt.configure({ config: input.config, providers, stateDir: input.stateDir })
+  byProviders.set(providers, { groups: new Map(rt.groups), access: rt.access, config: rt.config })
+  const provider = combinedProviderInfo(groups, providers)
+  if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
+  const warnings = problems
+    .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
+    .filter((warning) => !warned.has(warning))
+  for (const warning of warnings) warned.add(warning)
+  return { warnings }
+}
+
+function instanceGroups(providers: Record<string, OpenCodeProvider>): InstanceGroups {
+  const known = byProviders.get(providers)
+  if (known) return known
+  const rt = runtime()
+  return { groups: rt.groups, access: rt.access, config: rt.config }
+}
+
+/** Members that this instance can actually call, in priority order. */
+function loadedMembers(group: Group, providers: Record<string, OpenCodeProvider>, access: Access) {
+  return group.members.filter((member) => modelOf(providers, member) && isAllowed(member.providerID, access))
+}
+
+/**
+ * `getModel("combined", groupID)` without session context: the first member by priority that is allowed and not
+ * cooling down, else the first allowed member (the request then fails or succeeds on its own; a session's failover
+ * takes it from there). Undefined for an unknown group id, so OpenCode reports its usual model-not-found error.
+ */
+export function resolveCombinedModel<M extends OpenCodeModel>(
+  providers: Record<string, OpenCodeProvider & { models: Record<string, M> }>,
+  groupID: string,
+  now: number = Date.now(),
+): M | undefined {
+  const { groups, access, config } = instanceGroups(providers)
+  const group = groups.get(groupID)
+  if (!group) return undefined
+  const members = loadedMembers(group, providers, access)
+  const picked = pick({ ...group, members }, runtime().health, config, {}, { now, access })
+  const member = picked.kind === "member" ? picked.member : members[0]
+  return member ? providers[member.providerID]?.models[member.modelID] : undefined
+}
+
+/**
+ * The provider whose small model titles a combined session: `getSmallModel("combined")` gets no group id, so this is
+ * the first provider in priority order among all groups' members that is allowed and not cooled as a whole (auth,
+ * quota: a rate limit on the big model says nothing about the small one), else the first allowed one.
+ */
+export function combinedSmallModelProvider(providers: Record<string, OpenCodeProvider>, now: number = Date.now()) {
+  const { groups, access, config } = instanceGroups(providers)
+  const members = [...groups.values()].flatMap((group) => loadedMembers(group, providers, access))
+  const ranked = [...new Set([...config.providerPriority, ...members.map((member) => member.providerID)])].filter(
+    (providerID) => members.some((member) => member.providerID === providerID),
+  )
+  const health = runtime().health
+  return ranked.find((providerID) => !health.cooldownOf({ providerID, modelID: "*" }, now)) ?? ranked[0]
+}
