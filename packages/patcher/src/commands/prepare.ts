@@ -1,0 +1,158 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { cloneCheckout } from "../clone.ts"
+import { openCheckout, patcherIdentity, requirePinnedCommit } from "../checkout.ts"
+import { listEngineFiles } from "../engine.ts"
+import { PrepareError } from "../errors.ts"
+import { Git } from "../git.ts"
+import { bunfigText, cutWorkspaces, launcherScript, preloadCandidates } from "../prepare-files.ts"
+import { buildSeries } from "../series-build.ts"
+import { readSeries, readUpstreamPin } from "../series.ts"
+import { runApply } from "./apply.ts"
+
+export interface PrepareOptions {
+  out: string
+  opencode: string
+  patchesDir: string
+  engineDir: string
+  log: (line: string) => void
+}
+
+export interface PreparedCopy {
+  out: string
+  opencodeRoot: string
+  launcher: string
+  bunfig: string
+  reused: boolean
+}
+
+/** What a finished prepare leaves in `<out>/prepare-stamp.json`: enough to tell whether a re-run can reuse `<out>`. */
+interface PrepareStamp {
+  tip: string
+  rootPackageJson: string
+  bun: string
+}
+
+/** The files prepare edits in the copy without committing them: restored before the series is re-applied. */
+const UNCOMMITTED_EDITS = ["package.json", "bun.lock"]
+
+/**
+ * A patched copy of the checkout that runs from source offline: `<out>/opencode` (a shared clone on the patched
+ * branch, root workspaces cut to the closure, installed), `<out>/bunfig.toml` and `<out>/bin/opencode`.
+ */
+export function runPrepare(options: PrepareOptions): PreparedCopy {
+  const { log } = options
+  const out = resolve(options.out)
+  const opencodeRoot = join(out, "opencode")
+  const paths = { launcher: join(out, "bin", "opencode"), bunfig: join(out, "bunfig.toml"), stamp: join(out, "prepare-stamp.json") }
+  const source = openCheckout(options.opencode)
+  const pin = readUpstreamPin(options.patchesDir)
+  const pinCommit = requirePinnedCommit(source, pin)
+  mkdirSync(out, { recursive: true })
+
+  if (!existsSync(join(opencodeRoot, ".git"))) {
+    const started = performance.now()
+    cloneCheckout({ source: source.cwd, dest: opencodeRoot, commit: pinCommit })
+    log(`cloned ${source.cwd} at v${pin.version} into ${opencodeRoot} (${elapsed(started)})`)
+  }
+  const git = new Git(opencodeRoot)
+
+  // Commits are reproducible (fixed identity and dates), so the expected tip is known without touching the copy.
+  const expected = buildSeries({
+    git,
+    base: pinCommit,
+    engineFiles: listEngineFiles(options.engineDir),
+    patches: readSeries(options.patchesDir),
+    identity: patcherIdentity(git, pinCommit),
+    objects: "private",
+  })
+  const expectedTip = expected.complete ? expected.commits.at(-1)?.commit : undefined
+  if (expectedTip && isUpToDate(git, paths, expectedTip)) {
+    log(`${out} is up to date (${pin.branch} at ${expectedTip.slice(0, 12)}); nothing to do`)
+    return { out, opencodeRoot, launcher: paths.launcher, bunfig: paths.bunfig, reused: true }
+  }
+
+  const headBranch = git.currentBranch()
+  if (headBranch !== undefined || git.resolveCommit("HEAD") !== pinCommit) {
+    git.run(["checkout", "-q", "HEAD", "--", ...UNCOMMITTED_EDITS], { allowFailure: true })
+  }
+  const applied = runApply({
+    opencode: opencodeRoot,
+    patchesDir: options.patchesDir,
+    engineDir: options.engineDir,
+    branch: pin.branch,
+    // <out> is ours: whatever an earlier run left on the branch is rebuilt from the series.
+    force: true,
+    continue: false,
+    log: (line) => log(`  ${line}`),
+  })
+
+  // The cut stays uncommitted, so the branch (and anything exported from it) never contains it.
+  const rootPackageJson = cutWorkspaces(git.run(["show", "HEAD:package.json"]).stdout)
+  writeFileSync(join(opencodeRoot, "package.json"), rootPackageJson)
+  const installStarted = performance.now()
+  const install = Bun.spawnSync({
+    cmd: [process.execPath, "install", "--ignore-scripts"],
+    cwd: opencodeRoot,
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  if (install.exitCode !== 0) {
+    const output = (install.stdout.toString() + install.stderr.toString()).trim().split("\n").slice(-20).join("\n")
+    throw new PrepareError(
+      `bun install --ignore-scripts failed in ${opencodeRoot}:\n${output}\n` +
+        "Only the npm registry has to be reachable; check the network or a proxy, then run prepare again.",
+    )
+  }
+  log(`installed the workspace closure (${elapsed(installStarted)})`)
+
+  const preload = preloadCandidates(opencodeRoot).find((candidate) => existsSync(candidate))
+  if (!preload) {
+    throw new PrepareError(
+      `@opentui/solid/scripts/preload.js is not in the install under ${opencodeRoot}; did upstream move it? ` +
+        "Look for it in node_modules and update preloadCandidates in packages/patcher/src/prepare-files.ts",
+    )
+  }
+  writeFileSync(paths.bunfig, bunfigText(preload))
+  mkdirSync(join(out, "bin"), { recursive: true })
+  writeFileSync(paths.launcher, launcherScript(launcherPathsFor(out)))
+  chmodSync(paths.launcher, 0o755)
+  const stamp: PrepareStamp = { tip: applied.tip, rootPackageJson, bun: Bun.version }
+  writeFileSync(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`)
+  log(`ready: ${paths.launcher} runs OpenCode v${pin.version} with the patches (${applied.branch} at ${applied.tip.slice(0, 12)})`)
+  return { out, opencodeRoot, launcher: paths.launcher, bunfig: paths.bunfig, reused: false }
+}
+
+function launcherPathsFor(out: string) {
+  return {
+    bun: process.execPath,
+    bunfig: join(out, "bunfig.toml"),
+    entry: join(out, "opencode", "packages", "opencode", "src", "index.ts"),
+  }
+}
+
+function isUpToDate(git: Git, paths: { launcher: string; bunfig: string; stamp: string }, expectedTip: string): boolean {
+  if (!existsSync(paths.stamp) || !existsSync(paths.launcher) || !existsSync(paths.bunfig)) return false
+  let stamp: PrepareStamp
+  try {
+    stamp = JSON.parse(readFileSync(paths.stamp, "utf8")) as PrepareStamp
+  } catch {
+    return false
+  }
+  const out = resolve(paths.stamp, "..")
+  const rootPackageJson = join(git.cwd, "package.json")
+  const preloadPresent = preloadCandidates(git.cwd).some((candidate) => existsSync(candidate))
+  return (
+    stamp.tip === expectedTip &&
+    stamp.bun === Bun.version &&
+    git.resolveCommit("HEAD") === expectedTip &&
+    existsSync(rootPackageJson) &&
+    readFileSync(rootPackageJson, "utf8") === stamp.rootPackageJson &&
+    readFileSync(paths.launcher, "utf8") === launcherScript(launcherPathsFor(out)) &&
+    preloadPresent
+  )
+}
+
+function elapsed(started: number): string {
+  return `${((performance.now() - started) / 1000).toFixed(1)} s`
+}
