@@ -1,0 +1,255 @@
+/**
+ * `opencode run` with `combined/claude-sonnet-4-5` against the loopback simulator: what the user sees printed, and what
+ * the session records (`opencode export`), when providers fail. Needs OPENCODE_SRC or OPENCODE_PREPARED (see
+ * harness.ts); without them every test here is skipped by name.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { faults, type SimFault } from "../../packages/combined-models/src/simulator/index.ts"
+import {
+  assistantMessages,
+  banners,
+  createEnv,
+  e2e,
+  mainRequests,
+  scriptMain,
+  textOf,
+  type Env,
+  type ExportedSession,
+  type RunResult,
+} from "./harness.ts"
+
+const skip = !e2e.enabled
+const TURN_MS = 90_000
+
+/** A fault for every request a member gets this turn, so a same-member retry cannot rescue it. */
+const always = (fault: SimFault, text?: string) => Array.from({ length: 4 }, () => ({ fault, ...(text ? { text } : {}) }))
+
+function lastAssistant(session: ExportedSession) {
+  const last = assistantMessages(session).at(-1)
+  if (!last) throw new Error(`no assistant message in ${JSON.stringify(session.messages.map((m) => m.info.role))}`)
+  return last
+}
+
+function describeRun(result: RunResult): string {
+  return `exit ${result.code} after ${result.elapsedMs} ms${result.timedOut ? " (timed out)" : ""}:\n${result.output}`
+}
+
+describe("429 on the preferred member", () => {
+  let env: Env
+  let first: RunResult
+  let sessionID: string
+
+  beforeAll(async () => {
+    if (skip) return
+    env = await createEnv()
+    scriptMain(env.sim, "anthropic", always(faults.rateLimit({ retryAfter: 30 })))
+    scriptMain(env.sim, "github-copilot", [{ text: "Copilot took the turn." }, { text: "Copilot again, anthropic still cooling." }])
+    first = await env.run("Say something.", { timeoutMs: 60_000 })
+    sessionID = await env.latestSession()
+  }, TURN_MS)
+  afterAll(async () => {
+    await env?.dispose()
+  })
+
+  test.skipIf(skip)("the answer comes from github-copilot, which the message records and the output names", async () => {
+    expect(first.code, describeRun(first)).toBe(0)
+    expect(first.stdout).toContain("Copilot took the turn.")
+    expect(first.output).toContain("(github-copilot)")
+    expect(banners(first.output).at(-1)).toMatch(/claude-sonnet-4[-.]5.*\(github-copilot\)/)
+    // The failover notice names the failed provider.
+    expect(first.output).toMatch(/↪.*anthropic/)
+
+    expect(mainRequests(env.sim, "anthropic")).toHaveLength(1)
+    expect(mainRequests(env.sim, "github-copilot")).toHaveLength(1)
+
+    const session = await env.exportSession(sessionID)
+    const user = session.messages.find((m) => m.info.role === "user")
+    expect(user?.info.model).toMatchObject({ providerID: "combined", modelID: "claude-sonnet-4-5" })
+    const answer = lastAssistant(session)
+    expect(answer.info.providerID).toBe("github-copilot")
+    expect(answer.info.error).toBeUndefined()
+    expect(answer.info.finish).toBe("stop")
+    expect(textOf(answer)).toBe("Copilot took the turn.")
+    // The failed attempt left nothing behind: every assistant message of the session is copilot's.
+    expect(assistantMessages(session).map((m) => m.info.providerID)).toEqual(["github-copilot"])
+  })
+
+  test.skipIf(skip)(
+    "the next turn (run -s) skips the cooled-down member without sending it a request",
+    async () => {
+      const before = mainRequests(env.sim, "anthropic").length
+      const second = await env.run("And again.", { session: sessionID, timeoutMs: 60_000 })
+      expect(second.code, describeRun(second)).toBe(0)
+      expect(second.stdout).toContain("Copilot again, anthropic still cooling.")
+      expect(second.output).toContain("(github-copilot)")
+      expect(mainRequests(env.sim, "anthropic")).toHaveLength(before)
+      expect(mainRequests(env.sim, "github-copilot")).toHaveLength(2)
+
+      const session = await env.exportSession(sessionID)
+      const answers = assistantMessages(session)
+      expect(answers.map((m) => m.info.providerID)).toEqual(["github-copilot", "github-copilot"])
+      expect(textOf(lastAssistant(session))).toBe("Copilot again, anthropic still cooling.")
+    },
+    TURN_MS,
+  )
+})
+
+test.skipIf(skip)(
+  "a stream cut after some text replays the step on the next member: only its text, no leftover parts",
+  async () => {
+    await using env = await createEnv()
+    const partial = "Anthropic began an answer that will never finish because the connection drops"
+    scriptMain(env.sim, "anthropic", always(faults.cut("after-text"), partial))
+    scriptMain(env.sim, "github-copilot", [{ text: "Copilot's complete answer." }])
+
+    const result = await env.run("Explain it.", { timeoutMs: 60_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain("Copilot's complete answer.")
+    expect(result.output).toContain("(github-copilot)")
+    expect(mainRequests(env.sim, "anthropic").length).toBeGreaterThanOrEqual(1)
+    expect(mainRequests(env.sim, "github-copilot")).toHaveLength(1)
+
+    const session = await env.exportSession(await env.latestSession())
+    const answers = assistantMessages(session)
+    expect(answers).toHaveLength(1)
+    const answer = answers[0]!
+    expect(answer.info.providerID).toBe("github-copilot")
+    expect(answer.info.error).toBeUndefined()
+    expect(textOf(answer)).toBe("Copilot's complete answer.")
+    expect(JSON.stringify(session.messages)).not.toContain("Anthropic began")
+    // No empty text parts and one step-start: the replay is a clean message, not the failed one patched up.
+    expect(answer.parts.filter((p) => p.type === "text" && !(p.text ?? "").trim())).toHaveLength(0)
+    expect(answer.parts.filter((p) => p.type === "step-start")).toHaveLength(1)
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "a tool completes, then the step fails: the turn continues on the next member and the tool ran once",
+  async () => {
+    await using env = await createEnv()
+    const file = join(env.project, "notes.txt")
+    writeFileSync(file, "The secret word is pelican.\n")
+    scriptMain(env.sim, "anthropic", [
+      {
+        text: "Let me read the notes.",
+        toolCall: { name: "read", input: { filePath: file }, id: "toolu_e2e_read_1" },
+        fault: { kind: "stream-error", at: "after-tool-call", error: "rate_limit" },
+      },
+      ...always(faults.rateLimit({ retryAfter: 30 })),
+    ])
+    scriptMain(env.sim, "github-copilot", [{ text: "The notes say the secret word is pelican." }])
+
+    const result = await env.run("What do the notes say?", { timeoutMs: 60_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain("The notes say the secret word is pelican.")
+    expect(result.output).toContain("(github-copilot)")
+    expect(mainRequests(env.sim, "anthropic")).toHaveLength(1)
+    const copilot = mainRequests(env.sim, "github-copilot")
+    expect(copilot).toHaveLength(1)
+    // Copilot continued from the tool's result rather than running the step again.
+    expect(JSON.stringify(copilot[0]?.body)).toContain("pelican")
+
+    const session = await env.exportSession(await env.latestSession())
+    const tools = session.messages.flatMap((m) => m.parts).filter((p) => p.type === "tool")
+    expect(tools).toHaveLength(1)
+    expect(tools[0]).toMatchObject({ tool: "read", state: { status: "completed" } })
+    expect(JSON.stringify(tools[0]?.state?.output)).toContain("pelican")
+
+    const answers = assistantMessages(session)
+    expect(answers.map((m) => m.info.providerID)).toEqual(["anthropic", "github-copilot"])
+    // The step whose tool ran is kept as a tool step, not an error.
+    expect(answers[0]?.info.error).toBeUndefined()
+    expect(answers[0]?.info.finish).toBe("tool-calls")
+    expect(textOf(answers[1]!)).toBe("The notes say the secret word is pelican.")
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "401 on one member: failover, a long cooldown, and a message to sign in again that `opencode combined` shows too",
+  async () => {
+    await using env = await createEnv()
+    scriptMain(env.sim, "anthropic", always(faults.auth()))
+    scriptMain(env.sim, "github-copilot", [{ text: "Copilot answers instead." }, { text: "Still copilot." }])
+
+    const result = await env.run("Hello.", { timeoutMs: 60_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain("Copilot answers instead.")
+    expect(result.output).toContain("(github-copilot)")
+    expect(result.output).toMatch(/↪.*anthropic.*(sign(ed)? in|auth login|re-?authenticat|credentials)/i)
+    // An auth failure is not retried on the same member.
+    expect(mainRequests(env.sim, "anthropic")).toHaveLength(1)
+
+    const sessionID = await env.latestSession()
+    const session = await env.exportSession(sessionID)
+    expect(assistantMessages(session).map((m) => m.info.providerID)).toEqual(["github-copilot"])
+
+    const status = await env.opencode(["combined"], { timeoutMs: 30_000 })
+    expect(status.code, describeRun(status)).toBe(0)
+    const anthropicLines = status.output.split("\n").filter((line) => /anthropic/.test(line))
+    expect(anthropicLines.join("\n")).toMatch(/sign(ed)? in|auth login|re-?authenticat/i)
+
+    // Long cooldown: a new turn, later, still does not ask anthropic.
+    const again = await env.run("Again.", { session: sessionID, timeoutMs: 60_000 })
+    expect(again.code, describeRun(again)).toBe(0)
+    expect(again.stdout).toContain("Still copilot.")
+    expect(mainRequests(env.sim, "anthropic")).toHaveLength(1)
+  },
+  TURN_MS * 2,
+)
+
+test.skipIf(skip)(
+  "every member failing ends with one clear error naming each member's reason, in bounded time",
+  async () => {
+    await using env = await createEnv()
+    scriptMain(env.sim, "anthropic", always(faults.rateLimit({ retryAfter: 30 })))
+    scriptMain(env.sim, "github-copilot", always(faults.serverError()))
+    scriptMain(env.sim, "amazon-bedrock", always(faults.overloaded()))
+    scriptMain(env.sim, "openrouter", always(faults.auth()))
+
+    const result = await env.run("Anyone there?", { timeoutMs: 60_000 })
+    expect(result.timedOut).toBe(false)
+    expect(result.elapsedMs).toBeLessThan(20_000)
+    expect(result.code, describeRun(result)).toBe(1)
+    expect(result.output).toMatch(/anthropic[^\n]*rate-limited/)
+    expect(result.output).toMatch(/github-copilot[^\n]*server error/)
+    expect(result.output).toMatch(/amazon-bedrock[^\n]*overloaded/)
+    expect(result.output).toMatch(/openrouter[^\n]*credentials/)
+    for (const id of ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"] as const)
+      expect(mainRequests(env.sim, id).length, id).toBeGreaterThanOrEqual(1)
+
+    const session = await env.exportSession(await env.latestSession())
+    const last = lastAssistant(session)
+    expect(last.info.error).toBeDefined()
+    const message = JSON.stringify(last.info.error)
+    for (const id of ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"]) expect(message).toContain(id)
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "context overflow (400 prompt too long) is not a failover: stock compaction on the same member",
+  async () => {
+    await using env = await createEnv()
+    scriptMain(env.sim, "anthropic", [{ fault: faults.contextLength() }])
+
+    const result = await env.run("A very long conversation.", { timeoutMs: 60_000 })
+    expect(result.timedOut).toBe(false)
+    for (const id of ["github-copilot", "amazon-bedrock", "openrouter"] as const) expect(env.sim.requests(id), id).toHaveLength(0)
+    expect(result.output).not.toContain("↪")
+
+    const session = await env.exportSession(await env.latestSession())
+    // Compaction ran: a compaction part on a user message and a summary assistant message, all on anthropic.
+    const parts = session.messages.flatMap((m) => m.parts)
+    expect(parts.some((p) => p.type === "compaction")).toBe(true)
+    expect(assistantMessages(session).some((m) => m.info.summary === true)).toBe(true)
+    expect(new Set(assistantMessages(session).map((m) => m.info.providerID))).toEqual(new Set(["anthropic"]))
+    // The summary request went to anthropic after the overflow (it carries no tools, so it is not a main request).
+    const overflowAt = mainRequests(env.sim, "anthropic")[0]?.time ?? Infinity
+    expect(env.sim.requests("anthropic").filter((r) => r.time >= overflowAt).length).toBeGreaterThanOrEqual(2)
+  },
+  TURN_MS,
+)
