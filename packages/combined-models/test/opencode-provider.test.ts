@@ -1,0 +1,217 @@
+import { beforeEach, describe, expect, test } from "bun:test"
+import {
+  addCombinedProvider,
+  combinedModelInfo,
+  combinedProviderInfo,
+  combinedSmallModelProvider,
+  resolveCombinedModel,
+} from "../src/opencode/provider.ts"
+import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider } from "../src/opencode/runtime.ts"
+
+/** A model exactly as OpenCode's `Provider.Model` holds it after its filter loop (hooks §2.b). */
+function ocModel(providerID: string, id: string, overrides: Record<string, unknown> = {}) {
+  return {
+    id,
+    providerID,
+    api: { id, url: `https://${providerID}.example/v1`, npm: "@ai-sdk/anthropic" },
+    name: "Claude Sonnet 4.5",
+    family: "claude-sonnet",
+    capabilities: {
+      temperature: true,
+      reasoning: true,
+      attachment: true,
+      toolcall: true,
+      input: { text: true, audio: false, image: true, video: false, pdf: true },
+      output: { text: true, audio: false, image: false, video: false, pdf: false },
+      interleaved: false,
+    },
+    cost: { input: 3, output: 15, cache: { read: 0.3, write: 3.75 } },
+    limit: { context: 200_000, output: 64_000 },
+    status: "active",
+    options: {},
+    headers: {},
+    release_date: "2025-09-29",
+    variants: { high: { thinking: { budgetTokens: 16_000 } }, max: { thinking: { budgetTokens: 32_000 } } },
+    ...overrides,
+  }
+}
+
+type OcModel = ReturnType<typeof ocModel>
+
+function ocProvider(id: string, name: string, models: OcModel[]): OpenCodeProvider & { models: Record<string, OcModel> } {
+  return {
+    id,
+    name,
+    source: "config",
+    env: [],
+    options: {},
+    models: Object.fromEntries(models.map((model) => [model.id, model])),
+  }
+}
+
+/** Anthropic and Copilot both serve Claude Sonnet 4.5; Copilot's window is smaller and it has no `max` variant. */
+function loadedProviders() {
+  return {
+    anthropic: ocProvider("anthropic", "Anthropic", [
+      ocModel("anthropic", "claude-sonnet-4-5"),
+      ocModel("anthropic", "claude-haiku-4-5", { name: "Claude Haiku 4.5", family: "claude-haiku" }),
+    ]),
+    "github-copilot": ocProvider("github-copilot", "GitHub Copilot", [
+      ocModel("github-copilot", "claude-sonnet-4.5", {
+        limit: { context: 128_000, input: 128_000, output: 16_000 },
+        cost: { input: 0, output: 0, cache: { read: 0, write: 0 } },
+        release_date: "2025-09-30",
+        variants: { high: { reasoningEffort: "high" } },
+        capabilities: {
+          temperature: true,
+          reasoning: true,
+          attachment: false,
+          toolcall: true,
+          input: { text: true, audio: false, image: false, video: false, pdf: false },
+          output: { text: true, audio: false, image: false, video: false, pdf: false },
+          interleaved: false,
+        },
+      }),
+    ]),
+  } as Record<string, ReturnType<typeof ocProvider>>
+}
+
+const rateLimited = { reason: "rate_limit" as const, message: "rate limited", retryAfterMs: 60_000 }
+
+beforeEach(() => resetRuntime(new CombinedRuntime()))
+
+describe("addCombinedProvider: the virtual provider in OpenCode's provider state", () => {
+  test("one model per group under `combined`, in OpenCode's provider shape", () => {
+    const providers = loadedProviders()
+    const { warnings } = addCombinedProvider({ providers, config: { provider_priority: ["github-copilot", "anthropic"] } })
+    expect(warnings).toEqual([])
+    const combined = providers.combined!
+    expect(combined).toMatchObject({ id: "combined", name: "Combined", source: "custom", env: [], options: {} })
+    expect(Object.keys(combined.models)).toEqual(["claude-sonnet-4-5"])
+    // The real providers are left as they were.
+    expect(Object.keys(providers).sort()).toEqual(["anthropic", "combined", "github-copilot"])
+  })
+
+  test("no groups, no provider: an empty one would crash OpenCode's defaultModelIDs", () => {
+    const providers = { anthropic: loadedProviders().anthropic! }
+    addCombinedProvider({ providers, config: {} })
+    expect(Object.keys(providers)).toEqual(["anthropic"])
+    const off = loadedProviders()
+    addCombinedProvider({ providers: off, config: { combined_models: { enabled: false } } })
+    expect(off.combined).toBeUndefined()
+  })
+
+  test("config warnings name the configured providers and are handed out once per process", () => {
+    const config = { provider_priority: ["anthropic", "nope-provider"] }
+    const first = addCombinedProvider({ providers: loadedProviders(), config })
+    expect(first.warnings).toEqual([
+      'combined-models: provider_priority[1]: provider "nope-provider" is not configured; it is ignored. Configured providers: anthropic, github-copilot',
+    ])
+    expect(addCombinedProvider({ providers: loadedProviders(), config }).warnings).toEqual([])
+  })
+})
+
+describe("combinedModelInfo: a group as OpenCode's Provider.Model", () => {
+  test("every required field, the group's promises, the first member's cost, date and shared variants", () => {
+    const providers = loadedProviders()
+    const { groups } = runtime().configure({ config: { provider_priority: ["anthropic"] }, providers })
+    const model = combinedModelInfo(groups[0]!, providers)
+    expect(model).toEqual({
+      id: "claude-sonnet-4-5",
+      providerID: "combined",
+      api: { id: "claude-sonnet-4-5", url: "", npm: "combined-models" },
+      name: "Claude Sonnet 4.5",
+      capabilities: {
+        temperature: true,
+        reasoning: true,
+        attachment: false,
+        toolcall: true,
+        input: { text: true, audio: false, image: false, video: false, pdf: false },
+        output: { text: true, audio: false, image: false, video: false, pdf: false },
+        interleaved: false,
+      },
+      cost: { input: 3, output: 15, cache: { read: 0.3, write: 3.75 } },
+      limit: { context: 128_000, input: 128_000, output: 16_000 },
+      status: "active",
+      options: {},
+      headers: {},
+      release_date: "2025-09-29",
+      variants: { high: { thinking: { budgetTokens: 16_000 } } },
+    })
+  })
+
+  test("priority decides whose cost and date the model shows", () => {
+    const providers = loadedProviders()
+    const { groups } = runtime().configure({ config: { provider_priority: ["github-copilot"] }, providers })
+    const model = combinedModelInfo(groups[0]!, providers)
+    expect(model.cost).toEqual({ input: 0, output: 0, cache: { read: 0, write: 0 } })
+    expect(model.release_date).toBe("2025-09-30")
+    expect(model.variants).toEqual({ high: { reasoningEffort: "high" } })
+  })
+
+  test("combinedProviderInfo is undefined without groups", () => {
+    expect(combinedProviderInfo([], loadedProviders())).toBeUndefined()
+  })
+})
+
+describe("resolveCombinedModel: getModel('combined', id) without a session", () => {
+  test("the first member by priority, as that provider's own model object", () => {
+    const providers = loadedProviders()
+    addCombinedProvider({ providers, config: { provider_priority: ["github-copilot", "anthropic"] } })
+    const model = resolveCombinedModel(providers, "claude-sonnet-4-5")
+    expect(model).toBe(providers["github-copilot"]!.models["claude-sonnet-4.5"]!)
+  })
+
+  test("a member cooling down in the shared health registry is passed over", () => {
+    const providers = loadedProviders()
+    addCombinedProvider({ providers, config: { provider_priority: ["github-copilot", "anthropic"] } })
+    runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, rateLimited)
+    expect(resolveCombinedModel(providers, "claude-sonnet-4-5")?.providerID).toBe("anthropic")
+  })
+
+  test("when every member is cooling, the first allowed member still answers (never the virtual model)", () => {
+    const providers = loadedProviders()
+    addCombinedProvider({ providers, config: { provider_priority: ["github-copilot", "anthropic"] } })
+    runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, rateLimited)
+    runtime().health.report({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, rateLimited)
+    expect(resolveCombinedModel(providers, "claude-sonnet-4-5")?.providerID).toBe("github-copilot")
+  })
+
+  test("an unknown group id is undefined, so OpenCode raises its own model-not-found error", () => {
+    const providers = loadedProviders()
+    addCombinedProvider({ providers, config: {} })
+    expect(resolveCombinedModel(providers, "claude-sonnet-9")).toBeUndefined()
+  })
+
+  test("each provider state resolves against its own groups, not the last one configured", () => {
+    const first = loadedProviders()
+    addCombinedProvider({ providers: first, config: { provider_priority: ["anthropic"] } })
+    const second = { anthropic: loadedProviders().anthropic! }
+    addCombinedProvider({ providers: second, config: {} })
+    expect(resolveCombinedModel(first, "claude-sonnet-4-5")).toBe(first.anthropic!.models["claude-sonnet-4-5"]!)
+    expect(resolveCombinedModel(second, "claude-sonnet-4-5")).toBeUndefined()
+  })
+})
+
+describe("combinedSmallModelProvider: whose small model titles a combined session", () => {
+  test("the first provider by priority", () => {
+    const providers = loadedProviders()
+    addCombinedProvider({ providers, config: { provider_priority: ["github-copilot", "anthropic"] } })
+    expect(combinedSmallModelProvider(providers)).toBe("github-copilot")
+  })
+
+  test("a rate limit on the big model does not move it; an account-wide cooldown (quota, auth) does", () => {
+    const providers = loadedProviders()
+    addCombinedProvider({ providers, config: { provider_priority: ["github-copilot", "anthropic"] } })
+    runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, rateLimited)
+    expect(combinedSmallModelProvider(providers)).toBe("github-copilot")
+    runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, { reason: "quota", message: "out of quota" })
+    expect(combinedSmallModelProvider(providers)).toBe("anthropic")
+  })
+
+  test("undefined when there are no groups", () => {
+    const providers = { anthropic: loadedProviders().anthropic! }
+    addCombinedProvider({ providers, config: {} })
+    expect(combinedSmallModelProvider(providers)).toBeUndefined()
+  })
+})
