@@ -108,17 +108,21 @@ export function describeHead(facts: HeadFacts, pin: UpstreamPin): string {
     case "on-pin":
       return `${at} is the pinned commit (v${pin.version})`
     case "on-patched-branch":
-      return `${at}: already applied, ${facts.position.commitsOnTop} commits on top of the pin (v${pin.version})`
+      return `${at}: already applied, ${commits(facts.position.commitsOnTop)} on top of the pin (v${pin.version})`
     case "ahead":
-      return `${at} is ${facts.position.count} commits ahead of the pin (v${pin.version} ${pin.commit.slice(0, 12)})`
+      return `${at} is ${commits(facts.position.count)} ahead of the pin (v${pin.version} ${pin.commit.slice(0, 12)})`
     case "behind":
-      return `${at} is ${facts.position.count} commits behind the pin (v${pin.version} ${pin.commit.slice(0, 12)})`
+      return `${at} is ${commits(facts.position.count)} behind the pin (v${pin.version} ${pin.commit.slice(0, 12)})`
     case "diverged":
       return (
         `${at} has diverged from the pin (v${pin.version} ${pin.commit.slice(0, 12)}): ` +
-        `${facts.position.ahead} commits ahead, ${facts.position.behind} behind`
+        `${commits(facts.position.ahead)} ahead, ${facts.position.behind} behind`
       )
     case "pin-missing":
       return `${at} is not the pin: the pinned commit ${pin.commit} (v${pin.version}) is not in this repository`
   }
+}
+
+function commits(count: number): string {
+  return count === 1 ? "1 commit" : `${count} commits`
 }

@@ -42,6 +42,9 @@ export function parsePatchFile(text: string): ParsePatchResult {
   const fields: PatchHeader["fields"] = []
   let current: "description" | "other" | undefined
   for (const line of headerLines) {
+    if (line.startsWith(" ") && current === undefined) {
+      return { ok: false, problem: 'the header has no "Description:" line before its indented "why" lines' }
+    }
     if (line.startsWith(" ") && current !== undefined) {
       if (current === "description") why.push(line === " ." ? "" : line.slice(1))
       else {

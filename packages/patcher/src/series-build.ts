@@ -1,7 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { addEngineDependency, ENGINE_COMMIT_MESSAGE, OPENCODE_PACKAGE_JSON, type EngineFile } from "./engine.ts"
+import {
+  addEngineDependency,
+  ENGINE_COMMIT_MESSAGE,
+  OPENCODE_PACKAGE_JSON,
+  removeEngineDependency,
+  type EngineFile,
+} from "./engine.ts"
 import { PatchFormatError } from "./errors.ts"
 import { Git, identityEnv, type CommitIdentity } from "./git.ts"
 import { commitMessageOf, parseUnifiedDiff, type DiffHunk } from "./patch-file.ts"
@@ -92,8 +98,12 @@ export function buildSeries(input: SeriesBuildInput): SeriesBuild {
     for (const patch of input.patches) {
       const diffFile = join(scratch, "current.diff")
       writeFileSync(diffFile, patch.diff)
+      // Patches are diffs against upstream, which has no engine dependency line (export strips it). A patch that
+      // edits OpenCode's package.json is applied to the file without that line, and the line is put back after.
+      const dependencyLifted = touchesOpencodePackageJson(patch.diff) && liftEngineDependency(git)
       const plain = git.run(["apply", "--cached", "--whitespace=nowarn", diffFile], { allowFailure: true })
       if (plain.exitCode === 0) {
+        if (dependencyLifted) restoreEngineDependency(git)
         outcomes.push({ patchName: patch.name, status: "applied", failure: undefined })
         commit(commitMessageOf(patch.header), patch.name)
         continue
@@ -103,6 +113,7 @@ export function buildSeries(input: SeriesBuildInput): SeriesBuild {
       const threeWay = interpretThreeWay(merged.exitCode, merged.stdout + merged.stderr)
       const failure = describeApplyFailure(patch, plain.stderr, threeWay)
       if (threeWay.result === "clean") {
+        if (dependencyLifted) restoreEngineDependency(git)
         outcomes.push({ patchName: patch.name, status: "merged", failure })
         commit(commitMessageOf(patch.header), patch.name)
         continue
@@ -128,6 +139,30 @@ function stageEngine(git: Git, base: string, files: readonly EngineFile[]): void
   const indexInfo = files.map((file, index) => `${file.mode} ${hashes[index]}\t${file.target}`)
   indexInfo.push(`100644 ${packageJsonHash}\t${OPENCODE_PACKAGE_JSON}`)
   git.run(["update-index", "--index-info"], { stdin: indexInfo.join("\n") + "\n" })
+}
+
+function touchesOpencodePackageJson(diff: string): boolean {
+  return parseUnifiedDiff(diff).some((section) => section.path === OPENCODE_PACKAGE_JSON || section.oldPath === OPENCODE_PACKAGE_JSON)
+}
+
+/** Replaces the staged package.json by its text without the engine dependency; false when there was none. */
+function liftEngineDependency(git: Git): boolean {
+  const staged = git.run(["cat-file", "blob", `:${OPENCODE_PACKAGE_JSON}`], { allowFailure: true })
+  if (staged.exitCode !== 0) return false
+  const lifted = removeEngineDependency(staged.stdout)
+  if (lifted === staged.stdout) return false
+  stageText(git, OPENCODE_PACKAGE_JSON, lifted)
+  return true
+}
+
+function restoreEngineDependency(git: Git): void {
+  const staged = git.run(["cat-file", "blob", `:${OPENCODE_PACKAGE_JSON}`], { allowFailure: true })
+  if (staged.exitCode === 0) stageText(git, OPENCODE_PACKAGE_JSON, addEngineDependency(staged.stdout))
+}
+
+function stageText(git: Git, path: string, text: string): void {
+  const hash = git.output(["hash-object", "-w", "--stdin"], { stdin: text })
+  git.run(["update-index", "--cacheinfo", `100644,${hash},${path}`])
 }
 
 function interpretThreeWay(exitCode: number, output: string): ApplyFailure["threeWay"] {
