@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test"
 import { APICallError } from "@ai-sdk/provider"
-import { Effect } from "effect"
+import { Cause, Duration, Effect, Schedule } from "effect"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
-import { failoverFor, resetSessions, routeStep, selectionFor, type SettleServices } from "../src/opencode/session.ts"
+import { failoverFor, guardRetry, resetSessions, routeStep, selectionFor, type SettleServices } from "../src/opencode/session.ts"
 
 /** A model as OpenCode's provider state holds it. */
 function model(providerID: string, id: string, context = 200_000, input?: number) {
@@ -226,5 +226,60 @@ test("a subagent inherits the combined selection, not the member that served its
   expect(selectionFor("other", { providerID: "anthropic", modelID: "claude-sonnet-4-5" })).toEqual({
     providerID: "anthropic",
     modelID: "claude-sonnet-4-5",
+  })
+})
+
+describe("guardRetry: the engine is asked before the stock retry policy", () => {
+  /** The stock policy's shape: it retries only what it deems retryable, and records each of its own retries. */
+  function stockPolicy(stockSteps: unknown[]) {
+    return Schedule.fromStepWithMetadata(
+      Effect.succeed((meta: Schedule.InputMetadata<unknown>) => {
+        const retryable = APICallError.isInstance(meta.input) && meta.input.isRetryable
+        if (!retryable || meta.attempt > 2) return Cause.done(meta.attempt)
+        stockSteps.push(meta.input)
+        return Effect.succeed([meta.attempt, Duration.millis(0)] as [number, Duration.Duration])
+      }),
+    )
+  }
+  const unauthorized = () =>
+    new APICallError({ message: "Unauthorized", url: "x", requestBodyValues: {}, statusCode: 401, responseBody: "{}", isRetryable: false })
+
+  async function attempts(error: () => unknown, guarded: boolean) {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    const stockSteps: unknown[] = []
+    let calls = 0
+    const exit = await Effect.runPromiseExit(
+      Effect.retry(
+        Effect.suspend(() => (calls++, Effect.fail(error()))),
+        guardRetry(guarded ? failover : undefined, stockPolicy(stockSteps)),
+      ),
+    )
+    return { calls, stockSteps: stockSteps.length, failover, failed: exit._tag === "Failure" }
+  }
+
+  test("a 401 the stock policy would not retry still reaches the engine, which switches", async () => {
+    const result = await attempts(unauthorized, true)
+    expect(result).toMatchObject({ calls: 1, stockSteps: 0, failed: true })
+    expect(result.failover.switching).toBe(true)
+  })
+
+  test("a claimed 429 never runs a stock retry step", async () => {
+    const result = await attempts(() => rateLimited("30"), true)
+    expect(result).toMatchObject({ calls: 1, stockSteps: 0 })
+    expect(result.failover.claimed).toBe(true)
+  })
+
+  test("what the engine passes on gets the stock policy unchanged", async () => {
+    const retryableOverflow = () =>
+      new APICallError({ message: "prompt is too long", url: "x", requestBodyValues: {}, statusCode: 400, responseBody: "prompt is too long", isRetryable: true })
+    const result = await attempts(retryableOverflow, true)
+    expect(result).toMatchObject({ calls: 3, stockSteps: 2 })
+    expect(result.failover.claimed).toBe(false)
+  })
+
+  test("without a failover handle the policy is the stock one", async () => {
+    const result = await attempts(() => rateLimited("30"), false)
+    expect(result).toMatchObject({ calls: 3, stockSteps: 2 })
   })
 })

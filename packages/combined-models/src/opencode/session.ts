@@ -12,7 +12,7 @@
  * The stock retry re-streams into the same assistant message, which would splice a retried answer onto the failed
  * one; so every engine decision, even a same-member retry, ends the attempt and starts a fresh step.
  */
-import { Effect } from "effect"
+import { Cause, Effect, Schedule } from "effect"
 import { classify } from "../classify.ts"
 import { formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
@@ -245,11 +245,21 @@ export class Failover {
    * In place of the processor's `halt` for a claimed failure: the final error names every member's failure; a
    * switch halts nothing, so OpenCode publishes no session error and does not go idle mid-turn.
    */
-  settle<E, R>(halt: (error: unknown) => Effect.Effect<void, E, R>, error: unknown): Effect.Effect<void, E, R> {
+  settle<E, R>(
+    halt: (error: unknown) => Effect.Effect<void, E, R>,
+    error: unknown,
+    open?: { currentText?: unknown; reasoningMap?: Record<string, unknown> },
+  ): Effect.Effect<void, E, R> {
     const decision = this.#decision
     if (decision?.kind === "surface") return halt(new Error(decision.message, { cause: error }))
-    if (decision?.kind === "switch") return Effect.void
-    return halt(error)
+    if (decision?.kind !== "switch") return halt(error)
+    if (decision.mode !== "continue" && open) {
+      // The processor's cleanup would close the attempt's open text and reasoning, and `opencode run` prints closed
+      // text: a replayed attempt must leave nothing behind, so they are dropped before cleanup sees them.
+      open.currentText = undefined
+      open.reasoningMap = {}
+    }
+    return Effect.void
   }
 
   /**
@@ -290,6 +300,24 @@ export class Failover {
       return "continue" as const
     }).pipe(Effect.orDie)
   }
+}
+
+/**
+ * The processor's retry policy with the engine asked first: a failure the engine claims ends the stock retry at
+ * once (no stock "retrying" status, no stock wait); what it passes on gets the stock policy as before. The engine
+ * must come first because a wrapped predicate would only see what the stock policy chose to retry: a 401 would
+ * never reach it.
+ */
+export function guardRetry<Output, Input, Error, Env>(
+  failover: Failover | undefined,
+  policy: Schedule.Schedule<Output, Input, Error, Env>,
+): Schedule.Schedule<Output, Input, Error, Env> {
+  if (!failover) return policy
+  return Schedule.fromStep(
+    Effect.map(Schedule.toStep(policy), (step) => (now: number, input: Input) =>
+      failover.claims(input) ? Cause.done(undefined as Output) : step(now, input),
+    ),
+  )
 }
 
 /**
