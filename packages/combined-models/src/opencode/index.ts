@@ -7,3 +7,4 @@ export { failoverFor, guardRetry, resetSessions, routeStep, selectionFor, Failov
 export { failoverNotice, isCombined, isFailoverStatus, messageLabel, modelName, RunOutput, runBanner, runFailoverLine, selectionOf, servedLabel, servedMember, type FailoverStatus, type MessageLike, type ModelRef, type ProviderLike, type ProviderList, type RunEventLike, type RunLines, type StatusLike } from "./label.ts"
 export { combinedConfigIssues, combinedConfigSchemaProperties, type ConfigIssue } from "./config.ts"
 export { addCombinedProvider, COMBINED_NPM, combinedModelInfo, combinedProviderInfo, combinedSmallModelProvider, resolveCombinedModel } from "./provider.ts"
+export { combinedStatus, renderCombinedStatus, type CombinedStatus, type GroupStatus, type MemberHealth, type MemberStatus } from "./command.ts"

@@ -141,6 +141,11 @@ function instanceGroups(providers: Record<string, OpenCodeProvider>): InstanceGr
   return { groups: rt.groups, access: rt.access, config: rt.config }
 }
 
+/** The groups behind one provider state's `combined` provider, by group id (members in priority order). */
+export function combinedGroupsOf(providers: Record<string, OpenCodeProvider>): ReadonlyMap<string, Group> {
+  return instanceGroups(providers).groups
+}
+
 /** Members that this instance can actually call, in priority order. */
 function loadedMembers(group: Group, providers: Record<string, OpenCodeProvider>, access: Access) {
   return group.members.filter((member) => modelOf(providers, member) && isAllowed(member.providerID, access))

@@ -10,6 +10,7 @@ import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { HealthRegistry } from "../health.ts"
 import type { Access } from "../route.ts"
 import type { ClassifiedError, Group, MemberRef } from "../types.ts"
+import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
 
 /** The virtual provider that holds the combined models. */
 export const PROVIDER_ID = "combined"
@@ -57,7 +58,11 @@ export class CombinedRuntime {
     this.health = this.newHealth(options.stateDir, options.clock)
   }
 
+  /** Where switches persist; set with the health file, from the same state dir. */
+  private switchesFile: string | undefined
+
   private newHealth(stateDir: string | undefined, clock?: () => number) {
+    if (stateDir) this.switchesFile = switchesPath(stateDir)
     return new HealthRegistry({
       cooldowns: this.config.cooldowns,
       clock,
@@ -96,6 +101,14 @@ export class CombinedRuntime {
   recordSwitch(record: SwitchRecord) {
     this.switches.push(record)
     if (this.switches.length > MAX_SWITCHES_KEPT) this.switches.splice(0, this.switches.length - MAX_SWITCHES_KEPT)
+    // Persisted for `opencode combined`, which runs in a process of its own.
+    if (this.switchesFile) appendSwitch(this.switchesFile, record, MAX_SWITCHES_KEPT)
+  }
+
+  /** The latest switches of every process (the file) and this one (memory), oldest first. */
+  latestSwitches(): SwitchRecord[] {
+    const stored = this.switchesFile ? readSwitches(this.switchesFile) : []
+    return mergeSwitches(stored, this.switches, MAX_SWITCHES_KEPT)
   }
 }
 

@@ -1,0 +1,219 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { combinedStatus, renderCombinedStatus, type CombinedStatus } from "../src/opencode/command.ts"
+import { addCombinedProvider } from "../src/opencode/provider.ts"
+import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider, type SwitchRecord } from "../src/opencode/runtime.ts"
+import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "../src/opencode/switch-store.ts"
+
+const NOW = Date.UTC(2026, 6, 2, 12, 0, 0)
+
+function ocModel(providerID: string, id: string) {
+  return {
+    id,
+    providerID,
+    name: "Claude Sonnet 4.5",
+    capabilities: {
+      temperature: true,
+      reasoning: true,
+      attachment: true,
+      toolcall: true,
+      input: { text: true, audio: false, image: true, video: false, pdf: false },
+      output: { text: true, audio: false, image: false, video: false, pdf: false },
+      interleaved: false,
+    },
+    cost: { input: 3, output: 15, cache: { read: 0.3, write: 3.75 } },
+    limit: { context: 200_000, output: 64_000 },
+    release_date: "2025-09-29",
+  }
+}
+
+function providers(): Record<string, OpenCodeProvider> {
+  return {
+    anthropic: { id: "anthropic", name: "Anthropic", models: { "claude-sonnet-4-5": ocModel("anthropic", "claude-sonnet-4-5") } },
+    "github-copilot": {
+      id: "github-copilot",
+      name: "GitHub Copilot",
+      models: { "claude-sonnet-4.5": ocModel("github-copilot", "claude-sonnet-4.5") },
+    },
+  }
+}
+
+function aSwitch(at: number, overrides: Partial<SwitchRecord> = {}): SwitchRecord {
+  return {
+    at,
+    sessionID: "ses_1",
+    groupID: "claude-sonnet-4-5",
+    from: { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+    to: { providerID: "github-copilot", modelID: "claude-sonnet-4.5" },
+    reason: "rate_limit",
+    notice: "anthropic rate-limited, retry in 30 s → github-copilot",
+    ...overrides,
+  }
+}
+
+let stateDir: string
+beforeEach(() => {
+  stateDir = mkdtempSync(join(tmpdir(), "combined-command-"))
+  resetRuntime(new CombinedRuntime({ clock: () => NOW }))
+})
+afterEach(() => rmSync(stateDir, { recursive: true, force: true }))
+
+function loaded(config: unknown = { provider_priority: ["anthropic", "github-copilot"] }) {
+  const list = providers()
+  addCombinedProvider({ providers: list, config, stateDir })
+  return list
+}
+
+describe("combinedStatus: what `opencode combined` shows, as data", () => {
+  test("groups with members in priority order, display names and health", () => {
+    const list = loaded()
+    runtime().health.report(
+      { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+      { reason: "rate_limit", message: "Too many requests", statusCode: 429, retryAfterMs: 30_000 },
+    )
+    const status = combinedStatus(list, Date.now())
+    expect(status.providerID).toBe("combined")
+    expect(status.providerName).toBe("Combined")
+    expect(status.groups.map((group) => group.id)).toEqual(["claude-sonnet-4-5"])
+    const [first, second] = status.groups[0]!.members
+    expect(first).toMatchObject({
+      providerID: "anthropic",
+      providerName: "Anthropic",
+      health: { state: "cooling", reason: "rate_limit", why: "anthropic rate-limited", scope: "model" },
+    })
+    expect(second).toEqual({
+      providerID: "github-copilot",
+      modelID: "claude-sonnet-4.5",
+      providerName: "GitHub Copilot",
+      health: { state: "healthy" },
+    })
+  })
+
+  test("an auth cooldown covers the whole provider and has no end (null in JSON)", () => {
+    const list = loaded()
+    runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, { reason: "auth", message: "bad token" })
+    const status = combinedStatus(list)
+    const health = status.groups[0]!.members[1]!.health
+    expect(health).toMatchObject({ state: "cooling", reason: "auth", until: null, scope: "provider" })
+    expect(JSON.parse(JSON.stringify(status)).groups[0].members[1].health.until).toBeNull()
+  })
+
+  test("switches recorded by another process are read from the file; config warnings come along", () => {
+    loaded()
+    runtime().recordSwitch(aSwitch(NOW - 60_000))
+    // A fresh process: a new runtime over the same state dir, nothing in memory.
+    resetRuntime(new CombinedRuntime())
+    const list = loaded({ provider_priority: ["anthropic", "nope"] })
+    const status = combinedStatus(list)
+    expect(status.switches).toEqual([aSwitch(NOW - 60_000)])
+    expect(status.warnings).toEqual([
+      'provider_priority[1]: provider "nope" is not configured; it is ignored. Configured providers: anthropic, github-copilot',
+    ])
+  })
+})
+
+describe("renderCombinedStatus", () => {
+  const status: CombinedStatus = {
+    providerID: "combined",
+    providerName: "Combined",
+    now: NOW,
+    groups: [
+      {
+        id: "claude-sonnet-4-5",
+        name: "Claude Sonnet 4.5",
+        members: [
+          {
+            providerID: "anthropic",
+            modelID: "claude-sonnet-4-5",
+            providerName: "Anthropic",
+            health: {
+              state: "cooling",
+              reason: "rate_limit",
+              why: "anthropic rate-limited",
+              message: "Too many requests",
+              until: NOW + 90_000,
+              scope: "model",
+            },
+          },
+          {
+            providerID: "github-copilot",
+            modelID: "claude-sonnet-4.5",
+            providerName: "GitHub Copilot",
+            health: { state: "cooling", reason: "auth", why: "github-copilot rejected the credentials", message: "", until: null, scope: "provider" },
+          },
+          { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5", providerName: "openrouter", health: { state: "healthy" } },
+        ],
+      },
+    ],
+    switches: [aSwitch(NOW - 120_000), aSwitch(NOW - 60_000, { sessionID: "ses_2" })],
+    warnings: ["provider_priority[1]: provider \"nope\" is not configured"],
+  }
+
+  test("groups, members with health and time left, newest switch first, warnings", () => {
+    expect(renderCombinedStatus(status)).toBe(
+      [
+        "Combined (combined): 1 model, members in priority order",
+        "",
+        "combined/claude-sonnet-4-5  Claude Sonnet 4.5",
+        "  1. anthropic/claude-sonnet-4-5 (Anthropic)            cooling down (anthropic rate-limited: Too many requests), 2 min left",
+        "  2. github-copilot/claude-sonnet-4.5 (GitHub Copilot)  cooling down (github-copilot rejected the credentials, whole provider), until re-authenticated",
+        "  3. openrouter/anthropic/claude-sonnet-4.5             healthy",
+        "",
+        "Latest provider switches (newest first, 2 of 2):",
+        "  2026-07-02 11:59:00Z  combined/claude-sonnet-4-5  anthropic → github-copilot  anthropic rate-limited, retry in 30 s → github-copilot  (session ses_2)",
+        "  2026-07-02 11:58:00Z  combined/claude-sonnet-4-5  anthropic → github-copilot  anthropic rate-limited, retry in 30 s → github-copilot  (session ses_1)",
+        "",
+        "Config warnings:",
+        '  provider_priority[1]: provider "nope" is not configured',
+        "",
+      ].join("\n"),
+    )
+  })
+
+  test("no groups and no switches say so, with what to do", () => {
+    const text = renderCombinedStatus({ ...status, groups: [], switches: [], warnings: [] })
+    expect(text).toBe(
+      [
+        "No combined models: no model is offered by enough of the configured providers.",
+        "Configure two providers that serve the same model, or see combined_models.min_providers.",
+        "",
+        "Provider switches: none recorded",
+        "",
+      ].join("\n"),
+    )
+  })
+})
+
+describe("switches.json", () => {
+  test("sits next to the health file", () => {
+    expect(switchesPath("/state")).toBe(join("/state", "combined-models", "switches.json"))
+  })
+
+  test("append keeps the newest, oldest first, without repeats", () => {
+    const path = switchesPath(stateDir)
+    for (let index = 0; index < 5; index++) appendSwitch(path, aSwitch(NOW + index * 1000), 3)
+    appendSwitch(path, aSwitch(NOW + 4000), 3)
+    expect(readSwitches(path).map((record) => record.at)).toEqual([NOW + 2000, NOW + 3000, NOW + 4000])
+    expect(mergeSwitches([aSwitch(2)], [aSwitch(1), aSwitch(2)], 10).map((record) => record.at)).toEqual([1, 2])
+  })
+
+  test("a missing, broken or foreign file reads as no switches; bad records are skipped", () => {
+    const path = switchesPath(stateDir)
+    expect(readSwitches(path)).toEqual([])
+    appendSwitch(path, aSwitch(NOW), 10)
+    writeFileSync(path, readFileSync(path, "utf8").slice(0, 20))
+    expect(readSwitches(path)).toEqual([])
+    writeFileSync(path, JSON.stringify({ version: 2, switches: [aSwitch(NOW)] }))
+    expect(readSwitches(path)).toEqual([])
+    writeFileSync(path, JSON.stringify({ version: 1, switches: [aSwitch(NOW), { at: "x" }, aSwitch(NOW + 1, { reason: "bogus" as never })] }))
+    expect(readSwitches(path)).toEqual([aSwitch(NOW)])
+  })
+
+  test("a runtime without a state dir keeps switches in memory only", () => {
+    const rt = new CombinedRuntime()
+    rt.recordSwitch(aSwitch(NOW))
+    expect(rt.latestSwitches()).toEqual([aSwitch(NOW)])
+  })
+})
