@@ -80,9 +80,8 @@ describe("check: where the checkout stands", () => {
 
   test("an unrelated repository: the pinned commit is not in it, and check fails", () => {
     const patchesDir = makePatchesDir(scratch.path, upstream, standardSpecs())
-    const other = makeFakeUpstream(scratch.path, "other")
-    writeFiles(other.dir, { "README.md": "someone else\n" })
-    commitAll(other.git, "unrelated")
+    // Same files but its own history: a fork's re-import, not a clone of upstream.
+    const other = makeFakeUpstream(scratch.path, "other", "someone else\n")
     const { exitCode, text } = check(patchesDir, other.dir)
     expect(text).toContain(`the pinned commit ${upstream.pin} (v0.0.1) is not in this repository`)
     expect(exitCode).toBe(1)

@@ -56,7 +56,7 @@ export interface FakeUpstream {
 }
 
 /** A tiny "OpenCode": a root package.json, packages/opencode/package.json and one source file, one release commit. */
-export function makeFakeUpstream(root: string, name = "upstream"): FakeUpstream {
+export function makeFakeUpstream(root: string, name = "upstream", readme = "fake upstream\n"): FakeUpstream {
   const dir = join(root, name)
   mkdirSync(dir, { recursive: true })
   const git = new Git(dir)
@@ -65,7 +65,7 @@ export function makeFakeUpstream(root: string, name = "upstream"): FakeUpstream 
     "package.json": `${JSON.stringify({ name: "root", private: true, workspaces: { packages: ["packages/*"], catalog: { zod: "4.1.8" } } }, null, 2)}\n`,
     "packages/opencode/package.json": OPENCODE_PACKAGE_JSON_TEXT,
     "packages/opencode/src/app.ts": appSource(),
-    "README.md": "fake upstream\n",
+    "README.md": readme,
   })
   const pin = commitAll(git, "release: v0.0.1")
   return { dir, git, pin }
