@@ -43,9 +43,19 @@ export function cutWorkspaces(rootPackageJsonText: string, closure: readonly str
 /**
  * bunfig with the OpenTUI preload by absolute path. Upstream's relative `@opentui/solid/preload` resolves from the
  * caller's working directory, and from a foreign one bun silently installs @opentui/solid from npm instead.
+ * `OPENCODE_VERSION` is a define that upstream's release build sets; without it a from-source run reports its
+ * version as "local", so we define it to the version of the copy (what `--version` and the server report).
  */
-export function bunfigText(preloadPath: string): string {
-  return `# Written by \`bun run patch prepare\`: the OpenTUI preload of this install, by absolute path.\npreload = [${JSON.stringify(preloadPath)}]\n`
+export function bunfigText(preloadPath: string, opencodeVersion: string): string {
+  return [
+    "# Written by `bun run patch prepare`: the OpenTUI preload of this install by absolute path, and the version",
+    "# upstream's release build would define.",
+    `preload = [${JSON.stringify(preloadPath)}]`,
+    "",
+    "[define]",
+    `OPENCODE_VERSION = ${JSON.stringify(JSON.stringify(opencodeVersion))}`,
+    "",
+  ].join("\n")
 }
 
 export interface LauncherPaths {

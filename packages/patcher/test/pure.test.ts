@@ -135,10 +135,10 @@ describe("prepare pieces", () => {
     expect(JSON.parse(cutWorkspaces('{"workspaces":["packages/*"]}')).workspaces).toEqual([...OPENCODE_WORKSPACE_CLOSURE])
   })
 
-  test("bunfig preloads the absolute OpenTUI preload path", () => {
-    expect(bunfigText("/o/node_modules/@opentui/solid/scripts/preload.js")).toContain(
-      'preload = ["/o/node_modules/@opentui/solid/scripts/preload.js"]',
-    )
+  test("bunfig preloads the absolute OpenTUI preload path and defines the release version", () => {
+    const text = bunfigText("/o/node_modules/@opentui/solid/scripts/preload.js", "1.18.18")
+    expect(text).toContain('preload = ["/o/node_modules/@opentui/solid/scripts/preload.js"]')
+    expect(text).toContain('[define]\nOPENCODE_VERSION = "\\"1.18.18\\""\n')
   })
 
   test("launcher runs index.ts with the bunfig, no auto-install, browser conditions and all arguments", () => {

@@ -30,6 +30,7 @@ export interface PreparedCopy {
 interface PrepareStamp {
   tip: string
   rootPackageJson: string
+  bunfig: string
   bun: string
 }
 
@@ -113,11 +114,11 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
         "Look for it in node_modules and update preloadCandidates in packages/patcher/src/prepare-files.ts",
     )
   }
-  writeFileSync(paths.bunfig, bunfigText(preload))
+  writeFileSync(paths.bunfig, bunfigText(preload, opencodeVersionOf(git, pin.version)))
   mkdirSync(join(out, "bin"), { recursive: true })
   writeFileSync(paths.launcher, launcherScript(launcherPathsFor(out)))
   chmodSync(paths.launcher, 0o755)
-  const stamp: PrepareStamp = { tip: applied.tip, rootPackageJson, bun: Bun.version }
+  const stamp: PrepareStamp = { tip: applied.tip, rootPackageJson, bunfig: readFileSync(paths.bunfig, "utf8"), bun: Bun.version }
   writeFileSync(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`)
   log(`ready: ${paths.launcher} runs OpenCode v${pin.version} with the patches (${applied.branch} at ${applied.tip.slice(0, 12)})`)
   return { out, opencodeRoot, launcher: paths.launcher, bunfig: paths.bunfig, reused: false }
@@ -149,8 +150,19 @@ function isUpToDate(git: Git, paths: { launcher: string; bunfig: string; stamp: 
     existsSync(rootPackageJson) &&
     readFileSync(rootPackageJson, "utf8") === stamp.rootPackageJson &&
     readFileSync(paths.launcher, "utf8") === launcherScript(launcherPathsFor(out)) &&
+    readFileSync(paths.bunfig, "utf8") === stamp.bunfig &&
     preloadPresent
   )
+}
+
+/** The version in the copy's packages/opencode/package.json (the release it is), or the pin's as a fallback. */
+function opencodeVersionOf(git: Git, fallback: string): string {
+  try {
+    const version = JSON.parse(git.run(["show", "HEAD:packages/opencode/package.json"]).stdout).version
+    return typeof version === "string" ? version : fallback
+  } catch {
+    return fallback
+  }
 }
 
 function elapsed(started: number): string {
