@@ -45,6 +45,14 @@ describe("combinedConfigIssues: our keys in one loaded opencode.json", () => {
   })
 })
 
+/** What OpenCode's `InvalidError` accepts as `issues` (its Issue schema is a struct with an open rest). */
+type OpenCodeIssues = readonly { readonly [key: string]: unknown; readonly message: string; readonly path: readonly string[] }[]
+
+test("the issues type-check as OpenCode's InvalidError issues, so the hunk needs no cast", () => {
+  const issues: OpenCodeIssues = combinedConfigIssues({ provider_priority: [1] })
+  expect(issues).toEqual([{ message: "Invalid input: expected string, received number", path: ["provider_priority[0]"] }])
+})
+
 describe("combinedConfigSchemaProperties", () => {
   test("describes both keys, self-contained (no $ref into definitions OpenCode's document lacks)", () => {
     const properties = combinedConfigSchemaProperties()

@@ -5,8 +5,11 @@
  */
 import { configJsonSchema, resolveConfig } from "../config.ts"
 
-/** The shape of an issue in OpenCode's `ConfigInvalidError` (`{ message, path[] }`). */
-export interface ConfigIssue {
+/**
+ * The shape of an issue in OpenCode's `ConfigInvalidError` (`{ message, path[] }`). A type alias, not an interface:
+ * OpenCode's issue schema has an open index signature, which only an alias satisfies implicitly.
+ */
+export type ConfigIssue = {
   message: string
   path: string[]
 }
