@@ -62,7 +62,7 @@ export function runApply(options: ApplyOptions): ApplyResult {
     const comparison = compareCommitContent(existing, build.commits)
     if (comparison.same) {
       if (git.currentBranch() !== branch) git.run(["checkout", "-q", branch])
-      log(`branch ${branch} is up to date with the series (${build.commits.length} commits on v${pin.version})`)
+      log(`branch ${branch} is up to date with the series (${build.commits.length === 1 ? "1 commit" : `${build.commits.length} commits`} on v${pin.version})`)
       return { branch, tip: git.output(["rev-parse", `refs/heads/${branch}`]), action: "up-to-date" }
     }
     if (!options.force) throw divergedError(git, branch, comparison.difference)
@@ -75,7 +75,7 @@ export function runApply(options: ApplyOptions): ApplyResult {
   const tip = build.commits.at(-1)?.commit ?? pinCommit
   git.run(["checkout", "-q", "-B", branch, tip])
   reportCommits(build, log)
-  log(`on branch ${branch} at ${tip.slice(0, 12)}: v${pin.version} + the engine + ${patches.length} patches`)
+  log(`on branch ${branch} at ${tip.slice(0, 12)}: v${pin.version} + the engine + ${patches.length === 1 ? "1 patch" : `${patches.length} patches`}`)
   return { branch, tip, action: existing ? "rebuilt" : "created" }
 }
 

@@ -51,7 +51,7 @@ export function runCheck(options: CheckOptions): number {
   if (dirty.length > 0) log(`note: ${dirty.length} uncommitted paths; apply refuses a dirty checkout (first: ${dirty[0]})`)
 
   const entries = readSeriesEntries(options.patchesDir)
-  log(`series: ${entries.length} patches from ${options.patchesDir}`)
+  log(`series: ${plural(entries.length, "patch", "patches")} from ${options.patchesDir}`)
   const patches: SeriesPatch[] = []
   for (const entry of entries) {
     if (!entry.ok) {
@@ -106,7 +106,11 @@ export function runCheck(options: CheckOptions): number {
   log(
     failed
       ? "check FAILED: fix the patches named above (see docs/maintaining.md), then run check again"
-      : `check passed: \`bun run patch apply --opencode ${options.opencode}\` will apply ${patches.length} patches`,
+      : `check passed: \`bun run patch apply --opencode ${options.opencode}\` will apply ${plural(patches.length, "patch", "patches")}`,
   )
   return failed ? 1 : 0
+}
+
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`
 }
