@@ -112,16 +112,20 @@ export function prepare(options: PrepareOptions): string {
   const staging = `${out}.tmp-${process.pid}`
   rmSync(staging, { recursive: true, force: true })
   const args = ["run", "patch", "prepare", "--out", staging, "--opencode", options.opencode]
-  let emptySeries: string | undefined
+  // Stock: the same tool and launcher with an empty series (the engine is still copied in, and unused).
+  let stockPatches: string | undefined
   if (flavour === "stock") {
-    emptySeries = join(cacheRoot, `empty-series-${process.pid}`)
-    writeFileSync(emptySeries, "")
-    args.push("--series", emptySeries)
+    stockPatches = join(cacheRoot, `stock-patches-${process.pid}`)
+    mkdirSync(stockPatches, { recursive: true })
+    const pin = join(REPO_ROOT, "patches/upstream.json")
+    if (existsSync(pin)) writeFileSync(join(stockPatches, "upstream.json"), readFileSync(pin))
+    writeFileSync(join(stockPatches, "series"), "")
+    args.push("--patches", stockPatches)
   }
   args.push(...(options.extraArgs ?? []))
   const started = Date.now()
   const result = spawnSync("bun", args, { cwd: REPO_ROOT, encoding: "utf8", timeout: options.timeoutMs ?? 600_000 })
-  if (emptySeries) rmSync(emptySeries, { force: true })
+  if (stockPatches) rmSync(stockPatches, { recursive: true, force: true })
   if (result.status !== 0 || !existsSync(join(staging, "bin/opencode"))) {
     rmSync(staging, { recursive: true, force: true })
     throw new Error(
@@ -137,6 +141,15 @@ export function prepare(options: PrepareOptions): string {
 }
 
 let preparedDir: string | undefined
+
+/**
+ * The OpenCode tree behind a prepared dir (for upstream's own tests): `<dir>/opencode` as the patch tool lays it out,
+ * `<dir>/tree` (a symlink next to a dev wrapper), `$OPENCODE_TREE`, or the dir itself.
+ */
+export function preparedTree(prepared: string): string | undefined {
+  const candidates = [join(prepared, "opencode"), join(prepared, "tree"), process.env.OPENCODE_TREE, prepared]
+  return candidates.find((dir): dir is string => dir !== undefined && existsSync(join(dir, "packages/opencode/package.json")))
+}
 
 /** The patched OpenCode for this run: OPENCODE_PREPARED, or OPENCODE_SRC prepared once per process (and cached). */
 export function preparedOpencode(): string {
