@@ -114,7 +114,9 @@ export function patchFileName(position: number, description: string): string {
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, "-")
       .replace(/^-+|-+$/g, "")
-      .slice(0, 60)
+      // At most 50 characters, cut at a word boundary when there is one.
+      .replace(/^(.{0,50})(-.*)?$/, (whole, head: string) => (whole.length <= 50 ? whole : head))
+      .slice(0, 50)
       .replace(/-+$/g, "") || "patch"
   return `${String(position).padStart(4, "0")}-${slug}.patch`
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test"
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { runApply, type ApplyOptions } from "../src/commands/apply.ts"
 import { runCheck } from "../src/commands/check.ts"
@@ -183,6 +183,18 @@ describe("export", () => {
       expect(`${file}:\n${readFileSync(join(exportedDir, file), "utf8")}`).toBe(`${file}:\n${readFileSync(join(patchesDir, file), "utf8")}`)
     }
     expect(readdirSync(exportedDir).sort()).toEqual(readdirSync(patchesDir).sort())
+  })
+
+  test("a patch keeps its file name while its Description is unchanged", () => {
+    const [first] = readSeries(patchesDir)
+    const renamed = join(patchesDir, "0001-route.patch")
+    writeFileSync(renamed, first!.text)
+    rmSync(first!.path)
+    writeFileSync(join(patchesDir, "series"), readFileSync(join(patchesDir, "series"), "utf8").replace(first!.name, "0001-route.patch"))
+    apply()
+    runExport({ opencode: upstream.dir, patchesDir, branch: undefined, log: () => {} })
+    expect(readFileSync(join(patchesDir, "series"), "utf8")).toBe("# test series\n0001-route.patch\n0002-depend-on-the-diff-library.patch\n")
+    expect(readFileSync(renamed, "utf8")).toBe(first!.text)
   })
 
   test("the engine package and the engine dependency line never reach a patch", () => {

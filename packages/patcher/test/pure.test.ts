@@ -68,6 +68,9 @@ describe("patch file format", () => {
   test("file names: four-digit position and a slug of the description", () => {
     expect(patchFileName(3, "Show the serving provider (TUI)!")).toBe("0003-show-the-serving-provider-tui.patch")
     expect(patchFileName(12, "???")).toBe("0012-patch.patch")
+    expect(patchFileName(1, "Keep and validate provider_priority and combined_models in OpenCode's config")).toBe(
+      "0001-keep-and-validate-provider-priority-and-combined.patch",
+    )
   })
 
   test("series: comments and blank lines ignored; rewriting keeps the leading comment block", () => {

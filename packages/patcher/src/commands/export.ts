@@ -7,7 +7,7 @@ import { ENGINE_PACKAGE_PATH, OPENCODE_PACKAGE_JSON, removeEngineDependency } fr
 import { BranchShapeError } from "../errors.ts"
 import type { Git } from "../git.ts"
 import { formatPatchFile, headerOfCommitMessage, patchFileName } from "../patch-file.ts"
-import { formatSeries, readSeriesFile, readUpstreamPin } from "../series.ts"
+import { formatSeries, readSeriesEntries, readSeriesFile, readUpstreamPin } from "../series.ts"
 
 export interface ExportOptions {
   opencode: string
@@ -44,6 +44,9 @@ export function runExport(options: ExportOptions): ExportedPatch[] {
     )
   }
 
+  const existingNames = new Map(
+    readSeriesEntries(options.patchesDir).flatMap((entry) => (entry.ok ? [[entry.patch.header.description, entry.patch.name] as const] : [])),
+  )
   const exported: ExportedPatch[] = []
   for (const commit of patchCommits) {
     if (commit.parents.length !== 1) {
@@ -65,7 +68,10 @@ export function runExport(options: ExportOptions): ExportedPatch[] {
       continue
     }
     const header = headerOfCommitMessage(commit.message)
-    exported.push({ name: patchFileName(exported.length + 1, header.description), text: formatPatchFile({ ...header, diff }) })
+    // A patch keeps its file name while its Description stays the same, so renaming is a deliberate act.
+    const kept = existingNames.get(header.description)
+    const name = kept && !exported.some((patch) => patch.name === kept) ? kept : patchFileName(exported.length + 1, header.description)
+    exported.push({ name, text: formatPatchFile({ ...header, diff }) })
   }
 
   writeExport(options.patchesDir, exported, log)
