@@ -14,7 +14,7 @@
  */
 import { spawn as spawnProcess, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, relative, resolve } from "node:path"
 import { startSimulator, type RecordedRequest, type SimStep, type Simulator } from "../../packages/combined-models/src/simulator/index.ts"
@@ -109,9 +109,7 @@ export function prepare(options: PrepareOptions): string {
   const out = join(cacheRoot, `${flavour}-${preparationHash(options)}`)
   if (existsSync(join(out, "bin/opencode"))) return out
   mkdirSync(cacheRoot, { recursive: true })
-  const staging = `${out}.tmp-${process.pid}`
-  rmSync(staging, { recursive: true, force: true })
-  const args = ["run", "patch", "prepare", "--out", staging, "--opencode", options.opencode]
+  const args = ["run", "patch", "prepare", "--out", out, "--opencode", options.opencode]
   // Stock: the same tool and launcher with an empty series (the engine is still copied in, and unused).
   let stockPatches: string | undefined
   if (flavour === "stock") {
@@ -126,15 +124,13 @@ export function prepare(options: PrepareOptions): string {
   const started = Date.now()
   const result = spawnSync("bun", args, { cwd: REPO_ROOT, encoding: "utf8", timeout: options.timeoutMs ?? 600_000 })
   if (stockPatches) rmSync(stockPatches, { recursive: true, force: true })
-  if (result.status !== 0 || !existsSync(join(staging, "bin/opencode"))) {
-    rmSync(staging, { recursive: true, force: true })
+  // The launcher holds absolute paths, so the copy is prepared in place; the patch tool writes bin/opencode last.
+  if (result.status !== 0 || !existsSync(join(out, "bin/opencode"))) {
+    rmSync(out, { recursive: true, force: true })
     throw new Error(
       `bun ${args.join(" ")} failed (exit ${result.status}, ${result.signal ?? "no signal"}):\n${result.stdout}\n${result.stderr}`,
     )
   }
-  // Another run may have finished the same hash meanwhile: keep theirs.
-  if (existsSync(join(out, "bin/opencode"))) rmSync(staging, { recursive: true, force: true })
-  else renameSync(staging, out)
   if (process.env.COMBINED_MODELS_E2E_QUIET !== "1")
     console.warn(`e2e: prepared ${flavour} OpenCode in ${out} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
   return out
