@@ -51,7 +51,7 @@ test.skipIf(skip)(
       encoding: "utf8",
       timeout: 600_000,
       maxBuffer: 64 * 1024 * 1024,
-      env: { ...process.env, OPENCODE_SRC: undefined, OPENCODE_PREPARED: undefined },
+      env: Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "OPENCODE_SRC" && key !== "OPENCODE_PREPARED")),
     })
     const output = `${result.stdout}\n${result.stderr}`
     const count = (word: "pass" | "fail") => Number(new RegExp(`^\\s*(\\d+) ${word}$`, "m").exec(output)?.[1] ?? Number.NaN)
