@@ -32,6 +32,7 @@ const STOCK_TIMEOUT_MS = 200_000
 const sim = await startSimulator()
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+const signed = (ms: number) => `${ms >= 0 ? "+" : "−"}${seconds(Math.abs(ms))}`
 
 async function withEnv<T>(prepared: string, body: (env: Env) => Promise<T>): Promise<T> {
   sim.reset()
@@ -112,13 +113,13 @@ try {
       list.every((s) => s.ok) ? `answered by ${list[0]?.answeredBy}` : `${list.filter((s) => !s.ok).length}/${list.length} failed`
     log(
       `| ${scenario.name} | ${seconds(stockMs)} (${status(stock)}) | ${seconds(patchedMs)} (${status(patched)}) | ` +
-        `${(stockMs / patchedMs).toFixed(1)}× | +${seconds(patchedMs - ideal)} over ${seconds(ideal)} |`,
+        `${(stockMs / patchedMs).toFixed(1)}× | ${signed(patchedMs - ideal)} over ${seconds(ideal)} |`,
     )
   }
   log(`| healthy turn (no failure) | ${seconds(healthyStock)} | ${seconds(healthyPatched)} | ${(healthyStock / healthyPatched).toFixed(2)}× | |`)
   log(
     `| \`opencode models\` start-up | ${seconds(median(startup.stock))} | ${seconds(median(startup.patched))} | ` +
-      `${(median(startup.stock) / median(startup.patched)).toFixed(2)}× | +${seconds(median(startup.patched) - median(startup.stock))} |`,
+      `${(median(startup.stock) / median(startup.patched)).toFixed(2)}× | ${signed(median(startup.patched) - median(startup.stock))} |`,
   )
 } finally {
   await sim.stop()
