@@ -461,7 +461,7 @@ export async function createEnv(options: EnvOptions = {}): Promise<Env> {
         throw new Error(`TUI: ${String(test)} not seen within ${timeoutMs} ms; last screen:\n${last}`)
       },
       close() {
-        spawnSync("tmux", ["-L", socket, "kill-server"])
+        killTmux(socket)
         tmuxSockets.delete(socket)
       },
     }
@@ -490,7 +490,7 @@ export async function createEnv(options: EnvOptions = {}): Promise<Env> {
     },
     tui,
     async dispose() {
-      for (const socket of tmuxSockets) spawnSync("tmux", ["-L", socket, "kill-server"])
+      for (const socket of tmuxSockets) killTmux(socket)
       tmuxSockets.clear()
       for (const pid of live) killGroup(pid, "SIGKILL")
       live.clear()
@@ -502,6 +502,13 @@ export async function createEnv(options: EnvOptions = {}): Promise<Env> {
     },
   }
   return env
+}
+
+/** Stops a private tmux server and removes its socket file. */
+function killTmux(socket: string): void {
+  spawnSync("tmux", ["-L", socket, "kill-server"])
+  const dir = process.env.TMUX_TMPDIR ?? "/tmp"
+  rmSync(join(dir, `tmux-${process.getuid?.() ?? 0}`, socket), { force: true })
 }
 
 function shellQuote(value: string): string {
