@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { combinedConfigIssues, combinedConfigSchemaProperties } from "../src/opencode/config.ts"
+import { addCombinedConfigSchema, combinedConfigIssues, combinedConfigSchemaProperties } from "../src/opencode/config.ts"
 
 describe("combinedConfigIssues: our keys in one loaded opencode.json", () => {
   test("absent or good keys give no issues, and OpenCode's own keys are not ours to judge", () => {
@@ -60,5 +60,26 @@ describe("combinedConfigSchemaProperties", () => {
     expect(properties.provider_priority).toMatchObject({ type: "array", items: { type: "string" } })
     expect(properties.combined_models).toMatchObject({ type: "object", additionalProperties: false })
     expect(JSON.stringify(properties)).not.toContain("$ref")
+  })
+})
+
+describe("addCombinedConfigSchema: OpenCode's published config schema", () => {
+  test("follows the document's $ref into $defs, as OpenCode's generator emits it", () => {
+    const document = {
+      $ref: "#/$defs/Config",
+      $defs: {
+        Config: { type: "object", properties: { model: { type: "string" }, combined_models: { description: "declared" } } },
+      },
+    }
+    const result = addCombinedConfigSchema(document)
+    const properties = result.$defs.Config.properties as Record<string, Record<string, unknown>>
+    expect(properties.model).toEqual({ type: "string" })
+    expect(properties.combined_models).toMatchObject({ type: "object" })
+    expect(properties.provider_priority).toMatchObject({ type: "array" })
+  })
+
+  test("an inline object schema works too; a document without properties throws", () => {
+    expect(addCombinedConfigSchema({ type: "object", properties: {} }).properties).toHaveProperty("combined_models")
+    expect(() => addCombinedConfigSchema({ $ref: "#/$defs/Missing", $defs: {} })).toThrow(/no object with properties/)
   })
 })

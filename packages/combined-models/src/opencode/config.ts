@@ -35,3 +35,21 @@ export function combinedConfigSchemaProperties(): Record<string, unknown> {
   const schema = configJsonSchema() as { properties?: Record<string, unknown> }
   return { ...schema.properties }
 }
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+}
+
+/**
+ * OpenCode's generated config JSON Schema document with our keys described in full. The document is either the
+ * object schema itself or a `$ref` to it under `$defs` (what OpenCode's generator emits). Throws when neither holds:
+ * this runs in a build script, where a silently unchanged schema would be the worse outcome.
+ */
+export function addCombinedConfigSchema<T extends Record<string, unknown>>(document: T): T {
+  const ref = typeof document.$ref === "string" ? /^#\/\$defs\/(.+)$/.exec(document.$ref)?.[1] : undefined
+  const target = ref && isRecord(document.$defs) ? document.$defs[ref] : document
+  if (!isRecord(target) || !isRecord(target.properties))
+    throw new Error("combined-models: the config JSON Schema has no object with properties to describe our keys in")
+  Object.assign(target.properties, combinedConfigSchemaProperties())
+  return document
+}
