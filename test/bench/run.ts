@@ -77,6 +77,24 @@ if (!existsSync(catalogPath)) {
   log(`| engine decision alone (classify + transition + cooldown), 20,000 runs | p50 ${fmt(percentile(samples, 50))}, p99 ${fmt(percentile(samples, 99))} |`)
 }
 
+// Hostile input: error bodies of megabytes must not stall the session (no catastrophic regex backtracking).
+{
+  const { redact } = await import("../../packages/combined-models/src/redact.ts")
+  const body = "sk-ant-api03-AbC123dEf456GhI789 ".repeat(100_000)
+  const huge = `{"error":{"message":"${"x".repeat(5_000_000)}"}}`
+  const time = (run: () => unknown) => {
+    const samples: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now()
+      run()
+      samples.push(performance.now() - start)
+    }
+    return samples.sort((a, b) => a - b)[2]!
+  }
+  log(`| redact a 3.3 MB body full of keys | median ${fmt(time(() => redact(body)))} (5 runs) |`)
+  log(`| classify an error with a 5 MB body | median ${fmt(time(() => classify({ statusCode: 500, responseBody: huge })))} (5 runs) |`)
+}
+
 // 3. Failure reaching the engine → next request leaving, real providers on loopback.
 {
   const resolved = resolveConfig({ provider_priority: ["anthropic", "github-copilot"] })

@@ -114,7 +114,10 @@ export const CombinedModelsSettings = z
     timeouts: z
       .strictObject({
         first_byte: Duration.optional().meta({ description: "No response by then counts as a timeout (default 60s)" }),
-        stall: Duration.optional().meta({ description: "A stream silent this long counts as a timeout (default 60s)" }),
+        stall: Duration.optional().meta({
+          description:
+            "A stream silent this long counts as a timeout (default 120s: some reasoning models stream nothing while they think)",
+        }),
       })
       .optional(),
   })
@@ -190,7 +193,7 @@ export const DEFAULTS: ResolvedConfig = {
   maxSwitchesPerTurn: 4,
   maxWaitMs: 60_000,
   sticky: "turn",
-  timeouts: { firstByteMs: 60_000, stallMs: 60_000 },
+  timeouts: { firstByteMs: 60_000, stallMs: 120_000 },
 }
 
 export interface ConfigProblem {

@@ -1435,10 +1435,7 @@ describe("odd input never throws", () => {
   ]
   for (const [name, input] of inputs) {
     test(name, () => {
-      const started = performance.now()
-      const result = classify(input, { now: NOW })
-      expect(performance.now() - started).toBeLessThan(1000)
-      assertSafe(result)
+      assertSafe(classify(input, { now: NOW }))
     })
   }
 

@@ -120,7 +120,7 @@ describe("good config", () => {
     expect(result.config.failoverOn).toEqual(["rate_limit", "quota"])
     expect(result.config.maxRetryWaitMs).toBe(1_500)
     expect(result.config.sticky).toBe("session")
-    expect(result.config.timeouts).toEqual({ firstByteMs: 45_000, stallMs: 60_000 })
+    expect(result.config.timeouts).toEqual({ firstByteMs: 45_000, stallMs: 120_000 })
   })
 
   test("parseDuration", () => {

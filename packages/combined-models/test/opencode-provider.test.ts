@@ -92,6 +92,17 @@ describe("addCombinedProvider: the virtual provider in OpenCode's provider state
     expect(Object.keys(providers).sort()).toEqual(["anthropic", "combined", "github-copilot"])
   })
 
+  test("members get OpenCode's header and chunk timeouts from combined_models.timeouts, never over the user's own", () => {
+    const providers = loadedProviders()
+    ;(providers.anthropic as OpenCodeProvider).options = { chunkTimeout: 5_000 }
+    addCombinedProvider({ providers, config: { combined_models: { timeouts: { first_byte: "20s" } } } })
+    expect(providers.anthropic!.options).toEqual({ chunkTimeout: 5_000, headerTimeout: 20_000 })
+    expect(providers["github-copilot"]!.options).toMatchObject({ headerTimeout: 20_000, chunkTimeout: 120_000 })
+    const alone = { anthropic: loadedProviders().anthropic! }
+    addCombinedProvider({ providers: alone, config: {} })
+    expect((alone.anthropic as OpenCodeProvider).options ?? {}).not.toHaveProperty("headerTimeout")
+  })
+
   test("no groups, no provider: an empty one would crash OpenCode's defaultModelIDs", () => {
     const providers = { anthropic: loadedProviders().anthropic! }
     addCombinedProvider({ providers, config: {} })

@@ -127,11 +127,32 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   byProviders.set(providers, { groups: new Map(rt.groups), access: rt.access, config: rt.config })
   const provider = combinedProviderInfo(groups, providers)
   if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
+  applyMemberTimeouts(providers, groups, rt.config.timeouts)
   const warnings = problems
     .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
     .filter((warning) => !warned.has(warning))
   for (const warning of warnings) warned.add(warning)
   return { warnings }
+}
+
+/**
+ * A hung or stalled provider must fail for failover to move on. OpenCode already has per-provider timeouts
+ * (`headerTimeout`: no response headers in time; `chunkTimeout`: silence between stream chunks); members of a
+ * combined model get `combined_models.timeouts` there unless the user set their own.
+ */
+export function applyMemberTimeouts(
+  providers: Record<string, OpenCodeProvider>,
+  groups: readonly Group[],
+  timeouts: { firstByteMs: number; stallMs: number },
+) {
+  const members = new Set(groups.flatMap((group) => group.members.map((member) => member.providerID)))
+  for (const id of members) {
+    const provider = providers[id]
+    if (!provider) continue
+    const options = (provider.options ??= {}) as Record<string, unknown>
+    options.headerTimeout ??= timeouts.firstByteMs
+    options.chunkTimeout ??= timeouts.stallMs
+  }
 }
 
 function instanceGroups(providers: Record<string, OpenCodeProvider>): InstanceGroups {
