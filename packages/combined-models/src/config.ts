@@ -38,6 +38,20 @@ const MemberPattern = z
   .string()
   .min(1, { error: 'expected "provider/model" (globs allowed, e.g. "openrouter/*") or a provider id' })
 
+/** `provider/model`, where provider may be `combined` for a combined model. */
+const ModelRef = z
+  .string()
+  .regex(/^[^/\s]+\/\S+$/, {
+    error: 'expected "provider/model", e.g. "combined/gpt-5" or "openrouter/anthropic/claude-sonnet-4.5"',
+  })
+
+const FallbackModels = z
+  .array(ModelRef, { error: 'expected a list of models, e.g. ["combined/gpt-5", "openrouter/openai/gpt-5"]' })
+  .meta({
+    description:
+      "Models to go on with, in order, when every provider of the selected model is cooling down or has failed in this turn",
+  })
+
 const ManualGroup = z
   .strictObject({
     name: z.string().min(1).optional().meta({ description: "Display name of the combined model" }),
@@ -99,11 +113,20 @@ export const CombinedModelsSettings = z
       description:
         "When every member is cooling down, wait this long at most for the soonest one before showing the error (default 60s)",
     }),
+    fallback_models: FallbackModels.optional(),
+    max_fallback_depth: z
+      .int({ error: "expected a whole number of fallback steps" })
+      .min(0, { error: "expected 0 or more" })
+      .optional()
+      .meta({ description: "How far down fallback_models a turn may go (default 2)" }),
     max_switches_per_turn: z
       .int({ error: "expected a whole number of switches" })
       .min(0, { error: "expected 0 or more" })
       .optional()
-      .meta({ description: "Provider switches allowed in one turn before the error is shown (default 4)" }),
+      .meta({
+        description:
+          "Provider switches allowed for one model in one turn before the error is shown (default 4); each model down fallback_models gets its own",
+      }),
     sticky: z
       .enum(STICKY_MODES, { error: `expected one of: ${STICKY_MODES.join(", ")}` })
       .optional()
@@ -136,6 +159,16 @@ export const CombinedModelsConfig = z
   })
   .meta({ title: "opencode-combined-models configuration" })
 
+/**
+ * `agent.<name>.fallback_models` in OpenCode's agent config (`"*"`: agents without their own). Validated here; the
+ * key itself is declared in OpenCode's agent schema by the patch, so it is not published with our keys.
+ */
+const AgentFallbacks = z.record(
+  z.string(),
+  z.looseObject({ fallback_models: FallbackModels.optional() }, { error: "expected an agent object" }),
+  { error: "expected an object of agents" },
+)
+
 export type CombinedModelsInput = z.input<typeof CombinedModelsConfig>
 export type CombinedModelsSettingsInput = z.input<typeof CombinedModelsSettings>
 export type ManualGroupConfig = z.output<typeof ManualGroup>
@@ -155,6 +188,11 @@ export interface ResolvedConfig {
   maxRetryWaitMs: number
   maxSwitchesPerTurn: number
   maxWaitMs: number
+  /** `combined_models.fallback_models`: the chain for agents with none of their own. */
+  fallbackModels: string[]
+  /** `agent.<name>.fallback_models`, `"*"` included. */
+  agentFallbackModels: Record<string, string[]>
+  maxFallbackDepth: number
   sticky: (typeof STICKY_MODES)[number]
   timeouts: { firstByteMs: number; stallMs: number }
 }
@@ -192,6 +230,9 @@ export const DEFAULTS: ResolvedConfig = {
   maxRetryWaitMs: 5_000,
   maxSwitchesPerTurn: 4,
   maxWaitMs: 60_000,
+  fallbackModels: [],
+  agentFallbackModels: {},
+  maxFallbackDepth: 2,
   sticky: "turn",
   timeouts: { firstByteMs: 60_000, stallMs: 120_000 },
 }
@@ -245,7 +286,10 @@ function issueToProblem(issue: z.core.$ZodIssue): ConfigProblem {
  */
 export function resolveConfig(raw: unknown, options: { configuredProviders?: readonly string[] } = {}): ConfigResult {
   const parsed = CombinedModelsConfig.safeParse(raw ?? {})
-  if (!parsed.success) return { ok: false, errors: parsed.error.issues.map(issueToProblem), warnings: [] }
+  const agents = AgentFallbacks.optional().safeParse(isObject(raw) ? raw.agent : undefined)
+  const agentErrors = agents.success ? [] : agents.error.issues.map((issue) => issueToProblem({ ...issue, path: ["agent", ...issue.path] }))
+  if (!parsed.success || !agents.success)
+    return { ok: false, errors: [...(parsed.success ? [] : parsed.error.issues.map(issueToProblem)), ...agentErrors], warnings: [] }
   const input = parsed.data
   const settings = input.combined_models ?? {}
   const warnings: ConfigProblem[] = []
@@ -290,6 +334,11 @@ export function resolveConfig(raw: unknown, options: { configuredProviders?: rea
       maxRetryWaitMs: settings.max_retry_wait ?? DEFAULTS.maxRetryWaitMs,
       maxSwitchesPerTurn: settings.max_switches_per_turn ?? DEFAULTS.maxSwitchesPerTurn,
       maxWaitMs: settings.max_wait ?? DEFAULTS.maxWaitMs,
+      fallbackModels: settings.fallback_models ?? [],
+      agentFallbackModels: Object.fromEntries(
+        Object.entries(agents.data ?? {}).flatMap(([name, agent]) => (agent.fallback_models ? [[name, agent.fallback_models]] : [])),
+      ),
+      maxFallbackDepth: settings.max_fallback_depth ?? DEFAULTS.maxFallbackDepth,
       sticky: settings.sticky ?? DEFAULTS.sticky,
       timeouts: {
         firstByteMs: settings.timeouts?.first_byte ?? DEFAULTS.timeouts.firstByteMs,
@@ -303,6 +352,15 @@ export function resolveConfigOrThrow(raw: unknown, options: { configuredProvider
   const result = resolveConfig(raw, options)
   if (!result.ok) throw new CombinedModelsConfigError(result.errors)
   return result
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+}
+
+/** The fallback chain for an agent: its own, else the `"*"` agent's, else `combined_models.fallback_models`. */
+export function fallbackChainFor(config: Pick<ResolvedConfig, "fallbackModels" | "agentFallbackModels">, agent?: string): string[] {
+  return (agent !== undefined ? config.agentFallbackModels[agent] : undefined) ?? config.agentFallbackModels["*"] ?? config.fallbackModels
 }
 
 function definedOnly<T extends object>(value: T): { [K in keyof T]-?: Exclude<T[K], undefined> } {

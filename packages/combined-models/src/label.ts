@@ -63,6 +63,11 @@ export function switchNotice(
   return `${describeFailure(from.providerID, error)}${wait} → ${to.providerID}`
 }
 
+/** `Claude Sonnet 4.5 has no provider left → GPT-5 (openai)`: the turn goes on with the next model of the chain. */
+export function fallbackNotice(from: { name: string }, to: { name: string }, member: Pick<MemberRef, "providerID">): string {
+  return `${from.name} has no provider left → ${to.name} (${member.providerID})`
+}
+
 export interface MemberFailure {
   member: MemberRef
   error: ClassifiedError

@@ -7,7 +7,7 @@
  */
 import type { ResolvedConfig } from "./config.ts"
 import type { HealthView } from "./health.ts"
-import { describeFailure, failureSummary, formatDuration, switchNotice, type MemberFailure } from "./label.ts"
+import { describeFailure, failureSummary, fallbackNotice, formatDuration, switchNotice, type MemberFailure } from "./label.ts"
 import { pick, type Access, type PickResult, type SkippedMember } from "./route.ts"
 import { NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type Group, type GroupMember, type MemberRef } from "./types.ts"
 
@@ -28,6 +28,8 @@ export interface Attempt {
 
 export interface TurnState {
   index: number
+  /** How far down the fallback chain this turn has gone: 0 is the selected model. */
+  depth: number
   /** The member that completed this turn's latest step. */
   servedBy?: MemberRef
   switches: number
@@ -64,8 +66,8 @@ export type FailoverEvent =
   | { type: "turn_finished"; at: number }
 
 export type FailoverAction =
-  /** Send the step to this member now. */
-  | { type: "use"; member: GroupMember; mode: StepMode }
+  /** Send the step to this member now; `notice` when that meant going down the fallback chain. */
+  | { type: "use"; member: GroupMember; mode: StepMode; notice?: string }
   /** Send the step to the same member again after `delayMs`: the wait was short enough to keep the prompt cache. */
   | { type: "retry"; member: GroupMember; mode: StepMode; delayMs: number; notice: string }
   /** Discard the failed attempt's partial output and send the step to another member. */
@@ -84,7 +86,10 @@ export type FailoverAction =
   | { type: "recovered"; member: MemberRef; attemptStartedAt: number }
 
 export interface FailoverContext {
+  /** The selected model. */
   group: Group
+  /** The chain after it (`fallback_models`), each entry a combined group or a one-member group. */
+  fallbacks?: readonly Group[]
   health: HealthView
   config: ResolvedConfig
   access?: Access
@@ -107,7 +112,16 @@ export function initialState(groupID: string): FailoverState {
 }
 
 function newTurn(index: number): TurnState {
-  return { index, switches: 0, retries: 0, failures: [], abandoned: [] }
+  return { index, depth: 0, switches: 0, retries: 0, failures: [], abandoned: [] }
+}
+
+/** The group a turn at this depth routes in. */
+export function groupAt(context: Pick<FailoverContext, "group" | "fallbacks">, depth: number): Group {
+  return depth === 0 ? context.group : (context.fallbacks?.[depth - 1] ?? context.group)
+}
+
+function deepestAllowed(context: FailoverContext): number {
+  return Math.min(context.fallbacks?.length ?? 0, context.config.maxFallbackDepth)
 }
 
 export function transition(state: FailoverState, event: FailoverEvent, context: FailoverContext): Transition {
@@ -179,7 +193,7 @@ function stickTarget(state: FailoverState, config: ResolvedConfig): MemberRef | 
 
 function route(state: FailoverState, at: number, context: FailoverContext): PickResult {
   return pick(
-    context.group,
+    groupAt(context, state.turn.depth),
     context.health,
     context.config,
     { contextTokens: state.contextTokens, failedProviders: state.turn.abandoned, stickTo: stickTarget(state, context.config) },
@@ -187,8 +201,33 @@ function route(state: FailoverState, at: number, context: FailoverContext): Pick
   )
 }
 
+/** Failures that shut a provider out whatever the model: they still count when the turn moves down the chain. */
+const PROVIDER_WIDE: readonly FailureReason[] = ["auth", "quota"]
+
+/**
+ * The first ready member further down the fallback chain, and the turn as it is there: a different model, so
+ * providers given up on for the last one are tried again, unless what failed was the whole provider.
+ */
+function descend(state: FailoverState, at: number, context: FailoverContext) {
+  const providerWide = state.turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
+  for (let depth = state.turn.depth + 1; depth <= deepestAllowed(context); depth++) {
+    // The switch budget is per model: the walk down the chain is bounded by max_fallback_depth instead.
+    const turn: TurnState = {
+      ...state.turn,
+      depth,
+      switches: 0,
+      abandoned: [...new Set(providerWide.map((f) => f.member.providerID))],
+    }
+    const deeper: FailoverState = { ...state, turn }
+    const picked = route(deeper, at, context)
+    if (picked.kind === "member")
+      return { state: deeper, member: picked.member, from: groupAt(context, state.turn.depth), to: groupAt(context, depth) }
+  }
+  return undefined
+}
+
 function requestStep(state: FailoverState, at: number, context: FailoverContext): Transition {
-  const decided = state.next && findMember(context.group, state.next.member)
+  const decided = state.next && findMember(groupAt(context, state.turn.depth), state.next.member)
   if (state.next && decided) {
     return {
       state: { ...state, phase: "pending" },
@@ -202,6 +241,13 @@ function requestStep(state: FailoverState, at: number, context: FailoverContext)
       actions: [{ type: "use", member: picked.member, mode: "fresh" }],
     }
   }
+  const deeper = descend(state, at, context)
+  if (deeper) {
+    return {
+      state: { ...deeper.state, phase: "pending", next: { member: ref(deeper.member), mode: "fresh", notBefore: at } },
+      actions: [{ type: "use", member: deeper.member, mode: "fresh", notice: fallbackNotice(deeper.from, deeper.to, deeper.member) }],
+    }
+  }
   if (picked.kind === "wait" && picked.until - at <= context.config.maxWaitMs) {
     const delayMs = Math.max(0, picked.until - at)
     return {
@@ -212,7 +258,7 @@ function requestStep(state: FailoverState, at: number, context: FailoverContext)
           member: picked.member,
           mode: "fresh",
           delayMs,
-          notice: `every provider of ${context.group.name} is cooling down; waiting ${formatDuration(delayMs)} for ${picked.member.providerID}`,
+          notice: `every provider of ${groupAt(context, state.turn.depth).name} is cooling down; waiting ${formatDuration(delayMs)} for ${picked.member.providerID}`,
         },
       ],
     }
@@ -223,7 +269,7 @@ function requestStep(state: FailoverState, at: number, context: FailoverContext)
 function failStep(state: FailoverState, error: ClassifiedError, at: number, context: FailoverContext): Transition {
   const failedMember = state.attempt?.member ?? state.next?.member
   const attemptStartedAt = state.attempt?.startedAt ?? at
-  const { config, group } = context
+  const { config } = context
 
   if (error.reason === "aborted")
     return { state: { ...state, phase: "aborted", next: undefined, attempt: undefined }, actions: [{ type: "pass_through", error }] }
@@ -236,7 +282,7 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
   const settled: FailoverState = { ...state, phase: "pending", attempt: undefined, next: undefined }
 
   const wait = sameMemberWait(error, at)
-  const current = findMember(group, failedMember)
+  const current = findMember(groupAt(context, state.turn.depth), failedMember)
   if (
     current &&
     wait !== undefined &&
@@ -283,6 +329,20 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
         mode === "continue"
           ? { type: "continue", from: failedMember, member: to, notice: notice(to) }
           : { type: "replay", from: failedMember, member: to, notice: notice(to) },
+      ],
+    }
+  }
+  const deeper = descend(afterFailure, at, context)
+  if (deeper) {
+    const to = deeper.member
+    const fellBack = `${describeFailure(failedMember.providerID, error)}; ${fallbackNotice(deeper.from, deeper.to, to)}`
+    return {
+      state: { ...deeper.state, next: { member: ref(to), mode, notBefore: at } },
+      actions: [
+        cooldown,
+        mode === "continue"
+          ? { type: "continue", from: failedMember, member: to, notice: fellBack }
+          : { type: "replay", from: failedMember, member: to, notice: fellBack },
       ],
     }
   }

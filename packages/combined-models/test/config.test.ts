@@ -6,6 +6,7 @@ import {
   configJsonSchema,
   parseDuration,
   resolveConfig,
+  fallbackChainFor,
   resolveConfigOrThrow,
 } from "../src/config.ts"
 
@@ -61,6 +62,16 @@ describe("bad config gets a message naming the path and the fix", () => {
       "an empty member pattern",
       { combined_models: { groups: { sonnet: { members: [""] } } } },
       ['combined_models.groups.sonnet.members[0]: expected "provider/model" (globs allowed, e.g. "openrouter/*") or a provider id'],
+    ],
+    [
+      "a fallback model without a provider",
+      { combined_models: { fallback_models: ["gpt-5"] } },
+      ['combined_models.fallback_models[0]: expected "provider/model", e.g. "combined/gpt-5" or "openrouter/anthropic/claude-sonnet-4.5"'],
+    ],
+    [
+      "an agent's fallback_models not a list",
+      { agent: { build: { fallback_models: "combined/gpt-5" } } },
+      ['agent.build.fallback_models: expected a list of models, e.g. ["combined/gpt-5", "openrouter/openai/gpt-5"]'],
     ],
     [
       "negative retries",
@@ -175,6 +186,8 @@ test("the published schema describes every key and rejects unknown ones", () => 
       "exclude",
       "failover_on",
       "groups",
+      "fallback_models",
+      "max_fallback_depth",
       "max_retry_wait",
       "max_switches_per_turn",
       "max_wait",
@@ -185,4 +198,30 @@ test("the published schema describes every key and rejects unknown ones", () => 
     ].sort(),
   )
   expect(settings.additionalProperties).toBe(false)
+})
+
+describe("fallback chains per agent", () => {
+  const resolved = resolveConfig({
+    combined_models: { fallback_models: ["combined/gpt-5"], max_fallback_depth: 1 },
+    agent: {
+      "*": { fallback_models: ["combined/claude-haiku-4-5"] },
+      plan: { fallback_models: ["openrouter/openai/gpt-5", "combined/gpt-5"], model: "anthropic/claude-opus-4-5" },
+      build: { temperature: 0.2 },
+    },
+  })
+  if (!resolved.ok) throw new Error("config should be valid")
+  const { config } = resolved
+
+  test("an agent's own chain wins, then the \"*\" agent's, then combined_models.fallback_models", () => {
+    expect(fallbackChainFor(config, "plan")).toEqual(["openrouter/openai/gpt-5", "combined/gpt-5"])
+    expect(fallbackChainFor(config, "build")).toEqual(["combined/claude-haiku-4-5"])
+    expect(fallbackChainFor(config)).toEqual(["combined/claude-haiku-4-5"])
+    expect(config.maxFallbackDepth).toBe(1)
+    const noWildcard = resolveConfig({ combined_models: { fallback_models: ["combined/gpt-5"] } })
+    expect(noWildcard.ok && fallbackChainFor(noWildcard.config, "build")).toEqual(["combined/gpt-5"])
+  })
+
+  test("OpenCode's other agent keys are not ours to judge", () => {
+    expect(resolveConfig({ agent: { build: { model: 5, steps: "many" } } }).ok).toBe(true)
+  })
 })

@@ -9,7 +9,8 @@ import {
   type FailoverState,
 } from "../src/machine.ts"
 import type { ClassifiedError, MemberRef } from "../src/types.ts"
-import { config, cooling, healthOf, sonnetGroup } from "./fixtures.ts"
+import { config, cooling, healthOf, member, sonnetGroup } from "./fixtures.ts"
+import type { Group } from "../src/types.ts"
 
 const T0 = 1_700_000_000_000
 
@@ -334,7 +335,7 @@ describe("stickiness", () => {
 
   test("a new turn forgets the last turn's failures and switches", () => {
     const { state } = play([...failoverToCopilot, { type: "turn_started", at: at(40_000) }])
-    expect(state.turn).toEqual({ index: 2, switches: 0, retries: 0, failures: [], abandoned: [] })
+    expect(state.turn).toEqual({ index: 2, depth: 0, switches: 0, retries: 0, failures: [], abandoned: [] })
     expect(state.lastServed).toEqual(copilot)
   })
 })
@@ -357,4 +358,140 @@ test("events out of order are ignored rather than crashing the session", () => {
 test("an auth failure's notice says the provider is out until signed in again", () => {
   const { actions } = play([...startOn(anthropic), { type: "step_failed", at: at(1), error: err("auth", { statusCode: 401 }) }])
   expect(lastRouting(actions)).toMatchObject({ notice: "anthropic rejected the credentials, until signed in again → github-copilot" })
+})
+
+describe("fallback chains", () => {
+  /** GPT-5 at two providers, then Haiku at one: the chain after the selected Sonnet. */
+  function chain(): Group[] {
+    const gpt5 = (providerID: string, modelID: string) => ({ ...member(providerID, modelID, 400_000), name: "GPT-5" })
+    const gpt: Group = {
+      ...sonnetGroup(),
+      id: "gpt-5",
+      name: "GPT-5",
+      members: [gpt5("openai", "gpt-5"), gpt5("openrouter", "openai/gpt-5")],
+      providers: ["openai", "openrouter"],
+    }
+    const haiku: Group = {
+      ...sonnetGroup(),
+      id: "claude-haiku-4-5",
+      name: "Claude Haiku 4.5",
+      members: [{ ...member("anthropic", "claude-haiku-4-5"), name: "Claude Haiku 4.5" }],
+      providers: ["anthropic"],
+    }
+    return [gpt, haiku]
+  }
+  const withChain = (overrides: Parameters<typeof config>[0] = {}, entries: CooldownEntry[] = []) =>
+    context({ fallbacks: chain(), config: config({ retriesBeforeFailover: 0, ...overrides }) }, entries)
+  const openai: MemberRef = { providerID: "openai", modelID: "gpt-5" }
+  const openrouterGpt: MemberRef = { providerID: "openrouter", modelID: "openai/gpt-5" }
+
+  function failEveryone(ctx: FailoverContext, errorFor: (providerID: string) => ClassifiedError, limit = 12) {
+    let state = initialState("claude-sonnet-4-5")
+    const actions: FailoverAction[] = []
+    const sent: string[] = []
+    for (let step = 0; step < limit; step++) {
+      const requested = transition(state, { type: "step_requested", at: at(step) }, ctx)
+      actions.push(...requested.actions)
+      const use = requested.actions.find((action) => action.type === "use")
+      if (!use || use.type !== "use") break
+      sent.push(`${use.member.providerID}/${use.member.modelID}`)
+      state = transition(requested.state, { type: "step_started", at: at(step), member: use.member }, ctx).state
+      const failed = transition(state, { type: "step_failed", at: at(step), error: errorFor(use.member.providerID) }, ctx)
+      state = failed.state
+      actions.push(...failed.actions)
+      if (failed.actions.some((action) => action.type === "surface")) break
+    }
+    return { state, actions, sent }
+  }
+
+  test("when every member of the selected model has failed, the turn goes on with the next model", () => {
+    const { sent, actions, state } = failEveryone(withChain({ maxFallbackDepth: 1 }), () => err("server_error", { statusCode: 503 }))
+    // Each Sonnet provider once, then GPT-5 across its own members first, then nothing deeper (depth 1).
+    expect(sent).toEqual([
+      "anthropic/claude-sonnet-4-5",
+      "github-copilot/claude-sonnet-4.5",
+      "amazon-bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+      "openrouter/anthropic/claude-sonnet-4.5",
+      "openai/gpt-5",
+      "openrouter/openai/gpt-5",
+    ])
+    const fellBack = actions.find((action) => action.type === "replay" && action.member.providerID === "openai")
+    expect(fellBack).toMatchObject({
+      notice: "openrouter failed with a server error (503); Claude Sonnet 4.5 has no provider left → GPT-5 (openai)",
+    })
+    expect(actions.at(-1)).toMatchObject({ type: "surface", cause: "all_failed" })
+    expect((actions.at(-1) as { message: string }).message).toContain("openrouter/openai/gpt-5")
+    expect(state.turn.depth).toBe(1)
+  })
+
+  test("max_fallback_depth bounds the walk, and 0 turns chains off", () => {
+    expect(failEveryone(withChain({ maxFallbackDepth: 2 }), () => err("server_error")).sent.at(-1)).toBe("anthropic/claude-haiku-4-5")
+    expect(failEveryone(withChain({ maxFallbackDepth: 0 }), () => err("server_error")).sent).toHaveLength(4)
+  })
+
+  test("a provider shut out whole (auth, quota) stays out further down the chain", () => {
+    const errorFor = (providerID: string) => (providerID === "anthropic" ? err("auth", { statusCode: 401 }) : err("server_error"))
+    const { sent } = failEveryone(withChain({ maxFallbackDepth: 2 }), errorFor)
+    expect(sent).not.toContain("anthropic/claude-haiku-4-5")
+  })
+
+  test("tool results are kept when the turn moves to another model", () => {
+    const ctx = withChain({}, [cooling("github-copilot", "*", at(1e6)), cooling("amazon-bedrock", "*", at(1e6)), cooling("openrouter", "*", at(1e6))])
+    const { actions } = play(
+      [
+        ...startOn(anthropic),
+        { type: "tool_call", at: at(1), toolCallId: "call_1" },
+        { type: "tool_completed", at: at(2), toolCallId: "call_1" },
+        { type: "step_failed", at: at(3), error: err("rate_limit", { retryAfterMs: 60_000 }) },
+      ],
+      ctx,
+    )
+    expect(lastRouting(actions)).toMatchObject({ type: "continue", member: openai })
+  })
+
+  /** Every Sonnet id cooling down, per model, so the same providers stay open for other models. */
+  const sonnetCooling = (until: number) => sonnetGroup().members.map((m) => cooling(m.providerID, m.modelID, at(until)))
+
+  test("at the start of a step a ready member down the chain beats waiting for the selected model's cooldowns", () => {
+    const { actions, state } = play([{ type: "step_requested", at: at(0) }], withChain({}, sonnetCooling(20_000)))
+    expect(actions).toEqual([
+      { type: "use", member: expect.objectContaining(openai), mode: "fresh", notice: "Claude Sonnet 4.5 has no provider left → GPT-5 (openai)" },
+    ])
+    expect(state.turn.depth).toBe(1)
+    // With nothing ready anywhere, it waits for the soonest of the selected model as before.
+    const all = [...sonnetCooling(20_000), cooling("openai", "*", at(30_000)), cooling("openrouter", "*", at(30_000)), cooling("anthropic", "*", at(30_000))]
+    expect(play([{ type: "step_requested", at: at(0) }], withChain({}, all)).actions[0]).toMatchObject({ type: "wait", delayMs: 20_000 })
+  })
+
+  test("the selected model comes back at the next turn once healthy; within the turn the fallback keeps serving", () => {
+    const ctx = withChain({}, sonnetCooling(20_000))
+    const first = play(
+      [
+        { type: "turn_started", at: at(0) },
+        { type: "step_requested", at: at(0) },
+        { type: "step_started", at: at(0), member: openai },
+        { type: "step_finished", at: at(1) },
+      ],
+      ctx,
+    )
+    const sameTurn = play([{ type: "step_requested", at: at(30_000) }], ctx, first.state)
+    expect(sameTurn.actions[0]).toMatchObject({ type: "use", member: openai })
+    const nextTurn = play([{ type: "turn_started", at: at(30_000) }, { type: "step_requested", at: at(30_000) }], ctx, first.state)
+    expect(nextTurn.actions.at(-1)).toMatchObject({ type: "use", member: anthropic })
+    expect(nextTurn.state.turn.depth).toBe(0)
+  })
+
+  test("a combined entry fails over across its own members before the chain goes deeper", () => {
+    const sonnetDown = ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"].map((id) => cooling(id, "*", at(1e6)))
+    const ctx = withChain({}, sonnetDown.filter((entry) => entry.providerID !== "openrouter").concat(cooling("openrouter", "anthropic/claude-sonnet-4.5", at(1e6))))
+    const { actions } = play(
+      [
+        { type: "step_requested", at: at(0) },
+        { type: "step_started", at: at(0), member: openai },
+        { type: "step_failed", at: at(1), error: err("rate_limit", { retryAfterMs: 60_000 }) },
+      ],
+      ctx,
+    )
+    expect(lastRouting(actions)).toMatchObject({ type: "replay", member: openrouterGpt, notice: "openai rate-limited, retry in 1 min → openrouter" })
+  })
 })
