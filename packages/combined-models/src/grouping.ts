@@ -351,6 +351,23 @@ function toMember(candidate: Candidate): GroupMember {
 }
 
 /** Up to three catalog refs that look like what a pattern meant, for the fix in a problem message. */
+/**
+ * One concrete model as a group of one, for a `provider/model` entry of a fallback chain: routing, cooldowns and
+ * failover then treat it as they treat any combined model.
+ */
+export function singleModelGroup(model: CatalogModel): Group {
+  const member = toMember({ model, joined: { kind: "manual", rule: "fallback_models" } })
+  return {
+    id: `${model.providerID}/${model.modelID}`,
+    name: model.name,
+    members: [member],
+    providers: [model.providerID],
+    limit: model.limit,
+    capabilities: model.capabilities,
+    manual: true,
+  }
+}
+
 function suggestions(pattern: string, models: readonly CatalogModel[]): string {
   const needle = pattern.toLowerCase().split("/").pop()!.replace(/\*/g, "").replace(/[._]/g, "-")
   if (needle.length < 2) return ""

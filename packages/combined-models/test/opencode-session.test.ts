@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test"
 import { APICallError } from "@ai-sdk/provider"
 import { Cause, Duration, Effect, Schedule } from "effect"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
-import { failoverFor, guardRetry, resetSessions, routeStep, selectionFor, type SettleServices } from "../src/opencode/session.ts"
+import { failoverFor, guardRetry, resetSessions, routeStep, selectionFor, sessionRoute, type SettleServices } from "../src/opencode/session.ts"
 
 /** A model as OpenCode's provider state holds it. */
 function model(providerID: string, id: string, context = 200_000, input?: number) {
@@ -281,5 +281,69 @@ describe("guardRetry: the engine is asked before the stock retry policy", () => 
   test("without a failover handle the policy is the stock one", async () => {
     const result = await attempts(() => rateLimited("30"), false)
     expect(result).toMatchObject({ calls: 3, stockSteps: 2 })
+  })
+})
+
+describe("fallback chains", () => {
+  const gpt5 = (providerID: string, id: string) => ({ ...model(providerID, id, 400_000), name: "GPT-5", release_date: "2025-08-07" })
+  const withGpt5 = {
+    anthropic: providers.anthropic,
+    "github-copilot": { ...providers["github-copilot"], models: { ...providers["github-copilot"].models, "gpt-5": gpt5("github-copilot", "gpt-5") } },
+    openrouter: { ...providers.openrouter, models: { ...providers.openrouter.models, "openai/gpt-5": gpt5("openrouter", "openai/gpt-5") } },
+  }
+  const configure = (config: Record<string, unknown>) =>
+    runtime().configure({ config: { provider_priority: ["anthropic", "github-copilot", "openrouter"], ...config }, providers: withGpt5 })
+
+  async function failStep(sessionID: string, userID: string, error: unknown, agent?: string, selection = user(userID).model) {
+    const route = routeStep(sessionID, { id: userID, agent, model: selection })
+    const failover = failoverFor(sessionID, { providerID: route.providerID, id: route.modelID })!
+    expect(failover.claims(error)).toBe(true)
+    await Effect.runPromise(failover.finish(services({ id: "m", sessionID }).settle))
+    return route
+  }
+
+  test("the \"*\" agent's chain takes the turn to the next model once every member of the selected one failed", async () => {
+    configure({ agent: { "*": { fallback_models: ["combined/gpt-5"] } } })
+    const tried = []
+    for (let i = 0; i < 3; i++) tried.push(ids(await failStep("s1", "u1", rateLimited("60"), "build")))
+    expect(tried).toEqual(["anthropic/claude-sonnet-4-5", "github-copilot/claude-sonnet-4.5", "openrouter/anthropic/claude-sonnet-4.5"])
+    expect(ids(routeStep("s1", { ...user("u1"), agent: "build" }))).toBe("github-copilot/gpt-5")
+    expect(sessionRoute("s1")).toMatchObject({ depth: 1, chain: [{ id: "claude-sonnet-4-5" }, { id: "gpt-5" }] })
+    expect(runtime().switches.at(-1)).toMatchObject({ depth: 1, to: { providerID: "github-copilot", modelID: "gpt-5" } })
+    // The subagent a step of GPT-5 launches inherits the selection, so it routes (and falls back) the same way.
+    expect(selectionFor("s1", { providerID: "github-copilot", modelID: "gpt-5" })).toEqual({ providerID: "combined", modelID: "claude-sonnet-4-5" })
+  })
+
+  test("an agent's own chain wins over the \"*\" agent's", async () => {
+    configure({ agent: { "*": { fallback_models: ["combined/gpt-5"] }, plan: { fallback_models: ["openrouter/openai/gpt-5"] } } })
+    for (let i = 0; i < 3; i++) await failStep("s1", "u1", rateLimited("60"), "plan")
+    expect(ids(routeStep("s1", { ...user("u1"), agent: "plan" }))).toBe("openrouter/openai/gpt-5")
+  })
+
+  test("a concrete selection with a chain fails over to the chain; without one it is OpenCode's as before", async () => {
+    configure({ combined_models: { fallback_models: ["combined/gpt-5"] } })
+    const concrete = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
+    expect(ids(await failStep("s1", "u1", rateLimited("60"), "build", concrete))).toBe("anthropic/claude-sonnet-4-5")
+    expect(ids(routeStep("s1", { id: "u1", agent: "build", model: concrete }))).toBe("github-copilot/gpt-5")
+    configure({})
+    expect(routeStep("s2", { id: "u9", agent: "build", model: concrete })).toEqual({ ...concrete, waitMs: 0 })
+    expect(failoverFor("s2", { providerID: "anthropic", id: "claude-sonnet-4-5" })).toBeUndefined()
+  })
+
+  test("the selected model is back at the next turn", async () => {
+    configure({ agent: { "*": { fallback_models: ["combined/gpt-5"] } } })
+    for (let i = 0; i < 3; i++) await failStep("s1", "u1", rateLimited("60"), "build")
+    expect(ids(routeStep("s1", { ...user("u1"), agent: "build" }))).toBe("github-copilot/gpt-5")
+    // Still cooling at the next turn: the fallback serves again. Once healthy, the selected model is back.
+    expect(ids(routeStep("s1", { ...user("u2"), agent: "build" }))).toBe("github-copilot/gpt-5")
+    runtime().health.clear()
+    expect(ids(routeStep("s1", { ...user("u3"), agent: "build" }))).toBe("anthropic/claude-sonnet-4-5")
+    expect(sessionRoute("s1")?.depth).toBe(0)
+  })
+
+  test("chain entries that name nothing loaded are skipped", async () => {
+    configure({ combined_models: { fallback_models: ["combined/nope", "mistral/large", "combined/gpt-5"] } })
+    for (let i = 0; i < 3; i++) await failStep("s1", "u1", rateLimited("60"))
+    expect(sessionRoute("s1")?.chain.map((entry) => entry.id)).toEqual(["claude-sonnet-4-5", "gpt-5"])
   })
 })

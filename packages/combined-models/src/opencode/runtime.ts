@@ -9,7 +9,7 @@ import { buildGroups } from "../grouping.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { HealthRegistry } from "../health.ts"
 import type { Access } from "../route.ts"
-import type { ClassifiedError, Group, MemberRef } from "../types.ts"
+import type { CatalogModel, ClassifiedError, Group, MemberRef } from "../types.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
 
 /** The virtual provider that holds the combined models. */
@@ -41,6 +41,8 @@ export interface SwitchRecord {
   to: MemberRef
   reason: ClassifiedError["reason"]
   notice: string
+  /** How far down the fallback chain the turn went with this switch: 0 is the selected model. */
+  depth?: number
 }
 
 const MAX_SWITCHES_KEPT = 50
@@ -48,6 +50,8 @@ const MAX_SWITCHES_KEPT = 50
 export class CombinedRuntime {
   config: ResolvedConfig = DEFAULTS
   groups = new Map<string, Group>()
+  /** Every loaded concrete model by `provider/model`: fallback chains may name one directly. */
+  models = new Map<string, CatalogModel>()
   access: Access = {}
   /** Config problems and warnings from the latest configure, for logs and the status view. */
   problems: ConfigProblem[] = []
@@ -90,8 +94,11 @@ export class CombinedRuntime {
     this.access = accessFrom(raw, real)
 
     this.groups.clear()
+    this.models.clear()
     if (!this.config.enabled) return { groups: [], problems: this.problems }
     const catalog = fromOpenCodeProviders(real)
+    for (const provider of catalog.providers)
+      for (const model of provider.models) this.models.set(`${provider.id}/${model.modelID}`, model)
     const { groups, problems } = buildGroups(catalog.providers, this.config)
     for (const group of groups) this.groups.set(group.id, group)
     this.problems.push(...problems)

@@ -14,15 +14,19 @@
  */
 import { Cause, Effect, Schedule } from "effect"
 import { classify } from "../classify.ts"
+import { fallbackChainFor } from "../config.ts"
+import { singleModelGroup } from "../grouping.ts"
 import { formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
-import type { HealthView } from "../health.ts"
+import type { CooldownEntry, HealthView } from "../health.ts"
 import type { Group, MemberRef } from "../types.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 
 /** What the hunk needs from OpenCode's user message. */
 export interface UserMessageLike {
   id: string
+  /** The agent the message is for: its `fallback_models` (or the `"*"` agent's) make the chain. */
+  agent?: string
   model: { providerID: string; modelID: string }
 }
 
@@ -47,7 +51,11 @@ export type Decision =
   | { kind: "switch"; mode: StepMode; to: MemberRef; notice: string; waitMs: number; attempt: number }
 
 interface SessionEntry {
-  groupID: string
+  /** What the user selected and for which agent: a new selection or agent starts a new route. */
+  key: string
+  selection: { providerID: string; modelID: string }
+  group: Group
+  fallbacks: Group[]
   userID?: string
   state: FailoverState
   /** The member `routeStep` chose and no processor has picked up yet. */
@@ -61,18 +69,56 @@ export function resetSessions() {
   sessions.clear()
 }
 
-function contextOf(rt: CombinedRuntime, group: Group, health: HealthView = rt.health) {
-  return { group, health, config: rt.config, access: rt.access }
+/** Where a session's route stands, for `opencode combined --session` and the TUI's view. */
+export function sessionRoute(sessionID: string) {
+  const entry = sessions.get(sessionID)
+  if (!entry) return undefined
+  const { turn } = entry.state
+  return {
+    selection: entry.selection,
+    chain: [entry.group, ...entry.fallbacks].map((group) => ({ id: group.id, name: group.name })),
+    depth: turn.depth,
+    servedBy: turn.servedBy ?? entry.state.lastServed,
+    failures: turn.failures,
+  }
 }
 
-function feed(entry: SessionEntry, group: Group, event: FailoverEvent, rt: CombinedRuntime, health?: HealthView) {
-  const next = transition(entry.state, event, contextOf(rt, group, health))
+/**
+ * The selection as a group (a combined model, or the concrete model as a group of one when a fallback chain
+ * applies) and the chain after it. Undefined leaves the step to OpenCode as it was.
+ */
+function resolveRoute(rt: CombinedRuntime, user: UserMessageLike): Pick<SessionEntry, "group" | "fallbacks"> | undefined {
+  const groupOf = (reference: string) => {
+    const slash = reference.indexOf("/")
+    if (reference.slice(0, slash) === PROVIDER_ID) return rt.groups.get(reference.slice(slash + 1))
+    const model = rt.models.get(reference)
+    return model && singleModelGroup(model)
+  }
+  const selected = `${user.model.providerID}/${user.model.modelID}`
+  const fallbacks = fallbackChainFor(rt.config, user.agent)
+    .filter((reference) => reference !== selected)
+    .flatMap((reference) => groupOf(reference) ?? [])
+  const group = user.model.providerID === PROVIDER_ID ? rt.groups.get(user.model.modelID) : fallbacks.length ? groupOf(selected) : undefined
+  return group && { group, fallbacks }
+}
+
+function contextOf(rt: CombinedRuntime, entry: SessionEntry, health: HealthView = rt.health) {
+  return { group: entry.group, fallbacks: entry.fallbacks, health, config: rt.config, access: rt.access }
+}
+
+/** Apply a transition; the cooldowns it recorded come back for the log. */
+function feed(entry: SessionEntry, event: FailoverEvent, rt: CombinedRuntime, health?: HealthView) {
+  const next = transition(entry.state, event, contextOf(rt, entry, health))
   entry.state = next.state
+  const cooldowns: CooldownEntry[] = []
   for (const action of next.actions) {
-    if (action.type === "cool_down") rt.health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt })
+    if (action.type === "cool_down") {
+      const cooldown = rt.health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt })
+      if (cooldown) cooldowns.push(cooldown)
+    }
     if (action.type === "recovered") rt.health.recordSuccess(action.member, { attemptStartedAt: action.attemptStartedAt })
   }
-  return next.actions
+  return { actions: next.actions, cooldowns }
 }
 
 function tokensOf(tokens: TokensLike | undefined): number | undefined {
@@ -82,37 +128,44 @@ function tokensOf(tokens: TokensLike | undefined): number | undefined {
 }
 
 const ref = (member: MemberRef): MemberRef => ({ providerID: member.providerID, modelID: member.modelID })
+const isRef = (value: unknown): value is MemberRef =>
+  typeof value === "object" && value !== null && "providerID" in value && "modelID" in value
 const noCooldowns: HealthView = { cooldownOf: () => undefined }
 
 /**
- * The member for this session's next step. Anything that is not a combined selection comes back as it was, so the
- * hunk is a no-op for every other model.
+ * The member for this session's next step. A model that is not combined and has no fallback chain comes back as
+ * it was, so the hunk is a no-op for every other selection.
  */
 export function routeStep(sessionID: string, user: UserMessageLike, tokens?: TokensLike, now = Date.now()): StepRoute {
   const selected = { providerID: user.model.providerID, modelID: user.model.modelID, waitMs: 0 }
-  if (user.model.providerID !== PROVIDER_ID) return selected
   const rt = runtime()
-  const group = rt.groups.get(user.model.modelID)
-  if (!group) return selected
-
+  const key = `${user.model.providerID}/${user.model.modelID}|${user.agent ?? ""}`
   let entry = sessions.get(sessionID)
-  if (!entry || entry.groupID !== group.id) {
-    entry = { groupID: group.id, state: initialState(group.id) }
-    sessions.set(sessionID, entry)
+  if (!entry || entry.key !== key || entry.userID !== user.id) {
+    // Routes are resolved at turn boundaries: config and providers may have changed since the last turn.
+    const route = resolveRoute(rt, user)
+    if (!route) {
+      sessions.delete(sessionID)
+      return selected
+    }
+    if (!entry || entry.key !== key) {
+      entry = { key, selection: user.model, ...route, state: initialState(route.group.id) }
+      sessions.set(sessionID, entry)
+    } else Object.assign(entry, route)
   }
   if (entry.userID !== user.id) {
-    if (entry.userID !== undefined) feed(entry, group, { type: "turn_finished", at: now }, rt)
-    feed(entry, group, { type: "turn_started", at: now }, rt)
+    if (entry.userID !== undefined) feed(entry, { type: "turn_finished", at: now }, rt)
+    feed(entry, { type: "turn_started", at: now }, rt)
     entry.userID = user.id
   }
 
   const requested: FailoverEvent = { type: "step_requested", at: now, contextTokens: tokensOf(tokens) }
-  let actions = feed(entry, group, requested, rt)
+  let { actions } = feed(entry, requested, rt)
   if (actions.some((action) => action.type === "surface")) {
     // Nothing is healthy and nothing recovers soon: try the member back soonest anyway. Cooldowns are estimates,
     // and a real answer (or a real error naming every provider) beats refusing without asking.
     entry.state = { ...entry.state, phase: "idle" }
-    actions = feed(entry, group, requested, rt, noCooldowns)
+    actions = feed(entry, requested, rt, noCooldowns).actions
   }
   const chosen = actions.find((action) => action.type === "use" || action.type === "wait")
   if (!chosen || (chosen.type !== "use" && chosen.type !== "wait")) return selected
@@ -127,9 +180,10 @@ export function routeStep(sessionID: string, user: UserMessageLike, tokens?: Tok
  */
 export function selectionFor(sessionID: string, served: { providerID: string; modelID: string }) {
   const entry = sessions.get(sessionID)
-  const group = entry && runtime().groups.get(entry.groupID)
-  const member = group?.members.some((m) => m.providerID === served.providerID && m.modelID === served.modelID)
-  return member && group ? { providerID: PROVIDER_ID, modelID: group.id } : served
+  const onRoute = entry && [entry.group, ...entry.fallbacks].some((group) =>
+    group.members.some((m) => m.providerID === served.providerID && m.modelID === served.modelID),
+  )
+  return onRoute && entry ? { ...entry.selection } : served
 }
 
 /** What the hunk passes from the processor: OpenCode's services, typed by what we call. */
@@ -146,10 +200,11 @@ export class Failover {
   #decision: Decision | undefined
   #sawContent = false
 
+  #cooldowns: CooldownEntry[] = []
+
   constructor(
     private readonly sessionID: string,
     private readonly entry: SessionEntry,
-    private readonly group: Group,
     private readonly member: MemberRef,
   ) {}
 
@@ -159,7 +214,7 @@ export class Failover {
     const first = (kind: "text" | "reasoning" | "tool") => {
       if (this.#sawContent) return
       this.#sawContent = true
-      feed(this.entry, this.group, { type: "first_content", at: Date.now(), kind }, rt)
+      feed(this.entry, { type: "first_content", at: Date.now(), kind }, rt)
     }
     switch (event.type) {
       case "text-delta":
@@ -170,14 +225,14 @@ export class Failover {
         return
       case "tool-call":
         first("tool")
-        feed(this.entry, this.group, { type: "tool_call", at: Date.now(), toolCallId: event.id ?? "" }, rt)
+        feed(this.entry, { type: "tool_call", at: Date.now(), toolCallId: event.id ?? "" }, rt)
         return
       case "tool-result":
       case "tool-error":
-        feed(this.entry, this.group, { type: "tool_completed", at: Date.now(), toolCallId: event.id ?? "" }, rt)
+        feed(this.entry, { type: "tool_completed", at: Date.now(), toolCallId: event.id ?? "" }, rt)
         return
       case "step-finish":
-        feed(this.entry, this.group, { type: "step_finished", at: Date.now() }, rt)
+        feed(this.entry, { type: "step_finished", at: Date.now() }, rt)
         return
     }
   }
@@ -192,19 +247,21 @@ export class Failover {
     const rt = runtime()
     const now = Date.now()
     // After a failure the engine passed on, OpenCode's own retry streams again on the same member.
-    if (!this.entry.state.attempt) feed(this.entry, this.group, { type: "step_started", at: now, member: this.member }, rt)
+    if (!this.entry.state.attempt) feed(this.entry, { type: "step_started", at: now, member: this.member }, rt)
     const classified = classify(error, { now, providerID: this.member.providerID })
-    const actions = feed(this.entry, this.group, { type: "step_failed", at: now, error: classified }, rt)
+    const { actions, cooldowns } = feed(this.entry, { type: "step_failed", at: now, error: classified }, rt)
+    this.#cooldowns = cooldowns
     this.#decision = this.decide(actions, now)
     if (this.#decision.kind === "switch" && this.#decision.to.providerID !== this.member.providerID)
       rt.recordSwitch({
         at: now,
         sessionID: this.sessionID,
-        groupID: this.group.id,
+        groupID: this.entry.group.id,
         from: this.member,
         to: this.#decision.to,
         reason: classified.reason,
         notice: this.#decision.notice,
+        depth: this.entry.state.turn.depth,
       })
     return this.#decision.kind !== "pass"
   }
@@ -231,6 +288,29 @@ export class Failover {
     return { kind: "pass" }
   }
 
+  /**
+   * What OpenCode's log gets for a decision: who was selected and served, why, for how long the failed member cools
+   * down, and how deep in the fallback chain. Messages were redacted by the classifier; no content, no keys.
+   */
+  private logFields(extra: Record<string, unknown>): Record<string, unknown> {
+    const { turn } = this.entry.state
+    const failure = turn.failures.at(-1)
+    const cooldown = this.#cooldowns[0]
+    return {
+      "session.id": this.sessionID,
+      selected: `${this.entry.selection.providerID}/${this.entry.selection.modelID}`,
+      failed: `${this.member.providerID}/${this.member.modelID}`,
+      reason: failure?.error.reason,
+      status: failure?.error.statusCode,
+      error: failure?.error.message,
+      cooldown: cooldown ? (Number.isFinite(cooldown.until) ? `${Math.round((cooldown.until - Date.now()) / 1000)}s` : "until re-authenticated") : undefined,
+      depth: turn.depth,
+      ...Object.fromEntries(
+        Object.entries(extra).map(([key, value]) => [key, isRef(value) ? `${value.providerID}/${value.modelID}` : value]),
+      ),
+    }
+  }
+
   /** The engine took this failure over. */
   get claimed(): boolean {
     return this.#decision !== undefined && this.#decision.kind !== "pass"
@@ -251,7 +331,11 @@ export class Failover {
     open?: { currentText?: unknown; reasoningMap?: Record<string, unknown> },
   ): Effect.Effect<void, E, R> {
     const decision = this.#decision
-    if (decision?.kind === "surface") return halt(new Error(decision.message, { cause: error }))
+    if (decision?.kind === "surface")
+      return Effect.logWarning("combined-models: every member failed").pipe(
+        Effect.annotateLogs(this.logFields({ message: decision.message })),
+        Effect.andThen(halt(new Error(decision.message, { cause: error }))),
+      )
     if (decision?.kind !== "switch") return halt(error)
     if (decision.mode !== "continue" && open) {
       // The processor's cleanup would close the attempt's open text and reasoning, and `opencode run` prints closed
@@ -270,8 +354,10 @@ export class Failover {
   finish(services: SettleServices): Effect.Effect<"continue"> {
     const decision = this.#decision
     const { sessionID } = this
+    const fields = this.logFields(decision?.kind === "switch" ? { served: decision.to, notice: decision.notice, mode: decision.mode } : {})
     return Effect.gen(function* () {
       if (decision?.kind !== "switch") return "continue" as const
+      yield* Effect.logInfo("combined-models: failover").pipe(Effect.annotateLogs(fields))
       const message = services.message
       if (decision.mode === "continue") {
         message.error = undefined
@@ -332,10 +418,8 @@ export function failoverFor(
   const entry = sessions.get(sessionID)
   if (!entry?.pending || message?.summary) return undefined
   if (entry.pending.providerID !== model.providerID || entry.pending.modelID !== model.id) return undefined
-  const group = runtime().groups.get(entry.groupID)
-  if (!group) return undefined
   const member = entry.pending
   entry.pending = undefined
-  feed(entry, group, { type: "step_started", at: Date.now(), member }, runtime())
-  return new Failover(sessionID, entry, group, member)
+  feed(entry, { type: "step_started", at: Date.now(), member }, runtime())
+  return new Failover(sessionID, entry, member)
 }
