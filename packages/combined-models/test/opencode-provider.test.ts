@@ -7,47 +7,7 @@ import {
   resolveCombinedModel,
 } from "../src/opencode/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider } from "../src/opencode/runtime.ts"
-
-/** A model exactly as OpenCode's `Provider.Model` holds it after its filter loop (hooks §2.b). */
-function ocModel(providerID: string, id: string, overrides: Record<string, unknown> = {}) {
-  return {
-    id,
-    providerID,
-    api: { id, url: `https://${providerID}.example/v1`, npm: "@ai-sdk/anthropic" },
-    name: "Claude Sonnet 4.5",
-    family: "claude-sonnet",
-    capabilities: {
-      temperature: true,
-      reasoning: true,
-      attachment: true,
-      toolcall: true,
-      input: { text: true, audio: false, image: true, video: false, pdf: true },
-      output: { text: true, audio: false, image: false, video: false, pdf: false },
-      interleaved: false,
-    },
-    cost: { input: 3, output: 15, cache: { read: 0.3, write: 3.75 } },
-    limit: { context: 200_000, output: 64_000 },
-    status: "active",
-    options: {},
-    headers: {},
-    release_date: "2025-09-29",
-    variants: { high: { thinking: { budgetTokens: 16_000 } }, max: { thinking: { budgetTokens: 32_000 } } },
-    ...overrides,
-  }
-}
-
-type OcModel = ReturnType<typeof ocModel>
-
-function ocProvider(id: string, name: string, models: OcModel[]): OpenCodeProvider & { models: Record<string, OcModel> } {
-  return {
-    id,
-    name,
-    source: "config",
-    env: [],
-    options: {},
-    models: Object.fromEntries(models.map((model) => [model.id, model])),
-  }
-}
+import { ocModel, ocProvider } from "./opencode-fixtures.ts"
 
 /** Anthropic and Copilot both serve Claude Sonnet 4.5; Copilot's window is smaller and it has no `max` variant. */
 function loadedProviders() {
@@ -144,7 +104,12 @@ describe("combinedModelInfo: a group as OpenCode's Provider.Model", () => {
       cost: { input: 3, output: 15, cache: { read: 0.3, write: 3.75 } },
       limit: { context: 128_000, input: 128_000, output: 16_000 },
       status: "active",
-      options: {},
+      options: {
+        members: [
+          { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+          { providerID: "github-copilot", modelID: "claude-sonnet-4.5" },
+        ],
+      },
       headers: {},
       release_date: "2025-09-29",
       variants: { high: { thinking: { budgetTokens: 16_000 } } },
@@ -186,6 +151,29 @@ describe("resolveCombinedModel: getModel('combined', id) without a session", () 
     runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, rateLimited)
     runtime().health.report({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, rateLimited)
     expect(resolveCombinedModel(providers, "claude-sonnet-4-5")?.providerID).toBe("github-copilot")
+  })
+
+  test("the virtual model's options (its members, for the TUI) never reach a provider SDK: no path returns that model", () => {
+    const providers = loadedProviders()
+    addCombinedProvider({ providers, config: { provider_priority: ["github-copilot", "anthropic"] } })
+    const virtual = (providers as Record<string, OpenCodeProvider>).combined!.models["claude-sonnet-4-5"]!
+    expect(virtual.options).toEqual({
+      members: [
+        { providerID: "github-copilot", modelID: "claude-sonnet-4.5" },
+        { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+      ],
+    })
+    // Healthy, one cooling, all cooling: getModel('combined', …) always hands out a member's own model object.
+    const served = [resolveCombinedModel(providers, "claude-sonnet-4-5")]
+    runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, rateLimited)
+    served.push(resolveCombinedModel(providers, "claude-sonnet-4-5"))
+    runtime().health.report({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, rateLimited)
+    served.push(resolveCombinedModel(providers, "claude-sonnet-4-5"))
+    for (const model of served) {
+      expect(model).not.toBe(virtual)
+      expect(model?.providerID).not.toBe("combined")
+      expect(model?.options ?? {}).not.toHaveProperty("members")
+    }
   })
 
   test("an unknown group id is undefined, so OpenCode raises its own model-not-found error", () => {

@@ -2,31 +2,12 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test"
 import { APICallError } from "@ai-sdk/provider"
 import { Cause, Duration, Effect, Schedule } from "effect"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
+import { ocModel } from "./opencode-fixtures.ts"
 import { failoverFor, guardRetry, resetSessions, routeStep, selectionFor, sessionRoute, type SettleServices } from "../src/opencode/session.ts"
 
-/** A model as OpenCode's provider state holds it. */
+/** Sonnet at one provider, with that provider's window. */
 function model(providerID: string, id: string, context = 200_000, input?: number) {
-  return {
-    id,
-    providerID,
-    name: "Claude Sonnet 4.5",
-    api: { id, url: "", npm: "@ai-sdk/anthropic" },
-    release_date: "2025-09-29",
-    capabilities: {
-      temperature: true,
-      reasoning: true,
-      attachment: true,
-      toolcall: true,
-      input: { text: true, audio: false, image: true, video: false, pdf: true },
-      output: { text: true, audio: false, image: false, video: false, pdf: false },
-      interleaved: false,
-    },
-    cost: { input: 3, output: 15, cache: { read: 0.3, write: 3.75 } },
-    limit: { context, output: 64_000, ...(input ? { input } : {}) },
-    status: "active",
-    options: {},
-    headers: {},
-  }
+  return ocModel(providerID, id, { limit: { context, output: 64_000, ...(input ? { input } : {}) } })
 }
 
 const providers = {
