@@ -2,7 +2,7 @@
  * Reads one failure, whatever shape it reached us in, as a `ClassifiedError`: why it failed, how long the provider
  * wants us to wait, and a short redacted message. Failover and cooldown decisions are made on this reading only.
  *
- * Shapes seen in practice (see /work/shared/design/failover.md, "How a failing stream reaches the caller"):
+ * Shapes seen in practice (see the project's shared/design/failover.md, "How a failing stream reaches the caller"):
  * - AI SDK `APICallError` (HTTP errors; also a synthetic 500/529 when Anthropic's first SSE event is an error),
  *   possibly inside `RetryError.lastError`, a `cause` chain or an `{type: "error", error}` stream part;
  * - in-stream error values without a status: Anthropic `{type: "overloaded_error", message}`, openai-compatible

@@ -5,7 +5,7 @@
 /**
  * The workspaces `packages/opencode` needs. A root `bun install` of upstream fails offline (packages/app pulls
  * ghostty-web from GitHub, the catalog pins @solidjs/start from pkg.pr.new); with the root workspaces cut to this
- * closure it installs from npm alone. See /work/shared/upstream.md.
+ * closure it installs from npm alone. See the project's shared/upstream.md.
  */
 export const OPENCODE_WORKSPACE_CLOSURE: readonly string[] = [
   "packages/opencode",
