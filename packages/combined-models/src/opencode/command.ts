@@ -3,10 +3,13 @@
  * It reads state only (the provider list OpenCode built, the shared health and switches files) and calls no model.
  * `combinedStatus` gathers plain data; `renderCombinedStatus` turns it into text; the command prints one of the two.
  */
+import { fallbackChainFor, resolveConfig } from "../config.ts"
 import { formatDuration, describeFailure } from "../label.ts"
-import type { FailureReason } from "../types.ts"
+import type { FailureReason, MemberRef } from "../types.ts"
+import { isCombined, modelName, selectionOf, type MessageLike, type ModelRef, type ProviderLike, type ProviderList } from "./label.ts"
 import { combinedGroupsOf } from "./provider.ts"
 import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
+import { readSwitches, switchesPath } from "./switch-store.ts"
 
 export type MemberHealth =
   | { state: "healthy" }
@@ -140,4 +143,335 @@ export function renderCombinedStatus(status: CombinedStatus): string {
     for (const warning of status.warnings) lines.push(`  ${warning}`)
   }
   return lines.join("\n") + "\n"
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Per-session detail: `opencode combined --session [id]` and the TUI's `/combined` dialog.
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** Token counts as OpenCode records them on an assistant message. */
+export interface TokensUsage {
+  input?: number
+  output?: number
+  reasoning?: number
+  cache?: { read?: number; write?: number }
+}
+
+/** A user or assistant message with what the view reads: OpenCode's `MessageV2.Info`, loosely typed. */
+export interface SessionMessageLike extends MessageLike {
+  agent?: string
+  cost?: number
+  tokens?: TokensUsage
+  time?: { created?: number; completed?: number }
+  error?: unknown
+}
+
+/** One switch of the session, as the view shows it. */
+export interface SessionSwitch {
+  at: number
+  from: MemberRef
+  to: MemberRef
+  reason: string
+  notice: string
+  /** How deep in the fallback chain the turn went with it, when the record says. */
+  depth?: number
+}
+
+/** Tokens and cost of every assistant message one concrete model served. */
+export interface UsageRow {
+  providerID: string
+  modelID: string
+  /** The model's display name, or its id. */
+  name: string
+  /** Fallback depth the model served at: 0 = the selection itself; null = not on the selection's chain. */
+  depth: number | null
+  steps: number
+  input: number
+  output: number
+  reasoning: number
+  cacheRead: number
+  cacheWrite: number
+  cost: number
+}
+
+export interface SessionDetail {
+  providerID: string
+  sessionID: string
+  title?: string
+  now: number
+  /** The model of the latest user message. */
+  selection?: ModelRef & { name: string; combined: boolean }
+  /** The selected combined model's members in priority order; the selection itself when it is a concrete model. */
+  members: MemberRef[]
+  /** `fallback_models` after the selection, as configured for the session's agent. */
+  chain: string[]
+  /** The model that served the latest assistant message. */
+  servedBy?: MemberRef & { depth: number | null }
+  /** The deepest fallback depth reached in the session: 0 = never left the selected model. */
+  depth: number
+  /** Oldest first. */
+  switches: SessionSwitch[]
+  /** One row per serving model, in order of first use. */
+  usage: UsageRow[]
+  total: Omit<UsageRow, "providerID" | "modelID" | "name" | "depth">
+}
+
+/**
+ * The members of a model reference (`combined/<group>` or `provider/model`): a combined model's come from the
+ * `members` the server puts in the virtual model's `options`; a concrete model is its own only member.
+ */
+export function membersOf(providers: ProviderList | undefined, model: ModelRef): MemberRef[] {
+  if (model.providerID !== PROVIDER_ID) return [{ providerID: model.providerID, modelID: model.modelID }]
+  const entry = findProvider(providers, PROVIDER_ID)?.models[model.modelID] as { options?: unknown } | undefined
+  const members = isObject(entry?.options) ? entry.options.members : undefined
+  if (!Array.isArray(members)) return []
+  return members.flatMap((member) =>
+    isObject(member) && typeof member.providerID === "string" && typeof member.modelID === "string"
+      ? [{ providerID: member.providerID, modelID: member.modelID }]
+      : [],
+  )
+}
+
+function parseRef(reference: string): ModelRef | undefined {
+  const slash = reference.indexOf("/")
+  if (slash <= 0 || slash === reference.length - 1) return undefined
+  return { providerID: reference.slice(0, slash), modelID: reference.slice(slash + 1) }
+}
+
+/**
+ * How far down the chain `served` is for a message made under `selection`: 0 when it is (a member of) the selection,
+ * n when it is (a member of) the n-th `fallback_models` entry, null when neither (config changed since, or unknown).
+ */
+export function fallbackDepth(input: {
+  served: MemberRef
+  selection: ModelRef
+  chain: readonly string[]
+  providers?: ProviderList | undefined
+}): number | null {
+  const { served, selection, providers } = input
+  const has = (model: ModelRef | undefined) =>
+    model !== undefined && membersOf(providers, model).some((member) => sameRef(member, served))
+  if (has(selection)) return 0
+  const chain = input.chain.filter((reference) => reference !== `${selection.providerID}/${selection.modelID}`)
+  const index = chain.findIndex((reference) => has(parseRef(reference)))
+  return index === -1 ? null : index + 1
+}
+
+/**
+ * The per-session view from plain data: the session's messages (as OpenCode stores them), the provider list (names,
+ * and the combined models' members), the switch records (any session's; this one's are kept), the fallback chain of
+ * the session's agent. Pure.
+ */
+export function sessionDetail(input: {
+  session: { id: string; title?: string }
+  messages: readonly SessionMessageLike[]
+  providers?: ProviderList | undefined
+  switches?: readonly SwitchRecord[]
+  chain?: readonly string[]
+  now?: number
+}): SessionDetail {
+  const { session, messages, providers } = input
+  const chain = [...(input.chain ?? [])]
+  const latestUser = [...messages].reverse().find((message) => message.role === "user" && message.model)
+  const selected = latestUser?.model
+  const selection = selected && {
+    providerID: selected.providerID,
+    modelID: selected.modelID,
+    name: modelName(providers, selected),
+    combined: isCombined(selected),
+  }
+  const switches = (input.switches ?? [])
+    .filter((record) => record.sessionID === session.id)
+    .sort((a, b) => a.at - b.at)
+    .map(
+      (record): SessionSwitch => ({
+        at: record.at,
+        from: { providerID: record.from.providerID, modelID: record.from.modelID },
+        to: { providerID: record.to.providerID, modelID: record.to.modelID },
+        reason: record.reason,
+        notice: record.notice,
+        ...(record.depth !== undefined ? { depth: record.depth } : {}),
+      }),
+    )
+
+  const rows = new Map<string, UsageRow>()
+  const total = { steps: 0, input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0, cost: 0 }
+  let depth = 0
+  let servedBy: SessionDetail["servedBy"]
+  for (const message of messages) {
+    if (message.role !== "assistant" || !message.providerID || !message.modelID) continue
+    const served = { providerID: message.providerID, modelID: message.modelID }
+    const under = selectionOf(message, messages)
+    const at = under ? fallbackDepth({ served, selection: under, chain, providers }) : 0
+    if (at !== null) depth = Math.max(depth, at)
+    servedBy = { ...served, depth: at }
+    const key = `${served.providerID}/${served.modelID}`
+    let row = rows.get(key)
+    if (!row) {
+      row = { ...served, name: modelName(providers, served), depth: at, steps: 0, input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0, cost: 0 }
+      rows.set(key, row)
+    } else if (at !== null && (row.depth === null || at > row.depth)) row.depth = at
+    const add = {
+      steps: 1,
+      input: count(message.tokens?.input),
+      output: count(message.tokens?.output),
+      reasoning: count(message.tokens?.reasoning),
+      cacheRead: count(message.tokens?.cache?.read),
+      cacheWrite: count(message.tokens?.cache?.write),
+      cost: count(message.cost),
+    }
+    for (const field of Object.keys(add) as (keyof typeof add)[]) {
+      row[field] += add[field]
+      total[field] += add[field]
+    }
+  }
+  for (const record of switches) if (record.depth !== undefined) depth = Math.max(depth, record.depth)
+
+  return {
+    providerID: PROVIDER_ID,
+    sessionID: session.id,
+    ...(session.title ? { title: session.title } : {}),
+    now: input.now ?? Date.now(),
+    ...(selection ? { selection } : {}),
+    members: selected ? membersOf(providers, selected) : [],
+    chain: selected ? chain.filter((reference) => reference !== `${selected.providerID}/${selected.modelID}`) : chain,
+    ...(servedBy ? { servedBy } : {}),
+    depth,
+    switches,
+    usage: [...rows.values()],
+    total,
+  }
+}
+
+function count(value: number | undefined): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : 0
+}
+
+function money(value: number): string {
+  return `$${value.toFixed(value !== 0 && Math.abs(value) < 0.01 ? 4 : 2)}`
+}
+
+function table(rows: string[][], alignRight: readonly boolean[]): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows.map((row) =>
+    row
+      .map((cell, column) => (alignRight[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd(),
+  )
+}
+
+/** The text of the per-session view, for `opencode combined --session` and the TUI dialog. Pure. */
+export function renderSessionDetail(detail: SessionDetail): string {
+  const lines: string[] = []
+  const ref = (member: MemberRef) => `${member.providerID}/${member.modelID}`
+  lines.push(`Session ${detail.sessionID}${detail.title ? `  ${detail.title}` : ""}`)
+  if (!detail.selection) lines.push("Selected: no message yet")
+  else {
+    const members = detail.selection.combined && detail.members.length ? ` (members: ${detail.members.map((member) => member.providerID).join(", ")})` : ""
+    lines.push(`Selected: ${ref(detail.selection)}  ${detail.selection.name}${members}`)
+  }
+  if (detail.chain.length) lines.push(`Fallback chain: ${detail.chain.join(" → ")}`)
+  if (detail.servedBy) {
+    const at = detail.servedBy.depth === null ? "off the chain" : detail.servedBy.depth === 0 ? "the selected model" : `fallback depth ${detail.servedBy.depth}`
+    lines.push(`Served last: ${ref(detail.servedBy)} (${at})`)
+  }
+  const of = detail.chain.length ? ` of ${detail.chain.length}` : ""
+  lines.push(`Fallback depth reached: ${detail.depth}${of}${detail.depth === 0 ? " (never left the selected model)" : ""}`)
+
+  lines.push("")
+  if (detail.switches.length === 0) lines.push("Switches: none in this session")
+  else {
+    lines.push(`Switches (${detail.switches.length}, oldest first):`)
+    for (const record of detail.switches) {
+      const depth = record.depth ? `  [depth ${record.depth}]` : ""
+      lines.push(`  ${clockTime(record.at)}  ${ref(record.from)} → ${ref(record.to)}  ${record.reason}${depth}`)
+      lines.push(`    ${record.notice}`)
+    }
+  }
+
+  lines.push("")
+  if (detail.usage.length === 0) lines.push("Usage: no assistant message yet")
+  else {
+    lines.push("Usage per serving model:")
+    const header = ["model", "depth", "steps", "input", "output", "reasoning", "cache read", "cache write", "cost"]
+    const cells = (row: Omit<UsageRow, "providerID" | "modelID" | "name" | "depth">) => [
+      String(row.steps),
+      String(row.input),
+      String(row.output),
+      String(row.reasoning),
+      String(row.cacheRead),
+      String(row.cacheWrite),
+      money(row.cost),
+    ]
+    const body = detail.usage.map((row) => [ref(row), row.depth === null ? "?" : String(row.depth), ...cells(row)])
+    const rows = [header, ...body, ...(detail.usage.length > 1 ? [["total", "", ...cells(detail.total)]] : [])]
+    for (const line of table(rows, [false, true, true, true, true, true, true, true, true])) lines.push(`  ${line}`)
+  }
+  return lines.join("\n") + "\n"
+}
+
+function sameRef(a: MemberRef, b: MemberRef) {
+  return a.providerID === b.providerID && a.modelID === b.modelID
+}
+
+function findProvider(providers: ProviderList | undefined, id: string): ProviderLike | undefined {
+  if (providers === undefined) return undefined
+  return providers instanceof Map ? providers.get(id) : (providers as readonly ProviderLike[]).find((entry) => entry.id === id)
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+}
+
+/** The agent of the session's latest user message: its `fallback_models` make the chain. */
+function latestAgent(messages: readonly SessionMessageLike[]): string | undefined {
+  return [...messages].reverse().find((message) => message.role === "user")?.agent
+}
+
+/**
+ * `opencode combined --session`: the view with this process's runtime (configured when the command loaded OpenCode's
+ * provider list): the switches on file and the fallback chain of the session's agent.
+ */
+export function combinedSessionDetail(input: {
+  providers: Record<string, OpenCodeProvider>
+  session: { id: string; title?: string }
+  messages: readonly SessionMessageLike[]
+  now?: number
+}): SessionDetail {
+  const rt = runtime()
+  return sessionDetail({
+    session: input.session,
+    messages: input.messages,
+    providers: Object.values(input.providers),
+    switches: rt.latestSwitches(),
+    chain: fallbackChainFor(rt.config, latestAgent(input.messages)),
+    ...(input.now !== undefined ? { now: input.now } : {}),
+  })
+}
+
+/**
+ * The TUI's view, from what it holds (the providers and config the server sent, the session's messages) and the
+ * switches file in OpenCode's state directory, which the server process writes. Needs no server memory.
+ */
+export function sessionDetailFromState(input: {
+  stateDir: string
+  /** OpenCode's config as the server sends it: `fallback_models` per agent and under `combined_models`. */
+  config?: unknown
+  providers?: ProviderList | undefined
+  session: { id: string; title?: string }
+  messages: readonly SessionMessageLike[]
+  now?: number
+}): SessionDetail {
+  const raw = isObject(input.config) ? input.config : {}
+  const resolved = resolveConfig(raw, {})
+  const chain = resolved.ok ? fallbackChainFor(resolved.config, latestAgent(input.messages)) : []
+  return sessionDetail({
+    session: input.session,
+    messages: input.messages,
+    providers: input.providers,
+    switches: readSwitches(switchesPath(input.stateDir)),
+    chain,
+    ...(input.now !== undefined ? { now: input.now } : {}),
+  })
 }

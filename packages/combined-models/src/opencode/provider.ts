@@ -74,7 +74,9 @@ export function combinedModelInfo(group: Group, providers: Record<string, OpenCo
     cost,
     limit: { ...group.limit },
     status: "active",
-    options: {},
+    // For the TUI, which sees only what the server sends (`GET /config/providers`): the members in priority order.
+    // Never sent to a provider SDK: `getModel("combined", …)` hands out a member's own model, never this one.
+    options: { members: group.members.map((member) => ({ providerID: member.providerID, modelID: member.modelID })) },
     headers: {},
     release_date: typeof first?.release_date === "string" ? first.release_date : (firstMember?.releaseDate ?? ""),
     ...(variants ? { variants } : {}),

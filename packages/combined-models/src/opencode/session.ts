@@ -127,6 +127,7 @@ function tokensOf(tokens: TokensLike | undefined): number | undefined {
   return total > 0 ? total : undefined
 }
 
+const sameMember = (a: MemberRef, b: MemberRef) => a.providerID === b.providerID && a.modelID === b.modelID
 const ref = (member: MemberRef): MemberRef => ({ providerID: member.providerID, modelID: member.modelID })
 const isRef = (value: unknown): value is MemberRef =>
   typeof value === "object" && value !== null && "providerID" in value && "modelID" in value
@@ -252,7 +253,8 @@ export class Failover {
     const { actions, cooldowns } = feed(this.entry, { type: "step_failed", at: now, error: classified }, rt)
     this.#cooldowns = cooldowns
     this.#decision = this.decide(actions, now)
-    if (this.#decision.kind === "switch" && this.#decision.to.providerID !== this.member.providerID)
+    // A move to another provider, or down the fallback chain to another model of the same provider.
+    if (this.#decision.kind === "switch" && !sameMember(this.#decision.to, this.member))
       rt.recordSwitch({
         at: now,
         sessionID: this.sessionID,

@@ -29,7 +29,7 @@ function isMemberRef(value: unknown): value is MemberRef {
 
 function parseSwitch(raw: unknown): SwitchRecord | undefined {
   if (!isRecord(raw)) return undefined
-  const { at, sessionID, groupID, from, to, reason, notice } = raw
+  const { at, sessionID, groupID, from, to, reason, notice, depth } = raw
   if (typeof at !== "number" || !Number.isFinite(at)) return undefined
   if (typeof sessionID !== "string" || typeof groupID !== "string" || typeof notice !== "string") return undefined
   if (!isMemberRef(from) || !isMemberRef(to) || typeof reason !== "string" || !REASONS.has(reason)) return undefined
@@ -41,6 +41,7 @@ function parseSwitch(raw: unknown): SwitchRecord | undefined {
     to: { providerID: to.providerID, modelID: to.modelID },
     reason: reason as SwitchRecord["reason"],
     notice,
+    ...(typeof depth === "number" && Number.isInteger(depth) && depth >= 0 ? { depth } : {}),
   }
 }
 
