@@ -1,7 +1,8 @@
 /**
  * The combined view and the failover toasts (patch 0007, with the per-session detail of `opencode combined --session`
  * from patch 0005): the TUI under a private tmux server, and the CLI. Needs OPENCODE_SRC or OPENCODE_PREPARED (see
- * harness.ts), tmux for the TUI, and patches/0007-combined-view.patch in patches/series; otherwise skipped by name.
+ * harness.ts), tmux for the TUI, and patches/0007-combined-view.patch in patches/series (or COMBINED_MODELS_E2E_VIEW=1,
+ * for a dev tree that has the view before the patch is exported); otherwise skipped by name.
  */
 import { expect, test } from "bun:test"
 import { spawnSync } from "node:child_process"
@@ -14,6 +15,8 @@ const VIEW_PATCH = "0007-combined-view.patch"
 
 /** Why the view tests cannot run yet, or undefined when the view patch is in the series. */
 function viewReason(): string | undefined {
+  // Against a dev tree that already has the view (OPENCODE_PREPARED=<wrapper>), before the patch is exported.
+  if (process.env.COMBINED_MODELS_E2E_VIEW === "1") return undefined
   const seriesPath = join(REPO_ROOT, "patches/series")
   const series = existsSync(seriesPath)
     ? readFileSync(seriesPath, "utf8")
@@ -133,7 +136,7 @@ test.skipIf(skip)(
     const text = stripAnsi(view.stdout)
     expect(text).toContain(sessionID)
     // Depth: the first turn went one step down the chain.
-    expect(text).toMatch(/depth[^\n]*\b1\b/i)
+    expect(text).toMatch(/depth[^\n]*:\s*1\b/i)
     // The switches: each Sonnet member to the next, and the move down the chain.
     expect(text).toMatch(/anthropic\/claude-sonnet-4-5 → github-copilot\/claude-sonnet-4\.5/)
     expect(text).toMatch(/openrouter\/anthropic\/claude-sonnet-4\.5 → openrouter\/openai\/gpt-5/)
