@@ -176,9 +176,10 @@ describe("sessionDetail: the per-session view as data", () => {
     expect(text).toBe(
       [
         "Session ses_1  Chain",
-        "Selected: combined/claude-sonnet-4-5  Claude Sonnet 4.5 (members: anthropic, github-copilot)",
+        "Selected: combined/claude-sonnet-4-5  Claude Sonnet 4.5",
+        "Members: anthropic/claude-sonnet-4-5, github-copilot/claude-sonnet-4.5",
         "Fallback chain: openrouter/openai/gpt-5",
-        "Served last: anthropic/claude-sonnet-4-5 (the selected model)",
+        "Served last: anthropic/claude-sonnet-4-5 (the selected model, member 1 of 2)",
         "Fallback depth reached: 1 of 1",
         "",
         "Switches (2, oldest first):",

@@ -368,12 +368,15 @@ export function renderSessionDetail(detail: SessionDetail): string {
   lines.push(`Session ${detail.sessionID}${detail.title ? `  ${detail.title}` : ""}`)
   if (!detail.selection) lines.push("Selected: no message yet")
   else {
-    const members = detail.selection.combined && detail.members.length ? ` (members: ${detail.members.map((member) => member.providerID).join(", ")})` : ""
-    lines.push(`Selected: ${ref(detail.selection)}  ${detail.selection.name}${members}`)
+    lines.push(`Selected: ${ref(detail.selection)}  ${detail.selection.name}`)
+    if (detail.selection.combined && detail.members.length) lines.push(`Members: ${detail.members.map(ref).join(", ")}`)
   }
   if (detail.chain.length) lines.push(`Fallback chain: ${detail.chain.join(" → ")}`)
   if (detail.servedBy) {
-    const at = detail.servedBy.depth === null ? "off the chain" : detail.servedBy.depth === 0 ? "the selected model" : `fallback depth ${detail.servedBy.depth}`
+    const served = detail.servedBy
+    const index = detail.members.findIndex((member) => member.providerID === served.providerID && member.modelID === served.modelID)
+    const member = detail.selection?.combined && index !== -1 ? `, member ${index + 1} of ${detail.members.length}` : ""
+    const at = served.depth === null ? "off the fallback chain" : served.depth === 0 ? `the selected model${member}` : `fallback depth ${served.depth}`
     lines.push(`Served last: ${ref(detail.servedBy)} (${at})`)
   }
   const of = detail.chain.length ? ` of ${detail.chain.length}` : ""
