@@ -177,7 +177,9 @@ describe("sessionDetail: the per-session view as data", () => {
       [
         "Session ses_1  Chain",
         "Selected: combined/claude-sonnet-4-5  Claude Sonnet 4.5",
-        "Members: anthropic/claude-sonnet-4-5, github-copilot/claude-sonnet-4.5",
+        "Members, in priority order:",
+        "  1. anthropic/claude-sonnet-4-5",
+        "  2. github-copilot/claude-sonnet-4.5",
         "Fallback chain: openrouter/openai/gpt-5",
         "Served last: anthropic/claude-sonnet-4-5 (the selected model, member 1 of 2)",
         "Fallback depth reached: 1 of 1",
@@ -223,6 +225,21 @@ describe("sessionDetail: the per-session view as data", () => {
     expect(detail.switches.map((record) => record.notice)).toEqual([CHAIN_SWITCHES[0]!.notice, CHAIN_SWITCHES[1]!.notice])
     expect(detail.depth).toBe(1)
     expect(sessionDetailFromState({ stateDir: join(stateDir, "nope"), session: { id: "ses_1" }, messages: [] }).switches).toEqual([])
+  })
+
+  test("members with their health now: the TUI reads the health file the server writes", () => {
+    loaded()
+    runtime().health.report({ providerID: "anthropic", modelID: SONNET }, { reason: "rate_limit", message: "Too many requests", statusCode: 429, retryAfterMs: 30_000 })
+    const list = JSON.parse(JSON.stringify(Object.values(loaded())))
+    resetRuntime(new CombinedRuntime())
+    const detail = sessionDetailFromState({ stateDir, config: CONFIG, providers: list, session: { id: "ses_1" }, messages: CHAIN_RUN, now: Date.now() })
+    expect(detail.members.map((member) => [member.providerID, member.health?.state])).toEqual([
+      ["anthropic", "cooling"],
+      ["github-copilot", "healthy"],
+    ])
+    const lines = renderSessionDetail(detail).split("\n")
+    expect(lines.find((line) => line.includes("1. anthropic/"))).toMatch(/^  1\. anthropic\/claude-sonnet-4-5\s+cooling down \(anthropic rate-limited: Too many requests\), \d+ s left$/)
+    expect(lines.find((line) => line.includes("2. github-copilot/"))).toMatch(/healthy$/)
   })
 
   test("a switch's depth survives the file; a bad depth is dropped, not the record", () => {

@@ -3,7 +3,9 @@
  * It reads state only (the provider list OpenCode built, the shared health and switches files) and calls no model.
  * `combinedStatus` gathers plain data; `renderCombinedStatus` turns it into text; the command prints one of the two.
  */
-import { fallbackChainFor, resolveConfig } from "../config.ts"
+import { DEFAULTS, fallbackChainFor, resolveConfig } from "../config.ts"
+import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
+import { HealthRegistry, type HealthView } from "../health.ts"
 import { formatDuration, describeFailure } from "../label.ts"
 import type { FailureReason, MemberRef } from "../types.ts"
 import { isCombined, modelName, selectionOf, type MessageLike, type ModelRef, type ProviderLike, type ProviderList } from "./label.ts"
@@ -65,17 +67,7 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
       id: group.id,
       name: group.name,
       members: group.members.map((member): MemberStatus => {
-        const entry = rt.health.cooldownOf(member, now)
-        const health: MemberHealth = entry
-          ? {
-              state: "cooling",
-              reason: entry.reason,
-              why: describeFailure(member.providerID, entry),
-              message: entry.message,
-              until: Number.isFinite(entry.until) ? entry.until : null,
-              scope: entry.modelID === "*" ? "provider" : "model",
-            }
-          : { state: "healthy" }
+        const health = memberHealth(rt.health, member, now)
         return {
           providerID: member.providerID,
           modelID: member.modelID,
@@ -86,6 +78,20 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
     })),
     switches: rt.latestSwitches(),
     warnings: rt.problems.map((problem) => `${problem.path}: ${problem.message}`),
+  }
+}
+
+/** A member's health as the views show it, from the shared registry (or any view of the health file). */
+export function memberHealth(view: HealthView, member: MemberRef, now: number): MemberHealth {
+  const entry = view.cooldownOf(member, now)
+  if (!entry) return { state: "healthy" }
+  return {
+    state: "cooling",
+    reason: entry.reason,
+    why: describeFailure(member.providerID, entry),
+    message: entry.message,
+    until: Number.isFinite(entry.until) ? entry.until : null,
+    scope: entry.modelID === "*" ? "provider" : "model",
   }
 }
 
@@ -201,8 +207,11 @@ export interface SessionDetail {
   now: number
   /** The model of the latest user message. */
   selection?: ModelRef & { name: string; combined: boolean }
-  /** The selected combined model's members in priority order; the selection itself when it is a concrete model. */
-  members: MemberRef[]
+  /**
+   * The selected combined model's members in priority order (the selection itself when it is a concrete model), with
+   * their health now when the health file was read.
+   */
+  members: (MemberRef & { health?: MemberHealth })[]
   /** `fallback_models` after the selection, as configured for the session's agent. */
   chain: string[]
   /** The model that served the latest assistant message. */
@@ -268,9 +277,12 @@ export function sessionDetail(input: {
   providers?: ProviderList | undefined
   switches?: readonly SwitchRecord[]
   chain?: readonly string[]
+  /** The shared health (the runtime's registry, or a reader of the health file): each member's state now. */
+  health?: HealthView
   now?: number
 }): SessionDetail {
   const { session, messages, providers } = input
+  const now = input.now ?? Date.now()
   const chain = [...(input.chain ?? [])]
   const latestUser = [...messages].reverse().find((message) => message.role === "user" && message.model)
   const selected = latestUser?.model
@@ -331,9 +343,11 @@ export function sessionDetail(input: {
     providerID: PROVIDER_ID,
     sessionID: session.id,
     ...(session.title ? { title: session.title } : {}),
-    now: input.now ?? Date.now(),
+    now,
     ...(selection ? { selection } : {}),
-    members: selected ? membersOf(providers, selected) : [],
+    members: (selected ? membersOf(providers, selected) : []).map((member) =>
+      input.health ? { ...member, health: memberHealth(input.health, member, now) } : member,
+    ),
     chain: selected ? chain.filter((reference) => reference !== `${selected.providerID}/${selected.modelID}`) : chain,
     ...(servedBy ? { servedBy } : {}),
     depth,
@@ -369,7 +383,15 @@ export function renderSessionDetail(detail: SessionDetail): string {
   if (!detail.selection) lines.push("Selected: no message yet")
   else {
     lines.push(`Selected: ${ref(detail.selection)}  ${detail.selection.name}`)
-    if (detail.selection.combined && detail.members.length) lines.push(`Members: ${detail.members.map(ref).join(", ")}`)
+    if (detail.selection.combined && detail.members.length) {
+      lines.push("Members, in priority order:")
+      const labels = detail.members.map(ref)
+      const width = Math.max(...labels.map((text) => text.length))
+      detail.members.forEach((member, index) => {
+        const health = member.health ? `  ${healthText(member.health, detail.now)}` : ""
+        lines.push(`  ${index + 1}. ${labels[index]!.padEnd(width)}${health}`.trimEnd())
+      })
+    }
   }
   if (detail.chain.length) lines.push(`Fallback chain: ${detail.chain.join(" → ")}`)
   if (detail.servedBy) {
@@ -449,6 +471,7 @@ export function combinedSessionDetail(input: {
     providers: Object.values(input.providers),
     switches: rt.latestSwitches(),
     chain: fallbackChainFor(rt.config, latestAgent(input.messages)),
+    health: rt.health,
     ...(input.now !== undefined ? { now: input.now } : {}),
   })
 }
@@ -475,6 +498,8 @@ export function sessionDetailFromState(input: {
     providers: input.providers,
     switches: readSwitches(switchesPath(input.stateDir)),
     chain,
+    // Read-only: the registry loads the file and is dropped; nothing is written back.
+    health: new HealthRegistry({ cooldowns: DEFAULTS.cooldowns, store: createFileHealthStore(defaultHealthPath(input.stateDir)) }),
     ...(input.now !== undefined ? { now: input.now } : {}),
   })
 }
