@@ -238,7 +238,7 @@ describe("sessionDetail: the per-session view as data", () => {
       ["github-copilot", "healthy"],
     ])
     const lines = renderSessionDetail(detail).split("\n")
-    expect(lines.find((line) => line.includes("1. anthropic/"))).toMatch(/^  1\. anthropic\/claude-sonnet-4-5\s+cooling down \(anthropic rate-limited: Too many requests\), \d+ s left$/)
+    expect(lines.find((line) => line.includes("1. anthropic/"))).toMatch(/^  1\. anthropic\/claude-sonnet-4-5\s+cooling down \(anthropic rate-limited\), \d+ s left$/)
     expect(lines.find((line) => line.includes("2. github-copilot/"))).toMatch(/healthy$/)
   })
 

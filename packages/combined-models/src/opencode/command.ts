@@ -97,11 +97,11 @@ export function memberHealth(view: HealthView, member: MemberRef, now: number): 
 
 const SWITCHES_SHOWN = 10
 
-function healthText(health: MemberHealth, now: number): string {
+function healthText(health: MemberHealth, now: number, withMessage = true): string {
   if (health.state === "healthy") return "healthy"
   const left = health.until === null ? "until re-authenticated" : `${formatDuration(health.until - now)} left`
   const scope = health.scope === "provider" ? ", whole provider" : ""
-  const message = health.message ? `: ${health.message}` : ""
+  const message = health.message && withMessage ? `: ${health.message}` : ""
   return `cooling down (${health.why}${scope}${message}), ${left}`
 }
 
@@ -388,7 +388,8 @@ export function renderSessionDetail(detail: SessionDetail): string {
       const labels = detail.members.map(ref)
       const width = Math.max(...labels.map((text) => text.length))
       detail.members.forEach((member, index) => {
-        const health = member.health ? `  ${healthText(member.health, detail.now)}` : ""
+        // The provider's own words are in --json and `opencode combined`; one line per member here.
+        const health = member.health ? `  ${healthText(member.health, detail.now, false)}` : ""
         lines.push(`  ${index + 1}. ${labels[index]!.padEnd(width)}${health}`.trimEnd())
       })
     }
