@@ -89,6 +89,10 @@ test.skipIf(skip || !hasTmux)(
         }, 20_000),
       )
       expect(dialog).toMatch(/combined\/claude-sonnet-4-5|Claude Sonnet 4\.5/)
+      // The members, numbered in priority order: every provider of the priority list, in that order.
+      const firstLine = PRIORITY.map((id) => dialog.search(new RegExp(`\\d+\\.\\s+${id}/`)))
+      expect(firstLine.every((at) => at >= 0), dialog).toBe(true)
+      expect([...firstLine].sort((a, b) => a - b)).toEqual(firstLine)
       // The switch of this session is listed.
       expect(dialog).toMatch(/anthropic[^\n]*→[^\n]*github-copilot/)
       // Healthy members are not shown cooling down.
