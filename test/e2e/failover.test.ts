@@ -44,7 +44,8 @@ describe("429 on the preferred member", () => {
   beforeAll(async () => {
     if (skip) return
     env = await createEnv()
-    scriptMain(env.sim, "anthropic", always(faults.rateLimit({ retryAfter: 30 })))
+    // Long enough that no machine is slow enough for the cooldown to end between the two turns.
+    scriptMain(env.sim, "anthropic", always(faults.rateLimit({ retryAfter: 600 })))
     scriptMain(env.sim, "github-copilot", [{ text: "Copilot took the turn." }, { text: "Copilot again, anthropic still cooling." }])
     first = await env.run("Say something.", { timeoutMs: 60_000 })
     sessionID = await env.latestSession()
