@@ -8,7 +8,7 @@
 import type { ResolvedConfig } from "./config.ts"
 import type { HealthView } from "./health.ts"
 import { describeFailure, failureSummary, fallbackNotice, formatDuration, switchNotice, type MemberFailure } from "./label.ts"
-import { pick, type Access, type PickResult, type SkippedMember } from "./route.ts"
+import { pick, refOf as ref, type Access, type PickResult, type SkippedMember } from "./route.ts"
 import { NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type Group, type GroupMember, type MemberRef } from "./types.ts"
 
 /**
@@ -170,10 +170,6 @@ export function transition(state: FailoverState, event: FailoverEvent, context: 
     case "turn_finished":
       return { state: { ...state, phase: "idle", next: undefined, attempt: undefined }, actions: [] }
   }
-}
-
-function ref(member: MemberRef): MemberRef {
-  return { providerID: member.providerID, modelID: member.modelID }
 }
 
 function updateAttempt(state: FailoverState, update: (attempt: Attempt) => Attempt): Transition {
@@ -390,9 +386,13 @@ function surface(
   skipped: SkippedMember[],
   at: number,
 ): Transition {
-  const { group, config } = context
+  const { config } = context
+  const walked = Array.from({ length: state.turn.depth + 1 }, (_, depth) => groupAt(context, depth).name)
+  // After a walk down the chain the failures span every model tried: name them all.
+  const subject = walked.length > 1 ? `${walked.slice(0, -1).join(", ")} and ${walked.at(-1)}` : walked[0]!
+  const group = groupAt(context, state.turn.depth)
   const lines: string[] = []
-  if (state.turn.failures.length > 0) lines.push(failureSummary(group.name, state.turn.failures))
+  if (state.turn.failures.length > 0) lines.push(failureSummary(subject, state.turn.failures))
   const unexplained = skipped.filter((entry) => entry.why !== "failed_this_turn")
   if (unexplained.length > 0) {
     if (lines.length === 0) lines.push(`No provider of ${group.name} can take this request:`)

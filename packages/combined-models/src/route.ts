@@ -49,6 +49,11 @@ export function sameMember(a: MemberRef | undefined, b: MemberRef | undefined): 
   return !!a && !!b && a.providerID === b.providerID && a.modelID === b.modelID
 }
 
+/** Just the reference, without the member's catalog data: what goes into state and actions. */
+export function refOf(member: MemberRef): MemberRef {
+  return { providerID: member.providerID, modelID: member.modelID }
+}
+
 export function memberKey(member: MemberRef): string {
   return `${member.providerID}/${member.modelID}`
 }

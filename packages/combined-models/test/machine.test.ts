@@ -420,7 +420,9 @@ describe("fallback chains", () => {
       notice: "openrouter failed with a server error (503); Claude Sonnet 4.5 has no provider left → GPT-5 (openai)",
     })
     expect(actions.at(-1)).toMatchObject({ type: "surface", cause: "all_failed" })
-    expect((actions.at(-1) as { message: string }).message).toContain("openrouter/openai/gpt-5")
+    const message = (actions.at(-1) as { message: string }).message
+    expect(message).toStartWith("Every provider of Claude Sonnet 4.5 and GPT-5 failed:")
+    expect(message).toContain("openrouter/openai/gpt-5")
     expect(state.turn.depth).toBe(1)
   })
 

@@ -20,6 +20,7 @@ import { formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import type { CooldownEntry, HealthView } from "../health.ts"
 import type { Group, MemberRef } from "../types.ts"
+import { refOf as ref } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 
 /** What the hunk needs from OpenCode's user message. */
@@ -128,7 +129,6 @@ function tokensOf(tokens: TokensLike | undefined): number | undefined {
 }
 
 const sameMember = (a: MemberRef, b: MemberRef) => a.providerID === b.providerID && a.modelID === b.modelID
-const ref = (member: MemberRef): MemberRef => ({ providerID: member.providerID, modelID: member.modelID })
 const isRef = (value: unknown): value is MemberRef =>
   typeof value === "object" && value !== null && "providerID" in value && "modelID" in value
 const noCooldowns: HealthView = { cooldownOf: () => undefined }
