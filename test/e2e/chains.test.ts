@@ -16,8 +16,9 @@ import {
   PRIORITY,
   textOf,
   type Env,
-  type ExportedSession,
   type RunResult,
+  describeRun,
+  lastAssistant,
 } from "./harness.ts"
 
 const skip = !e2e.enabled
@@ -50,16 +51,6 @@ function failEverySonnetMemberOnce(env: Env): void {
 /** No same-member retry on a short Retry-After: every member is asked exactly once before the chain moves on. */
 function chainConfig(agent: Record<string, unknown>): Record<string, unknown> {
   return { agent, combined_models: { retries_before_failover: 0 } }
-}
-
-function describeRun(result: RunResult): string {
-  return `exit ${result.code} after ${result.elapsedMs} ms${result.timedOut ? " (timed out)" : ""}:\n${result.output}`
-}
-
-function lastAssistant(session: ExportedSession) {
-  const last = assistantMessages(session).at(-1)
-  if (!last) throw new Error(`no assistant message in ${JSON.stringify(session.messages.map((m) => m.info.role))}`)
-  return last
 }
 
 describe('chain: "*" fallback_models after every Sonnet member fails', () => {

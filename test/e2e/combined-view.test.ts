@@ -9,7 +9,18 @@ import { spawnSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { faults, type RecordedRequest } from "../../packages/combined-models/src/simulator/index.ts"
-import { createEnv, e2e, isMainRequest, MODEL, mainRequests, PRIORITY, REPO_ROOT, scriptMain, stripAnsi, type RunResult } from "./harness.ts"
+import {
+  createEnv,
+  describeRun,
+  e2e,
+  isMainRequest,
+  MODEL,
+  mainRequests,
+  PRIORITY,
+  REPO_ROOT,
+  scriptMain,
+  stripAnsi,
+} from "./harness.ts"
 
 const VIEW_PATCH = "0007-combined-view.patch"
 
@@ -38,10 +49,6 @@ const TUI_MS = 150_000
 const TURN_MS = 90_000
 
 const isSonnet = (request: RecordedRequest) => /sonnet/.test(request.model ?? "")
-
-function describeRun(result: RunResult): string {
-  return `exit ${result.code} after ${result.elapsedMs} ms${result.timedOut ? " (timed out)" : ""}:\n${result.output}`
-}
 
 const DIALOG_TITLE = "Combined models"
 

@@ -16,8 +16,9 @@ import {
   scriptMain,
   textOf,
   type Env,
-  type ExportedSession,
   type RunResult,
+  describeRun,
+  lastAssistant,
 } from "./harness.ts"
 
 const skip = !e2e.enabled
@@ -25,16 +26,6 @@ const TURN_MS = 90_000
 
 /** A fault for every request a member gets this turn, so a same-member retry cannot rescue it. */
 const always = (fault: SimFault, text?: string) => Array.from({ length: 4 }, () => ({ fault, ...(text ? { text } : {}) }))
-
-function lastAssistant(session: ExportedSession) {
-  const last = assistantMessages(session).at(-1)
-  if (!last) throw new Error(`no assistant message in ${JSON.stringify(session.messages.map((m) => m.info.role))}`)
-  return last
-}
-
-function describeRun(result: RunResult): string {
-  return `exit ${result.code} after ${result.elapsedMs} ms${result.timedOut ? " (timed out)" : ""}:\n${result.output}`
-}
 
 describe("429 on the preferred member", () => {
   let env: Env

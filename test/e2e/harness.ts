@@ -522,6 +522,18 @@ export function assistantMessages(session: ExportedSession): ExportedMessage[] {
   return session.messages.filter((message) => message.info.role === "assistant")
 }
 
+/** The session's final answer; a clear error when it has none. */
+export function lastAssistant(session: ExportedSession): ExportedMessage {
+  const last = assistantMessages(session).at(-1)
+  if (!last) throw new Error(`no assistant message in ${JSON.stringify(session.messages.map((m) => m.info.role))}`)
+  return last
+}
+
+/** A run as an assertion message: exit code, time and everything it printed. */
+export function describeRun(result: RunResult): string {
+  return `exit ${result.code} after ${result.elapsedMs} ms${result.timedOut ? " (timed out)" : ""}:\n${result.output}`
+}
+
 export function textOf(message: ExportedMessage): string {
   return message.parts
     .filter((part) => part.type === "text")

@@ -15,6 +15,7 @@ import {
   type ExportedPart,
   type ExportedSession,
   type RunResult,
+  describeRun,
 } from "./harness.ts"
 
 const skip = !e2e.enabled
@@ -30,10 +31,6 @@ const PARENT_FINAL = "The parent wraps up with the subagent's finding."
 const bodyHas = (request: RecordedRequest, text: string) => JSON.stringify(request.body ?? null).includes(text)
 const isParent = (request: RecordedRequest) => isMainRequest(request) && bodyHas(request, PARENT_MARK)
 const isChild = (request: RecordedRequest) => isMainRequest(request) && bodyHas(request, CHILD_MARK) && !bodyHas(request, PARENT_MARK)
-
-function describeRun(result: RunResult): string {
-  return `exit ${result.code} after ${result.elapsedMs} ms${result.timedOut ? " (timed out)" : ""}:\n${result.output}`
-}
 
 describe("subagent (task tool) whose member fails", () => {
   let env: Env

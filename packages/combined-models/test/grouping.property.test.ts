@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { expect, test } from "bun:test"
 import fc from "fast-check"
 import { DEFAULTS } from "../src/config.ts"
 import { buildGroups } from "../src/grouping.ts"

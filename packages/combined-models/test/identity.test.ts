@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test"
+import { expect, test } from "bun:test"
 import { identify, modelIdentity } from "../src/identity.ts"
 import { describeWithCatalog, fixtureModel } from "./catalog-fixture.ts"
 

@@ -15,28 +15,13 @@ import { addCombinedProvider } from "../src/opencode/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider, type SwitchRecord } from "../src/opencode/runtime.ts"
 import { appendSwitch, readSwitches, switchesPath } from "../src/opencode/switch-store.ts"
 import { FailoverToasts, recoveredMember } from "../src/opencode/toast.ts"
+import { ocModel } from "./opencode-fixtures.ts"
 
 const NOW = Date.UTC(2026, 6, 2, 12, 0, 0)
 const SONNET = "claude-sonnet-4-5"
 
 function model(providerID: string, id: string, name = "Claude Sonnet 4.5") {
-  return {
-    id,
-    providerID,
-    name,
-    capabilities: {
-      temperature: true,
-      reasoning: true,
-      attachment: true,
-      toolcall: true,
-      input: { text: true, audio: false, image: true, video: false, pdf: false },
-      output: { text: true, audio: false, image: false, video: false, pdf: false },
-      interleaved: false,
-    },
-    cost: { input: 3, output: 15, cache: { read: 0.3, write: 3.75 } },
-    limit: { context: 200_000, output: 64_000 },
-    release_date: "2025-09-29",
-  }
+  return ocModel(providerID, id, { name })
 }
 
 function providers(): Record<string, OpenCodeProvider> {
