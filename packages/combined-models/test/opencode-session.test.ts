@@ -3,7 +3,16 @@ import { APICallError } from "@ai-sdk/provider"
 import { Cause, Duration, Effect, Schedule } from "effect"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { ocModel } from "./opencode-fixtures.ts"
-import { failoverFor, guardRetry, resetSessions, routeStep, selectionFor, sessionRoute, type SettleServices } from "../src/opencode/session.ts"
+import {
+  failoverFor,
+  guardRetry,
+  resetSessions,
+  retriesCompaction,
+  routeStep,
+  selectionFor,
+  sessionRoute,
+  type SettleServices,
+} from "../src/opencode/session.ts"
 
 /** Sonnet at one provider, with that provider's window. */
 function model(providerID: string, id: string, context = 200_000, input?: number) {
@@ -192,9 +201,74 @@ describe("a failing step", () => {
   })
 })
 
-test("compaction summaries never get a failover handle", () => {
-  routeStep("s1", user("u1"))
-  expect(failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" }, { summary: true })).toBeUndefined()
+describe("compaction", () => {
+  const summary = { summary: true }
+
+  test("a failed compaction is removed and run again; its stateless model resolution then finds the next member", async () => {
+    routeStep("s1", user("u1"))
+    failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })
+    const compaction = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" }, summary)!
+    expect(compaction).toBeDefined()
+    expect(compaction.claims(rateLimited("60"))).toBe(true)
+    const { settle, calls } = services({ id: "sum1", sessionID: "s1" })
+    await Effect.runPromise(compaction.finish(settle))
+    expect(calls.map((call) => call.op)).toEqual(["removeMessage", "status"])
+    expect(retriesCompaction({ id: "sum1" })).toBe(true)
+    expect(retriesCompaction({ id: "sum1" })).toBe(false)
+    // The cooldown it recorded is what moves the next compaction run to another member.
+    expect(runtime().health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })?.reason).toBe("rate_limit")
+  })
+
+  test("each member is tried once per compaction: when all fail, the compaction stops with every reason", async () => {
+    routeStep("s1", user("u1"))
+    let halted: unknown
+    for (const member of [
+      { providerID: "anthropic", id: "claude-sonnet-4-5" },
+      { providerID: "github-copilot", id: "claude-sonnet-4.5" },
+      { providerID: "openrouter", id: "anthropic/claude-sonnet-4.5" },
+    ]) {
+      const compaction = failoverFor("s1", member, summary)!
+      expect(compaction.claims(rateLimited("60"))).toBe(true)
+      await Effect.runPromise(compaction.settle((e) => Effect.sync(() => void (halted = e)), rateLimited("60")))
+      if (compaction.switching) await Effect.runPromise(compaction.finish(services({ id: `sum-${member.providerID}`, sessionID: "s1" }).settle))
+    }
+    expect((halted as Error).message).toContain("Every provider of Claude Sonnet 4.5 failed:")
+    // A later compaction starts afresh.
+    expect(failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" }, summary)?.claims(rateLimited("60"))).toBe(true)
+  })
+
+  test("a compaction that succeeds ends its route: the next one's error names only its own failures", async () => {
+    routeStep("s1", user("u1"))
+    const first = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" }, summary)!
+    first.claims(rateLimited("0.001"))
+    await Effect.runPromise(first.finish(services({ id: "sum1", sessionID: "s1" }).settle))
+    const second = failoverFor("s1", { providerID: "github-copilot", id: "claude-sonnet-4.5" }, summary)!
+    second.observe({ type: "text-delta", text: "Summary." })
+    second.observe({ type: "step-finish" })
+
+    const unauthorized = () =>
+      new APICallError({ message: "Unauthorized", url: "x", requestBodyValues: {}, statusCode: 401, responseBody: "{}", isRetryable: false })
+    let halted: unknown
+    for (const member of [
+      { providerID: "anthropic", id: "claude-sonnet-4-5" },
+      { providerID: "github-copilot", id: "claude-sonnet-4.5" },
+      { providerID: "openrouter", id: "anthropic/claude-sonnet-4.5" },
+    ]) {
+      const next = failoverFor("s1", member, summary)!
+      next.claims(unauthorized())
+      await Effect.runPromise(next.settle((e) => Effect.sync(() => void (halted = e)), unauthorized()))
+    }
+    const message = (halted as Error).message
+    expect(message).toContain("Every provider of Claude Sonnet 4.5 failed:")
+    expect(message).toContain("anthropic rejected the credentials")
+    expect(message).not.toContain("rate-limited")
+  })
+
+  test("a compaction on a model outside the session's route (the compaction agent's own) stays OpenCode's", () => {
+    routeStep("s1", user("u1"))
+    expect(failoverFor("s1", { providerID: "openai", id: "gpt-5-mini" }, summary)).toBeUndefined()
+    expect(failoverFor("other", { providerID: "anthropic", id: "claude-sonnet-4-5" }, summary)).toBeUndefined()
+  })
 })
 
 test("a subagent inherits the combined selection, not the member that served its parent", () => {

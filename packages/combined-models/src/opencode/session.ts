@@ -64,10 +64,16 @@ interface SessionEntry {
 }
 
 const sessions = new Map<string, SessionEntry>()
+/** Compaction's own routes, by session. */
+const compactions = new Map<string, SessionEntry>()
+/** Summary messages removed so their compaction runs again. */
+const retriedCompactions = new Set<string>()
 
 /** Tests start from no sessions. */
 export function resetSessions() {
   sessions.clear()
+  compactions.clear()
+  retriedCompactions.clear()
 }
 
 /** Where a session's route stands, for `opencode combined --session` and the TUI's view. */
@@ -207,6 +213,7 @@ export class Failover {
     private readonly sessionID: string,
     private readonly entry: SessionEntry,
     private readonly member: MemberRef,
+    private readonly options: { compaction?: boolean } = {},
   ) {}
 
   /** Every stream event, first thing in the processor's handler: content and tool progress feed the machine. */
@@ -234,6 +241,7 @@ export class Failover {
         return
       case "step-finish":
         feed(this.entry, { type: "step_finished", at: Date.now() }, rt)
+        if (this.options.compaction) compactions.delete(this.sessionID)
         return
     }
   }
@@ -253,6 +261,7 @@ export class Failover {
     const { actions, cooldowns } = feed(this.entry, { type: "step_failed", at: now, error: classified }, rt)
     this.#cooldowns = cooldowns
     this.#decision = this.decide(actions, now)
+    if (this.options.compaction && this.#decision.kind === "surface") compactions.delete(this.sessionID)
     // A move to another provider, or down the fallback chain to another model of the same provider.
     if (this.#decision.kind === "switch" && !sameMember(this.#decision.to, this.member))
       rt.recordSwitch({
@@ -356,6 +365,7 @@ export class Failover {
   finish(services: SettleServices): Effect.Effect<"continue"> {
     const decision = this.#decision
     const { sessionID } = this
+    const compaction = this.options.compaction === true
     const fields = this.logFields(decision?.kind === "switch" ? { served: decision.to, notice: decision.notice, mode: decision.mode } : {})
     return Effect.gen(function* () {
       if (decision?.kind !== "switch") return "continue" as const
@@ -368,6 +378,8 @@ export class Failover {
       } else {
         yield* services.session.removeMessage({ sessionID: message.sessionID, messageID: message.id } as never)
       }
+      // A compaction is re-run at once by its hunk, so the wait (a retry's, or the soonest member's) happens here.
+      if (compaction) retriedCompactions.add(message.id)
       const wait = decision.waitMs > 0 ? ` (in ${formatDuration(decision.waitMs)})` : ""
       yield* services.status.set(
         sessionID as never,
@@ -385,6 +397,7 @@ export class Failover {
           next: Date.now() + decision.waitMs,
         } as never,
       )
+      if (compaction && decision.waitMs > 0) yield* Effect.sleep(decision.waitMs)
       return "continue" as const
     }).pipe(Effect.orDie)
   }
@@ -409,19 +422,47 @@ export function guardRetry<Output, Input, Error, Env>(
 }
 
 /**
- * The handle for a step's processor, when `routeStep` routed this step through a combined model. Compaction
- * summaries are left to OpenCode: removing one on failover would lose the compaction.
+ * The handle for a step's processor, when `routeStep` routed this step through a combined model or a chain, or when
+ * the step is a compaction running on a member of the session's selected model.
  */
 export function failoverFor(
   sessionID: string,
   model: { providerID: string; id: string },
   message?: { summary?: boolean },
 ): Failover | undefined {
+  if (message?.summary) return compactionFailover(sessionID, model)
   const entry = sessions.get(sessionID)
-  if (!entry?.pending || message?.summary) return undefined
+  if (!entry?.pending) return undefined
   if (entry.pending.providerID !== model.providerID || entry.pending.modelID !== model.id) return undefined
   const member = entry.pending
   entry.pending = undefined
   feed(entry, { type: "step_started", at: Date.now(), member }, runtime())
   return new Failover(sessionID, entry, member)
+}
+
+/**
+ * Compaction resolves `combined/<id>` without session routing (the first healthy member); its failures still go
+ * through the engine, on a route of its own that lasts until a compaction of the session succeeds or gives up, so
+ * each member is tried at most once. A failed attempt's summary is removed and the compaction runs again
+ * (`retriesCompaction`); the cooldown just recorded makes the next run land on the next member.
+ */
+function compactionFailover(sessionID: string, model: { providerID: string; id: string }): Failover | undefined {
+  const session = sessions.get(sessionID)
+  const served = { providerID: model.providerID, modelID: model.id }
+  if (!session?.group.members.some((member) => member.providerID === served.providerID && member.modelID === served.modelID))
+    return undefined
+  const rt = runtime()
+  let entry = compactions.get(sessionID)
+  if (!entry || entry.group !== session.group) {
+    entry = { key: `compaction|${session.key}`, selection: session.selection, group: session.group, fallbacks: [], state: initialState(session.group.id) }
+    feed(entry, { type: "turn_started", at: Date.now() }, rt)
+    compactions.set(sessionID, entry)
+  }
+  feed(entry, { type: "step_started", at: Date.now(), member: served }, rt)
+  return new Failover(sessionID, entry, served, { compaction: true })
+}
+
+/** Whether this compaction summary was removed for another attempt: the compaction then runs again. */
+export function retriesCompaction(message: { id: string }): boolean {
+  return retriedCompactions.delete(message.id)
 }
