@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { faults, type SimFault } from "../../packages/combined-models/src/simulator/index.ts"
+import { faults, type RecordedRequest, type SimFault } from "../../packages/combined-models/src/simulator/index.ts"
 import {
   assistantMessages,
   banners,
@@ -19,6 +19,7 @@ import {
   type RunResult,
   describeRun,
   lastAssistant,
+  isMainRequest,
 } from "./harness.ts"
 
 const skip = !e2e.enabled
@@ -243,6 +244,35 @@ test.skipIf(skip)(
     // The summary request went to anthropic after the overflow (it carries no tools, so it is not a main request).
     const overflowAt = mainRequests(env.sim, "anthropic")[0]?.time ?? Infinity
     expect(env.sim.requests("anthropic").filter((r) => r.time >= overflowAt).length).toBeGreaterThanOrEqual(2)
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "a compaction whose request is rate-limited is redone on the next member: one summary, from github-copilot",
+  async () => {
+    await using env = await createEnv()
+    // The compaction request carries no tools (like the title call) but asks the Sonnet member itself.
+    const sonnet = new Set(["claude-sonnet-4-5", "claude-sonnet-4.5"])
+    const compactionRequest = (request: RecordedRequest) => !isMainRequest(request) && sonnet.has(request.model ?? "")
+    // The main request overflows (stock compaction follows); the compaction's own request is then rate-limited.
+    scriptMain(env.sim, "anthropic", [{ fault: faults.contextLength() }])
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: compactionRequest })
+    env.sim.script("github-copilot", [{ text: "Summary: the user asked for something long." }], { match: compactionRequest })
+    scriptMain(env.sim, "github-copilot", [{ text: "Copilot goes on after the compaction." }])
+
+    const result = await env.run("A very long conversation.", { timeoutMs: 60_000 })
+    expect(result.timedOut, describeRun(result)).toBe(false)
+    expect(result.output).toContain("anthropic rate-limited")
+
+    const session = await env.exportSession(await env.latestSession())
+    const summaries = assistantMessages(session).filter((m) => m.info.summary === true)
+    // The failed attempt's summary is gone; the one that stands is github-copilot's, whole.
+    expect(summaries.map((m) => m.info.providerID)).toEqual(["github-copilot"])
+    expect(textOf(summaries[0]!)).toBe("Summary: the user asked for something long.")
+    expect(env.sim.requests("anthropic").filter(compactionRequest)).toHaveLength(1)
+    expect(env.sim.requests("github-copilot").filter(compactionRequest)).toHaveLength(1)
+    expect(textOf(lastAssistant(session))).toBe("Copilot goes on after the compaction.")
   },
   TURN_MS,
 )
