@@ -4,6 +4,7 @@
  * reported, never thrown, so one bad entry cannot take every combined model down.
  */
 import type { CatalogModel, CatalogProvider, Modality } from "./types.ts"
+import { isRecord } from "./record.ts"
 
 export interface CatalogProblem {
   /** Where in the input, e.g. `anthropic.models.claude-sonnet-4-5.limit.context`. */
@@ -20,10 +21,6 @@ const MODALITIES: readonly Modality[] = ["text", "image", "audio", "video", "pdf
 const STATUSES = new Set<CatalogModel["status"]>(["alpha", "beta", "deprecated", "active"])
 
 type Record_ = Record<string, unknown>
-
-function isRecord(value: unknown): value is Record_ {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-}
 
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0

@@ -4,6 +4,7 @@
  */
 import { z } from "zod"
 import { FAILURE_REASONS, NEVER_FAIL_OVER, type FailureReason } from "./types.ts"
+import { isRecord } from "./record.ts"
 
 const DURATION_UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/
@@ -286,7 +287,7 @@ function issueToProblem(issue: z.core.$ZodIssue): ConfigProblem {
  */
 export function resolveConfig(raw: unknown, options: { configuredProviders?: readonly string[] } = {}): ConfigResult {
   const parsed = CombinedModelsConfig.safeParse(raw ?? {})
-  const agents = AgentFallbacks.optional().safeParse(isObject(raw) ? raw.agent : undefined)
+  const agents = AgentFallbacks.optional().safeParse(isRecord(raw) ? raw.agent : undefined)
   const agentErrors = agents.success ? [] : agents.error.issues.map((issue) => issueToProblem({ ...issue, path: ["agent", ...issue.path] }))
   if (!parsed.success || !agents.success)
     return { ok: false, errors: [...(parsed.success ? [] : parsed.error.issues.map(issueToProblem)), ...agentErrors], warnings: [] }
@@ -352,10 +353,6 @@ export function resolveConfigOrThrow(raw: unknown, options: { configuredProvider
   const result = resolveConfig(raw, options)
   if (!result.ok) throw new CombinedModelsConfigError(result.errors)
   return result
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
 }
 
 /** The fallback chain for an agent: its own, else the `"*"` agent's, else `combined_models.fallback_models`. */

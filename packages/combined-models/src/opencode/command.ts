@@ -12,6 +12,7 @@ import { isCombined, modelName, selectionOf, type MessageLike, type ModelRef, ty
 import { combinedGroupsOf } from "./provider.ts"
 import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
 import { readSwitches, switchesPath } from "./switch-store.ts"
+import { isRecord } from "../record.ts"
 
 export type MemberHealth =
   | { state: "healthy" }
@@ -232,10 +233,10 @@ export interface SessionDetail {
 export function membersOf(providers: ProviderList | undefined, model: ModelRef): MemberRef[] {
   if (model.providerID !== PROVIDER_ID) return [{ providerID: model.providerID, modelID: model.modelID }]
   const entry = findProvider(providers, PROVIDER_ID)?.models[model.modelID] as { options?: unknown } | undefined
-  const members = isObject(entry?.options) ? entry.options.members : undefined
+  const members = isRecord(entry?.options) ? entry.options.members : undefined
   if (!Array.isArray(members)) return []
   return members.flatMap((member) =>
-    isObject(member) && typeof member.providerID === "string" && typeof member.modelID === "string"
+    isRecord(member) && typeof member.providerID === "string" && typeof member.modelID === "string"
       ? [{ providerID: member.providerID, modelID: member.modelID }]
       : [],
   )
@@ -446,10 +447,6 @@ function findProvider(providers: ProviderList | undefined, id: string): Provider
   return providers instanceof Map ? providers.get(id) : (providers as readonly ProviderLike[]).find((entry) => entry.id === id)
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-}
-
 /** The agent of the session's latest user message: its `fallback_models` make the chain. */
 function latestAgent(messages: readonly SessionMessageLike[]): string | undefined {
   return [...messages].reverse().find((message) => message.role === "user")?.agent
@@ -490,7 +487,7 @@ export function sessionDetailFromState(input: {
   messages: readonly SessionMessageLike[]
   now?: number
 }): SessionDetail {
-  const raw = isObject(input.config) ? input.config : {}
+  const raw = isRecord(input.config) ? input.config : {}
   const resolved = resolveConfig(raw, {})
   const chain = resolved.ok ? fallbackChainFor(resolved.config, latestAgent(input.messages)) : []
   return sessionDetail({

@@ -4,6 +4,7 @@
  * returned here into OpenCode's own `ConfigInvalidError`, so a mistake reads like any other config error.
  */
 import { configJsonSchema, resolveConfig } from "../config.ts"
+import { isRecord } from "../record.ts"
 
 /**
  * The shape of an issue in OpenCode's `ConfigInvalidError` (`{ message, path[] }`). A type alias, not an interface:
@@ -34,10 +35,6 @@ export function combinedConfigIssues(config: unknown): ConfigIssue[] {
 export function combinedConfigSchemaProperties(): Record<string, unknown> {
   const schema = configJsonSchema() as { properties?: Record<string, unknown> }
   return { ...schema.properties }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
 }
 
 /**

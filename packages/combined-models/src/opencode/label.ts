@@ -6,6 +6,7 @@
 import { label } from "../label.ts"
 import type { MemberRef } from "../types.ts"
 import { PROVIDER_ID } from "./runtime.ts"
+import { isRecord } from "../record.ts"
 
 /** A model reference as OpenCode passes it around: the selection on a user message, the TUI's current model. */
 export interface ModelRef {
@@ -221,6 +222,3 @@ function isMap(value: ProviderList): value is ReadonlyMap<string, ProviderLike> 
   return value instanceof Map
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-}

@@ -8,6 +8,7 @@ import { isAllowed, pick } from "../route.ts"
 import type { ResolvedConfig } from "../config.ts"
 import type { Group, Modality } from "../types.ts"
 import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeModel, type OpenCodeProvider } from "./runtime.ts"
+import { isRecord } from "../record.ts"
 
 /** The npm package name a combined model reports; never loaded, because no combined model reaches `getLanguage`. */
 export const COMBINED_NPM = "combined-models"
@@ -20,10 +21,6 @@ function modalityFlags(list: readonly Modality[]): Record<Modality, boolean> {
     Modality,
     boolean
   >
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
 }
 
 function modelOf(providers: Record<string, OpenCodeProvider>, ref: { providerID: string; modelID: string }) {

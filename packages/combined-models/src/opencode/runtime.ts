@@ -11,6 +11,7 @@ import { HealthRegistry } from "../health.ts"
 import type { Access } from "../route.ts"
 import type { CatalogModel, ClassifiedError, Group, MemberRef } from "../types.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
+import { isRecord } from "../record.ts"
 
 /** The virtual provider that holds the combined models. */
 export const PROVIDER_ID = "combined"
@@ -129,10 +130,6 @@ function accessFrom(config: Record<string, unknown>, providers: OpenCodeProvider
     ...(enabled ? { enabled: new Set(enabled) } : {}),
     ...(disabled ? { disabled: new Set(disabled) } : {}),
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
 }
 
 let current: CombinedRuntime | undefined

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path"
 import { defaultHealthPath } from "../health-store.ts"
 import { FAILURE_REASONS, type MemberRef } from "../types.ts"
 import type { SwitchRecord } from "./runtime.ts"
+import { isRecord } from "../record.ts"
 
 export const SWITCHES_FILE_VERSION = 1
 
@@ -18,10 +19,6 @@ export function switchesPath(stateDir: string): string {
 }
 
 const REASONS: ReadonlySet<string> = new Set(FAILURE_REASONS)
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-}
 
 function isMemberRef(value: unknown): value is MemberRef {
   return isRecord(value) && typeof value.providerID === "string" && typeof value.modelID === "string"

@@ -3,6 +3,7 @@ import { listen, type Exchange, type IncomingRequest } from "./http.ts";
 import { openaiWire } from "./openai-wire.ts";
 import type { HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";
 import type { ResponseContext, WireFormat } from "./wire.ts";
+import { isRecord } from "../record.ts";
 
 export type SimulatorOptions = {
   /** 0 (default) picks a free port. */
@@ -304,10 +305,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function recordableHeaders(headers: Record<string, string>): Record<string, string> {
