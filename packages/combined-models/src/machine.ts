@@ -8,7 +8,7 @@
 import type { ResolvedConfig } from "./config.ts"
 import type { HealthView } from "./health.ts"
 import { describeFailure, failureSummary, fallbackNotice, formatDuration, switchNotice, type MemberFailure } from "./label.ts"
-import { pick, refOf as ref, type Access, type PickResult, type SkippedMember } from "./route.ts"
+import { pick, refOf as ref, sameMember, type Access, type PickResult, type SkippedMember } from "./route.ts"
 import { NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type Group, type GroupMember, type MemberRef } from "./types.ts"
 
 /**
@@ -178,7 +178,7 @@ function updateAttempt(state: FailoverState, update: (attempt: Attempt) => Attem
 }
 
 function findMember(group: Group, member: MemberRef): GroupMember | undefined {
-  return group.members.find((candidate) => candidate.providerID === member.providerID && candidate.modelID === member.modelID)
+  return group.members.find((candidate) => sameMember(candidate, member))
 }
 
 function stickTarget(state: FailoverState, config: ResolvedConfig): MemberRef | undefined {

@@ -13,6 +13,7 @@ import { combinedGroupsOf } from "./provider.ts"
 import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
 import { readSwitches, switchesPath } from "./switch-store.ts"
 import { isRecord } from "../record.ts"
+import { sameMember } from "../route.ts"
 
 export type MemberHealth =
   | { state: "healthy" }
@@ -260,7 +261,7 @@ export function fallbackDepth(input: {
 }): number | null {
   const { served, selection, providers } = input
   const has = (model: ModelRef | undefined) =>
-    model !== undefined && membersOf(providers, model).some((member) => sameRef(member, served))
+    model !== undefined && membersOf(providers, model).some((member) => sameMember(member, served))
   if (has(selection)) return 0
   const chain = input.chain.filter((reference) => reference !== `${selection.providerID}/${selection.modelID}`)
   const index = chain.findIndex((reference) => has(parseRef(reference)))
@@ -398,7 +399,7 @@ export function renderSessionDetail(detail: SessionDetail): string {
   if (detail.chain.length) lines.push(`Fallback chain: ${detail.chain.join(" → ")}`)
   if (detail.servedBy) {
     const served = detail.servedBy
-    const index = detail.members.findIndex((member) => member.providerID === served.providerID && member.modelID === served.modelID)
+    const index = detail.members.findIndex((member) => sameMember(member, served))
     const member = detail.selection?.combined && index !== -1 ? `, member ${index + 1} of ${detail.members.length}` : ""
     const at = served.depth === null ? "off the fallback chain" : served.depth === 0 ? `the selected model${member}` : `fallback depth ${served.depth}`
     lines.push(`Served last: ${ref(detail.servedBy)} (${at})`)
@@ -436,10 +437,6 @@ export function renderSessionDetail(detail: SessionDetail): string {
     for (const line of table(rows, [false, true, true, true, true, true, true, true, true])) lines.push(`  ${line}`)
   }
   return lines.join("\n") + "\n"
-}
-
-function sameRef(a: MemberRef, b: MemberRef) {
-  return a.providerID === b.providerID && a.modelID === b.modelID
 }
 
 function findProvider(providers: ProviderList | undefined, id: string): ProviderLike | undefined {

@@ -7,6 +7,7 @@ import { label } from "../label.ts"
 import type { MemberRef } from "../types.ts"
 import { PROVIDER_ID } from "./runtime.ts"
 import { isRecord } from "../record.ts"
+import { sameMember } from "../route.ts"
 
 /** A model reference as OpenCode passes it around: the selection on a user message, the TUI's current model. */
 export interface ModelRef {
@@ -107,7 +108,7 @@ export function servedMember(selected: Partial<ModelRef> | undefined | null, mes
     const message = messages[index]
     if (!message || message.role !== "assistant" || !message.providerID || !message.modelID) continue
     const selection = selectionOf(message, messages)
-    if (selection && sameModel(selection, selected)) return { providerID: message.providerID, modelID: message.modelID }
+    if (selection && sameMember(selection, selected)) return { providerID: message.providerID, modelID: message.modelID }
   }
   return undefined
 }
@@ -212,10 +213,6 @@ export class RunOutput {
     this.lastNotice = undefined
     return { banner: runBanner({ agent: info.agent ?? "", served, combined }) }
   }
-}
-
-function sameModel(a: ModelRef, b: ModelRef) {
-  return a.providerID === b.providerID && a.modelID === b.modelID
 }
 
 function isMap(value: ProviderList): value is ReadonlyMap<string, ProviderLike> {

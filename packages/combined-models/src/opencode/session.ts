@@ -20,7 +20,7 @@ import { formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import type { CooldownEntry, HealthView } from "../health.ts"
 import type { Group, MemberRef } from "../types.ts"
-import { refOf as ref } from "../route.ts"
+import { refOf as ref, sameMember } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 
 /** What the hunk needs from OpenCode's user message. */
@@ -134,7 +134,6 @@ function tokensOf(tokens: TokensLike | undefined): number | undefined {
   return total > 0 ? total : undefined
 }
 
-const sameMember = (a: MemberRef, b: MemberRef) => a.providerID === b.providerID && a.modelID === b.modelID
 const isRef = (value: unknown): value is MemberRef =>
   typeof value === "object" && value !== null && "providerID" in value && "modelID" in value
 const noCooldowns: HealthView = { cooldownOf: () => undefined }
@@ -188,7 +187,7 @@ export function routeStep(sessionID: string, user: UserMessageLike, tokens?: Tok
 export function selectionFor(sessionID: string, served: { providerID: string; modelID: string }) {
   const entry = sessions.get(sessionID)
   const onRoute = entry && [entry.group, ...entry.fallbacks].some((group) =>
-    group.members.some((m) => m.providerID === served.providerID && m.modelID === served.modelID),
+    group.members.some((m) => sameMember(m, served)),
   )
   return onRoute && entry ? { ...entry.selection } : served
 }
@@ -449,7 +448,7 @@ export function failoverFor(
 function compactionFailover(sessionID: string, model: { providerID: string; id: string }): Failover | undefined {
   const session = sessions.get(sessionID)
   const served = { providerID: model.providerID, modelID: model.id }
-  if (!session?.group.members.some((member) => member.providerID === served.providerID && member.modelID === served.modelID))
+  if (!session?.group.members.some((member) => sameMember(member, served)))
     return undefined
   const rt = runtime()
   let entry = compactions.get(sessionID)

@@ -7,6 +7,7 @@ import { label } from "../label.ts"
 import type { MemberRef } from "../types.ts"
 import { membersOf, type SessionMessageLike } from "./command.ts"
 import { failoverNotice, modelName, selectionOf, type ModelRef, type ProviderList, type StatusLike } from "./label.ts"
+import { sameMember } from "../route.ts"
 
 /** What the TUI's `toast.show` takes. */
 export interface Toast {
@@ -34,14 +35,14 @@ export function recoveredMember(input: {
   const selection = selectionOf(message, messages)
   if (!selection) return undefined
   const preferred = membersOf(providers, selection)[0]
-  if (!preferred || !same(preferred, message)) return undefined
-  let previous: SessionMessageLike | undefined
+  if (!preferred || !sameMember(preferred, message)) return undefined
+  let previous: (SessionMessageLike & MemberRef) | undefined
   for (const entry of messages) {
     if (entry.id >= message.id || !servedOK(entry)) continue
     const under = selectionOf(entry, messages)
-    if (under && same(under, selection)) previous = entry
+    if (under && sameMember(under, selection)) previous = entry
   }
-  if (!previous || same(previous, preferred)) return undefined
+  if (!previous || sameMember(previous, preferred)) return undefined
   return { member: preferred, selection }
 }
 
@@ -84,6 +85,3 @@ function servedOK(message: SessionMessageLike): message is SessionMessageLike & 
   return message.role === "assistant" && Boolean(message.providerID && message.modelID) && !message.error
 }
 
-function same(a: Partial<MemberRef>, b: Partial<MemberRef>) {
-  return a.providerID === b.providerID && a.modelID === b.modelID
-}
