@@ -54,6 +54,13 @@ export function refOf(member: MemberRef): MemberRef {
   return { providerID: member.providerID, modelID: member.modelID }
 }
 
+/** `"openrouter/anthropic/claude-sonnet-4.5"` → provider and model: the provider id ends at the first slash. */
+export function parseModelRef(reference: string): MemberRef | undefined {
+  const slash = reference.indexOf("/")
+  if (slash <= 0 || slash === reference.length - 1) return undefined
+  return { providerID: reference.slice(0, slash), modelID: reference.slice(slash + 1) }
+}
+
 export function memberKey(member: MemberRef): string {
   return `${member.providerID}/${member.modelID}`
 }

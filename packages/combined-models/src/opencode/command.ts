@@ -13,7 +13,7 @@ import { combinedGroupsOf } from "./provider.ts"
 import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
 import { readSwitches, switchesPath } from "./switch-store.ts"
 import { isRecord } from "../record.ts"
-import { sameMember } from "../route.ts"
+import { parseModelRef, sameMember } from "../route.ts"
 
 export type MemberHealth =
   | { state: "healthy" }
@@ -243,12 +243,6 @@ export function membersOf(providers: ProviderList | undefined, model: ModelRef):
   )
 }
 
-function parseRef(reference: string): ModelRef | undefined {
-  const slash = reference.indexOf("/")
-  if (slash <= 0 || slash === reference.length - 1) return undefined
-  return { providerID: reference.slice(0, slash), modelID: reference.slice(slash + 1) }
-}
-
 /**
  * How far down the chain `served` is for a message made under `selection`: 0 when it is (a member of) the selection,
  * n when it is (a member of) the n-th `fallback_models` entry, null when neither (config changed since, or unknown).
@@ -264,7 +258,7 @@ export function fallbackDepth(input: {
     model !== undefined && membersOf(providers, model).some((member) => sameMember(member, served))
   if (has(selection)) return 0
   const chain = input.chain.filter((reference) => reference !== `${selection.providerID}/${selection.modelID}`)
-  const index = chain.findIndex((reference) => has(parseRef(reference)))
+  const index = chain.findIndex((reference) => has(parseModelRef(reference)))
   return index === -1 ? null : index + 1
 }
 

@@ -20,7 +20,7 @@ import { formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import type { CooldownEntry, HealthView } from "../health.ts"
 import type { Group, MemberRef } from "../types.ts"
-import { refOf as ref, sameMember } from "../route.ts"
+import { parseModelRef, refOf as ref, sameMember } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 
 /** What the hunk needs from OpenCode's user message. */
@@ -96,8 +96,8 @@ export function sessionRoute(sessionID: string) {
  */
 function resolveRoute(rt: CombinedRuntime, user: UserMessageLike): Pick<SessionEntry, "group" | "fallbacks"> | undefined {
   const groupOf = (reference: string) => {
-    const slash = reference.indexOf("/")
-    if (reference.slice(0, slash) === PROVIDER_ID) return rt.groups.get(reference.slice(slash + 1))
+    const parsed = parseModelRef(reference)
+    if (parsed?.providerID === PROVIDER_ID) return rt.groups.get(parsed.modelID)
     const model = rt.models.get(reference)
     return model && singleModelGroup(model)
   }
