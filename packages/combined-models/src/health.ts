@@ -28,6 +28,7 @@ import {
   type HealthStore,
 } from "./health-store.ts"
 import type { ResolvedConfig } from "./config.ts"
+import type { FailoverAction } from "./machine.ts"
 import { redact } from "./redact.ts"
 import { FAILURE_REASONS, NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type MemberRef } from "./types.ts"
 
@@ -144,6 +145,22 @@ export function cooldownDuration(input: {
   const grown = base * 2 ** exponent * (1 - JITTER + 2 * JITTER * draw)
   // The cap tames growth; it does not cut a base the user chose to be longer than it.
   return Math.min(grown, Math.max(input.maxCooldownMs, base))
+}
+
+/**
+ * Carry out what a transition says about health, at whichever edge runs the machine (the OpenCode session, the
+ * rehearsal driver): failures become cooldowns, answers end failure streaks. Returns the cooldowns now in force.
+ */
+export function recordOutcomes(health: HealthRegistry, actions: readonly FailoverAction[]): CooldownEntry[] {
+  const cooldowns: CooldownEntry[] = []
+  for (const action of actions) {
+    if (action.type === "cool_down") {
+      const cooldown = health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt })
+      if (cooldown) cooldowns.push(cooldown)
+    }
+    if (action.type === "recovered") health.recordSuccess(action.member, { attemptStartedAt: action.attemptStartedAt })
+  }
+  return cooldowns
 }
 
 export class HealthRegistry implements HealthView {

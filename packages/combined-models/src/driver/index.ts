@@ -9,7 +9,7 @@ import { streamText, type ModelMessage, type ToolSet } from "ai"
 import { classify } from "../classify.ts"
 import type { ResolvedConfig } from "../config.ts"
 import { CombinedModelsTimeoutError, StreamTruncatedError } from "../errors.ts"
-import type { HealthRegistry } from "../health.ts"
+import { recordOutcomes, type HealthRegistry } from "../health.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import type { Access } from "../route.ts"
 import type { ClassifiedError, Group, MemberRef } from "../types.ts"
@@ -100,12 +100,8 @@ export class CombinedSession {
       access: this.options.access,
     })
     this.state = state
-    for (const action of actions) {
-      if (action.type === "cool_down") this.options.health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt })
-      if (action.type === "recovered")
-        this.options.health.recordSuccess(action.member, { attemptStartedAt: action.attemptStartedAt })
-      onEvent?.({ type: "decision", action })
-    }
+    recordOutcomes(this.options.health, actions)
+    for (const action of actions) onEvent?.({ type: "decision", action })
     return actions
   }
 

@@ -18,7 +18,7 @@ import { fallbackChainFor } from "../config.ts"
 import { singleModelGroup } from "../grouping.ts"
 import { formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
-import type { CooldownEntry, HealthView } from "../health.ts"
+import { recordOutcomes, type CooldownEntry, type HealthView } from "../health.ts"
 import type { Group, MemberRef } from "../types.ts"
 import { parseModelRef, refOf as ref, sameMember } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
@@ -117,15 +117,7 @@ function contextOf(rt: CombinedRuntime, entry: SessionEntry, health: HealthView 
 function feed(entry: SessionEntry, event: FailoverEvent, rt: CombinedRuntime, health?: HealthView) {
   const next = transition(entry.state, event, contextOf(rt, entry, health))
   entry.state = next.state
-  const cooldowns: CooldownEntry[] = []
-  for (const action of next.actions) {
-    if (action.type === "cool_down") {
-      const cooldown = rt.health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt })
-      if (cooldown) cooldowns.push(cooldown)
-    }
-    if (action.type === "recovered") rt.health.recordSuccess(action.member, { attemptStartedAt: action.attemptStartedAt })
-  }
-  return { actions: next.actions, cooldowns }
+  return { actions: next.actions, cooldowns: recordOutcomes(rt.health, next.actions) }
 }
 
 function tokensOf(tokens: TokensLike | undefined): number | undefined {
