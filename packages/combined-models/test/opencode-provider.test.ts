@@ -1,4 +1,7 @@
 import { beforeEach, describe, expect, test } from "bun:test"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import {
   addCombinedProvider,
   combinedModelInfo,
@@ -213,4 +216,19 @@ describe("combinedSmallModelProvider: whose small model titles a combined sessio
     addCombinedProvider({ providers, config: {} })
     expect(combinedSmallModelProvider(providers)).toBeUndefined()
   })
+})
+
+test("a provider reload with the same state dir and cooldowns keeps the health registry, failure streaks and all", () => {
+  const stateDir = mkdtempSync(join(tmpdir(), "combined-runtime-"))
+  const rt = new CombinedRuntime()
+  rt.configure({ config: {}, providers: loadedProviders(), stateDir })
+  const first = rt.health
+  rt.configure({ config: {}, providers: loadedProviders(), stateDir })
+  expect(rt.health).toBe(first)
+  rt.configure({ config: { combined_models: { cooldowns: { rate_limit: "5s" } } }, providers: loadedProviders(), stateDir })
+  expect(rt.health).not.toBe(first)
+  const second = rt.health
+  rt.configure({ config: { combined_models: { cooldowns: { rate_limit: "5s" } } }, providers: loadedProviders(), stateDir: `${stateDir}/other` })
+  expect(rt.health).not.toBe(second)
+  rmSync(stateDir, { recursive: true, force: true })
 })

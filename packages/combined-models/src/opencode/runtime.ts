@@ -65,8 +65,11 @@ export class CombinedRuntime {
 
   /** Where switches persist; set with the health file, from the same state dir. */
   private switchesFile: string | undefined
+  /** What the current registry was built from: a provider reload with the same inputs keeps it, streaks and all. */
+  private healthInputs: string | undefined
 
   private newHealth(stateDir: string | undefined, clock?: () => number) {
+    this.healthInputs = JSON.stringify([stateDir, this.config.cooldowns])
     if (stateDir) this.switchesFile = switchesPath(stateDir)
     return new HealthRegistry({
       cooldowns: this.config.cooldowns,
@@ -91,7 +94,8 @@ export class CombinedRuntime {
     const resolved = resolveConfig(raw, { configuredProviders: real.map((provider) => provider.id) })
     this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
     this.config = resolved.ok ? resolved.config : DEFAULTS
-    if (input.stateDir !== undefined) this.health = this.newHealth(input.stateDir, input.clock)
+    if (input.stateDir !== undefined && JSON.stringify([input.stateDir, this.config.cooldowns]) !== this.healthInputs)
+      this.health = this.newHealth(input.stateDir, input.clock)
     this.access = accessFrom(raw, real)
 
     this.groups.clear()
