@@ -47,8 +47,16 @@ export class StreamTruncatedError extends Error {
   readonly [truncatedMarker] = true
   override readonly name = "StreamTruncatedError"
 
-  constructor() {
-    super("The provider's stream ended before the provider finished the answer")
+  /** How the stream ended: the finish reason it reported (`error`, `unknown`, `other`), or none at all. */
+  readonly finishReason: string | undefined
+
+  constructor({ finishReason }: { finishReason?: string } = {}) {
+    super(
+      finishReason === undefined
+        ? "The provider's stream ended before the provider finished the answer"
+        : `The provider's stream ended with finish reason "${finishReason}" instead of the provider's own end of message`,
+    )
+    this.finishReason = finishReason
   }
 
   static isInstance(error: unknown): error is StreamTruncatedError {

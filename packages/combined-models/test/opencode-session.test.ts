@@ -244,7 +244,7 @@ describe("compaction", () => {
     await Effect.runPromise(first.finish(services({ id: "sum1", sessionID: "s1" }).settle))
     const second = failoverFor("s1", { providerID: "github-copilot", id: "claude-sonnet-4.5" }, summary)!
     second.observe({ type: "text-delta", text: "Summary." })
-    second.observe({ type: "step-finish" })
+    second.observe({ type: "step-finish", reason: "stop" })
 
     const unauthorized = () =>
       new APICallError({ message: "Unauthorized", url: "x", requestBodyValues: {}, statusCode: 401, responseBody: "{}", isRetryable: false })
@@ -400,5 +400,62 @@ describe("fallback chains", () => {
     configure({ combined_models: { fallback_models: ["combined/nope", "mistral/large", "combined/gpt-5"] } })
     for (let i = 0; i < 3; i++) await failStep("s1", "u1", rateLimited("60"))
     expect(sessionRoute("s1")?.chain.map((entry) => entry.id)).toEqual(["claude-sonnet-4-5", "gpt-5"])
+  })
+})
+
+describe("how the stream ended decides the step (the one edge)", () => {
+  for (const reason of ["unknown", "error"]) {
+    test(`a step-finish with reason ${reason} after text fails the step: its text is removed, the failure is counted`, async () => {
+      routeStep("s1", user("u1"))
+      const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+      failover.observe({ type: "text-delta", text: "Half an ans" })
+      let thrown: unknown
+      try {
+        failover.observe({ type: "step-finish", reason })
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toBeInstanceOf(Error)
+      expect(failover.claims(thrown)).toBe(true)
+      expect(failover.switching).toBe(true)
+      const { settle, calls } = services({ id: "m1", sessionID: "s1" })
+      await Effect.runPromise(failover.finish(settle))
+      expect(calls[0]!.op).toBe("removeMessage")
+      expect(sessionRoute("s1")?.failures.map((failure) => failure.error.reason)).toEqual(["network"])
+    })
+  }
+
+  test("a stream that drained without any step-finish is cut short (ended throws)", () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    failover.observe({ type: "text-delta", text: "Half" })
+    expect(() => failover.ended()).toThrow(/ended before the provider finished/)
+  })
+
+  test("a real finish records recovery and ended() is quiet", () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    failover.observe({ type: "text-delta", text: "All of it." })
+    failover.observe({ type: "step-finish", reason: "stop" })
+    failover.observe({ type: "finish", reason: "stop" })
+    expect(() => failover.ended()).not.toThrow()
+    expect(failover.claimed).toBe(false)
+  })
+
+  test("a failure passed to the stock retry, then a tool call and result, then a 429: the step continues, the tool is kept", async () => {
+    runtime().configure({
+      config: { provider_priority: ["anthropic", "github-copilot", "openrouter"], combined_models: { failover_on: ["rate_limit"] } },
+      providers,
+    })
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    expect(failover.claims(serverError())).toBe(false)
+    // OpenCode's own retry streams again on the same member.
+    failover.observe({ type: "tool-call", id: "call_1" })
+    failover.observe({ type: "tool-result", id: "call_1" })
+    expect(failover.claims(rateLimited("30"))).toBe(true)
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" })
+    await Effect.runPromise(failover.finish(settle))
+    expect(calls[0]!.op).toBe("updateMessage")
   })
 })

@@ -6,9 +6,9 @@
  */
 import type { LanguageModelV3 } from "@ai-sdk/provider"
 import { streamText, type ModelMessage, type ToolSet } from "ai"
-import { classify } from "../classify.ts"
 import type { ResolvedConfig } from "../config.ts"
-import { CombinedModelsTimeoutError, StreamTruncatedError } from "../errors.ts"
+import { StepEdge } from "../edge.ts"
+import { CombinedModelsTimeoutError } from "../errors.ts"
 import { recordOutcomes, type HealthRegistry } from "../health.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import type { Access } from "../route.ts"
@@ -182,7 +182,6 @@ export class CombinedSession {
 
     let text = ""
     let toolCalls = 0
-    let sawContent = false
     let failure: unknown
     let failed = false
     let detectedAt = 0
@@ -190,7 +189,8 @@ export class CombinedSession {
     const toolResultParts: Extract<ModelMessage, { role: "tool" }>["content"] = []
     let responseMessages: ModelMessage[] = []
 
-    feed({ type: "step_started", at: this.clock(), member })
+    const edge = new StepEdge({ member, feed, attemptOpen: () => this.state.attempt !== undefined, clock: this.clock })
+    edge.start({ fresh: true })
     arm("first_byte", firstByteMs)
     try {
       const result = streamText({
@@ -215,22 +215,18 @@ export class CombinedSession {
         }
         if (part.type === "start" || part.type === "start-step") continue
         arm("stall", stallMs)
-        const firstContent = (kind: "text" | "reasoning" | "tool") => {
-          if (sawContent) return
-          sawContent = true
-          feed({ type: "first_content", at: this.clock(), kind })
+        const ended = edge.observe(part)
+        if (ended) {
+          failed = true
+          failure = ended
+          break
         }
         if (part.type === "text-delta" && part.text) {
-          firstContent("text")
           text += part.text
           options.onEvent?.({ type: "text", member, delta: part.text })
-        } else if (part.type === "reasoning-delta") {
-          firstContent("reasoning")
         } else if (part.type === "tool-call") {
-          firstContent("tool")
           toolCalls++
           toolCallParts.push({ type: "tool-call", toolCallId: part.toolCallId, toolName: part.toolName, input: part.input })
-          feed({ type: "tool_call", at: this.clock(), toolCallId: part.toolCallId })
           options.onEvent?.({ type: "tool", member, toolName: part.toolName, toolCallId: part.toolCallId, status: "called" })
         } else if (part.type === "tool-result" || part.type === "tool-error") {
           const output =
@@ -238,15 +234,14 @@ export class CombinedSession {
               ? { type: "json" as const, value: part.output as never }
               : { type: "error-text" as const, value: String(part.error) }
           toolResultParts.push({ type: "tool-result", toolCallId: part.toolCallId, toolName: part.toolName, output })
-          feed({ type: "tool_completed", at: this.clock(), toolCallId: part.toolCallId })
           options.onEvent?.({ type: "tool", member, toolName: part.toolName, toolCallId: part.toolCallId, status: "completed" })
-        } else if (part.type === "finish-step" && part.finishReason === "other" && part.rawFinishReason === undefined) {
+        }
+      }
+      if (!failed) {
+        const ended = edge.closed()
+        if (ended) {
           failed = true
-          failure = new StreamTruncatedError()
-          break
-        } else if (part.type === "finish" && part.finishReason === "error" && !failed) {
-          failed = true
-          failure = new Error("The provider ended the stream with an error")
+          failure = ended
         }
       }
       if (!failed) responseMessages = (await result.response).messages
@@ -260,16 +255,14 @@ export class CombinedSession {
 
     if (failed) detectedAt = performance.now()
     if (!failed) {
-      feed({ type: "step_finished", at: this.clock() })
       return { outcome: "finished" as const, text, toolCalls, responseMessages, partialMessages: [], actions: [] }
     }
     if (options.abortSignal?.aborted) {
       const actions = feed({ type: "user_abort", at: this.clock() })
       return { outcome: "aborted" as const, text, toolCalls, responseMessages, partialMessages: [], actions }
     }
-    const error = classify(failure, { now: this.clock(), abortSignal: controller.signal, providerID: member.providerID })
+    const { error, actions } = edge.fail(failure, { abortSignal: controller.signal })
     options.onEvent?.({ type: "failure", member, error, detectedAt })
-    const actions = feed({ type: "step_failed", at: this.clock(), error })
     return {
       outcome: "failed" as const,
       text,

@@ -13,12 +13,12 @@
  * one; so every engine decision, even a same-member retry, ends the attempt and starts a fresh step.
  */
 import { Cause, Effect, Schedule } from "effect"
-import { classify } from "../classify.ts"
 import { fallbackChainFor } from "../config.ts"
 import { singleModelGroup } from "../grouping.ts"
 import { formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import { recordOutcomes, type CooldownEntry, type HealthView } from "../health.ts"
+import { StepEdge, type StreamPart } from "../edge.ts"
 import type { Group, MemberRef } from "../types.ts"
 import { parseModelRef, refOf as ref, sameMember } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
@@ -196,45 +196,45 @@ export interface SettleServices {
 
 export class Failover {
   #decision: Decision | undefined
-  #sawContent = false
-
   #cooldowns: CooldownEntry[] = []
+  readonly #edge: StepEdge
 
   constructor(
     private readonly sessionID: string,
     private readonly entry: SessionEntry,
     private readonly member: MemberRef,
     private readonly options: { compaction?: boolean } = {},
-  ) {}
+  ) {
+    this.#edge = new StepEdge({
+      member,
+      feed: (event) => {
+        const { actions, cooldowns } = feed(entry, event, runtime())
+        // The cooldowns a failure recorded, for the log line of its decision.
+        if (event.type === "step_failed") this.#cooldowns = cooldowns
+        return actions
+      },
+      attemptOpen: () => entry.state.attempt !== undefined,
+    })
+    this.#edge.start({ fresh: true })
+  }
 
-  /** Every stream event, first thing in the processor's handler: content and tool progress feed the machine. */
-  observe(event: { type: string; text?: string; id?: string }) {
-    const rt = runtime()
-    const first = (kind: "text" | "reasoning" | "tool") => {
-      if (this.#sawContent) return
-      this.#sawContent = true
-      feed(this.entry, { type: "first_content", at: Date.now(), kind }, rt)
-    }
-    switch (event.type) {
-      case "text-delta":
-        if (event.text) first("text")
-        return
-      case "reasoning-delta":
-        if (event.text) first("reasoning")
-        return
-      case "tool-call":
-        first("tool")
-        feed(this.entry, { type: "tool_call", at: Date.now(), toolCallId: event.id ?? "" }, rt)
-        return
-      case "tool-result":
-      case "tool-error":
-        feed(this.entry, { type: "tool_completed", at: Date.now(), toolCallId: event.id ?? "" }, rt)
-        return
-      case "step-finish":
-        feed(this.entry, { type: "step_finished", at: Date.now() }, rt)
-        if (this.options.compaction) compactions.delete(this.sessionID)
-        return
-    }
+  /**
+   * Every stream event, first thing in the processor's handler. A finish that is not the provider's end of message
+   * (`error`, `unknown`) is thrown from here, before the processor records it: the stream then fails like any other
+   * failure, through the retry policy (`claims`), and the partial answer is never kept as the answer.
+   */
+  observe(event: StreamPart) {
+    const failure = this.#edge.observe(event)
+    if (failure) throw failure
+    if (this.#edge.outcome === "finished" && event.type === "step-finish" && this.options.compaction)
+      compactions.delete(this.sessionID)
+  }
+
+  /** After the stream drained without an error: a stream that never finished was cut short. */
+  ended() {
+    if (this.#edge.outcome !== "streaming") return
+    const failure = this.#edge.closed()
+    if (failure) throw failure
   }
 
   /**
@@ -246,11 +246,7 @@ export class Failover {
     if (this.#decision && this.#decision.kind !== "pass") return true
     const rt = runtime()
     const now = Date.now()
-    // After a failure the engine passed on, OpenCode's own retry streams again on the same member.
-    if (!this.entry.state.attempt) feed(this.entry, { type: "step_started", at: now, member: this.member }, rt)
-    const classified = classify(error, { now, providerID: this.member.providerID })
-    const { actions, cooldowns } = feed(this.entry, { type: "step_failed", at: now, error: classified }, rt)
-    this.#cooldowns = cooldowns
+    const { error: classified, actions } = this.#edge.fail(error)
     this.#decision = this.decide(actions, now)
     if (this.options.compaction && this.#decision.kind === "surface") compactions.delete(this.sessionID)
     // A move to another provider, or down the fallback chain to another model of the same provider.
@@ -427,7 +423,6 @@ export function failoverFor(
   if (entry.pending.providerID !== model.providerID || entry.pending.modelID !== model.id) return undefined
   const member = entry.pending
   entry.pending = undefined
-  feed(entry, { type: "step_started", at: Date.now(), member }, runtime())
   return new Failover(sessionID, entry, member)
 }
 
@@ -449,7 +444,6 @@ function compactionFailover(sessionID: string, model: { providerID: string; id: 
     feed(entry, { type: "turn_started", at: Date.now() }, rt)
     compactions.set(sessionID, entry)
   }
-  feed(entry, { type: "step_started", at: Date.now(), member: served }, rt)
   return new Failover(sessionID, entry, served, { compaction: true })
 }
 

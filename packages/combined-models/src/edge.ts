@@ -1,0 +1,152 @@
+/**
+ * The one failover edge: what a step's stream says, turned into machine events, and how the step ended. The AI SDK
+ * driver (fault matrix, concurrency tests, `demo`, `rehearse`) and the OpenCode adapter both feed their streams
+ * through a `StepEdge`, so the code the tests prove is the code OpenCode runs. Each caller keeps only its own glue:
+ * the driver its `streamText` loop, the adapter OpenCode's messages, parts and Effect plumbing.
+ *
+ * It reads both vocabularies a step's stream comes in: AI SDK `fullStream` parts (`finish-step` with `finishReason`
+ * and `rawFinishReason`, `toolCallId`) and OpenCode's normalised `LLMEvent`s (`step-finish` with `reason`, `id`).
+ */
+import { classify } from "./classify.ts"
+import { StreamTruncatedError } from "./errors.ts"
+import type { FailoverAction, FailoverEvent } from "./machine.ts"
+import type { ClassifiedError, MemberRef } from "./types.ts"
+
+/** One part of a step's stream, in either vocabulary. Only the fields the edge reads. */
+export interface StreamPart {
+  type: string
+  text?: string
+  /** OpenCode's tool call id. */
+  id?: string
+  /** The AI SDK's tool call id. */
+  toolCallId?: string
+  /** The AI SDK's unified finish reason. */
+  finishReason?: unknown
+  /** The provider's own finish reason, as the AI SDK passes it on (undefined when the provider sent none). */
+  rawFinishReason?: unknown
+  /** OpenCode's finish reason (the AI SDK's `other` arrives here as `unknown`). */
+  reason?: unknown
+}
+
+/**
+ * Finish reasons that mean the provider finished the answer. Everything else is a stream that did not end as the
+ * provider ends a message: `error` (an error event the SDK turned into a finish), `unknown` (OpenCode's name for a
+ * reason it does not know, including the AI SDK's `other`), and `other` with no provider reason behind it (the
+ * SDK's initial value, left when the terminal event never came: a cut or dropped stream).
+ */
+const FINISHED = new Set(["stop", "length", "content-filter", "tool-calls"])
+
+/** The failure a finish reason stands for, or undefined when the step finished. */
+export function finishFailure(reason: unknown, raw?: unknown): StreamTruncatedError | undefined {
+  if (typeof reason === "string" && FINISHED.has(reason)) return undefined
+  if (reason === "other" && typeof raw === "string" && raw.length > 0) return undefined
+  return new StreamTruncatedError({ finishReason: typeof reason === "string" ? reason : undefined })
+}
+
+export interface StepEdgeOptions {
+  member: MemberRef
+  /** Feeds the state machine and returns its actions (the caller records cooldowns and recoveries). */
+  feed: (event: FailoverEvent) => FailoverAction[]
+  /**
+   * Whether the machine has this member's attempt open. A stream retried on the same member (OpenCode's stock
+   * retry, after a failure the engine passed on) is a new attempt: it opens on its first part, so its tool calls
+   * count and a later failure continues rather than replays.
+   */
+  attemptOpen: () => boolean
+  clock?: () => number
+}
+
+export type StepOutcome = "streaming" | "finished" | "failed"
+
+export class StepEdge {
+  readonly member: MemberRef
+  #outcome: StepOutcome = "streaming"
+  #sawContent = false
+  #sawFinish = false
+  readonly #options: StepEdgeOptions
+  readonly #clock: () => number
+
+  constructor(options: StepEdgeOptions) {
+    this.#options = options
+    this.member = options.member
+    this.#clock = options.clock ?? Date.now
+  }
+
+  get outcome(): StepOutcome {
+    return this.#outcome
+  }
+
+  /**
+   * Opens an attempt: `fresh` when the caller starts a new step on this member; otherwise only when none is open
+   * (the first part of every stream, retried or not).
+   */
+  start({ fresh = false }: { fresh?: boolean } = {}): void {
+    if (!fresh && this.#options.attemptOpen()) return
+    this.#outcome = "streaming"
+    this.#sawContent = false
+    this.#sawFinish = false
+    this.#options.feed({ type: "step_started", at: this.#clock(), member: this.member })
+  }
+
+  /**
+   * One stream part. Returns the error that ends the step when the part says it failed (a finish that is not the
+   * provider's end of message); the caller fails the stream with it, so it takes the same path as any other failure.
+   */
+  observe(part: StreamPart): Error | undefined {
+    // After the provider's finish only the stream's closing `finish` part comes: nothing to feed.
+    if (this.#outcome === "finished") return undefined
+    this.start()
+    const at = this.#clock()
+    const first = (kind: "text" | "reasoning" | "tool") => {
+      if (this.#sawContent) return
+      this.#sawContent = true
+      this.#options.feed({ type: "first_content", at, kind })
+    }
+    switch (part.type) {
+      case "text-delta":
+        if (part.text) first("text")
+        return undefined
+      case "reasoning-delta":
+        if (part.text) first("reasoning")
+        return undefined
+      case "tool-call":
+        first("tool")
+        this.#options.feed({ type: "tool_call", at, toolCallId: toolCallIdOf(part) })
+        return undefined
+      case "tool-result":
+      case "tool-error":
+        this.#options.feed({ type: "tool_completed", at, toolCallId: toolCallIdOf(part) })
+        return undefined
+      case "finish-step":
+      case "step-finish": {
+        const failure = finishFailure(part.finishReason ?? part.reason, part.rawFinishReason)
+        if (failure) return failure
+        this.#sawFinish = true
+        this.#outcome = "finished"
+        this.#options.feed({ type: "step_finished", at })
+        return undefined
+      }
+      default:
+        return undefined
+    }
+  }
+
+  /** The stream closed without an error. A stream that never said it finished was cut short. */
+  closed(): Error | undefined {
+    if (this.#sawFinish) return undefined
+    return new StreamTruncatedError()
+  }
+
+  /** A failure of this step (an error part, a thrown error, or what `observe`/`closed` returned): the machine's word. */
+  fail(error: unknown, context: { abortSignal?: AbortSignal } = {}): { error: ClassifiedError; actions: FailoverAction[] } {
+    this.start()
+    this.#outcome = "failed"
+    const now = this.#clock()
+    const classified = classify(error, { now, abortSignal: context.abortSignal, providerID: this.member.providerID })
+    return { error: classified, actions: this.#options.feed({ type: "step_failed", at: now, error: classified }) }
+  }
+}
+
+function toolCallIdOf(part: StreamPart): string {
+  return part.toolCallId ?? part.id ?? ""
+}

@@ -1,0 +1,107 @@
+import { describe, expect, test } from "bun:test"
+import { StepEdge, finishFailure } from "../src/edge.ts"
+import { StreamTruncatedError } from "../src/errors.ts"
+import type { FailoverEvent } from "../src/machine.ts"
+
+const member = { providerID: "amazon-bedrock", modelID: "anthropic.claude-sonnet-4-5-20250929-v1:0" }
+
+/** An edge over a recorded event log and a minimal attempt flag, as the machine keeps it. */
+function harness() {
+  const events: FailoverEvent[] = []
+  let open = false
+  const edge = new StepEdge({
+    member,
+    clock: () => 1,
+    attemptOpen: () => open,
+    feed: (event) => {
+      events.push(event)
+      if (event.type === "step_started") open = true
+      if (event.type === "step_finished" || event.type === "step_failed") open = false
+      return []
+    },
+  })
+  return { edge, events, types: () => events.map((event) => event.type) }
+}
+
+describe("finish reasons", () => {
+  test.each(["stop", "length", "content-filter", "tool-calls"])("%s is the provider's end of message", (reason) => {
+    expect(finishFailure(reason)).toBeUndefined()
+  })
+  test("other with the provider's own reason is a finish", () => {
+    expect(finishFailure("other", "guardrail_intervened")).toBeUndefined()
+  })
+  test.each([
+    ["error", undefined],
+    ["unknown", undefined],
+    ["other", undefined],
+    ["other", ""],
+    [undefined, undefined],
+  ])("%s (raw %s) is a stream cut short", (reason, raw) => {
+    const failure = finishFailure(reason, raw)
+    expect(StreamTruncatedError.isInstance(failure)).toBe(true)
+    expect(failure?.finishReason).toBe(reason)
+  })
+})
+
+describe("StepEdge", () => {
+  test("both vocabularies: an AI SDK finish-step and an OpenCode step-finish feed step_finished", () => {
+    for (const part of [
+      { type: "finish-step", finishReason: "stop", rawFinishReason: "end_turn" },
+      { type: "step-finish", reason: "stop" },
+    ]) {
+      const { edge, types } = harness()
+      edge.start({ fresh: true })
+      expect(edge.observe({ type: "text-delta", text: "Hi" })).toBeUndefined()
+      expect(edge.observe(part)).toBeUndefined()
+      expect(edge.observe({ type: "finish", finishReason: "stop" })).toBeUndefined()
+      expect(edge.closed()).toBeUndefined()
+      expect(types()).toEqual(["step_started", "first_content", "step_finished"])
+      expect(edge.outcome).toBe("finished")
+    }
+  })
+
+  test("Bedrock's dropped exception frame: text, then finish reason other with no stopReason, is a failure", () => {
+    const { edge, types } = harness()
+    edge.start({ fresh: true })
+    edge.observe({ type: "text-delta", text: "Half an ans" })
+    const failure = edge.observe({ type: "finish-step", finishReason: "other", rawFinishReason: undefined })
+    expect(StreamTruncatedError.isInstance(failure)).toBe(true)
+    const { error } = edge.fail(failure)
+    expect(error.reason).toBe("network")
+    expect(types()).toEqual(["step_started", "first_content", "step_failed"])
+  })
+
+  test("OpenCode's step-finish with reason unknown or error is a failure, never step_finished", () => {
+    for (const reason of ["unknown", "error"]) {
+      const { edge, types } = harness()
+      edge.start({ fresh: true })
+      expect(edge.observe({ type: "step-finish", reason })).toBeInstanceOf(Error)
+      expect(types()).not.toContain("step_finished")
+    }
+  })
+
+  test("a stream that closes without any finish was cut short", () => {
+    const { edge } = harness()
+    edge.start({ fresh: true })
+    edge.observe({ type: "text-delta", text: "Hi" })
+    expect(StreamTruncatedError.isInstance(edge.closed())).toBe(true)
+  })
+
+  test("a stream retried after a passed failure opens a new attempt on its first part, so its tool calls count", () => {
+    const { edge, events, types } = harness()
+    edge.start({ fresh: true })
+    edge.fail(new Error("first attempt failed"))
+    edge.observe({ type: "tool-call", id: "call_1" })
+    edge.observe({ type: "tool-result", id: "call_1" })
+    expect(types()).toEqual(["step_started", "step_failed", "step_started", "first_content", "tool_call", "tool_completed"])
+    expect(events.find((event) => event.type === "tool_call")).toMatchObject({ toolCallId: "call_1" })
+  })
+
+  test("a failure before any part of a retried stream (an HTTP error) opens its attempt first", () => {
+    const { edge, types } = harness()
+    edge.start({ fresh: true })
+    edge.fail(new Error("one"))
+    edge.fail(new Error("two"))
+    expect(types()).toEqual(["step_started", "step_failed", "step_started", "step_failed"])
+  })
+})
