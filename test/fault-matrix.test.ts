@@ -16,9 +16,15 @@ import { sonnetGroup } from "../packages/combined-models/test/fixtures.ts"
 type Decision = "retry" | "switch" | "pass_through"
 
 /** What the engine must do with each fault, and the reason it must read from it. */
-const EXPECTED: Record<string, { decision: Decision; reason: string } | Record<Wire, { decision: Decision; reason: string }>> = {
+type Expectation = { decision: Decision; reason: string }
+const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>> = {
   // Anthropic's reset header says 60 s: switch. OpenAI's x-ratelimit-reset says 2 s: wait it out on the same provider.
-  "rate-limit": { anthropic: { decision: "switch", reason: "rate_limit" }, openai: { decision: "retry", reason: "rate_limit" } },
+  // Bedrock's ThrottlingException names no wait at all: switch.
+  "rate-limit": {
+    anthropic: { decision: "switch", reason: "rate_limit" },
+    openai: { decision: "retry", reason: "rate_limit" },
+    bedrock: { decision: "switch", reason: "rate_limit" },
+  },
   "rate-limit-retry-after": { decision: "switch", reason: "rate_limit" },
   "rate-limit-retry-after-ms": { decision: "retry", reason: "rate_limit" },
   "insufficient-quota": { decision: "switch", reason: "quota" },
@@ -26,14 +32,24 @@ const EXPECTED: Record<string, { decision: Decision; reason: string } | Record<W
   "overloaded-529": { decision: "retry", reason: "overloaded" },
   "server-error-500": { decision: "retry", reason: "server_error" },
   // OpenAI's 503 body says "The engine is currently overloaded".
-  "unavailable-503": { anthropic: { decision: "retry", reason: "server_error" }, openai: { decision: "retry", reason: "overloaded" } },
+  // Bedrock's ServiceUnavailableException: "unable to process your request", a passing failure of the service.
+  "unavailable-503": {
+    anthropic: { decision: "retry", reason: "server_error" },
+    openai: { decision: "retry", reason: "overloaded" },
+    bedrock: { decision: "retry", reason: "server_error" },
+  },
   "auth-401": { decision: "switch", reason: "auth" },
   // The openai-wire provider here is github-copilot, whose bare 403 is a known transient: a short cooldown, not
   // "until you sign in again". Anthropic's 403 is a real permission problem.
-  "forbidden-403": { anthropic: { decision: "switch", reason: "auth" }, openai: { decision: "switch", reason: "rate_limit" } },
+  "forbidden-403": {
+    anthropic: { decision: "switch", reason: "auth" },
+    openai: { decision: "switch", reason: "rate_limit" },
+    bedrock: { decision: "switch", reason: "auth" },
+  },
   "context-length-400": { decision: "pass_through", reason: "context_overflow" },
-  "stream-error-first-event": { decision: "retry", reason: "overloaded" },
-  "stream-error-after-text": { decision: "retry", reason: "overloaded" },
+  // Bedrock's serviceUnavailableException frame reads as its HTTP twin, the 503 ServiceUnavailableException.
+  "stream-error-first-event": { anthropic: { decision: "retry", reason: "overloaded" }, openai: { decision: "retry", reason: "overloaded" }, bedrock: { decision: "retry", reason: "server_error" } },
+  "stream-error-after-text": { anthropic: { decision: "retry", reason: "overloaded" }, openai: { decision: "retry", reason: "overloaded" }, bedrock: { decision: "retry", reason: "server_error" } },
   "cut-before-first-byte": { decision: "retry", reason: "network" },
   "cut-after-metadata": { decision: "retry", reason: "network" },
   "cut-after-text": { decision: "retry", reason: "network" },
@@ -41,17 +57,27 @@ const EXPECTED: Record<string, { decision: Decision; reason: string } | Record<W
   "hang-after-metadata": { decision: "switch", reason: "timeout" },
   "stall-after-text": { decision: "switch", reason: "timeout" },
   "truncate-after-text": { decision: "retry", reason: "network" },
+  // In-stream errors carry no wait: a rate limit switches, a server error is retried once.
+  // OpenAI's message says "Please try again in 2s": sat out on the same provider.
+  "stream-rate-limit-after-text": {
+    anthropic: { decision: "switch", reason: "rate_limit" },
+    openai: { decision: "retry", reason: "rate_limit" },
+    bedrock: { decision: "switch", reason: "rate_limit" },
+  },
+  "stream-server-error-after-text": { decision: "retry", reason: "server_error" },
 }
 
 function expected(name: string, wire: Wire) {
   const entry = EXPECTED[name]
   if (!entry) throw new Error(`no expectation for fault ${name}: add it to EXPECTED`)
-  return "decision" in entry ? entry : (entry as Record<Wire, { decision: Decision; reason: string }>)[wire]
+  const found = "decision" in entry ? (entry as Expectation) : (entry as Partial<Record<Wire, Expectation>>)[wire]
+  if (!found) throw new Error(`no expectation for fault ${name} on ${wire}: add it to EXPECTED`)
+  return found
 }
 
 function quickConfig(): ResolvedConfig {
   const resolved = resolveConfig({
-    provider_priority: ["anthropic", "github-copilot", "openrouter"],
+    provider_priority: ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"],
     combined_models: { timeouts: { first_byte: "300ms", stall: "300ms" } },
   })
   if (!resolved.ok) throw new Error("test config invalid")
@@ -60,7 +86,7 @@ function quickConfig(): ResolvedConfig {
 
 /** The failing provider speaks the wire under test; OpenRouter (chat completions) is the healthy next member. */
 function groupFor(wire: Wire): { group: Group; primary: string } {
-  const primary = wire === "anthropic" ? "anthropic" : "github-copilot"
+  const primary = { anthropic: "anthropic", openai: "github-copilot", bedrock: "amazon-bedrock" }[wire]
   const group = sonnetGroup()
   return {
     primary,

@@ -27,6 +27,7 @@
  */
 import { APICallError, LoadAPIKeyError, TypeValidationError } from "@ai-sdk/provider"
 import { CombinedModelsTimeoutError, StreamTruncatedError } from "./errors.ts"
+import { BedrockStreamException } from "./wires/bedrock.ts"
 import { redact } from "./redact.ts"
 import type { ClassifiedError, FailureReason } from "./types.ts"
 
@@ -181,6 +182,7 @@ function evidenceOf(layer: unknown): Evidence | undefined {
   if (!isObject(layer)) return undefined
   if (APICallError.isInstance(layer)) return evidenceFromApiCallError(layer)
   if (LoadAPIKeyError.isInstance(layer)) return withHint(emptyEvidence(layer.message), "auth", true)
+  if (BedrockStreamException.isInstance(layer)) return evidenceFromBedrockStream(layer)
   if (isLLMError(layer)) return evidenceFromLLMReason(read(layer, "reason"))
   if (isLLMReason(layer)) return evidenceFromLLMReason(layer)
   const named = evidenceFromOpenCodeError(layer)
@@ -213,12 +215,23 @@ function evidenceFromApiCallError(error: APICallError): Evidence {
   return evidence
 }
 
+/** A modeled exception inside a Bedrock stream: its type is the code; a model error carries the model's status. */
+function evidenceFromBedrockStream(error: BedrockStreamException): Evidence {
+  const evidence = emptyEvidence(error.message)
+  evidence.codes.push(error.exceptionType)
+  evidence.status = validStatus(error.originalStatusCode)
+  return evidence
+}
+
 /** Plain objects: in-stream error parts, provider SDK errors (`status`, `headers`, `error`), parsed JSON bodies. */
 function evidenceFromObject(value: object): Evidence | undefined {
   const evidence = emptyEvidence(
     typeof read(value, "message") === "string" ? (read(value, "message") as string) : undefined,
   )
-  evidence.status = validStatus(read(value, "statusCode")) ?? validStatus(read(value, "status"))
+  // Bedrock's event-typed stream errors reach the caller as the bare inner object: the model's status is
+  // `originalStatusCode`.
+  evidence.status =
+    validStatus(read(value, "statusCode")) ?? validStatus(read(value, "status")) ?? validStatus(read(value, "originalStatusCode"))
   const headers = read(value, "responseHeaders") ?? read(value, "headers")
   evidence.headers = lowerCaseHeaders(headers)
   const responseBody = read(value, "responseBody") ?? read(value, "body")
@@ -548,6 +561,8 @@ const SERVER_CODES = new Set([
 /** Status texts that stand in for a status when an error arrives as a bare string (openai-compatible streams). */
 const SERVER_PHRASES = [
   /\binternal server error\b/i,
+  // OpenAI's 500 body, which chat-completions SDKs pass on as the bare message inside a stream.
+  /\bserver had an error\b/i,
   /\bprovider returned error\b/i,
   /\bservice (?:temporarily )?unavailable\b/i,
   /\bbad gateway\b/i,

@@ -4,29 +4,37 @@
  * on exactly these channels.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { createAmazonBedrock } from "@ai-sdk/amazon-bedrock";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { APICallError, generateText, stepCountIs, streamText, tool, type LanguageModel } from "ai";
 import { z } from "zod";
 import { FAULT_CATALOG, faults, startSimulator, type Simulator, type Wire } from "../src/simulator/index.ts";
+import { BedrockStreamException, fetchForSdk } from "../src/wires/index.ts";
 
 const sim = await startSimulator();
 afterAll(() => sim.stop());
 
 // Ids as OpenCode names the providers; one per wire is enough for the matrix.
-const providerFor: Record<Wire, string> = { anthropic: "anthropic", openai: "github-copilot" };
+const providerFor: Record<Wire, string> = { anthropic: "anthropic", openai: "github-copilot", bedrock: "amazon-bedrock" };
 sim.addProvider("anthropic", "anthropic");
+sim.addProvider("amazon-bedrock", "bedrock");
 sim.addProvider("github-copilot", "openai");
 sim.addProvider("openrouter", "openai");
 
 function modelFor(wire: Wire, simulator: Simulator = sim): LanguageModel {
   const id = providerFor[wire];
+  // Bedrock as OpenCode's members reach it: the SDK with the stream watcher that surfaces its exception frames.
+  if (wire === "bedrock")
+    return createAmazonBedrock({ baseURL: simulator.baseURL(id), region: "us-east-1", apiKey: "bedrock-secret", fetch: fetchForSdk("@ai-sdk/amazon-bedrock") })(
+      "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    );
   return wire === "anthropic"
     ? createAnthropic({ baseURL: simulator.baseURL(id), apiKey: "sk-ant-secret" })("claude-sonnet-4-5")
     : createOpenAICompatible({ name: id, baseURL: simulator.baseURL(id), apiKey: "sk-secret" })("gpt-4o");
 }
 
-const wires: Wire[] = ["anthropic", "openai"];
+const wires: Wire[] = ["anthropic", "openai", "bedrock"];
 
 beforeEach(() => sim.reset());
 
@@ -81,8 +89,10 @@ describe("healthy replies", () => {
 
       const [request, ...others] = sim.requests(id);
       expect(others).toHaveLength(0);
-      expect(request).toMatchObject({ method: "POST", model: wire === "anthropic" ? "claude-sonnet-4-5" : "gpt-4o", stream: true });
-      expect(request?.path).toBe(wire === "anthropic" ? `/${id}/v1/messages` : `/${id}/v1/chat/completions`);
+      const model = { anthropic: "claude-sonnet-4-5", openai: "gpt-4o", bedrock: "anthropic.claude-sonnet-4-5-20250929-v1:0" }[wire];
+      expect(request).toMatchObject({ method: "POST", model, stream: true });
+      const path = { anthropic: "messages", openai: "chat/completions", bedrock: `model/${encodeURIComponent(model)}/converse-stream` }[wire];
+      expect(request?.path).toBe(`/${id}/v1/${path}`);
       expect(request?.headers["content-type"]).toContain("application/json");
       expect(request?.headers).not.toHaveProperty("authorization");
       expect(request?.headers).not.toHaveProperty("x-api-key");
@@ -120,8 +130,9 @@ describe("healthy replies", () => {
     test(`${wire}: GET /models lists a few models`, async () => {
       const response = await fetch(`${sim.baseURL(providerFor[wire])}/models`);
       expect(response.status).toBe(200);
-      const body = (await response.json()) as { data: { id: string }[] };
-      expect(body.data.length).toBeGreaterThan(0);
+      // Bedrock's control plane names its list `modelSummaries`.
+      const body = (await response.json()) as { data?: unknown[]; modelSummaries?: unknown[] };
+      expect((body.data ?? body.modelSummaries ?? []).length).toBeGreaterThan(0);
     });
   }
 
@@ -148,7 +159,7 @@ describe("healthy replies", () => {
 
 describe("scripts for some requests only", () => {
   const withTools = (request: { body: unknown }) =>
-    typeof request.body === "object" && request.body !== null && "tools" in request.body;
+    typeof request.body === "object" && request.body !== null && ("tools" in request.body || "toolConfig" in request.body);
 
   for (const wire of wires) {
     test(`${wire}: steps with a match are served only to matching requests; others take plain steps or the default`, async () => {
@@ -208,8 +219,8 @@ describe("tool-call round trip", () => {
       const secondBody = JSON.stringify(requests[1]?.body);
       expect(secondBody).toContain("contents of README.md: hello from the simulator");
       // The tool result is sent in the wire's own shape, linked to the call.
-      expect(secondBody).toContain(wire === "anthropic" ? '"type":"tool_result"' : '"role":"tool"');
-      expect(secondBody).toContain(wire === "anthropic" ? "toolu_sim" : "call_sim");
+      expect(secondBody).toContain({ anthropic: '"type":"tool_result"', openai: '"role":"tool"', bedrock: '"toolResult":' }[wire]);
+      expect(secondBody).toContain({ anthropic: "toolu_sim", openai: "call_sim", bedrock: "tooluse_sim" }[wire]);
     });
   }
 });
@@ -222,48 +233,69 @@ type Expected =
   | { channel: "error-part"; error: "APICallError"; statusCode: number | undefined; retryable: boolean; finishReason?: undefined }
   | { channel: "error-part"; error: "object" | "string"; finishReason: "error" }
   | { channel: "throw"; code: "ECONNRESET" }
+  | { channel: "throw"; exception: string }
   | { channel: "abort" }
   | { channel: "finish"; finishReason: "other" };
 
 const apiError = (statusCode: number | undefined, retryable: boolean): Expected => ({ channel: "error-part", error: "APICallError", statusCode, retryable });
 
 const expectations: Record<string, Partial<Record<Wire, { expected: Expected; text: string }>>> = {
-  "rate-limit": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" } },
-  "rate-limit-retry-after": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" } },
-  "rate-limit-retry-after-ms": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" } },
+  "rate-limit": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" } },
+  "rate-limit-retry-after": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" } },
+  "rate-limit-retry-after-ms": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" } },
   // Retryable by status code, though it will not clear for hours: read the body.
-  "insufficient-quota": { openai: { expected: apiError(429, true), text: "" } },
+  "insufficient-quota": { openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" } },
   "credit-balance-too-low": { anthropic: { expected: apiError(400, false), text: "" } },
   "overloaded-529": { anthropic: { expected: apiError(529, true), text: "" }, openai: { expected: apiError(529, true), text: "" } },
-  "server-error-500": { anthropic: { expected: apiError(500, true), text: "" }, openai: { expected: apiError(500, true), text: "" } },
-  "unavailable-503": { anthropic: { expected: apiError(503, true), text: "" }, openai: { expected: apiError(503, true), text: "" } },
-  "auth-401": { anthropic: { expected: apiError(401, false), text: "" }, openai: { expected: apiError(401, false), text: "" } },
-  "forbidden-403": { anthropic: { expected: apiError(403, false), text: "" }, openai: { expected: apiError(403, false), text: "" } },
-  "context-length-400": { anthropic: { expected: apiError(400, false), text: "" }, openai: { expected: apiError(400, false), text: "" } },
+  "server-error-500": { anthropic: { expected: apiError(500, true), text: "" }, openai: { expected: apiError(500, true), text: "" }, bedrock: { expected: apiError(500, true), text: "" } },
+  "unavailable-503": { anthropic: { expected: apiError(503, true), text: "" }, openai: { expected: apiError(503, true), text: "" }, bedrock: { expected: apiError(503, true), text: "" } },
+  "auth-401": { anthropic: { expected: apiError(401, false), text: "" }, openai: { expected: apiError(401, false), text: "" }, bedrock: { expected: apiError(401, false), text: "" } },
+  "forbidden-403": { anthropic: { expected: apiError(403, false), text: "" }, openai: { expected: apiError(403, false), text: "" }, bedrock: { expected: apiError(403, false), text: "" } },
+  "context-length-400": { anthropic: { expected: apiError(400, false), text: "" }, openai: { expected: apiError(400, false), text: "" }, bedrock: { expected: apiError(400, false), text: "" } },
   // Anthropic: doStream reads the first event and throws an APICallError (overloaded → 529, anything else → 500).
   // OpenAI-compatible: just an error chunk, surfaced as its message string.
   "stream-error-first-event": {
     anthropic: { expected: apiError(529, true), text: "" },
     openai: { expected: { channel: "error-part", error: "string", finishReason: "error" }, text: "" },
+    bedrock: { expected: { channel: "throw", exception: "serviceUnavailableException" }, text: "" },
   },
   "stream-error-after-text": {
     anthropic: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
     openai: { expected: { channel: "error-part", error: "string", finishReason: "error" }, text: "Partial answer." },
+    bedrock: { expected: { channel: "throw", exception: "serviceUnavailableException" }, text: "Partial answer." },
   },
   // fetch fails before a response: wrapped as APICallError without statusCode ("Cannot connect to API"), cause ECONNRESET.
-  "cut-before-first-byte": { anthropic: { expected: apiError(undefined, true), text: "" }, openai: { expected: apiError(undefined, true), text: "" } },
-  "cut-after-metadata": { anthropic: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" }, openai: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" } },
+  "cut-before-first-byte": { anthropic: { expected: apiError(undefined, true), text: "" }, openai: { expected: apiError(undefined, true), text: "" }, bedrock: { expected: apiError(undefined, true), text: "" } },
+  "cut-after-metadata": {
+    anthropic: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" },
+    openai: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" },
+    bedrock: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" },
+  },
   "cut-after-text": {
     anthropic: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
     openai: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
+    bedrock: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
   },
-  "hang-before-first-byte": { anthropic: { expected: { channel: "abort" }, text: "" }, openai: { expected: { channel: "abort" }, text: "" } },
-  "hang-after-metadata": { anthropic: { expected: { channel: "abort" }, text: "" }, openai: { expected: { channel: "abort" }, text: "" } },
-  "stall-after-text": { anthropic: { expected: { channel: "abort" }, text: "Partial answer." }, openai: { expected: { channel: "abort" }, text: "Partial answer." } },
+  "hang-before-first-byte": Object.fromEntries(wires.map((wire) => [wire, { expected: { channel: "abort" }, text: "" }])),
+  "hang-after-metadata": Object.fromEntries(wires.map((wire) => [wire, { expected: { channel: "abort" }, text: "" }])),
+  "stall-after-text": Object.fromEntries(wires.map((wire) => [wire, { expected: { channel: "abort" }, text: "Partial answer." }])),
   // A clean end of body without the terminal events: no error anywhere, only finishReason "other".
   "truncate-after-text": {
     anthropic: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
     openai: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
+    bedrock: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
+  },
+  // Bedrock's exception frames fail the stream through the watcher (@ai-sdk/amazon-bedrock 4.0.112 alone drops
+  // them and ends with finish reason "other"), after the text that came before them.
+  "stream-rate-limit-after-text": {
+    anthropic: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
+    openai: { expected: { channel: "error-part", error: "string", finishReason: "error" }, text: "Partial answer." },
+    bedrock: { expected: { channel: "throw", exception: "throttlingException" }, text: "Partial answer." },
+  },
+  "stream-server-error-after-text": {
+    anthropic: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
+    openai: { expected: { channel: "error-part", error: "string", finishReason: "error" }, text: "Partial answer." },
+    bedrock: { expected: { channel: "throw", exception: "modelStreamErrorException" }, text: "Partial answer." },
   },
 };
 
@@ -309,7 +341,8 @@ describe("fault matrix: how each fault reaches a streamText caller", () => {
           case "throw":
             expect(seen.errors).toHaveLength(0);
             expect(seen.thrown).toBeInstanceOf(Error);
-            expect(seen.thrown).toMatchObject({ code: expected.code });
+            if ("code" in expected) expect(seen.thrown).toMatchObject({ code: expected.code });
+            else expect(BedrockStreamException.isInstance(seen.thrown) && seen.thrown.exceptionType).toBe(expected.exception);
             expect(APICallError.isInstance(seen.thrown)).toBe(false);
             expect(seen.finishReason).toBeUndefined();
             break;

@@ -2,6 +2,7 @@
  * A stage for rehearsing failover: the loopback simulator plays every provider of the given groups, each member is
  * reached through the real AI SDK client for its wire, and sessions run on the engine.
  */
+import { createAmazonBedrock } from "@ai-sdk/amazon-bedrock"
 import { createAnthropic } from "@ai-sdk/anthropic"
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import type { LanguageModelV3 } from "@ai-sdk/provider"
@@ -10,12 +11,15 @@ import { HealthRegistry } from "../health.ts"
 import { describeFailure, formatDuration, label } from "../label.ts"
 import { startSimulator, type Simulator, type Wire } from "../simulator/index.ts"
 import type { Group, MemberRef } from "../types.ts"
+import { fetchForSdk } from "../wires/index.ts"
 import { CombinedSession, type DriverEvent } from "./index.ts"
 
 /** Providers that speak Anthropic's Messages API; every other provider is played over chat completions. */
-const ANTHROPIC_WIRE = /^(anthropic|amazon-bedrock|google-vertex-anthropic)$|anthropic/
+const ANTHROPIC_WIRE = /^(anthropic|google-vertex-anthropic)$|anthropic/
 
+/** The wire a provider's real SDK speaks: Bedrock's ConverseStream, Anthropic's Messages, or chat completions. */
 export function wireFor(providerID: string): Wire {
+  if (providerID === "amazon-bedrock") return "bedrock"
   return ANTHROPIC_WIRE.test(providerID) ? "anthropic" : "openai"
 }
 
@@ -44,7 +48,16 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
 
   const model = (member: MemberRef): LanguageModelV3 => {
     const baseURL = sim.baseURL(member.providerID)
-    if (wireFor(member.providerID) === "anthropic")
+    const wire = wireFor(member.providerID)
+    if (wire === "bedrock")
+      return createAmazonBedrock({
+        baseURL,
+        region: "us-east-1",
+        // A Bedrock API key (bearer token), as OpenCode sends it; no SigV4 signing against a loopback.
+        apiKey: "rehearsal",
+        fetch: fetchForSdk("@ai-sdk/amazon-bedrock", options.fetch),
+      })(member.modelID)
+    if (wire === "anthropic")
       return createAnthropic({ baseURL, apiKey: "rehearsal", fetch: options.fetch })(member.modelID)
     return createOpenAICompatible({ name: member.providerID, baseURL, apiKey: "rehearsal", fetch: options.fetch }).chatModel(
       member.modelID,

@@ -9,7 +9,10 @@ export const faults = {
     ...(options.retryAfter !== undefined && { retryAfterSeconds: options.retryAfter }),
     ...(options.retryAfterMs !== undefined && { retryAfterMs: options.retryAfterMs }),
   }),
-  /** OpenAI: 429 insufficient_quota. Anthropic: 400 "credit balance is too low" (its billing failure). */
+  /**
+   * OpenAI: 429 insufficient_quota. Anthropic: 400 "credit balance is too low" (its billing failure). Bedrock: 429
+   * ThrottlingException "Too many tokens per day" (a daily quota, not a per-minute limit).
+   */
   quota: (options: { wire?: Wire } = {}): SimFault => ({
     kind: "http-error",
     status: options.wire === "anthropic" ? 400 : 429,
@@ -44,27 +47,32 @@ export type FaultCatalogEntry = {
 };
 
 const bothWires = ["anthropic", "openai"] as const;
+const allWires = ["anthropic", "openai", "bedrock"] as const;
 
 /** Every fault the simulator knows, for fault matrices. */
 export const FAULT_CATALOG: readonly FaultCatalogEntry[] = [
-  { name: "rate-limit", wires: bothWires, fault: faults.rateLimit(), at: "before-first-byte" },
-  { name: "rate-limit-retry-after", wires: bothWires, fault: faults.rateLimit({ retryAfter: 7 }), at: "before-first-byte" },
-  { name: "rate-limit-retry-after-ms", wires: bothWires, fault: faults.rateLimit({ retryAfterMs: 1500 }), at: "before-first-byte" },
-  { name: "insufficient-quota", wires: ["openai"], fault: faults.quota({ wire: "openai" }), at: "before-first-byte" },
+  { name: "rate-limit", wires: allWires, fault: faults.rateLimit(), at: "before-first-byte" },
+  { name: "rate-limit-retry-after", wires: allWires, fault: faults.rateLimit({ retryAfter: 7 }), at: "before-first-byte" },
+  { name: "rate-limit-retry-after-ms", wires: allWires, fault: faults.rateLimit({ retryAfterMs: 1500 }), at: "before-first-byte" },
+  { name: "insufficient-quota", wires: ["openai", "bedrock"], fault: faults.quota({ wire: "openai" }), at: "before-first-byte" },
   { name: "credit-balance-too-low", wires: ["anthropic"], fault: faults.quota({ wire: "anthropic" }), at: "before-first-byte" },
   { name: "overloaded-529", wires: bothWires, fault: faults.overloaded(), at: "before-first-byte" },
-  { name: "server-error-500", wires: bothWires, fault: faults.serverError(), at: "before-first-byte" },
-  { name: "unavailable-503", wires: bothWires, fault: faults.unavailable(), at: "before-first-byte" },
-  { name: "auth-401", wires: bothWires, fault: faults.auth(), at: "before-first-byte" },
-  { name: "forbidden-403", wires: bothWires, fault: faults.forbidden(), at: "before-first-byte" },
-  { name: "context-length-400", wires: bothWires, fault: faults.contextLength(), at: "before-first-byte" },
-  { name: "stream-error-first-event", wires: bothWires, fault: faults.streamErrorFirst(), at: "before-first-byte" },
-  { name: "stream-error-after-text", wires: bothWires, fault: faults.streamErrorAfterText(), at: "after-text" },
-  { name: "cut-before-first-byte", wires: bothWires, fault: faults.cut("before-first-byte"), at: "before-first-byte" },
-  { name: "cut-after-metadata", wires: bothWires, fault: faults.cut("after-metadata"), at: "after-metadata" },
-  { name: "cut-after-text", wires: bothWires, fault: faults.cut("after-text"), at: "after-text" },
-  { name: "hang-before-first-byte", wires: bothWires, fault: faults.hang("before-first-byte"), at: "before-first-byte" },
-  { name: "hang-after-metadata", wires: bothWires, fault: faults.hang("after-metadata"), at: "after-metadata" },
-  { name: "stall-after-text", wires: bothWires, fault: faults.stall(), at: "after-text" },
-  { name: "truncate-after-text", wires: bothWires, fault: faults.truncate("after-text"), at: "after-text" },
+  { name: "server-error-500", wires: allWires, fault: faults.serverError(), at: "before-first-byte" },
+  { name: "unavailable-503", wires: allWires, fault: faults.unavailable(), at: "before-first-byte" },
+  { name: "auth-401", wires: allWires, fault: faults.auth(), at: "before-first-byte" },
+  { name: "forbidden-403", wires: allWires, fault: faults.forbidden(), at: "before-first-byte" },
+  { name: "context-length-400", wires: allWires, fault: faults.contextLength(), at: "before-first-byte" },
+  { name: "stream-error-first-event", wires: allWires, fault: faults.streamErrorFirst(), at: "before-first-byte" },
+  { name: "stream-error-after-text", wires: allWires, fault: faults.streamErrorAfterText(), at: "after-text" },
+  { name: "cut-before-first-byte", wires: allWires, fault: faults.cut("before-first-byte"), at: "before-first-byte" },
+  { name: "cut-after-metadata", wires: allWires, fault: faults.cut("after-metadata"), at: "after-metadata" },
+  { name: "cut-after-text", wires: allWires, fault: faults.cut("after-text"), at: "after-text" },
+  { name: "hang-before-first-byte", wires: allWires, fault: faults.hang("before-first-byte"), at: "before-first-byte" },
+  { name: "hang-after-metadata", wires: allWires, fault: faults.hang("after-metadata"), at: "after-metadata" },
+  { name: "stall-after-text", wires: allWires, fault: faults.stall(), at: "after-text" },
+  { name: "truncate-after-text", wires: allWires, fault: faults.truncate("after-text"), at: "after-text" },
+  // Bedrock: a modeled throttlingException frame; Anthropic: a rate_limit_error event; OpenAI: an error chunk.
+  { name: "stream-rate-limit-after-text", wires: allWires, fault: faults.streamErrorAfterText("rate_limit"), at: "after-text" },
+  // Bedrock: an event-typed modelStreamErrorException carrying the model's 500.
+  { name: "stream-server-error-after-text", wires: allWires, fault: faults.streamErrorAfterText("server_error"), at: "after-text" },
 ];

@@ -27,7 +27,7 @@ export type Exchange = {
   /** Without content-length the body is sent chunked. */
   writeHead(status: number, headers: Record<string, string>): void;
   /** Resolves once the bytes are handed to the kernel. */
-  write(chunk: string): Promise<void>;
+  write(chunk: string | Uint8Array): Promise<void>;
   /** Completes the response; the connection stays open for the next request. */
   end(chunk?: string): void;
   /** Closes the connection mid-response: the client sees ECONNRESET. */
@@ -198,7 +198,7 @@ function createExchange(socket: Socket<Connection>): Exchange {
     // Bun corks socket writes; flush so every SSE event leaves now, as a real server's would.
     socket.flush();
   };
-  const encode = (chunk: string) => {
+  const encode = (chunk: string | Uint8Array) => {
     const bytes = Buffer.from(chunk);
     return chunked ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from("\r\n")]) : bytes;
   };

@@ -1,8 +1,9 @@
 import { anthropicWire } from "./anthropic-wire.ts";
 import { listen, type Exchange, type IncomingRequest } from "./http.ts";
 import { openaiWire } from "./openai-wire.ts";
+import { bedrockWire } from "./bedrock-wire.ts";
 import type { HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";
-import type { ResponseContext, WireFormat } from "./wire.ts";
+import type { Chunk, ResponseContext, WireFormat } from "./wire.ts";
 import { isRecord } from "../record.ts";
 
 export type SimulatorOptions = {
@@ -42,7 +43,7 @@ export type ScriptOptions = {
   match?: (request: RecordedRequest) => boolean;
 };
 
-const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire };
+const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire, bedrock: bedrockWire };
 
 // Credentials are never recorded, so request logs can be printed and committed.
 const secretHeaders = new Set(["authorization", "x-api-key", "proxy-authorization", "api-key", "cookie", "x-goog-api-key"]);
@@ -94,15 +95,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     const wire = wires[target.wire];
     const body = parseJson(rawBody);
-    const model = isRecord(body) && typeof body.model === "string" ? body.model : undefined;
-    const stream = isRecord(body) && body.stream === true;
+    // Accept `/<id>/v1/<route>` and, leniently, `/<id>/<route>`.
+    const route = (rest[0] === "v1" ? rest.slice(1) : rest).join("/");
+    const routed = wire.route?.(route);
+    const model = routed?.model ?? (isRecord(body) && typeof body.model === "string" ? body.model : undefined);
+    const stream = routed?.stream ?? (isRecord(body) && body.stream === true);
     const recorded: RecordedRequest = { method: req.method, path, body, model, stream, headers: recordableHeaders(req.headers), time: Date.now() };
     target.requests.push(recorded);
 
-    // Accept `/<id>/v1/<route>` and, leniently, `/<id>/<route>`.
-    const route = (rest[0] === "v1" ? rest.slice(1) : rest).join("/");
     if (req.method === "GET" && route === "models") return sendJson(res, 200, wire.models());
-    if (req.method !== "POST" || route !== wire.chatPath) {
+    if (req.method !== "POST" || (wire.route ? routed === undefined : route !== wire.chatPath)) {
       return sendJson(res, 404, wire.errorBody("not_found", `simulator: ${target.wire} provider "${id}" has no ${req.method} /${route}`));
     }
     if (rawBody.length > 0 && body === undefined) {
@@ -189,7 +191,7 @@ async function respondStream({ res, wire, reply, fault, context }: Responder): P
   if ((fault?.kind === "cut" || fault?.kind === "hang") && fault.at === "before-first-byte") return strike(res, fault);
 
   const plan = wire.streamPlan(reply, context);
-  res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  res.writeHead(200, { "content-type": wire.streamContentType ?? "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   if (fault?.kind === "stream-error" && fault.at === "first-event") {
     await write(res, wire.streamError(fault.error, context));
     return res.end();
@@ -276,7 +278,7 @@ function sendJson(res: Exchange, status: number, body: unknown, headers: Record<
   res.end(json);
 }
 
-function write(res: Exchange, chunk: string): Promise<void> {
+function write(res: Exchange, chunk: Chunk): Promise<void> {
   return res.write(chunk);
 }
 

@@ -1,5 +1,5 @@
-/** The two wire formats the simulator speaks; every OpenCode provider we test uses one of them. */
-export type Wire = "anthropic" | "openai";
+/** The wire formats the simulator speaks, each as the real API sends it. */
+export type Wire = "anthropic" | "openai" | "bedrock";
 
 /** What a simulated model answers, as plain data. */
 export type SimReply = {

@@ -16,14 +16,17 @@ export type ResponseContext = {
  */
 export type StreamPlan = {
   /** Before any content: Anthropic message_start, the OpenAI role chunk. */
-  metadata: string[];
+  metadata: Chunk[];
   /** Reasoning and text deltas, in order. */
-  content: string[];
+  content: Chunk[];
   /** The tool call, complete: a client runs the tool once it has read these. */
-  toolCall: string[];
+  toolCall: Chunk[];
   /** Stop reason, usage and the terminal event. */
-  finish: string[];
+  finish: Chunk[];
 };
+
+/** One write to the socket: SSE text, or a binary frame (Bedrock's event stream). */
+export type Chunk = string | Uint8Array;
 
 export type HttpErrorResponse = { status: number; headers: Record<string, string>; body: unknown };
 
@@ -33,9 +36,16 @@ export type HttpErrorFault = Extract<SimFault, { kind: "http-error" }>;
 export type WireFormat = {
   /** The POST path under `/<id>/v1` that takes chat requests. */
   chatPath: string;
+  /**
+   * For wires whose path names the model and the mode (Bedrock's `model/<id>/converse-stream`): the request's model
+   * and whether it streams. Without it, `chatPath` matches and the JSON body's `model` and `stream` say.
+   */
+  route?(path: string): { model: string; stream: boolean } | undefined;
+  /** The streamed answer's content type; `text/event-stream` when not given. */
+  streamContentType?: string;
   streamPlan(reply: SimReply, context: ResponseContext): StreamPlan;
   /** The in-stream error event / chunk. */
-  streamError(error: StreamErrorKind, context: ResponseContext): string;
+  streamError(error: StreamErrorKind, context: ResponseContext): Chunk;
   /** The non-streaming response body. */
   message(reply: SimReply, context: ResponseContext): unknown;
   httpError(fault: HttpErrorFault, context: ResponseContext): HttpErrorResponse;

@@ -1,0 +1,131 @@
+import type { HttpErrorKind, SimReply, StreamErrorKind } from "./types.ts";
+import { encodeFrame } from "../wires/aws-event-stream.ts";
+import { jsonFragments, outputTokens, retryHeaders, textChunks, type Chunk, type WireFormat } from "./wire.ts";
+
+/**
+ * Amazon Bedrock Runtime's Converse API: `POST /model/<model id>/converse-stream` answers with AWS event-stream
+ * frames (`application/vnd.amazon.eventstream`), `POST /model/<model id>/converse` with JSON. Errors as Bedrock
+ * sends them: the type in `x-amzn-errortype`, the body `{message}`; inside a stream, modeled exception frames
+ * (`:message-type` `exception`) and the event-typed `modelStreamErrorException`.
+ */
+
+const event = (eventType: string, payload: Record<string, unknown>): Uint8Array =>
+  // The real service pads each event with a `p` field of random length, so frame sizes do not leak content.
+  encodeFrame({ ":event-type": eventType, ":content-type": "application/json", ":message-type": "event" }, JSON.stringify({ ...payload, p: "abcdefghij" }));
+
+const exception = (exceptionType: string, message: string): Uint8Array =>
+  encodeFrame({ ":exception-type": exceptionType, ":content-type": "application/json", ":message-type": "exception" }, JSON.stringify({ message }));
+
+const errorTypeHeader = (type: string) => `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`;
+
+/** Error types and messages as bedrock-runtime returns them. */
+const errors: Record<HttpErrorKind | "not_found" | "invalid_request", { type: string; message: string }> = {
+  rate_limit: { type: "ThrottlingException", message: "Too many requests, please wait before trying again." },
+  quota: { type: "ThrottlingException", message: "Too many tokens per day, please wait before trying again." },
+  overloaded: { type: "ServiceUnavailableException", message: "Bedrock is unable to process your request." },
+  server_error: { type: "InternalServerException", message: "The system encountered an unexpected error during processing. Try your request again." },
+  unavailable: { type: "ServiceUnavailableException", message: "Bedrock is unable to process your request." },
+  auth: { type: "UnrecognizedClientException", message: "The security token included in the request is invalid." },
+  permission: { type: "AccessDeniedException", message: "You don't have access to the model with the specified model ID." },
+  context_length: { type: "ValidationException", message: "Input is too long for requested model." },
+  not_found: { type: "ResourceNotFoundException", message: "Could not resolve the foundation model from the provided model identifier." },
+  invalid_request: { type: "ValidationException", message: "Malformed input request, please reformat your input and try again." },
+};
+
+const toolUseId = (reply: SimReply, seq: number) => reply.toolCall?.id ?? `tooluse_sim${String(seq).padStart(12, "0")}`;
+const stopReason = (reply: SimReply) => (reply.toolCall ? "tool_use" : "end_turn");
+
+export const bedrockWire: WireFormat = {
+  chatPath: "converse-stream",
+  streamContentType: "application/vnd.amazon.eventstream",
+
+  route(path) {
+    const match = /^model\/([^/]+)\/(converse-stream|converse)$/.exec(path);
+    if (!match) return undefined;
+    return { model: decodeURIComponent(match[1]!), stream: match[2] === "converse-stream" };
+  },
+
+  streamPlan(reply, context) {
+    const metadata: Chunk[] = [event("messageStart", { role: "assistant" })];
+    const content: Chunk[] = [];
+    const toolCall: Chunk[] = [];
+    let index = 0;
+    if (reply.reasoning !== undefined) {
+      for (const chunk of textChunks(reply.reasoning))
+        content.push(event("contentBlockDelta", { contentBlockIndex: index, delta: { reasoningContent: { text: chunk } } }));
+      content.push(event("contentBlockDelta", { contentBlockIndex: index, delta: { reasoningContent: { signature: `sim-signature-${context.seq}` } } }));
+      content.push(event("contentBlockStop", { contentBlockIndex: index }));
+      index++;
+    }
+    if (reply.text !== undefined) {
+      for (const chunk of textChunks(reply.text)) content.push(event("contentBlockDelta", { contentBlockIndex: index, delta: { text: chunk } }));
+      toolCall.push(event("contentBlockStop", { contentBlockIndex: index }));
+      index++;
+    }
+    if (reply.toolCall) {
+      const id = toolUseId(reply, context.seq);
+      toolCall.push(event("contentBlockStart", { contentBlockIndex: index, start: { toolUse: { toolUseId: id, name: reply.toolCall.name } } }));
+      for (const fragment of jsonFragments(JSON.stringify(reply.toolCall.input)))
+        toolCall.push(event("contentBlockDelta", { contentBlockIndex: index, delta: { toolUse: { input: fragment } } }));
+      toolCall.push(event("contentBlockStop", { contentBlockIndex: index }));
+    }
+    const output = outputTokens(reply);
+    const finish: Chunk[] = [
+      event("messageStop", { stopReason: stopReason(reply) }),
+      event("metadata", {
+        usage: { inputTokens: context.inputTokens, outputTokens: output, totalTokens: context.inputTokens + output },
+        metrics: { latencyMs: 120 },
+      }),
+    ];
+    return { metadata, content, toolCall, finish };
+  },
+
+  streamError(error: StreamErrorKind) {
+    switch (error) {
+      // Modeled exceptions: frames of message type `exception`, which @ai-sdk/amazon-bedrock 4.0.112 drops.
+      case "rate_limit":
+        return exception("throttlingException", "Too many tokens, please wait before trying again.");
+      case "overloaded":
+        return exception("serviceUnavailableException", "The service is temporarily unable to handle the request.");
+      // The model behind Bedrock failed mid-stream: an event frame carrying the model's own status.
+      case "server_error":
+        return event("modelStreamErrorException", {
+          message: "Received error from the model provider.",
+          originalStatusCode: 500,
+          originalMessage: "Internal server error",
+        });
+    }
+  },
+
+  message(reply, context) {
+    const content: unknown[] = [];
+    if (reply.reasoning !== undefined)
+      content.push({ reasoningContent: { reasoningText: { text: reply.reasoning, signature: `sim-signature-${context.seq}` } } });
+    if (reply.text !== undefined) content.push({ text: reply.text });
+    if (reply.toolCall) content.push({ toolUse: { toolUseId: toolUseId(reply, context.seq), name: reply.toolCall.name, input: reply.toolCall.input } });
+    const output = outputTokens(reply);
+    return {
+      output: { message: { role: "assistant", content } },
+      stopReason: stopReason(reply),
+      usage: { inputTokens: context.inputTokens, outputTokens: output, totalTokens: context.inputTokens + output },
+      metrics: { latencyMs: 120 },
+    };
+  },
+
+  httpError(fault, context) {
+    const { type, message } = errors[fault.error];
+    return {
+      status: fault.status,
+      headers: { "x-amzn-errortype": errorTypeHeader(type), "x-amzn-requestid": `sim-${context.seq}`, ...retryHeaders(fault) },
+      body: { message },
+    };
+  },
+
+  models() {
+    return { modelSummaries: [{ modelId: "anthropic.claude-sonnet-4-5-20250929-v1:0", providerName: "Anthropic" }] };
+  },
+
+  errorBody(_kind, message) {
+    return { message };
+  },
+};

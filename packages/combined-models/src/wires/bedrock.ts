@@ -1,0 +1,153 @@
+/**
+ * Amazon Bedrock's ConverseStream wire, as `@ai-sdk/amazon-bedrock` 4.0.112 (OpenCode's at v1.18.18) reads it, and
+ * what that SDK drops.
+ *
+ * - HTTP errors: the error type in `x-amzn-errortype` (`ThrottlingException:http://internal.amazon.com/…`), the body
+ *   `{message}` (`{Message}` from some front ends).
+ * - Inside a 200 stream, two shapes of failure: modeled exceptions as frames with `:message-type` `exception` and
+ *   `:exception-type` (`throttlingException`, `serviceUnavailableException`, …), which this SDK version drops without
+ *   a word (vercel/ai#19034: the stream just ends with finish reason `other` after the partial text); and
+ *   event-typed `internalServerException` / `modelStreamErrorException` frames, which it enqueues as the bare inner
+ *   object (`{message, originalStatusCode}`), without their name.
+ *
+ * `watchBedrockStream` wraps the provider's `fetch` so that both reach the caller as a `BedrockStreamException`
+ * naming the exception: the stream fails with the provider's own error instead of ending as if it had finished.
+ */
+import { z } from "zod"
+import { decodeFrames, type DecodedFrame } from "./aws-event-stream.ts"
+
+const marker = Symbol.for("combined-models.bedrock-stream-exception")
+
+/** Event types Bedrock uses for errors inside a ConverseStream (lower camel case on the wire). */
+export const BEDROCK_STREAM_EXCEPTIONS = [
+  "internalServerException",
+  "modelStreamErrorException",
+  "serviceUnavailableException",
+  "throttlingException",
+  "validationException",
+] as const
+
+/** A modeled exception Bedrock sent inside a 200 ConverseStream. */
+export class BedrockStreamException extends Error {
+  readonly [marker] = true
+  override readonly name = "BedrockStreamException"
+  /** As on the wire: `throttlingException`, `modelStreamErrorException`, … */
+  readonly exceptionType: string
+  /** For `modelStreamErrorException`: the status the model behind Bedrock failed with. */
+  readonly originalStatusCode: number | undefined
+
+  constructor({ exceptionType, message, originalStatusCode }: { exceptionType: string; message: string; originalStatusCode?: number }) {
+    super(`Bedrock ${exceptionType}: ${message}`)
+    this.exceptionType = exceptionType
+    this.originalStatusCode = originalStatusCode
+  }
+
+  static isInstance(error: unknown): error is BedrockStreamException {
+    return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[marker] === true
+  }
+}
+
+/** The payload of an exception frame and of Bedrock's HTTP error bodies. */
+export const bedrockErrorPayloadSchema = z
+  .object({
+    message: z.string().optional(),
+    Message: z.string().optional(),
+    originalStatusCode: z.number().int().optional(),
+    originalMessage: z.string().optional(),
+  })
+  .loose()
+
+function exceptionOf(frame: DecodedFrame): BedrockStreamException | undefined {
+  const messageType = frame.headers[":message-type"]
+  const exceptionType =
+    messageType === "exception"
+      ? frame.headers[":exception-type"]
+      : messageType === "error"
+        ? frame.headers[":error-code"]
+        : messageType === "event" && (BEDROCK_STREAM_EXCEPTIONS as readonly string[]).includes(frame.headers[":event-type"] ?? "")
+          ? frame.headers[":event-type"]
+          : undefined
+  if (exceptionType === undefined) return undefined
+  let payload: z.infer<typeof bedrockErrorPayloadSchema> = {}
+  try {
+    const parsed = bedrockErrorPayloadSchema.safeParse(JSON.parse(new TextDecoder().decode(frame.payload)))
+    if (parsed.success) payload = parsed.data
+  } catch {
+    // A payload that is not JSON still names the exception in its headers.
+  }
+  const message = payload.message ?? payload.Message ?? frame.headers[":error-message"] ?? "no message"
+  return new BedrockStreamException({ exceptionType, message, originalStatusCode: payload.originalStatusCode })
+}
+
+/**
+ * Passes a ConverseStream body through unchanged, frame by frame, and fails it with a `BedrockStreamException` at
+ * the first exception frame. Frames it cannot read are passed on as they came, for the SDK to judge.
+ */
+export function watchBedrockBody(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  let buffer: Uint8Array = new Uint8Array(0)
+  let opaque = false
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      async transform(chunk, controller) {
+        if (opaque) return controller.enqueue(chunk)
+        const joined = new Uint8Array(buffer.length + chunk.length)
+        joined.set(buffer)
+        joined.set(chunk, buffer.length)
+        let decoded: ReturnType<typeof decodeFrames>
+        try {
+          decoded = decodeFrames(joined)
+        } catch {
+          // Not frames we can read: step aside and let the SDK see the bytes as they are.
+          opaque = true
+          buffer = new Uint8Array(0)
+          return controller.enqueue(joined)
+        }
+        let passed = 0
+        for (const frame of decoded.frames) {
+          const exception = exceptionOf(frame)
+          if (exception) {
+            if (passed > 0) {
+              controller.enqueue(joined.slice(0, passed))
+              // Erroring a stream drops what its reader has not taken yet: let the frames before the exception
+              // reach the SDK first, as they would have in a read of their own.
+              await new Promise((resolve) => setTimeout(resolve, 0))
+            }
+            return controller.error(exception)
+          }
+          passed += frame.size
+        }
+        if (passed > 0) controller.enqueue(joined.slice(0, passed))
+        buffer = decoded.rest.slice()
+      },
+      flush(controller) {
+        if (buffer.length > 0) controller.enqueue(buffer)
+      },
+    }),
+  )
+}
+
+/** A fetch as the AI SDK providers take it. */
+type Fetch = typeof globalThis.fetch
+
+/** A `fetch` for `@ai-sdk/amazon-bedrock` whose ConverseStream answers fail on Bedrock's exception frames. */
+export function watchBedrockStream(inner?: Fetch): Fetch {
+  const fetcher = inner ?? globalThis.fetch
+  const watched = async (input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) => {
+    const response = await fetcher(input, init)
+    const type = response.headers.get("content-type") ?? ""
+    if (!response.ok || !response.body || !type.includes("application/vnd.amazon.eventstream")) return response
+    return new Response(watchBedrockBody(response.body), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    })
+  }
+  return Object.assign(watched, { [watchedMarker]: true, preconnect: fetcher.preconnect }) as Fetch
+}
+
+const watchedMarker = Symbol.for("combined-models.bedrock-watched-fetch")
+
+/** Whether a fetch is already wrapped (a provider reload must not wrap it twice). */
+export function isWatchedFetch(value: unknown): boolean {
+  return typeof value === "function" && (value as unknown as Record<symbol, unknown>)[watchedMarker] === true
+}
