@@ -11,6 +11,8 @@ import {
 } from "../src/opencode/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider } from "../src/opencode/runtime.ts"
 import { ocModel, ocProvider } from "./opencode-fixtures.ts"
+import { encodeFrame } from "../src/wires/aws-event-stream.ts"
+import { BedrockStreamException } from "../src/wires/bedrock.ts"
 
 /** Anthropic and Copilot both serve Claude Sonnet 4.5; Copilot's window is smaller and it has no `max` variant. */
 function loadedProviders() {
@@ -64,6 +66,31 @@ describe("addCombinedProvider: the virtual provider in OpenCode's provider state
     const alone = { anthropic: loadedProviders().anthropic! }
     addCombinedProvider({ providers: alone, config: {} })
     expect((alone.anthropic as OpenCodeProvider).options ?? {}).not.toHaveProperty("headerTimeout")
+  })
+
+  test("a Bedrock member's fetch watches its stream (around the fetch it had); other members' fetch is left alone", async () => {
+    const providers = loadedProviders()
+    const bedrockModel = ocModel("amazon-bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0")
+    ;(bedrockModel.api as { npm: string }).npm = "@ai-sdk/amazon-bedrock"
+    providers["amazon-bedrock"] = ocProvider("amazon-bedrock", "Amazon Bedrock", [bedrockModel])
+    const seen: string[] = []
+    const own = (async (input: RequestInfo | URL) => {
+      seen.push(String(input))
+      return new Response(new Uint8Array(encodeFrame({ ":message-type": "exception", ":exception-type": "throttlingException" }, '{"message":"slow down"}')), {
+        headers: { "content-type": "application/vnd.amazon.eventstream" },
+      })
+    }) as unknown as typeof fetch
+    ;(providers["amazon-bedrock"] as OpenCodeProvider).options = { fetch: own }
+    addCombinedProvider({ providers, config: {} })
+    addCombinedProvider({ providers, config: {} })
+    const watched = (providers["amazon-bedrock"] as OpenCodeProvider).options as { fetch: typeof fetch }
+    expect(watched.fetch).not.toBe(own)
+    const response = await watched.fetch("http://127.0.0.1/model/x/converse-stream")
+    const failure = await response.arrayBuffer().catch((error: unknown) => error)
+    expect(BedrockStreamException.isInstance(failure) && failure.exceptionType).toBe("throttlingException")
+    // Wrapped once, whatever the number of provider loads.
+    expect(seen).toEqual(["http://127.0.0.1/model/x/converse-stream"])
+    expect(providers.anthropic!.options ?? {}).not.toHaveProperty("fetch")
   })
 
   test("no groups, no provider: an empty one would crash OpenCode's defaultModelIDs", () => {

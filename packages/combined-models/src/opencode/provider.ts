@@ -7,6 +7,7 @@ import type { Access } from "../route.ts"
 import { isAllowed, pick } from "../route.ts"
 import type { ResolvedConfig } from "../config.ts"
 import type { Group, Modality } from "../types.ts"
+import { fetchForSdk } from "../wires/index.ts"
 import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeModel, type OpenCodeProvider } from "./runtime.ts"
 import { isRecord } from "../record.ts"
 
@@ -127,6 +128,7 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   const provider = combinedProviderInfo(groups, providers)
   if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
   applyMemberTimeouts(providers, groups, rt.config.timeouts)
+  watchMemberStreams(providers, groups)
   const warnings = problems
     .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
     .filter((warning) => !warned.has(warning))
@@ -151,6 +153,23 @@ export function applyMemberTimeouts(
     const options = (provider.options ??= {}) as Record<string, unknown>
     options.headerTimeout ??= timeouts.firstByteMs
     options.chunkTimeout ??= timeouts.stallMs
+  }
+}
+
+/**
+ * Members whose SDK drops failures from the stream (Bedrock's exception frames at the pin) get the stream watcher as
+ * their `fetch`, around whatever fetch they had: OpenCode then sees the provider's own error where the SDK would have
+ * ended the stream as if it had finished. It changes nothing on a healthy stream.
+ */
+export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, groups: readonly Group[]) {
+  const members = new Set(groups.flatMap((group) => group.members.map((member) => member.providerID)))
+  for (const id of members) {
+    const provider = providers[id]
+    if (!provider) continue
+    const npm = Object.values(provider.models).map((model) => (model.api as { npm?: string } | undefined)?.npm).find(Boolean)
+    const options = (provider.options ??= {}) as Record<string, unknown>
+    const fetch = fetchForSdk(npm, options.fetch as typeof globalThis.fetch | undefined)
+    if (fetch) options.fetch = fetch
   }
 }
 
