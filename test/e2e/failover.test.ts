@@ -201,7 +201,8 @@ test.skipIf(skip)(
     await using env = await createEnv()
     scriptMain(env.sim, "anthropic", always(faults.rateLimit({ retryAfter: 30 })))
     scriptMain(env.sim, "github-copilot", always(faults.serverError()))
-    scriptMain(env.sim, "amazon-bedrock", always(faults.overloaded()))
+    // Bedrock's own overload: a serviceUnavailableException frame, as its first event.
+    scriptMain(env.sim, "amazon-bedrock", always(faults.streamErrorFirst("overloaded")))
     scriptMain(env.sim, "openrouter", always(faults.auth()))
 
     const result = await env.run("Anyone there?", { timeoutMs: 60_000 })
@@ -210,7 +211,7 @@ test.skipIf(skip)(
     expect(result.code, describeRun(result)).toBe(1)
     expect(result.output).toMatch(/anthropic[^\n]*rate-limited/)
     expect(result.output).toMatch(/github-copilot[^\n]*server error/)
-    expect(result.output).toMatch(/amazon-bedrock[^\n]*overloaded/)
+    expect(result.output).toMatch(/amazon-bedrock[^\n]*server error/)
     expect(result.output).toMatch(/openrouter[^\n]*credentials/)
     for (const id of ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"] as const)
       expect(mainRequests(env.sim, id).length, id).toBeGreaterThanOrEqual(1)

@@ -2,22 +2,25 @@
  * End-to-end harness: the patched OpenCode as a user runs it (`opencode run`, `export`, `session list`, the TUI under
  * tmux), against our loopback simulator registered under the real provider ids.
  *
- * Where OpenCode comes from:
+ * Where OpenCode comes from, the artifact users run unless asked otherwise:
+ * - `OPENCODE_BINARY=<path>`: a patched binary the user already has;
  * - `OPENCODE_PREPARED=<dir>`: a directory with `bin/opencode` (a prepared copy, or a wrapper around a dev tree);
- * - `OPENCODE_SRC=<checkout at the pin>`: prepared once per content hash of patches + engine + patch tool with
- *   `bun run patch prepare --out <cache> --opencode $OPENCODE_SRC`, cached under `$COMBINED_MODELS_E2E_CACHE`
- *   (default `/tmp/combined-models-e2e/<hash>`), so reruns start at once.
- * Without either, `e2e.enabled` is false and every e2e test skips by name.
+ * - `OPENCODE_SRC=<checkout at the pin>`: the patched binary, built once per content hash of patches + engine +
+ *   patch tool + catalog with `bun run patch prepare --binary --models <catalog> --out <cache> --opencode
+ *   $OPENCODE_SRC` (upstream's `build --single`), cached under `$COMBINED_MODELS_E2E_CACHE` (default
+ *   `/tmp/combined-models-e2e/<hash>`), so reruns start at once. `COMBINED_MODELS_E2E_SOURCE=1` runs the source
+ *   launcher instead (faster to rebuild, but Bedrock's event stream does not decode there: see `prepare`).
+ * Without any, `e2e.enabled` is false and every e2e test skips by name.
  *
  * Every environment is hermetic: its own HOME, XDG dirs, config file, catalog, a fresh git project, its own simulator
  * on 127.0.0.1, and every process it starts is killed (by process group) when it is disposed.
  */
 import { spawn as spawnProcess, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, relative, resolve } from "node:path"
-import { startSimulator, type RecordedRequest, type SimStep, type Simulator } from "../../packages/combined-models/src/simulator/index.ts"
+import { startSimulator, type RecordedRequest, type SimStep, type Simulator, type Wire } from "../../packages/combined-models/src/simulator/index.ts"
 
 export const REPO_ROOT = resolve(import.meta.dir, "../..")
 
@@ -26,11 +29,14 @@ export const MODEL = "combined/claude-sonnet-4-5"
 export const PRIORITY = ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"] as const
 export type ProviderId = (typeof PRIORITY)[number]
 
-/** Which wire each provider id speaks on the loopback (Bedrock through the Anthropic-wire override, hooks §1.3). */
-export const WIRES: Record<ProviderId, "anthropic" | "openai"> = {
+/**
+ * Which wire each provider id speaks on the loopback. Bedrock is reached through its own SDK
+ * (`@ai-sdk/amazon-bedrock`, ConverseStream), which only the compiled binary decodes (see `prepare`).
+ */
+export const WIRES: Record<ProviderId, Wire> = {
   anthropic: "anthropic",
   "github-copilot": "openai",
-  "amazon-bedrock": "anthropic",
+  "amazon-bedrock": "bedrock",
   openrouter: "openai",
 }
 
@@ -42,8 +48,10 @@ export const CATALOG_PATH =
 
 /** Why the suite cannot run here, or undefined when it can. */
 function skipReason(): string | undefined {
-  if (!process.env.OPENCODE_PREPARED && !process.env.OPENCODE_SRC)
-    return "set OPENCODE_SRC=<OpenCode checkout at the pin> (or OPENCODE_PREPARED=<dir with bin/opencode>)"
+  if (!process.env.OPENCODE_BINARY && !process.env.OPENCODE_PREPARED && !process.env.OPENCODE_SRC)
+    return "set OPENCODE_SRC=<OpenCode checkout at the pin> (or OPENCODE_BINARY=<patched binary>, OPENCODE_PREPARED=<dir with bin/opencode>)"
+  if (process.env.OPENCODE_BINARY && !existsSync(process.env.OPENCODE_BINARY))
+    return `OPENCODE_BINARY=${process.env.OPENCODE_BINARY} does not exist`
   if (!existsSync(CATALOG_PATH)) return `no catalog fixture at ${CATALOG_PATH} (set COMBINED_MODELS_CATALOG)`
   if (process.env.OPENCODE_PREPARED && !existsSync(join(process.env.OPENCODE_PREPARED, "bin/opencode")))
     return `OPENCODE_PREPARED=${process.env.OPENCODE_PREPARED} has no bin/opencode`
@@ -68,6 +76,12 @@ export type PrepareOptions = {
   extraArgs?: string[]
   /** Bound on the whole preparation. */
   timeoutMs?: number
+  /** The compiled binary (default), or the source launcher (`COMBINED_MODELS_E2E_SOURCE=1`). */
+  artifact?: "binary" | "source"
+}
+
+function defaultArtifact(): "binary" | "source" {
+  return process.env.COMBINED_MODELS_E2E_SOURCE === "1" ? "source" : "binary"
 }
 
 function filesUnder(dir: string): string[] {
@@ -83,9 +97,13 @@ function filesUnder(dir: string): string[] {
 }
 
 /** Content hash of what a prepared copy is made from: patches, engine, patch tool, the checkout's HEAD, the flavour. */
-export function preparationHash(options: Pick<PrepareOptions, "opencode" | "flavour">): string {
+export function preparationHash(options: Pick<PrepareOptions, "opencode" | "flavour" | "artifact">): string {
   const hash = createHash("sha256")
   hash.update(`flavour=${options.flavour ?? "patched"}\n`)
+  const artifact = options.artifact ?? defaultArtifact()
+  hash.update(`artifact=${artifact}\n`)
+  // The binary embeds the catalog.
+  if (artifact === "binary" && existsSync(CATALOG_PATH)) hash.update(readFileSync(CATALOG_PATH))
   const head = spawnSync("git", ["-C", options.opencode, "rev-parse", "HEAD"], { encoding: "utf8" })
   hash.update(`head=${head.stdout.trim()}\n`)
   for (const dir of ["patches", "packages/combined-models/src", "packages/combined-models/package.json", "packages/patcher/src"]) {
@@ -106,10 +124,12 @@ export function preparationHash(options: Pick<PrepareOptions, "opencode" | "flav
 export function prepare(options: PrepareOptions): string {
   const flavour = options.flavour ?? "patched"
   const cacheRoot = options.cacheRoot ?? process.env.COMBINED_MODELS_E2E_CACHE ?? "/tmp/combined-models-e2e"
-  const out = join(cacheRoot, `${flavour}-${preparationHash(options)}`)
+  const artifact = options.artifact ?? defaultArtifact()
+  const out = join(cacheRoot, `${flavour}-${artifact}-${preparationHash(options)}`)
   if (existsSync(join(out, "bin/opencode"))) return out
   mkdirSync(cacheRoot, { recursive: true })
   const args = ["run", "patch", "prepare", "--out", out, "--opencode", options.opencode]
+  if (artifact === "binary") args.push("--binary", "--models", CATALOG_PATH)
   // Stock: the same tool and launcher with an empty series (the engine is still copied in, and unused).
   let stockPatches: string | undefined
   if (flavour === "stock") {
@@ -132,7 +152,7 @@ export function prepare(options: PrepareOptions): string {
     )
   }
   if (process.env.COMBINED_MODELS_E2E_QUIET !== "1")
-    console.warn(`e2e: prepared ${flavour} OpenCode in ${out} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+    console.warn(`e2e: prepared ${flavour} OpenCode (${artifact}) in ${out} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
   return out
 }
 
@@ -147,10 +167,19 @@ export function preparedTree(prepared: string): string | undefined {
   return candidates.find((dir): dir is string => dir !== undefined && existsSync(join(dir, "packages/opencode/package.json")))
 }
 
-/** The patched OpenCode for this run: OPENCODE_PREPARED, or OPENCODE_SRC prepared once per process (and cached). */
+/** A directory whose `bin/opencode` is the given binary, as every other source of OpenCode is laid out. */
+function binaryDir(binary: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "cm-e2e-binary-"))
+  mkdirSync(join(dir, "bin"))
+  symlinkSync(binary, join(dir, "bin/opencode"))
+  return dir
+}
+
+/** The patched OpenCode for this run: OPENCODE_BINARY, OPENCODE_PREPARED, or OPENCODE_SRC prepared once (and cached). */
 export function preparedOpencode(): string {
   if (preparedDir) return preparedDir
-  if (process.env.OPENCODE_PREPARED) preparedDir = resolve(process.env.OPENCODE_PREPARED)
+  if (process.env.OPENCODE_BINARY) preparedDir = binaryDir(resolve(process.env.OPENCODE_BINARY))
+  else if (process.env.OPENCODE_PREPARED) preparedDir = resolve(process.env.OPENCODE_PREPARED)
   else if (process.env.OPENCODE_SRC) preparedDir = prepare({ opencode: resolve(process.env.OPENCODE_SRC) })
   else throw new Error(e2e.reason ?? "e2e is not enabled")
   return preparedDir
@@ -254,11 +283,12 @@ export type Env = AsyncDisposable & {
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g
 export const stripAnsi = (text: string) => text.replace(ANSI, "")
 
-/** Requests that carry `tools`: the agent's own steps, never the title call (hooks §1.3). */
+/** Requests that carry tools (`tools`; Bedrock's `toolConfig.tools`): the agent's own steps, never the title call. */
 export function isMainRequest(request: RecordedRequest): boolean {
   const body = request.body
-  if (typeof body !== "object" || body === null || !("tools" in body)) return false
-  const tools = (body as { tools: unknown }).tools
+  if (typeof body !== "object" || body === null) return false
+  const record = body as { tools?: unknown; toolConfig?: { tools?: unknown } }
+  const tools = record.tools ?? record.toolConfig?.tools
   return Array.isArray(tools) ? tools.length > 0 : tools !== undefined && tools !== null
 }
 
@@ -287,10 +317,10 @@ export function opencodeConfig(sim: Simulator, extra: Record<string, unknown> = 
         options: { baseURL: sim.baseURL("github-copilot"), apiKey: "gho-loopback" },
       },
       openrouter: { options: { baseURL: sim.baseURL("openrouter"), apiKey: "sk-or-loopback" } },
+      // Bedrock's own SDK, as a user's: a Bedrock API key (bearer token) and the endpoint on the loopback.
       "amazon-bedrock": {
-        npm: "@ai-sdk/anthropic",
         models: { [BEDROCK_MODEL]: {} },
-        options: { baseURL: sim.baseURL("amazon-bedrock"), apiKey: "bedrock-loopback", region: "us-east-1" },
+        options: { endpoint: sim.baseURL("amazon-bedrock"), apiKey: "bedrock-loopback", region: "us-east-1" },
       },
     },
     ...extra,

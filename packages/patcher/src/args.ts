@@ -10,12 +10,16 @@ export interface ParsedArgs {
   engine: string | undefined
   branch: string | undefined
   out: string | undefined
+  /** prepare: the models.dev catalog (api.json) a binary build embeds instead of downloading it. */
+  models: string | undefined
   force: boolean
   continue: boolean
+  /** prepare: build the binary users run (upstream's `build --single`) as `<out>/bin/opencode`. */
+  binary: boolean
 }
 
-const VALUE_FLAGS = ["opencode", "patches", "engine", "branch", "out"] as const
-const BOOLEAN_FLAGS = ["force", "continue"] as const
+const VALUE_FLAGS = ["opencode", "patches", "engine", "branch", "out", "models"] as const
+const BOOLEAN_FLAGS = ["force", "continue", "binary"] as const
 
 export const USAGE = `usage: bun run patch <command> --opencode <dir> [options]
 
@@ -24,7 +28,11 @@ commands:
   apply    --opencode <dir> [--branch <name>] [--force] [--continue]
                                                     make the patched branch (engine commit + one commit per patch)
   export   --opencode <dir> [--branch <name>]       rewrite patches/ from the branch's commits
-  prepare  --out <dir> --opencode <dir>             patched copy that runs from source: <out>/bin/opencode
+  prepare  --out <dir> --opencode <dir> [--binary [--models <api.json>]]
+                                                    patched copy that runs from source: <out>/bin/opencode;
+                                                    with --binary, <out>/bin/opencode is the compiled binary
+                                                    (upstream's build --single) and the source launcher is
+                                                    <out>/bin/opencode-source
 
 every command:
   --patches <dir>   series, patch files and upstream.json (default: this repository's patches/)
@@ -59,12 +67,16 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     engine: values.engine,
     branch: values.branch,
     out: values.out,
+    models: values.models,
     force: switches.force ?? false,
     continue: switches.continue ?? false,
+    binary: switches.binary ?? false,
   }
   if (parsed.opencode === undefined) throw new UsageError(`${command} needs --opencode <dir> (an OpenCode git checkout)`)
   if (command === "prepare" && parsed.out === undefined) throw new UsageError("prepare needs --out <dir>")
   if ((parsed.force || parsed.continue) && command !== "apply") throw new UsageError("--force and --continue are apply options")
+  if ((parsed.binary || parsed.models !== undefined) && command !== "prepare") throw new UsageError("--binary and --models are prepare options")
+  if (parsed.models !== undefined && !parsed.binary) throw new UsageError("--models is for --binary builds (the catalog the binary embeds)")
   if (parsed.branch !== undefined && command === "prepare") {
     throw new UsageError("prepare always uses the branch named in upstream.json")
   }

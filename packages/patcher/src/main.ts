@@ -40,7 +40,14 @@ function runCommand(args: ParsedArgs, log: (line: string) => void): number {
       runExport({ opencode, patchesDir, branch: args.branch, log })
       return 0
     case "prepare":
-      runPrepare({ out: resolve(args.out ?? ""), opencode, patchesDir, engineDir, log })
+      runPrepare({
+        out: resolve(args.out ?? ""),
+        opencode,
+        patchesDir,
+        engineDir,
+        binary: args.binary ? { models: args.models === undefined ? undefined : resolve(args.models) } : undefined,
+        log,
+      })
       return 0
   }
 }

@@ -174,5 +174,16 @@ describe("arguments", () => {
     expect(usage(["frobnicate"])).toContain('unknown command "frobnicate"')
     expect(usage(["check", "--opencode", "x", "--force"])).toContain("apply options")
     expect(usage(["prepare", "--opencode", "x"])).toContain("--out")
+    expect(usage(["check", "--opencode", "x", "--binary"])).toContain("prepare options")
+    expect(usage(["prepare", "--opencode", "x", "--out", "o", "--models", "api.json"])).toContain("--models is for --binary")
+  })
+
+  test("prepare --binary with the catalog the build embeds", () => {
+    expect(parseArgs(["prepare", "--opencode", "/oc", "--out", "/o", "--binary", "--models", "/api.json"])).toMatchObject({
+      command: "prepare",
+      binary: true,
+      models: "/api.json",
+    })
+    expect(parseArgs(["prepare", "--opencode", "/oc", "--out", "/o"])).toMatchObject({ binary: false, models: undefined })
   })
 })

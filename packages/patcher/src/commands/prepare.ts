@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { cloneCheckout } from "../clone.ts"
 import { openCheckout, patcherIdentity, requirePinnedCommit } from "../checkout.ts"
@@ -15,13 +16,21 @@ export interface PrepareOptions {
   opencode: string
   patchesDir: string
   engineDir: string
+  /**
+   * Also build the binary users run (upstream's `build --single`), as `<out>/bin/opencode`; the source launcher is
+   * then `<out>/bin/opencode-source`. `models`: the api.json the build embeds (offline it cannot download one).
+   */
+  binary?: { models?: string }
   log: (line: string) => void
 }
 
 export interface PreparedCopy {
   out: string
   opencodeRoot: string
+  /** Runs the patched source with bun (`--conditions=browser`, as upstream's `bun run dev`). */
   launcher: string
+  /** The compiled binary, with `binary`. */
+  binary?: string
   bunfig: string
   reused: boolean
 }
@@ -32,6 +41,8 @@ interface PrepareStamp {
   rootPackageJson: string
   bunfig: string
   bun: string
+  /** The catalog the binary embeds, by content hash; absent when no binary was built. */
+  binary?: { models: string }
 }
 
 /** The files prepare edits in the copy without committing them: restored before the series is re-applied. */
@@ -45,7 +56,13 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
   const { log } = options
   const out = resolve(options.out)
   const opencodeRoot = join(out, "opencode")
-  const paths = { launcher: join(out, "bin", "opencode"), bunfig: join(out, "bunfig.toml"), stamp: join(out, "prepare-stamp.json") }
+  const paths = {
+    launcher: join(out, "bin", options.binary ? "opencode-source" : "opencode"),
+    binary: options.binary ? join(out, "bin", "opencode") : undefined,
+    bunfig: join(out, "bunfig.toml"),
+    stamp: join(out, "prepare-stamp.json"),
+  }
+  const binaryStamp = options.binary ? { models: modelsStamp(options.binary.models) } : undefined
   const source = openCheckout(options.opencode)
   const pin = readUpstreamPin(options.patchesDir)
   const pinCommit = requirePinnedCommit(source, pin)
@@ -68,9 +85,9 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
     objects: "private",
   })
   const expectedTip = expected.complete ? expected.commits.at(-1)?.commit : undefined
-  if (expectedTip && isUpToDate(git, paths, expectedTip)) {
+  if (expectedTip && isUpToDate(git, paths, expectedTip, binaryStamp)) {
     log(`${out} is up to date (${pin.branch} at ${expectedTip.slice(0, 12)}); nothing to do`)
-    return { out, opencodeRoot, launcher: paths.launcher, bunfig: paths.bunfig, reused: true }
+    return { out, opencodeRoot, launcher: paths.launcher, binary: paths.binary, bunfig: paths.bunfig, reused: true }
   }
 
   const headBranch = git.currentBranch()
@@ -114,14 +131,69 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
         "Look for it in node_modules and update preloadCandidates in packages/patcher/src/prepare-files.ts",
     )
   }
-  writeFileSync(paths.bunfig, bunfigText(preload, opencodeVersionOf(git, pin.version)))
+  const version = opencodeVersionOf(git, pin.version)
+  writeFileSync(paths.bunfig, bunfigText(preload, version))
   mkdirSync(join(out, "bin"), { recursive: true })
   writeFileSync(paths.launcher, launcherScript(launcherPathsFor(out)))
   chmodSync(paths.launcher, 0o755)
-  const stamp: PrepareStamp = { tip: applied.tip, rootPackageJson, bunfig: readFileSync(paths.bunfig, "utf8"), bun: Bun.version }
+  if (paths.binary) {
+    rmSync(paths.binary, { force: true })
+    const built = buildBinary({ opencodeRoot, version, models: options.binary?.models, log })
+    copyFileSync(built, paths.binary)
+    chmodSync(paths.binary, 0o755)
+  }
+  const stamp: PrepareStamp = {
+    tip: applied.tip,
+    rootPackageJson,
+    bunfig: readFileSync(paths.bunfig, "utf8"),
+    bun: Bun.version,
+    ...(binaryStamp && { binary: binaryStamp }),
+  }
   writeFileSync(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`)
-  log(`ready: ${paths.launcher} runs OpenCode v${pin.version} with the patches (${applied.branch} at ${applied.tip.slice(0, 12)})`)
-  return { out, opencodeRoot, launcher: paths.launcher, bunfig: paths.bunfig, reused: false }
+  const entry = paths.binary ?? paths.launcher
+  log(`ready: ${entry} runs OpenCode v${pin.version} with the patches (${applied.branch} at ${applied.tip.slice(0, 12)})`)
+  return { out, opencodeRoot, launcher: paths.launcher, binary: paths.binary, bunfig: paths.bunfig, reused: false }
+}
+
+/**
+ * Upstream's local build (`bun run --cwd packages/opencode build --single`), offline: the web UI is not embedded
+ * (building it needs packages from GitHub) and the catalog comes from `models` when given. Returns the binary's path,
+ * after the build's own smoke test (`--version`) passed.
+ */
+function buildBinary(input: { opencodeRoot: string; version: string; models?: string; log: (line: string) => void }): string {
+  const started = performance.now()
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), OPENCODE_VERSION: input.version, OPENCODE_CHANNEL: "combined-models" }
+  if (input.models) env.MODELS_DEV_API_JSON = input.models
+  const build = Bun.spawnSync({
+    cmd: [process.execPath, "run", "--cwd", "packages/opencode", "build", "--single", "--skip-embed-web-ui"],
+    cwd: input.opencodeRoot,
+    env,
+    stdout: "pipe",
+    stderr: "pipe",
+  })
+  const output = (build.stdout.toString() + build.stderr.toString()).trim()
+  const dist = join(input.opencodeRoot, "packages", "opencode", "dist")
+  const binary = existsSync(dist)
+    ? readdirSync(dist)
+        .map((name) => join(dist, name, "bin", "opencode"))
+        .find((path) => existsSync(path))
+    : undefined
+  if (build.exitCode !== 0 || !binary) {
+    const tail = output.split("\n").slice(-20).join("\n")
+    const hint = input.models
+      ? ""
+      : "\nOffline, the build cannot download the models.dev catalog: pass --models <api.json> (MODELS_DEV_API_JSON)."
+    throw new PrepareError(`bun run --cwd packages/opencode build --single --skip-embed-web-ui failed in ${input.opencodeRoot}:\n${tail}${hint}`)
+  }
+  input.log(`built the binary with upstream's build --single (${elapsed(started)}): ${binary}`)
+  return binary
+}
+
+/** A catalog's identity for the stamp: its content hash (a new catalog rebuilds the binary that embeds it). */
+function modelsStamp(models: string | undefined): string {
+  if (models === undefined) return "downloaded"
+  if (!existsSync(models)) throw new PrepareError(`--models ${models}: no such file (a models.dev api.json)`)
+  return createHash("sha256").update(readFileSync(models)).digest("hex").slice(0, 16)
 }
 
 function launcherPathsFor(out: string) {
@@ -132,8 +204,14 @@ function launcherPathsFor(out: string) {
   }
 }
 
-function isUpToDate(git: Git, paths: { launcher: string; bunfig: string; stamp: string }, expectedTip: string): boolean {
+function isUpToDate(
+  git: Git,
+  paths: { launcher: string; binary?: string; bunfig: string; stamp: string },
+  expectedTip: string,
+  binary: PrepareStamp["binary"],
+): boolean {
   if (!existsSync(paths.stamp) || !existsSync(paths.launcher) || !existsSync(paths.bunfig)) return false
+  if (paths.binary && !existsSync(paths.binary)) return false
   let stamp: PrepareStamp
   try {
     stamp = JSON.parse(readFileSync(paths.stamp, "utf8")) as PrepareStamp
@@ -146,6 +224,7 @@ function isUpToDate(git: Git, paths: { launcher: string; bunfig: string; stamp: 
   return (
     stamp.tip === expectedTip &&
     stamp.bun === Bun.version &&
+    stamp.binary?.models === binary?.models &&
     git.resolveCommit("HEAD") === expectedTip &&
     existsSync(rootPackageJson) &&
     readFileSync(rootPackageJson, "utf8") === stamp.rootPackageJson &&

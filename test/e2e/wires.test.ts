@@ -1,0 +1,102 @@
+/**
+ * Each provider through the SDK OpenCode bundles for it, with no `npm` override, in the patched binary: the failures
+ * real providers send, and the answer that must come from the next member. Needs OpenCode (see harness.ts); without it
+ * every test here is skipped by name.
+ */
+import { expect, test } from "bun:test"
+import { faults, type SimStep } from "../../packages/combined-models/src/simulator/index.ts"
+import {
+  assistantMessages,
+  createEnv,
+  describeRun,
+  e2e,
+  lastAssistant,
+  mainRequests,
+  scriptMain,
+  textOf,
+  type Env,
+  type ProviderId,
+} from "./harness.ts"
+
+const skip = !e2e.enabled
+const TURN_MS = 90_000
+
+/** The same step for every request this turn, so a same-member retry cannot rescue it. */
+const always = (step: SimStep) => Array.from({ length: 4 }, () => structuredClone(step))
+
+/** A priority that puts `first` ahead, then `next`. */
+const priorityFor = (first: ProviderId, next: ProviderId) => ({
+  provider_priority: [first, next, ...(["anthropic", "github-copilot", "amazon-bedrock", "openrouter"] as const).filter((id) => id !== first && id !== next)],
+})
+
+/**
+ * One turn in which `failing` fails with `step` and `next` answers: the answer is `next`'s alone, the session holds
+ * none of the failed attempt's text, the output names the switch, and `opencode combined` shows `failing` cooling.
+ */
+async function expectFailover(env: Env, input: { failing: ProviderId; next: ProviderId; step: SimStep; partial?: string }) {
+  const answer = `${input.next} answered in full.`
+  scriptMain(env.sim, input.failing, always(input.step))
+  scriptMain(env.sim, input.next, [{ text: answer }])
+
+  const result = await env.run("Say something.", { timeoutMs: 60_000 })
+  expect(result.code, describeRun(result)).toBe(0)
+  expect(result.stdout).toContain(answer)
+  expect(mainRequests(env.sim, input.failing).length).toBeGreaterThanOrEqual(1)
+  expect(mainRequests(env.sim, input.next)).toHaveLength(1)
+  if (input.partial) expect(result.stdout).not.toContain(input.partial)
+  expect(result.output).toMatch(new RegExp(`↪.*${input.failing}`))
+  expect(result.output).toContain(`(${input.next})`)
+
+  const session = await env.exportSession(await env.latestSession())
+  const answers = assistantMessages(session)
+  expect(answers.map((message) => message.info.providerID)).toEqual([input.next])
+  expect(textOf(lastAssistant(session))).toBe(answer)
+  if (input.partial) expect(JSON.stringify(session)).not.toContain(input.partial)
+
+  const status = await env.opencode(["combined"], { timeoutMs: 30_000 })
+  expect(status.code, describeRun(status)).toBe(0)
+  const lines = status.output.split("\n").filter((line) => line.includes(input.failing))
+  expect(lines.join("\n"), status.output).toMatch(/cool|rate-limited|wait/i)
+  return result
+}
+
+test.skipIf(skip)(
+  "Bedrock through @ai-sdk/amazon-bedrock: a healthy ConverseStream answers",
+  async () => {
+    await using env = await createEnv({ config: priorityFor("amazon-bedrock", "openrouter") })
+    scriptMain(env.sim, "amazon-bedrock", [{ text: "Bedrock answered over ConverseStream." }])
+    const result = await env.run("Say something.", { timeoutMs: 60_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain("Bedrock answered over ConverseStream.")
+    expect(mainRequests(env.sim, "amazon-bedrock")[0]?.path).toMatch(/\/model\/[^/]+\/converse-stream$/)
+    const answer = lastAssistant(await env.exportSession(await env.latestSession()))
+    expect(answer.info.providerID).toBe("amazon-bedrock")
+    expect(answer.info.finish).toBe("stop")
+    expect(textOf(answer)).toBe("Bedrock answered over ConverseStream.")
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "Bedrock: a modeled throttlingException frame after some text fails over; the partial text is nowhere",
+  async () => {
+    await using env = await createEnv({ config: priorityFor("amazon-bedrock", "openrouter") })
+    const partial = "Bedrock began an answer it will not finish"
+    await expectFailover(env, {
+      failing: "amazon-bedrock",
+      next: "openrouter",
+      step: { text: partial, fault: faults.streamErrorAfterText("rate_limit") },
+      partial,
+    })
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "Bedrock: HTTP 429 ThrottlingException fails over",
+  async () => {
+    await using env = await createEnv({ config: priorityFor("amazon-bedrock", "openrouter") })
+    await expectFailover(env, { failing: "amazon-bedrock", next: "openrouter", step: { fault: faults.rateLimit() } })
+  },
+  TURN_MS,
+)
