@@ -24,11 +24,14 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     anthropic: { decision: "switch", reason: "rate_limit" },
     openai: { decision: "retry", reason: "rate_limit" },
     bedrock: { decision: "switch", reason: "rate_limit" },
+    // OpenRouter forwards Anthropic's body in metadata.raw, without its headers: no wait known, switch.
+    openrouter: { decision: "switch", reason: "rate_limit" },
   },
   "rate-limit-retry-after": { decision: "switch", reason: "rate_limit" },
   "rate-limit-retry-after-ms": { decision: "retry", reason: "rate_limit" },
   "insufficient-quota": { decision: "switch", reason: "quota" },
   "credit-balance-too-low": { decision: "switch", reason: "quota" },
+  "insufficient-credits-402": { decision: "switch", reason: "quota" },
   "overloaded-529": { decision: "retry", reason: "overloaded" },
   "server-error-500": { decision: "retry", reason: "server_error" },
   // OpenAI's 503 body says "The engine is currently overloaded".
@@ -37,6 +40,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     anthropic: { decision: "retry", reason: "server_error" },
     openai: { decision: "retry", reason: "overloaded" },
     bedrock: { decision: "retry", reason: "server_error" },
+    openrouter: { decision: "retry", reason: "server_error" },
   },
   "auth-401": { decision: "switch", reason: "auth" },
   // The openai-wire provider here is github-copilot, whose bare 403 is a known transient: a short cooldown, not
@@ -45,11 +49,22 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     anthropic: { decision: "switch", reason: "auth" },
     openai: { decision: "switch", reason: "rate_limit" },
     bedrock: { decision: "switch", reason: "auth" },
+    openrouter: { decision: "switch", reason: "auth" },
   },
   "context-length-400": { decision: "pass_through", reason: "context_overflow" },
   // Bedrock's serviceUnavailableException frame reads as its HTTP twin, the 503 ServiceUnavailableException.
-  "stream-error-first-event": { anthropic: { decision: "retry", reason: "overloaded" }, openai: { decision: "retry", reason: "overloaded" }, bedrock: { decision: "retry", reason: "server_error" } },
-  "stream-error-after-text": { anthropic: { decision: "retry", reason: "overloaded" }, openai: { decision: "retry", reason: "overloaded" }, bedrock: { decision: "retry", reason: "server_error" } },
+  "stream-error-first-event": {
+    anthropic: { decision: "retry", reason: "overloaded" },
+    openai: { decision: "retry", reason: "overloaded" },
+    openrouter: { decision: "retry", reason: "overloaded" },
+    bedrock: { decision: "retry", reason: "server_error" },
+  },
+  "stream-error-after-text": {
+    anthropic: { decision: "retry", reason: "overloaded" },
+    openai: { decision: "retry", reason: "overloaded" },
+    openrouter: { decision: "retry", reason: "overloaded" },
+    bedrock: { decision: "retry", reason: "server_error" },
+  },
   "cut-before-first-byte": { decision: "retry", reason: "network" },
   "cut-after-metadata": { decision: "retry", reason: "network" },
   "cut-after-text": { decision: "retry", reason: "network" },
@@ -62,6 +77,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
   "stream-rate-limit-after-text": {
     anthropic: { decision: "switch", reason: "rate_limit" },
     openai: { decision: "retry", reason: "rate_limit" },
+    openrouter: { decision: "switch", reason: "rate_limit" },
     bedrock: { decision: "switch", reason: "rate_limit" },
   },
   "stream-server-error-after-text": { decision: "retry", reason: "server_error" },
@@ -75,35 +91,35 @@ function expected(name: string, wire: Wire) {
   return found
 }
 
-function quickConfig(): ResolvedConfig {
+/** The failing member first, then the healthy one. */
+function quickConfig(priority: string[]): ResolvedConfig {
   const resolved = resolveConfig({
-    provider_priority: ["anthropic", "github-copilot", "amazon-bedrock", "openrouter"],
+    provider_priority: priority,
     combined_models: { timeouts: { first_byte: "300ms", stall: "300ms" } },
   })
   if (!resolved.ok) throw new Error("test config invalid")
   return resolved.config
 }
 
-/** The failing provider speaks the wire under test; OpenRouter (chat completions) is the healthy next member. */
-function groupFor(wire: Wire): { group: Group; primary: string } {
-  const primary = { anthropic: "anthropic", openai: "github-copilot", bedrock: "amazon-bedrock" }[wire]
+const PRIMARY: Record<Wire, string> = { anthropic: "anthropic", openai: "github-copilot", openrouter: "openrouter", bedrock: "amazon-bedrock" }
+
+/** The failing provider speaks the wire under test; OpenRouter is the healthy next member (Anthropic after OpenRouter). */
+function groupFor(wire: Wire): { group: Group; primary: string; next: string } {
+  const primary = PRIMARY[wire]
+  const next = primary === "openrouter" ? "anthropic" : "openrouter"
   const group = sonnetGroup()
-  return {
-    primary,
-    group: {
-      ...group,
-      members: group.members.filter((member) => member.providerID === primary || member.providerID === "openrouter"),
-      providers: [primary, "openrouter"],
-    },
-  }
+  const members = group.members.filter((member) => member.providerID === primary || member.providerID === next)
+  // Grouping orders members by priority; here the failing member comes first whatever the order of the fixture.
+  members.sort((a, b) => Number(b.providerID === primary) - Number(a.providerID === primary))
+  return { primary, next, group: { ...group, members, providers: [primary, next] } }
 }
 
 async function stage(wire: Wire) {
-  const { group, primary } = groupFor(wire)
+  const { group, primary, next } = groupFor(wire)
   const delays: number[] = []
   const rehearsal = await startRehearsal({
     groups: [group],
-    config: quickConfig(),
+    config: quickConfig([primary, next]),
     // Retry waits are recorded, not slept: the decision is what matters, and tests stay fast.
     sleep: async (ms) => void delays.push(ms),
   })
@@ -118,7 +134,7 @@ async function stage(wire: Wire) {
       },
     }),
   }
-  return { rehearsal, group, primary, delays, tools, toolRuns: () => toolRuns }
+  return { rehearsal, group, primary, next, delays, tools, toolRuns: () => toolRuns }
 }
 
 const user = (content: string): ModelMessage[] => [{ role: "user", content }]
@@ -130,7 +146,7 @@ describe("fault matrix", () => {
       const want = expected(entry.name, wire)
 
       test(`${entry.name} on ${wire} (${entry.at}) → ${want.decision}`, async () => {
-        const { rehearsal, group, primary } = await stage(wire)
+        const { rehearsal, group, primary, next } = await stage(wire)
         await using _ = rehearsal
         const session = rehearsal.session(group.id)
         rehearsal.sim.script(primary, [{ text: PARTIAL, fault: entry.fault }])
@@ -140,10 +156,10 @@ describe("fault matrix", () => {
         expect(failed?.error?.reason).toBe(want.reason as never)
         expect(failed?.member.providerID).toBe(primary)
 
-        const served = want.decision === "switch" ? "openrouter" : primary
+        const served = want.decision === "switch" ? next : primary
         if (want.decision === "pass_through") {
           expect(result.status).toBe("failed")
-          expect(rehearsal.sim.requests("openrouter")).toHaveLength(0)
+          expect(rehearsal.sim.requests(next)).toHaveLength(0)
           expect(rehearsal.sim.requests(primary)).toHaveLength(1)
           expect(rehearsal.health.entries()).toEqual([])
           return
@@ -153,11 +169,11 @@ describe("fault matrix", () => {
         // One provider's answer, whole: the failed attempt's partial text is gone.
         expect(result.text).toBe(`Hello from ${served}.`)
         expect(rehearsal.sim.requests(primary)).toHaveLength(want.decision === "retry" ? 2 : 1)
-        expect(rehearsal.sim.requests("openrouter")).toHaveLength(want.decision === "switch" ? 1 : 0)
+        expect(rehearsal.sim.requests(next)).toHaveLength(want.decision === "switch" ? 1 : 0)
 
         // The next turn: a member that was switched away from is skipped without a request; one that recovered
         // on retry serves again.
-        const before = { primary: rehearsal.sim.requests(primary).length, next: rehearsal.sim.requests("openrouter").length }
+        const before = { primary: rehearsal.sim.requests(primary).length, next: rehearsal.sim.requests(next).length }
         const second = await session.runTurn({ messages: user("again") })
         expect(second.servedBy?.providerID).toBe(served)
         expect(rehearsal.sim.requests(primary).length - before.primary).toBe(want.decision === "switch" ? 0 : 1)
@@ -165,7 +181,7 @@ describe("fault matrix", () => {
 
       if (want.decision === "pass_through") continue
       test(`${entry.name} on ${wire}, in the step after a completed tool call → ${want.decision}, the tool ran once`, async () => {
-        const { rehearsal, group, primary, tools, toolRuns } = await stage(wire)
+        const { rehearsal, group, primary, next, tools, toolRuns } = await stage(wire)
         await using _ = rehearsal
         const session = rehearsal.session(group.id)
         rehearsal.sim.script(primary, [
@@ -176,7 +192,7 @@ describe("fault matrix", () => {
         const result = await session.runTurn({ messages: user("read it"), tools })
         expect(toolRuns()).toBe(1)
         expect(result.status).toBe("answered")
-        const served = want.decision === "switch" ? "openrouter" : primary
+        const served = want.decision === "switch" ? next : primary
         expect(result.servedBy?.providerID).toBe(served)
         expect(result.text).toBe(`Hello from ${served}.`)
         // Whoever served the last step was given the tool's result.

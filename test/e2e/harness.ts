@@ -37,7 +37,7 @@ export const WIRES: Record<ProviderId, Wire> = {
   anthropic: "anthropic",
   "github-copilot": "openai",
   "amazon-bedrock": "bedrock",
-  openrouter: "openai",
+  openrouter: "openrouter",
 }
 
 const BEDROCK_MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"

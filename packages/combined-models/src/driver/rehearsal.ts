@@ -4,6 +4,7 @@
  */
 import { createAmazonBedrock } from "@ai-sdk/amazon-bedrock"
 import { createAnthropic } from "@ai-sdk/anthropic"
+import { createOpenRouter } from "@openrouter/ai-sdk-provider"
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import type { LanguageModelV3 } from "@ai-sdk/provider"
 import type { ResolvedConfig } from "../config.ts"
@@ -20,6 +21,7 @@ const ANTHROPIC_WIRE = /^(anthropic|google-vertex-anthropic)$|anthropic/
 /** The wire a provider's real SDK speaks: Bedrock's ConverseStream, Anthropic's Messages, or chat completions. */
 export function wireFor(providerID: string): Wire {
   if (providerID === "amazon-bedrock") return "bedrock"
+  if (providerID === "openrouter") return "openrouter"
   return ANTHROPIC_WIRE.test(providerID) ? "anthropic" : "openai"
 }
 
@@ -59,6 +61,7 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
       })(member.modelID)
     if (wire === "anthropic")
       return createAnthropic({ baseURL, apiKey: "rehearsal", fetch: options.fetch })(member.modelID)
+    if (wire === "openrouter") return createOpenRouter({ baseURL, apiKey: "rehearsal", fetch: options.fetch }).chat(member.modelID)
     return createOpenAICompatible({ name: member.providerID, baseURL, apiKey: "rehearsal", fetch: options.fetch }).chatModel(
       member.modelID,
     )

@@ -47,7 +47,8 @@ export type FaultCatalogEntry = {
 };
 
 const bothWires = ["anthropic", "openai"] as const;
-const allWires = ["anthropic", "openai", "bedrock"] as const;
+/** Wires whose providers answer 529 (Anthropic's overload; Copilot forwards it). */
+const allWires = ["anthropic", "openai", "openrouter", "bedrock"] as const;
 
 /** Every fault the simulator knows, for fault matrices. */
 export const FAULT_CATALOG: readonly FaultCatalogEntry[] = [
@@ -55,6 +56,8 @@ export const FAULT_CATALOG: readonly FaultCatalogEntry[] = [
   { name: "rate-limit-retry-after", wires: allWires, fault: faults.rateLimit({ retryAfter: 7 }), at: "before-first-byte" },
   { name: "rate-limit-retry-after-ms", wires: allWires, fault: faults.rateLimit({ retryAfterMs: 1500 }), at: "before-first-byte" },
   { name: "insufficient-quota", wires: ["openai", "bedrock"], fault: faults.quota({ wire: "openai" }), at: "before-first-byte" },
+  // OpenRouter: 402 "Insufficient credits".
+  { name: "insufficient-credits-402", wires: ["openrouter"], fault: { kind: "http-error", status: 402, error: "quota" }, at: "before-first-byte" },
   { name: "credit-balance-too-low", wires: ["anthropic"], fault: faults.quota({ wire: "anthropic" }), at: "before-first-byte" },
   { name: "overloaded-529", wires: bothWires, fault: faults.overloaded(), at: "before-first-byte" },
   { name: "server-error-500", wires: allWires, fault: faults.serverError(), at: "before-first-byte" },

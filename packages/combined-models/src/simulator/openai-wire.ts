@@ -59,34 +59,44 @@ const usage = (reply: SimReply, context: ResponseContext) => ({
   total_tokens: context.inputTokens + outputTokens(reply),
 });
 
+/**
+ * A chat-completions wire. `reasoningField`: where streamed reasoning goes in a delta (`reasoning_content` for
+ * OpenAI-compatible servers and Copilot, `reasoning` for OpenRouter).
+ */
+export function chatCompletionsWire({ reasoningField }: { reasoningField: "reasoning_content" | "reasoning" }): WireFormat {
+  return { ...openaiWire, streamPlan: (reply, context) => streamPlan(reply, context, reasoningField) };
+}
+
+function streamPlan(reply: SimReply, context: ResponseContext, reasoningField: string) {
+  const base = { id: completionId(context.seq), object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: context.model, system_fingerprint: null };
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+    sse({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+
+  // The first chunk carries only the role: clients treat it as response metadata.
+  const metadata = [chunk({ role: "assistant", content: "" })];
+  const content: string[] = [];
+  const toolCall: string[] = [];
+  const finish: string[] = [];
+  for (const piece of textChunks(reply.reasoning ?? "")) content.push(chunk({ [reasoningField]: piece }));
+  for (const piece of textChunks(reply.text ?? "")) content.push(chunk({ content: piece }));
+  if (reply.toolCall) {
+    const fragments = jsonFragments(JSON.stringify(reply.toolCall.input));
+    toolCall.push(chunk({ tool_calls: [{ index: 0, id: toolCallId(reply, context.seq), type: "function", function: { name: reply.toolCall.name, arguments: "" } }] }));
+    for (const fragment of fragments) toolCall.push(chunk({ tool_calls: [{ index: 0, function: { arguments: fragment } }] }));
+  }
+  finish.push(
+    chunk({}, finishReason(reply)),
+    // The usage chunk has no choices, as with stream_options.include_usage (Copilot always sends usage).
+    sse({ ...base, choices: [], usage: usage(reply, context) }),
+    "data: [DONE]\n\n",
+  );
+  return { metadata, content, toolCall, finish };
+}
+
 export const openaiWire: WireFormat = {
   chatPath: "chat/completions",
 
-  streamPlan(reply, context) {
-    const base = { id: completionId(context.seq), object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: context.model, system_fingerprint: null };
-    const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
-      sse({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
-
-    // The first chunk carries only the role: clients treat it as response metadata.
-    const metadata = [chunk({ role: "assistant", content: "" })];
-    const content: string[] = [];
-    const toolCall: string[] = [];
-    const finish: string[] = [];
-    for (const piece of textChunks(reply.reasoning ?? "")) content.push(chunk({ reasoning_content: piece }));
-    for (const piece of textChunks(reply.text ?? "")) content.push(chunk({ content: piece }));
-    if (reply.toolCall) {
-      const fragments = jsonFragments(JSON.stringify(reply.toolCall.input));
-      toolCall.push(chunk({ tool_calls: [{ index: 0, id: toolCallId(reply, context.seq), type: "function", function: { name: reply.toolCall.name, arguments: "" } }] }));
-      for (const fragment of fragments) toolCall.push(chunk({ tool_calls: [{ index: 0, function: { arguments: fragment } }] }));
-    }
-    finish.push(
-      chunk({}, finishReason(reply)),
-      // The usage chunk has no choices, as with stream_options.include_usage (Copilot always sends usage).
-      sse({ ...base, choices: [], usage: usage(reply, context) }),
-      "data: [DONE]\n\n",
-    );
-    return { metadata, content, toolCall, finish };
-  },
+  streamPlan: (reply, context) => streamPlan(reply, context, "reasoning_content"),
 
   streamError(error) {
     // OpenAI and OpenRouter send an error object as a data chunk and then end the stream without [DONE].
