@@ -100,3 +100,21 @@ test.skipIf(skip)(
   },
   TURN_MS,
 )
+
+test.skipIf(skip)(
+  "OpenRouter through @openrouter/ai-sdk-provider: an error chunk inside a 200 stream fails over at once",
+  async () => {
+    await using env = await createEnv({ config: priorityFor("openrouter", "anthropic") })
+    const partial = "OpenRouter's upstream began an answer"
+    const result = await expectFailover(env, {
+      failing: "openrouter",
+      next: "anthropic",
+      step: { text: partial, fault: faults.streamErrorAfterText("rate_limit") },
+      partial,
+    })
+    // Stock OpenCode retries this on OpenRouter for about 70 s; the switch happens on the first error.
+    expect(mainRequests(env.sim, "openrouter")).toHaveLength(1)
+    expect(result.elapsedMs).toBeLessThan(30_000)
+  },
+  TURN_MS,
+)
