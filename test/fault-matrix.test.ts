@@ -11,7 +11,7 @@ import { resolveConfig, type ResolvedConfig } from "../packages/combined-models/
 import { startRehearsal } from "../packages/combined-models/src/driver/rehearsal.ts"
 import { FAULT_CATALOG, faults, type SimFault, type Wire } from "../packages/combined-models/src/simulator/index.ts"
 import type { Group } from "../packages/combined-models/src/types.ts"
-import { sonnetGroup } from "../packages/combined-models/test/fixtures.ts"
+import { member, sonnetGroup } from "../packages/combined-models/test/fixtures.ts"
 
 type Decision = "retry" | "switch" | "pass_through"
 
@@ -26,6 +26,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     bedrock: { decision: "switch", reason: "rate_limit" },
     // OpenRouter forwards Anthropic's body in metadata.raw, without its headers: no wait known, switch.
     openrouter: { decision: "switch", reason: "rate_limit" },
+    responses: { decision: "retry", reason: "rate_limit" },
   },
   "rate-limit-retry-after": { decision: "switch", reason: "rate_limit" },
   "rate-limit-retry-after-ms": { decision: "retry", reason: "rate_limit" },
@@ -41,6 +42,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     openai: { decision: "retry", reason: "overloaded" },
     bedrock: { decision: "retry", reason: "server_error" },
     openrouter: { decision: "retry", reason: "server_error" },
+    responses: { decision: "retry", reason: "overloaded" },
   },
   "auth-401": { decision: "switch", reason: "auth" },
   // The openai-wire provider here is github-copilot, whose bare 403 is a known transient: a short cooldown, not
@@ -50,6 +52,8 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     openai: { decision: "switch", reason: "rate_limit" },
     bedrock: { decision: "switch", reason: "auth" },
     openrouter: { decision: "switch", reason: "auth" },
+    // At OpenAI itself a 403 is a real permission problem.
+    responses: { decision: "switch", reason: "auth" },
   },
   "context-length-400": { decision: "pass_through", reason: "context_overflow" },
   // Bedrock's serviceUnavailableException frame reads as its HTTP twin, the 503 ServiceUnavailableException.
@@ -58,12 +62,15 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     openai: { decision: "retry", reason: "overloaded" },
     openrouter: { decision: "retry", reason: "overloaded" },
     bedrock: { decision: "retry", reason: "server_error" },
+    responses: { decision: "retry", reason: "overloaded" },
   },
   "stream-error-after-text": {
     anthropic: { decision: "retry", reason: "overloaded" },
     openai: { decision: "retry", reason: "overloaded" },
     openrouter: { decision: "retry", reason: "overloaded" },
     bedrock: { decision: "retry", reason: "server_error" },
+    // `response.failed`: the error is on the response, `{code: "server_error", message}`.
+    responses: { decision: "retry", reason: "overloaded" },
   },
   "cut-before-first-byte": { decision: "retry", reason: "network" },
   "cut-after-metadata": { decision: "retry", reason: "network" },
@@ -79,6 +86,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     openai: { decision: "retry", reason: "rate_limit" },
     openrouter: { decision: "switch", reason: "rate_limit" },
     bedrock: { decision: "switch", reason: "rate_limit" },
+    responses: { decision: "retry", reason: "rate_limit" },
   },
   "stream-server-error-after-text": { decision: "retry", reason: "server_error" },
 }
@@ -101,13 +109,24 @@ function quickConfig(priority: string[]): ResolvedConfig {
   return resolved.config
 }
 
-const PRIMARY: Record<Wire, string> = { anthropic: "anthropic", openai: "github-copilot", openrouter: "openrouter", bedrock: "amazon-bedrock" }
+const PRIMARY: Record<Wire, string> = {
+  anthropic: "anthropic",
+  openai: "github-copilot",
+  openrouter: "openrouter",
+  bedrock: "amazon-bedrock",
+  responses: "openai",
+}
 
 /** The failing provider speaks the wire under test; OpenRouter is the healthy next member (Anthropic after OpenRouter). */
 function groupFor(wire: Wire): { group: Group; primary: string; next: string } {
   const primary = PRIMARY[wire]
   const next = primary === "openrouter" ? "anthropic" : "openrouter"
-  const group = sonnetGroup()
+  const sonnet = sonnetGroup()
+  // OpenAI's Responses API serves OpenAI's models: GPT-5 at OpenAI and at OpenRouter.
+  const group =
+    wire === "responses"
+      ? { ...sonnet, id: "gpt-5", name: "GPT-5", members: [member("openai", "gpt-5", 400_000), member("openrouter", "openai/gpt-5", 400_000)] }
+      : sonnet
   const members = group.members.filter((member) => member.providerID === primary || member.providerID === next)
   // Grouping orders members by priority; here the failing member comes first whatever the order of the fixture.
   members.sort((a, b) => Number(b.providerID === primary) - Number(a.providerID === primary))

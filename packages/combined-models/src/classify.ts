@@ -28,6 +28,7 @@
 import { APICallError, LoadAPIKeyError, TypeValidationError } from "@ai-sdk/provider"
 import { CombinedModelsTimeoutError, StreamTruncatedError } from "./errors.ts"
 import { BedrockStreamException } from "./wires/bedrock.ts"
+import { responseFailure } from "./wires/openai-responses.ts"
 import { redact } from "./redact.ts"
 import type { ClassifiedError, FailureReason } from "./types.ts"
 
@@ -149,6 +150,7 @@ function unwrap(error: unknown): unknown[] {
     layers.push(value)
     if (!isObject(value)) return
     if (read(value, "type") === "error" && "error" in value) visit(read(value, "error"), depth + 1)
+    visit(responseFailure(value), depth + 1)
     if (TypeValidationError.isInstance(value)) visit(value.value, depth + 1)
     visit(read(value, "cause"), depth + 1)
   }

@@ -6,6 +6,7 @@ import { RetryError, streamText } from "ai"
 import fc from "fast-check"
 import { classify, QUOTA_MIN_WAIT_MS, type ClassifyContext } from "../src/classify.ts"
 import { CombinedModelsTimeoutError, StreamTruncatedError } from "../src/errors.ts"
+import { BedrockStreamException } from "../src/wires/bedrock.ts"
 import { FAILURE_REASONS, type ClassifiedError } from "../src/types.ts"
 
 const NOW = Date.parse("2026-03-01T12:00:00Z")
@@ -76,6 +77,30 @@ function assertSafe(result: ClassifiedError) {
 
 describe("OpenAI", () => {
   runCases([
+    {
+      name: "Responses stream: a response.failed event (passed on whole by @ai-sdk/openai) reads its response.error",
+      error: () => ({
+        type: "response.failed",
+        sequence_number: 12,
+        response: {
+          id: "resp_1",
+          status: "failed",
+          error: { code: "server_error", message: "The server had an error processing your request. Sorry about that! You can retry your request." },
+          incomplete_details: null,
+          usage: null,
+        },
+      }),
+      expect: { reason: "server_error" },
+    },
+    {
+      name: "Responses stream: response.failed with a rate-limit code",
+      error: () => ({
+        type: "response.failed",
+        sequence_number: 3,
+        response: { status: "failed", error: { code: "rate_limit_exceeded", message: "Rate limit reached for gpt-5. Please try again in 20s." } },
+      }),
+      expect: { reason: "rate_limit" },
+    },
     {
       name: "429 insufficient_quota is quota, not a rate limit, and short reset headers do not shorten it",
       error: () =>
@@ -427,6 +452,21 @@ describe("Anthropic", () => {
 
 describe("Amazon Bedrock", () => {
   runCases([
+    {
+      name: "a modeled throttlingException frame, surfaced by the stream watcher",
+      error: () => new BedrockStreamException({ exceptionType: "throttlingException", message: "Too many tokens, please wait before trying again." }),
+      expect: { reason: "rate_limit" },
+    },
+    {
+      name: "a modelStreamErrorException frame carries the model's status",
+      error: () => new BedrockStreamException({ exceptionType: "modelStreamErrorException", message: "Received error from the model provider.", originalStatusCode: 429 }),
+      expect: { reason: "rate_limit", statusCode: 429 },
+    },
+    {
+      name: "the SDK's bare inner object of an event-typed modelStreamErrorException: originalStatusCode is the status",
+      error: () => ({ message: "Received error from the model provider.", originalStatusCode: 503, originalMessage: "Service Unavailable" }),
+      expect: { reason: "server_error", statusCode: 503 },
+    },
     {
       name: "429 ThrottlingException (x-amzn-errortype)",
       error: () =>

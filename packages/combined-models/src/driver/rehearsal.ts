@@ -4,6 +4,7 @@
  */
 import { createAmazonBedrock } from "@ai-sdk/amazon-bedrock"
 import { createAnthropic } from "@ai-sdk/anthropic"
+import { createOpenAI } from "@ai-sdk/openai"
 import { createOpenRouter } from "@openrouter/ai-sdk-provider"
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import type { LanguageModelV3 } from "@ai-sdk/provider"
@@ -22,6 +23,8 @@ const ANTHROPIC_WIRE = /^(anthropic|google-vertex-anthropic)$|anthropic/
 export function wireFor(providerID: string): Wire {
   if (providerID === "amazon-bedrock") return "bedrock"
   if (providerID === "openrouter") return "openrouter"
+  // OpenAI's own models go through @ai-sdk/openai's Responses API, as OpenCode sends them.
+  if (providerID === "openai") return "responses"
   return ANTHROPIC_WIRE.test(providerID) ? "anthropic" : "openai"
 }
 
@@ -62,6 +65,7 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
     if (wire === "anthropic")
       return createAnthropic({ baseURL, apiKey: "rehearsal", fetch: options.fetch })(member.modelID)
     if (wire === "openrouter") return createOpenRouter({ baseURL, apiKey: "rehearsal", fetch: options.fetch }).chat(member.modelID)
+    if (wire === "responses") return createOpenAI({ baseURL, apiKey: "rehearsal", fetch: options.fetch }).responses(member.modelID)
     return createOpenAICompatible({ name: member.providerID, baseURL, apiKey: "rehearsal", fetch: options.fetch }).chatModel(
       member.modelID,
     )

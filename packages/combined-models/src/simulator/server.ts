@@ -3,6 +3,7 @@ import { listen, type Exchange, type IncomingRequest } from "./http.ts";
 import { openaiWire } from "./openai-wire.ts";
 import { bedrockWire } from "./bedrock-wire.ts";
 import { openrouterWire } from "./openrouter-wire.ts";
+import { responsesWire } from "./responses-wire.ts";
 import type { HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";
 import type { Chunk, ResponseContext, WireFormat } from "./wire.ts";
 import { isRecord } from "../record.ts";
@@ -44,7 +45,7 @@ export type ScriptOptions = {
   match?: (request: RecordedRequest) => boolean;
 };
 
-const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire, openrouter: openrouterWire, bedrock: bedrockWire };
+const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire, openrouter: openrouterWire, bedrock: bedrockWire, responses: responsesWire };
 
 // Credentials are never recorded, so request logs can be printed and committed.
 const secretHeaders = new Set(["authorization", "x-api-key", "proxy-authorization", "api-key", "cookie", "x-goog-api-key"]);
