@@ -27,6 +27,8 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     // OpenRouter forwards Anthropic's body in metadata.raw, without its headers: no wait known, switch.
     openrouter: { decision: "switch", reason: "rate_limit" },
     responses: { decision: "retry", reason: "rate_limit" },
+    // Gemini's RetryInfo says 17 s: longer than a same-member wait.
+    google: { decision: "switch", reason: "rate_limit" },
   },
   "rate-limit-retry-after": { decision: "switch", reason: "rate_limit" },
   "rate-limit-retry-after-ms": { decision: "retry", reason: "rate_limit" },
@@ -43,6 +45,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     bedrock: { decision: "retry", reason: "server_error" },
     openrouter: { decision: "retry", reason: "server_error" },
     responses: { decision: "retry", reason: "overloaded" },
+    google: { decision: "retry", reason: "server_error" },
   },
   "auth-401": { decision: "switch", reason: "auth" },
   // The openai-wire provider here is github-copilot, whose bare 403 is a known transient: a short cooldown, not
@@ -54,6 +57,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     openrouter: { decision: "switch", reason: "auth" },
     // At OpenAI itself a 403 is a real permission problem.
     responses: { decision: "switch", reason: "auth" },
+    google: { decision: "switch", reason: "auth" },
   },
   "context-length-400": { decision: "pass_through", reason: "context_overflow" },
   // Bedrock's serviceUnavailableException frame reads as its HTTP twin, the 503 ServiceUnavailableException.
@@ -63,6 +67,8 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     openrouter: { decision: "retry", reason: "overloaded" },
     bedrock: { decision: "retry", reason: "server_error" },
     responses: { decision: "retry", reason: "overloaded" },
+    // Gemini's {error} chunk, which @ai-sdk/google drops and the watcher surfaces.
+    google: { decision: "retry", reason: "overloaded" },
   },
   "stream-error-after-text": {
     anthropic: { decision: "retry", reason: "overloaded" },
@@ -71,6 +77,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     bedrock: { decision: "retry", reason: "server_error" },
     // `response.failed`: the error is on the response, `{code: "server_error", message}`.
     responses: { decision: "retry", reason: "overloaded" },
+    google: { decision: "retry", reason: "overloaded" },
   },
   "cut-before-first-byte": { decision: "retry", reason: "network" },
   "cut-after-metadata": { decision: "retry", reason: "network" },
@@ -87,6 +94,7 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
     openrouter: { decision: "switch", reason: "rate_limit" },
     bedrock: { decision: "switch", reason: "rate_limit" },
     responses: { decision: "retry", reason: "rate_limit" },
+    google: { decision: "switch", reason: "rate_limit" },
   },
   "stream-server-error-after-text": { decision: "retry", reason: "server_error" },
 }
@@ -115,6 +123,7 @@ const PRIMARY: Record<Wire, string> = {
   openrouter: "openrouter",
   bedrock: "amazon-bedrock",
   responses: "openai",
+  google: "google",
 }
 
 /** The failing provider speaks the wire under test; OpenRouter is the healthy next member (Anthropic after OpenRouter). */
@@ -126,7 +135,14 @@ function groupFor(wire: Wire): { group: Group; primary: string; next: string } {
   const group =
     wire === "responses"
       ? { ...sonnet, id: "gpt-5", name: "GPT-5", members: [member("openai", "gpt-5", 400_000), member("openrouter", "openai/gpt-5", 400_000)] }
-      : sonnet
+      : wire === "google"
+        ? {
+            ...sonnet,
+            id: "gemini-2.5-pro",
+            name: "Gemini 2.5 Pro",
+            members: [member("google", "gemini-2.5-pro", 1_048_576), member("openrouter", "google/gemini-2.5-pro", 1_048_576)],
+          }
+        : sonnet
   const members = group.members.filter((member) => member.providerID === primary || member.providerID === next)
   // Grouping orders members by priority; here the failing member comes first whatever the order of the fixture.
   members.sort((a, b) => Number(b.providerID === primary) - Number(a.providerID === primary))

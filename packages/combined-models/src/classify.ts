@@ -28,6 +28,7 @@
 import { APICallError, LoadAPIKeyError, TypeValidationError } from "@ai-sdk/provider"
 import { CombinedModelsTimeoutError, StreamTruncatedError } from "./errors.ts"
 import { BedrockStreamException } from "./wires/bedrock.ts"
+import { GoogleStreamError } from "./wires/google.ts"
 import { responseFailure } from "./wires/openai-responses.ts"
 import { redact } from "./redact.ts"
 import type { ClassifiedError, FailureReason } from "./types.ts"
@@ -185,6 +186,12 @@ function evidenceOf(layer: unknown): Evidence | undefined {
   if (APICallError.isInstance(layer)) return evidenceFromApiCallError(layer)
   if (LoadAPIKeyError.isInstance(layer)) return withHint(emptyEvidence(layer.message), "auth", true)
   if (BedrockStreamException.isInstance(layer)) return evidenceFromBedrockStream(layer)
+  if (GoogleStreamError.isInstance(layer)) {
+    // Gemini's in-stream error is its HTTP error body: status, QuotaFailure and RetryInfo read as from a response.
+    const evidence = emptyEvidence(layer.body.error.message)
+    addBody(evidence, layer.body)
+    return evidence
+  }
   if (isLLMError(layer)) return evidenceFromLLMReason(read(layer, "reason"))
   if (isLLMReason(layer)) return evidenceFromLLMReason(layer)
   const named = evidenceFromOpenCodeError(layer)

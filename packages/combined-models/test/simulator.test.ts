@@ -7,18 +7,20 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { createAmazonBedrock } from "@ai-sdk/amazon-bedrock";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import { createGoogleGenerativeAI } from "@ai-sdk/google";
 import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
 import { APICallError, generateText, stepCountIs, streamText, tool, type LanguageModel } from "ai";
 import { z } from "zod";
 import { FAULT_CATALOG, faults, startSimulator, type Simulator, type Wire } from "../src/simulator/index.ts";
-import { BedrockStreamException, fetchForSdk } from "../src/wires/index.ts";
+import { BedrockStreamException, fetchForSdk, GoogleStreamError } from "../src/wires/index.ts";
 
 const sim = await startSimulator();
 afterAll(() => sim.stop());
 
 // Ids as OpenCode names the providers; one per wire is enough for the matrix.
 const providerFor: Record<Wire, string> = {
+  google: "google",
   anthropic: "anthropic",
   openai: "github-copilot",
   openrouter: "openrouter",
@@ -28,6 +30,7 @@ const providerFor: Record<Wire, string> = {
 sim.addProvider("anthropic", "anthropic");
 sim.addProvider("amazon-bedrock", "bedrock");
 sim.addProvider("openai", "responses");
+sim.addProvider("google", "google");
 sim.addProvider("github-copilot", "openai");
 sim.addProvider("openrouter", "openrouter");
 
@@ -38,6 +41,9 @@ function modelFor(wire: Wire, simulator: Simulator = sim): LanguageModel {
     return createAmazonBedrock({ baseURL: simulator.baseURL(id), region: "us-east-1", apiKey: "bedrock-secret", fetch: fetchForSdk("@ai-sdk/amazon-bedrock") })(
       "anthropic.claude-sonnet-4-5-20250929-v1:0",
     );
+  // Gemini as OpenCode's members reach it: the SDK with the watcher that surfaces its in-stream error chunks.
+  if (wire === "google")
+    return createGoogleGenerativeAI({ baseURL: simulator.baseURL(id), apiKey: "google-secret", fetch: fetchForSdk("@ai-sdk/google") })("gemini-2.5-pro");
   if (wire === "responses") return createOpenAI({ baseURL: simulator.baseURL(id), apiKey: "sk-proj-secret" }).responses("gpt-5");
   if (wire === "openrouter") return createOpenRouter({ baseURL: simulator.baseURL(id), apiKey: "sk-or-secret" }).chat("anthropic/claude-sonnet-4.5");
   return wire === "anthropic"
@@ -45,7 +51,7 @@ function modelFor(wire: Wire, simulator: Simulator = sim): LanguageModel {
     : createOpenAICompatible({ name: id, baseURL: simulator.baseURL(id), apiKey: "sk-secret" })("gpt-4o");
 }
 
-const wires: Wire[] = ["anthropic", "openai", "openrouter", "bedrock", "responses"];
+const wires: Wire[] = ["anthropic", "openai", "openrouter", "bedrock", "responses", "google"];
 
 beforeEach(() => sim.reset());
 
@@ -100,9 +106,9 @@ describe("healthy replies", () => {
 
       const [request, ...others] = sim.requests(id);
       expect(others).toHaveLength(0);
-      const model = { anthropic: "claude-sonnet-4-5", openai: "gpt-4o", openrouter: "anthropic/claude-sonnet-4.5", bedrock: "anthropic.claude-sonnet-4-5-20250929-v1:0", responses: "gpt-5" }[wire];
+      const model = { anthropic: "claude-sonnet-4-5", openai: "gpt-4o", openrouter: "anthropic/claude-sonnet-4.5", bedrock: "anthropic.claude-sonnet-4-5-20250929-v1:0", responses: "gpt-5", google: "gemini-2.5-pro" }[wire];
       expect(request).toMatchObject({ method: "POST", model, stream: true });
-      const path = { anthropic: "messages", openai: "chat/completions", openrouter: "chat/completions", bedrock: `model/${encodeURIComponent(model)}/converse-stream`, responses: "responses" }[wire];
+      const path = { anthropic: "messages", openai: "chat/completions", openrouter: "chat/completions", bedrock: `model/${encodeURIComponent(model)}/converse-stream`, responses: "responses", google: `models/${model}:streamGenerateContent` }[wire];
       expect(request?.path).toBe(`/${id}/v1/${path}`);
       expect(request?.headers["content-type"]).toContain("application/json");
       expect(request?.headers).not.toHaveProperty("authorization");
@@ -141,9 +147,9 @@ describe("healthy replies", () => {
     test(`${wire}: GET /models lists a few models`, async () => {
       const response = await fetch(`${sim.baseURL(providerFor[wire])}/models`);
       expect(response.status).toBe(200);
-      // Bedrock's control plane names its list `modelSummaries`.
-      const body = (await response.json()) as { data?: unknown[]; modelSummaries?: unknown[] };
-      expect((body.data ?? body.modelSummaries ?? []).length).toBeGreaterThan(0);
+      // Bedrock's control plane names its list `modelSummaries`, Gemini's `models`.
+      const body = (await response.json()) as { data?: unknown[]; modelSummaries?: unknown[]; models?: unknown[] };
+      expect((body.data ?? body.modelSummaries ?? body.models ?? []).length).toBeGreaterThan(0);
     });
   }
 
@@ -230,8 +236,8 @@ describe("tool-call round trip", () => {
       const secondBody = JSON.stringify(requests[1]?.body);
       expect(secondBody).toContain("contents of README.md: hello from the simulator");
       // The tool result is sent in the wire's own shape, linked to the call.
-      expect(secondBody).toContain({ anthropic: '"type":"tool_result"', openai: '"role":"tool"', openrouter: '"role":"tool"', bedrock: '"toolResult":', responses: '"type":"function_call_output"' }[wire]);
-      expect(secondBody).toContain({ anthropic: "toolu_sim", openai: "call_sim", openrouter: "call_sim", bedrock: "tooluse_sim", responses: "call_sim" }[wire]);
+      expect(secondBody).toContain({ anthropic: '"type":"tool_result"', openai: '"role":"tool"', openrouter: '"role":"tool"', bedrock: '"toolResult":', responses: '"type":"function_call_output"', google: '"functionResponse":' }[wire]);
+      expect(secondBody).toContain({ anthropic: "toolu_sim", openai: "call_sim", openrouter: "call_sim", bedrock: "tooluse_sim", responses: "call_sim", google: '"name":"read_file"' }[wire]);
     });
   }
 });
@@ -246,25 +252,26 @@ type Expected =
   | { channel: "error-part"; error: "object" | "string"; finishReason: "error" | undefined }
   | { channel: "throw"; code: "ECONNRESET" }
   | { channel: "throw"; exception: string }
+  | { channel: "throw"; errorName: "GoogleStreamError"; status: string }
   | { channel: "abort" }
   | { channel: "finish"; finishReason: "other" };
 
 const apiError = (statusCode: number | undefined, retryable: boolean): Expected => ({ channel: "error-part", error: "APICallError", statusCode, retryable });
 
 const expectations: Record<string, Partial<Record<Wire, { expected: Expected; text: string }>>> = {
-  "rate-limit": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" } },
-  "rate-limit-retry-after": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" } },
-  "rate-limit-retry-after-ms": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" } },
+  "rate-limit": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" }, google: { expected: apiError(429, true), text: "" } },
+  "rate-limit-retry-after": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" }, google: { expected: apiError(429, true), text: "" } },
+  "rate-limit-retry-after-ms": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" }, google: { expected: apiError(429, true), text: "" } },
   // Retryable by status code, though it will not clear for hours: read the body.
-  "insufficient-quota": { openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" } },
+  "insufficient-quota": { openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" }, google: { expected: apiError(429, true), text: "" } },
   "insufficient-credits-402": { openrouter: { expected: apiError(402, false), text: "" } },
   "credit-balance-too-low": { anthropic: { expected: apiError(400, false), text: "" } },
   "overloaded-529": { anthropic: { expected: apiError(529, true), text: "" }, openai: { expected: apiError(529, true), text: "" } },
-  "server-error-500": { anthropic: { expected: apiError(500, true), text: "" }, openai: { expected: apiError(500, true), text: "" }, bedrock: { expected: apiError(500, true), text: "" }, openrouter: { expected: apiError(500, true), text: "" }, responses: { expected: apiError(500, true), text: "" } },
-  "unavailable-503": { anthropic: { expected: apiError(503, true), text: "" }, openai: { expected: apiError(503, true), text: "" }, bedrock: { expected: apiError(503, true), text: "" }, openrouter: { expected: apiError(503, true), text: "" }, responses: { expected: apiError(503, true), text: "" } },
-  "auth-401": { anthropic: { expected: apiError(401, false), text: "" }, openai: { expected: apiError(401, false), text: "" }, bedrock: { expected: apiError(401, false), text: "" }, openrouter: { expected: apiError(401, false), text: "" }, responses: { expected: apiError(401, false), text: "" } },
-  "forbidden-403": { anthropic: { expected: apiError(403, false), text: "" }, openai: { expected: apiError(403, false), text: "" }, bedrock: { expected: apiError(403, false), text: "" }, openrouter: { expected: apiError(403, false), text: "" }, responses: { expected: apiError(403, false), text: "" } },
-  "context-length-400": { anthropic: { expected: apiError(400, false), text: "" }, openai: { expected: apiError(400, false), text: "" }, bedrock: { expected: apiError(400, false), text: "" }, openrouter: { expected: apiError(400, false), text: "" }, responses: { expected: apiError(400, false), text: "" } },
+  "server-error-500": { anthropic: { expected: apiError(500, true), text: "" }, openai: { expected: apiError(500, true), text: "" }, bedrock: { expected: apiError(500, true), text: "" }, openrouter: { expected: apiError(500, true), text: "" }, responses: { expected: apiError(500, true), text: "" }, google: { expected: apiError(500, true), text: "" } },
+  "unavailable-503": { anthropic: { expected: apiError(503, true), text: "" }, openai: { expected: apiError(503, true), text: "" }, bedrock: { expected: apiError(503, true), text: "" }, openrouter: { expected: apiError(503, true), text: "" }, responses: { expected: apiError(503, true), text: "" }, google: { expected: apiError(503, true), text: "" } },
+  "auth-401": { anthropic: { expected: apiError(401, false), text: "" }, openai: { expected: apiError(401, false), text: "" }, bedrock: { expected: apiError(401, false), text: "" }, openrouter: { expected: apiError(401, false), text: "" }, responses: { expected: apiError(401, false), text: "" }, google: { expected: apiError(401, false), text: "" } },
+  "forbidden-403": { anthropic: { expected: apiError(403, false), text: "" }, openai: { expected: apiError(403, false), text: "" }, bedrock: { expected: apiError(403, false), text: "" }, openrouter: { expected: apiError(403, false), text: "" }, responses: { expected: apiError(403, false), text: "" }, google: { expected: apiError(403, false), text: "" } },
+  "context-length-400": { anthropic: { expected: apiError(400, false), text: "" }, openai: { expected: apiError(400, false), text: "" }, bedrock: { expected: apiError(400, false), text: "" }, openrouter: { expected: apiError(400, false), text: "" }, responses: { expected: apiError(400, false), text: "" }, google: { expected: apiError(400, false), text: "" } },
   // Anthropic: doStream reads the first event and throws an APICallError (overloaded → 529, anything else → 500).
   // OpenAI-compatible: just an error chunk, surfaced as its message string.
   "stream-error-first-event": {
@@ -273,6 +280,7 @@ const expectations: Record<string, Partial<Record<Wire, { expected: Expected; te
     bedrock: { expected: { channel: "throw", exception: "serviceUnavailableException" }, text: "" },
     openrouter: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "" },
     responses: { expected: apiError(500, true), text: "" },
+    google: { expected: { channel: "throw", errorName: "GoogleStreamError", status: "UNAVAILABLE" }, text: "" },
   },
   "stream-error-after-text": {
     anthropic: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
@@ -280,9 +288,10 @@ const expectations: Record<string, Partial<Record<Wire, { expected: Expected; te
     bedrock: { expected: { channel: "throw", exception: "serviceUnavailableException" }, text: "Partial answer." },
     openrouter: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
     responses: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
+    google: { expected: { channel: "throw", errorName: "GoogleStreamError", status: "UNAVAILABLE" }, text: "Partial answer." },
   },
   // fetch fails before a response: wrapped as APICallError without statusCode ("Cannot connect to API"), cause ECONNRESET.
-  "cut-before-first-byte": { anthropic: { expected: apiError(undefined, true), text: "" }, openai: { expected: apiError(undefined, true), text: "" }, bedrock: { expected: apiError(undefined, true), text: "" }, openrouter: { expected: apiError(undefined, true), text: "" }, responses: { expected: apiError(undefined, true), text: "" } },
+  "cut-before-first-byte": { anthropic: { expected: apiError(undefined, true), text: "" }, openai: { expected: apiError(undefined, true), text: "" }, bedrock: { expected: apiError(undefined, true), text: "" }, openrouter: { expected: apiError(undefined, true), text: "" }, responses: { expected: apiError(undefined, true), text: "" }, google: { expected: apiError(undefined, true), text: "" } },
   "cut-after-metadata": {
     anthropic: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" },
     openai: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" },
@@ -291,6 +300,7 @@ const expectations: Record<string, Partial<Record<Wire, { expected: Expected; te
     openrouter: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "" },
     // @ai-sdk/openai reads the first events before it hands the stream over: a cut there is an error part.
     responses: { expected: { channel: "error-part", error: "object", finishReason: undefined }, text: "" },
+    google: { expected: { channel: "throw", code: "ECONNRESET" }, text: "" },
   },
   "cut-after-text": {
     anthropic: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
@@ -298,6 +308,7 @@ const expectations: Record<string, Partial<Record<Wire, { expected: Expected; te
     bedrock: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
     openrouter: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
     responses: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
+    google: { expected: { channel: "throw", code: "ECONNRESET" }, text: "Partial answer." },
   },
   "hang-before-first-byte": Object.fromEntries(wires.map((wire) => [wire, { expected: { channel: "abort" }, text: "" }])),
   "hang-after-metadata": Object.fromEntries(wires.map((wire) => [wire, { expected: { channel: "abort" }, text: "" }])),
@@ -309,6 +320,7 @@ const expectations: Record<string, Partial<Record<Wire, { expected: Expected; te
     bedrock: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
     openrouter: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
     responses: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
+    google: { expected: { channel: "finish", finishReason: "other" }, text: "Partial answer." },
   },
   // Bedrock's exception frames fail the stream through the watcher (@ai-sdk/amazon-bedrock 4.0.112 alone drops
   // them and ends with finish reason "other"), after the text that came before them.
@@ -318,6 +330,7 @@ const expectations: Record<string, Partial<Record<Wire, { expected: Expected; te
     bedrock: { expected: { channel: "throw", exception: "throttlingException" }, text: "Partial answer." },
     openrouter: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
     responses: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
+    google: { expected: { channel: "throw", errorName: "GoogleStreamError", status: "RESOURCE_EXHAUSTED" }, text: "Partial answer." },
   },
   "stream-server-error-after-text": {
     anthropic: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
@@ -325,6 +338,7 @@ const expectations: Record<string, Partial<Record<Wire, { expected: Expected; te
     bedrock: { expected: { channel: "throw", exception: "modelStreamErrorException" }, text: "Partial answer." },
     openrouter: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
     responses: { expected: { channel: "error-part", error: "object", finishReason: "error" }, text: "Partial answer." },
+    google: { expected: { channel: "throw", errorName: "GoogleStreamError", status: "INTERNAL" }, text: "Partial answer." },
   },
 };
 
@@ -371,6 +385,8 @@ describe("fault matrix: how each fault reaches a streamText caller", () => {
             expect(seen.errors).toHaveLength(0);
             expect(seen.thrown).toBeInstanceOf(Error);
             if ("code" in expected) expect(seen.thrown).toMatchObject({ code: expected.code });
+            else if ("errorName" in expected)
+              expect(GoogleStreamError.isInstance(seen.thrown) && seen.thrown.body.error.status).toBe(expected.status);
             else expect(BedrockStreamException.isInstance(seen.thrown) && seen.thrown.exceptionType).toBe(expected.exception);
             expect(APICallError.isInstance(seen.thrown)).toBe(false);
             expect(seen.finishReason).toBeUndefined();

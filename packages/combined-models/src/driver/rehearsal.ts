@@ -4,6 +4,7 @@
  */
 import { createAmazonBedrock } from "@ai-sdk/amazon-bedrock"
 import { createAnthropic } from "@ai-sdk/anthropic"
+import { createGoogleGenerativeAI } from "@ai-sdk/google"
 import { createOpenAI } from "@ai-sdk/openai"
 import { createOpenRouter } from "@openrouter/ai-sdk-provider"
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
@@ -25,6 +26,7 @@ export function wireFor(providerID: string): Wire {
   if (providerID === "openrouter") return "openrouter"
   // OpenAI's own models go through @ai-sdk/openai's Responses API, as OpenCode sends them.
   if (providerID === "openai") return "responses"
+  if (providerID === "google") return "google"
   return ANTHROPIC_WIRE.test(providerID) ? "anthropic" : "openai"
 }
 
@@ -65,6 +67,8 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
     if (wire === "anthropic")
       return createAnthropic({ baseURL, apiKey: "rehearsal", fetch: options.fetch })(member.modelID)
     if (wire === "openrouter") return createOpenRouter({ baseURL, apiKey: "rehearsal", fetch: options.fetch }).chat(member.modelID)
+    if (wire === "google")
+      return createGoogleGenerativeAI({ baseURL, apiKey: "rehearsal", fetch: fetchForSdk("@ai-sdk/google", options.fetch) })(member.modelID)
     if (wire === "responses") return createOpenAI({ baseURL, apiKey: "rehearsal", fetch: options.fetch }).responses(member.modelID)
     return createOpenAICompatible({ name: member.providerID, baseURL, apiKey: "rehearsal", fetch: options.fetch }).chatModel(
       member.modelID,

@@ -48,14 +48,15 @@ export type FaultCatalogEntry = {
 
 const bothWires = ["anthropic", "openai"] as const;
 /** Wires whose providers answer 529 (Anthropic's overload; Copilot forwards it). */
-const allWires = ["anthropic", "openai", "openrouter", "bedrock", "responses"] as const;
+const allWires = ["anthropic", "openai", "openrouter", "bedrock", "responses", "google"] as const;
 
 /** Every fault the simulator knows, for fault matrices. */
 export const FAULT_CATALOG: readonly FaultCatalogEntry[] = [
   { name: "rate-limit", wires: allWires, fault: faults.rateLimit(), at: "before-first-byte" },
   { name: "rate-limit-retry-after", wires: allWires, fault: faults.rateLimit({ retryAfter: 7 }), at: "before-first-byte" },
   { name: "rate-limit-retry-after-ms", wires: allWires, fault: faults.rateLimit({ retryAfterMs: 1500 }), at: "before-first-byte" },
-  { name: "insufficient-quota", wires: ["openai", "bedrock", "responses"], fault: faults.quota({ wire: "openai" }), at: "before-first-byte" },
+  // Google: 429 RESOURCE_EXHAUSTED on a per-day QuotaFailure.
+  { name: "insufficient-quota", wires: ["openai", "bedrock", "responses", "google"], fault: faults.quota({ wire: "openai" }), at: "before-first-byte" },
   // OpenRouter: 402 "Insufficient credits".
   { name: "insufficient-credits-402", wires: ["openrouter"], fault: { kind: "http-error", status: 402, error: "quota" }, at: "before-first-byte" },
   { name: "credit-balance-too-low", wires: ["anthropic"], fault: faults.quota({ wire: "anthropic" }), at: "before-first-byte" },

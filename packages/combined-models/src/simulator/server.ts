@@ -4,6 +4,7 @@ import { openaiWire } from "./openai-wire.ts";
 import { bedrockWire } from "./bedrock-wire.ts";
 import { openrouterWire } from "./openrouter-wire.ts";
 import { responsesWire } from "./responses-wire.ts";
+import { googleWire } from "./google-wire.ts";
 import type { HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";
 import type { Chunk, ResponseContext, WireFormat } from "./wire.ts";
 import { isRecord } from "../record.ts";
@@ -45,7 +46,7 @@ export type ScriptOptions = {
   match?: (request: RecordedRequest) => boolean;
 };
 
-const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire, openrouter: openrouterWire, bedrock: bedrockWire, responses: responsesWire };
+const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire, openrouter: openrouterWire, bedrock: bedrockWire, responses: responsesWire, google: googleWire };
 
 // Credentials are never recorded, so request logs can be printed and committed.
 const secretHeaders = new Set(["authorization", "x-api-key", "proxy-authorization", "api-key", "cookie", "x-goog-api-key"]);

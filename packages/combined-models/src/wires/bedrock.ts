@@ -15,6 +15,7 @@
  */
 import { z } from "zod"
 import { decodeFrames, type DecodedFrame } from "./aws-event-stream.ts"
+import { watchingFetch, type Fetch } from "./stream-watch.ts"
 
 const marker = Symbol.for("combined-models.bedrock-stream-exception")
 
@@ -79,75 +80,9 @@ function exceptionOf(frame: DecodedFrame): BedrockStreamException | undefined {
   return new BedrockStreamException({ exceptionType, message, originalStatusCode: payload.originalStatusCode })
 }
 
-/**
- * Passes a ConverseStream body through unchanged, frame by frame, and fails it with a `BedrockStreamException` at
- * the first exception frame. Frames it cannot read are passed on as they came, for the SDK to judge.
- */
-export function watchBedrockBody(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  let buffer: Uint8Array = new Uint8Array(0)
-  let opaque = false
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      async transform(chunk, controller) {
-        if (opaque) return controller.enqueue(chunk)
-        const joined = new Uint8Array(buffer.length + chunk.length)
-        joined.set(buffer)
-        joined.set(chunk, buffer.length)
-        let decoded: ReturnType<typeof decodeFrames>
-        try {
-          decoded = decodeFrames(joined)
-        } catch {
-          // Not frames we can read: step aside and let the SDK see the bytes as they are.
-          opaque = true
-          buffer = new Uint8Array(0)
-          return controller.enqueue(joined)
-        }
-        let passed = 0
-        for (const frame of decoded.frames) {
-          const exception = exceptionOf(frame)
-          if (exception) {
-            if (passed > 0) {
-              controller.enqueue(joined.slice(0, passed))
-              // Erroring a stream drops what its reader has not taken yet: let the frames before the exception
-              // reach the SDK first, as they would have in a read of their own.
-              await new Promise((resolve) => setTimeout(resolve, 0))
-            }
-            return controller.error(exception)
-          }
-          passed += frame.size
-        }
-        if (passed > 0) controller.enqueue(joined.slice(0, passed))
-        buffer = decoded.rest.slice()
-      },
-      flush(controller) {
-        if (buffer.length > 0) controller.enqueue(buffer)
-      },
-    }),
-  )
-}
-
-/** A fetch as the AI SDK providers take it. */
-type Fetch = typeof globalThis.fetch
-
 /** A `fetch` for `@ai-sdk/amazon-bedrock` whose ConverseStream answers fail on Bedrock's exception frames. */
 export function watchBedrockStream(inner?: Fetch): Fetch {
-  const fetcher = inner ?? globalThis.fetch
-  const watched = async (input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) => {
-    const response = await fetcher(input, init)
-    const type = response.headers.get("content-type") ?? ""
-    if (!response.ok || !response.body || !type.includes("application/vnd.amazon.eventstream")) return response
-    return new Response(watchBedrockBody(response.body), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    })
-  }
-  return Object.assign(watched, { [watchedMarker]: true, preconnect: fetcher.preconnect }) as Fetch
-}
-
-const watchedMarker = Symbol.for("combined-models.bedrock-watched-fetch")
-
-/** Whether a fetch is already wrapped (a provider reload must not wrap it twice). */
-export function isWatchedFetch(value: unknown): boolean {
-  return typeof value === "function" && (value as unknown as Record<symbol, unknown>)[watchedMarker] === true
+  return watchingFetch(inner, "application/vnd.amazon.eventstream", (buffer) => ({
+    frames: decodeFrames(buffer).frames.map((frame) => ({ size: frame.size, failure: exceptionOf(frame) })),
+  }))
 }

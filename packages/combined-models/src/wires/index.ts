@@ -2,16 +2,17 @@
  * What each provider SDK needs at the edge to report its failures faithfully. The OpenCode adapter installs these on
  * member providers and the driver's rehearsal on its clients, so both read the same streams.
  */
-import { isWatchedFetch, watchBedrockStream } from "./bedrock.ts"
+import { watchBedrockStream } from "./bedrock.ts"
+import { watchGoogleStream } from "./google.ts"
+import { isWatchedFetch, type Fetch } from "./stream-watch.ts"
 
 export { BedrockStreamException, watchBedrockStream } from "./bedrock.ts"
-
-/** A fetch as the AI SDK providers take it. */
-type Fetch = typeof globalThis.fetch
+export { GoogleStreamError, watchGoogleStream } from "./google.ts"
 
 /** The SDK packages whose streams hide failures at the pin, and the wrapper that brings them out. */
 const STREAM_WATCHERS: Record<string, (inner?: Fetch) => Fetch> = {
   "@ai-sdk/amazon-bedrock": watchBedrockStream,
+  "@ai-sdk/google": watchGoogleStream,
 }
 
 /**
