@@ -9,7 +9,7 @@ import { tool, type ModelMessage } from "ai"
 import { z } from "zod"
 import { resolveConfig, type ResolvedConfig } from "../packages/combined-models/src/config.ts"
 import { startRehearsal } from "../packages/combined-models/src/driver/rehearsal.ts"
-import { FAULT_CATALOG, faults, type SimFault, type Wire } from "../packages/combined-models/src/simulator/index.ts"
+import { FAULT_CATALOG, faults, type SimFault, type CatalogWire as Wire } from "../packages/combined-models/src/simulator/index.ts"
 import type { Group } from "../packages/combined-models/src/types.ts"
 import { member, sonnetGroup } from "../packages/combined-models/test/fixtures.ts"
 

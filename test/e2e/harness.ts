@@ -30,12 +30,12 @@ export const PRIORITY = ["anthropic", "github-copilot", "amazon-bedrock", "openr
 export type ProviderId = (typeof PRIORITY)[number]
 
 /**
- * Which wire each provider id speaks on the loopback. Bedrock is reached through its own SDK
- * (`@ai-sdk/amazon-bedrock`, ConverseStream), which only the compiled binary decodes (see `prepare`).
+ * Which wire each provider id speaks on the loopback, through the SDK OpenCode uses for it. Bedrock's ConverseStream
+ * decodes only in the compiled binary (see `prepare`); Copilot serves Messages, Responses and chat under one URL.
  */
 export const WIRES: Record<ProviderId, Wire> = {
   anthropic: "anthropic",
-  "github-copilot": "openai",
+  "github-copilot": "copilot",
   "amazon-bedrock": "bedrock",
   openrouter: "openrouter",
 }
@@ -312,8 +312,14 @@ export function opencodeConfig(sim: Simulator, extra: Record<string, unknown> = 
     provider_priority: [...PRIORITY],
     provider: {
       anthropic: { options: { baseURL: sim.baseURL("anthropic"), apiKey: "sk-ant-loopback" } },
+      // Copilot as OpenCode's Copilot plugin sets it up: OpenCode's own @ai-sdk/github-copilot (chat, or Responses
+      // for GPT-5 models), and @ai-sdk/anthropic for the Claude models Copilot serves over /v1/messages.
+      // The plugin rewrites each catalog model's npm; here the models the tests use get what it would give them.
       "github-copilot": {
-        npm: "@ai-sdk/openai-compatible",
+        models: {
+          "claude-sonnet-4.5": { provider: { npm: "@ai-sdk/anthropic" } },
+          "gpt-5.2": { provider: { npm: "@ai-sdk/github-copilot" } },
+        },
         options: { baseURL: sim.baseURL("github-copilot"), apiKey: "gho-loopback" },
       },
       openrouter: { options: { baseURL: sim.baseURL("openrouter"), apiKey: "sk-or-loopback" } },
@@ -370,6 +376,9 @@ export async function createEnv(options: EnvOptions = {}): Promise<Env> {
     OPENCODE_DISABLE_EXTERNAL_SKILLS: "1",
     OPENCODE_DISABLE_CLAUDE_CODE: "1",
     OPENCODE_DISABLE_PROJECT_CONFIG: "1",
+    // Copilot's credential known before OpenCode's provider loaders run, as for a signed-in user: its model loader
+    // (Responses for GPT-5 models, chat for the rest) then applies, as in a real session.
+    GITHUB_TOKEN: "gho-loopback",
     // Nothing leaves the machine: no proxy, loopback only.
     NO_PROXY: "127.0.0.1,localhost",
     ...options.env,

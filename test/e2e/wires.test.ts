@@ -31,14 +31,18 @@ const priorityFor = (first: ProviderId, next: ProviderId) => ({
 
 /**
  * One turn in which `failing` fails with `step` and `next` answers: the answer is `next`'s alone, the session holds
- * none of the failed attempt's text, the output names the switch, and `opencode combined` shows `failing` cooling.
+ * none of the failed attempt's text, the output names the switch, and `opencode combined` shows `failing` cooling
+ * (unless `cooled: false`).
  */
-async function expectFailover(env: Env, input: { failing: ProviderId; next: ProviderId; step: SimStep; partial?: string }) {
+async function expectFailover(
+  env: Env,
+  input: { failing: ProviderId; next: ProviderId; step: SimStep; partial?: string; model?: string; cooled?: boolean },
+) {
   const answer = `${input.next} answered in full.`
   scriptMain(env.sim, input.failing, always(input.step))
   scriptMain(env.sim, input.next, [{ text: answer }])
 
-  const result = await env.run("Say something.", { timeoutMs: 60_000 })
+  const result = await env.run("Say something.", { timeoutMs: 60_000, model: input.model })
   expect(result.code, describeRun(result)).toBe(0)
   expect(result.stdout).toContain(answer)
   expect(mainRequests(env.sim, input.failing).length).toBeGreaterThanOrEqual(1)
@@ -53,6 +57,8 @@ async function expectFailover(env: Env, input: { failing: ProviderId; next: Prov
   expect(textOf(lastAssistant(session))).toBe(answer)
   if (input.partial) expect(JSON.stringify(session)).not.toContain(input.partial)
 
+  // A failure the engine first retried on the same member (a stream cut short) cools it only on repeat.
+  if (input.cooled === false) return result
   const status = await env.opencode(["combined"], { timeoutMs: 30_000 })
   expect(status.code, describeRun(status)).toBe(0)
   const lines = status.output.split("\n").filter((line) => line.includes(input.failing))
@@ -115,6 +121,48 @@ test.skipIf(skip)(
     // Stock OpenCode retries this on OpenRouter for about 70 s; the switch happens on the first error.
     expect(mainRequests(env.sim, "openrouter")).toHaveLength(1)
     expect(result.elapsedMs).toBeLessThan(30_000)
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "Copilot's Claude over the Messages wire (@ai-sdk/anthropic, as OpenCode's Copilot plugin sends it): a 429 fails over",
+  async () => {
+    await using env = await createEnv({ config: priorityFor("github-copilot", "openrouter") })
+    await expectFailover(env, { failing: "github-copilot", next: "openrouter", step: { fault: faults.rateLimit({ retryAfter: 120 }) } })
+    expect(mainRequests(env.sim, "github-copilot")[0]?.path).toBe("/github-copilot/v1/messages")
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "Copilot's GPT-5.2 over Responses (OpenCode's @ai-sdk/github-copilot): a 429 fails over to OpenRouter's GPT-5.2",
+  async () => {
+    await using env = await createEnv({ config: priorityFor("github-copilot", "openrouter") })
+    await expectFailover(env, {
+      failing: "github-copilot",
+      next: "openrouter",
+      step: { fault: faults.rateLimit({ retryAfter: 120 }) },
+      model: "combined/gpt-5-2",
+    })
+    expect(mainRequests(env.sim, "github-copilot")[0]?.path).toBe("/github-copilot/v1/responses")
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "Copilot's GPT-5.2 over Responses: response.failed inside the stream, which that SDK does not surface, still fails over",
+  async () => {
+    await using env = await createEnv({ config: priorityFor("github-copilot", "openrouter") })
+    const partial = "Copilot began a GPT answer"
+    await expectFailover(env, {
+      failing: "github-copilot",
+      next: "openrouter",
+      step: { text: partial, fault: faults.streamErrorAfterText("server_error") },
+      partial,
+      model: "combined/gpt-5-2",
+      cooled: false,
+    })
   },
   TURN_MS,
 )

@@ -12,14 +12,16 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenRouter } from "@openrouter/ai-sdk-provider";
 import { APICallError, generateText, stepCountIs, streamText, tool, type LanguageModel } from "ai";
 import { z } from "zod";
-import { FAULT_CATALOG, faults, startSimulator, type Simulator, type Wire } from "../src/simulator/index.ts";
+import { FAULT_CATALOG, faults, startSimulator, type CatalogWire, type Simulator } from "../src/simulator/index.ts";
 import { BedrockStreamException, fetchForSdk, GoogleStreamError } from "../src/wires/index.ts";
 
 const sim = await startSimulator();
 afterAll(() => sim.stop());
 
 // Ids as OpenCode names the providers; one per wire is enough for the matrix.
-const providerFor: Record<Wire, string> = {
+/** Every wire format; `copilot` is three of them under one provider, tested on its own below. */
+type TestedWire = CatalogWire;
+const providerFor: Record<TestedWire, string> = {
   google: "google",
   anthropic: "anthropic",
   openai: "github-copilot",
@@ -34,7 +36,7 @@ sim.addProvider("google", "google");
 sim.addProvider("github-copilot", "openai");
 sim.addProvider("openrouter", "openrouter");
 
-function modelFor(wire: Wire, simulator: Simulator = sim): LanguageModel {
+function modelFor(wire: TestedWire, simulator: Simulator = sim): LanguageModel {
   const id = providerFor[wire];
   // Bedrock as OpenCode's members reach it: the SDK with the stream watcher that surfaces its exception frames.
   if (wire === "bedrock")
@@ -51,7 +53,7 @@ function modelFor(wire: Wire, simulator: Simulator = sim): LanguageModel {
     : createOpenAICompatible({ name: id, baseURL: simulator.baseURL(id), apiKey: "sk-secret" })("gpt-4o");
 }
 
-const wires: Wire[] = ["anthropic", "openai", "openrouter", "bedrock", "responses", "google"];
+const wires: TestedWire[] = ["anthropic", "openai", "openrouter", "bedrock", "responses", "google"];
 
 beforeEach(() => sim.reset());
 
@@ -85,7 +87,7 @@ async function observe(result: { fullStream: AsyncIterable<{ type: string }> }):
   return seen;
 }
 
-function stream(wire: Wire, options: { abortSignal?: AbortSignal } = {}) {
+function stream(wire: TestedWire, options: { abortSignal?: AbortSignal } = {}) {
   return streamText({
     model: modelFor(wire),
     prompt: "Say hello.",
@@ -258,7 +260,7 @@ type Expected =
 
 const apiError = (statusCode: number | undefined, retryable: boolean): Expected => ({ channel: "error-part", error: "APICallError", statusCode, retryable });
 
-const expectations: Record<string, Partial<Record<Wire, { expected: Expected; text: string }>>> = {
+const expectations: Record<string, Partial<Record<TestedWire, { expected: Expected; text: string }>>> = {
   "rate-limit": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" }, google: { expected: apiError(429, true), text: "" } },
   "rate-limit-retry-after": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" }, google: { expected: apiError(429, true), text: "" } },
   "rate-limit-retry-after-ms": { anthropic: { expected: apiError(429, true), text: "" }, openai: { expected: apiError(429, true), text: "" }, bedrock: { expected: apiError(429, true), text: "" }, openrouter: { expected: apiError(429, true), text: "" }, responses: { expected: apiError(429, true), text: "" }, google: { expected: apiError(429, true), text: "" } },
@@ -408,7 +410,7 @@ describe("fault matrix: how each fault reaches a streamText caller", () => {
 });
 
 describe("fault details the classifier reads", () => {
-  async function firstError(wire: Wire, fault: (typeof FAULT_CATALOG)[number]["fault"]): Promise<APICallError> {
+  async function firstError(wire: TestedWire, fault: (typeof FAULT_CATALOG)[number]["fault"]): Promise<APICallError> {
     sim.script(providerFor[wire], [{ fault }]);
     const seen = await observe(stream(wire));
     const error = seen.errors[0];
@@ -544,3 +546,32 @@ async function waitFor(condition: () => boolean, timeoutMs = 500): Promise<void>
     await Bun.sleep(5);
   }
 }
+
+describe("copilot: one provider, three APIs", () => {
+  test("Messages, Responses and chat completions each answer in their own shape, from one script and one request log", async () => {
+    const own = await startSimulator();
+    try {
+      own.addProvider("github-copilot", "copilot");
+      const base = own.baseURL("github-copilot");
+      own.script("github-copilot", [{ text: "Claude on Copilot." }, { text: "GPT on Copilot." }, { text: "Chat on Copilot." }]);
+      const claude = createAnthropic({ baseURL: base, apiKey: "gho-secret" })("claude-sonnet-4.5");
+      const gpt = createOpenAI({ baseURL: base, apiKey: "gho-secret" }).responses("gpt-5.2");
+      const chat = createOpenAICompatible({ name: "github-copilot", baseURL: base, apiKey: "gho-secret" })("gpt-4.1");
+      for (const [model, text] of [
+        [claude, "Claude on Copilot."],
+        [gpt, "GPT on Copilot."],
+        [chat, "Chat on Copilot."],
+      ] as const) {
+        const seen = await observe(streamText({ model, prompt: "hi", maxRetries: 0, onError: () => {} }));
+        expect(seen).toMatchObject({ text, finishReason: "stop", errors: [] });
+      }
+      expect(own.requests("github-copilot").map((request) => request.path)).toEqual([
+        "/github-copilot/v1/messages",
+        "/github-copilot/v1/responses",
+        "/github-copilot/v1/chat/completions",
+      ]);
+    } finally {
+      await own.stop();
+    }
+  });
+});

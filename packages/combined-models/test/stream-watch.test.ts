@@ -1,7 +1,15 @@
 import { describe, expect, test } from "bun:test"
 import fc from "fast-check"
 import { encodeFrame } from "../src/wires/aws-event-stream.ts"
-import { BedrockStreamException, GoogleStreamError, watchBedrockStream, watchGoogleStream } from "../src/wires/index.ts"
+import { classify } from "../src/classify.ts"
+import {
+  BedrockStreamException,
+  fetchForSdk,
+  GoogleStreamError,
+  ResponseFailedError,
+  watchBedrockStream,
+  watchGoogleStream,
+} from "../src/wires/index.ts"
 
 /** A fetch that answers with `bytes` cut into the given pieces. */
 function answering(bytes: Uint8Array, cuts: number[], contentType: string) {
@@ -116,4 +124,20 @@ test("errors and other content types are not touched", async () => {
   const response = await watchBedrockStream(inner)("http://127.0.0.1/model/x/converse-stream")
   expect(response.status).toBe(429)
   expect(await response.text()).toBe('{"message":"Too many requests"}')
+})
+
+test("a response.failed event fails a Copilot Responses stream; one fetch watches every SDK of the provider", async () => {
+  const delta = utf8('event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":"m","delta":"Half"}\n\n')
+  const failed = utf8(
+    'event: response.failed\ndata: {"type":"response.failed","sequence_number":4,"response":{"status":"failed","error":{"code":"server_error","message":"boom"}}}\n\n',
+  )
+  // Copilot: Claude models on @ai-sdk/anthropic, the rest on @ai-sdk/github-copilot, one provider-level fetch.
+  const watched = fetchForSdk(["@ai-sdk/anthropic", "@ai-sdk/github-copilot"], answering(concat(delta, failed), [7, 40], "text/event-stream"))!
+  const { bytes, error } = await drain(await watched("http://127.0.0.1/responses"))
+  expect(ResponseFailedError.isInstance(error)).toBe(true)
+  expect(bytes).toEqual(delta)
+  expect(classify(error)).toMatchObject({ reason: "server_error" })
+  // Wrapped once, however often the provider is loaded.
+  expect(fetchForSdk(["@ai-sdk/github-copilot"], watched)).toBe(watched)
+  expect(fetchForSdk(["@ai-sdk/anthropic"])).toBeUndefined()
 })

@@ -166,9 +166,9 @@ export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, 
   for (const id of members) {
     const provider = providers[id]
     if (!provider) continue
-    const npm = Object.values(provider.models).map((model) => (model.api as { npm?: string } | undefined)?.npm).find(Boolean)
+    const npms = Object.values(provider.models).map((model) => (model.api as { npm?: string } | undefined)?.npm)
     const options = (provider.options ??= {}) as Record<string, unknown>
-    const fetch = fetchForSdk(npm, options.fetch as typeof globalThis.fetch | undefined)
+    const fetch = fetchForSdk(npms, options.fetch as typeof globalThis.fetch | undefined)
     if (fetch) options.fetch = fetch
   }
 }

@@ -33,10 +33,13 @@ export const faults = {
   truncate: (at: "after-metadata" | "after-text" = "after-text"): SimFault => ({ kind: "truncate", at }),
 };
 
+/** The wire formats a fault is catalogued on; `copilot` is three of them under one provider. */
+export type CatalogWire = Exclude<Wire, "copilot">;
+
 export type FaultCatalogEntry = {
   /** Stable identifier, e.g. for test names and `rehearse` output. */
   name: string;
-  wires: readonly Wire[];
+  wires: readonly CatalogWire[];
   fault: SimFault;
   /**
    * Where the fault happens. "before-first-byte": no metadata or content event precedes it (a stream error as the first

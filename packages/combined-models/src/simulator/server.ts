@@ -5,6 +5,7 @@ import { bedrockWire } from "./bedrock-wire.ts";
 import { openrouterWire } from "./openrouter-wire.ts";
 import { responsesWire } from "./responses-wire.ts";
 import { googleWire } from "./google-wire.ts";
+import { copilotWire } from "./copilot-wire.ts";
 import type { HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";
 import type { Chunk, ResponseContext, WireFormat } from "./wire.ts";
 import { isRecord } from "../record.ts";
@@ -46,7 +47,7 @@ export type ScriptOptions = {
   match?: (request: RecordedRequest) => boolean;
 };
 
-const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire, openrouter: openrouterWire, bedrock: bedrockWire, responses: responsesWire, google: googleWire };
+const wires: Record<Wire, WireFormat> = { anthropic: anthropicWire, openai: openaiWire, openrouter: openrouterWire, bedrock: bedrockWire, responses: responsesWire, google: googleWire, copilot: copilotWire };
 
 // Credentials are never recorded, so request logs can be printed and committed.
 const secretHeaders = new Set(["authorization", "x-api-key", "proxy-authorization", "api-key", "cookie", "x-goog-api-key"]);
@@ -96,10 +97,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (!target) {
       return sendJson(res, 404, { error: { message: `simulator: no provider "${id}"`, type: "not_found_error" } });
     }
-    const wire = wires[target.wire];
     const body = parseJson(rawBody);
     // Accept `/<id>/v1/<route>` and, leniently, `/<id>/<route>`.
     const route = (rest[0] === "v1" ? rest.slice(1) : rest).join("/");
+    const wire = wires[target.wire].select?.(route) ?? wires[target.wire];
     const routed = wire.route?.(route);
     const model = routed?.model ?? (isRecord(body) && typeof body.model === "string" ? body.model : undefined);
     const stream = routed?.stream ?? (isRecord(body) && body.stream === true);

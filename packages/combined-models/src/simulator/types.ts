@@ -1,5 +1,5 @@
 /** The wire formats the simulator speaks, each as the real API sends it. */
-export type Wire = "anthropic" | "openai" | "openrouter" | "bedrock" | "responses" | "google";
+export type Wire = "anthropic" | "openai" | "openrouter" | "bedrock" | "responses" | "google" | "copilot";
 
 /** What a simulated model answers, as plain data. */
 export type SimReply = {

@@ -41,6 +41,8 @@ export type WireFormat = {
    * and whether it streams. Without it, `chatPath` matches and the JSON body's `model` and `stream` say.
    */
   route?(path: string): { model: string; stream: boolean } | undefined;
+  /** For a provider that serves several APIs (Copilot): the wire that answers this path, when not this one. */
+  select?(path: string): WireFormat | undefined;
   /** The streamed answer's content type; `text/event-stream` when not given. */
   streamContentType?: string;
   streamPlan(reply: SimReply, context: ResponseContext): StreamPlan;

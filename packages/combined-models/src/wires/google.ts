@@ -8,7 +8,7 @@
  *   reason `other` after the partial text. `watchGoogleStream` fails the stream there with a `GoogleStreamError`.
  */
 import { z } from "zod"
-import { watchingFetch, type Fetch } from "./stream-watch.ts"
+import { sseFrames, watchingFetch, type Fetch } from "./stream-watch.ts"
 
 const marker = Symbol.for("combined-models.google-stream-error")
 
@@ -42,25 +42,7 @@ export class GoogleStreamError extends Error {
   }
 }
 
-const LF = 10
-const CR = 13
-
-/** The length of the next SSE event in `bytes` from `start`, its blank line included; undefined while incomplete. */
-function eventEnd(bytes: Uint8Array, start: number): number | undefined {
-  for (let i = start; i < bytes.length - 1; i++) {
-    if (bytes[i] !== LF) continue
-    if (bytes[i + 1] === LF) return i + 2
-    if (bytes[i + 1] === CR && bytes[i + 2] === LF) return i + 3
-  }
-  return undefined
-}
-
-function failureOf(event: string): GoogleStreamError | undefined {
-  const data = event
-    .split(/\r?\n/)
-    .filter((line) => line.startsWith("data:"))
-    .map((line) => line.slice(5).trimStart())
-    .join("\n")
+function failureOf(data: string): GoogleStreamError | undefined {
   if (!data.includes('"error"')) return undefined
   try {
     const parsed = googleErrorBodySchema.safeParse(JSON.parse(data))
@@ -72,14 +54,5 @@ function failureOf(event: string): GoogleStreamError | undefined {
 
 /** A `fetch` for `@ai-sdk/google` whose streamed answers fail on Gemini's `{error}` chunks. */
 export function watchGoogleStream(inner?: Fetch): Fetch {
-  const text = new TextDecoder()
-  return watchingFetch(inner, "text/event-stream", (buffer) => {
-    const frames: { size: number; failure?: Error }[] = []
-    let start = 0
-    for (let end = eventEnd(buffer, start); end !== undefined; end = eventEnd(buffer, start)) {
-      frames.push({ size: end - start, failure: failureOf(text.decode(buffer.subarray(start, end))) })
-      start = end
-    }
-    return { frames }
-  })
+  return watchingFetch(inner, "text/event-stream", sseFrames(failureOf))
 }

@@ -4,23 +4,30 @@
  */
 import { watchBedrockStream } from "./bedrock.ts"
 import { watchGoogleStream } from "./google.ts"
+import { watchResponsesStream } from "./openai-responses.ts"
 import { isWatchedFetch, type Fetch } from "./stream-watch.ts"
 
 export { BedrockStreamException, watchBedrockStream } from "./bedrock.ts"
 export { GoogleStreamError, watchGoogleStream } from "./google.ts"
+export { ResponseFailedError, watchResponsesStream } from "./openai-responses.ts"
 
 /** The SDK packages whose streams hide failures at the pin, and the wrapper that brings them out. */
 const STREAM_WATCHERS: Record<string, (inner?: Fetch) => Fetch> = {
   "@ai-sdk/amazon-bedrock": watchBedrockStream,
   "@ai-sdk/google": watchGoogleStream,
+  // OpenCode's own Copilot SDK (packages/core/src/github-copilot): its Responses model drops response.failed.
+  "@ai-sdk/github-copilot": watchResponsesStream,
 }
 
 /**
- * The `fetch` to give a provider SDK (`npm` package name): the caller's own (or the global one), wrapped where that
- * SDK drops errors from the stream. Undefined when nothing needs wrapping and the caller had none.
+ * The `fetch` to give a provider whose models use these SDK packages (`npm` names): the caller's own (or the global
+ * one), wrapped by the watcher of each SDK that drops errors from the stream. A provider's `fetch` serves all its
+ * SDKs (Copilot: `@ai-sdk/anthropic` for Claude, `@ai-sdk/github-copilot` for the rest); each watcher only reads its
+ * own wire. Undefined when nothing needs wrapping and the caller had none; a watched fetch is not wrapped again.
  */
-export function fetchForSdk(npm: string | undefined, inner?: Fetch): Fetch | undefined {
-  const watch = npm ? STREAM_WATCHERS[npm] : undefined
-  if (!watch || isWatchedFetch(inner)) return inner
-  return watch(inner)
+export function fetchForSdk(npm: string | readonly (string | undefined)[] | undefined, inner?: Fetch): Fetch | undefined {
+  if (isWatchedFetch(inner)) return inner
+  const names = typeof npm === "string" ? [npm] : (npm ?? [])
+  const watchers = [...new Set(names.flatMap((name) => (name && STREAM_WATCHERS[name]) || []))]
+  return watchers.reduce<Fetch | undefined>((fetch, watch) => watch(fetch), inner)
 }

@@ -5,6 +5,7 @@
  * `{type: "error", code, message, param}`.
  */
 import { z } from "zod"
+import { sseFrames, watchingFetch, type Fetch } from "./stream-watch.ts"
 
 export const responseFailedSchema = z.object({
   type: z.literal("response.failed"),
@@ -17,4 +18,38 @@ export const responseFailedSchema = z.object({
 export function responseFailure(value: unknown): { code?: string | null; message: string } | undefined {
   const parsed = responseFailedSchema.safeParse(value)
   return parsed.success ? parsed.data.response.error : undefined
+}
+
+const marker = Symbol.for("combined-models.response-failed")
+
+/** A `response.failed` event inside a Responses stream, as an error; the event is its `cause`, for the classifier. */
+export class ResponseFailedError extends Error {
+  readonly [marker] = true
+  override readonly name = "ResponseFailedError"
+
+  constructor(event: z.infer<typeof responseFailedSchema>) {
+    super(`response.failed: ${event.response.error.message}`, { cause: event })
+  }
+
+  static isInstance(error: unknown): error is ResponseFailedError {
+    return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[marker] === true
+  }
+}
+
+function failureOf(data: string): ResponseFailedError | undefined {
+  if (!data.includes("response.failed")) return undefined
+  try {
+    const parsed = responseFailedSchema.safeParse(JSON.parse(data))
+    return parsed.success ? new ResponseFailedError(parsed.data) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A `fetch` for OpenCode's `@ai-sdk/github-copilot`, whose Responses model does not surface `response.failed`: the
+ * stream would end without `response.completed`, its partial text closed as if it were whole.
+ */
+export function watchResponsesStream(inner?: Fetch): Fetch {
+  return watchingFetch(inner, "text/event-stream", sseFrames(failureOf))
 }

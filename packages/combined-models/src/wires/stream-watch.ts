@@ -82,3 +82,39 @@ export function watchingFetch(inner: Fetch | undefined, contentType: string, rea
 export function isWatchedFetch(value: unknown): boolean {
   return typeof value === "function" && (value as unknown as Record<symbol, unknown>)[watchedMarker] === true
 }
+
+const LF = 10
+const CR = 13
+
+/** The length of the next SSE event in `bytes` from `start`, its blank line included; undefined while incomplete. */
+function eventEnd(bytes: Uint8Array, start: number): number | undefined {
+  for (let i = start; i < bytes.length - 1; i++) {
+    if (bytes[i] !== LF) continue
+    if (bytes[i + 1] === LF) return i + 2
+    if (bytes[i + 1] === CR && bytes[i + 2] === LF) return i + 3
+  }
+  return undefined
+}
+
+/**
+ * Server-sent events as frames: each event, up to and including its blank line; `failureOf` gets the event's data
+ * (its `data:` lines joined) and says whether it carries an error.
+ */
+export function sseFrames(failureOf: (data: string) => Error | undefined): ReadFrames {
+  const text = new TextDecoder()
+  return (buffer) => {
+    const frames: { size: number; failure?: Error }[] = []
+    let start = 0
+    for (let end = eventEnd(buffer, start); end !== undefined; end = eventEnd(buffer, start)) {
+      const data = text
+        .decode(buffer.subarray(start, end))
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trimStart())
+        .join("\n")
+      frames.push({ size: end - start, failure: failureOf(data) })
+      start = end
+    }
+    return { frames }
+  }
+}
