@@ -27,6 +27,7 @@
  */
 import { APICallError, LoadAPIKeyError, TypeValidationError } from "@ai-sdk/provider"
 import { CombinedModelsTimeoutError, StreamTruncatedError } from "./errors.ts"
+import { parseDuration } from "./duration.ts"
 import { BedrockStreamException } from "./wires/bedrock.ts"
 import { GoogleStreamError } from "./wires/google.ts"
 import { responseFailure } from "./wires/openai-responses.ts"
@@ -821,7 +822,7 @@ function parseResetValue(raw: string, now: number): number | undefined {
     if (number > 1e9) return positive(number * 1000 - now)
     return Math.ceil(number * 1000)
   }
-  const duration = parseDurationText(value)
+  const duration = parseDuration(value)
   if (duration !== undefined) return duration
   const date = Date.parse(value)
   return Number.isNaN(date) ? undefined : positive(date - now)
@@ -829,18 +830,6 @@ function parseResetValue(raw: string, now: number): number | undefined {
 
 function positive(ms: number): number | undefined {
   return Number.isFinite(ms) && ms > 0 ? Math.ceil(ms) : undefined
-}
-
-/** Go-style durations as OpenAI and Groq send them: "20ms", "1s", "6m0s", "2m59.56s", "1h2m3s". */
-function parseDurationText(value: string): number | undefined {
-  const match = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+(?:\.\d+)?)ms)?$/.exec(
-    value,
-  )
-  if (!match || value === "") return undefined
-  const [, h, m, s, ms] = match
-  if (h === undefined && m === undefined && s === undefined && ms === undefined) return undefined
-  const total = Number(h ?? 0) * 3_600_000 + Number(m ?? 0) * 60_000 + Number(s ?? 0) * 1000 + Number(ms ?? 0)
-  return Math.ceil(total)
 }
 
 /** Waits stated in bodies: Gemini `RetryInfo.retryDelay`, Codex `resets_in_seconds`/`resets_at`, "try again in 20s". */
@@ -853,7 +842,7 @@ function waitFromBody(evidence: Evidence, now: number): number | undefined {
       for (const detail of details) {
         const delay = isObject(detail) ? read(detail, "retryDelay") : undefined
         if (typeof delay === "string") {
-          const ms = parseDurationText(delay.trim())
+          const ms = parseDuration(delay.trim())
           if (ms !== undefined) return ms
         }
       }
@@ -892,7 +881,7 @@ function waitFromBody(evidence: Evidence, now: number): number | undefined {
         : 1000
     return Math.ceil(Number(spoken[1]) * unit)
   }
-  return parseDurationText(match[1])
+  return parseDuration(match[1])
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -2,21 +2,14 @@
  * The one schema for `provider_priority` and `combined_models` in `opencode.json`. Types, validation messages and
  * the published JSON Schema (`config.schema.json`) all come from here.
  */
+import { parseDuration } from "./duration.ts"
 import { z } from "zod"
 import { FAILURE_REASONS, NEVER_FAIL_OVER, type FailureReason } from "./types.ts"
 import { isRecord } from "./record.ts"
 
-const DURATION_UNITS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
-const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/
-const DURATION_HINT = 'a duration such as "30s", "5m", "6h" or a number of milliseconds'
+export { parseDuration } from "./duration.ts"
 
-/** `"30s"` → 30000. Numbers are milliseconds. */
-export function parseDuration(input: string | number): number | undefined {
-  if (typeof input === "number") return Number.isFinite(input) && input >= 0 ? input : undefined
-  const match = DURATION_PATTERN.exec(input.trim())
-  if (!match) return undefined
-  return Number(match[1]) * DURATION_UNITS[match[2] as keyof typeof DURATION_UNITS]
-}
+const DURATION_HINT = 'a duration such as "30s", "5m", "6h" or a number of milliseconds'
 
 const Duration = z
   .union([z.number(), z.string()], { error: `expected ${DURATION_HINT}` })

@@ -4,6 +4,8 @@
  * copy must still be recognised by another.
  */
 
+import { formatDuration } from "./duration.ts"
+
 const timeoutMarker = Symbol.for("combined-models.timeout")
 
 export type TimeoutPhase = "first_byte" | "stall"
@@ -24,8 +26,8 @@ export class CombinedModelsTimeoutError extends Error {
   constructor({ phase, afterMs, cause }: { phase: TimeoutPhase; afterMs: number; cause?: unknown }) {
     super(
       phase === "first_byte"
-        ? `Provider timed out: nothing received within ${formatMs(afterMs)} of the request`
-        : `Provider timed out: stream stalled for ${formatMs(afterMs)}`,
+        ? `Provider timed out: nothing received within ${formatDuration(afterMs)} of the request`
+        : `Provider timed out: stream stalled for ${formatDuration(afterMs)}`,
       cause === undefined ? undefined : { cause },
     )
     this.phase = phase
@@ -71,10 +73,4 @@ function hasMarker(error: unknown, marker: symbol): boolean {
     marker in error &&
     (error as Record<symbol, unknown>)[marker] === true
   )
-}
-
-function formatMs(ms: number): string {
-  if (ms < 1_000) return `${Math.round(ms)}ms`
-  const seconds = ms / 1_000
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`
 }

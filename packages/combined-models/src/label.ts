@@ -1,24 +1,14 @@
 /**
  * What the user reads: `model (provider)` labels, switch notices and the summary when every member failed.
  */
+import { formatDuration } from "./duration.ts"
 import type { ClassifiedError, FailureReason, MemberRef } from "./types.ts"
 
 /** `Claude Sonnet 4.5 (github-copilot)`; just the name until a member has answered. */
+export { formatDuration }
+
 export function label(selected: { name: string }, served?: Pick<MemberRef, "providerID">): string {
   return served ? `${selected.name} (${served.providerID})` : selected.name
-}
-
-/** `0.5 s`, `30 s`, `2 min`, `1 h 30 min`: tenths only where they matter, because a countdown to the ms is noise. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return "until re-authenticated"
-  if (ms < 9_950) return `${Math.max(0, Math.round(ms / 100) / 10)} s`
-  const seconds = Math.max(0, Math.ceil(ms / 1000))
-  if (seconds < 60) return `${seconds} s`
-  const minutes = Math.round(seconds / 60)
-  if (minutes < 60) return `${minutes} min`
-  const hours = Math.floor(minutes / 60)
-  const rest = minutes % 60
-  return rest ? `${hours} h ${rest} min` : `${hours} h`
 }
 
 const FAILED_AS: Record<FailureReason, string> = {

@@ -1060,7 +1060,7 @@ describe("abort and timeout", () => {
     {
       name: "CombinedModelsTimeoutError (first byte)",
       error: () => new CombinedModelsTimeoutError({ phase: "first_byte", afterMs: 30_000 }),
-      expect: { reason: "timeout", message: "Provider timed out: nothing received within 30s of the request" },
+      expect: { reason: "timeout", message: "Provider timed out: nothing received within 30 s of the request" },
     },
     {
       name: "AbortError whose signal reason is AbortSignal.timeout's TimeoutError",
@@ -1072,7 +1072,7 @@ describe("abort and timeout", () => {
       name: "AbortError whose signal reason is a CombinedModelsTimeoutError (stall)",
       error: () => new DOMException("The operation was aborted.", "AbortError"),
       context: { abortSignal: AbortSignal.abort(new CombinedModelsTimeoutError({ phase: "stall", afterMs: 45_000 })) },
-      expect: { reason: "timeout", message: "Provider timed out: stream stalled for 45s" },
+      expect: { reason: "timeout", message: "Provider timed out: stream stalled for 45 s" },
     },
     {
       name: "AbortError with a user-aborted signal",
