@@ -28,6 +28,7 @@
 import { APICallError, LoadAPIKeyError, TypeValidationError } from "@ai-sdk/provider"
 import { CombinedModelsTimeoutError, StreamTruncatedError } from "./errors.ts"
 import { parseDuration } from "./duration.ts"
+import { isAnthropicBillingFailure } from "./wires/anthropic.ts"
 import { BedrockStreamException } from "./wires/bedrock.ts"
 import { GoogleStreamError } from "./wires/google.ts"
 import { responseFailure } from "./wires/openai-responses.ts"
@@ -425,7 +426,6 @@ const QUOTA_PHRASES = [
   /exceeded your current quota/i,
   /you have no quota/i,
   /\bquota (?:has been |was )?exceeded\b/i,
-  /credit balance is too low/i,
   /insufficient (?:credits?|balance|funds)/i,
   /requires more credits/i,
   /out of credits/i,
@@ -689,7 +689,11 @@ function pickReason(evidence: Evidence, context: ClassifyContext): Pick | undefi
     const daily = evidence.quotaIds.some((id) => LONG_WINDOW_QUOTA_ID.test(id))
     return { reason: daily ? "quota" : "rate_limit" }
   }
-  if (status === 402 || hasCode(QUOTA_CODES) || says(QUOTA_PHRASES)) return { reason: "quota" }
+  // A phrase never overrides a status it contradicts: "budget exceeded" on a 400 is a refused request, not a
+  // provider-wide quota. Only the wire's own billing body (Anthropic's 400) says quota at 400.
+  const quotaStatus = noStatus || status === 402 || status === 403 || status === 429
+  if (status === 402 || hasCode(QUOTA_CODES) || (quotaStatus && says(QUOTA_PHRASES)) || isAnthropicBillingFailure(evidence.body))
+    return { reason: "quota" }
 
   if (status === 413 || hasCode(OVERFLOW_CODES)) return { reason: "context_overflow" }
   const overflowPossible = status === undefined || status === 400 || status === 422 || status >= 500

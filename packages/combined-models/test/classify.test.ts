@@ -1375,6 +1375,22 @@ describe("native runtime LLMError", () => {
 describe("no guessing from unrelated words and numbers", () => {
   runCases([
     {
+      name: "a phrase never overrides a status it contradicts: a 400 saying the budget is exceeded is a refused request",
+      error: () =>
+        apiCallError({ status: 400, body: { error: { message: "Budget has been exceeded! Current cost: 10.2, Max budget: 10.0", type: "budget_exceeded" } } }),
+      expect: { reason: "invalid_request", statusCode: 400 },
+    },
+    {
+      name: "the same phrase on a 429 is a quota",
+      error: () => apiCallError({ status: 429, body: { error: { message: "Budget has been exceeded! Current cost: 10.2, Max budget: 10.0" } } }),
+      expect: { reason: "quota", statusCode: 429 },
+    },
+    {
+      name: "and inside a stream, with no status to contradict it, a quota too",
+      error: () => ({ message: "Budget has been exceeded for this key" }),
+      expect: { reason: "quota" },
+    },
+    {
       name: "'500' inside a sentence is not a 500",
       error: () => new Error("Expected at most 500 items in tools, got 512"),
       expect: { reason: "unknown" },
