@@ -4,6 +4,7 @@
  * every test here is skipped by name.
  */
 import { expect, test } from "bun:test"
+import { spawnSync } from "node:child_process"
 import { faults, type SimStep } from "../../packages/combined-models/src/simulator/index.ts"
 import {
   assistantMessages,
@@ -12,6 +13,8 @@ import {
   e2e,
   lastAssistant,
   mainRequests,
+  prepare,
+  REPO_ROOT,
   scriptMain,
   textOf,
   type Env,
@@ -165,4 +168,24 @@ test.skipIf(skip)(
     })
   },
   TURN_MS,
+)
+
+test.skipIf(skip || !process.env.OPENCODE_SRC)(
+  "the source launcher says it cannot run Bedrock faithfully, and it cannot: there a healthy ConverseStream answers empty",
+  async () => {
+    const source = prepare({ opencode: process.env.OPENCODE_SRC!, artifact: "source" })
+    const again = spawnSync("bun", ["run", "patch", "prepare", "--out", source, "--opencode", process.env.OPENCODE_SRC!], {
+      cwd: REPO_ROOT,
+      encoding: "utf8",
+    })
+    expect(again.status, again.stderr).toBe(0)
+    expect(again.stdout).toMatch(/Amazon Bedrock \(ConverseStream\) answers empty there[^\n]*--binary/)
+
+    await using env = await createEnv({ prepared: source, config: priorityFor("amazon-bedrock", "openrouter") })
+    scriptMain(env.sim, "amazon-bedrock", [{ text: "Bedrock answered over ConverseStream." }])
+    const result = await env.run("Say something.", { timeoutMs: 60_000 })
+    expect(mainRequests(env.sim, "amazon-bedrock")).toHaveLength(1)
+    expect(result.stdout).not.toContain("Bedrock answered over ConverseStream.")
+  },
+  TURN_MS * 2,
 )

@@ -87,6 +87,7 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
   const expectedTip = expected.complete ? expected.commits.at(-1)?.commit : undefined
   if (expectedTip && isUpToDate(git, paths, expectedTip, binaryStamp)) {
     log(`${out} is up to date (${pin.branch} at ${expectedTip.slice(0, 12)}); nothing to do`)
+    log(SOURCE_LAUNCHER_CAVEAT(paths.launcher))
     return { out, opencodeRoot, launcher: paths.launcher, binary: paths.binary, bunfig: paths.bunfig, reused: true }
   }
 
@@ -152,8 +153,18 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
   writeFileSync(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`)
   const entry = paths.binary ?? paths.launcher
   log(`ready: ${entry} runs OpenCode v${pin.version} with the patches (${applied.branch} at ${applied.tip.slice(0, 12)})`)
+  log(SOURCE_LAUNCHER_CAVEAT(paths.launcher))
   return { out, opencodeRoot, launcher: paths.launcher, binary: paths.binary, bunfig: paths.bunfig, reused: false }
 }
+
+/**
+ * What the source launcher cannot run as the binary does. From source, OpenCode runs with `--conditions=browser`
+ * (for its TUI), which makes `@smithy/eventstream-codec` resolve browser helpers that cannot decode Bedrock's
+ * ConverseStream frames; `@ai-sdk/amazon-bedrock` then ends every step empty, with no error.
+ */
+export const SOURCE_LAUNCHER_CAVEAT = (launcher: string) =>
+  `note: ${launcher} runs from source: Amazon Bedrock (ConverseStream) answers empty there; every other provider ` +
+  "runs as in the binary. Use --binary to run Bedrock faithfully."
 
 /**
  * Upstream's local build (`bun run --cwd packages/opencode build --single`), offline: the web UI is not embedded
