@@ -45,12 +45,12 @@ export const DEMO_TURNS: DemoTurn[] = [
     },
   },
   {
-    title: "a tool runs, then the provider is overloaded: the turn continues from the tool result",
+    title: "a tool runs, then Bedrock is overloaded (503 ServiceUnavailableException): the turn continues from the tool result",
     prompt: "Read the README and summarise it.",
     script: {
       "amazon-bedrock": [
         { toolCall: { name: "read_file", input: { path: "README.md" }, id: "toolu_demo_1" } },
-        { fault: { kind: "http-error", status: 529, error: "overloaded", retryAfterSeconds: 60 } },
+        { fault: { kind: "http-error", status: 503, error: "overloaded", retryAfterSeconds: 60 } },
       ],
       openrouter: [{ text: "The README says: one model, many providers, no failed turns.", chunkDelayMs: 25 }],
     },
