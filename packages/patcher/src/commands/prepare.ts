@@ -160,11 +160,13 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
 /**
  * What the source launcher cannot run as the binary does. From source, OpenCode runs with `--conditions=browser`
  * (for its TUI), which makes `@smithy/eventstream-codec` resolve browser helpers that cannot decode Bedrock's
- * ConverseStream frames; `@ai-sdk/amazon-bedrock` then ends every step empty, with no error.
+ * ConverseStream frames; `@ai-sdk/amazon-bedrock` then ends every step empty, with no error (the edge reads that as a
+ * stream cut short).
  */
 export const SOURCE_LAUNCHER_CAVEAT = (launcher: string) =>
-  `note: ${launcher} runs from source: Amazon Bedrock (ConverseStream) answers empty there; every other provider ` +
-  "runs as in the binary. Use --binary to run Bedrock faithfully."
+  `note: ${launcher} runs from source: Amazon Bedrock's ConverseStream does not decode there (its steps end without ` +
+  "a finish, so a combined model fails over from Bedrock); every other provider runs as in the binary. Use --binary " +
+  "to run Bedrock faithfully."
 
 /**
  * Upstream's local build (`bun run --cwd packages/opencode build --single`), offline: the web UI is not embedded
