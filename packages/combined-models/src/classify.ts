@@ -182,7 +182,7 @@ function pickReason(evidence: Evidence, context: ClassifyContext): Pick | undefi
   // A phrase never overrides a status it contradicts: "budget exceeded" on a 400 is a refused request, not a
   // provider-wide quota. Only the wire's own billing body (Anthropic's 400) says quota at 400.
   const quotaStatus = noStatus || status === 402 || status === 403 || status === 429
-  if (status === 402 || hasCode(QUOTA_CODES) || (quotaStatus && says(QUOTA_PHRASES)) || isAnthropicBillingFailure(evidence.body))
+  if (status === 402 || hasCode(QUOTA_CODES) || (quotaStatus && says(QUOTA_PHRASES)) || (status === 400 && isAnthropicBillingFailure(evidence.body)))
     return { reason: "quota" }
 
   if (status === 413 || hasCode(OVERFLOW_CODES)) return { reason: "context_overflow" }

@@ -24,7 +24,7 @@ export function unwrap(error: unknown): unknown[] {
     layers.push(value)
     if (!isObject(value)) return
     if (read(value, "type") === "error" && "error" in value) visit(read(value, "error"), depth + 1)
-    visit(responseFailure(value), depth + 1)
+    if (read(value, "type") === "response.failed") visit(responseFailure(value), depth + 1)
     if (TypeValidationError.isInstance(value)) visit(value.value, depth + 1)
     visit(read(value, "cause"), depth + 1)
   }
