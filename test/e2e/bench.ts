@@ -7,8 +7,9 @@
  * - The patched overhead over the ideal: the failed attempt plus the healthy member's own turn time.
  * - `opencode models` start-up, patched vs stock.
  *
- * Patched: OPENCODE_PREPARED or OPENCODE_SRC (as the e2e tests). Stock: OPENCODE_STOCK_PREPARED, or OPENCODE_SRC
- * prepared with an empty series. Results go into docs/benchmarks.md between the bench-e2e markers.
+ * Both are the artifact users run: binaries built with upstream's `build --single`. Patched: OPENCODE_BINARY,
+ * OPENCODE_PREPARED or OPENCODE_SRC (as the e2e tests). Stock: OPENCODE_STOCK_PREPARED, or OPENCODE_SRC built the same
+ * way with an empty series. Results go into docs/benchmarks.md between the bench-e2e markers.
  */
 import { join } from "node:path"
 import { faults, startSimulator, type SimStep } from "../../packages/combined-models/src/simulator/index.ts"
@@ -129,6 +130,7 @@ const begin = "<!-- bench-e2e:begin -->"
 const end = "<!-- bench-e2e:end -->"
 const doc = join(REPO_ROOT, "docs/benchmarks.md")
 const text = await Bun.file(doc).text()
-const block = `${begin}\nMeasured ${new Date().toISOString().slice(0, 10)}, bun ${Bun.version}, ${navigator.hardwareConcurrency} cores; medians of ${RUNS} runs (stock 429: one run).\n\n${rows.join("\n")}\n${end}`
+const artifact = process.env.COMBINED_MODELS_E2E_SOURCE === "1" ? "source launchers" : "binaries built with upstream's `build --single`"
+const block = `${begin}\nMeasured ${new Date().toISOString().slice(0, 10)} on ${artifact} (patched and stock), bun ${Bun.version}, ${navigator.hardwareConcurrency} cores; medians of ${RUNS} runs (stock 429: one run).\n\n${rows.join("\n")}\n${end}`
 if (text.includes(begin) && text.includes(end)) await Bun.write(doc, text.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block))
 else console.error(`docs/benchmarks.md has no ${begin} … ${end} markers; not written`)

@@ -66,7 +66,8 @@ export class StreamTruncatedError extends Error {
   }
 }
 
-function hasMarker(error: unknown, marker: symbol): boolean {
+/** Whether `error` carries `marker` (the AI SDK's `isInstance` convention: one check across package copies). */
+export function hasMarker(error: unknown, marker: symbol): boolean {
   return (
     typeof error === "object" &&
     error !== null &&

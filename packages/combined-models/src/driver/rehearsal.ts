@@ -37,6 +37,10 @@ export interface RehearsalOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Wraps every request the AI SDK clients send; benchmarks time requests with it. */
   fetch?: typeof fetch
+  /** The simulator wire a provider speaks, where not the usual one (`wireFor`). */
+  wire?: (providerID: string) => Wire | undefined
+  /** Another SDK for a member, given the simulator's base URL for its provider; undefined keeps the usual one. */
+  model?: (member: MemberRef, baseURL: string) => LanguageModelV3 | undefined
 }
 
 export interface Rehearsal extends AsyncDisposable {
@@ -50,11 +54,13 @@ export interface Rehearsal extends AsyncDisposable {
 export async function startRehearsal(options: RehearsalOptions): Promise<Rehearsal> {
   const sim = await startSimulator()
   const providers = new Set(options.groups.flatMap((group) => group.members.map((member) => member.providerID)))
-  for (const providerID of providers) sim.addProvider(providerID, wireFor(providerID))
+  for (const providerID of providers) sim.addProvider(providerID, options.wire?.(providerID) ?? wireFor(providerID))
   const health = new HealthRegistry({ cooldowns: options.config.cooldowns, clock: options.clock })
 
   const model = (member: MemberRef): LanguageModelV3 => {
     const baseURL = sim.baseURL(member.providerID)
+    const given = options.model?.(member, baseURL)
+    if (given) return given
     const wire = wireFor(member.providerID)
     if (wire === "bedrock")
       return createAmazonBedrock({

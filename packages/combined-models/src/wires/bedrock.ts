@@ -14,6 +14,7 @@
  * naming the exception: the stream fails with the provider's own error instead of ending as if it had finished.
  */
 import { z } from "zod"
+import { hasMarker } from "../errors.ts"
 import { decodeFrames, type DecodedFrame } from "./aws-event-stream.ts"
 import { watchingFetch, type Fetch } from "./stream-watch.ts"
 
@@ -44,7 +45,7 @@ export class BedrockStreamException extends Error {
   }
 
   static isInstance(error: unknown): error is BedrockStreamException {
-    return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[marker] === true
+    return hasMarker(error, marker)
   }
 }
 

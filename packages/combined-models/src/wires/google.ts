@@ -8,7 +8,8 @@
  *   reason `other` after the partial text. `watchGoogleStream` fails the stream there with a `GoogleStreamError`.
  */
 import { z } from "zod"
-import { sseFrames, watchingFetch, type Fetch } from "./stream-watch.ts"
+import { hasMarker } from "../errors.ts"
+import { jsonEventFailure, sseFrames, watchingFetch, type Fetch } from "./stream-watch.ts"
 
 const marker = Symbol.for("combined-models.google-stream-error")
 
@@ -38,21 +39,11 @@ export class GoogleStreamError extends Error {
   }
 
   static isInstance(error: unknown): error is GoogleStreamError {
-    return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[marker] === true
-  }
-}
-
-function failureOf(data: string): GoogleStreamError | undefined {
-  if (!data.includes('"error"')) return undefined
-  try {
-    const parsed = googleErrorBodySchema.safeParse(JSON.parse(data))
-    return parsed.success ? new GoogleStreamError(parsed.data) : undefined
-  } catch {
-    return undefined
+    return hasMarker(error, marker)
   }
 }
 
 /** A `fetch` for `@ai-sdk/google` whose streamed answers fail on Gemini's `{error}` chunks. */
 export function watchGoogleStream(inner?: Fetch): Fetch {
-  return watchingFetch(inner, "text/event-stream", sseFrames(failureOf))
+  return watchingFetch(inner, "text/event-stream", sseFrames(jsonEventFailure('"error"', googleErrorBodySchema, (body) => new GoogleStreamError(body))))
 }

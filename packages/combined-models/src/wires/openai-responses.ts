@@ -5,7 +5,8 @@
  * `{type: "error", code, message, param}`.
  */
 import { z } from "zod"
-import { sseFrames, watchingFetch, type Fetch } from "./stream-watch.ts"
+import { hasMarker } from "../errors.ts"
+import { jsonEventFailure, sseFrames, watchingFetch, type Fetch } from "./stream-watch.ts"
 
 export const responseFailedSchema = z.object({
   type: z.literal("response.failed"),
@@ -32,17 +33,7 @@ export class ResponseFailedError extends Error {
   }
 
   static isInstance(error: unknown): error is ResponseFailedError {
-    return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[marker] === true
-  }
-}
-
-function failureOf(data: string): ResponseFailedError | undefined {
-  if (!data.includes("response.failed")) return undefined
-  try {
-    const parsed = responseFailedSchema.safeParse(JSON.parse(data))
-    return parsed.success ? new ResponseFailedError(parsed.data) : undefined
-  } catch {
-    return undefined
+    return hasMarker(error, marker)
   }
 }
 
@@ -51,5 +42,5 @@ function failureOf(data: string): ResponseFailedError | undefined {
  * stream would end without `response.completed`, its partial text closed as if it were whole.
  */
 export function watchResponsesStream(inner?: Fetch): Fetch {
-  return watchingFetch(inner, "text/event-stream", sseFrames(failureOf))
+  return watchingFetch(inner, "text/event-stream", sseFrames(jsonEventFailure("response.failed", responseFailedSchema, (event) => new ResponseFailedError(event))))
 }

@@ -118,3 +118,23 @@ export function sseFrames(failureOf: (data: string) => Error | undefined): ReadF
     return { frames }
   }
 }
+
+/**
+ * An SSE failure reader for `sseFrames`: an event whose data mentions `needle` and parses as `schema` becomes the
+ * error `toError` makes of it; anything else (other events, data that is not JSON) is no failure.
+ */
+export function jsonEventFailure<T>(
+  needle: string,
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } },
+  toError: (event: T) => Error,
+): (data: string) => Error | undefined {
+  return (data) => {
+    if (!data.includes(needle)) return undefined
+    try {
+      const parsed = schema.safeParse(JSON.parse(data))
+      return parsed.success ? toError(parsed.data) : undefined
+    } catch {
+      return undefined
+    }
+  }
+}
