@@ -4,6 +4,7 @@ import { BODY_SCAN_LIMIT, isObject, lowerCaseHeaders, read, socketCode, validSta
 import { APICallError, LoadAPIKeyError } from "@ai-sdk/provider"
 import { BedrockStreamException } from "../wires/bedrock.ts"
 import { GoogleStreamError } from "../wires/google.ts"
+import { openrouterUpstream } from "../wires/openrouter.ts"
 import type { FailureReason } from "../types.ts"
 
 // Evidence: what one layer says, in one shape whatever it came from
@@ -323,10 +324,10 @@ export function normaliseCode(value: string): string {
 /** OpenRouter's "Provider returned error" keeps the upstream answer in `error.metadata.raw`. */
 export function rawUpstream(body: unknown): string | undefined {
   if (!isObject(body)) return undefined
+  // Most bodies carry no metadata at all: look before validating.
   const error = read(body, "error")
-  const metadata = isObject(error) ? read(error, "metadata") : read(body, "metadata")
-  const raw = isObject(metadata) ? read(metadata, "raw") : undefined
-  return typeof raw === "string" ? raw.slice(0, BODY_SCAN_LIMIT) : undefined
+  if (!isObject(read(isObject(error) ? error : body, "metadata"))) return undefined
+  return openrouterUpstream(body)?.raw.slice(0, BODY_SCAN_LIMIT)
 }
 
 export function bodyMessage(body: unknown): string | undefined {
