@@ -1375,6 +1375,17 @@ describe("native runtime LLMError", () => {
 describe("no guessing from unrelated words and numbers", () => {
   runCases([
     {
+      name: "a retry-after of -5 is malformed, not an HTTP date in 2001 meaning retry now",
+      error: () => apiCallError({ status: 429, headers: { "retry-after": "-5" }, body: { error: { message: "slow down" } } }),
+      expect: { reason: "rate_limit", statusCode: 429 },
+      absent: ["retryAfterMs"],
+    },
+    {
+      name: "an HTTP-date retry-after still counts",
+      error: () => apiCallError({ status: 429, headers: { "retry-after": new Date(NOW + 90_000).toUTCString() }, body: { error: { message: "slow down" } } }),
+      expect: { reason: "rate_limit", retryAfterMs: 90_000 },
+    },
+    {
       name: "a phrase never overrides a status it contradicts: a 400 saying the budget is exceeded is a refused request",
       error: () =>
         apiCallError({ status: 400, body: { error: { message: "Budget has been exceeded! Current cost: 10.2, Max budget: 10.0", type: "budget_exceeded" } } }),

@@ -34,6 +34,9 @@ export function retryAfterHeader(headers: Record<string, string>, now: number): 
   const value = headers["retry-after"]?.trim()
   if (!value) return undefined
   if (/^\d+(?:\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000)
+  // Otherwise only an HTTP date (`Wed, 21 Oct 2015 07:28:00 GMT`) counts: Date.parse reads "-5" as a year (2001),
+  // which would turn a malformed header into "retry now".
+  if (!/[A-Za-z]{3}/.test(value)) return undefined
   const date = Date.parse(value)
   if (Number.isNaN(date)) return undefined
   return Math.max(0, date - now)
