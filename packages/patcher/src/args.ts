@@ -1,6 +1,6 @@
 import { UsageError } from "./errors.ts"
 
-export const COMMANDS = ["check", "apply", "export", "prepare"] as const
+export const COMMANDS = ["check", "apply", "export", "prepare", "build"] as const
 export type CommandName = (typeof COMMANDS)[number]
 
 export interface ParsedArgs {
@@ -10,15 +10,17 @@ export interface ParsedArgs {
   engine: string | undefined
   branch: string | undefined
   out: string | undefined
-  /** prepare: the models.dev catalog (api.json) a binary build embeds instead of downloading it. */
+  /** prepare, build: the models.dev catalog (api.json) a binary build embeds instead of downloading it. */
   models: string | undefined
+  /** build: where to copy the binary. */
+  install: string | undefined
   force: boolean
   continue: boolean
   /** prepare: build the binary users run (upstream's `build --single`) as `<out>/bin/opencode`. */
   binary: boolean
 }
 
-const VALUE_FLAGS = ["opencode", "patches", "engine", "branch", "out", "models"] as const
+const VALUE_FLAGS = ["opencode", "patches", "engine", "branch", "out", "models", "install"] as const
 const BOOLEAN_FLAGS = ["force", "continue", "binary"] as const
 
 export const USAGE = `usage: bun run patch <command> --opencode <dir> [options]
@@ -28,6 +30,10 @@ commands:
   apply    --opencode <dir> [--branch <name>] [--force] [--continue]
                                                     make the patched branch (engine commit + one commit per patch)
   export   --opencode <dir> [--branch <name>]       rewrite patches/ from the branch's commits
+  build    --opencode <dir> [--install <path>] [--models <api.json>] [--out <dir>]
+                                                    check, then apply, install and build --single in a copy
+                                                    (default ~/.cache/opencode-combined-models/build); copy the
+                                                    binary to --install
   prepare  --out <dir> --opencode <dir> [--binary [--models <api.json>]]
                                                     patched copy that runs from source: <out>/bin/opencode;
                                                     with --binary, <out>/bin/opencode is the compiled binary
@@ -68,6 +74,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     branch: values.branch,
     out: values.out,
     models: values.models,
+    install: values.install,
     force: switches.force ?? false,
     continue: switches.continue ?? false,
     binary: switches.binary ?? false,
@@ -75,10 +82,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (parsed.opencode === undefined) throw new UsageError(`${command} needs --opencode <dir> (an OpenCode git checkout)`)
   if (command === "prepare" && parsed.out === undefined) throw new UsageError("prepare needs --out <dir>")
   if ((parsed.force || parsed.continue) && command !== "apply") throw new UsageError("--force and --continue are apply options")
-  if ((parsed.binary || parsed.models !== undefined) && command !== "prepare") throw new UsageError("--binary and --models are prepare options")
-  if (parsed.models !== undefined && !parsed.binary) throw new UsageError("--models is for --binary builds (the catalog the binary embeds)")
-  if (parsed.branch !== undefined && command === "prepare") {
-    throw new UsageError("prepare always uses the branch named in upstream.json")
+  if (parsed.binary && command !== "prepare") throw new UsageError("--binary is a prepare option (build always builds one)")
+  if (parsed.models !== undefined && command !== "build" && !(command === "prepare" && parsed.binary))
+    throw new UsageError("--models is for --binary builds (the catalog the binary embeds)")
+  if (parsed.install !== undefined && command !== "build") throw new UsageError("--install is a build option")
+  if (parsed.branch !== undefined && (command === "prepare" || command === "build")) {
+    throw new UsageError(`${command} always uses the branch named in upstream.json`)
   }
   return parsed
 }

@@ -2,6 +2,7 @@
 import { resolve } from "node:path"
 import { parseArgs, type ParsedArgs } from "./args.ts"
 import { runApply } from "./commands/apply.ts"
+import { runBuild } from "./commands/build.ts"
 import { runCheck } from "./commands/check.ts"
 import { runExport } from "./commands/export.ts"
 import { runPrepare } from "./commands/prepare.ts"
@@ -38,6 +39,17 @@ function runCommand(args: ParsedArgs, log: (line: string) => void): number {
       return 0
     case "export":
       runExport({ opencode, patchesDir, branch: args.branch, log })
+      return 0
+    case "build":
+      runBuild({
+        opencode,
+        patchesDir,
+        engineDir,
+        out: args.out === undefined ? undefined : resolve(args.out),
+        models: args.models === undefined ? undefined : resolve(args.models),
+        install: args.install,
+        log,
+      })
       return 0
     case "prepare":
       runPrepare({

@@ -174,7 +174,8 @@ describe("arguments", () => {
     expect(usage(["frobnicate"])).toContain('unknown command "frobnicate"')
     expect(usage(["check", "--opencode", "x", "--force"])).toContain("apply options")
     expect(usage(["prepare", "--opencode", "x"])).toContain("--out")
-    expect(usage(["check", "--opencode", "x", "--binary"])).toContain("prepare options")
+    expect(usage(["check", "--opencode", "x", "--binary"])).toContain("prepare option")
+    expect(usage(["prepare", "--opencode", "x", "--out", "o", "--install", "/bin/x"])).toContain("--install is a build option")
     expect(usage(["prepare", "--opencode", "x", "--out", "o", "--models", "api.json"])).toContain("--models is for --binary")
   })
 
@@ -185,5 +186,10 @@ describe("arguments", () => {
       models: "/api.json",
     })
     expect(parseArgs(["prepare", "--opencode", "/oc", "--out", "/o"])).toMatchObject({ binary: false, models: undefined })
+    expect(parseArgs(["build", "--opencode", "/oc", "--install", "~/.local/bin/opencode", "--models", "/api.json"])).toMatchObject({
+      command: "build",
+      install: "~/.local/bin/opencode",
+      models: "/api.json",
+    })
   })
 })

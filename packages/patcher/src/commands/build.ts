@@ -1,0 +1,73 @@
+import { chmodSync, copyFileSync, mkdirSync, renameSync } from "node:fs"
+import { homedir } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { PrepareError } from "../errors.ts"
+import { runCheck } from "./check.ts"
+import { runPrepare } from "./prepare.ts"
+
+export interface BuildOptions {
+  opencode: string
+  patchesDir: string
+  engineDir: string
+  /** Where the build happens (a copy of the checkout; default under ~/.cache). */
+  out?: string
+  /** The models.dev catalog the binary embeds; needed offline. */
+  models?: string
+  /** Copy the binary here when it is built. */
+  install?: string
+  log: (line: string) => void
+}
+
+/**
+ * The user's whole path to a patched binary, in stages: check the series against the checkout, prepare a patched
+ * copy (apply, install) and build it with upstream's `build --single` (prepare's own stages: one implementation for
+ * this command, the end-to-end suite and `prepare --binary`), then copy the binary where asked. The checkout itself
+ * is never touched. Each stage says how long it took; a failure names the stage.
+ */
+export function runBuild(options: BuildOptions): string {
+  const { log } = options
+  const out = resolve(options.out ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "opencode-combined-models", "build"))
+  const stage = <T>(name: string, run: () => T): T => {
+    const started = performance.now()
+    log(`▶ ${name}`)
+    try {
+      const result = run()
+      log(`✓ ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)`)
+      return result
+    } catch (error) {
+      log(`✗ ${name} failed`)
+      throw error
+    }
+  }
+  stage("check: the series against the checkout", () => {
+    const code = runCheck({ opencode: options.opencode, patchesDir: options.patchesDir, engineDir: options.engineDir, branch: undefined, log: (line) => log(`  ${line}`) })
+    if (code !== 0) throw new PrepareError(`check failed: the series does not apply to ${options.opencode} as written (see above)`)
+  })
+  const prepared = stage("apply, install and build --single in a copy", () =>
+    runPrepare({
+      out,
+      opencode: options.opencode,
+      patchesDir: options.patchesDir,
+      engineDir: options.engineDir,
+      binary: { models: options.models },
+      log: (line) => log(`  ${line}`),
+    }),
+  )
+  const binary = prepared.binary
+  if (!binary) throw new PrepareError("prepare built no binary")
+  if (!options.install) {
+    log(`binary: ${binary}`)
+    return binary
+  }
+  const target = resolve(options.install)
+  stage(`install to ${target}`, () => {
+    mkdirSync(dirname(target), { recursive: true })
+    // Copied next to the target and renamed over it, so a running OpenCode at that path is never half-written.
+    const temporary = `${target}.combined-models-${process.pid}`
+    copyFileSync(binary, temporary)
+    chmodSync(temporary, 0o755)
+    renameSync(temporary, target)
+  })
+  log(`binary: ${target}`)
+  return target
+}

@@ -1,0 +1,36 @@
+/**
+ * `bun run patch build`: the whole path from a checkout at the pin to an installed patched binary, offline (the
+ * catalog from the fixture). Needs OPENCODE_SRC; otherwise skipped by name.
+ */
+import { expect, test } from "bun:test"
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CATALOG_PATH, REPO_ROOT } from "./harness.ts"
+
+const source = process.env.OPENCODE_SRC
+
+test.skipIf(!source || !existsSync(CATALOG_PATH))(
+  "patch build: check, apply, install and build --single in a copy, then the binary installed where asked runs",
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), "cm-build-"))
+    try {
+      const target = join(dir, "bin", "opencode")
+      const args = ["run", "patch", "build", "--opencode", source!, "--out", join(dir, "work"), "--models", CATALOG_PATH, "--install", target]
+      const build = spawnSync("bun", args, { cwd: REPO_ROOT, encoding: "utf8", timeout: 600_000 })
+      expect(build.status, build.stdout + build.stderr).toBe(0)
+      for (const stage of ["check: the series against the checkout", "apply, install and build --single in a copy", `install to ${target}`])
+        expect(build.stdout).toMatch(new RegExp(`✓ ${stage.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(\\d+\\.\\d s\\)`))
+      expect(build.stdout).toContain("built the binary with upstream's build --single")
+      const version = spawnSync(target, ["--version"], { encoding: "utf8", env: { ...process.env, OPENCODE_DISABLE_AUTOUPDATE: "1" } })
+      expect(version.status).toBe(0)
+      expect(version.stdout.trim()).toBe("1.18.18")
+      // The checkout the user gave is left as it was.
+      expect(spawnSync("git", ["-C", source!, "status", "--porcelain"], { encoding: "utf8" }).stdout).toBe("")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+  600_000,
+)
