@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
   addCombinedProvider,
+  COMBINED_NPM,
   combinedModelInfo,
   combinedProviderInfo,
   combinedSmallModelProvider,
@@ -44,6 +45,11 @@ function loadedProviders() {
 const rateLimited = { reason: "rate_limit" as const, message: "rate limited", retryAfterMs: 60_000 }
 
 beforeEach(() => resetRuntime(new CombinedRuntime()))
+
+test("the virtual provider's SDK can never be installed from a registry: a file URL to nothing", async () => {
+  expect(COMBINED_NPM.startsWith("file://")).toBe(true)
+  expect(await import(COMBINED_NPM).then(() => "loaded", () => "refused")).toBe("refused")
+})
 
 describe("addCombinedProvider: the virtual provider in OpenCode's provider state", () => {
   test("one model per group under `combined`, in OpenCode's provider shape", () => {
@@ -120,7 +126,7 @@ describe("combinedModelInfo: a group as OpenCode's Provider.Model", () => {
     expect(model).toEqual({
       id: "claude-sonnet-4-5",
       providerID: "combined",
-      api: { id: "claude-sonnet-4-5", url: "", npm: "combined-models" },
+      api: { id: "claude-sonnet-4-5", url: "", npm: COMBINED_NPM },
       name: "Claude Sonnet 4.5",
       capabilities: {
         temperature: true,

@@ -11,8 +11,13 @@ import { fetchForSdk } from "../wires/index.ts"
 import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeModel, type OpenCodeProvider } from "./runtime.ts"
 import { isRecord } from "../record.ts"
 
-/** The npm package name a combined model reports; never loaded, because no combined model reaches `getLanguage`. */
-export const COMBINED_NPM = "combined-models"
+/**
+ * The SDK a combined model reports. It is never loaded (no combined model reaches `getLanguage`: `getModel` resolves a
+ * member first), and if resolution ever fell through it must fail here, not fetch a package: a bare name like
+ * `combined-models` is one OpenCode would install from the npm registry. A `file://` entry OpenCode imports as it
+ * is, and this path does not exist.
+ */
+export const COMBINED_NPM = "file:///combined-models/virtual-provider/never-loaded.js"
 
 const OPENCODE_MODALITIES: readonly Modality[] = ["text", "audio", "image", "video", "pdf"]
 
