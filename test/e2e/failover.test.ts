@@ -277,3 +277,26 @@ test.skipIf(skip)(
   },
   TURN_MS,
 )
+
+test.skipIf(skip)(
+  "a replayed step does not count against the agent's steps: a failover does not bring the max-steps prompt early",
+  async () => {
+    await using env = await createEnv({ config: { agent: { build: { steps: 3 } } } })
+    const file = join(env.project, "notes.txt")
+    writeFileSync(file, "The secret word is heron.\n")
+    scriptMain(env.sim, "anthropic", always(faults.rateLimit({ retryAfter: 600 })))
+    scriptMain(env.sim, "github-copilot", [
+      { toolCall: { name: "read", input: { filePath: file }, id: "toolu_e2e_steps_1" } },
+      { text: "The notes say heron." },
+    ])
+
+    const result = await env.run("What do the notes say?", { timeoutMs: 60_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain("The notes say heron.")
+    const copilot = mainRequests(env.sim, "github-copilot")
+    expect(copilot).toHaveLength(2)
+    // Two steps of three: the 429'd attempt was the first step done again, so the last request is no "last step".
+    expect(JSON.stringify(copilot[1]?.body)).not.toContain("MAXIMUM STEPS REACHED")
+  },
+  TURN_MS,
+)

@@ -84,13 +84,13 @@ afterEach(() => resetRuntime())
 describe("routeStep", () => {
   test("a model that is not combined passes through untouched", () => {
     const route = routeStep("s1", { id: "u1", model: { providerID: "anthropic", modelID: "claude-sonnet-4-5" } })
-    expect(route).toEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5", waitMs: 0 })
+    expect(route).toEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5", waitMs: 0, replay: false })
     expect(failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })).toBeUndefined()
   })
 
   test("an unknown group passes through, so OpenCode reports it as any unknown model", () => {
     const route = routeStep("s1", { id: "u1", model: { providerID: "combined", modelID: "nope" } })
-    expect(route).toEqual({ providerID: "combined", modelID: "nope", waitMs: 0 })
+    expect(route).toEqual({ providerID: "combined", modelID: "nope", waitMs: 0, replay: false })
   })
 
   test("the first member in priority serves", () => {
@@ -381,7 +381,7 @@ describe("fallback chains", () => {
     expect(ids(await failStep("s1", "u1", rateLimited("60"), "build", concrete))).toBe("anthropic/claude-sonnet-4-5")
     expect(ids(routeStep("s1", { id: "u1", agent: "build", model: concrete }))).toBe("github-copilot/gpt-5")
     configure({})
-    expect(routeStep("s2", { id: "u9", agent: "build", model: concrete })).toEqual({ ...concrete, waitMs: 0 })
+    expect(routeStep("s2", { id: "u9", agent: "build", model: concrete })).toEqual({ ...concrete, waitMs: 0, replay: false })
     expect(failoverFor("s2", { providerID: "anthropic", id: "claude-sonnet-4-5" })).toBeUndefined()
   })
 
@@ -457,5 +457,24 @@ describe("how the stream ended decides the step (the one edge)", () => {
     const { settle, calls } = services({ id: "m1", sessionID: "s1" })
     await Effect.runPromise(failover.finish(settle))
     expect(calls[0]!.op).toBe("updateMessage")
+  })
+})
+
+describe("a replayed step is the same step (the agent's steps budget)", () => {
+  test("fresh and continued steps count, a replay does not", async () => {
+    expect(routeStep("s1", user("u1")).replay).toBe(false)
+    const failed = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    failed.observe({ type: "text-delta", text: "Half" })
+    failed.claims(rateLimited("30"))
+    await Effect.runPromise(failed.finish(services({ id: "m1", sessionID: "s1" }).settle))
+    const replay = routeStep("s1", user("u1"))
+    expect(replay).toMatchObject({ providerID: "github-copilot", replay: true })
+
+    const tooled = failoverFor("s1", { providerID: "github-copilot", id: "claude-sonnet-4.5" })!
+    tooled.observe({ type: "tool-call", id: "call_1" })
+    tooled.observe({ type: "tool-result", id: "call_1" })
+    tooled.claims(rateLimited("30"))
+    await Effect.runPromise(tooled.finish(services({ id: "m2", sessionID: "s1" }).settle))
+    expect(routeStep("s1", user("u1")).replay).toBe(false)
   })
 })

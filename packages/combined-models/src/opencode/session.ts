@@ -43,6 +43,11 @@ export interface StepRoute {
   modelID: string
   /** Sit this out before sending: a retry's wait, or the soonest member's cooldown. */
   waitMs: number
+  /**
+   * This step does again a step whose attempt failed before any tool call (its message was removed): the same step,
+   * so it does not count against the agent's `steps`.
+   */
+  replay: boolean
 }
 
 /** The engine's word on a failed attempt, kept on the handle between the retry policy and the settle step. */
@@ -135,7 +140,7 @@ const noCooldowns: HealthView = { cooldownOf: () => undefined }
  * it was, so the hunk is a no-op for every other selection.
  */
 export function routeStep(sessionID: string, user: UserMessageLike, tokens?: TokensLike, now = Date.now()): StepRoute {
-  const selected = { providerID: user.model.providerID, modelID: user.model.modelID, waitMs: 0 }
+  const selected = { providerID: user.model.providerID, modelID: user.model.modelID, waitMs: 0, replay: false }
   const rt = runtime()
   const key = `${user.model.providerID}/${user.model.modelID}|${user.agent ?? ""}`
   let entry = sessions.get(sessionID)
@@ -169,7 +174,11 @@ export function routeStep(sessionID: string, user: UserMessageLike, tokens?: Tok
   if (!chosen || (chosen.type !== "use" && chosen.type !== "wait")) return selected
   entry.pending = ref(chosen.member)
   const notBefore = entry.state.next?.notBefore ?? now
-  return { ...ref(chosen.member), waitMs: chosen.type === "wait" ? chosen.delayMs : Math.max(0, notBefore - now) }
+  return {
+    ...ref(chosen.member),
+    waitMs: chosen.type === "wait" ? chosen.delayMs : Math.max(0, notBefore - now),
+    replay: chosen.mode === "replay",
+  }
 }
 
 /**
