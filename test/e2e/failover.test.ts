@@ -4,7 +4,7 @@
  * harness.ts); without them every test here is skipped by name.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { faults, type RecordedRequest, type SimFault } from "../../packages/combined-models/src/simulator/index.ts"
 import {
@@ -297,6 +297,34 @@ test.skipIf(skip)(
     expect(copilot).toHaveLength(2)
     // Two steps of three: the 429'd attempt was the first step done again, so the last request is no "last step".
     expect(JSON.stringify(copilot[1]?.body)).not.toContain("MAXIMUM STEPS REACHED")
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "a failure left to the stock retry, then a tool call and result, then a 429: the step continues and the tool ran once",
+  async () => {
+    // Server errors are not failed over here: OpenCode's own retry streams the step again on anthropic.
+    await using env = await createEnv({ config: { combined_models: { failover_on: ["rate_limit"] } } })
+    const marker = join(env.project, "side-effect.txt")
+    scriptMain(env.sim, "anthropic", [
+      { fault: faults.serverError() },
+      {
+        toolCall: { name: "bash", input: { command: `echo ran >> ${marker}`, description: "Append a line" }, id: "toolu_e2e_bash_1" },
+        fault: { kind: "stream-error", at: "after-tool-call", error: "rate_limit" },
+      },
+      ...always(faults.rateLimit({ retryAfter: 600 })),
+    ])
+    scriptMain(env.sim, "github-copilot", [{ text: "The command ran once." }])
+
+    const result = await env.run("Run the command.", { timeoutMs: 90_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain("The command ran once.")
+    expect(readFileSync(marker, "utf8")).toBe("ran\n")
+    const copilot = mainRequests(env.sim, "github-copilot")
+    expect(copilot).toHaveLength(1)
+    // Copilot went on from the tool's result (continue), not from the step again (replay).
+    expect(JSON.stringify(copilot[0]?.body)).toContain("toolu_e2e_bash_1")
   },
   TURN_MS,
 )
