@@ -6,6 +6,8 @@ import { ocModel } from "./opencode-fixtures.ts"
 import {
   failoverFor,
   guardRetry,
+  MAX_ROUTED_SESSIONS,
+  routedSessionCount,
   resetSessions,
   retriesCompaction,
   routeStep,
@@ -477,4 +479,12 @@ describe("a replayed step is the same step (the agent's steps budget)", () => {
     await Effect.runPromise(tooled.finish(services({ id: "m2", sessionID: "s1" }).settle))
     expect(routeStep("s1", user("u1")).replay).toBe(false)
   })
+})
+
+test("routes of past sessions are evicted: a long-running server keeps at most MAX_ROUTED_SESSIONS", () => {
+  for (let i = 0; i < MAX_ROUTED_SESSIONS + 50; i++) routeStep(`s${i}`, user(`u${i}`))
+  expect(routedSessionCount()).toBe(MAX_ROUTED_SESSIONS)
+  // The newest are kept: the last session still has its route, the first does not.
+  expect(sessionRoute(`s${MAX_ROUTED_SESSIONS + 49}`)).toBeDefined()
+  expect(sessionRoute("s0")).toBeUndefined()
 })

@@ -74,6 +74,33 @@ const compactions = new Map<string, SessionEntry>()
 /** Summary messages removed so their compaction runs again. */
 const retriedCompactions = new Set<string>()
 
+/**
+ * Routes kept at most: a long-running server sees sessions come and go, and a route is only needed while its session
+ * is being served. The least recently started turns go first.
+ */
+export const MAX_ROUTED_SESSIONS = 1_000
+
+/** Marks a session's route as the most recently used one and drops the oldest beyond the bound. */
+function touchSession(sessionID: string, entry: SessionEntry) {
+  sessions.delete(sessionID)
+  sessions.set(sessionID, entry)
+  for (const oldest of sessions.keys()) {
+    if (sessions.size <= MAX_ROUTED_SESSIONS) break
+    sessions.delete(oldest)
+    compactions.delete(oldest)
+  }
+  // Removed summaries whose compaction never ran again (the session ended first).
+  for (const id of retriedCompactions) {
+    if (retriedCompactions.size <= MAX_ROUTED_SESSIONS) break
+    retriedCompactions.delete(id)
+  }
+}
+
+/** How many session routes are kept now (for tests and the bound). */
+export function routedSessionCount(): number {
+  return sessions.size
+}
+
 /** Tests start from no sessions. */
 export function resetSessions() {
   sessions.clear()
@@ -157,6 +184,7 @@ export function routeStep(sessionID: string, user: UserMessageLike, tokens?: Tok
     } else Object.assign(entry, route)
   }
   if (entry.userID !== user.id) {
+    touchSession(sessionID, entry)
     if (entry.userID !== undefined) feed(entry, { type: "turn_finished", at: now }, rt)
     feed(entry, { type: "turn_started", at: now }, rt)
     entry.userID = user.id
