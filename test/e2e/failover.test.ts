@@ -311,6 +311,8 @@ test.skipIf(skip)(
       { fault: faults.serverError() },
       {
         toolCall: { name: "bash", input: { command: `echo ran >> ${marker}`, description: "Append a line" }, id: "toolu_e2e_bash_1" },
+        // The 429 lands after the shell has run and its result is recorded.
+        toolRunMs: 2_000,
         fault: { kind: "stream-error", at: "after-tool-call", error: "rate_limit" },
       },
       ...always(faults.rateLimit({ retryAfter: 600 })),

@@ -219,7 +219,7 @@ async function respondStream({ res, wire, reply, fault, context }: Responder): P
   for (const event of plan.toolCall) await write(res, event);
   if (fault && "at" in fault && fault.at === "after-tool-call") {
     // Give the client time to run the tool it was just handed: the fault must land after the tool completed.
-    await sleep(TOOL_RUN_GRACE_MS, res.gone);
+    await sleep(reply.toolRunMs ?? TOOL_RUN_GRACE_MS, res.gone);
     if (fault.kind === "stream-error") {
       await write(res, wire.streamError(fault.error, context));
       return res.end();

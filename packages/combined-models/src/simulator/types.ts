@@ -11,6 +11,11 @@ export type SimReply = {
   toolCall?: { name: string; input: Record<string, unknown>; id?: string };
   /** Delay before every content chunk, to make streams observable in time. */
   chunkDelayMs?: number;
+  /**
+   * How long a fault after a tool call waits, so the client has run the tool it was handed (default 30 ms; a tool
+   * that spawns a process, like OpenCode's bash, needs longer).
+   */
+  toolRunMs?: number;
 };
 
 /** Error kinds with a real body for each wire (see errors in the wire modules). */
