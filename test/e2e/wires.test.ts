@@ -192,3 +192,18 @@ test.skipIf(skip || !process.env.OPENCODE_SRC)(
   },
   TURN_MS * 2,
 )
+
+test.skipIf(skip)(
+  "a provider finish the SDK does not map (Anthropic's stop_reason compaction → other) is an answer, not a cut stream",
+  async () => {
+    await using env = await createEnv({ config: priorityFor("anthropic", "openrouter") })
+    scriptMain(env.sim, "anthropic", [{ text: "Anthropic answered, then compacted.", stopReason: "compaction" }])
+    const result = await env.run("Say something.", { timeoutMs: 60_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(result.stdout).toContain("Anthropic answered, then compacted.")
+    expect(mainRequests(env.sim, "anthropic")).toHaveLength(1)
+    expect(mainRequests(env.sim, "openrouter")).toHaveLength(0)
+    expect(result.output).not.toContain("↪")
+  },
+  TURN_MS,
+)

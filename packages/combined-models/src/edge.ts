@@ -26,20 +26,47 @@ export interface StreamPart {
   rawFinishReason?: unknown
   /** OpenCode's finish reason (the AI SDK's `other` arrives here as `unknown`). */
   reason?: unknown
+  /** OpenCode's step metadata, where the session patch keeps the provider's own finish reason. */
+  providerMetadata?: unknown
+}
+
+/** Where the provider's own finish reason travels on OpenCode's step-finish event, which has no field for it. */
+const RAW_FINISH_KEY = "combined-models"
+
+/**
+ * OpenCode's step metadata with the provider's own finish reason added when the SDK could not map it (`other`):
+ * OpenCode records that as `unknown`, the same word it uses for a stream that never finished, and only this tells
+ * the two apart. Anything else comes back unchanged.
+ */
+export function withProviderFinishReason<M extends Record<string, unknown> | undefined>(
+  metadata: M,
+  event: { finishReason?: unknown; rawFinishReason?: unknown },
+): M | (M & Record<typeof RAW_FINISH_KEY, { rawFinishReason: string }>) {
+  if (event.finishReason !== "other" || typeof event.rawFinishReason !== "string" || event.rawFinishReason === "") return metadata
+  return { ...metadata, [RAW_FINISH_KEY]: { rawFinishReason: event.rawFinishReason } } as M & Record<typeof RAW_FINISH_KEY, { rawFinishReason: string }>
+}
+
+function rawFinishReasonOf(part: StreamPart): unknown {
+  if (part.rawFinishReason !== undefined) return part.rawFinishReason
+  const metadata = part.providerMetadata
+  if (typeof metadata !== "object" || metadata === null) return undefined
+  const ours = (metadata as Record<string, unknown>)[RAW_FINISH_KEY]
+  return typeof ours === "object" && ours !== null ? (ours as Record<string, unknown>).rawFinishReason : undefined
 }
 
 /**
- * Finish reasons that mean the provider finished the answer. Everything else is a stream that did not end as the
- * provider ends a message: `error` (an error event the SDK turned into a finish), `unknown` (OpenCode's name for a
- * reason it does not know, including the AI SDK's `other`), and `other` with no provider reason behind it (the
- * SDK's initial value, left when the terminal event never came: a cut or dropped stream).
+ * Finish reasons that mean the provider finished the answer; so does `other`/`unknown` with the provider's own reason
+ * behind it. Everything else is a stream that did not end as the provider ends a message: `error` (an error event
+ * the SDK turned into a finish), and `other` (OpenCode: `unknown`) with no provider reason behind it (the SDK's
+ * initial value, left when the terminal event never came: a cut or dropped stream).
  */
 const FINISHED = new Set(["stop", "length", "content-filter", "tool-calls"])
 
 /** The failure a finish reason stands for, or undefined when the step finished. */
 export function finishFailure(reason: unknown, raw?: unknown): StreamTruncatedError | undefined {
   if (typeof reason === "string" && FINISHED.has(reason)) return undefined
-  if (reason === "other" && typeof raw === "string" && raw.length > 0) return undefined
+  // The provider ended the message with a reason the SDK does not map: `other` in the AI SDK, `unknown` in OpenCode.
+  if ((reason === "other" || reason === "unknown") && typeof raw === "string" && raw.length > 0) return undefined
   return new StreamTruncatedError({ finishReason: typeof reason === "string" ? reason : undefined })
 }
 
@@ -119,7 +146,7 @@ export class StepEdge {
         return undefined
       case "finish-step":
       case "step-finish": {
-        const failure = finishFailure(part.finishReason ?? part.reason, part.rawFinishReason)
+        const failure = finishFailure(part.finishReason ?? part.reason, rawFinishReasonOf(part))
         if (failure) return failure
         this.#sawFinish = true
         this.#outcome = "finished"
@@ -139,10 +166,13 @@ export class StepEdge {
 
   /** A failure of this step (an error part, a thrown error, or what `observe`/`closed` returned): the machine's word. */
   fail(error: unknown, context: { abortSignal?: AbortSignal } = {}): { error: ClassifiedError; actions: FailoverAction[] } {
-    this.start()
-    this.#outcome = "failed"
     const now = this.#clock()
     const classified = classify(error, { now, abortSignal: context.abortSignal, providerID: this.member.providerID })
+    // A failure after the provider's finish (the caller's own bookkeeping failing) is not the member's: nothing is
+    // fed to the machine, no attempt, no cooldown; it stays the caller's error.
+    if (this.#outcome === "finished") return { error: classified, actions: [{ type: "pass_through", error: classified }] }
+    this.start()
+    this.#outcome = "failed"
     return { error: classified, actions: this.#options.feed({ type: "step_failed", at: now, error: classified }) }
   }
 }

@@ -1375,6 +1375,11 @@ describe("native runtime LLMError", () => {
 describe("no guessing from unrelated words and numbers", () => {
   runCases([
     {
+      name: "an error body whose `error` is null is read, not unreadable",
+      error: () => ({ statusCode: 429, error: null, metadata: { raw: '{"error":{"message":"slow down"}}' } }),
+      expect: { reason: "rate_limit", statusCode: 429 },
+    },
+    {
       name: "a retry-after of -5 is malformed, not an HTTP date in 2001 meaning retry now",
       error: () => apiCallError({ status: 429, headers: { "retry-after": "-5" }, body: { error: { message: "slow down" } } }),
       expect: { reason: "rate_limit", statusCode: 429 },

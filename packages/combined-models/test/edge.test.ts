@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { StepEdge, finishFailure } from "../src/edge.ts"
+import { StepEdge, finishFailure, withProviderFinishReason } from "../src/edge.ts"
 import { StreamTruncatedError } from "../src/errors.ts"
 import type { FailoverEvent } from "../src/machine.ts"
 
@@ -104,4 +104,38 @@ describe("StepEdge", () => {
     edge.fail(new Error("two"))
     expect(types()).toEqual(["step_started", "step_failed", "step_started", "step_failed"])
   })
+})
+
+describe("the provider's own finish reason through OpenCode's step-finish", () => {
+  test("an `other` with the provider's reason is kept in the step metadata; nothing else changes it", () => {
+    const metadata = { anthropic: { cacheCreationInputTokens: 0 } }
+    expect(withProviderFinishReason(metadata, { finishReason: "other", rawFinishReason: "compaction" })).toEqual({
+      ...metadata,
+      "combined-models": { rawFinishReason: "compaction" },
+    })
+    expect(withProviderFinishReason(metadata, { finishReason: "stop", rawFinishReason: "end_turn" })).toBe(metadata)
+    expect(withProviderFinishReason(metadata, { finishReason: "other", rawFinishReason: undefined })).toBe(metadata)
+    expect(withProviderFinishReason(undefined, { finishReason: "other" })).toBeUndefined()
+  })
+
+  test("OpenCode's `unknown` with the provider's reason is a finish; without it, a stream cut short", () => {
+    const finished = harness()
+    finished.edge.start({ fresh: true })
+    const providerMetadata = withProviderFinishReason(undefined, { finishReason: "other", rawFinishReason: "compaction" })
+    expect(finished.edge.observe({ type: "step-finish", reason: "unknown", providerMetadata })).toBeUndefined()
+    expect(finished.types()).toContain("step_finished")
+
+    const cut = harness()
+    cut.edge.start({ fresh: true })
+    expect(StreamTruncatedError.isInstance(cut.edge.observe({ type: "step-finish", reason: "unknown", providerMetadata: {} }))).toBe(true)
+  })
+})
+
+test("a failure after the provider's finish is the caller's: nothing reaches the machine, it passes through", () => {
+  const { edge, types } = harness()
+  edge.start({ fresh: true })
+  edge.observe({ type: "finish-step", finishReason: "stop", rawFinishReason: "end_turn" })
+  const { actions } = edge.fail(new Error("database is locked"))
+  expect(types()).toEqual(["step_started", "step_finished"])
+  expect(actions.map((action) => action.type)).toEqual(["pass_through"])
 })

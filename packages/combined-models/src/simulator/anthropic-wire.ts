@@ -34,7 +34,7 @@ const streamErrors: Record<StreamErrorKind, { type: string; message: string }> =
 
 const requestId = (seq: number) => `req_sim${String(seq).padStart(20, "0")}`;
 const toolUseId = (reply: SimReply, seq: number) => reply.toolCall?.id ?? `toolu_sim${String(seq).padStart(16, "0")}`;
-const stopReason = (reply: SimReply) => (reply.toolCall ? "tool_use" : "end_turn");
+const stopReason = (reply: SimReply) => reply.stopReason ?? (reply.toolCall ? "tool_use" : "end_turn");
 // Real thinking blocks carry an opaque signature the client must send back unchanged.
 const thinkingSignature = (seq: number) => Buffer.from(`sim-signature-${seq}`).toString("base64");
 

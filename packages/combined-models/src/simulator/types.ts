@@ -11,6 +11,8 @@ export type SimReply = {
   toolCall?: { name: string; input: Record<string, unknown>; id?: string };
   /** Delay before every content chunk, to make streams observable in time. */
   chunkDelayMs?: number;
+  /** Anthropic wire: the `stop_reason` to end with, instead of `end_turn` / `tool_use` (e.g. `compaction`). */
+  stopReason?: string;
   /**
    * How long a fault after a tool call waits, so the client has run the tool it was handed (default 30 ms; a tool
    * that spawns a process, like OpenCode's bash, needs longer).

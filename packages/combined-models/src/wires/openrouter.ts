@@ -20,7 +20,7 @@ const bodySchema = z.union([z.object({ error: openrouterErrorSchema }).loose(), 
 export function openrouterUpstream(body: unknown): { raw: string; provider?: string } | undefined {
   const parsed = bodySchema.safeParse(body)
   if (!parsed.success) return undefined
-  const error = "error" in parsed.data && typeof parsed.data.error === "object" ? parsed.data.error : parsed.data
+  const error = "error" in parsed.data && typeof parsed.data.error === "object" && parsed.data.error !== null ? parsed.data.error : parsed.data
   const metadata = (error as z.infer<typeof openrouterErrorSchema>).metadata
   return typeof metadata?.raw === "string" ? { raw: metadata.raw, provider: metadata.provider_name } : undefined
 }
