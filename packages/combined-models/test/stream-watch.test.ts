@@ -141,3 +141,17 @@ test("a response.failed event fails a Copilot Responses stream; one fetch watche
   expect(fetchForSdk(["@ai-sdk/github-copilot"], watched)).toBe(watched)
   expect(fetchForSdk(["@ai-sdk/anthropic"])).toBeUndefined()
 })
+
+test("bytes that are not frames are passed on at once, not held for a frame length they happen to spell", async () => {
+  const garbage = utf8('{"message":"this is JSON under the event-stream content type"}')
+  // A body that stays open: held bytes would never come out.
+  const inner = (async () =>
+    new Response(new ReadableStream({ start: (controller) => controller.enqueue(garbage) }), {
+      headers: { "content-type": "application/vnd.amazon.eventstream" },
+    })) as unknown as typeof fetch
+  const reader = (await watchBedrockStream(inner)("http://127.0.0.1/model/x/converse-stream")).body!.getReader()
+  const first = await Promise.race([reader.read(), Bun.sleep(500).then(() => "held")])
+  expect(first).not.toBe("held")
+  expect((first as { value: Uint8Array }).value).toEqual(garbage)
+  await reader.cancel()
+})

@@ -54,9 +54,10 @@ export function decodeFrames(buffer: Uint8Array): { frames: DecodedFrame[]; rest
     const total = view.getUint32(0);
     const headersLength = view.getUint32(4);
     if (total < 16 || headersLength > total - 16) throw new EventStreamFrameError(`event-stream frame of ${total} bytes with ${headersLength} bytes of headers`);
+    // The prelude is checked as soon as it is here: bytes that are not frames must not wait for a length they made up.
+    if (crc32(buffer.subarray(offset, offset + 8)) !== view.getUint32(8)) throw new EventStreamFrameError("event-stream prelude CRC does not match");
     if (buffer.length - offset < total) break;
     const frame = buffer.subarray(offset, offset + total);
-    if (crc32(frame.subarray(0, 8)) !== view.getUint32(8)) throw new EventStreamFrameError("event-stream prelude CRC does not match");
     if (crc32(frame.subarray(0, total - 4)) !== view.getUint32(total - 4)) throw new EventStreamFrameError("event-stream message CRC does not match");
     frames.push({ headers: readHeaders(frame.subarray(12, 12 + headersLength)), payload: frame.subarray(12 + headersLength, total - 4), size: total });
     offset += total;
