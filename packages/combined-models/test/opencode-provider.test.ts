@@ -99,6 +99,16 @@ describe("addCombinedProvider: the virtual provider in OpenCode's provider state
     expect(providers.anthropic!.options ?? {}).not.toHaveProperty("fetch")
   })
 
+  test("with a fallback chain, providers outside any group are watched too: a concrete selection routes through the engine", () => {
+    const gemini = ocModel("google", "gemini-2.5-pro", { name: "Gemini 2.5 Pro", family: "gemini-pro" })
+    ;(gemini.api as { npm: string }).npm = "@ai-sdk/google"
+    const providers = { ...loadedProviders(), google: ocProvider("google", "Google", [gemini]) }
+    addCombinedProvider({ providers, config: {} })
+    expect((providers.google as OpenCodeProvider).options ?? {}).not.toHaveProperty("fetch")
+    addCombinedProvider({ providers, config: { combined_models: { fallback_models: ["anthropic/claude-sonnet-4-5"] } } })
+    expect(typeof ((providers.google as OpenCodeProvider).options as { fetch?: unknown }).fetch).toBe("function")
+  })
+
   test("no groups, no provider: an empty one would crash OpenCode's defaultModelIDs", () => {
     const providers = { anthropic: loadedProviders().anthropic! }
     addCombinedProvider({ providers, config: {} })

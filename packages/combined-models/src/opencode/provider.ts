@@ -133,7 +133,7 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   const provider = combinedProviderInfo(groups, providers)
   if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
   applyMemberTimeouts(providers, groups, rt.config.timeouts)
-  watchMemberStreams(providers, groups)
+  watchMemberStreams(providers, groups, hasFallbackChains(rt.config))
   const warnings = problems
     .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
     .filter((warning) => !warned.has(warning))
@@ -166,9 +166,11 @@ export function applyMemberTimeouts(
  * their `fetch`, around whatever fetch they had: OpenCode then sees the provider's own error where the SDK would have
  * ended the stream as if it had finished. It changes nothing on a healthy stream.
  */
-export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, groups: readonly Group[]) {
+export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, groups: readonly Group[], chains = false) {
   const members = new Set(groups.flatMap((group) => group.members.map((member) => member.providerID)))
-  for (const id of members) {
+  // With a fallback chain, any concrete selection is routed through the engine too: its failures must read as well.
+  const watched = chains ? Object.keys(providers).filter((id) => id !== PROVIDER_ID) : [...members]
+  for (const id of watched) {
     const provider = providers[id]
     if (!provider) continue
     const npms = Object.values(provider.models).map((model) => (model.api as { npm?: string } | undefined)?.npm)
@@ -176,6 +178,11 @@ export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, 
     const fetch = fetchForSdk(npms, options.fetch as typeof globalThis.fetch | undefined)
     if (fetch) options.fetch = fetch
   }
+}
+
+/** Whether any `fallback_models` chain is configured (global, per agent, or `"*"`). */
+function hasFallbackChains(config: ResolvedConfig): boolean {
+  return config.fallbackModels.length > 0 || Object.values(config.agentFallbackModels).some((chain) => chain.length > 0)
 }
 
 function instanceGroups(providers: Record<string, OpenCodeProvider>): InstanceGroups {
