@@ -89,7 +89,6 @@ export class StepEdge {
   readonly member: MemberRef
   #outcome: StepOutcome = "streaming"
   #sawContent = false
-  #sawFinish = false
   readonly #options: StepEdgeOptions
   readonly #clock: () => number
 
@@ -111,7 +110,6 @@ export class StepEdge {
     if (!fresh && this.#options.attemptOpen()) return
     this.#outcome = "streaming"
     this.#sawContent = false
-    this.#sawFinish = false
     this.#options.feed({ type: "step_started", at: this.#clock(), member: this.member })
   }
 
@@ -148,7 +146,6 @@ export class StepEdge {
       case "step-finish": {
         const failure = finishFailure(part.finishReason ?? part.reason, rawFinishReasonOf(part))
         if (failure) return failure
-        this.#sawFinish = true
         this.#outcome = "finished"
         this.#options.feed({ type: "step_finished", at })
         return undefined
@@ -160,7 +157,7 @@ export class StepEdge {
 
   /** The stream closed without an error. A stream that never said it finished was cut short. */
   closed(): Error | undefined {
-    if (this.#sawFinish) return undefined
+    if (this.#outcome === "finished") return undefined
     return new StreamTruncatedError()
   }
 

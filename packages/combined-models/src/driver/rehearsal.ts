@@ -17,7 +17,18 @@ import type { Group, MemberRef } from "../types.ts"
 import { fetchForSdk } from "../wires/index.ts"
 import { CombinedSession, type DriverEvent } from "./index.ts"
 
-/** Providers that speak Anthropic's Messages API; every other provider is played over chat completions. */
+/** The SDK package each wire's client is, for `fetchForSdk`. */
+const SDK_OF_WIRE: Record<Wire, string> = {
+  anthropic: "@ai-sdk/anthropic",
+  openai: "@ai-sdk/openai-compatible",
+  openrouter: "@openrouter/ai-sdk-provider",
+  bedrock: "@ai-sdk/amazon-bedrock",
+  responses: "@ai-sdk/openai",
+  google: "@ai-sdk/google",
+  copilot: "@ai-sdk/github-copilot",
+}
+
+/** Providers that speak Anthropic's Messages API (the rest of `wireFor` falls back to chat completions). */
 const ANTHROPIC_WIRE = /^(anthropic|google-vertex-anthropic)$|anthropic/
 
 /** The wire a provider's real SDK speaks: Bedrock's ConverseStream, Anthropic's Messages, or chat completions. */
@@ -62,23 +73,24 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
     const given = options.model?.(member, baseURL)
     if (given) return given
     const wire = wireFor(member.providerID)
-    if (wire === "bedrock")
-      return createAmazonBedrock({
-        baseURL,
-        region: "us-east-1",
+    // The SDK's fetch as OpenCode's adapter gives it to a member: watched where that SDK drops stream errors.
+    const fetch = fetchForSdk(SDK_OF_WIRE[wire], options.fetch)
+    const apiKey = "rehearsal"
+    switch (wire) {
+      case "bedrock":
         // A Bedrock API key (bearer token), as OpenCode sends it; no SigV4 signing against a loopback.
-        apiKey: "rehearsal",
-        fetch: fetchForSdk("@ai-sdk/amazon-bedrock", options.fetch),
-      })(member.modelID)
-    if (wire === "anthropic")
-      return createAnthropic({ baseURL, apiKey: "rehearsal", fetch: options.fetch })(member.modelID)
-    if (wire === "openrouter") return createOpenRouter({ baseURL, apiKey: "rehearsal", fetch: options.fetch }).chat(member.modelID)
-    if (wire === "google")
-      return createGoogleGenerativeAI({ baseURL, apiKey: "rehearsal", fetch: fetchForSdk("@ai-sdk/google", options.fetch) })(member.modelID)
-    if (wire === "responses") return createOpenAI({ baseURL, apiKey: "rehearsal", fetch: options.fetch }).responses(member.modelID)
-    return createOpenAICompatible({ name: member.providerID, baseURL, apiKey: "rehearsal", fetch: options.fetch }).chatModel(
-      member.modelID,
-    )
+        return createAmazonBedrock({ baseURL, region: "us-east-1", apiKey, fetch })(member.modelID)
+      case "anthropic":
+        return createAnthropic({ baseURL, apiKey, fetch })(member.modelID)
+      case "openrouter":
+        return createOpenRouter({ baseURL, apiKey, fetch }).chat(member.modelID)
+      case "google":
+        return createGoogleGenerativeAI({ baseURL, apiKey, fetch })(member.modelID)
+      case "responses":
+        return createOpenAI({ baseURL, apiKey, fetch }).responses(member.modelID)
+      default:
+        return createOpenAICompatible({ name: member.providerID, baseURL, apiKey, fetch }).chatModel(member.modelID)
+    }
   }
   const session = (groupID: string) => {
     const group = options.groups.find((candidate) => candidate.id === groupID)

@@ -151,8 +151,7 @@ export function applyMemberTimeouts(
   groups: readonly Group[],
   timeouts: { firstByteMs: number; stallMs: number },
 ) {
-  const members = new Set(groups.flatMap((group) => group.members.map((member) => member.providerID)))
-  for (const id of members) {
+  for (const id of memberProviderIds(groups)) {
     const provider = providers[id]
     if (!provider) continue
     const options = (provider.options ??= {}) as Record<string, unknown>
@@ -167,9 +166,8 @@ export function applyMemberTimeouts(
  * ended the stream as if it had finished. It changes nothing on a healthy stream.
  */
 export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, groups: readonly Group[], chains = false) {
-  const members = new Set(groups.flatMap((group) => group.members.map((member) => member.providerID)))
   // With a fallback chain, any concrete selection is routed through the engine too: its failures must read as well.
-  const watched = chains ? Object.keys(providers).filter((id) => id !== PROVIDER_ID) : [...members]
+  const watched = chains ? Object.keys(providers).filter((id) => id !== PROVIDER_ID) : memberProviderIds(groups)
   for (const id of watched) {
     const provider = providers[id]
     if (!provider) continue
@@ -178,6 +176,11 @@ export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, 
     const fetch = fetchForSdk(npms, options.fetch as typeof globalThis.fetch | undefined)
     if (fetch) options.fetch = fetch
   }
+}
+
+/** The providers that serve some member of these groups, each once. */
+function memberProviderIds(groups: readonly Group[]): string[] {
+  return [...new Set(groups.flatMap((group) => group.members.map((member) => member.providerID)))]
 }
 
 /** Whether any `fallback_models` chain is configured (global, per agent, or `"*"`). */

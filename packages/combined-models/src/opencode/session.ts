@@ -269,7 +269,6 @@ export class Failover {
 
   /** After the stream drained without an error: a stream that never finished was cut short. */
   ended() {
-    if (this.#edge.outcome === "finished") return
     const failure = this.#edge.closed()
     if (failure) throw failure
   }

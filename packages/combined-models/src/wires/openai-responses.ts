@@ -42,5 +42,6 @@ export class ResponseFailedError extends Error {
  * stream would end without `response.completed`, its partial text closed as if it were whole.
  */
 export function watchResponsesStream(inner?: Fetch): Fetch {
-  return watchingFetch(inner, "text/event-stream", sseFrames(jsonEventFailure("response.failed", responseFailedSchema, (event) => new ResponseFailedError(event))))
+  const failureOf = jsonEventFailure("response.failed", responseFailedSchema, (event) => new ResponseFailedError(event))
+  return watchingFetch(inner, "text/event-stream", sseFrames(failureOf))
 }
