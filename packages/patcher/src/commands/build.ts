@@ -1,9 +1,9 @@
-import { chmodSync, copyFileSync, mkdirSync, renameSync } from "node:fs"
+import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { PrepareError } from "../errors.ts"
 import { runCheck } from "./check.ts"
-import { runPrepare } from "./prepare.ts"
+import { elapsed, runPrepare } from "./prepare.ts"
 
 export interface BuildOptions {
   opencode: string
@@ -32,7 +32,7 @@ export function runBuild(options: BuildOptions): string {
     log(`▶ ${name}`)
     try {
       const result = run()
-      log(`✓ ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)`)
+      log(`✓ ${name} (${elapsed(started)})`)
       return result
     } catch (error) {
       log(`✗ ${name} failed`)
@@ -64,9 +64,14 @@ export function runBuild(options: BuildOptions): string {
     mkdirSync(dirname(target), { recursive: true })
     // Copied next to the target and renamed over it, so a running OpenCode at that path is never half-written.
     const temporary = `${target}.combined-models-${process.pid}`
-    copyFileSync(binary, temporary)
-    chmodSync(temporary, 0o755)
-    renameSync(temporary, target)
+    try {
+      copyFileSync(binary, temporary)
+      chmodSync(temporary, 0o755)
+      renameSync(temporary, target)
+    } catch (error) {
+      rmSync(temporary, { force: true })
+      throw error
+    }
   })
   log(`binary: ${target}`)
   return target

@@ -257,6 +257,7 @@ function opencodeVersionOf(git: Git, fallback: string): string {
   }
 }
 
-function elapsed(started: number): string {
+/** Seconds since `started` (a `performance.now()`), as every stage reports its time. */
+export function elapsed(started: number): string {
   return `${((performance.now() - started) / 1000).toFixed(1)} s`
 }
