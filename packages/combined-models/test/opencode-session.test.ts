@@ -3,6 +3,7 @@ import { APICallError } from "@ai-sdk/provider"
 import { Cause, Duration, Effect, Schedule } from "effect"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { ocModel } from "./opencode-fixtures.ts"
+import { addCombinedProvider } from "../src/opencode/provider.ts"
 import {
   failoverFor,
   guardRetry,
@@ -110,6 +111,35 @@ describe("routeStep", () => {
         runtime().health.report({ providerID: provider.id, modelID: id }, { reason: "quota", message: "x", resetAt: Date.now() + 3_600_000 + provider.id.length })
     const route = routeStep("s1", user("u1"))
     expect(ids(route)).toBe("anthropic/claude-sonnet-4-5")
+  })
+})
+
+describe("one runtime per OpenCode instance", () => {
+  // One `opencode serve` holding two projects: each project's provider_priority routes its own sessions.
+  const build = (priority: string[], instance: string) =>
+    addCombinedProvider({ providers: structuredClone(providers), config: { provider_priority: priority }, instance })
+
+  test("two projects with reversed priorities: each session is served by its own project's first provider", () => {
+    build(["anthropic", "github-copilot", "openrouter"], "/projects/a")
+    build(["openrouter", "github-copilot", "anthropic"], "/projects/b")
+    expect(ids(routeStep("sa", user("u1"), undefined, { instance: "/projects/a" }))).toBe("anthropic/claude-sonnet-4-5")
+    expect(ids(routeStep("sb", user("u2"), undefined, { instance: "/projects/b" }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
+    // A later turn of the first project, after the second one loaded: still its own order.
+    expect(ids(routeStep("sa", user("u3"), undefined, { instance: "/projects/a" }))).toBe("anthropic/claude-sonnet-4-5")
+  })
+
+  test("a failure seen by one project's session cools the provider for the other project too", () => {
+    build(["anthropic", "openrouter", "github-copilot"], "/projects/a")
+    build(["anthropic", "github-copilot", "openrouter"], "/projects/b")
+    runtime("/projects/a").health.report({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, { reason: "quota", message: "x" })
+    expect(ids(routeStep("sb", user("u1"), undefined, { instance: "/projects/b" }))).toBe("github-copilot/claude-sonnet-4.5")
+  })
+
+  test("disposing an instance's old provider state leaves the runtime a reload configured since", () => {
+    const first = build(["anthropic"], "/projects/a")
+    build(["openrouter"], "/projects/a")
+    first.dispose()
+    expect(runtime("/projects/a").config.providerPriority).toEqual(["openrouter"])
   })
 })
 

@@ -9,8 +9,8 @@ import { HealthRegistry, type HealthView } from "../health.ts"
 import { formatDuration, describeFailure } from "../label.ts"
 import type { FailureReason, MemberRef } from "../types.ts"
 import { isCombined, modelName, selectionOf, type MessageLike, type ModelRef, type ProviderLike, type ProviderList } from "./label.ts"
-import { combinedGroupsOf } from "./provider.ts"
-import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
+import { combinedGroupsOf, runtimeOf } from "./provider.ts"
+import { PROVIDER_ID, PROVIDER_NAME, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
 import { readSwitches, switchesPath } from "./switch-store.ts"
 import { isRecord } from "../record.ts"
 import { parseModelRef, sameMember } from "../route.ts"
@@ -59,7 +59,7 @@ export interface CombinedStatus {
 
 /** Everything `opencode combined` shows, from the providers OpenCode loaded (its `Provider.list()`). */
 export function combinedStatus(providers: Record<string, OpenCodeProvider>, now: number = Date.now()): CombinedStatus {
-  const rt = runtime()
+  const rt = runtimeOf(providers)
   const groups = [...combinedGroupsOf(providers).values()].sort((a, b) => a.id.localeCompare(b.id))
   return {
     providerID: PROVIDER_ID,
@@ -453,7 +453,7 @@ export function combinedSessionDetail(input: {
   messages: readonly SessionMessageLike[]
   now?: number
 }): SessionDetail {
-  const rt = runtime()
+  const rt = runtimeOf(input.providers)
   return sessionDetail({
     session: input.session,
     messages: input.messages,

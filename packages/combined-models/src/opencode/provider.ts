@@ -8,7 +8,16 @@ import { isAllowed, pick } from "../route.ts"
 import type { ResolvedConfig } from "../config.ts"
 import type { Group, Modality } from "../types.ts"
 import { fetchForSdk } from "../wires/index.ts"
-import { PROVIDER_ID, PROVIDER_NAME, runtime, type OpenCodeModel, type OpenCodeProvider } from "./runtime.ts"
+import {
+  DEFAULT_INSTANCE,
+  disposeRuntime,
+  PROVIDER_ID,
+  PROVIDER_NAME,
+  runtime,
+  type CombinedRuntime,
+  type OpenCodeModel,
+  type OpenCodeProvider,
+} from "./runtime.ts"
 import { isRecord } from "../record.ts"
 
 /**
@@ -110,6 +119,7 @@ interface InstanceGroups {
   groups: Map<string, Group>
   access: Access
   config: ResolvedConfig
+  runtime: CombinedRuntime
 }
 
 const byProviders = new WeakMap<object, InstanceGroups>()
@@ -125,11 +135,14 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   providers: Record<string, P>
   config: unknown
   stateDir?: string
-}): { warnings: string[] } {
+  /** The OpenCode instance (its directory) whose provider state this is. */
+  instance?: string
+}): { warnings: string[]; dispose: () => void } {
   const { providers } = input
-  const rt = runtime()
+  const instance = input.instance ?? DEFAULT_INSTANCE
+  const rt = runtime(instance)
   const { groups, problems } = rt.configure({ config: input.config, providers, stateDir: input.stateDir })
-  byProviders.set(providers, { groups: new Map(rt.groups), access: rt.access, config: rt.config })
+  byProviders.set(providers, { groups: new Map(rt.groups), access: rt.access, config: rt.config, runtime: rt })
   const provider = combinedProviderInfo(groups, providers)
   if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
   applyMemberTimeouts(providers, groups, rt.config.timeouts)
@@ -138,7 +151,7 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
     .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
     .filter((warning) => !warned.has(warning))
   for (const warning of warnings) warned.add(warning)
-  return { warnings }
+  return { warnings, dispose: () => disposeRuntime(instance, providers) }
 }
 
 /**
@@ -192,7 +205,12 @@ function instanceGroups(providers: Record<string, OpenCodeProvider>): InstanceGr
   const known = byProviders.get(providers)
   if (known) return known
   const rt = runtime()
-  return { groups: rt.groups, access: rt.access, config: rt.config }
+  return { groups: rt.groups, access: rt.access, config: rt.config, runtime: rt }
+}
+
+/** The runtime that grouped this provider state (its instance's). */
+export function runtimeOf(providers: Record<string, OpenCodeProvider>): CombinedRuntime {
+  return instanceGroups(providers).runtime
 }
 
 /** The groups behind one provider state's `combined` provider, by group id (members in priority order). */
@@ -215,11 +233,11 @@ export function resolveCombinedModel<M extends OpenCodeModel>(
   groupID: string,
   now: number = Date.now(),
 ): M | undefined {
-  const { groups, access, config } = instanceGroups(providers)
+  const { groups, access, config, runtime: rt } = instanceGroups(providers)
   const group = groups.get(groupID)
   if (!group) return undefined
   const members = loadedMembers(group, providers, access)
-  const picked = pick({ ...group, members }, runtime().health, config, {}, { now, access })
+  const picked = pick({ ...group, members }, rt.health, config, {}, { now, access })
   const member = picked.kind === "member" ? picked.member : members[0]
   return member ? providers[member.providerID]?.models[member.modelID] : undefined
 }
@@ -230,11 +248,11 @@ export function resolveCombinedModel<M extends OpenCodeModel>(
  * quota: a rate limit on the big model says nothing about the small one), else the first allowed one.
  */
 export function combinedSmallModelProvider(providers: Record<string, OpenCodeProvider>, now: number = Date.now()) {
-  const { groups, access, config } = instanceGroups(providers)
+  const { groups, access, config, runtime: rt } = instanceGroups(providers)
   const members = [...groups.values()].flatMap((group) => loadedMembers(group, providers, access))
   const ranked = [...new Set([...config.providerPriority, ...members.map((member) => member.providerID)])].filter(
     (providerID) => members.some((member) => member.providerID === providerID),
   )
-  const health = runtime().health
+  const health = rt.health
   return ranked.find((providerID) => !health.cooldownOf({ providerID, modelID: "*" }, now)) ?? ranked[0]
 }

@@ -1,6 +1,8 @@
 /**
- * The engine as OpenCode holds it: one runtime per process, configured each time OpenCode builds its provider list,
- * shared by every session. This module knows OpenCode's plain data shapes (provider and model records), never its
+ * The engine as OpenCode holds it: one runtime per OpenCode instance (a project directory, keyed the way upstream keys
+ * its instance state), configured each time that instance builds its provider list and used by its sessions. Health
+ * is one registry per process and state dir, shared by every instance: a cooldown belongs to the provider, not to
+ * the project. This module knows OpenCode's plain data shapes (provider and model records), never its
  * services: the patch hunks pass data in and carry decisions out.
  */
 import { fromOpenCodeProviders } from "../catalog.ts"
@@ -58,6 +60,8 @@ export class CombinedRuntime {
   problems: ConfigProblem[] = []
   readonly switches: SwitchRecord[] = []
   health: HealthRegistry
+  /** The provider state the latest configure read: disposing an older one leaves this runtime alone. */
+  configuredFrom: object | undefined
 
   constructor(options: { stateDir?: string; clock?: () => number } = {}) {
     this.health = this.newHealth(options.stateDir, options.clock)
@@ -67,15 +71,25 @@ export class CombinedRuntime {
   private switchesFile: string | undefined
   /** What the current registry was built from: a provider reload with the same inputs keeps it, streaks and all. */
   private healthInputs: string | undefined
+  /** The key under which instances share this runtime's registry; undefined for a registry of its own (a test clock). */
+  healthKey: string | undefined
 
   private newHealth(stateDir: string | undefined, clock?: () => number) {
-    this.healthInputs = JSON.stringify([stateDir, this.config.cooldowns])
+    const inputs = JSON.stringify([stateDir, this.config.cooldowns])
+    this.healthInputs = inputs
     if (stateDir) this.switchesFile = switchesPath(stateDir)
-    return new HealthRegistry({
-      cooldowns: this.config.cooldowns,
-      clock,
-      store: stateDir ? createFileHealthStore(defaultHealthPath(stateDir), { clock }) : undefined,
-    })
+    const build = () =>
+      new HealthRegistry({
+        cooldowns: this.config.cooldowns,
+        clock,
+        store: stateDir ? createFileHealthStore(defaultHealthPath(stateDir), { clock }) : undefined,
+      })
+    // A test clock makes a registry of its own; OpenCode's instances share one per state dir and cooldown table.
+    this.healthKey = clock ? undefined : inputs
+    if (clock) return build()
+    let shared = sharedHealth.get(inputs)
+    if (!shared) sharedHealth.set(inputs, (shared = build()))
+    return shared
   }
 
   /**
@@ -88,6 +102,7 @@ export class CombinedRuntime {
     stateDir?: string
     clock?: () => number
   }): { groups: Group[]; problems: ConfigProblem[] } {
+    this.configuredFrom = input.providers
     const list = Array.isArray(input.providers) ? input.providers : Object.values(input.providers)
     const real = list.filter((provider) => provider.id !== PROVIDER_ID)
     const raw = isRecord(input.config) ? input.config : {}
@@ -136,15 +151,35 @@ function accessFrom(config: Record<string, unknown>, providers: OpenCodeProvider
   }
 }
 
-let current: CombinedRuntime | undefined
+/** The instance key of a process that runs one instance (the CLI's own commands, tests). */
+export const DEFAULT_INSTANCE = ""
 
-/** The process's runtime. Every OpenCode instance in the process shares it: cooldowns are per provider, not per project. */
-export function runtime(): CombinedRuntime {
-  current ??= new CombinedRuntime()
-  return current
+const runtimes = new Map<string, CombinedRuntime>()
+const sharedHealth = new Map<string, HealthRegistry>()
+
+/**
+ * The runtime of one OpenCode instance, by its directory (upstream's `InstanceState` key). `opencode serve` and the
+ * desktop app hold several projects in one process: each routes by its own config, priority and chains.
+ */
+export function runtime(instance: string = DEFAULT_INSTANCE): CombinedRuntime {
+  let found = runtimes.get(instance)
+  if (!found) runtimes.set(instance, (found = new CombinedRuntime()))
+  return found
 }
 
-/** Tests start from a clean runtime. */
+/**
+ * The instance's provider state was disposed: its runtime goes, unless a newer provider state of that instance (a
+ * reload, built before the old one's finalizer ran) configured it since.
+ */
+export function disposeRuntime(instance: string, providers: object) {
+  if (runtimes.get(instance)?.configuredFrom === providers) runtimes.delete(instance)
+}
+
+/** Tests start from a clean runtime (and no shared health). */
 export function resetRuntime(next?: CombinedRuntime) {
-  current = next
+  runtimes.clear()
+  sharedHealth.clear()
+  if (!next) return
+  runtimes.set(DEFAULT_INSTANCE, next)
+  if (next.healthKey !== undefined) sharedHealth.set(next.healthKey, next.health)
 }

@@ -57,6 +57,8 @@ export type Decision =
   | { kind: "switch"; mode: StepMode; to: MemberRef; notice: string; waitMs: number; attempt: number }
 
 interface SessionEntry {
+  /** The runtime of the session's instance: its config, groups and chains route the session. */
+  rt: CombinedRuntime
   /** What the user selected and for which agent: a new selection or agent starts a new route. */
   key: string
   selection: { providerID: string; modelID: string }
@@ -141,13 +143,15 @@ function resolveRoute(rt: CombinedRuntime, user: UserMessageLike): Pick<SessionE
   return group && { group, fallbacks }
 }
 
-function contextOf(rt: CombinedRuntime, entry: SessionEntry, health: HealthView = rt.health) {
+function contextOf(entry: SessionEntry, health: HealthView = entry.rt.health) {
+  const { rt } = entry
   return { group: entry.group, fallbacks: entry.fallbacks, health, config: rt.config, access: rt.access }
 }
 
 /** Apply a transition; the cooldowns it recorded come back for the log. */
-function feed(entry: SessionEntry, event: FailoverEvent, rt: CombinedRuntime, health?: HealthView) {
-  const next = transition(entry.state, event, contextOf(rt, entry, health))
+function feed(entry: SessionEntry, event: FailoverEvent, health?: HealthView) {
+  const { rt } = entry
+  const next = transition(entry.state, event, contextOf(entry, health))
   entry.state = next.state
   return { actions: next.actions, cooldowns: recordOutcomes(rt.health, next.actions) }
 }
@@ -164,11 +168,18 @@ const noCooldowns: HealthView = { cooldownOf: () => undefined }
 
 /**
  * The member for this session's next step. A model that is not combined and has no fallback chain comes back as
- * it was, so the hunk is a no-op for every other selection.
+ * it was, so the hunk is a no-op for every other selection. `instance` is the session's OpenCode instance (its
+ * directory): that instance's config routes it.
  */
-export function routeStep(sessionID: string, user: UserMessageLike, tokens?: TokensLike, now = Date.now()): StepRoute {
+export function routeStep(
+  sessionID: string,
+  user: UserMessageLike,
+  tokens?: TokensLike,
+  options: { instance?: string; now?: number } = {},
+): StepRoute {
+  const now = options.now ?? Date.now()
   const selected = { providerID: user.model.providerID, modelID: user.model.modelID, waitMs: 0, replay: false }
-  const rt = runtime()
+  const rt = runtime(options.instance)
   const key = `${user.model.providerID}/${user.model.modelID}|${user.agent ?? ""}`
   let entry = sessions.get(sessionID)
   if (!entry || entry.key !== key || entry.userID !== user.id) {
@@ -179,24 +190,24 @@ export function routeStep(sessionID: string, user: UserMessageLike, tokens?: Tok
       return selected
     }
     if (!entry || entry.key !== key) {
-      entry = { key, selection: user.model, ...route, state: initialState(route.group.id) }
+      entry = { rt, key, selection: user.model, ...route, state: initialState(route.group.id) }
       sessions.set(sessionID, entry)
-    } else Object.assign(entry, route)
+    } else Object.assign(entry, route, { rt })
   }
   if (entry.userID !== user.id) {
     touchSession(sessionID, entry)
-    if (entry.userID !== undefined) feed(entry, { type: "turn_finished", at: now }, rt)
-    feed(entry, { type: "turn_started", at: now }, rt)
+    if (entry.userID !== undefined) feed(entry, { type: "turn_finished", at: now })
+    feed(entry, { type: "turn_started", at: now })
     entry.userID = user.id
   }
 
   const requested: FailoverEvent = { type: "step_requested", at: now, contextTokens: tokensOf(tokens) }
-  let { actions } = feed(entry, requested, rt)
+  let { actions } = feed(entry, requested)
   if (actions.some((action) => action.type === "surface")) {
     // Nothing is healthy and nothing recovers soon: try the member back soonest anyway. Cooldowns are estimates,
     // and a real answer (or a real error naming every provider) beats refusing without asking.
     entry.state = { ...entry.state, phase: "idle" }
-    actions = feed(entry, requested, rt, noCooldowns).actions
+    actions = feed(entry, requested, noCooldowns).actions
   }
   const chosen = actions.find((action) => action.type === "use" || action.type === "wait")
   if (!chosen || (chosen.type !== "use" && chosen.type !== "wait")) return selected
@@ -245,7 +256,7 @@ export class Failover {
     this.#edge = new StepEdge({
       member,
       feed: (event) => {
-        const { actions, cooldowns } = feed(entry, event, runtime())
+        const { actions, cooldowns } = feed(entry, event)
         // The cooldowns a failure recorded, for the log line of its decision.
         if (event.type === "step_failed") this.#cooldowns = cooldowns
         return actions
@@ -280,7 +291,7 @@ export class Failover {
    */
   claims(error: unknown): boolean {
     if (this.#decision && this.#decision.kind !== "pass") return true
-    const rt = runtime()
+    const { rt } = this.entry
     const now = Date.now()
     const { error: classified, actions } = this.#edge.fail(error)
     this.#decision = this.decide(actions, now)
@@ -473,11 +484,17 @@ function compactionFailover(sessionID: string, model: { providerID: string; id: 
   const served = { providerID: model.providerID, modelID: model.id }
   if (!session?.group.members.some((member) => sameMember(member, served)))
     return undefined
-  const rt = runtime()
   let entry = compactions.get(sessionID)
   if (!entry || entry.group !== session.group) {
-    entry = { key: `compaction|${session.key}`, selection: session.selection, group: session.group, fallbacks: [], state: initialState(session.group.id) }
-    feed(entry, { type: "turn_started", at: Date.now() }, rt)
+    entry = {
+      rt: session.rt,
+      key: `compaction|${session.key}`,
+      selection: session.selection,
+      group: session.group,
+      fallbacks: [],
+      state: initialState(session.group.id),
+    }
+    feed(entry, { type: "turn_started", at: Date.now() })
     compactions.set(sessionID, entry)
   }
   return new Failover(sessionID, entry, served, { compaction: true })
