@@ -52,7 +52,7 @@ describe("two projects on one opencode serve", () => {
     void env.opencode(["serve", "--hostname", "127.0.0.1", "--port", String(port)], { timeoutMs: 600_000 })
     const deadline = Date.now() + 60_000
     while (Date.now() < deadline) {
-      const up = await fetch(`${url}/config`).then((response) => response.ok, () => false)
+      const up = await fetch(`${url}/config`, { signal: AbortSignal.timeout(5_000) }).then((response) => response.ok, () => false)
       if (up) break
       await Bun.sleep(200)
     }

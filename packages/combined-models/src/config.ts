@@ -176,7 +176,7 @@ export interface ResolvedConfig {
   groups: Record<string, ManualGroupConfig>
   exclude: string[]
   failoverOn: FailureReason[]
-  /** ms per reason; `auth` is Infinity by default: until the credentials change. */
+  /** ms per reason; `auth` is 1 h by default, and ends sooner when the provider's credential changes. */
   cooldowns: Record<CooldownReason, number>
   retriesBeforeFailover: number
   maxRetryWaitMs: number
@@ -198,7 +198,9 @@ export const DEFAULT_COOLDOWNS: Record<CooldownReason, number> = {
   server_error: 60_000,
   network: 30_000,
   timeout: 60_000,
-  auth: Number.POSITIVE_INFINITY,
+  // Bounded: a token that expired, or a key fixed where this process cannot see it, must not shut a provider out for
+  // ever. A changed credential ends it at once (the entry carries the failed credential's fingerprint).
+  auth: 3_600_000,
   unknown: 30_000,
 }
 

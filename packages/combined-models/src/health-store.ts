@@ -86,12 +86,14 @@ export function mergeEntries(
 }
 
 const REASONS: ReadonlySet<string> = new Set(FAILURE_REASONS)
+/** What a stored fingerprint looks like (hex of a hash); anything else is dropped rather than trusted. */
+const CREDENTIAL_FINGERPRINT = /^[0-9a-f]{8,64}$/
 
 /** A stored entry back into a CooldownEntry, or undefined when it is not one (foreign or damaged data). */
 export function parseStoredEntry(raw: unknown): CooldownEntry | undefined {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined
   const value = raw as Record<string, unknown>
-  const { providerID, modelID, reason, since, until, failures, message, statusCode } = value
+  const { providerID, modelID, reason, since, until, failures, message, statusCode, credential } = value
   if (typeof providerID !== "string" || providerID === "") return undefined
   if (typeof modelID !== "string" || modelID === "") return undefined
   if (typeof reason !== "string" || !REASONS.has(reason)) return undefined
@@ -109,6 +111,7 @@ export function parseStoredEntry(raw: unknown): CooldownEntry | undefined {
     message: typeof message === "string" ? message : "",
   }
   if (typeof statusCode === "number" && Number.isInteger(statusCode)) entry.statusCode = statusCode
+  if (typeof credential === "string" && CREDENTIAL_FINGERPRINT.test(credential)) entry.credential = credential
   return Object.freeze(entry)
 }
 

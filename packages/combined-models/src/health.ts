@@ -8,8 +8,8 @@
  * - Length: the provider's own word wins (`resetAt`, else `retryAfterMs`, even when longer than our base and not
  *   capped). Otherwise the configured base per reason; transient reasons grow with consecutive failures
  *   (base × 2^(failures−1), ±20% jitter so processes do not return in lockstep, capped at `maxCooldownMs` unless the
- *   configured base itself is longer). Quota: base, no growth. Auth: `cooldowns.auth` (Infinity = until the
- *   credentials change, see `clearProvider`).
+ *   configured base itself is longer). Quota: base, no growth. Auth: `cooldowns.auth` (default 1 h), and an
+ *   account-wide entry carries the failed credential's fingerprint: a process with another credential is not kept out.
  * - Consecutive failures: a success whose attempt began after the cooldown was recorded resets the count (and lifts the
  *   cooldown). A failure long after the last cooldown ended (more than FORGET_AFTER_FACTOR × the longer of that
  *   cooldown and the reason's base) starts again at 1.
@@ -39,17 +39,33 @@ export interface CooldownEntry {
   reason: FailureReason
   /** Epoch ms when recorded. */
   since: number
-  /** Epoch ms; Infinity = until the credentials change (auth). */
+  /** Epoch ms; always finite for entries this version writes (older files may hold `null`, read as bounded). */
   until: number
   /** Consecutive failures that built this cooldown. */
   failures: number
   /** Redacted, short, one line. */
   message: string
   statusCode?: number
+  /**
+   * For auth and quota (the account's): a fingerprint (a hash, never the secret) of the credential that failed. A
+   * process holding another credential for that provider is not kept out by it: the user fixed the key or signed in
+   * again.
+   */
+  credential?: string
+}
+
+/** Whose credential a report, a success or a lookup is about (its fingerprint); undefined when unknown. */
+export interface CredentialOption {
+  credential?: string
 }
 
 export interface HealthView {
   cooldownOf(member: MemberRef, now: number): CooldownEntry | undefined
+}
+
+/** An entry recorded for one credential says nothing about another one. */
+function otherCredential(entry: CooldownEntry, credential: string | undefined): boolean {
+  return entry.credential !== undefined && credential !== undefined && entry.credential !== credential
 }
 
 export interface HealthRegistryOptions {
@@ -151,14 +167,21 @@ export function cooldownDuration(input: {
  * Carry out what a transition says about health, at whichever edge runs the machine (the OpenCode session, the
  * rehearsal driver): failures become cooldowns, answers end failure streaks. Returns the cooldowns now in force.
  */
-export function recordOutcomes(health: HealthRegistry, actions: readonly FailoverAction[]): CooldownEntry[] {
+export function recordOutcomes(
+  health: HealthRegistry,
+  actions: readonly FailoverAction[],
+  credentialOf: (providerID: string) => string | undefined = () => undefined,
+): CooldownEntry[] {
   const cooldowns: CooldownEntry[] = []
   for (const action of actions) {
-    if (action.type === "cool_down") {
-      const cooldown = health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt })
-      if (cooldown) cooldowns.push(cooldown)
+    if (action.type !== "cool_down" && action.type !== "recovered") continue
+    const options = { attemptStartedAt: action.attemptStartedAt, credential: credentialOf(action.member.providerID) }
+    if (action.type === "recovered") {
+      health.recordSuccess(action.member, options)
+      continue
     }
-    if (action.type === "recovered") health.recordSuccess(action.member, { attemptStartedAt: action.attemptStartedAt })
+    const cooldown = health.report(action.member, action.error, options)
+    if (cooldown) cooldowns.push(cooldown)
   }
   return cooldowns
 }
@@ -194,7 +217,11 @@ export class HealthRegistry implements HealthView {
   }
 
   /** Record a failure. Returns the active entry covering it, or undefined when the reason never cools anything. */
-  report(member: MemberRef, error: ClassifiedError, options: { attemptStartedAt?: number } = {}): CooldownEntry | undefined {
+  report(
+    member: MemberRef,
+    error: ClassifiedError,
+    options: { attemptStartedAt?: number } & CredentialOption = {},
+  ): CooldownEntry | undefined {
     if (!isMember(member) || typeof error !== "object" || error === null) return undefined
     const reason = normalizeReason(error.reason)
     if (NEVER_FAIL_OVER.includes(reason)) return undefined
@@ -206,7 +233,10 @@ export class HealthRegistry implements HealthView {
       modelID: PROVIDER_WIDE_REASONS.includes(reason) ? PROVIDER_WIDE : member.modelID,
     }
     const key = entryKey(scope)
-    const previous = this.#records.get(key)
+    const credential = scope.modelID === PROVIDER_WIDE && typeof options?.credential === "string" ? options.credential : undefined
+    const stored = this.#records.get(key)
+    // A failure with another credential is a new event, not the wave the old one belonged to.
+    const previous = stored && otherCredential(stored, credential) ? undefined : stored
     const startedAt = finiteOrUndefined(options?.attemptStartedAt)
     const duration = (failures: number) =>
       cooldownDuration({
@@ -228,7 +258,7 @@ export class HealthRegistry implements HealthView {
     } else {
       const failures = previous && this.#isConsecutive(previous, now) ? previous.failures + 1 : 1
       const until = Math.max(now + duration(failures), previous && previous.until > now ? previous.until : now)
-      next = this.#entry(scope, reason, error, { since: now, until, failures })
+      next = this.#entry(scope, reason, error, { since: now, until, failures }, credential)
     }
     this.#records.set(key, next)
     this.#prune(now)
@@ -242,7 +272,7 @@ export class HealthRegistry implements HealthView {
    * recorded: a long stream that started before a 429 wave proves nothing about now. Without `attemptStartedAt`, only
    * expired records are cleared (which resets the failure count, the usual path: cooldown ends, retry works).
    */
-  recordSuccess(member: MemberRef, options: { attemptStartedAt?: number } = {}): void {
+  recordSuccess(member: MemberRef, options: { attemptStartedAt?: number } & CredentialOption = {}): void {
     if (!isMember(member)) return
     const now = this.#now()
     const startedAt = finiteOrUndefined(options?.attemptStartedAt)
@@ -250,7 +280,8 @@ export class HealthRegistry implements HealthView {
     for (const modelID of [member.modelID, PROVIDER_WIDE]) {
       const key = entryKey({ providerID: member.providerID, modelID })
       const record = this.#records.get(key)
-      if (!record) continue
+      // An answer with a new key proves nothing about the old one another process may still hold.
+      if (!record || otherCredential(record, options?.credential)) continue
       if (record.until <= now) this.#records.delete(key)
       else if (startedAt !== undefined && startedAt >= record.since) {
         this.#records.delete(key)
@@ -262,15 +293,19 @@ export class HealthRegistry implements HealthView {
     this.#emit()
   }
 
-  /** The active cooldown that keeps `member` out, if any: the longest of its own and its provider's. */
-  cooldownOf(member: MemberRef, now?: number): CooldownEntry | undefined {
+  /**
+   * The active cooldown that keeps `member` out, if any: the longest of its own and its provider's. With the
+   * caller's `credential`, an account-wide entry recorded for another credential does not count.
+   */
+  cooldownOf(member: MemberRef, now?: number, options: CredentialOption = {}): CooldownEntry | undefined {
     if (!isMember(member)) return undefined
     this.#refresh(false)
     const at = finiteOrUndefined(now) ?? this.#now()
     let longest: CooldownEntry | undefined
     for (const modelID of [member.modelID, PROVIDER_WIDE]) {
       const record = this.#records.get(entryKey({ providerID: member.providerID, modelID }))
-      if (record && record.until > at && (!longest || record.until > longest.until)) longest = record
+      if (!record || otherCredential(record, options?.credential)) continue
+      if (record.until > at && (!longest || record.until > longest.until)) longest = record
     }
     return longest
   }
@@ -310,6 +345,15 @@ export class HealthRegistry implements HealthView {
     return [...this.#records.values()].filter((entry) => entry.until > now).sort((a, b) => a.until - b.until)
   }
 
+  /**
+   * An entry without an end (written as `until: null` before auth cooldowns were bounded) ends after the reason's
+   * configured cooldown instead: nothing keeps a provider out for ever.
+   */
+  #bounded(entry: CooldownEntry): CooldownEntry {
+    if (Number.isFinite(entry.until)) return entry
+    return Object.freeze({ ...entry, until: entry.since + baseCooldownOf(this.#cooldowns, entry.reason) })
+  }
+
   #isConsecutive(previous: CooldownEntry, now: number): boolean {
     if (previous.until > now) return true
     const length = Math.max(previous.until - previous.since, baseCooldownOf(this.#cooldowns, previous.reason))
@@ -321,6 +365,7 @@ export class HealthRegistry implements HealthView {
     reason: FailureReason,
     error: ClassifiedError,
     timing: { since: number; until: number; failures: number },
+    credential: string | undefined,
   ): CooldownEntry {
     const entry: CooldownEntry = {
       providerID: scope.providerID,
@@ -331,6 +376,7 @@ export class HealthRegistry implements HealthView {
     }
     const statusCode = finiteOrUndefined(error.statusCode)
     if (statusCode !== undefined) entry.statusCode = statusCode
+    if (credential !== undefined) entry.credential = credential
     return Object.freeze(entry)
   }
 
@@ -381,7 +427,7 @@ export class HealthRegistry implements HealthView {
     }
     if (!Array.isArray(stored) || stored === this.#lastStored) return
     const storedKeys = new Map<string, CooldownEntry>()
-    for (const entry of stored) storedKeys.set(entryKey(entry), entry)
+    for (const entry of stored) storedKeys.set(entryKey(entry), this.#bounded(entry))
     let changed = false
     for (const [key, entry] of storedKeys) {
       const held = this.#records.get(key)

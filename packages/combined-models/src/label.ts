@@ -49,7 +49,12 @@ export function switchNotice(
   cooldownMs?: number,
 ): string {
   const wait =
-    cooldownMs === undefined ? "" : Number.isFinite(cooldownMs) ? `, retry in ${formatDuration(cooldownMs)}` : ", until signed in again"
+    cooldownMs === undefined
+      ? ""
+      : error.reason === "auth"
+        ? // A refused credential is back when it changes; the cooldown is only the bound.
+          `, out until its credential changes (at most ${formatDuration(cooldownMs)})`
+        : `, retry in ${formatDuration(cooldownMs)}`
   return `${describeFailure(from.providerID, error)}${wait} → ${to.providerID}`
 }
 

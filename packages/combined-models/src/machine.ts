@@ -38,6 +38,8 @@ export interface TurnState {
   failures: MemberFailure[]
   /** Providers given up on in this turn: one provider is one quota, so none of its members is tried again. */
   abandoned: string[]
+  /** OAuth providers whose 401 was already retried once in this turn (after the sign-in's token refresh). */
+  signInRetried?: string[]
 }
 
 export interface FailoverState {
@@ -93,6 +95,11 @@ export interface FailoverContext {
   health: HealthView
   config: ResolvedConfig
   access?: Access
+  /**
+   * Providers signed in with OAuth (Claude Pro/Max, Copilot): their tokens expire and OpenCode's auth plugins refresh
+   * them on the next request, so a 401 is retried once on the same member before it counts as bad credentials.
+   */
+  oauthProviders?: ReadonlySet<string>
 }
 
 export interface Transition {
@@ -222,37 +229,49 @@ function descend(state: FailoverState, at: number, context: FailoverContext) {
   return undefined
 }
 
+/**
+ * A decision made earlier is stale when its member has since cooled past the time the step was to start: the loop may
+ * run a subtask or a compaction between the decision and the step, and another session may have seen that member
+ * fail meanwhile. A cooldown that ends by `notBefore` is the decision's own wait (a retry after Retry-After).
+ */
+function stillGood(next: NonNullable<FailoverState["next"]>, at: number, context: FailoverContext): boolean {
+  const cooldown = context.health.cooldownOf(next.member, at)
+  return !cooldown || cooldown.until <= Math.max(at, next.notBefore)
+}
+
 function requestStep(state: FailoverState, at: number, context: FailoverContext): Transition {
   const decided = state.next && findMember(groupAt(context, state.turn.depth), state.next.member)
-  if (state.next && decided) {
+  if (state.next && decided && stillGood(state.next, at, context)) {
     return {
       state: { ...state, phase: "pending" },
       actions: [{ type: "use", member: decided, mode: state.next.mode }],
     }
   }
+  // A replay or continue decided before stays one: only the member is chosen again.
+  const mode: StepMode = state.next?.mode ?? "fresh"
   const picked = route(state, at, context)
   if (picked.kind === "member") {
     return {
-      state: { ...state, phase: "pending", next: { member: ref(picked.member), mode: "fresh", notBefore: at } },
-      actions: [{ type: "use", member: picked.member, mode: "fresh" }],
+      state: { ...state, phase: "pending", next: { member: ref(picked.member), mode, notBefore: at } },
+      actions: [{ type: "use", member: picked.member, mode }],
     }
   }
   const deeper = descend(state, at, context)
   if (deeper) {
     return {
-      state: { ...deeper.state, phase: "pending", next: { member: ref(deeper.member), mode: "fresh", notBefore: at } },
-      actions: [{ type: "use", member: deeper.member, mode: "fresh", notice: fallbackNotice(deeper.from, deeper.to, deeper.member) }],
+      state: { ...deeper.state, phase: "pending", next: { member: ref(deeper.member), mode, notBefore: at } },
+      actions: [{ type: "use", member: deeper.member, mode, notice: fallbackNotice(deeper.from, deeper.to, deeper.member) }],
     }
   }
   if (picked.kind === "wait" && picked.until - at <= context.config.maxWaitMs) {
     const delayMs = Math.max(0, picked.until - at)
     return {
-      state: { ...state, phase: "pending", next: { member: ref(picked.member), mode: "fresh", notBefore: picked.until } },
+      state: { ...state, phase: "pending", next: { member: ref(picked.member), mode, notBefore: picked.until } },
       actions: [
         {
           type: "wait",
           member: picked.member,
-          mode: "fresh",
+          mode,
           delayMs,
           notice: `every provider of ${groupAt(context, state.turn.depth).name} is cooling down; waiting ${formatDuration(delayMs)} for ${picked.member.providerID}`,
         },
@@ -277,8 +296,34 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
   const cooldown: FailoverAction = { type: "cool_down", member: failedMember, error, attemptStartedAt }
   const settled: FailoverState = { ...state, phase: "pending", attempt: undefined, next: undefined }
 
-  const wait = sameMemberWait(error, at)
   const current = findMember(groupAt(context, state.turn.depth), failedMember)
+  const signInRetried = state.turn.signInRetried ?? []
+  if (
+    current &&
+    error.reason === "auth" &&
+    context.oauthProviders?.has(failedMember.providerID) &&
+    !signInRetried.includes(failedMember.providerID)
+  ) {
+    // No cooldown yet: an expired OAuth token is refreshed by OpenCode's auth plugin on the next request.
+    return {
+      state: {
+        ...settled,
+        next: { member: failedMember, mode, notBefore: at },
+        turn: { ...state.turn, failures, signInRetried: [...signInRetried, failedMember.providerID] },
+      },
+      actions: [
+        {
+          type: "retry",
+          member: current,
+          mode,
+          delayMs: 0,
+          notice: `${describeFailure(failedMember.providerID, error)}, retrying once with a refreshed sign-in`,
+        },
+      ],
+    }
+  }
+
+  const wait = sameMemberWait(error, at)
   if (
     current &&
     wait !== undefined &&

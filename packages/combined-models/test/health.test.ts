@@ -129,9 +129,9 @@ describe("how long", () => {
     expect(second!.until - second!.since).toBe(DEFAULT_COOLDOWNS.quota)
   })
 
-  test("auth lasts until the credentials change, or the user's finite cooldown", () => {
-    const { health } = registry()
-    expect(health.report(SONNET_ANTHROPIC, failure("auth", { statusCode: 401 }))?.until).toBe(Number.POSITIVE_INFINITY)
+  test("auth is bounded: 1 h by default, or the user's cooldown; never for ever", () => {
+    const bounded = registry(manualClock())
+    expect(bounded.health.report(SONNET_ANTHROPIC, failure("auth", { statusCode: 401 }))?.until).toBe(bounded.clock.now() + 3_600_000)
     const clock = manualClock()
     const finite = registry(clock, { cooldowns: { ...DEFAULT_COOLDOWNS, auth: 600_000 } }).health
     expect(finite.report(SONNET_ANTHROPIC, failure("auth"))?.until).toBe(clock.now() + 600_000)

@@ -355,9 +355,11 @@ test("events out of order are ignored rather than crashing the session", () => {
   ])
 })
 
-test("an auth failure's notice says the provider is out until signed in again", () => {
+test("an auth failure's notice says the provider is out until its credential changes, at most the auth cooldown", () => {
   const { actions } = play([...startOn(anthropic), { type: "step_failed", at: at(1), error: err("auth", { statusCode: 401 }) }])
-  expect(lastRouting(actions)).toMatchObject({ notice: "anthropic rejected the credentials, until signed in again → github-copilot" })
+  expect(lastRouting(actions)).toMatchObject({
+    notice: "anthropic rejected the credentials, out until its credential changes (at most 1 h) → github-copilot",
+  })
 })
 
 describe("fallback chains", () => {

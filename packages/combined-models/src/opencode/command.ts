@@ -12,6 +12,7 @@ import { isCombined, modelName, selectionOf, type MessageLike, type ModelRef, ty
 import { combinedGroupsOf, runtimeOf } from "./provider.ts"
 import { PROVIDER_ID, PROVIDER_NAME, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
 import { readSwitches, switchesPath } from "./switch-store.ts"
+import { credentialFixes } from "./credentials.ts"
 import { isRecord } from "../record.ts"
 import { parseModelRef, sameMember } from "../route.ts"
 
@@ -28,6 +29,8 @@ export type MemberHealth =
       until: number | null
       /** Whole provider (auth, quota) or this model only. */
       scope: "provider" | "model"
+      /** For a refused credential: the changes that bring the provider back before `until`. */
+      backWith?: string[]
     }
 
 export interface MemberStatus {
@@ -69,7 +72,7 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
       id: group.id,
       name: group.name,
       members: group.members.map((member): MemberStatus => {
-        const health = memberHealth(rt.health, member, now)
+        const health = withCredentialFixes(memberHealth(rt.view, member, now), providers[member.providerID], rt.oauth)
         return {
           providerID: member.providerID,
           modelID: member.modelID,
@@ -97,6 +100,16 @@ export function memberHealth(view: HealthView, member: MemberRef, now: number): 
   }
 }
 
+/** An auth cooldown ends as soon as the provider's credential changes: say which changes count. */
+function withCredentialFixes(
+  health: MemberHealth,
+  provider: OpenCodeProvider | undefined,
+  oauth: ReadonlySet<string>,
+): MemberHealth {
+  if (health.state !== "cooling" || health.reason !== "auth" || !provider) return health
+  return { ...health, backWith: credentialFixes(provider, oauth.has(provider.id)) }
+}
+
 const SWITCHES_SHOWN = 10
 
 function healthText(health: MemberHealth, now: number, withMessage = true): string {
@@ -104,7 +117,12 @@ function healthText(health: MemberHealth, now: number, withMessage = true): stri
   const left = health.until === null ? "until re-authenticated" : `${formatDuration(health.until - now)} left`
   const scope = health.scope === "provider" ? ", whole provider" : ""
   const message = health.message && withMessage ? `: ${health.message}` : ""
-  return `cooling down (${health.why}${scope}${message}), ${left}`
+  const sooner = health.backWith?.length ? `; back sooner with ${orList(health.backWith)}` : ""
+  return `cooling down (${health.why}${scope}${message}), ${left}${sooner}`
+}
+
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`
 }
 
 function clockTime(at: number): string {
@@ -460,7 +478,7 @@ export function combinedSessionDetail(input: {
     providers: Object.values(input.providers),
     switches: rt.latestSwitches(),
     chain: fallbackChainFor(rt.config, latestAgent(input.messages)),
-    health: rt.health,
+    health: rt.view,
     ...(input.now !== undefined ? { now: input.now } : {}),
   })
 }

@@ -8,6 +8,7 @@ import { isAllowed, pick } from "../route.ts"
 import type { ResolvedConfig } from "../config.ts"
 import type { Group, Modality } from "../types.ts"
 import { fetchForSdk } from "../wires/index.ts"
+import type { CredentialSources } from "./credentials.ts"
 import {
   DEFAULT_INSTANCE,
   disposeRuntime,
@@ -137,11 +138,18 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   stateDir?: string
   /** The OpenCode instance (its directory) whose provider state this is. */
   instance?: string
+  /** The auth store and environment the provider layer read (`Auth.all()`, `Env.all()`). */
+  credentials?: CredentialSources
 }): { warnings: string[]; dispose: () => void } {
   const { providers } = input
   const instance = input.instance ?? DEFAULT_INSTANCE
   const rt = runtime(instance)
-  const { groups, problems } = rt.configure({ config: input.config, providers, stateDir: input.stateDir })
+  const { groups, problems } = rt.configure({
+    config: input.config,
+    providers,
+    stateDir: input.stateDir,
+    credentials: input.credentials,
+  })
   byProviders.set(providers, { groups: new Map(rt.groups), access: rt.access, config: rt.config, runtime: rt })
   const provider = combinedProviderInfo(groups, providers)
   if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
@@ -237,7 +245,7 @@ export function resolveCombinedModel<M extends OpenCodeModel>(
   const group = groups.get(groupID)
   if (!group) return undefined
   const members = loadedMembers(group, providers, access)
-  const picked = pick({ ...group, members }, rt.health, config, {}, { now, access })
+  const picked = pick({ ...group, members }, rt.view, config, {}, { now, access })
   const member = picked.kind === "member" ? picked.member : members[0]
   return member ? providers[member.providerID]?.models[member.modelID] : undefined
 }
@@ -253,6 +261,6 @@ export function combinedSmallModelProvider(providers: Record<string, OpenCodePro
   const ranked = [...new Set([...config.providerPriority, ...members.map((member) => member.providerID)])].filter(
     (providerID) => members.some((member) => member.providerID === providerID),
   )
-  const health = rt.health
+  const health = rt.view
   return ranked.find((providerID) => !health.cooldownOf({ providerID, modelID: "*" }, now)) ?? ranked[0]
 }

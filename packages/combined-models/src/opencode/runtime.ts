@@ -9,7 +9,8 @@ import { fromOpenCodeProviders } from "../catalog.ts"
 import { DEFAULTS, resolveConfig, type ConfigProblem, type ResolvedConfig } from "../config.ts"
 import { buildGroups } from "../grouping.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
-import { HealthRegistry } from "../health.ts"
+import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
+import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import type { Access } from "../route.ts"
 import type { CatalogModel, ClassifiedError, Group, MemberRef } from "../types.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
@@ -62,6 +63,17 @@ export class CombinedRuntime {
   health: HealthRegistry
   /** The provider state the latest configure read: disposing an older one leaves this runtime alone. */
   configuredFrom: object | undefined
+  /** Each provider's credential fingerprint now: an auth or quota cooldown recorded for another one does not apply. */
+  credentials = new Map<string, string>()
+  /** Providers signed in with OAuth: a 401 is retried once after the plugin's token refresh. */
+  oauth: ReadonlySet<string> = new Set()
+  /** Health as this instance sees it: the shared registry, read with this instance's credentials. */
+  readonly view: HealthView = {
+    cooldownOf: (member, now): CooldownEntry | undefined =>
+      this.health.cooldownOf(member, now, { credential: this.credentials.get(member.providerID) }),
+  }
+  /** The credential fingerprint a report or success of this provider is recorded with. */
+  readonly credentialOf = (providerID: string) => this.credentials.get(providerID)
 
   constructor(options: { stateDir?: string; clock?: () => number } = {}) {
     this.health = this.newHealth(options.stateDir, options.clock)
@@ -101,6 +113,8 @@ export class CombinedRuntime {
     providers: Record<string, OpenCodeProvider> | OpenCodeProvider[]
     stateDir?: string
     clock?: () => number
+    /** The auth store and environment OpenCode read: whose credential each provider holds now. */
+    credentials?: CredentialSources
   }): { groups: Group[]; problems: ConfigProblem[] } {
     this.configuredFrom = input.providers
     const list = Array.isArray(input.providers) ? input.providers : Object.values(input.providers)
@@ -112,6 +126,8 @@ export class CombinedRuntime {
     if (input.stateDir !== undefined && JSON.stringify([input.stateDir, this.config.cooldowns]) !== this.healthInputs)
       this.health = this.newHealth(input.stateDir, input.clock)
     this.access = accessFrom(raw, real)
+    this.credentials = credentialFingerprints(real, input.credentials)
+    this.oauth = oauthProviders(input.credentials)
 
     this.groups.clear()
     this.models.clear()

@@ -143,9 +143,9 @@ function resolveRoute(rt: CombinedRuntime, user: UserMessageLike): Pick<SessionE
   return group && { group, fallbacks }
 }
 
-function contextOf(entry: SessionEntry, health: HealthView = entry.rt.health) {
+function contextOf(entry: SessionEntry, health: HealthView = entry.rt.view) {
   const { rt } = entry
-  return { group: entry.group, fallbacks: entry.fallbacks, health, config: rt.config, access: rt.access }
+  return { group: entry.group, fallbacks: entry.fallbacks, health, config: rt.config, access: rt.access, oauthProviders: rt.oauth }
 }
 
 /** Apply a transition; the cooldowns it recorded come back for the log. */
@@ -153,7 +153,7 @@ function feed(entry: SessionEntry, event: FailoverEvent, health?: HealthView) {
   const { rt } = entry
   const next = transition(entry.state, event, contextOf(entry, health))
   entry.state = next.state
-  return { actions: next.actions, cooldowns: recordOutcomes(rt.health, next.actions) }
+  return { actions: next.actions, cooldowns: recordOutcomes(rt.health, next.actions, rt.credentialOf) }
 }
 
 function tokensOf(tokens: TokensLike | undefined): number | undefined {
