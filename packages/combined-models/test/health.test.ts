@@ -445,3 +445,55 @@ describe("invariants under any sequence of events", () => {
     )
   })
 })
+
+describe("a refused credential", () => {
+  const KEY_A = "aaaaaaaaaaaaaaaa"
+  const KEY_B = "bbbbbbbbbbbbbbbb"
+
+  test("keeps out only the processes that hold that credential; a changed one is back at once", () => {
+    const { health } = registry()
+    health.report(SONNET_ANTHROPIC, failure("auth", { statusCode: 401 }), { credential: KEY_A })
+    expect(health.cooldownOf(SONNET_ANTHROPIC, undefined, { credential: KEY_A })?.reason).toBe("auth")
+    expect(health.cooldownOf(SONNET_ANTHROPIC, undefined, { credential: KEY_B })).toBeUndefined()
+    // A caller that cannot tell which credential it holds is kept out: the entry is bounded anyway.
+    expect(health.cooldownOf(SONNET_ANTHROPIC)?.reason).toBe("auth")
+  })
+
+  test("a model's own cooldown still applies under a new credential", () => {
+    const { health } = registry()
+    health.report(SONNET_ANTHROPIC, failure("rate_limit", { statusCode: 429 }), { credential: KEY_A })
+    expect(health.cooldownOf(SONNET_ANTHROPIC, undefined, { credential: KEY_B })?.reason).toBe("rate_limit")
+  })
+
+  test("a new credential's failure is a new entry, not part of the old one's wave", () => {
+    const { health, clock } = registry()
+    const first = health.report(SONNET_ANTHROPIC, failure("auth", { statusCode: 401 }), { credential: KEY_A })!
+    clock.advance(1_000)
+    const second = health.report(SONNET_ANTHROPIC, failure("auth", { statusCode: 401 }), { attemptStartedAt: first.since - 1, credential: KEY_B })!
+    expect(second.credential).toBe(KEY_B)
+    expect(second.since).toBe(clock.now())
+  })
+
+  test("an answer with a new credential does not clear the old credential's entry", () => {
+    const { health, clock } = registry()
+    health.report(SONNET_ANTHROPIC, failure("auth", { statusCode: 401 }), { credential: KEY_A })
+    clock.advance(1_000)
+    health.recordSuccess(SONNET_ANTHROPIC, { attemptStartedAt: clock.now(), credential: KEY_B })
+    expect(health.cooldownOf(SONNET_ANTHROPIC, undefined, { credential: KEY_A })?.reason).toBe("auth")
+    health.recordSuccess(SONNET_ANTHROPIC, { attemptStartedAt: clock.now(), credential: KEY_A })
+    expect(health.cooldownOf(SONNET_ANTHROPIC, undefined, { credential: KEY_A })).toBeUndefined()
+  })
+
+  test("an endless entry from an older health file ends after the auth cooldown", () => {
+    const clock = manualClock()
+    const store = createMemoryHealthStore({ clock: clock.now })
+    const since = clock.now()
+    store.save([
+      { providerID: "anthropic", modelID: "*", reason: "auth", since, until: Number.POSITIVE_INFINITY, failures: 1, message: "401" },
+    ])
+    const { health } = registry(clock, { store })
+    expect(health.cooldownOf(SONNET_ANTHROPIC)?.until).toBe(since + DEFAULT_COOLDOWNS.auth)
+    clock.advance(DEFAULT_COOLDOWNS.auth)
+    expect(health.cooldownOf(SONNET_ANTHROPIC)).toBeUndefined()
+  })
+})

@@ -499,3 +499,70 @@ describe("fallback chains", () => {
     expect(lastRouting(actions)).toMatchObject({ type: "replay", member: openrouterGpt, notice: "openai rate-limited, retry in 1 min → openrouter" })
   })
 })
+
+describe("an OAuth sign-in's 401", () => {
+  const oauth = context({ oauthProviders: new Set(["anthropic"]) })
+
+  test("is retried once on the same member, with no cooldown: the auth plugin refreshes an expired token", () => {
+    const { actions, state } = play([...startOn(anthropic), { type: "step_failed", at: at(1), error: err("auth", { statusCode: 401 }) }], oauth)
+    expect(actions.some((action) => action.type === "cool_down")).toBe(false)
+    expect(lastRouting(actions)).toMatchObject({ type: "retry", member: expect.objectContaining(anthropic), delayMs: 0 })
+    expect((lastRouting(actions) as { notice: string }).notice).toContain("retrying once with a refreshed sign-in")
+    expect(state.next).toMatchObject({ member: anthropic })
+  })
+
+  test("a second 401 in the turn cools the provider and moves on", () => {
+    const { actions } = play(
+      [
+        ...startOn(anthropic),
+        { type: "step_failed", at: at(1), error: err("auth", { statusCode: 401 }) },
+        ...startOn(anthropic, 2),
+        { type: "step_failed", at: at(3), error: err("auth", { statusCode: 401 }) },
+      ],
+      oauth,
+    )
+    expect(actions.filter((action) => action.type === "cool_down")).toHaveLength(1)
+    expect(lastRouting(actions)).toMatchObject({ type: "replay", member: expect.objectContaining(copilot) })
+  })
+
+  test("an API key's 401 is not retried: the key will not change by itself", () => {
+    const { actions } = play([...startOn(anthropic), { type: "step_failed", at: at(1), error: err("auth", { statusCode: 401 }) }])
+    expect(actions.filter((action) => action.type === "cool_down")).toHaveLength(1)
+    expect(lastRouting(actions)).toMatchObject({ type: "replay", member: expect.objectContaining(copilot) })
+  })
+})
+
+describe("a decision made before a subtask or compaction", () => {
+  /** Health that changes between events, as the shared registry does while a subtask runs. */
+  function liveHealth() {
+    const entries: CooldownEntry[] = []
+    return { entries, ctx: context({ health: { cooldownOf: (m, now) => healthOf(entries).cooldownOf(m, now) } }) }
+  }
+
+  test("is routed again when its member cooled down meanwhile, keeping its mode", () => {
+    const { entries, ctx } = liveHealth()
+    // A failure after a tool call decides "continue on copilot"; the loop then runs a subtask first.
+    const decided = play(
+      [
+        ...startOn(anthropic),
+        { type: "tool_call", at: at(1), toolCallId: "t1" },
+        { type: "tool_completed", at: at(2), toolCallId: "t1" },
+        { type: "step_failed", at: at(3), error: err("rate_limit", { retryAfterMs: 600_000 }) },
+      ],
+      ctx,
+    )
+    expect(decided.state.next).toMatchObject({ member: copilot, mode: "continue" })
+    entries.push(cooling("anthropic", "*", at(600_000), "quota"), cooling("github-copilot", "*", at(600_000), "quota"))
+    const { actions } = play([{ type: "step_requested", at: at(60_000) }], ctx, decided.state)
+    expect(actions).toEqual([{ type: "use", member: expect.objectContaining(bedrockUS), mode: "continue" }])
+  })
+
+  test("is kept when nothing changed, and when the only cooldown is the retry's own wait", () => {
+    const { ctx } = liveHealth()
+    const retried = play([...startOn(anthropic), { type: "step_failed", at: at(1), error: err("rate_limit", { retryAfterMs: 2_000 }) }], ctx)
+    expect(lastRouting(retried.actions)).toMatchObject({ type: "retry" })
+    const withOwnWait = context({ health: healthOf([cooling("anthropic", "claude-sonnet-4-5", at(2_001))]) })
+    const { actions } = play([{ type: "step_requested", at: at(5) }], withOwnWait, retried.state)
+    expect(actions).toEqual([{ type: "use", member: expect.objectContaining(anthropic), mode: "replay" }])
+  })
+})
