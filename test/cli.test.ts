@@ -39,9 +39,9 @@ test("rehearse: the user's priorities against chosen faults", () => {
   expect(code).toBe(0)
   expect(out.indexOf("openrouter/anthropic/claude-sonnet-4.5")).toBeLessThan(out.indexOf("anthropic/claude-sonnet-4-5"))
   expect(out).toContain("openrouter timed out")
-  expect(out).toContain("anthropic rejected the credentials, until signed in again → amazon-bedrock")
+  expect(out).toContain("anthropic rejected the credentials, out until its credential changes (at most 1 h) → amazon-bedrock")
   expect(out).toContain("✓ answered by Claude Sonnet 4.5 (amazon-bedrock)")
-  expect(out).toContain("anthropic/*: auth, until re-authenticated")
+  expect(out).toContain("anthropic/*: auth, 1 h left")
 })
 
 test("rehearse explains bad input instead of failing obscurely", () => {

@@ -6,9 +6,20 @@
  * Anything else on disk (missing, empty, truncated, not JSON, another version, another shape) reads as "no
  * cooldowns" plus a reason in `problem`: health is advisory, a bad file must never stop a request.
  */
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs"
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs"
 import { dirname, join } from "node:path"
 import type { CooldownEntry } from "./health.ts"
+import { FileLockTimeoutError, withFileLock, type FileLockOptions } from "./file-lock.ts"
 import { FAILURE_REASONS, type FailureReason } from "./types.ts"
 
 export const HEALTH_FILE_VERSION = 1
@@ -27,6 +38,14 @@ export interface ForgetRule {
 
 export interface SaveOptions {
   forget?: readonly ForgetRule[]
+  /**
+   * Per entry key, the `since` of the stored entry the writer's decision was built on (`null`: it knew none). A stored
+   * active entry the writer did not know is a failure another process recorded in the same wave: the writer's entry
+   * joins it instead of counting the wave twice.
+   */
+  basis?: ReadonlyMap<string, number | null>
+  /** How long to wait for another process's lock this time (a store's own default otherwise). */
+  lockTimeoutMs?: number
 }
 
 /**
@@ -63,11 +82,15 @@ export function newerEntry(a: CooldownEntry, b: CooldownEntry): CooldownEntry {
   return b.until > a.until ? b : a
 }
 
-/** Pure merge used by every store: stored minus forgotten, plus incoming, later `since` per key, active only. */
+/**
+ * Pure merge used by every store: stored minus forgotten, plus incoming, later `since` per key, active only. An
+ * incoming entry whose writer did not know the active stored one (`basis`) joins that one's wave: the stored start
+ * and count stay, the end is the later of the two.
+ */
 export function mergeEntries(
   stored: readonly CooldownEntry[],
   incoming: readonly CooldownEntry[],
-  options: { now: number; forget?: readonly ForgetRule[] },
+  options: { now: number; forget?: readonly ForgetRule[]; basis?: SaveOptions["basis"] },
 ): CooldownEntry[] {
   const forget = options.forget ?? []
   const byKey = new Map<string, CooldownEntry>()
@@ -80,6 +103,12 @@ export function mergeEntries(
   for (const entry of incoming) {
     const key = entryKey(entry)
     const held = byKey.get(key)
+    const known = options.basis?.get(key)
+    const unseen = held !== undefined && known !== undefined && known !== held.since && held.since !== entry.since
+    if (held && unseen && held.until > options.now && held.credential === entry.credential) {
+      byKey.set(key, entry.until > held.until ? Object.freeze({ ...held, until: entry.until }) : held)
+      continue
+    }
     byKey.set(key, held ? newerEntry(held, entry) : entry)
   }
   return [...byKey.values()].filter((entry) => entry.until > options.now)
@@ -143,6 +172,8 @@ export function parseHealthFile(text: string): { entries: CooldownEntry[]; probl
 
 export interface FileHealthStoreOptions {
   clock?: () => number
+  /** How long a save waits for another process's lock, and when a lock counts as a crashed holder's. */
+  lock?: FileLockOptions
   /** Called with each new problem (unreadable file, failed write); the store itself never logs or throws. */
   onProblem?: (problem: string) => void
 }
@@ -172,9 +203,10 @@ function errorText(error: unknown) {
 /**
  * A JSON file shared by processes. `load` costs one `stat` when the file did not change (measured ~0.5 µs on
  * Linux/Bun) and a read + parse (~7 µs for 20 entries) when it did. Writes go to a temp file in the same directory,
- * then `rename`, so readers never see half a file. Read-merge-write is not locked: two processes saving in the same
- * instant can lose one of the two new entries, which the next failure records again; a lock would cost more than
- * that (and a stale lock after a crash would be worse).
+ * flushed to disk, then `rename`d over the file, so readers never see half a file and a crash never leaves an empty
+ * one. Read-merge-write holds a lock (`withFileLock`): a writer that read before another's forget cannot write the
+ * forgotten entry back. On Windows a rename over a file another process is reading fails for a moment (EPERM,
+ * EBUSY); it is retried, never turned into a silent memory-only store.
  */
 export function createFileHealthStore(path: string, options: FileHealthStoreOptions = {}): FileHealthStore {
   const clock = options.clock ?? Date.now
@@ -229,26 +261,66 @@ export function createFileHealthStore(path: string, options: FileHealthStoreOpti
       return cached.entries
     },
     save(entries, saveOptions = {}) {
-      const now = clock()
-      const disk = readDisk()
-      const merged = mergeEntries(disk.entries, entries, { now, forget: saveOptions.forget })
       const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+      let merged: CooldownEntry[]
       try {
         mkdirSync(dirname(path), { recursive: true })
-        writeFileSync(temp, serializeEntries(merged))
-        renameSync(temp, path)
+        merged = withFileLock(path, () => {
+          const disk = readDisk()
+          const next = mergeEntries(disk.entries, entries, { now: clock(), forget: saveOptions.forget, basis: saveOptions.basis })
+          writeDurably(temp, serializeEntries(next))
+          renameReplacing(temp, path)
+          return next
+        }, saveOptions.lockTimeoutMs === undefined ? options.lock : { ...options.lock, timeoutMs: saveOptions.lockTimeoutMs })
       } catch (error) {
         try {
           unlinkSync(temp)
         } catch {
           // Nothing was written, or it is already gone.
         }
-        report(`cannot write health file (${errorText(error)}); cooldowns stay in memory only`)
-        return
+        const why = FileLockTimeoutError.isInstance(error) ? "another process holds its lock" : errorText(error)
+        report(`cannot write health file (${why}); cooldowns stay in memory until the next write`)
+        throw new HealthStoreWriteError(why, { cause: error })
       }
       report(undefined)
       cached = { signature: signatureOf(), entries: merged }
     },
+  }
+}
+
+/** A save that did not land; the registry keeps the change and tries again with its next write. */
+export class HealthStoreWriteError extends Error {
+  override readonly name = "HealthStoreWriteError"
+  constructor(why: string, options?: { cause?: unknown }) {
+    super(`health file not written: ${why}`, options)
+  }
+}
+
+/** Write and fsync: the rename that follows must never publish a file whose bytes are still only in a cache. */
+function writeDurably(file: string, text: string) {
+  const fd = openSync(file, "w")
+  try {
+    writeSync(fd, text)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+const RENAME_BUSY = new Set(["EPERM", "EBUSY", "EACCES"])
+const RENAME_ATTEMPTS = 6
+
+/** `rename` over `to`, retried while Windows reports the target busy (a reader has it open). */
+export function renameReplacing(from: string, to: string, rename: (from: string, to: string) => void = renameSync) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rename(from, to)
+      return
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      if (!code || !RENAME_BUSY.has(code) || attempt >= RENAME_ATTEMPTS) throw error
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, attempt * 5)
+    }
   }
 }
 
@@ -259,7 +331,7 @@ export function createMemoryHealthStore(options: { clock?: () => number } = {}):
   return {
     load: () => stored,
     save(entries, saveOptions = {}) {
-      stored = mergeEntries(stored, entries, { now: clock(), forget: saveOptions.forget })
+      stored = mergeEntries(stored, entries, { now: clock(), forget: saveOptions.forget, basis: saveOptions.basis })
     },
   }
 }

@@ -84,6 +84,12 @@ export interface HealthRegistryOptions {
    * between processes is invisible next to cooldowns of seconds. 0 = check on every read. Reports always re-read.
    */
   refreshIntervalMs?: number
+  /**
+   * `deferred` (default): a change reaches the store after the current call stack, batched, so a failure handled
+   * inside the retry schedule never waits on the disk or another process's lock; pending writes are flushed on exit.
+   * `immediate`: each change is saved before the call returns (tools that run once and exit).
+   */
+  writes?: "deferred" | "immediate"
 }
 
 export const PROVIDER_WIDE = "*"
@@ -186,6 +192,30 @@ export function recordOutcomes(
   return cooldowns
 }
 
+/** Changes waiting for the store: entries by key, forget rules in order, and what each entry's writer knew. */
+interface PendingWrite {
+  entries: Map<string, CooldownEntry>
+  forget: ForgetRule[]
+  basis: Map<string, number | null>
+}
+
+/** How long a write that did not land (a lock held too long, a full disk) waits before it is tried again. */
+const RETRY_WRITE_MS = 250
+
+/** How long the last write before exit waits for another process's lock. */
+const FINAL_LOCK_WAIT_MS = 5_000
+
+/** Registries with changes not yet in their store: written before the process exits. */
+const unflushed = new Set<HealthRegistry>()
+let exitHook = false
+function flushOnExit() {
+  if (exitHook || typeof process === "undefined" || typeof process.on !== "function") return
+  exitHook = true
+  process.on("exit", () => {
+    for (const registry of [...unflushed]) registry.flush({ final: true })
+  })
+}
+
 export class HealthRegistry implements HealthView {
   readonly #cooldowns: ResolvedConfig["cooldowns"]
   readonly #clock: () => number
@@ -200,6 +230,13 @@ export class HealthRegistry implements HealthView {
   #lastStored: readonly CooldownEntry[] | undefined
   #lastStoredKeys = new Map<string, number>()
   #lastRefreshAt = Number.NEGATIVE_INFINITY
+  /** When this registry first held each entry (key → since → at): a failure whose attempt began earlier could not
+   * have known of it, so it is part of the same wave even if the entry was recorded before the attempt began. */
+  readonly #seenAt = new Map<string, { since: number; at: number }>()
+  readonly #writes: "deferred" | "immediate"
+  /** Changes not yet in the store. */
+  #pending: PendingWrite | undefined
+  #flushScheduled = false
 
   constructor(given: HealthRegistryOptions) {
     const options: Partial<HealthRegistryOptions> = given ?? {}
@@ -213,6 +250,8 @@ export class HealthRegistry implements HealthView {
         ? options.refreshIntervalMs
         : DEFAULT_REFRESH_INTERVAL_MS
     this.#store = options.store
+    this.#writes = options.writes === "immediate" ? "immediate" : "deferred"
+    if (this.#store) flushOnExit()
     this.#refresh(true)
   }
 
@@ -249,7 +288,9 @@ export class HealthRegistry implements HealthView {
       })
 
     let next: CooldownEntry
-    if (previous && previous.until > now && (startedAt === undefined || startedAt <= previous.since)) {
+    const seen = previous && this.#seenAt.get(key)
+    const knownSince = seen && seen.since === previous.since ? seen.at : previous?.since
+    if (previous && previous.until > now && (startedAt === undefined || startedAt <= Math.max(previous.since, knownSince ?? 0))) {
       // Same wave: one event, one entry. Only the provider's explicit wait may push the end further out.
       const explicit = finiteOrUndefined(error.resetAt) !== undefined || finiteOrUndefined(error.retryAfterMs) !== undefined
       const until = explicit ? now + duration(previous.failures) : previous.until
@@ -261,10 +302,36 @@ export class HealthRegistry implements HealthView {
       next = this.#entry(scope, reason, error, { since: now, until, failures }, credential)
     }
     this.#records.set(key, next)
+    this.#see(key, next, now)
     this.#prune(now)
-    this.#persist([next])
+    this.#persist([next], [], new Map([[key, stored?.since ?? null]]))
     this.#emit()
     return next.until > now ? next : undefined
+  }
+
+  /**
+   * Writes what is pending to the store now. Never throws; what does not land stays pending for the next flush.
+   * `final` (the process is exiting): wait for another process's lock as long as it takes a busy machine, since no
+   * later flush will come.
+   */
+  flush(options: { final?: boolean } = {}): void {
+    const pending = this.#pending
+    if (!this.#store || !pending) return
+    this.#pending = undefined
+    try {
+      this.#store.save([...pending.entries.values()], {
+        forget: pending.forget,
+        basis: pending.basis,
+        ...(options.final ? { lockTimeoutMs: FINAL_LOCK_WAIT_MS } : {}),
+      })
+      // What is stored now, so a later disappearance can be told from a write that never landed.
+      this.#remember(this.#store.load())
+      unflushed.delete(this)
+    } catch {
+      // The store said why (its problem); nothing is lost: the change waits for the next write.
+      this.#merge(pending)
+      this.#schedule(RETRY_WRITE_MS)
+    }
   }
 
   /**
@@ -397,15 +464,42 @@ export class HealthRegistry implements HealthView {
     for (const [key, record] of this.#records) if (!this.#isConsecutive(record, now)) this.#records.delete(key)
   }
 
-  #persist(entries: CooldownEntry[], forget: ForgetRule[] = []) {
+  #persist(entries: CooldownEntry[], forget: ForgetRule[] = [], basis = new Map<string, number | null>()) {
     if (!this.#store) return
-    try {
-      this.#store.save(entries, { forget })
-      // What is stored now, so a later disappearance can be told from a write that never landed.
-      this.#remember(this.#store.load())
-    } catch {
-      // A store must not throw, but a foreign one might: health degrades to memory only.
+    this.#merge({ entries: new Map(entries.map((entry) => [entryKey(entry), entry])), forget, basis })
+    if (this.#writes === "immediate") this.flush()
+    else this.#schedule(0)
+  }
+
+  #merge(change: PendingWrite) {
+    const pending: PendingWrite = (this.#pending ??= { entries: new Map(), forget: [], basis: new Map() })
+    for (const rule of change.forget) {
+      pending.forget.push(rule)
+      // A forget issued after a pending entry was recorded drops it here too.
+      for (const [key, entry] of pending.entries) if (matchesForgetRule(entry, rule)) pending.entries.delete(key)
     }
+    for (const [key, entry] of change.entries) {
+      pending.entries.set(key, entry)
+      // The first basis wins: it is what the writer knew before any of the pending changes.
+      if (!pending.basis.has(key) && change.basis.has(key)) pending.basis.set(key, change.basis.get(key)!)
+    }
+    unflushed.add(this)
+  }
+
+  #schedule(delayMs: number) {
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    const run = () => {
+      this.#flushScheduled = false
+      this.flush()
+    }
+    if (delayMs === 0) setImmediate(run)
+    else setTimeout(run, delayMs).unref?.()
+  }
+
+  #see(key: string, entry: CooldownEntry, at: number) {
+    const seen = this.#seenAt.get(key)
+    if (!seen || seen.since !== entry.since) this.#seenAt.set(key, { since: entry.since, at })
   }
 
   #remember(stored: readonly CooldownEntry[]) {
@@ -434,6 +528,7 @@ export class HealthRegistry implements HealthView {
       const winner = held ? newerEntry(held, entry) : entry
       if (winner !== held) {
         this.#records.set(key, winner)
+        this.#see(key, winner, clockNow)
         changed = true
       }
     }

@@ -236,8 +236,12 @@ function descend(state: FailoverState, at: number, context: FailoverContext) {
  */
 function stillGood(next: NonNullable<FailoverState["next"]>, at: number, context: FailoverContext): boolean {
   const cooldown = context.health.cooldownOf(next.member, at)
-  return !cooldown || cooldown.until <= Math.max(at, next.notBefore)
+  // The decision's own wait is recorded by the registry a moment after the machine's event time: allow for that.
+  return !cooldown || cooldown.until <= Math.max(at, next.notBefore) + OWN_WAIT_SLACK_MS
 }
+
+/** How far past a retry's planned start its own recorded cooldown may end and still be that retry's. */
+const OWN_WAIT_SLACK_MS = 1_000
 
 function requestStep(state: FailoverState, at: number, context: FailoverContext): Transition {
   const decided = state.next && findMember(groupAt(context, state.turn.depth), state.next.member)

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test"
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { existsSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { FileLockTimeoutError, withFileLock } from "../src/file-lock.ts"
 import { DEFAULT_COOLDOWNS } from "../src/config.ts"
 import { HealthRegistry, type CooldownEntry } from "../src/health.ts"
 import {
@@ -9,6 +11,7 @@ import {
   defaultHealthPath,
   mergeEntries,
   parseHealthFile,
+  renameReplacing,
   serializeEntries,
 } from "../src/health-store.ts"
 import type { MemberRef } from "../src/types.ts"
@@ -52,6 +55,8 @@ function registryOn(file: string, refreshIntervalMs = 1_000) {
     random: () => 0.5,
     store: createFileHealthStore(file, { clock }),
     refreshIntervalMs,
+    // Each change on disk before the call returns: these tests read the file (or a second registry) right after.
+    writes: "immediate",
   })
 }
 
@@ -151,7 +156,7 @@ describe("merging", () => {
     await writeFile(join(dir, "combined-models"), "not a directory")
     const problems: string[] = []
     const store = createFileHealthStore(path, { clock, onProblem: (problem) => problems.push(problem) })
-    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store })
+    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store, writes: "immediate" })
     expect(health.report(SONNET_ANTHROPIC, { reason: "rate_limit", message: "429" })).toBeDefined()
     expect(health.cooldownOf(SONNET_ANTHROPIC)).toBeDefined()
     expect(store.problem).toContain("cannot write health file")
@@ -213,5 +218,101 @@ describe("registries sharing one file", () => {
     expect(health.entries()).toEqual([])
     health.report(SONNET_ANTHROPIC, { reason: "overloaded", statusCode: 529, message: "overloaded" })
     expect(parseHealthFile(await readFile(path, "utf8"))).toEqual({ entries: health.entries() })
+  })
+})
+
+describe("one wave across processes", () => {
+  test("an entry the writer did not know joins the stored wave: its start and count stay", () => {
+    const stored = entry({ since: START, until: START + 30_000, failures: 2 })
+    const incoming = entry({ since: START + 100, until: START + 40_000, failures: 1 })
+    const key = "anthropic\u0000claude-sonnet-4-5"
+    const unseen = mergeEntries([stored], [incoming], { now: START + 100, basis: new Map([[key, null]]) })
+    expect(unseen).toEqual([{ ...stored, until: START + 40_000 }])
+    // A writer that built on the stored entry (an escalation it decided knowing it) wins as before.
+    const known = mergeEntries([stored], [incoming], { now: START + 100, basis: new Map([[key, START]]) })
+    expect(known).toEqual([incoming])
+  })
+
+  test("a failure whose attempt began before this process saw another's entry is part of that wave", () => {
+    const first = registryOn(path, 0)
+    const second = registryOn(path, 60_000)
+    const recorded = first.report(SONNET_ANTHROPIC, { reason: "overloaded", statusCode: 529, message: "529" }, { attemptStartedAt: now - 10 })!
+    // The second process started its request after the first recorded the wave, before it could have read it.
+    now += 100
+    const attemptStartedAt = now
+    now += 100
+    const mine = second.report(SONNET_ANTHROPIC, { reason: "overloaded", statusCode: 529, message: "529" }, { attemptStartedAt })!
+    expect(mine.failures).toBe(1)
+    expect(mine.since).toBe(recorded.since)
+    // Once seen, a later attempt that fails again is a new, escalated event.
+    now += 100
+    const again = second.report(SONNET_ANTHROPIC, { reason: "overloaded", statusCode: 529, message: "529" }, { attemptStartedAt: now })!
+    expect(again.failures).toBe(2)
+  })
+})
+
+describe("writes off the caller's path", () => {
+  test("a report returns before the disk is touched; the change lands right after, and on flush", async () => {
+    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store: createFileHealthStore(path, { clock }) })
+    health.report(SONNET_ANTHROPIC, { reason: "rate_limit", statusCode: 429, message: "429" })
+    expect(existsSync(path)).toBe(false)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(parseHealthFile(await readFile(path, "utf8")).entries).toHaveLength(1)
+  })
+
+  test("a write that does not land is kept and goes out with the next flush", () => {
+    const inner = createFileHealthStore(path, { clock })
+    let failNext = true
+    const flaky = {
+      load: () => inner.load(),
+      save: (...args: Parameters<typeof inner.save>) => {
+        if (failNext) {
+          failNext = false
+          throw new Error("lock held")
+        }
+        inner.save(...args)
+      },
+    }
+    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store: flaky })
+    health.report(SONNET_ANTHROPIC, { reason: "rate_limit", statusCode: 429, message: "429" })
+    health.flush()
+    expect(existsSync(path)).toBe(false)
+    health.flush()
+    expect(parseHealthFile(readFileSync(path, "utf8")).entries.map((e) => e.providerID)).toEqual(["anthropic"])
+  })
+})
+
+describe("the lock and the rename", () => {
+  test("a lock whose holder is gone is taken over; a live holder's makes the writer wait and then give up", async () => {
+    await mkdir(`${path}.lock`, { recursive: true })
+    await writeFile(join(`${path}.lock`, "owner"), JSON.stringify({ pid: 2 ** 22 + 12345, at: Date.now() }))
+    expect(withFileLock(path, () => "ran")).toBe("ran")
+    expect(existsSync(`${path}.lock`)).toBe(false)
+
+    await mkdir(`${path}.lock`, { recursive: true })
+    await writeFile(join(`${path}.lock`, "owner"), JSON.stringify({ pid: process.ppid, at: Date.now() }))
+    expect(() => withFileLock(path, () => "ran", { timeoutMs: 30 })).toThrow(FileLockTimeoutError)
+    // Older than staleMs: a crashed holder's, whatever the pid.
+    expect(withFileLock(path, () => "ran", { staleMs: 0, timeoutMs: 30 })).toBe("ran")
+  })
+
+  test("a rename over a file a reader holds open (Windows: EPERM, EBUSY) is retried, then fails loudly", () => {
+    let busy = 2
+    const calls: string[] = []
+    renameReplacing("a", "b", (from, to) => {
+      calls.push(`${from}->${to}`)
+      if (busy-- > 0) throw Object.assign(new Error("busy"), { code: "EPERM" })
+    })
+    expect(calls).toHaveLength(3)
+    expect(() =>
+      renameReplacing("a", "b", () => {
+        throw Object.assign(new Error("busy"), { code: "EBUSY" })
+      }),
+    ).toThrow("busy")
+    expect(() =>
+      renameReplacing("a", "b", () => {
+        throw Object.assign(new Error("gone"), { code: "ENOENT" })
+      }),
+    ).toThrow("gone")
   })
 })

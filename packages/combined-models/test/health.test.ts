@@ -373,7 +373,7 @@ describe("with a store", () => {
   test("two registries on one memory store see each other's cooldowns and clears", () => {
     const clock = manualClock()
     const store = createMemoryHealthStore({ clock: clock.now })
-    const options = { cooldowns: DEFAULT_COOLDOWNS, clock: clock.now, random: () => 0.5, store, refreshIntervalMs: 1_000 }
+    const options = { cooldowns: DEFAULT_COOLDOWNS, clock: clock.now, random: () => 0.5, store, refreshIntervalMs: 1_000, writes: "immediate" as const }
     const first = new HealthRegistry(options)
     const second = new HealthRegistry(options)
     const entry = first.report(SONNET_ANTHROPIC, failure("auth"))
@@ -389,7 +389,7 @@ describe("with a store", () => {
   test("a wave split across two processes still makes one entry", () => {
     const clock = manualClock()
     const store = createMemoryHealthStore({ clock: clock.now })
-    const options = { cooldowns: DEFAULT_COOLDOWNS, clock: clock.now, random: () => 0.5, store }
+    const options = { cooldowns: DEFAULT_COOLDOWNS, clock: clock.now, random: () => 0.5, store, writes: "immediate" as const }
     const first = new HealthRegistry(options)
     const second = new HealthRegistry(options)
     const attemptStartedAt = clock.now()

@@ -215,6 +215,7 @@ describe("sessionDetail: the per-session view as data", () => {
   test("members with their health now: the TUI reads the health file the server writes", () => {
     loaded()
     runtime().health.report({ providerID: "anthropic", modelID: SONNET }, { reason: "rate_limit", message: "Too many requests", statusCode: 429, retryAfterMs: 30_000 })
+    runtime().health.flush()
     const list = JSON.parse(JSON.stringify(Object.values(loaded())))
     resetRuntime(new CombinedRuntime())
     const detail = sessionDetailFromState({ stateDir, config: CONFIG, providers: list, session: { id: "ses_1" }, messages: CHAIN_RUN, now: Date.now() })
