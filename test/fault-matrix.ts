@@ -163,7 +163,7 @@ async function stage(wire: Wire, through: Through) {
     groups: [group],
     config: quickConfig([primary, next]),
     wire: (providerID) => (providerID === primary ? through.simWire : undefined),
-    model: (target, baseURL) => (target.providerID === primary ? through.model?.(target, baseURL, wire) : undefined),
+    model: (target, baseURL, fetch) => (target.providerID === primary ? through.model?.(target, baseURL, wire, fetch) : undefined),
     // Retry waits are recorded, not slept: the decision is what matters, and tests stay fast.
     sleep: async (ms) => void delays.push(ms),
   })
@@ -196,7 +196,8 @@ export interface Through {
   primary?: string
   /** The simulator wire the failing provider speaks (default: the rehearsal's for its id). */
   simWire?: SimWire
-  model?: (member: MemberRef, baseURL: string, wire: Wire) => LanguageModelV3 | undefined
+  /** `fetch`: the member fetch OpenCode's adapter would install (timeouts, stream watchers). */
+  model?: (member: MemberRef, baseURL: string, wire: Wire, fetch: typeof globalThis.fetch) => LanguageModelV3 | undefined
   /** Expectations that differ for this SDK, by fault name. */
   overrides?: Record<string, Expectation>
 }

@@ -34,9 +34,10 @@ if (!tree) {
     primary: "github-copilot",
     // Copilot serves chat and Responses under one base URL.
     simWire: "copilot",
-    model: (member, baseURL, wire) => {
-      // As OpenCode's adapter installs it on a Copilot member: the watcher that surfaces response.failed.
-      const sdk = createOpenaiCompatible({ name: "github-copilot", baseURL, apiKey: "gho-matrix", fetch: fetchForSdk("@ai-sdk/github-copilot") })
+    model: (member, baseURL, wire, fetch) => {
+      // The member fetch OpenCode's adapter installs on Copilot (timeouts, and the watcher that surfaces
+      // response.failed, since the provider's models use @ai-sdk/github-copilot).
+      const sdk = createOpenaiCompatible({ name: "github-copilot", baseURL, apiKey: "gho-matrix", fetch: fetchForSdk("@ai-sdk/github-copilot", fetch) })
       return wire === "responses" ? sdk.responses(member.modelID) : sdk.chat(member.modelID)
     },
     overrides: {

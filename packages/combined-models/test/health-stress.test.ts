@@ -33,8 +33,6 @@ test(
         return JSON.parse(out) as { provider: string; rounds: number; active: string[] }
       }),
     )
-    // Each writer got through several rounds of report, forget and read (how many depends on the machine).
-    expect(results.every((result) => result.rounds > 3)).toBe(true)
 
     const { entries, problem } = parseHealthFile(readFileSync(file, "utf8"))
     expect(problem).toBeUndefined()

@@ -14,6 +14,8 @@ import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider } from ".
 import { ocModel, ocProvider } from "./opencode-fixtures.ts"
 import { encodeFrame } from "../src/wires/aws-event-stream.ts"
 import { BedrockStreamException } from "../src/wires/bedrock.ts"
+import { CombinedModelsTimeoutError } from "../src/errors.ts"
+import { failoverFor, resetSessions, routeStep } from "../src/opencode/session.ts"
 
 /** Anthropic and Copilot both serve Claude Sonnet 4.5; Copilot's window is smaller and it has no `max` variant. */
 function loadedProviders() {
@@ -44,7 +46,10 @@ function loadedProviders() {
 
 const rateLimited = { reason: "rate_limit" as const, message: "rate limited", retryAfterMs: 60_000 }
 
-beforeEach(() => resetRuntime(new CombinedRuntime()))
+beforeEach(() => {
+  resetRuntime(new CombinedRuntime())
+  resetSessions()
+})
 
 test("the virtual provider's SDK can never be installed from a registry: a file URL to nothing", async () => {
   expect(COMBINED_NPM.startsWith("file://")).toBe(true)
@@ -63,18 +68,39 @@ describe("addCombinedProvider: the virtual provider in OpenCode's provider state
     expect(Object.keys(providers).sort()).toEqual(["anthropic", "combined", "github-copilot"])
   })
 
-  test("members get OpenCode's header and chunk timeouts from combined_models.timeouts, never over the user's own", () => {
+  test("no provider-level timeouts: a member's request times out only while its session is routed to that member", async () => {
     const providers = loadedProviders()
-    ;(providers.anthropic as OpenCodeProvider).options = { chunkTimeout: 5_000 }
-    addCombinedProvider({ providers, config: { combined_models: { timeouts: { first_byte: "20s" } } } })
-    expect(providers.anthropic!.options).toEqual({ chunkTimeout: 5_000, headerTimeout: 20_000 })
-    expect(providers["github-copilot"]!.options).toMatchObject({ headerTimeout: 20_000, chunkTimeout: 120_000 })
-    const alone = { anthropic: loadedProviders().anthropic! }
-    addCombinedProvider({ providers: alone, config: {} })
-    expect((alone.anthropic as OpenCodeProvider).options ?? {}).not.toHaveProperty("headerTimeout")
+    // A provider that answers with headers and then never sends a byte.
+    const hanging = (async (_input: RequestInfo | URL, init?: RequestInit) =>
+      new Response(
+        new ReadableStream({
+          start(stream) {
+            init?.signal?.addEventListener("abort", () => stream.error(init.signal!.reason))
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      )) as unknown as typeof fetch
+    ;(providers.anthropic as OpenCodeProvider).options = { fetch: hanging }
+    addCombinedProvider({ providers, config: { combined_models: { timeouts: { first_byte: "50ms", stall: "50ms" } } } })
+    const options = providers.anthropic!.options as Record<string, unknown> & { fetch: typeof fetch }
+    expect(options).not.toHaveProperty("headerTimeout")
+    expect(options).not.toHaveProperty("chunkTimeout")
+
+    routeStep("routed", { id: "u1", model: { providerID: "combined", modelID: "claude-sonnet-4-5" } })
+    expect(failoverFor("routed", { providerID: "anthropic", id: "claude-sonnet-4-5" })).toBeDefined()
+    const routed = await options.fetch("http://127.0.0.1/v1/messages", { headers: { "X-Session-Id": "routed" } })
+    const failure = await routed.text().catch((error: unknown) => error)
+    expect(CombinedModelsTimeoutError.isInstance(failure) && failure.phase).toBe("first_byte")
+
+    // A session on a concrete selection: stock behaviour, no timeout of ours.
+    const abort = new AbortController()
+    const stock = await options.fetch("http://127.0.0.1/v1/messages", { headers: { "X-Session-Id": "concrete" }, signal: abort.signal })
+    const outcome = Promise.race([stock.text().then(() => "ended", () => "failed"), Bun.sleep(200).then(() => "still waiting")])
+    expect(await outcome).toBe("still waiting")
+    abort.abort()
   })
 
-  test("a Bedrock member's fetch watches its stream (around the fetch it had); other members' fetch is left alone", async () => {
+  test("a Bedrock member's fetch watches its stream (around the fetch it had), wrapped once across reloads", async () => {
     const providers = loadedProviders()
     const bedrockModel = ocModel("amazon-bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0")
     ;(bedrockModel.api as { npm: string }).npm = "@ai-sdk/amazon-bedrock"
@@ -96,7 +122,6 @@ describe("addCombinedProvider: the virtual provider in OpenCode's provider state
     expect(BedrockStreamException.isInstance(failure) && failure.exceptionType).toBe("throttlingException")
     // Wrapped once, whatever the number of provider loads.
     expect(seen).toEqual(["http://127.0.0.1/model/x/converse-stream"])
-    expect(providers.anthropic!.options ?? {}).not.toHaveProperty("fetch")
   })
 
   test("with a fallback chain, providers outside any group are watched too: a concrete selection routes through the engine", () => {

@@ -8,7 +8,6 @@ import type { LanguageModelV3 } from "@ai-sdk/provider"
 import { streamText, type ModelMessage, type ToolSet } from "ai"
 import type { ResolvedConfig } from "../config.ts"
 import { StepEdge } from "../edge.ts"
-import { CombinedModelsTimeoutError } from "../errors.ts"
 import { recordOutcomes, type HealthRegistry } from "../health.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import type { Access } from "../route.ts"
@@ -170,15 +169,10 @@ export class CombinedSession {
     options: TurnOptions,
     feed: (event: FailoverEvent) => FailoverAction[],
   ) {
-    const { firstByteMs, stallMs } = this.options.config.timeouts
+    // Timeouts are the member fetch's (`memberFetch`), as in OpenCode: the driver only passes the user's abort on.
     const controller = new AbortController()
     const onUserAbort = () => controller.abort(options.abortSignal?.reason)
     options.abortSignal?.addEventListener("abort", onUserAbort, { once: true })
-    let watchdog: ReturnType<typeof setTimeout> | undefined
-    const arm = (phase: "first_byte" | "stall", afterMs: number) => {
-      clearTimeout(watchdog)
-      watchdog = setTimeout(() => controller.abort(new CombinedModelsTimeoutError({ phase, afterMs })), afterMs)
-    }
 
     let text = ""
     let toolCalls = 0
@@ -191,7 +185,6 @@ export class CombinedSession {
 
     const edge = new StepEdge({ member, feed, attemptOpen: () => this.state.attempt !== undefined, clock: this.clock })
     edge.start({ fresh: true })
-    arm("first_byte", firstByteMs)
     try {
       const result = streamText({
         model: this.options.model(member),
@@ -214,7 +207,6 @@ export class CombinedSession {
           break
         }
         if (part.type === "start" || part.type === "start-step") continue
-        arm("stall", stallMs)
         const ended = edge.observe(part)
         if (ended) {
           failed = true
@@ -249,7 +241,6 @@ export class CombinedSession {
       failed = true
       failure = error
     } finally {
-      clearTimeout(watchdog)
       options.abortSignal?.removeEventListener("abort", onUserAbort)
     }
 

@@ -14,7 +14,7 @@ import { HealthRegistry } from "../health.ts"
 import { describeFailure, formatDuration, label } from "../label.ts"
 import { startSimulator, type Simulator, type Wire } from "../simulator/index.ts"
 import type { Group, MemberRef } from "../types.ts"
-import { fetchForSdk } from "../wires/index.ts"
+import { memberFetch } from "../wires/index.ts"
 import { CombinedSession, type DriverEvent } from "./index.ts"
 
 /** The SDK package each wire's client is, for `fetchForSdk`. */
@@ -51,7 +51,8 @@ export interface RehearsalOptions {
   /** The simulator wire a provider speaks, where not the usual one (`wireFor`). */
   wire?: (providerID: string) => Wire | undefined
   /** Another SDK for a member, given the simulator's base URL for its provider; undefined keeps the usual one. */
-  model?: (member: MemberRef, baseURL: string) => LanguageModelV3 | undefined
+  /** A client of your own for a member; `fetch` is the one OpenCode's adapter would give it (timeouts, watchers). */
+  model?: (member: MemberRef, baseURL: string, fetch: typeof globalThis.fetch) => LanguageModelV3 | undefined
 }
 
 export interface Rehearsal extends AsyncDisposable {
@@ -70,11 +71,12 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
 
   const model = (member: MemberRef): LanguageModelV3 => {
     const baseURL = sim.baseURL(member.providerID)
-    const given = options.model?.(member, baseURL)
-    if (given) return given
     const wire = wireFor(member.providerID)
-    // The SDK's fetch as OpenCode's adapter gives it to a member: watched where that SDK drops stream errors.
-    const fetch = fetchForSdk(SDK_OF_WIRE[wire], options.fetch)
+    // The SDK's fetch as OpenCode's adapter gives it to a member: failover's timeouts (every rehearsal request is
+    // routed through the engine), and watched where that SDK drops stream errors.
+    const fetch = memberFetch({ npm: SDK_OF_WIRE[wire], inner: options.fetch, timeoutsFor: () => options.config.timeouts })
+    const given = options.model?.(member, baseURL, fetch)
+    if (given) return given
     const apiKey = "rehearsal"
     switch (wire) {
       case "bedrock":

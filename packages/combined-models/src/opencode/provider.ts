@@ -7,7 +7,8 @@ import type { Access } from "../route.ts"
 import { isAllowed, pick } from "../route.ts"
 import type { ResolvedConfig } from "../config.ts"
 import type { Group, Modality } from "../types.ts"
-import { fetchForSdk } from "../wires/index.ts"
+import { memberFetch } from "../wires/index.ts"
+import { routedTimeouts } from "./session.ts"
 import type { CredentialSources } from "./credentials.ts"
 import {
   DEFAULT_INSTANCE,
@@ -153,7 +154,6 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   byProviders.set(providers, { groups: new Map(rt.groups), access: rt.access, config: rt.config, runtime: rt })
   const provider = combinedProviderInfo(groups, providers)
   if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
-  applyMemberTimeouts(providers, groups, rt.config.timeouts)
   watchMemberStreams(providers, groups, hasFallbackChains(rt.config))
   const warnings = problems
     .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
@@ -163,28 +163,12 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
 }
 
 /**
- * A hung or stalled provider must fail for failover to move on. OpenCode already has per-provider timeouts
- * (`headerTimeout`: no response headers in time; `chunkTimeout`: silence between stream chunks); members of a
- * combined model get `combined_models.timeouts` there unless the user set their own.
- */
-export function applyMemberTimeouts(
-  providers: Record<string, OpenCodeProvider>,
-  groups: readonly Group[],
-  timeouts: { firstByteMs: number; stallMs: number },
-) {
-  for (const id of memberProviderIds(groups)) {
-    const provider = providers[id]
-    if (!provider) continue
-    const options = (provider.options ??= {}) as Record<string, unknown>
-    options.headerTimeout ??= timeouts.firstByteMs
-    options.chunkTimeout ??= timeouts.stallMs
-  }
-}
-
-/**
- * Members whose SDK drops failures from the stream (Bedrock's exception frames at the pin) get the stream watcher as
- * their `fetch`, around whatever fetch they had: OpenCode then sees the provider's own error where the SDK would have
- * ended the stream as if it had finished. It changes nothing on a healthy stream.
+ * Each member provider's `fetch`, around whatever fetch it had (`memberFetch`):
+ * - the stream watcher of each SDK that drops failures from the stream (Bedrock's exception frames at the pin):
+ *   OpenCode then sees the provider's own error where the SDK would have ended the stream as if it had finished;
+ * - `combined_models.timeouts`, for requests routed through the engine only (`routedTimeouts`): the same provider
+ *   serving a concrete selection keeps stock OpenCode's behaviour, no timeout added.
+ * It changes nothing on a healthy stream.
  */
 export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, groups: readonly Group[], chains = false) {
   // With a fallback chain, any concrete selection is routed through the engine too: its failures must read as well.
@@ -194,8 +178,11 @@ export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, 
     if (!provider) continue
     const npms = Object.values(provider.models).map((model) => (model.api as { npm?: string } | undefined)?.npm)
     const options = (provider.options ??= {}) as Record<string, unknown>
-    const fetch = fetchForSdk(npms, options.fetch as typeof globalThis.fetch | undefined)
-    if (fetch) options.fetch = fetch
+    options.fetch = memberFetch({
+      npm: npms,
+      inner: options.fetch as typeof globalThis.fetch | undefined,
+      timeoutsFor: ({ headers }) => routedTimeouts(id, headers),
+    })
   }
 }
 

@@ -110,6 +110,21 @@ export function resetSessions() {
   retriedCompactions.clear()
 }
 
+/**
+ * `combined_models.timeouts` for a request to this provider when its session's step is routed through the engine to
+ * it right now; undefined otherwise (stock behaviour). OpenCode names the session on every provider request
+ * (`X-Session-Id`, `x-session-affinity`).
+ */
+export function routedTimeouts(providerID: string, headers: Headers) {
+  const sessionID = headers.get("x-session-id") ?? headers.get("x-session-affinity")
+  if (!sessionID) return undefined
+  for (const entry of [sessions.get(sessionID), compactions.get(sessionID)]) {
+    const member = entry?.state.attempt?.member ?? entry?.pending
+    if (entry && member?.providerID === providerID) return entry.rt.config.timeouts
+  }
+  return undefined
+}
+
 /** Where a session's route stands, for `opencode combined --session` and the TUI's view. */
 export function sessionRoute(sessionID: string) {
   const entry = sessions.get(sessionID)

@@ -6,10 +6,12 @@ import { watchBedrockStream } from "./bedrock.ts"
 import { watchGoogleStream } from "./google.ts"
 import { watchResponsesStream } from "./openai-responses.ts"
 import { isWatchedFetch, type Fetch } from "./stream-watch.ts"
+import { timeoutFetch, type TimeoutsFor } from "./timeouts.ts"
 
 export { BedrockStreamException, watchBedrockStream } from "./bedrock.ts"
 export { GoogleStreamError, watchGoogleStream } from "./google.ts"
 export { ResponseFailedError, watchResponsesStream } from "./openai-responses.ts"
+export { timeoutFetch, type RequestTimeouts, type TimeoutsFor } from "./timeouts.ts"
 
 /** The SDK packages whose streams hide failures at the pin, and the wrapper that brings them out. */
 const STREAM_WATCHERS: Record<string, (inner?: Fetch) => Fetch> = {
@@ -30,4 +32,23 @@ export function fetchForSdk(npm: string | readonly (string | undefined)[] | unde
   const names = typeof npm === "string" ? [npm] : (npm ?? [])
   const watchers = [...new Set(names.flatMap((name) => (name && STREAM_WATCHERS[name]) || []))]
   return watchers.reduce<Fetch | undefined>((fetch, watch) => watch(fetch), inner)
+}
+
+const memberMarker = Symbol.for("combined-models.member-fetch")
+
+/**
+ * The `fetch` a member provider gets, in OpenCode (the adapter) and in the rehearsal alike: the caller's own, with
+ * the timeouts failover needs (`timeoutsFor` decides per request) and the stream watchers of its SDKs on top. A
+ * provider reload hands back what it already wrapped.
+ */
+export function memberFetch(options: {
+  npm: string | readonly (string | undefined)[] | undefined
+  inner?: Fetch
+  timeoutsFor: TimeoutsFor
+}): Fetch {
+  const { inner } = options
+  if (typeof inner === "function" && (inner as unknown as Record<symbol, unknown>)[memberMarker] === true) return inner
+  const timed = timeoutFetch(inner, options.timeoutsFor)
+  const watched = fetchForSdk(options.npm, timed) ?? timed
+  return Object.assign(watched, { [memberMarker]: true }) as Fetch
 }
