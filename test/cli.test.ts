@@ -52,7 +52,8 @@ test("rehearse explains bad input instead of failing obscurely", () => {
   expect(cli("rehearse", "--model", "gpt-99").err).toContain('no combined model "gpt-99"')
   expect(cli("rehearse", "--config", "/nonexistent/opencode.json").err).toContain("config /nonexistent/opencode.json: no such file")
   expect(cli("rehearse", "--turns", "0")).toMatchObject({ code: 2 })
-})
+  // Seven CLI processes one after another: a loaded two-core machine needs more than the default 5 s.
+}, 30_000)
 
 test("unknown command and help", () => {
   expect(cli("frobnicate")).toMatchObject({ code: 2 })

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test"
 import {
-  displayedStatus,
   failoverNotice,
   isCombined,
   isFailoverStatus,
@@ -141,19 +140,6 @@ describe("failover statuses", () => {
     expect(failoverNotice({ ...failover, action: { reason: "failover" } })).toBe(failover.message)
   })
 
-  test("a failover notice stays up while the next member works, and goes with the turn or the next status", () => {
-    const busy = { type: "busy" }
-    const idle = { type: "idle" }
-    const retry = { type: "retry", attempt: 1, message: "Rate limit reached", next: 0 }
-    expect(displayedStatus(failover, busy)).toBe(failover)
-    expect(displayedStatus(displayedStatus(failover, busy), busy)).toBe(failover)
-    expect(displayedStatus(failover, idle)).toBe(idle)
-    expect(displayedStatus(failover, retry)).toBe(retry)
-    expect(displayedStatus(retry, busy)).toBe(busy)
-    expect(displayedStatus(undefined, busy)).toBe(busy)
-    expect(displayedStatus(busy, failover)).toBe(failover)
-  })
-
   test("isCombined", () => {
     expect(isCombined(combined)).toBe(true)
     expect(isCombined(stock)).toBe(false)
@@ -210,5 +196,4 @@ test("the adapter entry exports the label functions", () => {
   expect(adapter.messageLabel).toBe(messageLabel)
   expect(adapter.RunOutput).toBe(RunOutput)
   expect(adapter.isFailoverStatus).toBe(isFailoverStatus)
-  expect(adapter.displayedStatus).toBe(displayedStatus)
 })

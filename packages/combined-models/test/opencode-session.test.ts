@@ -417,6 +417,30 @@ describe("fallback chains", () => {
     expect(failoverFor("s2", { providerID: "anthropic", id: "claude-sonnet-4-5" })).toBeUndefined()
   })
 
+  test("a concrete selection on a \"*\" chain: untouched while healthy; rerouted only when cooling, with a notice", () => {
+    configure({ agent: { "*": { fallback_models: ["combined/gpt-5"] } } })
+    const concrete = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
+    const healthy = routeStep("s1", { id: "u1", agent: "build", model: concrete })
+    expect(ids(healthy)).toBe("anthropic/claude-sonnet-4-5")
+    expect(healthy.status).toBeUndefined()
+    // Another process saw the selection rate-limited: the next turn goes down the chain, and says so.
+    runtime().health.report(concrete, { reason: "rate_limit", message: "429", statusCode: 429, retryAfterMs: 600_000 })
+    const moved = routeStep("s1", { id: "u2", agent: "build", model: concrete })
+    expect(ids(moved)).toBe("github-copilot/gpt-5")
+    expect(moved.status).toMatchObject({ type: "retry", action: { reason: "failover", provider: "github-copilot" } })
+    expect(moved.status?.message).toContain("→ GPT-5 (github-copilot)")
+  })
+
+  test("a wait for the member back soonest shows as a notice with the time left", () => {
+    for (const provider of Object.values(providers))
+      for (const id of Object.keys(provider.models))
+        runtime().health.report({ providerID: provider.id, modelID: id }, { reason: "rate_limit", message: "429", retryAfterMs: 20_000 + provider.id.length })
+    const route = routeStep("s1", user("u1"))
+    expect(route.waitMs).toBeGreaterThan(19_000)
+    expect(route.status?.action.message).toMatch(/is cooling down; waiting \d+ s for \S+ \(in \d+ s\)$/)
+    expect(route.status?.next).toBeGreaterThan(Date.now() + 19_000)
+  })
+
   test("the selected model is back at the next turn", async () => {
     configure({ agent: { "*": { fallback_models: ["combined/gpt-5"] } } })
     for (let i = 0; i < 3; i++) await failStep("s1", "u1", rateLimited("60"), "build")

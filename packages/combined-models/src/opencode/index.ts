@@ -6,7 +6,7 @@ export { CombinedRuntime, PROVIDER_ID, PROVIDER_NAME, resetRuntime, runtime, typ
 export { failoverFor, guardRetry, resetSessions, retriesCompaction, sessionRoute, routeStep, selectionFor, Failover, type Decision, type SettleServices, type StepRoute, type TokensLike, type UserMessageLike } from "./session.ts"
 export { addCombinedConfigSchema, combinedConfigIssues, combinedConfigSchemaProperties, type ConfigIssue } from "./config.ts"
 export { addCombinedProvider, COMBINED_NPM, combinedModelInfo, combinedProviderInfo, combinedSmallModelProvider, resolveCombinedModel } from "./provider.ts"
-export { displayedStatus, failoverNotice, isCombined, isFailoverStatus, messageLabel, modelName, RunOutput, runBanner, runFailoverLine, selectionOf, servedLabel, servedMember, type FailoverStatus, type MessageLike, type ModelRef, type ProviderLike, type ProviderList, type RunEventLike, type RunLines, type StatusLike } from "./label.ts"
+export { failoverNotice, isCombined, isFailoverStatus, messageLabel, modelName, RunOutput, runBanner, runFailoverLine, selectionOf, servedLabel, servedMember, type FailoverStatus, type MessageLike, type ModelRef, type ProviderLike, type ProviderList, type RunEventLike, type RunLines, type StatusLike } from "./label.ts"
 export { combinedSessionDetail, combinedStatus, fallbackDepth, membersOf, renderCombinedStatus, renderSessionDetail, sessionDetail, sessionDetailFromState, type CombinedStatus, type GroupStatus, type MemberHealth, type MemberStatus, type SessionDetail, type SessionMessageLike, type SessionSwitch, type TokensUsage, type UsageRow } from "./command.ts"
 export { FailoverToasts, recoveredMember, type Toast } from "./toast.ts"
 export { withProviderFinishReason } from "../edge.ts"

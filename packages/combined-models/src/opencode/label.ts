@@ -69,16 +69,6 @@ export function failoverNotice(status: StatusLike | undefined | null): string | 
   return status.action.message || status.message || undefined
 }
 
-/**
- * The status the prompt shows, given the one it showed before. A failover's notice stays up while the session is busy
- * with the next member (the session loop sets `busy` again right after the switch, which would hide the notice within
- * milliseconds); any other status, `idle` at the end of the turn included, replaces it.
- */
-export function displayedStatus<S extends StatusLike>(previous: unknown, next: S): S {
-  if (next.type === "busy" && isFailoverStatus(previous as StatusLike | undefined)) return previous as S
-  return next
-}
-
 /** A model's display name from the provider list, or its id. */
 export function modelName(providers: ProviderList | undefined, model: ModelRef): string {
   const provider =

@@ -48,6 +48,33 @@ export interface StepRoute {
    * so it does not count against the agent's `steps`.
    */
   replay: boolean
+  /**
+   * What the session status should say before this step, when the route is news: a move down the fallback chain
+   * at the start of a step (the selection is cooling, maybe from another process's failure), or a wait for the member
+   * back soonest, with the time left. Upstream's `retry` status, so the TUI counts down and `opencode run` prints it;
+   * the processor sets `busy` again when the step streams.
+   */
+  status?: FailoverStatusInfo
+}
+
+/** A session status of upstream's `retry` type that carries a failover notice (`action.reason: "failover"`). */
+export interface FailoverStatusInfo {
+  type: "retry"
+  attempt: number
+  message: string
+  action: { reason: "failover"; provider: string; title: string; message: string; label: string }
+  next: number
+}
+
+function failoverStatus(notice: string, to: MemberRef, waitMs: number, attempt: number, now = Date.now()): FailoverStatusInfo {
+  const wait = waitMs > 0 ? ` (in ${formatDuration(waitMs)})` : ""
+  return {
+    type: "retry",
+    attempt,
+    message: notice,
+    action: { reason: "failover", provider: to.providerID, title: "Switching provider", message: `${notice}${wait}`, label: to.providerID },
+    next: now + waitMs,
+  }
 }
 
 /** The engine's word on a failed attempt, kept on the handle between the retry policy and the settle step. */
@@ -228,10 +255,13 @@ export function routeStep(
   if (!chosen || (chosen.type !== "use" && chosen.type !== "wait")) return selected
   entry.pending = ref(chosen.member)
   const notBefore = entry.state.next?.notBefore ?? now
+  const waitMs = chosen.type === "wait" ? chosen.delayMs : Math.max(0, notBefore - now)
+  const attempt = entry.state.turn.switches + entry.state.turn.retries
   return {
     ...ref(chosen.member),
-    waitMs: chosen.type === "wait" ? chosen.delayMs : Math.max(0, notBefore - now),
+    waitMs,
     replay: chosen.mode === "replay",
+    ...(chosen.notice ? { status: failoverStatus(chosen.notice, chosen.member, waitMs, attempt, now) } : {}),
   }
 }
 
@@ -429,23 +459,7 @@ export class Failover {
       }
       // A compaction is re-run at once by its hunk, so the wait (a retry's, or the soonest member's) happens here.
       if (compaction) retriedCompactions.add(message.id)
-      const wait = decision.waitMs > 0 ? ` (in ${formatDuration(decision.waitMs)})` : ""
-      yield* services.status.set(
-        sessionID as never,
-        {
-          type: "retry",
-          attempt: decision.attempt,
-          message: decision.notice,
-          action: {
-            reason: "failover",
-            provider: decision.to.providerID,
-            title: "Switching provider",
-            message: `${decision.notice}${wait}`,
-            label: decision.to.providerID,
-          },
-          next: Date.now() + decision.waitMs,
-        } as never,
-      )
+      yield* services.status.set(sessionID as never, failoverStatus(decision.notice, decision.to, decision.waitMs, decision.attempt) as never)
       if (compaction && decision.waitMs > 0) yield* Effect.sleep(decision.waitMs)
       return "continue" as const
     }).pipe(Effect.orDie)
