@@ -10,3 +10,4 @@ export { failoverNotice, isCombined, isFailoverStatus, messageLabel, modelName, 
 export { combinedSessionDetail, combinedStatus, fallbackDepth, membersOf, renderCombinedStatus, renderSessionDetail, sessionDetail, sessionDetailFromState, type CombinedStatus, type GroupStatus, type MemberHealth, type MemberStatus, type SessionDetail, type SessionMessageLike, type SessionSwitch, type TokensUsage, type UsageRow } from "./command.ts"
 export { FailoverToasts, recoveredMember, type Toast } from "./toast.ts"
 export { withProviderFinishReason } from "../edge.ts"
+export { historyFor, withoutBrokenThinking, type HistoryMessage, type ModelMessageLike, type RequestTarget } from "./history.ts"

@@ -433,6 +433,9 @@ export class Failover {
       open.currentText = undefined
       open.reasoningMap = {}
     }
+    // A thinking block the failure cut off stays unended, so the next member's history leaves it out (`historyFor`):
+    // Anthropic refuses an unsigned, partial one.
+    if (decision.mode === "continue" && open) open.reasoningMap = {}
     return Effect.void
   }
 

@@ -35,11 +35,56 @@ const streamErrors: Record<StreamErrorKind, { type: string; message: string }> =
 const requestId = (seq: number) => `req_sim${String(seq).padStart(20, "0")}`;
 const toolUseId = (reply: SimReply, seq: number) => reply.toolCall?.id ?? `toolu_sim${String(seq).padStart(16, "0")}`;
 const stopReason = (reply: SimReply) => reply.stopReason ?? (reply.toolCall ? "tool_use" : "end_turn");
-// Real thinking blocks carry an opaque signature the client must send back unchanged.
-const thinkingSignature = (seq: number) => Buffer.from(`sim-signature-${seq}`).toString("base64");
+// Real thinking blocks carry an opaque signature the client must send back unchanged; it verifies only where it was
+// made, so the simulator's names the provider that made it.
+const thinkingSignature = (providerId: string, seq: number) => Buffer.from(`sim-signature:${providerId}:${seq}`).toString("base64");
+const signedBy = (signature: unknown) =>
+  typeof signature === "string" ? /^sim-signature:([^:]+):/.exec(Buffer.from(signature, "base64").toString())?.[1] : undefined;
+
+type Block = { type?: unknown; signature?: unknown };
+type Message = { role?: unknown; content?: unknown };
+
+/**
+ * Anthropic's checks on thinking in the history: every thinking block must carry a signature this provider made, and
+ * with thinking on, the final assistant message of a tool loop must start with a thinking block. The messages are
+ * the real API's.
+ */
+export function thinkingRejection(body: unknown, providerId: string): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const { messages, thinking } = body as { messages?: unknown; thinking?: { type?: unknown } };
+  if (!Array.isArray(messages)) return undefined;
+  for (const [m, message] of (messages as Message[]).entries()) {
+    if (message?.role !== "assistant" || !Array.isArray(message.content)) continue;
+    for (const [c, block] of (message.content as Block[]).entries()) {
+      if (block?.type === "thinking" && signedBy(block.signature) !== providerId)
+        return `messages.${m}.content.${c}: Invalid \`signature\` in \`thinking\` block`;
+    }
+  }
+  if (thinking?.type !== "enabled" && thinking?.type !== "adaptive") return undefined;
+  const lastAssistant = (messages as Message[]).findLastIndex((message) => message?.role === "assistant");
+  const lastUserText = (messages as Message[]).findLastIndex(
+    (message) =>
+      message?.role === "user" &&
+      (typeof message.content === "string" || (Array.isArray(message.content) && (message.content as Block[]).some((block) => block?.type !== "tool_result"))),
+  );
+  if (lastAssistant < 0 || lastAssistant < lastUserText) return undefined;
+  const content = (messages as Message[])[lastAssistant]!.content;
+  const blocks = Array.isArray(content) ? (content as Block[]) : [];
+  if (!blocks.some((block) => block?.type === "tool_use")) return undefined;
+  const first = blocks[0]?.type;
+  if (first === "thinking" || first === "redacted_thinking") return undefined;
+  return (
+    `messages.${lastAssistant}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${String(first)}\`. ` +
+    "When `thinking` is enabled, a final `assistant` message must start with a thinking block (preceeding the lastmost set of " +
+    "`tool_use` and `tool_result` blocks). We recommend you include thinking blocks from previous turns. To avoid this " +
+    "requirement, disable `thinking`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+  );
+}
 
 export const anthropicWire: WireFormat = {
   chatPath: "messages",
+
+  rejects: (body, context) => thinkingRejection(body, context.providerId),
 
   streamPlan(reply, context) {
     const metadata = [
@@ -66,7 +111,7 @@ export const anthropicWire: WireFormat = {
       for (const chunk of textChunks(reply.reasoning)) {
         content.push(sse({ type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: chunk } }));
       }
-      content.push(sse({ type: "content_block_delta", index, delta: { type: "signature_delta", signature: thinkingSignature(context.seq) } }));
+      content.push(sse({ type: "content_block_delta", index, delta: { type: "signature_delta", signature: thinkingSignature(context.providerId, context.seq) } }));
       content.push(sse({ type: "content_block_stop", index }));
       index++;
     }
@@ -102,7 +147,7 @@ export const anthropicWire: WireFormat = {
 
   message(reply, context) {
     const content: unknown[] = [];
-    if (reply.reasoning !== undefined) content.push({ type: "thinking", thinking: reply.reasoning, signature: thinkingSignature(context.seq) });
+    if (reply.reasoning !== undefined) content.push({ type: "thinking", thinking: reply.reasoning, signature: thinkingSignature(context.providerId, context.seq) });
     if (reply.text !== undefined) content.push({ type: "text", text: reply.text });
     if (reply.toolCall) content.push({ type: "tool_use", id: toolUseId(reply, context.seq), name: reply.toolCall.name, input: reply.toolCall.input });
     return {

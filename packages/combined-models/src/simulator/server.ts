@@ -115,8 +115,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return sendJson(res, 400, wire.errorBody("invalid_request", "simulator: request body is not JSON"));
     }
 
-    const step = take(target.queue, recorded);
     const context: ResponseContext = { providerId: id, model: model ?? "unknown-model", seq: ++seq, inputTokens: Math.max(1, Math.ceil(rawBody.length / 4)) };
+    // Refused as the real API refuses it, before any scripted step is used up.
+    const rejected = wire.rejects?.(body, context);
+    if (rejected !== undefined) return sendJson(res, 400, wire.errorBody("invalid_request", rejected));
+    const step = take(target.queue, recorded);
     const reply = replyFor(step, id);
     if (stream) await respondStream({ res, wire, reply, fault: step.fault, context });
     else await respondMessage({ res, wire, reply, fault: step.fault, context });

@@ -52,6 +52,11 @@ export type WireFormat = {
   message(reply: SimReply, context: ResponseContext): unknown;
   httpError(fault: HttpErrorFault, context: ResponseContext): HttpErrorResponse;
   models(): unknown;
+  /**
+   * What the real API refuses before answering (a 400 `invalid_request` with this message), given the request body
+   * and the provider it was sent to; undefined to answer.
+   */
+  rejects?(body: unknown, context: ResponseContext): string | undefined;
   /** An error body in the wire's shape for requests the simulator cannot route. */
   errorBody(kind: HttpErrorKind | "not_found" | "invalid_request", message: string): unknown;
 };

@@ -1,0 +1,87 @@
+import { describe, expect, test } from "bun:test"
+import { historyFor, withoutBrokenThinking } from "../src/opencode/history.ts"
+import { thinkingRejection } from "../src/simulator/anthropic-wire.ts"
+
+const selection = { providerID: "combined", modelID: "claude-sonnet-4-5" }
+const copilot = { providerID: "github-copilot", id: "claude-sonnet-4.5" }
+const anthropic = { providerID: "anthropic", id: "claude-sonnet-4-5" }
+
+const user = { info: { role: "user", id: "u1" }, parts: [{ type: "text", text: "read it" }] }
+const fromAnthropic = (reasoningEnd: number | undefined) => ({
+  info: { role: "assistant", id: "a1", providerID: "anthropic", modelID: "claude-sonnet-4-5-20250929" },
+  parts: [
+    { type: "step-start" },
+    { type: "reasoning", text: "I should read the file.", time: { start: 1, end: reasoningEnd }, metadata: { anthropic: { signature: "sig" } } },
+    { type: "tool", tool: "read", callID: "t1", state: { status: "completed" } },
+  ],
+})
+
+describe("historyFor: the reasoning a routed member gets", () => {
+  test("another provider's reasoning is left out (not turned into text); tools and text stay", () => {
+    const [, assistant] = historyFor([user, fromAnthropic(2)], { model: copilot, selection })
+    expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
+  })
+
+  test("the member's own provider's reasoning stays, as the target model's own so its signature goes along", () => {
+    const [, assistant] = historyFor([user, fromAnthropic(2)], { model: anthropic, selection })
+    expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "reasoning", "tool"])
+    expect((assistant!.info as { modelID?: string }).modelID).toBe("claude-sonnet-4-5")
+  })
+
+  test("a thinking block a failure cut off (never ended) is left out even for its own provider", () => {
+    const [, assistant] = historyFor([user, fromAnthropic(undefined)], { model: anthropic, selection })
+    expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
+  })
+
+  test("a request to the selection itself is stock: the same array, untouched", () => {
+    const messages = [user, fromAnthropic(undefined)]
+    expect(historyFor(messages, { model: anthropic, selection: { providerID: "anthropic", modelID: "claude-sonnet-4-5" } })).toBe(messages)
+  })
+})
+
+describe("withoutBrokenThinking", () => {
+  const thinking = { thinking: { type: "enabled", budgetTokens: 16_000 }, other: 1 }
+  const loop = (first: string) => [
+    { role: "user", content: [{ type: "text", text: "read it" }] },
+    { role: "assistant", content: [{ type: first }, { type: "tool-call" }] },
+    { role: "tool", content: [{ type: "tool-result" }] },
+  ]
+
+  test("a routed tool loop without the member's own thinking block first runs with thinking off", () => {
+    expect(withoutBrokenThinking(thinking, { model: copilot, selection, messages: loop("tool-call") }) as object).toEqual({ other: 1 })
+    expect(withoutBrokenThinking({ reasoningConfig: { type: "enabled" } }, { model: copilot, selection, messages: loop("text") }) as object).toEqual({})
+  })
+
+  test("kept: its own thinking first, no tool loop, or a request to the selection itself", () => {
+    expect(withoutBrokenThinking(thinking, { model: copilot, selection, messages: loop("reasoning") })).toBe(thinking)
+    expect(withoutBrokenThinking(thinking, { model: copilot, selection, messages: [{ role: "user", content: "hi" }] })).toBe(thinking)
+    const own = { providerID: "github-copilot", modelID: "claude-sonnet-4.5" }
+    expect(withoutBrokenThinking(thinking, { model: copilot, selection: own, messages: loop("tool-call") })).toBe(thinking)
+  })
+})
+
+describe("the simulator refuses thinking as Anthropic does", () => {
+  const signed = (provider: string) => Buffer.from(`sim-signature:${provider}:1`).toString("base64")
+  const body = (assistant: unknown[], thinking = true) => ({
+    ...(thinking ? { thinking: { type: "enabled", budget_tokens: 1024 } } : {}),
+    messages: [
+      { role: "user", content: [{ type: "text", text: "read it" }] },
+      { role: "assistant", content: assistant },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "x" }] },
+    ],
+  })
+
+  test("another provider's signature, and a tool loop that does not start with thinking, are 400s", () => {
+    expect(thinkingRejection(body([{ type: "thinking", thinking: "x", signature: signed("anthropic") }, { type: "tool_use" }]), "github-copilot")).toContain(
+      "Invalid `signature` in `thinking` block",
+    )
+    expect(thinkingRejection(body([{ type: "text", text: "I should read" }, { type: "tool_use" }]), "github-copilot")).toContain(
+      "a final `assistant` message must start with a thinking block",
+    )
+  })
+
+  test("its own signed thinking, or thinking off, is accepted", () => {
+    expect(thinkingRejection(body([{ type: "thinking", thinking: "x", signature: signed("github-copilot") }, { type: "tool_use" }]), "github-copilot")).toBeUndefined()
+    expect(thinkingRejection(body([{ type: "tool_use" }], false), "github-copilot")).toBeUndefined()
+  })
+})
