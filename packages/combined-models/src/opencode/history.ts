@@ -12,14 +12,19 @@
 
 /** The parts of OpenCode's `MessageV2.WithParts` read here. */
 export interface HistoryMessage {
-  info: { role: string; providerID?: string; modelID?: string; [key: string]: unknown }
+  info: { role: string; providerID?: string; modelID?: string }
   parts: readonly HistoryPart[]
 }
 
 export interface HistoryPart {
   type: string
-  time?: { start?: number; end?: number }
-  [key: string]: unknown
+  /** A reasoning part's `{ start, end? }`; other parts' `time` has other shapes. */
+  time?: unknown
+}
+
+function ended(part: HistoryPart): boolean {
+  const time = part.time
+  return typeof time === "object" && time !== null && typeof (time as { end?: unknown }).end === "number"
 }
 
 /** The member a request goes to (OpenCode's `Provider.Model`) and what the user selected. */
@@ -45,7 +50,7 @@ export function historyFor<M extends HistoryMessage>(messages: readonly M[], tar
   return messages.map((message) => {
     if (message.info.role !== "assistant") return message
     const sameProvider = message.info.providerID === model.providerID
-    const parts = message.parts.filter((part) => part.type !== "reasoning" || (sameProvider && part.time?.end !== undefined))
+    const parts = message.parts.filter((part) => part.type !== "reasoning" || (sameProvider && ended(part)))
     const info = sameProvider && message.info.modelID !== model.id ? { ...message.info, modelID: model.id } : message.info
     if (parts.length === message.parts.length && info === message.info) return message
     return { ...message, info, parts } as M

@@ -38,9 +38,10 @@ export interface TokensLike {
   cache?: { read?: number; write?: number }
 }
 
-export interface StepRoute {
-  providerID: string
-  modelID: string
+export interface StepRoute<P extends string = string, M extends string = string> {
+  /** Typed as the selection's ids (OpenCode brands them); a member's ids are the same kind of id. */
+  providerID: P
+  modelID: M
   /** Sit this out before sending: a retry's wait, or the soonest member's cooldown. */
   waitMs: number
   /**
@@ -213,12 +214,12 @@ const noCooldowns: HealthView = { cooldownOf: () => undefined }
  * it was, so the hunk is a no-op for every other selection. `instance` is the session's OpenCode instance (its
  * directory): that instance's config routes it.
  */
-export function routeStep(
+export function routeStep<P extends string, M extends string>(
   sessionID: string,
-  user: UserMessageLike,
+  user: UserMessageLike & { model: { providerID: P; modelID: M } },
   tokens?: TokensLike,
   options: { instance?: string; now?: number } = {},
-): StepRoute {
+): StepRoute<P, M> {
   const now = options.now ?? Date.now()
   const selected = { providerID: user.model.providerID, modelID: user.model.modelID, waitMs: 0, replay: false }
   const rt = runtime(options.instance)
@@ -254,11 +255,12 @@ export function routeStep(
   const chosen = actions.find((action) => action.type === "use" || action.type === "wait")
   if (!chosen || (chosen.type !== "use" && chosen.type !== "wait")) return selected
   entry.pending = ref(chosen.member)
+  const member = { providerID: chosen.member.providerID as P, modelID: chosen.member.modelID as M }
   const notBefore = entry.state.next?.notBefore ?? now
   const waitMs = chosen.type === "wait" ? chosen.delayMs : Math.max(0, notBefore - now)
   const attempt = entry.state.turn.switches + entry.state.turn.retries
   return {
-    ...ref(chosen.member),
+    ...member,
     waitMs,
     replay: chosen.mode === "replay",
     ...(chosen.notice ? { status: failoverStatus(chosen.notice, chosen.member, waitMs, attempt, now) } : {}),
@@ -269,12 +271,13 @@ export function routeStep(
  * The combined model a subagent should inherit: the parent's selection rather than the member that served the
  * parent's step, so the subagent fails over too.
  */
-export function selectionFor(sessionID: string, served: { providerID: string; modelID: string }) {
+export function selectionFor<T extends { providerID: string; modelID: string }>(sessionID: string, served: T): T {
   const entry = sessions.get(sessionID)
   const onRoute = entry && [entry.group, ...entry.fallbacks].some((group) =>
     group.members.some((m) => sameMember(m, served)),
   )
-  return onRoute && entry ? { ...entry.selection } : served
+  // The selection's ids are the same kind of id as the served model's (OpenCode brands both).
+  return onRoute && entry ? ({ ...served, ...entry.selection } as T) : served
 }
 
 /** What the hunk passes from the processor: OpenCode's services, typed by what we call. */
