@@ -4,7 +4,7 @@
  */
 import { expect, test } from "bun:test"
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CATALOG_PATH, REPO_ROOT } from "./harness.ts"
@@ -23,9 +23,17 @@ test.skipIf(!source || !existsSync(CATALOG_PATH))(
       for (const stage of ["check: the series against the checkout", "apply, install and build --single in a copy", `install to ${target}`])
         expect(build.stdout).toMatch(new RegExp(`✓ ${stage.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(\\d+\\.\\d s\\)`))
       expect(build.stdout).toContain("built the binary with upstream's build --single")
+      const size = readFileSync(target).length
       const version = spawnSync(target, ["--version"], { encoding: "utf8", env: { ...process.env, OPENCODE_DISABLE_AUTOUPDATE: "1" } })
       expect(version.status).toBe(0)
-      expect(version.stdout.trim()).toBe("1.18.18")
+      // Upstream's release, with the patched branch's tip as build metadata: the binary says what it is.
+      expect(version.stdout.trim()).toMatch(/^1\.18\.18\+combined-models\.[0-9a-f]{12}$/)
+      // It never replaces itself with stock OpenCode: `upgrade` says how to rebuild on the release instead.
+      const upgrade = spawnSync(target, ["upgrade", "1.18.19"], { encoding: "utf8", timeout: 60_000, env: { ...process.env, OPENCODE_DISABLE_AUTOUPDATE: "1" } })
+      expect(upgrade.status, upgrade.stdout + upgrade.stderr).toBe(0)
+      expect(upgrade.stdout + upgrade.stderr).toContain("built with the combined-models patches")
+      expect(upgrade.stdout + upgrade.stderr).toContain("bun run patch build --opencode")
+      expect(readFileSync(target).length).toBe(size)
       // The checkout the user gave is left as it was.
       expect(spawnSync("git", ["-C", source!, "status", "--porcelain"], { encoding: "utf8" }).stdout).toBe("")
     } finally {

@@ -11,3 +11,4 @@ export { combinedSessionDetail, combinedStatus, fallbackDepth, membersOf, render
 export { FailoverToasts, recoveredMember, type Toast } from "./toast.ts"
 export { withProviderFinishReason } from "../edge.ts"
 export { historyFor, withoutBrokenThinking, type HistoryMessage, type ModelMessageLike, type RequestTarget } from "./history.ts"
+export { BUILD_METADATA, isCombinedBuild, rebuildAdvice } from "./build-info.ts"

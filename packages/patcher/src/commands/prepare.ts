@@ -132,7 +132,7 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
         "Look for it in node_modules and update preloadCandidates in packages/patcher/src/prepare-files.ts",
     )
   }
-  const version = opencodeVersionOf(git, pin.version)
+  const version = combinedVersion(opencodeVersionOf(git, pin.version), applied.tip)
   writeFileSync(paths.bunfig, bunfigText(preload, version))
   mkdirSync(join(out, "bin"), { recursive: true })
   writeFileSync(paths.launcher, launcherScript(launcherPathsFor(out)))
@@ -245,6 +245,15 @@ function isUpToDate(
     readFileSync(paths.bunfig, "utf8") === stamp.bunfig &&
     preloadPresent
   )
+}
+
+/**
+ * What the build calls itself: the upstream release, and as semver build metadata the patched branch's tip (its
+ * commits are deterministic, so one series on one pin always gives the same id): `1.18.18+combined-models.3f2a9c1d0b7e`.
+ * OpenCode's autoupdate then knows it is not stock (the `0009` patch), and `--version` says what the binary is.
+ */
+export function combinedVersion(upstream: string, tip: string): string {
+  return `${upstream}+combined-models.${tip.slice(0, 12)}`
 }
 
 /** The version in the copy's packages/opencode/package.json (the release it is), or the pin's as a fallback. */
