@@ -2,33 +2,61 @@
  * Reading what the user points the CLI at: a models.dev catalog and an opencode.json. Every failure is a message
  * naming the file and what is wrong with it, never a stack trace.
  */
+import { homedir } from "node:os"
+import { dirname, isAbsolute, join, resolve } from "node:path"
+import { parse, printParseErrorCode, type ParseError } from "jsonc-parser"
 import { fromModelsDev, type CatalogResult } from "../catalog.ts"
 import { DEFAULTS, resolveConfig, type ConfigProblem, type ResolvedConfig } from "../config.ts"
 
 export type Loaded<T> = { ok: true; value: T; warnings: string[] } | { ok: false; message: string }
 
-/** JSONC as OpenCode accepts it: `//` and `/* *\/` comments and trailing commas, strings left intact. */
+/**
+ * JSONC as OpenCode reads it: `jsonc-parser` (the parser OpenCode uses), comments and trailing commas allowed, strings
+ * left exactly as written. Throws with each error's line and column.
+ */
 export function parseJsonc(text: string): unknown {
-  let out = ""
-  let index = 0
-  while (index < text.length) {
-    const char = text[index]!
-    if (char === '"') {
-      let end = index + 1
-      while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1
-      out += text.slice(index, end + 1)
-      index = end + 1
-    } else if (char === "/" && text[index + 1] === "/") {
-      while (index < text.length && text[index] !== "\n") index++
-    } else if (char === "/" && text[index + 1] === "*") {
-      const end = text.indexOf("*/", index + 2)
-      index = end === -1 ? text.length : end + 2
-    } else {
-      out += char
-      index++
-    }
+  const errors: ParseError[] = []
+  const data = parse(text, errors, { allowTrailingComma: true })
+  if (errors.length === 0) return data
+  const where = (offset: number) => {
+    const before = text.slice(0, offset).split("\n")
+    return `line ${before.length}, column ${before.at(-1)!.length + 1}`
   }
-  return JSON.parse(out.replace(/,(\s*[}\]])/g, "$1"))
+  throw new Error(errors.map((error) => `${printParseErrorCode(error.error)} at ${where(error.offset)}`).join("; "))
+}
+
+/**
+ * OpenCode's `{env:VAR}` and `{file:path}` substitutions in config text (config/variable.ts at the pin), applied before
+ * parsing: an unset variable becomes empty, a file path is relative to the config's directory (`~/` is home), its
+ * content trimmed and inserted as a JSON string's content, and a `{file:…}` on a `//` comment line is left alone. The
+ * CLI runs without OpenCode, so this is the one place that repeats it.
+ */
+export async function substituteVariables(text: string, options: { configPath: string; env?: Record<string, string | undefined> }): Promise<string> {
+  const env = options.env ?? process.env
+  const substituted = text.replace(/\{env:([^}]+)\}/g, (_, name: string) => env[name] || "")
+  let out = ""
+  let cursor = 0
+  for (const match of substituted.matchAll(/\{file:[^}]+\}/g)) {
+    const token = match[0]
+    const index = match.index
+    out += substituted.slice(cursor, index)
+    cursor = index + token.length
+    const lineStart = substituted.lastIndexOf("\n", index - 1) + 1
+    if (substituted.slice(lineStart, index).trimStart().startsWith("//")) {
+      out += token
+      continue
+    }
+    let file = token.slice("{file:".length, -1)
+    if (file.startsWith("~/")) file = join(homedir(), file.slice(2))
+    const resolved = isAbsolute(file) ? file : resolve(dirname(options.configPath), file)
+    const content = await Bun.file(resolved)
+      .text()
+      .catch(() => {
+        throw new Error(`bad file reference: "${token}": ${resolved} cannot be read`)
+      })
+    out += JSON.stringify(content.trim()).slice(1, -1)
+  }
+  return out + substituted.slice(cursor)
 }
 
 export async function readJsonFile(path: string, what: string, jsonc: boolean): Promise<Loaded<unknown>> {
@@ -41,7 +69,7 @@ export async function readJsonFile(path: string, what: string, jsonc: boolean): 
     return { ok: false, message: `${what} ${path}: cannot read it (${error instanceof Error ? error.message : String(error)})` }
   }
   try {
-    return { ok: true, value: jsonc ? parseJsonc(text) : JSON.parse(text), warnings: [] }
+    return { ok: true, value: jsonc ? parseJsonc(await substituteVariables(text, { configPath: path })) : JSON.parse(text), warnings: [] }
   } catch (error) {
     return { ok: false, message: `${what} ${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})` }
   }
