@@ -20,7 +20,10 @@ test.skipIf(skip)(
     scriptMain(env.sim, "anthropic", Array.from({ length: RUNS * 3 }, () => ({ fault: faults.overloaded() })))
     scriptMain(env.sim, "github-copilot", Array.from({ length: RUNS }, () => ({ text: "Copilot answered." })))
 
-    const results = await Promise.all(Array.from({ length: RUNS }, (_, i) => env.run(`Question ${i}.`, { timeoutMs: 150_000 })))
+    // Each process its own data dir: OpenCode's SQLite session store is not made for eight writers starting at once
+    // ("database is locked"); the state dir, where the health file lives, stays shared.
+    const run = (i: number) => env.run(`Question ${i}.`, { timeoutMs: 150_000, env: { XDG_DATA_HOME: join(env.root, `data-${i}`) } })
+    const results = await Promise.all(Array.from({ length: RUNS }, (_, i) => run(i)))
     for (const result of results) {
       expect(result.code, describeRun(result)).toBe(0)
       expect(result.stdout).toContain("Copilot answered.")
