@@ -113,3 +113,55 @@ describeWithCatalog("combined-models groups", () => {
     expect(() => JSON.parse(stdout)).not.toThrow()
   })
 })
+
+describeWithCatalog("combined-models groups sees the providers OpenCode would load", () => {
+  type Listed = { groups: { id: string; members: { providerID: string; modelID: string }[] }[] }
+  const sonnetProviders = (stdout: string) =>
+    [...new Set((JSON.parse(stdout) as Listed).groups.find((group) => group.id === "claude-sonnet-4-5")?.members.map((m) => m.providerID) ?? [])].sort()
+
+  test("enabled_providers and disabled_providers, as OpenCode applies them", async () => {
+    const enabled = file("enabled.jsonc", '{ // only two\n "enabled_providers": ["amazon-bedrock", "openrouter"], }')
+    const only = await groups("--catalog", FIXTURE_PATH, "--config", enabled, "--json")
+    expect(only.code, only.stderr).toBe(0)
+    expect(sonnetProviders(only.stdout)).toEqual(["amazon-bedrock", "openrouter"])
+    const disabled = file("disabled.json", JSON.stringify({ disabled_providers: ["openrouter"] }))
+    const without = await groups("--catalog", FIXTURE_PATH, "--config", disabled, "--json")
+    expect(sonnetProviders(without.stdout)).not.toContain("openrouter")
+    expect(sonnetProviders(without.stdout)).toContain("anthropic")
+  })
+
+  test("a provider defined only in the config joins with its models; whitelist narrows a provider", async () => {
+    const config = file(
+      "own.json",
+      JSON.stringify({
+        enabled_providers: ["anthropic", "my-proxy"],
+        provider: {
+          "my-proxy": {
+            name: "My proxy",
+            models: {
+              "claude-sonnet-4-5": {
+                name: "Claude Sonnet 4.5",
+                family: "claude-sonnet",
+                tool_call: true,
+                reasoning: true,
+                attachment: true,
+                temperature: true,
+                release_date: "2025-09-29",
+                modalities: { input: ["text", "image"], output: ["text"] },
+                limit: { context: 200000, output: 64000 },
+              },
+            },
+          },
+          anthropic: { whitelist: ["claude-sonnet-4-5"] },
+        },
+      }),
+    )
+    const { stdout, stderr, code } = await groups("--catalog", FIXTURE_PATH, "--config", config, "--json")
+    expect(code, stderr).toBe(0)
+    const sonnet = (JSON.parse(stdout) as Listed).groups.find((group) => group.id === "claude-sonnet-4-5")!
+    expect(sonnet.members).toEqual([
+      { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+      { providerID: "my-proxy", modelID: "claude-sonnet-4-5" },
+    ])
+  })
+})

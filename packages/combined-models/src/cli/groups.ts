@@ -4,7 +4,8 @@
  */
 import { buildGroups, type GroupingResult } from "../grouping.ts"
 import type { Group } from "../types.ts"
-import { loadCatalog, loadConfig } from "./inputs.ts"
+import { loadCatalog, loadConfig, loadConfigFile } from "./inputs.ts"
+import { providersAsOpenCodeLoads } from "./providers.ts"
 
 const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]
 
@@ -159,14 +160,22 @@ export async function run(args: string[]): Promise<number> {
     return 1
   }
   for (const warning of catalog.warnings) console.error(`warning: ${warning}`)
-  const config = await loadConfig(options.config, catalog.value.map((provider) => provider.id))
+  const file = await loadConfigFile(options.config)
+  if (!file.ok) {
+    console.error(`combined-models groups: ${file.message}`)
+    return 1
+  }
+  // The providers OpenCode would load for this config, before grouping them.
+  const loaded = providersAsOpenCodeLoads(catalog.value, file.value)
+  for (const warning of loaded.warnings) console.error(`warning: ${warning}`)
+  const config = await loadConfig(options.config, loaded.providers.map((provider) => provider.id), file)
   if (!config.ok) {
     console.error(`combined-models groups: ${config.message}`)
     return 1
   }
   for (const warning of config.warnings) console.error(`warning: ${warning}`)
 
-  const result = buildGroups(catalog.value, config.value)
+  const result = buildGroups(loaded.providers, config.value)
   for (const problem of result.problems) console.error(`warning: ${problem.path}: ${problem.message}`)
 
   if (options.explain !== undefined) {

@@ -96,10 +96,20 @@ export async function loadCatalog(path: string | undefined, embedded?: unknown):
   }
 }
 
+/** An opencode.json as OpenCode reads it (JSONC, substitutions), or `{}` when no file is given. */
+export async function loadConfigFile(path: string | undefined): Promise<Loaded<unknown>> {
+  if (path === undefined) return { ok: true, value: {}, warnings: [] }
+  return readJsonFile(path, "config", true)
+}
+
 /** `provider_priority` and `combined_models` out of an opencode.json; defaults when no file is given. */
-export async function loadConfig(path: string | undefined, configuredProviders: readonly string[]): Promise<Loaded<ResolvedConfig>> {
+export async function loadConfig(
+  path: string | undefined,
+  configuredProviders: readonly string[],
+  read?: Loaded<unknown>,
+): Promise<Loaded<ResolvedConfig>> {
   if (path === undefined) return { ok: true, value: DEFAULTS, warnings: [] }
-  const file = await readJsonFile(path, "config", true)
+  const file = read ?? (await readJsonFile(path, "config", true))
   if (!file.ok) return file
   const resolved = resolveConfig(file.value, { configuredProviders })
   const warnings = resolved.warnings.map(formatProblem)

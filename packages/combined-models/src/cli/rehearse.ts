@@ -8,7 +8,8 @@ import { describeEvent, describeHealth, startRehearsal } from "../driver/rehears
 import { label } from "../label.ts"
 import { faults, type SimFault, type SimStep } from "../simulator/index.ts"
 import demoCatalog from "./demo-catalog.json" with { type: "json" }
-import { loadCatalog, loadConfig } from "./inputs.ts"
+import { loadCatalog, loadConfig, loadConfigFile } from "./inputs.ts"
+import { providersAsOpenCodeLoads } from "./providers.ts"
 
 const USAGE = `usage: combined-models rehearse [--config opencode.json] [--catalog api.json] [--model <group-id>]
                                [--fail <provider>=<fault>[,<fault>…]]… [--turns N]
@@ -101,11 +102,15 @@ export async function run(args: string[]): Promise<number> {
 
   const catalog = await loadCatalog(values.catalog, demoCatalog)
   if (!catalog.ok) return fail(catalog.message)
-  const config = await loadConfig(values.config, catalog.value.map((provider) => provider.id))
+  const file = await loadConfigFile(values.config)
+  if (!file.ok) return fail(file.message)
+  // The providers OpenCode would load for this config, as `groups` previews them.
+  const loaded = providersAsOpenCodeLoads(catalog.value, file.value)
+  const config = await loadConfig(values.config, loaded.providers.map((provider) => provider.id), file)
   if (!config.ok) return fail(config.message)
-  for (const warning of [...catalog.warnings, ...config.warnings]) console.error(`warning: ${warning}`)
+  for (const warning of [...catalog.warnings, ...loaded.warnings, ...config.warnings]) console.error(`warning: ${warning}`)
 
-  const { groups } = buildGroups(catalog.value, config.value)
+  const { groups } = buildGroups(loaded.providers, config.value)
   const group = values.model
     ? groups.find((candidate) => candidate.id === values.model)
     : (groups.find((candidate) => candidate.id === "claude-sonnet-4-5") ?? groups[0])
