@@ -24,14 +24,19 @@ describeWithCatalog("combined-models groups", () => {
   test("--json lists every member, aliases included", async () => {
     const { stdout, code } = await groups("--catalog", FIXTURE_PATH, "--json")
     expect(code).toBe(0)
-    const parsed = JSON.parse(stdout) as { groups: { id: string; name: string; members: { providerID: string; modelID: string }[] }[] }
+    const parsed = JSON.parse(stdout) as {
+      groups: { id: string; name: string; members: { providerID: string; modelID: string }[]; left_out: { providerID: string; modelID: string; reasons: string[] }[] }[]
+    }
+    // Each group says what grouping left out of it and why (the source --explain reads too).
+    const withLeftOut = parsed.groups.find((group) => group.left_out.length > 0)
+    expect(withLeftOut?.left_out[0]?.reasons[0]).toEqual(expect.any(String))
     const sonnet = parsed.groups.find((group) => group.id === "claude-sonnet-4-5")!
     expect(sonnet.name).toBe("Claude Sonnet 4.5")
     expect(sonnet.members).toContainEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })
     expect(sonnet.members).toContainEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5-20250929" })
     expect(sonnet.members).toContainEqual({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" })
     expect(Object.keys(parsed)).toEqual(["groups"])
-    expect(Object.keys(sonnet)).toEqual(["id", "name", "members"])
+    expect(Object.keys(sonnet)).toEqual(["id", "name", "members", "left_out"])
   })
 
   test("the table and --explain", async () => {

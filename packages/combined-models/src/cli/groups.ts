@@ -11,7 +11,7 @@ const USAGE = `usage: combined-models groups --catalog <api.json> [--config <ope
 
   --catalog <file>    a models.dev api.json (required), e.g. curl -o api.json https://models.dev/api.json
   --config <file>     an opencode.json / opencode.jsonc with provider_priority and combined_models
-  --json              print {"groups":[{"id","name","members":[{"providerID","modelID"}]}]}
+  --json              print {"groups":[{"id","name","members":[{"providerID","modelID"}],"left_out":[{"providerID","modelID","reasons"}]}]}
   --explain <id>      show why each member joined group <id> (or why a model is not grouped)`
 
 interface Options {
@@ -192,6 +192,10 @@ export async function run(args: string[]): Promise<number> {
       id: group.id,
       name: group.name,
       members: group.members.map((member) => ({ providerID: member.providerID, modelID: member.modelID })),
+      // What grouping detected for this group and left out, and why: the source --explain reads too.
+      left_out: result.ungrouped
+        .filter((model) => model.groupID === group.id)
+        .map((model) => ({ providerID: model.providerID, modelID: model.modelID, reasons: [model.reason] })),
     }))
     console.log(JSON.stringify({ groups }))
     return 0
