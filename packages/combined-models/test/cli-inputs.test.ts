@@ -2,7 +2,7 @@ import { afterAll, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { parseJsonc, readJsonFile, substituteVariables } from "../src/cli/inputs.ts"
+import { parseJsonc, readJsonFile, substituteVariables, usageProblem } from "../src/cli/inputs.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "cm-inputs-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -32,4 +32,20 @@ test("readJsonFile names the file and the problem", async () => {
   const read = await readJsonFile(bad, "config", true)
   expect(read.ok).toBe(false)
   expect(!read.ok && read.message).toMatch(new RegExp(`^config ${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: not valid JSON \\(.*line 1`))
+})
+
+test("every CLI's flag errors name the flag (node:util parseArgs underneath)", () => {
+  const { parseArgs } = require("node:util") as typeof import("node:util")
+  const problem = (args: string[]) => {
+    try {
+      parseArgs({ args, strict: true, allowPositionals: false, options: { json: { type: "boolean" }, catalog: { type: "string" } } })
+      return "parsed"
+    } catch (error) {
+      return usageProblem(error)
+    }
+  }
+  expect(problem(["--nope"])).toBe("unknown option --nope")
+  expect(problem(["--catalog"])).toBe("--catalog needs a value")
+  expect(problem(["--json=1"])).toBe("--json takes no value")
+  expect(problem(["stray"])).toBe('unexpected argument "stray"')
 })

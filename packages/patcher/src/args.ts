@@ -1,3 +1,4 @@
+import { parseArgs as parseFlags } from "node:util"
 import { UsageError } from "./errors.ts"
 
 export const COMMANDS = ["check", "apply", "export", "prepare", "build"] as const
@@ -44,28 +45,47 @@ every command:
   --patches <dir>   series, patch files and upstream.json (default: this repository's patches/)
   --engine <dir>    the engine package to copy (default: this repository's packages/combined-models)`
 
-/** Parses `<command> --flag value --flag=value --switch`; unknown flags and missing values are usage errors. */
+/** `node:util`'s parse errors, in this CLI's words: which flag, and the usage. */
+function usageErrorOf(error: unknown): UsageError {
+  const code = (error as { code?: string }).code
+  const message = error instanceof Error ? error.message : String(error)
+  const flag = /'(-{1,2}[^'\s]+)/.exec(message)?.[1] ?? ""
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return new UsageError(`unknown option ${flag}\n\n${USAGE}`)
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    const what = message.includes("does not take an argument") ? "takes no value" : "needs a value"
+    return new UsageError(`${flag.split("=")[0]} ${what}\n\n${USAGE}`)
+  }
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return new UsageError(`unexpected argument "${/'([^']+)'/.exec(message)?.[1] ?? ""}"\n\n${USAGE}`)
+  return new UsageError(`${message}\n\n${USAGE}`)
+}
+
+/** Parses `<command> --flag value --flag=value --switch` with `node:util`'s parseArgs; unknown flags and missing values are usage errors. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const [command, ...rest] = argv
   if (command === undefined || command === "help" || command === "--help" || command === "-h") throw new UsageError(USAGE)
   if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
+  let parsedFlags: { values: Record<string, string | boolean | undefined> }
+  try {
+    parsedFlags = parseFlags({
+      args: [...rest],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...Object.fromEntries(VALUE_FLAGS.map((name) => [name, { type: "string" as const }])),
+        ...Object.fromEntries(BOOLEAN_FLAGS.map((name) => [name, { type: "boolean" as const }])),
+      },
+    })
+  } catch (error) {
+    throw usageErrorOf(error)
+  }
   const values: Partial<Record<(typeof VALUE_FLAGS)[number], string>> = {}
   const switches: Partial<Record<(typeof BOOLEAN_FLAGS)[number], boolean>> = {}
-  for (let index = 0; index < rest.length; index++) {
-    const argument = rest[index] ?? ""
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(argument)
-    if (!match) throw new UsageError(`unexpected argument "${argument}"\n\n${USAGE}`)
-    const [, name = "", inline] = match
-    if ((BOOLEAN_FLAGS as readonly string[]).includes(name)) {
-      switches[name as (typeof BOOLEAN_FLAGS)[number]] = true
-    } else if ((VALUE_FLAGS as readonly string[]).includes(name)) {
-      const value = inline ?? rest[++index]
-      if (value === undefined || value === "") throw new UsageError(`--${name} needs a value\n\n${USAGE}`)
-      values[name as (typeof VALUE_FLAGS)[number]] = value
-    } else {
-      throw new UsageError(`unknown option --${name}\n\n${USAGE}`)
-    }
+  for (const name of VALUE_FLAGS) {
+    const value = parsedFlags.values[name]
+    if (value === "") throw new UsageError(`--${name} needs a value\n\n${USAGE}`)
+    if (typeof value === "string") values[name] = value
   }
+  for (const name of BOOLEAN_FLAGS) if (parsedFlags.values[name] === true) switches[name] = true
   const parsed: ParsedArgs = {
     command: command as CommandName,
     opencode: values.opencode,

@@ -2,9 +2,10 @@
  * `combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]`:
  * the groups a catalog and config produce, as a table, as JSON, or with the reason each member joined.
  */
+import { parseArgs } from "node:util"
 import { buildGroups, type GroupingResult } from "../grouping.ts"
 import type { Group } from "../types.ts"
-import { loadCatalog, loadConfig, loadConfigFile } from "./inputs.ts"
+import { loadCatalog, loadConfig, loadConfigFile, usageProblem } from "./inputs.ts"
 import { providersAsOpenCodeLoads } from "./providers.ts"
 
 const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]
@@ -23,32 +24,28 @@ interface Options {
 
 type Parsed = { ok: true; options: Options } | { ok: false; message: string; help?: boolean }
 
-function parseArgs(args: readonly string[]): Parsed {
-  const options: Options = { json: false }
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index]!
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
-    const value = () => inline ?? args[++index]
-    switch (flag) {
-      case "-h":
-      case "--help":
-        return { ok: false, message: USAGE, help: true }
-      case "--json":
-        options.json = true
-        break
-      case "--catalog":
-      case "--config":
-      case "--explain": {
-        const given = value()
-        if (!given || given.startsWith("--")) return { ok: false, message: `${flag} needs a value\n\n${USAGE}` }
-        options[flag.slice(2) as "catalog" | "config" | "explain"] = given
-        break
-      }
-      default:
-        return { ok: false, message: `unknown option "${arg}"\n\n${USAGE}` }
-    }
+function parseOptions(args: readonly string[]): Parsed {
+  let values: { catalog?: string; config?: string; json?: boolean; explain?: string; help?: boolean }
+  try {
+    values = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        catalog: { type: "string" },
+        config: { type: "string" },
+        explain: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values
+  } catch (error) {
+    return { ok: false, message: `${usageProblem(error)}\n\n${USAGE}` }
   }
-  return { ok: true, options }
+  if (values.help) return { ok: false, message: USAGE, help: true }
+  for (const name of ["catalog", "config", "explain"] as const)
+    if (values[name] === "") return { ok: false, message: `--${name} needs a value\n\n${USAGE}` }
+  return { ok: true, options: { catalog: values.catalog, config: values.config, explain: values.explain, json: values.json === true } }
 }
 
 function formatTokens(count: number): string {
@@ -137,7 +134,7 @@ function explain(result: GroupingResult, id: string): { text: string; found: boo
 }
 
 export async function run(args: string[]): Promise<number> {
-  const parsed = parseArgs(args)
+  const parsed = parseOptions(args)
   if (!parsed.ok) {
     if (parsed.help) {
       console.log(parsed.message)

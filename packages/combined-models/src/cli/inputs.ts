@@ -120,3 +120,15 @@ export async function loadConfig(
 export function formatProblem(problem: ConfigProblem): string {
   return `${problem.path}: ${problem.message}`
 }
+
+/** One line for a `node:util` parseArgs error: which flag and what is wrong (every CLI here parses with it). */
+export function usageProblem(error: unknown): string {
+  const code = (error as { code?: string }).code
+  const message = error instanceof Error ? error.message : String(error)
+  const flag = /'(-{1,2}[^'\s=]+)/.exec(message)?.[1] ?? ""
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${flag}`
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE")
+    return message.includes("does not take an argument") ? `${flag} takes no value` : `${flag} needs a value`
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `unexpected argument "${/'([^']+)'/.exec(message)?.[1] ?? ""}"`
+  return message
+}

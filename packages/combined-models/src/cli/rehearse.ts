@@ -8,7 +8,7 @@ import { describeEvent, describeHealth, startRehearsal } from "../driver/rehears
 import { label } from "../label.ts"
 import { faults, type SimFault, type SimStep } from "../simulator/index.ts"
 import demoCatalog from "./demo-catalog.json" with { type: "json" }
-import { loadCatalog, loadConfig, loadConfigFile } from "./inputs.ts"
+import { loadCatalog, loadConfig, loadConfigFile, usageProblem } from "./inputs.ts"
 import { providersAsOpenCodeLoads } from "./providers.ts"
 
 const USAGE = `usage: combined-models rehearse [--config opencode.json] [--catalog api.json] [--model <group-id>]
@@ -87,7 +87,7 @@ export async function run(args: string[]): Promise<number> {
       },
     }).values
   } catch (error) {
-    console.error(`combined-models rehearse: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`)
+    console.error(`combined-models rehearse: ${usageProblem(error)}\n\n${USAGE}`)
     return 2
   }
   if (values.help) {
