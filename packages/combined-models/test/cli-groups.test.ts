@@ -9,7 +9,11 @@ const dir = mkdtempSync(join(tmpdir(), "cli-groups-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 async function groups(...args: string[]) {
-  const proc = Bun.spawn(["bun", MAIN, "groups", ...args], { stdout: "pipe", stderr: "pipe" })
+  return groupsIn({}, ...args)
+}
+
+async function groupsIn(where: { cwd?: string; env?: Record<string, string> }, ...args: string[]) {
+  const proc = Bun.spawn(["bun", MAIN, "groups", ...args], { stdout: "pipe", stderr: "pipe", cwd: where.cwd, env: { ...process.env, ...where.env } })
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
   return { stdout, stderr, code }
 }
@@ -168,5 +172,24 @@ describeWithCatalog("combined-models groups sees the providers OpenCode would lo
       { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
       { providerID: "my-proxy", modelID: "claude-sonnet-4-5" },
     ])
+  })
+})
+
+describeWithCatalog("combined-models groups without --config reads what OpenCode reads", () => {
+  test("the global config, then the project's (nearer wins), merged as OpenCode merges them", async () => {
+    const home = join(dir, "home")
+    const project = join(dir, "project")
+    const { mkdirSync } = await import("node:fs")
+    mkdirSync(join(home, ".config", "opencode"), { recursive: true })
+    mkdirSync(join(project, ".git"), { recursive: true })
+    writeFileSync(join(home, ".config", "opencode", "opencode.json"), JSON.stringify({ disabled_providers: ["openrouter"], provider_priority: ["anthropic"] }))
+    writeFileSync(join(project, "opencode.jsonc"), '{ // this project prefers Copilot\n "provider_priority": ["github-copilot", "anthropic"] }')
+    const env = { HOME: home, XDG_CONFIG_HOME: "", OPENCODE_CONFIG: "", OPENCODE_DISABLE_PROJECT_CONFIG: "" }
+    const { stdout, stderr, code } = await groupsIn({ cwd: project, env }, "--catalog", FIXTURE_PATH, "--json")
+    expect(code, stderr).toBe(0)
+    expect(stderr).toContain(`config: read ${join(home, ".config", "opencode", "opencode.json")}, ${join(project, "opencode.jsonc")}`)
+    const sonnet = (JSON.parse(stdout) as { groups: { id: string; members: { providerID: string }[] }[] }).groups.find((g) => g.id === "claude-sonnet-4-5")!
+    expect(sonnet.members[0]?.providerID).toBe("github-copilot")
+    expect(sonnet.members.map((member) => member.providerID)).not.toContain("openrouter")
   })
 })

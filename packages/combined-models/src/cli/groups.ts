@@ -12,6 +12,7 @@ const USAGE = `usage: combined-models groups --catalog <api.json> [--config <ope
 
   --catalog <file>    a models.dev api.json (required), e.g. curl -o api.json https://models.dev/api.json
   --config <file>     an opencode.json / opencode.jsonc with provider_priority and combined_models
+                      (default: the files OpenCode reads: global, OPENCODE_CONFIG, then the project's)
   --json              print {"groups":[{"id","name","members":[{"providerID","modelID"}],"left_out":[{"providerID","modelID","reasons"}]}]}
   --explain <id>      show why each member joined group <id> (or why a model is not grouped)`
 
@@ -162,6 +163,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`combined-models groups: ${file.message}`)
     return 1
   }
+  for (const note of file.warnings) console.error(note)
   // The providers OpenCode would load for this config, before grouping them.
   const loaded = providersAsOpenCodeLoads(catalog.value, file.value)
   for (const warning of loaded.warnings) console.error(`warning: ${warning}`)

@@ -2,9 +2,12 @@
  * Reading what the user points the CLI at: a models.dev catalog and an opencode.json. Every failure is a message
  * naming the file and what is wrong with it, never a stack trace.
  */
+import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, isAbsolute, join, resolve } from "node:path"
 import { parse, printParseErrorCode, type ParseError } from "jsonc-parser"
+import { mergeDeep } from "remeda"
+import { isRecord } from "../record.ts"
 import { fromModelsDev, type CatalogResult } from "../catalog.ts"
 import { DEFAULTS, resolveConfig, type ConfigProblem, type ResolvedConfig } from "../config.ts"
 
@@ -96,24 +99,65 @@ export async function loadCatalog(path: string | undefined, embedded?: unknown):
   }
 }
 
-/** An opencode.json as OpenCode reads it (JSONC, substitutions), or `{}` when no file is given. */
-export async function loadConfigFile(path: string | undefined): Promise<Loaded<unknown>> {
-  if (path === undefined) return { ok: true, value: {}, warnings: [] }
-  return readJsonFile(path, "config", true)
+/**
+ * The config files OpenCode reads, in the order it merges them (config/config.ts and config/paths.ts at the pin): the
+ * global `config.json`, `opencode.json`, `opencode.jsonc` in `$XDG_CONFIG_HOME/opencode`; then `OPENCODE_CONFIG`; then,
+ * unless `OPENCODE_DISABLE_PROJECT_CONFIG`, every `opencode.jsonc` / `opencode.json` from the git worktree's root down
+ * to the working directory. Only files that exist.
+ */
+export function configFilesOpenCodeReads(options: { cwd?: string; env?: Record<string, string | undefined> } = {}): string[] {
+  const env = options.env ?? process.env
+  const cwd = resolve(options.cwd ?? process.cwd())
+  const globalDir = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), ".config"), "opencode")
+  const files = ["config.json", "opencode.json", "opencode.jsonc"].map((name) => join(globalDir, name))
+  if (env.OPENCODE_CONFIG) files.push(resolve(cwd, env.OPENCODE_CONFIG))
+  const truthy = (value: string | undefined) => value?.toLowerCase() === "true" || value === "1"
+  if (!truthy(env.OPENCODE_DISABLE_PROJECT_CONFIG)) {
+    const levels: string[] = []
+    for (let dir = cwd; ; dir = dirname(dir)) {
+      levels.push(dir)
+      if (existsSync(join(dir, ".git")) || dirname(dir) === dir) break
+    }
+    for (const dir of levels.reverse()) files.push(join(dir, "opencode.jsonc"), join(dir, "opencode.json"))
+  }
+  return [...new Set(files)].filter((file) => existsSync(file))
 }
 
-/** `provider_priority` and `combined_models` out of an opencode.json; defaults when no file is given. */
+/**
+ * An opencode.json as OpenCode reads it (JSONC, substitutions). Without `--config`, the files OpenCode itself would
+ * read, merged the way it merges them (later files win, objects merged, lists replaced); `{}` when there are none.
+ */
+export async function loadConfigFile(
+  path: string | undefined,
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<Loaded<unknown>> {
+  if (path !== undefined) return readJsonFile(path, "config", true)
+  let merged: Record<string, unknown> = {}
+  const files = configFilesOpenCodeReads(options)
+  for (const file of files) {
+    const read = await readJsonFile(file, "config", true)
+    if (!read.ok) return read
+    if (isRecord(read.value)) merged = mergeDeep(merged, read.value) as Record<string, unknown>
+  }
+  return { ok: true, value: merged, warnings: files.length ? [`config: read ${files.join(", ")}`] : [] }
+}
+
+/**
+ * `provider_priority` and `combined_models` out of an opencode.json (`read`: what `loadConfigFile` read, OpenCode's
+ * own files when no path was given); defaults when there is nothing.
+ */
 export async function loadConfig(
   path: string | undefined,
   configuredProviders: readonly string[],
   read?: Loaded<unknown>,
 ): Promise<Loaded<ResolvedConfig>> {
-  if (path === undefined) return { ok: true, value: DEFAULTS, warnings: [] }
-  const file = read ?? (await readJsonFile(path, "config", true))
+  const file = read ?? (path === undefined ? undefined : await readJsonFile(path, "config", true))
+  if (!file) return { ok: true, value: DEFAULTS, warnings: [] }
   if (!file.ok) return file
   const resolved = resolveConfig(file.value, { configuredProviders })
   const warnings = resolved.warnings.map(formatProblem)
-  if (!resolved.ok) return { ok: false, message: [`config ${path} is invalid:`, ...resolved.errors.map((e) => `  ${formatProblem(e)}`)].join("\n") }
+  const what = path ?? "(OpenCode's config files)"
+  if (!resolved.ok) return { ok: false, message: [`config ${what} is invalid:`, ...resolved.errors.map((e) => `  ${formatProblem(e)}`)].join("\n") }
   return { ok: true, value: resolved.config, warnings }
 }
 

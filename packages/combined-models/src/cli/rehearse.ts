@@ -104,6 +104,7 @@ export async function run(args: string[]): Promise<number> {
   if (!catalog.ok) return fail(catalog.message)
   const file = await loadConfigFile(values.config)
   if (!file.ok) return fail(file.message)
+  for (const note of file.warnings) console.error(note)
   // The providers OpenCode would load for this config, as `groups` previews them.
   const loaded = providersAsOpenCodeLoads(catalog.value, file.value)
   const config = await loadConfig(values.config, loaded.providers.map((provider) => provider.id), file)
