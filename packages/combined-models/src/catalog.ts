@@ -151,9 +151,31 @@ function readProviders(
   return { providers, problems }
 }
 
-/** A models.dev `api.json`: `{ providerID: { id, name, models: { modelID: {…} } } }`. */
+/**
+ * A models.dev `api.json`: `{ providerID: { id, name, models: { modelID: {…} } } }`. A model's `experimental.modes`
+ * become models of their own, `<id>-<mode>` named `<name> <Mode>` with the mode's cost, as OpenCode's
+ * `fromModelsDevProvider` makes them (Claude Opus 4.6 Fast).
+ */
 export function fromModelsDev(apiJson: unknown): CatalogResult {
-  return readProviders(apiJson, readModelsDevModel, (input) => (isRecord(input) ? Object.entries(input) : undefined))
+  return readProviders(apiJson, readModelsDevModel, (input) =>
+    isRecord(input) ? Object.entries(input).map(([key, provider]) => [key, withModeModels(provider)]) : undefined,
+  )
+}
+
+function withModeModels(provider: unknown): unknown {
+  if (!isRecord(provider) || !isRecord(provider.models)) return provider
+  const models: Record<string, unknown> = {}
+  for (const [key, model] of Object.entries(provider.models)) {
+    models[key] = model
+    const modes = isRecord(model) && isRecord(model.experimental) && isRecord(model.experimental.modes) ? model.experimental.modes : {}
+    for (const [mode, options] of Object.entries(modes)) {
+      if (!isRecord(model) || mode === "") continue
+      const id = `${readText(model.id) ?? key}-${mode}`
+      const cost = isRecord(options) && isRecord(options.cost) ? { ...(isRecord(model.cost) ? model.cost : {}), ...options.cost } : model.cost
+      models[id] = { ...model, id, name: `${readText(model.name) ?? key} ${mode[0]!.toUpperCase()}${mode.slice(1)}`, cost }
+    }
+  }
+  return { ...provider, models }
 }
 
 function readOpenCodeModel(providerID: string, key: string, raw: unknown, problems: EntryProblems): CatalogModel | undefined {

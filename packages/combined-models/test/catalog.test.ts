@@ -21,7 +21,10 @@ describeWithCatalog("fromModelsDev", () => {
     const { providers, problems } = fromModelsDev(fixtureJson)
     expect(problems).toEqual([])
     expect(providers).toHaveLength(147)
-    expect(providers.reduce((sum, provider) => sum + provider.models.length, 0)).toBe(5_098)
+    // 5,098 catalog entries, and the 40 `<id>-<mode>` models OpenCode makes of their experimental modes.
+    expect(providers.reduce((sum, provider) => sum + provider.models.length, 0)).toBe(5_138)
+    const fast = providers.find((provider) => provider.id === "anthropic")!.models.find((model) => model.modelID === "claude-opus-4-6-fast")
+    expect(fast).toMatchObject({ name: "Claude Opus 4.6 Fast", cost: { input: 30, output: 150 } })
   })
 
   test("maps a model", () => {

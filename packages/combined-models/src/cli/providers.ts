@@ -1,7 +1,8 @@
 /**
  * The providers OpenCode would group, from the catalog and an opencode.json, as its provider layer filters them before
  * the grouping pass (provider.ts at the pin): providers defined only in the config join with their models, models
- * a config adds to a catalog provider join it, `whitelist`/`blacklist` narrow a provider's models, and
+ * a config adds to a catalog provider join it, `whitelist`/`blacklist` narrow a provider's models, deprecated (and,
+ * unless experimental models are on, alpha) models go, and
  * `enabled_providers` / `disabled_providers` decide which providers are there at all.
  */
 import { fromModelsDev } from "../catalog.ts"
@@ -10,7 +11,11 @@ import type { CatalogProvider } from "../types.ts"
 
 const strings = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : undefined)
 
-export function providersAsOpenCodeLoads(catalog: readonly CatalogProvider[], config: unknown): { providers: CatalogProvider[]; warnings: string[] } {
+export function providersAsOpenCodeLoads(
+  catalog: readonly CatalogProvider[],
+  config: unknown,
+  options: { env?: Record<string, string | undefined> } = {},
+): { providers: CatalogProvider[]; warnings: string[] } {
   const raw = isRecord(config) ? config : {}
   const configured = isRecord(raw.provider) ? raw.provider : {}
   const warnings: string[] = []
@@ -35,6 +40,14 @@ export function providersAsOpenCodeLoads(catalog: readonly CatalogProvider[], co
       }
     byId.set(id, provider)
   }
+
+  // OpenCode drops deprecated models, and alpha ones unless OPENCODE_ENABLE_EXPERIMENTAL_MODELS is set.
+  const experimental = ["1", "true"].includes((options.env ?? process.env).OPENCODE_ENABLE_EXPERIMENTAL_MODELS?.toLowerCase() ?? "")
+  for (const [id, provider] of byId)
+    byId.set(id, {
+      ...provider,
+      models: provider.models.filter((model) => model.status !== "deprecated" && (experimental || model.status !== "alpha")),
+    })
 
   const enabled = strings(raw.enabled_providers)
   const disabled = new Set(strings(raw.disabled_providers) ?? [])
