@@ -146,7 +146,8 @@ function readProviders(
       const model = readModel(id, modelKey, rawModel, new EntryProblems(problems, `${key}.models.${modelKey}`))
       if (model) models.push(model)
     }
-    providers.push({ id, name: readText(raw.name) ?? id, models })
+    const env = Array.isArray(raw.env) ? raw.env.filter((name): name is string => typeof name === "string") : []
+    providers.push({ id, name: readText(raw.name) ?? id, models, ...(env.length ? { env } : {}) })
   }
   return { providers, problems }
 }

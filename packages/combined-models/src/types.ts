@@ -31,6 +31,8 @@ export interface CatalogProvider {
   id: string
   name: string
   models: CatalogModel[]
+  /** The environment variables that hold its key, as the catalog names them (models.dev `env`). */
+  env?: string[]
 }
 
 export interface MemberRef {

@@ -193,3 +193,19 @@ describeWithCatalog("combined-models groups without --config reads what OpenCode
     expect(sonnet.members.map((member) => member.providerID)).not.toContain("openrouter")
   })
 })
+
+describeWithCatalog("combined-models groups --connected", () => {
+  test("only providers OpenCode can call: a key in the environment, a login in the auth store, or the config", async () => {
+    const data = join(dir, "data")
+    const { mkdirSync } = await import("node:fs")
+    mkdirSync(join(data, "opencode"), { recursive: true })
+    writeFileSync(join(data, "opencode", "auth.json"), JSON.stringify({ "github-copilot": { type: "oauth", refresh: "r", access: "a", expires: 0 } }))
+    const config = file("connected.json", JSON.stringify({ provider: { openrouter: { options: { apiKey: "sk-or" } } } }))
+    const clean = Object.fromEntries(Object.keys(process.env).filter((name) => /API_KEY|TOKEN|AWS_/.test(name)).map((name) => [name, ""]))
+    const env = { ...clean, XDG_DATA_HOME: data, ANTHROPIC_API_KEY: "sk-ant" }
+    const { stdout, stderr, code } = await groupsIn({ env }, "--catalog", FIXTURE_PATH, "--config", config, "--connected", "--json")
+    expect(code, stderr).toBe(0)
+    const providers = new Set((JSON.parse(stdout) as { groups: { members: { providerID: string }[] }[] }).groups.flatMap((g) => g.members.map((m) => m.providerID)))
+    expect([...providers].sort()).toEqual(["anthropic", "github-copilot", "openrouter"])
+  })
+})

@@ -6,13 +6,15 @@ import { parseArgs } from "node:util"
 import { buildGroups, type GroupingResult } from "../grouping.ts"
 import type { Group } from "../types.ts"
 import { loadCatalog, loadConfig, loadConfigFile, usageProblem } from "./inputs.ts"
-import { providersAsOpenCodeLoads } from "./providers.ts"
+import { providersAsOpenCodeLoads, signedInProviders } from "./providers.ts"
 
-const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]
+const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--connected] [--json] [--explain <group-id>]
 
   --catalog <file>    a models.dev api.json (required), e.g. curl -o api.json https://models.dev/api.json
   --config <file>     an opencode.json / opencode.jsonc with provider_priority and combined_models
                       (default: the files OpenCode reads: global, OPENCODE_CONFIG, then the project's)
+  --connected         only providers OpenCode can call: a key in their environment variables or the auth store,
+                      or defined in the config
   --json              print {"groups":[{"id","name","members":[{"providerID","modelID"}],"left_out":[{"providerID","modelID","reasons"}]}]}
   --explain <id>      show why each member joined group <id> (or why a model is not grouped)`
 
@@ -20,13 +22,14 @@ interface Options {
   catalog?: string
   config?: string
   json: boolean
+  connected: boolean
   explain?: string
 }
 
 type Parsed = { ok: true; options: Options } | { ok: false; message: string; help?: boolean }
 
 function parseOptions(args: readonly string[]): Parsed {
-  let values: { catalog?: string; config?: string; json?: boolean; explain?: string; help?: boolean }
+  let values: { catalog?: string; config?: string; json?: boolean; connected?: boolean; explain?: string; help?: boolean }
   try {
     values = parseArgs({
       args: [...args],
@@ -37,6 +40,7 @@ function parseOptions(args: readonly string[]): Parsed {
         config: { type: "string" },
         explain: { type: "string" },
         json: { type: "boolean" },
+        connected: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }).values
@@ -46,7 +50,10 @@ function parseOptions(args: readonly string[]): Parsed {
   if (values.help) return { ok: false, message: USAGE, help: true }
   for (const name of ["catalog", "config", "explain"] as const)
     if (values[name] === "") return { ok: false, message: `--${name} needs a value\n\n${USAGE}` }
-  return { ok: true, options: { catalog: values.catalog, config: values.config, explain: values.explain, json: values.json === true } }
+  return {
+    ok: true,
+    options: { catalog: values.catalog, config: values.config, explain: values.explain, json: values.json === true, connected: values.connected === true },
+  }
 }
 
 function formatTokens(count: number): string {
@@ -165,7 +172,8 @@ export async function run(args: string[]): Promise<number> {
   }
   for (const note of file.warnings) console.error(note)
   // The providers OpenCode would load for this config, before grouping them.
-  const loaded = providersAsOpenCodeLoads(catalog.value, file.value)
+  const connected = options.connected ? { signedIn: await signedInProviders() } : undefined
+  const loaded = providersAsOpenCodeLoads(catalog.value, file.value, { connected })
   for (const warning of loaded.warnings) console.error(`warning: ${warning}`)
   const config = await loadConfig(options.config, loaded.providers.map((provider) => provider.id), file)
   if (!config.ok) {

@@ -5,6 +5,8 @@
  * unless experimental models are on, alpha) models go, and
  * `enabled_providers` / `disabled_providers` decide which providers are there at all.
  */
+import { homedir } from "node:os"
+import { join } from "node:path"
 import { fromModelsDev } from "../catalog.ts"
 import { isRecord } from "../record.ts"
 import type { CatalogProvider } from "../types.ts"
@@ -14,7 +16,7 @@ const strings = (value: unknown) => (Array.isArray(value) ? value.filter((item):
 export function providersAsOpenCodeLoads(
   catalog: readonly CatalogProvider[],
   config: unknown,
-  options: { env?: Record<string, string | undefined> } = {},
+  options: { env?: Record<string, string | undefined>; connected?: { signedIn: ReadonlySet<string> } } = {},
 ): { providers: CatalogProvider[]; warnings: string[] } {
   const raw = isRecord(config) ? config : {}
   const configured = isRecord(raw.provider) ? raw.provider : {}
@@ -51,8 +53,26 @@ export function providersAsOpenCodeLoads(
 
   const enabled = strings(raw.enabled_providers)
   const disabled = new Set(strings(raw.disabled_providers) ?? [])
+  const env = options.env ?? process.env
+  // `--connected`: what OpenCode can call, a provider with a key in its environment variables, in the auth store, or
+  // defined in opencode.json.
+  const connected = (provider: CatalogProvider) =>
+    !options.connected ||
+    provider.id in configured ||
+    options.connected.signedIn.has(provider.id) ||
+    (provider.env ?? []).some((name) => Boolean(env[name]))
   const providers = [...byId.values()].filter(
-    (provider) => (!enabled || enabled.includes(provider.id)) && !disabled.has(provider.id) && provider.models.length > 0,
+    (provider) =>
+      (!enabled || enabled.includes(provider.id)) && !disabled.has(provider.id) && provider.models.length > 0 && connected(provider),
   )
   return { providers, warnings }
+}
+
+/** The providers with an entry in OpenCode's auth store (`$XDG_DATA_HOME/opencode/auth.json`); none when it is absent. */
+export async function signedInProviders(env: Record<string, string | undefined> = process.env): Promise<Set<string>> {
+  const dataDir = env.XDG_DATA_HOME || join(env.HOME || homedir(), ".local", "share")
+  const file = Bun.file(join(dataDir, "opencode", "auth.json"))
+  if (!(await file.exists())) return new Set()
+  const data: unknown = await file.json().catch(() => undefined)
+  return new Set(isRecord(data) ? Object.keys(data) : [])
 }
