@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { historyFor, withoutBrokenThinking } from "../src/opencode/history.ts"
+import { historyFor, markCut, withoutBrokenThinking } from "../src/opencode/history.ts"
 import { thinkingRejection } from "../src/simulator/anthropic-wire.ts"
 
 const selection = { providerID: "combined", modelID: "claude-sonnet-4-5" }
@@ -31,6 +31,15 @@ describe("historyFor: the reasoning a routed member gets", () => {
   test("a thinking block a failure cut off (never ended) is left out even for its own provider", () => {
     const [, assistant] = historyFor([user, fromAnthropic(undefined)], { model: anthropic, selection })
     expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
+  })
+
+  test("a thinking block marked cut by a failure is left out though cleanup closed it", () => {
+    const message = fromAnthropic(2)
+    markCut(message.parts[1])
+    const [, assistant] = historyFor([user, message], { model: anthropic, selection })
+    expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
+    // The mark is kept with the part's own metadata (the signature stays where it was).
+    expect((message.parts[1] as { metadata?: Record<string, unknown> }).metadata).toMatchObject({ anthropic: { signature: "sig" } })
   })
 
   test("a request to the selection itself is stock: the same array, untouched", () => {

@@ -185,6 +185,19 @@ describe("a failing step", () => {
     expect(ids(routeStep("s1", user("u1")))).toBe("github-copilot/claude-sonnet-4.5")
   })
 
+  test("a continued attempt's open thinking block is marked cut (so no member gets it back); its text stays", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    failover.observe({ type: "tool-call", id: "call_1" })
+    failover.observe({ type: "tool-result", id: "call_1" })
+    expect(failover.claims(rateLimited("60"))).toBe(true)
+    const thinking = { type: "reasoning", text: "half a thou", metadata: { anthropic: {} } }
+    const open = { currentText: { type: "text", text: "kept" }, reasoningMap: { r1: thinking } as Record<string, unknown> }
+    await Effect.runPromise(failover.settle(() => Effect.void, rateLimited("60"), open))
+    expect(thinking.metadata).toEqual({ anthropic: {}, "combined-models": { cut: true } })
+    expect(open.currentText).toEqual({ type: "text", text: "kept" })
+  })
+
   test("a 500 is retried once on the same member, as a fresh step after the wait", async () => {
     routeStep("s1", user("u1"))
     const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!

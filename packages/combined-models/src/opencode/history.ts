@@ -22,8 +22,21 @@ export interface HistoryPart {
   time?: unknown
 }
 
+/** Where a reasoning part cut off by a failure is marked (its `metadata`, which OpenCode stores with the part). */
+const CUT = "combined-models"
+
+/** Marks an open reasoning part (OpenCode's, from the processor's `reasoningMap`) as cut off by a failure. */
+export function markCut(part: unknown) {
+  if (typeof part !== "object" || part === null) return
+  const holder = part as { metadata?: Record<string, unknown> }
+  holder.metadata = { ...holder.metadata, [CUT]: { cut: true } }
+}
+
+/** A reasoning part that finished: it has an end, and no failure cut it off. */
 function ended(part: HistoryPart): boolean {
   const time = part.time
+  const metadata = (part as { metadata?: Record<string, { cut?: unknown } | undefined> }).metadata
+  if (metadata?.[CUT]?.cut === true) return false
   return typeof time === "object" && time !== null && typeof (time as { end?: unknown }).end === "number"
 }
 

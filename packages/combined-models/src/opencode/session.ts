@@ -22,6 +22,7 @@ import { StepEdge, type StreamPart } from "../edge.ts"
 import type { Group, MemberRef } from "../types.ts"
 import { parseModelRef, refOf as ref, sameMember } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
+import { markCut } from "./history.ts"
 
 /** What the hunk needs from OpenCode's user message. */
 export interface UserMessageLike {
@@ -436,9 +437,10 @@ export class Failover {
       open.currentText = undefined
       open.reasoningMap = {}
     }
-    // A thinking block the failure cut off stays unended, so the next member's history leaves it out (`historyFor`):
-    // Anthropic refuses an unsigned, partial one.
-    if (decision.mode === "continue" && open) open.reasoningMap = {}
+    // A thinking block the failure cut off is marked, so the next member's history leaves it out (`historyFor`):
+    // Anthropic refuses an unsigned, partial one. Cleanup still closes it, so the session shows it finished.
+    if (decision.mode === "continue" && open?.reasoningMap)
+      for (const part of Object.values(open.reasoningMap)) markCut(part)
     return Effect.void
   }
 
