@@ -191,7 +191,7 @@ describe("a failing step", () => {
     failover.observe({ type: "tool-call", id: "call_1" })
     failover.observe({ type: "tool-result", id: "call_1" })
     expect(failover.claims(rateLimited("60"))).toBe(true)
-    const thinking = { type: "reasoning", text: "half a thou", metadata: { anthropic: {} } }
+    const thinking: { type: string; text: string; metadata: Record<string, unknown> } = { type: "reasoning", text: "half a thou", metadata: { anthropic: {} } }
     const open = { currentText: { type: "text", text: "kept" }, reasoningMap: { r1: thinking } as Record<string, unknown> }
     await Effect.runPromise(failover.settle(() => Effect.void, rateLimited("60"), open))
     expect(thinking.metadata).toEqual({ anthropic: {}, "combined-models": { cut: true } })
