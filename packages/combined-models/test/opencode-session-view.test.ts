@@ -296,3 +296,26 @@ describe("FailoverToasts: a toast on each switch and on recovery", () => {
     expect(new FailoverToasts().message(messages[3]!, messages, list)?.message).toBe("anthropic is back: Claude Sonnet 4.5 (anthropic)")
   })
 })
+
+describe("FailoverToasts for a session the TUI is not on yet", () => {
+  const failover = {
+    type: "retry",
+    attempt: 0,
+    message: "anthropic rate-limited, retry in 30 s → github-copilot",
+    action: { reason: "failover", provider: "github-copilot", title: "Switching provider", message: "anthropic rate-limited, retry in 30 s → github-copilot", label: "github-copilot" },
+    next: 0,
+  }
+
+  test("a switch before the TUI navigates to the new session is shown once it does, if still fresh", () => {
+    const toasts = new FailoverToasts()
+    const toast = toasts.status("ses_new", failover)!
+    expect(toast.title).toBe("Switching provider")
+    toasts.hold("ses_new", toast, 1_000)
+    expect(toasts.release("ses_other", 1_050)).toBeUndefined()
+    expect(toasts.release("ses_new", 1_050)).toEqual(toast)
+    // Released once.
+    expect(toasts.release("ses_new", 1_060)).toBeUndefined()
+    toasts.hold("ses_late", toast, 1_000)
+    expect(toasts.release("ses_late", 1_000 + 60_000)).toBeUndefined()
+  })
+})

@@ -50,6 +50,24 @@ export function recoveredMember(input: {
 export class FailoverToasts {
   private readonly notices = new Map<string, string>()
   private readonly recovered = new Set<string>()
+  /** Switch toasts of sessions not on screen yet, by session: shown if the TUI goes there soon. */
+  private readonly held = new Map<string, { toast: Toast; at: number }>()
+
+  /**
+   * Keeps a toast for a session the TUI is not showing yet. A prompt sent from the home screen goes out before the TUI
+   * navigates to its new session (upstream waits 50 ms), and a failover on the loopback or a fast 429 comes sooner.
+   */
+  hold(sessionID: string, toast: Toast, now: number = Date.now()) {
+    this.held.set(sessionID, { toast, at: now })
+  }
+
+  /** The toast held for a session the TUI now shows, if it is still fresh (within its own duration). */
+  release(sessionID: string, now: number = Date.now()): Toast | undefined {
+    const held = this.held.get(sessionID)
+    this.held.delete(sessionID)
+    for (const [id, entry] of this.held) if (now - entry.at > SWITCH_TOAST_MS) this.held.delete(id)
+    return held && now - held.at <= SWITCH_TOAST_MS ? held.toast : undefined
+  }
 
   /** A `session.status` event: a toast for each new failover notice. */
   status(sessionID: string, status: (StatusLike & { attempt?: number }) | undefined | null): Toast | undefined {
