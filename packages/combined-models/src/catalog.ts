@@ -4,7 +4,7 @@
  * reported, never thrown, so one bad entry cannot take every combined model down.
  */
 import type { CatalogModel, CatalogProvider, Modality } from "./types.ts"
-import { isRecord } from "./record.ts"
+import { isRecord, stringList } from "./record.ts"
 
 export interface CatalogProblem {
   /** Where in the input, e.g. `anthropic.models.claude-sonnet-4-5.limit.context`. */
@@ -146,7 +146,7 @@ function readProviders(
       const model = readModel(id, modelKey, rawModel, new EntryProblems(problems, `${key}.models.${modelKey}`))
       if (model) models.push(model)
     }
-    const env = Array.isArray(raw.env) ? raw.env.filter((name): name is string => typeof name === "string") : []
+    const env = stringList(raw.env) ?? []
     providers.push({ id, name: readText(raw.name) ?? id, models, ...(env.length ? { env } : {}) })
   }
   return { providers, problems }

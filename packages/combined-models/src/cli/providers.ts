@@ -8,10 +8,9 @@
 import { homedir } from "node:os"
 import { join } from "node:path"
 import { fromModelsDev } from "../catalog.ts"
-import { isRecord } from "../record.ts"
+import { isRecord, stringList } from "../record.ts"
 import type { CatalogProvider } from "../types.ts"
 
-const strings = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : undefined)
 
 export function providersAsOpenCodeLoads(
   catalog: readonly CatalogProvider[],
@@ -33,8 +32,8 @@ export function providersAsOpenCodeLoads(
     for (const problem of parsed.problems) warnings.push(`config provider.${problem.path}: ${problem.message} (left out)`)
     const extra = parsed.providers[0]?.models ?? []
     let provider: CatalogProvider = known ? { ...known, models: [...known.models, ...extra] } : { id, name: parsed.providers[0]?.name ?? id, models: extra }
-    const whitelist = strings(entry.whitelist)
-    const blacklist = strings(entry.blacklist)
+    const whitelist = stringList(entry.whitelist)
+    const blacklist = stringList(entry.blacklist)
     if (whitelist || blacklist)
       provider = {
         ...provider,
@@ -51,8 +50,8 @@ export function providersAsOpenCodeLoads(
       models: provider.models.filter((model) => model.status !== "deprecated" && (experimental || model.status !== "alpha")),
     })
 
-  const enabled = strings(raw.enabled_providers)
-  const disabled = new Set(strings(raw.disabled_providers) ?? [])
+  const enabled = stringList(raw.enabled_providers)
+  const disabled = new Set(stringList(raw.disabled_providers) ?? [])
   const env = options.env ?? process.env
   // `--connected`: what OpenCode can call, a provider with a key in its environment variables, in the auth store, or
   // defined in opencode.json.

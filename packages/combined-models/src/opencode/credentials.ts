@@ -6,7 +6,7 @@
  * only a truncated SHA-256 leaves this module.
  */
 import { createHash } from "node:crypto"
-import { isRecord } from "../record.ts"
+import { isRecord, stringList } from "../record.ts"
 import type { OpenCodeProvider } from "./runtime.ts"
 
 /** What OpenCode's provider layer read while building its providers: the auth store and the environment. */
@@ -35,10 +35,6 @@ function storedSecret(entry: unknown): unknown {
   }
 }
 
-function stringsOf(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : []
-}
-
 /**
  * One provider's credential fingerprint, or undefined when it holds none that we can see (then cooldowns apply
  * whatever credential it uses, bounded by their length).
@@ -56,7 +52,7 @@ export function credentialFingerprint(provider: OpenCodeProvider, sources: Crede
       .map(([name, value]) => [name.toLowerCase(), String(value)])
       .sort(),
     stored: storedSecret(sources.auth?.[provider.id]),
-    env: stringsOf(provider.env)
+    env: (stringList(provider.env) ?? [])
       .map((name) => [name, env[name]])
       .filter(([, value]) => value !== undefined && value !== ""),
   }
@@ -94,7 +90,7 @@ export function oauthProviders(sources: CredentialSources = {}): Set<string> {
  */
 export function credentialFixes(provider: Pick<OpenCodeProvider, "id"> & { env?: unknown }, signedIn: boolean): string[] {
   const fixes = [`opencode auth login ${provider.id}`]
-  const env = stringsOf(provider.env)
+  const env = stringList(provider.env) ?? []
   if (env.length > 0 && !signedIn) fixes.push(`a new ${env.join(" or ")}`)
   if (!signedIn) fixes.push(`provider.${provider.id}.options.apiKey in opencode.json`)
   return fixes

@@ -14,7 +14,7 @@ import { credentialFingerprints, oauthProviders, type CredentialSources } from "
 import type { Access } from "../route.ts"
 import type { CatalogModel, ClassifiedError, Group, MemberRef } from "../types.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
-import { isRecord } from "../record.ts"
+import { isRecord, stringList } from "../record.ts"
 
 /** The virtual provider that holds the combined models. */
 export const PROVIDER_ID = "combined"
@@ -157,9 +157,8 @@ export class CombinedRuntime {
 
 /** OpenCode loads only enabled providers with credentials; these sets let routing check again at every step. */
 function accessFrom(config: Record<string, unknown>, providers: OpenCodeProvider[]): Access {
-  const strings = (value: unknown) => (Array.isArray(value) ? value.filter((entry) => typeof entry === "string") : undefined)
-  const enabled = strings(config.enabled_providers)
-  const disabled = strings(config.disabled_providers)
+  const enabled = stringList(config.enabled_providers)
+  const disabled = stringList(config.disabled_providers)
   return {
     connected: new Set(providers.map((provider) => provider.id)),
     ...(enabled ? { enabled: new Set(enabled) } : {}),
