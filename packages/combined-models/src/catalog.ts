@@ -20,8 +20,6 @@ export interface CatalogResult {
 const MODALITIES: readonly Modality[] = ["text", "image", "audio", "video", "pdf"]
 const STATUSES = new Set<CatalogModel["status"]>(["alpha", "beta", "deprecated", "active"])
 
-type Record_ = Record<string, unknown>
-
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isFinite(value) && value >= 0
 }
@@ -33,14 +31,20 @@ function describe(value: unknown): string {
   return typeof value === "object" ? "an object" : String(value)
 }
 
-/** Collects problems for one entry; `fail` records one and returns undefined so callers can `return fail(…)`. */
+/**
+ * Collects problems for one entry; `fail` records one and returns undefined so callers can `return fail(…)`. The
+ * path is spelled only when something fails: one object and no string per model of a catalog that is almost always
+ * well formed.
+ */
 class EntryProblems {
   constructor(
     private readonly into: CatalogProblem[],
-    private readonly base: string,
+    private readonly providerKey: string,
+    private readonly modelKey?: string,
   ) {}
   fail(field: string, message: string): undefined {
-    this.into.push({ path: field ? `${this.base}.${field}` : this.base, message: `${message}; entry skipped` })
+    const base = this.modelKey === undefined ? this.providerKey : `${this.providerKey}.models.${this.modelKey}`
+    this.into.push({ path: field ? `${base}.${field}` : base, message: `${message}; entry skipped` })
     return undefined
   }
 }
@@ -59,12 +63,10 @@ function readLimit(raw: unknown, problems: EntryProblems): CatalogModel["limit"]
 /** Cost is informational: a malformed cost drops the cost, not the model. */
 function readCost(input: unknown, output: unknown, cacheRead: unknown, cacheWrite: unknown): CatalogModel["cost"] {
   if (!isCount(input) || !isCount(output)) return undefined
-  return {
-    input,
-    output,
-    ...(isCount(cacheRead) ? { cacheRead } : {}),
-    ...(isCount(cacheWrite) ? { cacheWrite } : {}),
-  }
+  const cost: NonNullable<CatalogModel["cost"]> = { input, output }
+  if (isCount(cacheRead)) cost.cacheRead = cacheRead
+  if (isCount(cacheWrite)) cost.cacheWrite = cacheWrite
+  return cost
 }
 
 function readModalityList(raw: unknown): Modality[] {
@@ -74,7 +76,9 @@ function readModalityList(raw: unknown): Modality[] {
 
 function readModalityFlags(raw: unknown): Modality[] {
   if (!isRecord(raw)) return ["text"]
-  return MODALITIES.filter((modality) => raw[modality] === true)
+  const modalities: Modality[] = []
+  for (const modality of MODALITIES) if (raw[modality] === true) modalities.push(modality)
+  return modalities
 }
 
 function readStatus(raw: unknown): CatalogModel["status"] {
@@ -82,11 +86,23 @@ function readStatus(raw: unknown): CatalogModel["status"] {
 }
 
 function readText(raw: unknown): string | undefined {
-  return typeof raw === "string" && raw.trim() !== "" ? raw : undefined
+  if (typeof raw !== "string" || raw === "") return undefined
+  // Most texts start with a visible character; only the rest need trimming to tell blank from not.
+  return raw.charCodeAt(0) > 32 || raw.trim() !== "" ? raw : undefined
 }
 
-function withOptional(model: CatalogModel, extra: Partial<CatalogModel>): CatalogModel {
-  for (const [key, value] of Object.entries(extra)) if (value !== undefined) (model as unknown as Record_)[key] = value
+/** The optional fields, set only when present (an absent field stays absent, not `undefined`). */
+function withOptional(
+  model: CatalogModel,
+  family: string | undefined,
+  releaseDate: string | undefined,
+  cost: CatalogModel["cost"],
+  status: CatalogModel["status"],
+): CatalogModel {
+  if (family !== undefined) model.family = family
+  if (releaseDate !== undefined) model.releaseDate = releaseDate
+  if (cost !== undefined) model.cost = cost
+  if (status !== undefined) model.status = status
   return model
 }
 
@@ -111,12 +127,10 @@ function readModelsDevModel(providerID: string, key: string, raw: unknown, probl
         output: readModalityList(modalities.output),
       },
     },
-    {
-      family: readText(raw.family),
-      releaseDate: readText(raw.release_date),
-      cost: isRecord(raw.cost) ? readCost(raw.cost.input, raw.cost.output, raw.cost.cache_read, raw.cost.cache_write) : undefined,
-      status: readStatus(raw.status),
-    },
+    readText(raw.family),
+    readText(raw.release_date),
+    isRecord(raw.cost) ? readCost(raw.cost.input, raw.cost.output, raw.cost.cache_read, raw.cost.cache_write) : undefined,
+    readStatus(raw.status),
   )
 }
 
@@ -143,7 +157,7 @@ function readProviders(
     }
     const models: CatalogModel[] = []
     for (const [modelKey, rawModel] of Object.entries(raw.models)) {
-      const model = readModel(id, modelKey, rawModel, new EntryProblems(problems, `${key}.models.${modelKey}`))
+      const model = readModel(id, modelKey, rawModel, new EntryProblems(problems, key, modelKey))
       if (model) models.push(model)
     }
     const env = stringList(raw.env) ?? []
@@ -202,12 +216,10 @@ function readOpenCodeModel(providerID: string, key: string, raw: unknown, proble
         output: readModalityFlags(capabilities.output),
       },
     },
-    {
-      family: readText(raw.family),
-      releaseDate: readText(raw.release_date),
-      cost: readCost(cost.input, cost.output, cache.read, cache.write),
-      status: readStatus(raw.status),
-    },
+    readText(raw.family),
+    readText(raw.release_date),
+    readCost(cost.input, cost.output, cache.read, cache.write),
+    readStatus(raw.status),
   )
 }
 

@@ -23,7 +23,6 @@
  *
  * Output is sorted by group id, members by priority; nothing depends on catalog order.
  */
-import * as R from "remeda"
 import type { ResolvedConfig } from "./config.ts"
 import { identify, type ModelIdentity } from "./identity.ts"
 import { matchesAny, matchesMember, memberRefString } from "./patterns.ts"
@@ -56,9 +55,22 @@ const SNAPSHOT_DATE_TOLERANCE_DAYS = 7
 const EARLY_RELEASE_TOLERANCE_DAYS = 120
 const DAY_MS = 86_400_000
 
-interface Candidate {
-  model: CatalogModel
-  joined: JoinReason
+/**
+ * A model on its way into a group: detected by its identity, or claimed by a rule (`joined` manual). The identity's
+ * join reason is made only for members that end up in a group (`joinedOf`); most candidates never get that far.
+ */
+type Candidate =
+  | { model: CatalogModel; identity: ModelIdentity; joined?: IdentityJoin }
+  | { model: CatalogModel; identity?: undefined; joined: Extract<JoinReason, { kind: "manual" }> }
+
+type IdentityJoin = Extract<JoinReason, { kind: "identity" }>
+
+function identityJoinOf(candidate: Extract<Candidate, { identity: ModelIdentity }>): IdentityJoin {
+  return candidate.joined ?? { kind: "identity", key: candidate.identity.key, detail: candidate.identity.detail }
+}
+
+function joinedOf(candidate: Candidate): JoinReason {
+  return candidate.identity ? identityJoinOf(candidate) : candidate.joined
 }
 
 const refKey = (model: Pick<CatalogModel, "providerID" | "modelID">) => `${model.providerID}\u0000${model.modelID}`
@@ -67,9 +79,20 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
+/** Release dates repeat across a catalog (one launch day, every gateway); bounded like the identity cache. */
+const releaseDays = new Map<string, number | undefined>()
+
 /** `YYYY-MM-DD` or `YYYY-MM` to epoch days; undefined when unreadable. */
 function releaseDay(date: string | undefined): number | undefined {
   if (!date) return undefined
+  if (releaseDays.has(date)) return releaseDays.get(date)
+  if (releaseDays.size >= 10_000) releaseDays.clear()
+  const day = parseReleaseDay(date)
+  releaseDays.set(date, day)
+  return day
+}
+
+function parseReleaseDay(date: string): number | undefined {
   const match = /^(\d{4})-(\d{2})(?:-(\d{2}))?/.exec(date)
   if (!match) return undefined
   const ms = Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3] ?? "1"))
@@ -78,51 +101,74 @@ function releaseDay(date: string | undefined): number | undefined {
 
 /** Most frequent value; ties go to the smallest, so the answer never depends on order. */
 function mode<T extends string | number>(values: readonly T[]): T | undefined {
-  const counts = new Map<T, number>()
-  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1)
+  // A group holds a few distinct values: parallel lists, not a map per call.
+  const distinct: T[] = []
+  const counts: number[] = []
+  for (const value of values) {
+    const index = distinct.indexOf(value)
+    if (index === -1) {
+      distinct.push(value)
+      counts.push(1)
+    } else counts[index]!++
+  }
   let best: T | undefined
   let bestCount = 0
-  for (const [value, count] of counts)
+  for (let index = 0; index < distinct.length; index++) {
+    const value = distinct[index]!
+    const count = counts[index]!
     if (count > bestCount || (count === bestCount && best !== undefined && value < best)) {
       best = value
       bestCount = count
     }
+  }
   return best
+}
+
+/** The release days of those members that have a readable date. */
+function releaseDaysOf(members: readonly Candidate[]): number[] {
+  const days: number[] = []
+  for (const entry of members) {
+    const day = releaseDay(entry.model.releaseDate)
+    if (day !== undefined) days.push(day)
+  }
+  return days
 }
 
 function within(a: number, b: number, ratio: number): boolean {
   return Math.abs(a - b) <= ratio * Math.max(a, b)
 }
 
-/** Models sorted by provider then model id, so every later step sees the same order whatever the input order. */
+/**
+ * Models sorted by provider then model id, so every later step sees the same order whatever the input order. Each
+ * provider's models are sorted apart and the providers by id: the same order as sorting the whole list, with fewer
+ * comparisons, and duplicates end up side by side, so no map of every model is built (the pass is dominated by
+ * allocation; see docs/benchmarks.md).
+ */
 function sortedModels(providers: readonly CatalogProvider[]): CatalogModel[] {
-  const seen = new Map<string, CatalogModel>()
-  for (const provider of providers)
-    for (const model of provider.models) {
-      const normalized = model.providerID === provider.id ? model : { ...model, providerID: provider.id }
-      const key = refKey(normalized)
-      // A duplicate ref keeps the first by a content-independent rule: the smallest name, then whatever is equal.
-      const existing = seen.get(key)
-      if (!existing || compareText(normalized.name, existing.name) < 0) seen.set(key, normalized)
-    }
-  return [...seen.values()].sort((a, b) => compareText(a.providerID, b.providerID) || compareText(a.modelID, b.modelID))
+  const byProvider = new Map<string, CatalogModel[]>()
+  for (const provider of providers) {
+    const models = provider.models.map((model) => (model.providerID === provider.id ? model : { ...model, providerID: provider.id }))
+    const seen = byProvider.get(provider.id)
+    byProvider.set(provider.id, seen ? [...seen, ...models] : models)
+  }
+  const sorted: CatalogModel[] = []
+  for (const providerID of [...byProvider.keys()].sort(compareText)) {
+    // Stable sort by id then name: of a duplicate ref, the smallest name comes first and is the one kept.
+    const models = byProvider.get(providerID)!.sort((a, b) => compareText(a.modelID, b.modelID) || compareText(a.name, b.name))
+    for (const model of models) if (sorted.at(-1)?.modelID !== model.modelID || sorted.at(-1)?.providerID !== providerID) sorted.push(model)
+  }
+  return sorted
 }
 
 /** Step 3: decide each dated snapshot against its alias. Mutates `buckets`. */
-function foldSnapshots(
-  buckets: Map<string, Candidate[]>,
-  identities: Map<string, ModelIdentity>,
-) {
-  const snapshotKeys = [...buckets.keys()].filter((key) => {
-    const first = buckets.get(key)?.[0]
-    return first !== undefined && identities.get(refKey(first.model))?.snapshot !== undefined
-  })
+function foldSnapshots(buckets: Map<string, Candidate[]>) {
+  const snapshotKeys = [...buckets.keys()].filter((key) => buckets.get(key)?.[0]?.identity?.snapshot !== undefined)
   for (const key of snapshotKeys.sort()) {
     const snapshotMembers = buckets.get(key) ?? []
-    const snapshot = identities.get(refKey(snapshotMembers[0]!.model))!.snapshot!
+    const snapshot = snapshotMembers[0]!.identity!.snapshot!
     const aliasMembers = buckets.get(snapshot.base)
     if (!aliasMembers?.length) continue
-    const aliasDay = mode(aliasMembers.map((entry) => releaseDay(entry.model.releaseDate)).filter(R.isDefined))
+    const aliasDay = mode(releaseDaysOf(aliasMembers))
     const snapshotDay = releaseDay(snapshot.date)!
     const aliasOutput = mode(aliasMembers.map((entry) => entry.model.limit.output))!
     const aliasContext = mode(aliasMembers.map((entry) => entry.model.limit.context))!
@@ -135,15 +181,18 @@ function foldSnapshots(
         ? `"${snapshot.base}" was released ${aliasDay === undefined ? "on an unknown date" : new Date(aliasDay * DAY_MS).toISOString().slice(0, 10)}, not ${snapshot.date}`
         : `limits differ from "${snapshot.base}" (${snapshotContext}/${snapshotOutput} against ${aliasContext}/${aliasOutput} context/output)`
       for (const entry of snapshotMembers)
-        if (entry.joined.kind === "identity") entry.joined = { ...entry.joined, detail: `${entry.joined.detail}; kept apart: ${why}` }
+        if (entry.identity) {
+          const joined = identityJoinOf(entry)
+          entry.joined = { ...joined, detail: `${joined.detail}; kept apart: ${why}` }
+        }
       continue
     }
     for (const entry of snapshotMembers)
-      if (entry.joined.kind === "identity")
+      if (entry.identity)
         entry.joined = {
           kind: "identity",
           key: snapshot.base,
-          detail: `${entry.joined.detail}; same release date and limits as "${snapshot.base}", so the same model`,
+          detail: `${identityJoinOf(entry).detail}; same release date and limits as "${snapshot.base}", so the same model`,
         }
     aliasMembers.push(...snapshotMembers)
     buckets.delete(key)
@@ -153,8 +202,11 @@ function foldSnapshots(
 /** Step 4: drop members released long before the group's usual date. */
 function dropEarlyReleases(buckets: Map<string, Candidate[]>, ungrouped: UngroupedModel[]) {
   for (const [key, members] of buckets) {
-    const usual = mode(members.map((entry) => releaseDay(entry.model.releaseDate)).filter(R.isDefined))
+    // A lone member is its own usual date. Most buckets are one model at one provider.
+    if (members.length < 2) continue
+    const usual = mode(releaseDaysOf(members))
     if (usual === undefined) continue
+    if (members.every((entry) => (releaseDay(entry.model.releaseDate) ?? usual) >= usual - EARLY_RELEASE_TOLERANCE_DAYS)) continue
     const kept = members.filter((entry) => {
       const day = releaseDay(entry.model.releaseDate)
       if (day === undefined || usual - day <= EARLY_RELEASE_TOLERANCE_DAYS) return true
@@ -210,30 +262,41 @@ interface Typical {
  * providers (the lower median is the smaller one) neither is an outlier, since neither is typical.
  */
 function typicalOf(candidates: readonly Candidate[]): Typical {
-  const best = new Map<string, { context: number; output: number; toolCall: boolean }>()
+  // A group has a handful of providers: parallel lists searched in place allocate less than a map per group.
+  const providers: string[] = []
+  const contexts: number[] = []
+  const outputs: number[] = []
+  let providersWithToolCalls = 0
+  const toolCalls: boolean[] = []
   for (const { model } of candidates) {
-    const seen = best.get(model.providerID)
-    best.set(model.providerID, {
-      context: Math.max(seen?.context ?? 0, model.limit.context),
-      output: Math.max(seen?.output ?? 0, model.limit.output),
-      toolCall: (seen?.toolCall ?? false) || model.capabilities.toolCall,
-    })
+    const index = providers.indexOf(model.providerID)
+    if (index === -1) {
+      providers.push(model.providerID)
+      contexts.push(model.limit.context)
+      outputs.push(model.limit.output)
+      toolCalls.push(model.capabilities.toolCall)
+      if (model.capabilities.toolCall) providersWithToolCalls++
+      continue
+    }
+    contexts[index] = Math.max(contexts[index]!, model.limit.context)
+    outputs[index] = Math.max(outputs[index]!, model.limit.output)
+    if (model.capabilities.toolCall && !toolCalls[index]) {
+      toolCalls[index] = true
+      providersWithToolCalls++
+    }
   }
-  const providers = [...best.values()]
   const lowerMedian = (values: number[]) => values.sort((a, b) => a - b)[(values.length - 1) >> 1]!
-  return {
-    context: lowerMedian(providers.map((provider) => provider.context)),
-    output: lowerMedian(providers.map((provider) => provider.output)),
-    providers: providers.length,
-    providersWithToolCalls: providers.filter((provider) => provider.toolCall).length,
-  }
+  return { context: lowerMedian(contexts), output: lowerMedian(outputs), providers: providers.length, providersWithToolCalls }
 }
 
 /** 16384 → "16,384", by hand: `toLocaleString` is slow enough to show in the time grouping a whole catalog takes. */
 const count = (value: number) => String(value).replace(/\B(?=(\d{3})+$)/g, ",")
 
 /** Why a member would drag its group down; empty when it would not. */
-function outlierReasons(model: CatalogModel, typical: Typical): string[] {
+const NO_REASONS: readonly string[] = []
+
+function outlierReasons(model: CatalogModel, typical: Typical): readonly string[] {
+  if (!isOutlier(model, typical)) return NO_REASONS
   const reasons: string[] = []
   if (!model.capabilities.toolCall && typical.providersWithToolCalls * 2 > typical.providers)
     reasons.push(`no tool calls, while ${typical.providersWithToolCalls} of the group's ${typical.providers} providers have them`)
@@ -245,6 +308,16 @@ function outlierReasons(model: CatalogModel, typical: Typical): string[] {
     reasons.push(`${limit} limit ${count(model.limit[limit])} is below half the group's typical ${count(typical[limit])}${capped}`)
   }
   return reasons
+}
+
+/** The test of `outlierReasons` without its words: almost every member passes, and passing allocates nothing. */
+function isOutlier(model: CatalogModel, typical: Typical): boolean {
+  if (!model.capabilities.toolCall && typical.providersWithToolCalls * 2 > typical.providers) return true
+  const { context, output } = LIMIT_THAT_MATTERS
+  return (
+    Math.min(model.limit.context, context) * SPELLING_ROOM < OUTLIER_RATIO * Math.min(typical.context, context) ||
+    Math.min(model.limit.output, output) * SPELLING_ROOM < OUTLIER_RATIO * Math.min(typical.output, output)
+  )
 }
 
 /**
@@ -259,11 +332,12 @@ function leaveOutOutliers(groupID: string, candidates: readonly Candidate[]): { 
   if (kept.length < 2) return { kept, leftOut }
   for (;;) {
     const typical = typicalOf(kept)
-    const round = kept.flatMap((entry) => {
-      if (entry.joined.kind === "manual") return []
+    const round: { entry: Candidate; reasons: readonly string[] }[] = []
+    for (const entry of kept) {
+      if (!entry.identity) continue
       const reasons = outlierReasons(entry.model, typical)
-      return reasons.length ? [{ entry, reasons }] : []
-    })
+      if (reasons.length) round.push({ entry, reasons })
+    }
     if (round.length === 0) return { kept, leftOut }
     for (const { entry, reasons } of round)
       leftOut.push({
@@ -278,7 +352,11 @@ function leaveOutOutliers(groupID: string, candidates: readonly Candidate[]): { 
 
 /** Display name: the most common cleaned member name, ties to the shortest then alphabetical. */
 function displayName(members: readonly GroupMember[], id: string): string {
-  const names = members.map((member) => cleanName(member.name)).filter((name) => name !== "")
+  const names: string[] = []
+  for (const member of members) {
+    const name = cleanName(member.name)
+    if (name !== "") names.push(name)
+  }
   if (names.length === 0) return id
   // Names of dated snapshots often carry the date only in parentheses, which cleaning removes; put it back.
   const date = /(20\d\d-\d\d-\d\d)$/.exec(id)?.[1]
@@ -286,26 +364,49 @@ function displayName(members: readonly GroupMember[], id: string): string {
   return pickName(names)
 }
 
+/** A name that is just an id ("claude-sonnet-4-5") is the last resort. */
+const ID_LIKE = /^[a-z0-9._:/-]+$/
+
+/** The most common name; ties to a real name over an id, then the shortest, then alphabetical. One pass, no sort. */
 function pickName(names: readonly string[]): string {
-  const counts = R.countBy(names, R.identity())
-  return R.sortBy(
-    Object.entries(counts),
-    // A name that is just an id ("claude-sonnet-4-5") is the last resort.
-    [([name]) => (/^[a-z0-9._:/-]+$/.test(name) ? 1 : 0), "asc"],
-    [([, count]) => count, "desc"],
-    [([name]) => name.length, "asc"],
-    [([name]) => name, "asc"],
-  )[0]![0]
+  const distinct: string[] = []
+  const counts: number[] = []
+  for (const name of names) {
+    const index = distinct.indexOf(name)
+    if (index === -1) {
+      distinct.push(name)
+      counts.push(1)
+    } else counts[index]!++
+  }
+  let best = 0
+  for (let index = 1; index < distinct.length; index++) if (betterName(distinct[index]!, counts[index]!, distinct[best]!, counts[best]!)) best = index
+  return distinct[best]!
 }
+
+function betterName(name: string, count: number, than: string, thanCount: number): boolean {
+  const idLike = ID_LIKE.test(name)
+  if (idLike !== ID_LIKE.test(than)) return !idLike
+  if (count !== thanCount) return count > thanCount
+  if (name.length !== than.length) return name.length < than.length
+  return name < than
+}
+
+/** Member names repeat across a catalog (one model at every gateway); cleaning is four regular expressions. */
+const cleanNames = new Map<string, string>()
 
 /** "Anthropic: Claude Sonnet 4.5 (latest)" → "Claude Sonnet 4.5". */
 function cleanName(name: string): string {
-  return name
+  const cached = cleanNames.get(name)
+  if (cached !== undefined) return cached
+  const cleaned = name
     .replace(/\s*\([^)]*\)\s*/g, " ")
     .replace(/^[^:]{1,30}:\s+/, "")
     .replace(/^.*\//, "")
     .replace(/\s+/g, " ")
     .trim()
+  if (cleanNames.size >= 20_000) cleanNames.clear()
+  cleanNames.set(name, cleaned)
+  return cleaned
 }
 
 function intersectModalities(lists: readonly Modality[][]): Modality[] {
@@ -323,13 +424,21 @@ function combineLimits(members: readonly GroupMember[]): CatalogModel["limit"] {
 }
 
 function combineCapabilities(members: readonly GroupMember[]): CatalogModel["capabilities"] {
-  const all = (pick: (capabilities: CatalogModel["capabilities"]) => boolean) =>
-    members.every((member) => pick(member.capabilities))
+  let reasoning = true
+  let toolCall = true
+  let attachment = true
+  let temperature = true
+  for (const { capabilities } of members) {
+    reasoning &&= capabilities.reasoning
+    toolCall &&= capabilities.toolCall
+    attachment &&= capabilities.attachment
+    temperature &&= capabilities.temperature
+  }
   return {
-    reasoning: all((c) => c.reasoning),
-    toolCall: all((c) => c.toolCall),
-    attachment: all((c) => c.attachment),
-    temperature: all((c) => c.temperature),
+    reasoning,
+    toolCall,
+    attachment,
+    temperature,
     input: intersectModalities(members.map((member) => member.capabilities.input)),
     output: intersectModalities(members.map((member) => member.capabilities.output)),
   }
@@ -343,7 +452,7 @@ function toMember(candidate: Candidate): GroupMember {
     name: model.name,
     limit: model.limit,
     capabilities: model.capabilities,
-    joined: candidate.joined,
+    joined: joinedOf(candidate),
   }
   if (model.cost) member.cost = model.cost
   if (model.releaseDate) member.releaseDate = model.releaseDate
@@ -397,7 +506,6 @@ export function buildGroups(providers: readonly CatalogProvider[], config: Group
   const models = allModels.filter((model) => !matchesAny(config.exclude, model))
 
   // Step 2: identities and candidate groups.
-  const identities = new Map<string, ModelIdentity>()
   const buckets = new Map<string, Candidate[]>()
   for (const model of models) {
     const result = identify(model)
@@ -405,14 +513,14 @@ export function buildGroups(providers: readonly CatalogProvider[], config: Group
       ungrouped.push({ providerID: model.providerID, modelID: model.modelID, reason: result.reason })
       continue
     }
-    identities.set(refKey(model), result.identity)
-    const { key, detail } = result.identity
-    const entry: Candidate = { model, joined: { kind: "identity", key, detail } }
+    const { identity } = result
+    const { key } = identity
+    const entry: Candidate = { model, identity }
     const bucket = buckets.get(key)
     if (bucket) bucket.push(entry)
     else buckets.set(key, [entry])
   }
-  foldSnapshots(buckets, identities)
+  foldSnapshots(buckets)
   dropEarlyReleases(buckets, ungrouped)
 
   // Step 5: manual rules, in group id order so a model claimed twice goes to the same group every time.
@@ -504,12 +612,13 @@ export function buildGroups(providers: readonly CatalogProvider[], config: Group
       })
   }
 
-  // Steps 6 and 7: leave out outliers, build, keep, order.
   const groups: Group[] = []
   for (const [groupID, detected] of buckets) {
+    const rule = config.groups[groupID]
+    // Most buckets are one model at one provider: nothing to leave out, too few providers, no rule to report on.
+    if (detected.length === 1 && config.minProviders > 1 && !rule && !keptWithOneProvider.has(groupID)) continue
     const { kept: candidates, leftOut } = leaveOutOutliers(groupID, detected)
     ungrouped.push(...leftOut)
-    const rule = config.groups[groupID]
     const priority = rule?.priority ?? config.providerPriority
     const members = orderMembers(candidates.map(toMember), priority)
     const providerIDs = distinctProviders(members)

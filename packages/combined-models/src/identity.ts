@@ -93,13 +93,52 @@ const NAME_ONLY_MARKERS = [
   "preview",
 ] as const
 
+const MARKER_ORDER = new Map<string, number>(NAME_ONLY_MARKERS.map((marker, index) => [marker, index]))
+
+/** `4-5` as a whole version inside an id; the few versions catalogs spell are compiled once. */
+const versionPatterns = new Map<string, RegExp>()
+function versionPattern(version: string): RegExp {
+  let pattern = versionPatterns.get(version)
+  if (pattern) return pattern
+  if (versionPatterns.size >= 1_000) versionPatterns.clear()
+  versionPatterns.set(version, (pattern = new RegExp(`(?:^|\\D)${version}(?:\\D|$)`)))
+  return pattern
+}
+
 const ISO_DATE = /-(20\d\d)-(0[1-9]|1[0-2])-([0-3]\d)$/
 const COMPACT_DATE = /-(20\d\d)(0[1-9]|1[0-2])([0-3]\d)(?=-|$)/
 
+/**
+ * Identities by catalog content. An identity depends on the id and the name only, never on the provider, so the
+ * catalog's 5,000 entries hold about 3,700 distinct ones (one model id at many gateways), and a provider reload
+ * (a new instance, a config edit) finds every one already computed. Results are immutable and shared. Keyed by id
+ * then name, the catalog's own strings: no key string is built per lookup. The bound keeps a long-running server
+ * whose catalog keeps changing from growing without end: past it the cache starts over.
+ */
+const identities = new Map<string, Map<string, IdentityResult>>()
+let cachedIdentities = 0
+const IDENTITY_CACHE_ENTRIES = 20_000
+
 /** Explains why a model has no automatic identity, or gives it. */
 export function identify(model: Pick<CatalogModel, "providerID" | "modelID" | "name">): IdentityResult {
+  let byName = identities.get(model.modelID)
+  const cached = byName?.get(model.name)
+  if (cached) return cached
+  const result = identifyUncached(model.modelID, model.name)
+  if (cachedIdentities >= IDENTITY_CACHE_ENTRIES) {
+    identities.clear()
+    cachedIdentities = 0
+    byName = undefined
+  }
+  if (!byName) identities.set(model.modelID, (byName = new Map()))
+  byName.set(model.name, result)
+  cachedIdentities++
+  return result
+}
+
+function identifyUncached(modelID: string, name: string): IdentityResult {
   const steps: string[] = []
-  const original = model.modelID
+  const original = modelID
   let id = original.trim().toLowerCase()
 
   const segments = id.split("/")
@@ -173,7 +212,7 @@ export function identify(model: Pick<CatalogModel, "providerID" | "modelID" | "n
 
   if (wasUppercaseTurbo && !/^(gpt|glm|kimi|grok|qwen-turbo)/.test(id))
     return { ok: false, reason: '"-Turbo" on an open-weights id marks a quantised build' }
-  const rejected = rejectReason(id, spelled, model.name)
+  const rejected = rejectReason(id, spelled, name)
   if (rejected) return { ok: false, reason: rejected }
 
   if (date && !isClaude) {
@@ -237,9 +276,13 @@ function nameDisagreement(key: string, name: string): string | undefined {
     .replace(/nano banana/g, "")
     .replace(/\([^)]*\)/g, " ")
     .replace(/^[^:]*:\s*/, "")
-  const nameWords = new Set(plain.split(/[^a-z0-9]+/))
-  for (const marker of NAME_ONLY_MARKERS)
-    if (nameWords.has(marker) && !key.includes(marker)) return `the name "${name}" says "${marker}", the id does not`
+  // The first marker in list order that the name has and the id lacks.
+  let found: number | undefined
+  for (const word of plain.split(/[^a-z0-9]+/)) {
+    const index = MARKER_ORDER.get(word)
+    if (index !== undefined && (found === undefined || index < found) && !key.includes(word)) found = index
+  }
+  if (found !== undefined) return `the name "${name}" says "${NAME_ONLY_MARKERS[found]}", the id does not`
   // A snapshot code in the name ("DeepSeek V3 0324", "Kimi K2 0711") that the id lacks names a different build.
   const undashedKey = key.replace(/-/g, "")
   for (const code of plain.match(/\b\d{4}\b/g) ?? [])
@@ -249,7 +292,7 @@ function nameDisagreement(key: string, name: string): string | undefined {
   for (const match of plain.matchAll(/(\d+)\.(\d+)/g)) {
     // "Nova Pro 1.0" is `nova-pro-v1`, "Claude 4.0 Opus" is `claude-opus-4`.
     const version = match[2] === "0" ? `${match[1]}` : `${match[1]}-${match[2]}`
-    if (!new RegExp(`(?:^|\\D)${version}(?:\\D|$)`).test(key))
+    if (!versionPattern(version).test(key))
       return `the name "${name}" says version ${match[1]}.${match[2]}, the id "${key}" does not`
   }
   return undefined

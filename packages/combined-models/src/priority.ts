@@ -10,12 +10,12 @@ function compareText(a: string, b: string): number {
 }
 
 export function orderMembers<T extends MemberRef>(members: readonly T[], priority: readonly string[]): T[] {
-  const rank = new Map<string, number>()
-  priority.forEach((providerID, index) => {
-    if (!rank.has(providerID)) rank.set(providerID, index)
-  })
-  // Unlisted providers share one rank after every listed one.
-  const rankOf = (providerID: string) => rank.get(providerID) ?? priority.length
+  // Unlisted providers share one rank after every listed one. A priority is a handful of ids: `indexOf` beats
+  // building a map for every group of a catalog.
+  const rankOf = (providerID: string) => {
+    const index = priority.indexOf(providerID)
+    return index === -1 ? priority.length : index
+  }
   return [...members].sort((a, b) => {
     const byRank = rankOf(a.providerID) - rankOf(b.providerID)
     if (byRank !== 0) return byRank
@@ -25,5 +25,7 @@ export function orderMembers<T extends MemberRef>(members: readonly T[], priorit
 
 /** Distinct provider ids of already ordered members, first appearance wins. */
 export function distinctProviders(members: readonly MemberRef[]): string[] {
-  return [...new Set(members.map((member) => member.providerID))]
+  const providers: string[] = []
+  for (const member of members) if (!providers.includes(member.providerID)) providers.push(member.providerID)
+  return providers
 }

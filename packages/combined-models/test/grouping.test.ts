@@ -296,3 +296,28 @@ describe("small catalogs", () => {
     expect(problems.map((problem) => problem.path)).toContain("combined_models.groups.b.members[0]")
   })
 })
+
+describe("the input as it comes", () => {
+  test("a provider listed twice is one provider, and a ref listed twice keeps the entry with the smallest name", () => {
+    const sonnet = (providerID: string, name: string, output: number) =>
+      model(providerID, "claude-sonnet-4-5", { name, limit: { context: 200_000, output } })
+    const providers: CatalogProvider[] = [
+      { id: "anthropic", name: "Anthropic", models: [sonnet("anthropic", "Claude Sonnet 4.5 (b)", 64_000)] },
+      { id: "openrouter", name: "OpenRouter", models: [sonnet("elsewhere", "Claude Sonnet 4.5", 64_000)] },
+      { id: "anthropic", name: "Anthropic", models: [sonnet("anthropic", "Claude Sonnet 4.5 (a)", 32_000)] },
+    ]
+    for (const order of [providers, [...providers].reverse()]) {
+      const group = find(buildGroups(order, config()).groups, "claude-sonnet-4-5")!
+      // The provider a list sits under wins over the id a model carries.
+      expect(refs(group)).toEqual(["anthropic/claude-sonnet-4-5", "openrouter/claude-sonnet-4-5"])
+      expect(group.members[0]!.name).toBe("Claude Sonnet 4.5 (a)")
+      expect(group.limit.output).toBe(32_000)
+    }
+  })
+
+  test("the same catalog grouped twice gives the same groups (cached identities change nothing)", () => {
+    const first = buildGroups(fixtureProviders, config())
+    const second = buildGroups(structuredClone(fixtureProviders), config())
+    expect(second).toEqual(first)
+  })
+})

@@ -300,3 +300,16 @@ test("a provider reload with the same state dir and cooldowns keeps the health r
   expect(rt.health).not.toBe(second)
   rmSync(stateDir, { recursive: true, force: true })
 })
+
+describe("the loaded models a fallback chain can name", () => {
+  test("follow the latest provider load, not the first one looked at", () => {
+    const rt = new CombinedRuntime()
+    rt.configure({ config: {}, providers: loadedProviders() })
+    expect(rt.models.get("anthropic/claude-haiku-4-5")?.name).toBe("Claude Haiku 4.5")
+    const reloaded = loadedProviders()
+    delete (reloaded.anthropic!.models as Record<string, unknown>)["claude-haiku-4-5"]
+    rt.configure({ config: {}, providers: reloaded })
+    expect(rt.models.get("anthropic/claude-haiku-4-5")).toBeUndefined()
+    expect(rt.models.get("anthropic/claude-sonnet-4-5")?.modelID).toBe("claude-sonnet-4-5")
+  })
+})

@@ -12,7 +12,7 @@ import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import type { Access } from "../route.ts"
-import type { CatalogModel, ClassifiedError, Group, MemberRef } from "../types.ts"
+import type { CatalogModel, CatalogProvider, ClassifiedError, Group, MemberRef } from "../types.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
 import { isRecord, stringList } from "../record.ts"
 
@@ -54,8 +54,21 @@ const MAX_SWITCHES_KEPT = 50
 export class CombinedRuntime {
   config: ResolvedConfig = DEFAULTS
   groups = new Map<string, Group>()
-  /** Every loaded concrete model by `provider/model`: fallback chains may name one directly. */
-  models = new Map<string, CatalogModel>()
+  /** The loaded concrete models the latest configure read, by provider. */
+  private catalog: readonly CatalogProvider[] = []
+  private modelIndex: Map<string, CatalogModel> | undefined
+  /**
+   * Every loaded concrete model by `provider/model`: fallback chains may name one directly. Indexed on first use:
+   * most sessions never name one, and indexing a full catalog costs more than grouping it.
+   */
+  get models(): ReadonlyMap<string, CatalogModel> {
+    if (!this.modelIndex) {
+      this.modelIndex = new Map()
+      for (const provider of this.catalog)
+        for (const model of provider.models) this.modelIndex.set(`${provider.id}/${model.modelID}`, model)
+    }
+    return this.modelIndex
+  }
   access: Access = {}
   /** Config problems and warnings from the latest configure, for logs and the status view. */
   problems: ConfigProblem[] = []
@@ -130,11 +143,11 @@ export class CombinedRuntime {
     this.oauth = oauthProviders(input.credentials)
 
     this.groups.clear()
-    this.models.clear()
+    this.catalog = []
+    this.modelIndex = undefined
     if (!this.config.enabled) return { groups: [], problems: this.problems }
     const catalog = fromOpenCodeProviders(real)
-    for (const provider of catalog.providers)
-      for (const model of provider.models) this.models.set(`${provider.id}/${model.modelID}`, model)
+    this.catalog = catalog.providers
     const { groups, problems } = buildGroups(catalog.providers, this.config)
     for (const group of groups) this.groups.set(group.id, group)
     this.problems.push(...problems)
