@@ -75,6 +75,32 @@ const Cooldowns = z
 
 export const STICKY_MODES = ["turn", "session", "off"] as const
 
+/** `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS. */
+const RedisUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value)
+      return (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== ""
+    } catch {
+      return false
+    }
+  },
+  { error: 'expected a Redis URL such as "redis://127.0.0.1:6379/0" ("rediss://" for TLS; "{env:REDIS_URL}" reads it from the environment)' },
+)
+
+const HealthStoreSetting = z
+  .union(
+    [
+      z.literal("file"),
+      z.strictObject({ redis: RedisUrl.meta({ description: "The Redis server every process shares cooldowns through" }) }),
+    ],
+    { error: 'expected "file" or { "redis": "redis://host:6379/0" }' },
+  )
+  .meta({
+    description:
+      'Where cooldowns are shared: "file" (default; every OpenCode process of this machine) or { "redis": url } (every machine that uses the same server, with the file as the fallback while it is unreachable)',
+  })
+
 export const CombinedModelsSettings = z
   .strictObject({
     enabled: z.boolean().optional().meta({ description: "Turn the combined provider on or off (default true)" }),
@@ -128,6 +154,7 @@ export const CombinedModelsSettings = z
         description:
           '"turn": stay on the member that last answered until the turn ends (default); "session": stay until it fails; "off": every step starts at the top of the priority list',
       }),
+    health_store: HealthStoreSetting.optional(),
     timeouts: z
       .strictObject({
         first_byte: Duration.optional().meta({ description: "No response by then counts as a timeout (default 60s)" }),
@@ -189,6 +216,8 @@ export interface ResolvedConfig {
   maxFallbackDepth: number
   sticky: (typeof STICKY_MODES)[number]
   timeouts: { firstByteMs: number; stallMs: number }
+  /** Where cooldowns are shared beyond this process. */
+  healthStore: { kind: "file" } | { kind: "redis"; url: string }
 }
 
 export const DEFAULT_COOLDOWNS: Record<CooldownReason, number> = {
@@ -231,6 +260,7 @@ export const DEFAULTS: ResolvedConfig = {
   maxFallbackDepth: 2,
   sticky: "turn",
   timeouts: { firstByteMs: 60_000, stallMs: 120_000 },
+  healthStore: { kind: "file" },
 }
 
 export interface ConfigProblem {
@@ -340,6 +370,10 @@ export function resolveConfig(raw: unknown, options: { configuredProviders?: rea
         firstByteMs: settings.timeouts?.first_byte ?? DEFAULTS.timeouts.firstByteMs,
         stallMs: settings.timeouts?.stall ?? DEFAULTS.timeouts.stallMs,
       },
+      healthStore:
+        settings.health_store === undefined || settings.health_store === "file"
+          ? DEFAULTS.healthStore
+          : { kind: "redis", url: settings.health_store.redis },
     },
   }
 }

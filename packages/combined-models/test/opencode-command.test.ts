@@ -109,6 +109,7 @@ describe("renderCombinedStatus", () => {
   const status: CombinedStatus = {
     providerID: "combined",
     providerName: "Combined",
+    healthStore: { kind: "file" },
     now: NOW,
     groups: [
       {

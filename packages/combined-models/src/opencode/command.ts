@@ -3,7 +3,8 @@
  * It reads state only (the provider list OpenCode built, the shared health and switches files) and calls no model.
  * `combinedStatus` gathers plain data; `renderCombinedStatus` turns it into text; the command prints one of the two.
  */
-import { DEFAULTS, fallbackChainFor, resolveConfig } from "../config.ts"
+import { DEFAULTS, fallbackChainFor, resolveConfig, type ResolvedConfig } from "../config.ts"
+import { describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { HealthRegistry, type HealthView } from "../health.ts"
 import { formatDuration, describeFailure } from "../label.ts"
@@ -58,6 +59,16 @@ export interface CombinedStatus {
   switches: SwitchRecord[]
   /** Config warnings from the latest grouping (unknown providers in `provider_priority`, rules that matched nothing). */
   warnings: string[]
+  /** Where cooldowns are shared: the machine's health file, or Redis (credentials left out) with its state. */
+  healthStore: { kind: "file" } | { kind: "redis"; where: string; synced: boolean; problem?: string }
+}
+
+/**
+ * `opencode combined` runs in a process of its own: with a Redis store, wait (briefly) for the mirror to load before
+ * reading health, so it shows what other machines recorded. Resolves at once for the file store; never rejects.
+ */
+export async function combinedHealthSynced(providers: Record<string, OpenCodeProvider>, timeoutMs = 1_500): Promise<void> {
+  await runtimeOf(providers).redisStore?.whenSynced(timeoutMs)
 }
 
 /** Everything `opencode combined` shows, from the providers OpenCode loaded (its `Provider.list()`). */
@@ -83,7 +94,15 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
     })),
     switches: rt.latestSwitches(),
     warnings: rt.problems.map((problem) => `${problem.path}: ${problem.message}`),
+    healthStore: healthStoreStatus(rt.config.healthStore, rt.redisStore),
   }
+}
+
+function healthStoreStatus(setting: ResolvedConfig["healthStore"], store: RedisHealthStore | undefined): CombinedStatus["healthStore"] {
+  if (setting.kind === "file") return { kind: "file" }
+  const where = describeRedisUrl(setting.url)
+  if (!store) return { kind: "redis", where, synced: false, problem: "no state directory: cooldowns stay in this process" }
+  return { kind: "redis", where, synced: store.synced, ...(store.problem ? { problem: store.problem } : {}) }
 }
 
 /** A member's health as the views show it, from the shared registry (or any view of the health file). */
@@ -161,6 +180,13 @@ export function renderCombinedStatus(status: CombinedStatus): string {
       const route = `${record.from.providerID} → ${record.to.providerID}`
       lines.push(`  ${clockTime(record.at)}  ${status.providerID}/${record.groupID}  ${route}  ${record.notice}  (session ${record.sessionID})`)
     }
+  }
+
+  const store = status.healthStore
+  if (store.kind === "redis") {
+    lines.push("")
+    if (store.problem) lines.push(`Health store: ${store.problem}`)
+    else lines.push(`Health store: Redis at ${store.where}${store.synced ? "" : " (not loaded yet: cooldowns other machines recorded may be missing)"}`)
   }
 
   if (status.warnings.length) {

@@ -9,6 +9,7 @@ import { fromOpenCodeProviders } from "../catalog.ts"
 import { DEFAULTS, resolveConfig, type ConfigProblem, type ResolvedConfig } from "../config.ts"
 import { buildGroups } from "../grouping.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
+import { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import type { Access } from "../route.ts"
@@ -99,16 +100,45 @@ export class CombinedRuntime {
   /** The key under which instances share this runtime's registry; undefined for a registry of its own (a test clock). */
   healthKey: string | undefined
 
+  /** The Redis store under the registry, when `health_store` asks for one; undefined for the file alone. */
+  get redisStore(): RedisHealthStore | undefined {
+    return this.healthKey === undefined ? this.ownRedis : sharedRedis.get(this.healthKey)
+  }
+  private ownRedis: RedisHealthStore | undefined
+
+  /** Store problems and recoveries not yet logged: the next step's route carries them to OpenCode's log, once. */
+  takeStoreNotices(): string[] {
+    const key = this.healthKey ?? ""
+    const notices = storeNotices.get(key)
+    if (!notices?.length) return []
+    storeNotices.delete(key)
+    return notices
+  }
+
   private newHealth(stateDir: string | undefined, clock?: () => number) {
-    const inputs = JSON.stringify([stateDir, this.config.cooldowns])
+    const storeSetting = this.config.healthStore
+    const inputs = JSON.stringify([stateDir, this.config.cooldowns, storeSetting])
     this.healthInputs = inputs
     if (stateDir) this.switchesFile = switchesPath(stateDir)
-    const build = () =>
-      new HealthRegistry({
+    const build = () => {
+      const file = stateDir ? createFileHealthStore(defaultHealthPath(stateDir), { clock }) : undefined
+      const redis =
+        file && storeSetting.kind === "redis"
+          ? createRedisHealthStore({ url: storeSetting.url, local: file, clock, onProblem: (problem) => noteStoreProblem(clock ? "" : inputs, storeSetting.url, problem) })
+          : undefined
+      if (clock) {
+        this.ownRedis?.close()
+        this.ownRedis = redis
+      }
+      if (redis && !clock) sharedRedis.set(inputs, redis)
+      return new HealthRegistry({
         cooldowns: this.config.cooldowns,
         clock,
-        store: stateDir ? createFileHealthStore(defaultHealthPath(stateDir), { clock }) : undefined,
+        store: redis ?? file,
+        // Reading the Redis store is reading memory: every decision sees what was published.
+        ...(redis ? { refreshIntervalMs: 0 } : {}),
       })
+    }
     // A test clock makes a registry of its own; OpenCode's instances share one per state dir and cooldown table.
     this.healthKey = clock ? undefined : inputs
     if (clock) return build()
@@ -136,7 +166,7 @@ export class CombinedRuntime {
     const resolved = resolveConfig(raw, { configuredProviders: real.map((provider) => provider.id) })
     this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
     this.config = resolved.ok ? resolved.config : DEFAULTS
-    if (input.stateDir !== undefined && JSON.stringify([input.stateDir, this.config.cooldowns]) !== this.healthInputs)
+    if (input.stateDir !== undefined && JSON.stringify([input.stateDir, this.config.cooldowns, this.config.healthStore]) !== this.healthInputs)
       this.health = this.newHealth(input.stateDir, input.clock)
     this.access = accessFrom(raw, real)
     this.credentials = credentialFingerprints(real, input.credentials)
@@ -184,6 +214,15 @@ export const DEFAULT_INSTANCE = ""
 
 const runtimes = new Map<string, CombinedRuntime>()
 const sharedHealth = new Map<string, HealthRegistry>()
+const sharedRedis = new Map<string, RedisHealthStore>()
+const storeNotices = new Map<string, string[]>()
+
+function noteStoreProblem(key: string, url: string, problem: string | undefined) {
+  const notices = storeNotices.get(key) ?? []
+  notices.push(problem ?? `combined-models: Redis at ${describeRedisUrl(url)} is reachable again; cooldowns are shared through it`)
+  if (problem !== undefined) notices[notices.length - 1] = `combined-models: ${problem}`
+  storeNotices.set(key, notices.slice(-10))
+}
 
 /**
  * The runtime of one OpenCode instance, by its directory (upstream's `InstanceState` key). `opencode serve` and the
@@ -207,6 +246,9 @@ export function disposeRuntime(instance: string, providers: object) {
 export function resetRuntime(next?: CombinedRuntime) {
   runtimes.clear()
   sharedHealth.clear()
+  for (const store of sharedRedis.values()) store.close()
+  sharedRedis.clear()
+  storeNotices.clear()
   if (!next) return
   runtimes.set(DEFAULT_INSTANCE, next)
   if (next.healthKey !== undefined) sharedHealth.set(next.healthKey, next.health)

@@ -57,6 +57,8 @@ export interface StepRoute<P extends string = string, M extends string = string>
    * the processor sets `busy` again when the step streams.
    */
   status?: FailoverStatusInfo
+  /** Lines for OpenCode's log, each once per process: the shared health store became unreachable, or came back. */
+  log?: string[]
 }
 
 /** A session status of upstream's `retry` type that carries a failover notice (`action.reason: "failover"`). */
@@ -220,6 +222,17 @@ export function routeStep<P extends string, M extends string>(
   user: UserMessageLike & { model: { providerID: P; modelID: M } },
   tokens?: TokensLike,
   options: { instance?: string; now?: number } = {},
+): StepRoute<P, M> {
+  const route = chooseStep(sessionID, user, tokens, options)
+  const log = runtime(options.instance).takeStoreNotices()
+  return log.length ? { ...route, log } : route
+}
+
+function chooseStep<P extends string, M extends string>(
+  sessionID: string,
+  user: UserMessageLike & { model: { providerID: P; modelID: M } },
+  tokens: TokensLike | undefined,
+  options: { instance?: string; now?: number },
 ): StepRoute<P, M> {
   const now = options.now ?? Date.now()
   const selected = { providerID: user.model.providerID, modelID: user.model.modelID, waitMs: 0, replay: false }

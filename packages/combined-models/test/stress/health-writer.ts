@@ -1,20 +1,27 @@
 /**
  * One process of the shared-store stress test: reports, forgets and reads cooldowns on one health file for a while,
  * through the registry exactly as OpenCode holds it (deferred writes), then prints which of its keys it left active.
- * argv: <file> <index> <start epoch ms> <duration ms> <wave attempt start epoch ms>
+ * argv: <file> <index> <start epoch ms> <duration ms> <wave attempt start epoch ms> [<redis url>]
+ * With a Redis URL the file is this process's own (a machine of its own) and Redis is what the writers share.
  */
 import { DEFAULT_COOLDOWNS } from "../../src/config.ts"
 import { createFileHealthStore } from "../../src/health-store.ts"
+import { createRedisHealthStore } from "../../src/health-store-redis.ts"
 import { HealthRegistry } from "../../src/health.ts"
 
-const [file, indexText, startText, durationText, waveText] = process.argv.slice(2)
+const [file, indexText, startText, durationText, waveText, redisUrl] = process.argv.slice(2)
 const index = Number(indexText)
 const startAt = Number(startText)
 const until = startAt + Number(durationText)
 const waveStartedAt = Number(waveText)
 const MODELS = 10
 
-const store = createFileHealthStore(file!, { onProblem: (problem) => process.stderr.write(`problem: ${problem}\n`) })
+const fileStore = createFileHealthStore(file!, { onProblem: (problem) => process.stderr.write(`problem: ${problem}\n`) })
+const redis = redisUrl
+  ? createRedisHealthStore({ url: redisUrl, local: fileStore, onProblem: (problem) => problem && process.stderr.write(`problem: ${problem}\n`) })
+  : undefined
+if (redis && !(await redis.whenSynced(10_000))) throw new Error(`Redis at ${redisUrl} did not sync`)
+const store = redis ?? fileStore
 const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, store, refreshIntervalMs: 0 })
 const active = new Map<string, boolean>()
 const provider = `p${index}`
@@ -41,4 +48,8 @@ while (Date.now() < until || round < 6) {
   await Bun.sleep(Math.random() * 3)
 }
 health.flush({ final: true })
+if (redis) {
+  await redis.drained()
+  redis.close()
+}
 process.stdout.write(JSON.stringify({ provider, rounds: round, active: [...active].filter(([, on]) => on).map(([id]) => id) }) + "\n")
