@@ -141,7 +141,7 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   instance?: string
   /** The auth store and environment the provider layer read (`Auth.all()`, `Env.all()`). */
   credentials?: CredentialSources
-}): { warnings: string[]; dispose: () => void } {
+}): { warnings: string[]; dispose: () => void; ready: () => Promise<void> } {
   const { providers } = input
   const instance = input.instance ?? DEFAULT_INSTANCE
   const rt = runtime(instance)
@@ -159,7 +159,18 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
     .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
     .filter((warning) => !warned.has(warning))
   for (const warning of warnings) warned.add(warning)
-  return { warnings, dispose: () => disposeRuntime(instance, providers) }
+  return { warnings, dispose: () => disposeRuntime(instance, providers), ready: () => healthReady(rt) }
+}
+
+/**
+ * How long a provider load waits, once, for a Redis health store's first sync: routing itself reads memory and never
+ * waits, so without this a process's first step would not know what other machines recorded. Resolves at once for
+ * the file store, a synced store, or Redis refusing the connection; never rejects.
+ */
+export const FIRST_SYNC_WAIT_MS = 500
+
+async function healthReady(rt: CombinedRuntime): Promise<void> {
+  await rt.redisStore?.whenSynced(FIRST_SYNC_WAIT_MS)
 }
 
 /**
