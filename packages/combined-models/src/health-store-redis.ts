@@ -252,7 +252,13 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     reconnectTimer.unref?.()
   }
 
+  /** Messages that arrived while a full reload was on its way: applied again after it, being newer than what it read. */
+  let heardDuringReload: string[] | undefined
   const onMessage = (message: string) => {
+    heardDuringReload?.push(message)
+    applyMessage(message)
+  }
+  const applyMessage = (message: string) => {
     const newline = message.indexOf("\n")
     if (newline === -1) return
     const key = message.slice(0, newline)
@@ -285,8 +291,16 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   }
 
   const reloadMirror = async () => {
-    const keys = await scanKeys()
-    const values = keys.length ? ((await send("MGET", keys)) as unknown[]) : []
+    const heard: string[] = []
+    heardDuringReload = heard
+    let keys: string[]
+    let values: unknown[]
+    try {
+      keys = await scanKeys()
+      values = keys.length ? ((await send("MGET", keys)) as unknown[]) : []
+    } finally {
+      if (heardDuringReload === heard) heardDuringReload = undefined
+    }
     const next = new Map<string, CooldownEntry>()
     const now = clock()
     for (const value of values) {
@@ -297,6 +311,7 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     for (const [key, held] of mirror) if (!next.has(key) && held.until > now && synced) forgetLocally(held)
     mirror = next
     mirrorVersion++
+    for (const message of heard) applyMessage(message)
   }
 
   /** One key changed from what Redis holds now, retried while another writer gets there first. */

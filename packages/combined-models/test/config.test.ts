@@ -186,6 +186,7 @@ test("the published schema describes every key and rejects unknown ones", () => 
       "exclude",
       "failover_on",
       "groups",
+      "health_store",
       "fallback_models",
       "max_fallback_depth",
       "max_retry_wait",

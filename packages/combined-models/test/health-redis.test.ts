@@ -209,3 +209,35 @@ function readFileSafe(file: string) {
     return []
   }
 }
+
+describe("as OpenCode holds it", () => {
+  test.skipIf(skip)("health_store picks Redis for the instance's registry; its problems reach the log once and opencode combined", async () => {
+    const { CombinedRuntime, resetRuntime } = await import("../src/opencode/runtime.ts")
+    const { renderCombinedStatus, combinedStatus } = await import("../src/opencode/command.ts")
+    const { addCombinedProvider } = await import("../src/opencode/provider.ts")
+    const { ocModel, ocProvider } = await import("./opencode-fixtures.ts")
+    resetRuntime(new CombinedRuntime())
+    try {
+      const providers = {
+        anthropic: ocProvider("anthropic", "Anthropic", [ocModel("anthropic", "claude-sonnet-4-5")]),
+        "github-copilot": ocProvider("github-copilot", "GitHub Copilot", [ocModel("github-copilot", "claude-sonnet-4.5")]),
+      }
+      const dead = `redis://:secret-password@127.0.0.1:${redis.port + 1}/0`
+      const combined = addCombinedProvider({ providers, config: { combined_models: { health_store: { redis: dead } } }, stateDir: join(dir, "oc-state") })
+      await combined.ready()
+      const status = combinedStatus(providers)
+      expect(status.healthStore).toMatchObject({ kind: "redis", synced: false })
+      const text = renderCombinedStatus(status)
+      expect(text).toContain(`Health store: Redis at redis://127.0.0.1:${redis.port + 1}/0 is unreachable`)
+      // The password never shows.
+      expect(text).not.toContain("secret-password")
+      const { runtime } = await import("../src/opencode/runtime.ts")
+      const notices = runtime().takeStoreNotices()
+      expect(notices).toHaveLength(1)
+      expect(notices[0]).toStartWith("combined-models: Redis at ")
+      expect(runtime().takeStoreNotices()).toEqual([])
+    } finally {
+      resetRuntime()
+    }
+  })
+})
