@@ -2,10 +2,15 @@
  * `bun run bench`: grouping on the real catalog (median time, peak memory) and the engine's overhead per failover
  * decision on loopback with the real AI SDK providers (p50, p99). Writes the results into docs/benchmarks.md.
  */
-import { existsSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { RedisClient } from "bun"
 import { join } from "node:path"
 import { classify } from "../../packages/combined-models/src/classify.ts"
-import { resolveConfig } from "../../packages/combined-models/src/config.ts"
+import { DEFAULT_COOLDOWNS, resolveConfig } from "../../packages/combined-models/src/config.ts"
+import { createFileHealthStore } from "../../packages/combined-models/src/health-store.ts"
+import { createRedisHealthStore } from "../../packages/combined-models/src/health-store-redis.ts"
+import { redisAvailable, startRedis } from "../../packages/combined-models/test/redis-server.ts"
 import { startRehearsal } from "../../packages/combined-models/src/driver/rehearsal.ts"
 import { CombinedRuntime } from "../../packages/combined-models/src/opencode/runtime.ts"
 import { HealthRegistry } from "../../packages/combined-models/src/health.ts"
@@ -128,6 +133,66 @@ if (!existsSync(catalogPath)) {
   }
   handoff.sort((a, b) => a - b)
   log(`| failure off the stream → next request leaving (real AI SDK clients, loopback), ${handoff.length} failovers | p50 ${fmt(percentile(handoff, 50))}, p99 ${fmt(percentile(handoff, 99))} |`)
+}
+
+// 4. The Redis health store, against a real redis-server on loopback: a routing decision, and how fresh it is.
+if (!redisAvailable) {
+  log("- Redis health store: skipped, no redis-server on PATH")
+} else {
+  const redis = await startRedis()
+  const dir = mkdtempSync(join(tmpdir(), "combined-models-bench-redis-"))
+  const machine = (name: string) => {
+    const store = createRedisHealthStore({ url: redis.url, local: createFileHealthStore(join(dir, name, "health.json")) })
+    return { store, health: new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, store, refreshIntervalMs: 0, writes: "immediate" }) }
+  }
+  const a = machine("a")
+  const b = machine("b")
+  try {
+    await Promise.all([a.store.whenSynced(5_000), b.store.whenSynced(5_000)])
+    // A routing decision reads the mirror; twenty cooldowns stored, as a busy team might have.
+    for (let index = 0; index < 20; index++)
+      a.health.report({ providerID: `provider-${index}`, modelID: "m" }, { reason: "rate_limit", message: "429", retryAfterMs: 600_000 })
+    await a.store.drained()
+    const member = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
+    const decisions: number[] = []
+    for (let run = 0; run < 20_000; run++) {
+      const start = performance.now()
+      b.health.cooldownOf(member)
+      decisions.push(performance.now() - start)
+    }
+    decisions.sort((x, y) => x - y)
+    log(`| routing decision with the Redis store (mirror read, 20 cooldowns stored), 20,000 runs | p50 ${fmt(percentile(decisions, 50))}, p99 ${fmt(percentile(decisions, 99))} |`)
+
+    // Freshness by publish/subscribe: from A's report to B's next decision seeing it.
+    const spread: number[] = []
+    for (let run = 0; run < 200; run++) {
+      const probe = { providerID: "probe", modelID: `m${run}` }
+      const start = performance.now()
+      a.health.report(probe, { reason: "rate_limit", message: "429", retryAfterMs: 600_000 })
+      while (!b.health.cooldownOf(probe)) await new Promise((resolve) => setImmediate(resolve))
+      spread.push(performance.now() - start)
+    }
+    spread.sort((x, y) => x - y)
+    log(`| a cooldown recorded on one machine → seen by the other's next decision (publish/subscribe), 200 runs | p50 ${fmt(percentile(spread, 50))}, p99 ${fmt(percentile(spread, 99))} |`)
+
+    // The alternative: read Redis on every decision (one MGET of the member's two keys), what each step would wait.
+    const client = new RedisClient(redis.url)
+    await client.connect()
+    const reads: number[] = []
+    for (let run = 0; run < 2_000; run++) {
+      const start = performance.now()
+      await client.send("MGET", ["combined-models:v1:cd:anthropic|claude-sonnet-4-5", "combined-models:v1:cd:anthropic|*"])
+      reads.push(performance.now() - start)
+    }
+    client.close()
+    reads.sort((x, y) => x - y)
+    log(`| the alternative: a Redis read on every decision (MGET of the member's keys, loopback), 2,000 runs | p50 ${fmt(percentile(reads, 50))}, p99 ${fmt(percentile(reads, 99))} |`)
+  } finally {
+    a.store.close()
+    b.store.close()
+    await redis.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 const doc = join(root, "docs/benchmarks.md")
