@@ -107,6 +107,23 @@ describe("two machines that share only a Redis URL", () => {
     expect(await eventually(() => readFileSafe(b.file).length === 0)).toBe(true)
   })
 
+  test.skipIf(skip)("new credentials on one machine clear the provider's account-wide cooldowns on every machine", async () => {
+    const a = machine()
+    const b = machine()
+    await Promise.all([a.store.whenSynced(5_000), b.store.whenSynced(5_000)])
+    const account = { providerID: "anthropic", modelID: "*" }
+    b.health.report(account, { reason: "quota", message: "402 out of credits", statusCode: 402 }, { credential: "aaaaaaaaaaaaaaaa" })
+    b.health.report({ providerID: "openai", modelID: "*" }, { reason: "quota", message: "429 quota", statusCode: 429 }, { credential: "bbbbbbbbbbbbbbbb" })
+    await b.store.drained()
+    expect(await eventually(() => a.health.cooldownOf(account) !== undefined)).toBe(true)
+
+    a.health.clearProvider("anthropic")
+    await a.store.drained()
+    expect(await eventually(() => b.health.cooldownOf(account) === undefined)).toBe(true)
+    // Another provider's account is not touched.
+    expect((await storedValues()).map((entry) => entry.providerID)).toEqual(["openai"])
+  })
+
   test.skipIf(skip)("a failure of a wave another machine recorded first, unheard of here, joins that wave instead of counting again", async () => {
     const b = machine()
     await b.store.whenSynced(5_000)
