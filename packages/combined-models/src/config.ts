@@ -155,6 +155,13 @@ export const CombinedModelsSettings = z
           '"turn": stay on the member that last answered until the turn ends (default); "session": stay until it fails; "off": every step starts at the top of the priority list',
       }),
     health_store: HealthStoreSetting.optional(),
+    picker: z
+      .enum(["combined", "all"], { error: 'expected "combined" or "all"' })
+      .optional()
+      .meta({
+        description:
+          'The TUI model picker: "combined" lists a model several providers serve once, as its combined model (default); "all" lists every provider\'s entry too. The dialog toggles between them either way',
+      }),
     timeouts: z
       .strictObject({
         first_byte: Duration.optional().meta({ description: "No response by then counts as a timeout (default 60s)" }),

@@ -187,6 +187,7 @@ test("the published schema describes every key and rejects unknown ones", () => 
       "failover_on",
       "groups",
       "health_store",
+      "picker",
       "fallback_models",
       "max_fallback_depth",
       "max_retry_wait",

@@ -1,0 +1,102 @@
+/**
+ * The TUI's model picker with combined models: one entry per model. A concrete model that is a member of a combined
+ * model is listed once, as the combined model, instead of once per provider; models in no group stay where they are.
+ * Favorites and recents that point at a member show as its combined model (what is stored is left as it is). Search
+ * finds a combined model by any member's id or name. `combined_models.picker: "all"` (or the dialog's toggle) shows
+ * every provider's entry as stock does.
+ *
+ * Pure: built from what the TUI holds (the provider list with the combined models' members) and, for the entry's
+ * description, the health file the server writes. Nothing is fetched.
+ */
+import { HealthRegistry, type HealthView } from "../health.ts"
+import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
+import { DEFAULTS } from "../config.ts"
+import { formatDuration } from "../label.ts"
+import { isRecord } from "../record.ts"
+import { membersOf } from "./command.ts"
+import type { ModelRef, ProviderLike, ProviderList } from "./label.ts"
+import { PROVIDER_ID } from "./runtime.ts"
+
+export const PICKER_MODES = ["combined", "all"] as const
+export type PickerMode = (typeof PICKER_MODES)[number]
+
+/** `combined_models.picker` from OpenCode's config as the server sends it; `"combined"` unless it says `"all"`. */
+export function pickerMode(config: unknown): PickerMode {
+  const settings = isRecord(config) && isRecord(config.combined_models) ? config.combined_models : undefined
+  return settings?.picker === "all" ? "all" : "combined"
+}
+
+export interface PickerView {
+  mode: PickerMode
+  /** Whether the picker lists this concrete model under its provider. */
+  listed(model: ModelRef): boolean
+  /** What a favorite or recent pointing at `model` shows as: its combined model in "combined" mode, else itself. */
+  shownAs(model: ModelRef): ModelRef
+  /** Text a search matches a combined model by, besides its own name: its members' ids and names. */
+  searchText(model: ModelRef): string
+  /** A combined entry's description: how many providers serve it and which answers now. */
+  description(model: ModelRef, now?: number): string | undefined
+}
+
+const key = (model: ModelRef) => `${model.providerID}/${model.modelID}`
+
+function providerOf(providers: ProviderList, id: string): ProviderLike | undefined {
+  if (!Array.isArray(providers)) return (providers as ReadonlyMap<string, ProviderLike>).get(id)
+  return (providers as readonly ProviderLike[]).find((provider) => provider.id === id)
+}
+
+function combinedModelIDs(providers: ProviderList): string[] {
+  return Object.keys(providerOf(providers, PROVIDER_ID)?.models ?? {})
+}
+
+/** The health the server recorded, read from its state directory; none without one. */
+function healthFrom(stateDir: string | undefined): HealthView | undefined {
+  if (!stateDir) return undefined
+  return new HealthRegistry({ cooldowns: DEFAULTS.cooldowns, store: createFileHealthStore(defaultHealthPath(stateDir)) })
+}
+
+export function pickerView(input: { providers: ProviderList; mode?: PickerMode; stateDir?: string; health?: HealthView }): PickerView {
+  const mode = input.mode ?? "combined"
+  const { providers } = input
+  const memberOf = new Map<string, ModelRef>()
+  const members = new Map<string, ModelRef[]>()
+  for (const modelID of combinedModelIDs(providers)) {
+    const combined = { providerID: PROVIDER_ID, modelID }
+    const list = membersOf(providers, combined)
+    members.set(modelID, list)
+    for (const member of list) if (!memberOf.has(key(member))) memberOf.set(key(member), combined)
+  }
+  let health = input.health
+  const healthView = () => (health ??= healthFrom(input.stateDir))
+
+  return {
+    mode,
+    listed: (model) => mode === "all" || model.providerID === PROVIDER_ID || !memberOf.has(key(model)),
+    shownAs: (model) => (mode === "combined" && memberOf.get(key(model))) || model,
+    searchText(model) {
+      if (model.providerID !== PROVIDER_ID) return ""
+      return (members.get(model.modelID) ?? [])
+        .map((member) => `${key(member)} ${providerOf(providers, member.providerID)?.models[member.modelID]?.name ?? ""}`)
+        .join(" ")
+    },
+    description(model, now = Date.now()) {
+      if (model.providerID !== PROVIDER_ID) return undefined
+      const list = members.get(model.modelID) ?? []
+      const providerIDs = [...new Set(list.map((member) => member.providerID))]
+      if (providerIDs.length === 0) return undefined
+      const count = `${providerIDs.length} provider${providerIDs.length === 1 ? "" : "s"}`
+      const view = healthView()
+      const route: string[] = []
+      for (const member of list) {
+        const cooldown = view?.cooldownOf(member, now)
+        if (!cooldown) {
+          route.push(member.providerID)
+          return `${count} · ${route.join(" → ")}`
+        }
+        const label = `${member.providerID} cooling ${formatDuration(cooldown.until - now)}`
+        if (!route.includes(label)) route.push(label)
+      }
+      return `${count} · every provider cooling (${route.join(", ")})`
+    },
+  }
+}
