@@ -78,3 +78,17 @@ test("combined_models.picker: combined unless it says all", () => {
   expect(pickerMode({ combined_models: { picker: "nonsense" } })).toBe("combined")
   expect(pickerMode(undefined)).toBe("combined")
 })
+
+test("favorites: members show as their combined model once, in order; the rest as they are", async () => {
+  const { shownAsAll } = await import("../src/opencode/picker.ts")
+  const favorites = [
+    { providerID: "github-copilot", modelID: "claude-sonnet-4.5" },
+    { providerID: "anthropic", modelID: "claude-opus-4-1" },
+    { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+  ]
+  expect(shownAsAll(pickerView({ providers }), favorites)).toEqual([
+    { providerID: "combined", modelID: "claude-sonnet-4-5" },
+    { providerID: "anthropic", modelID: "claude-opus-4-1" },
+  ])
+  expect(shownAsAll(pickerView({ providers, mode: "all" }), favorites)).toEqual(favorites)
+})

@@ -100,3 +100,19 @@ export function pickerView(input: { providers: ProviderList; mode?: PickerMode; 
     },
   }
 }
+
+/**
+ * Favorites or recents as the picker shows them: each as `shownAs`, the first of several that show as one combined
+ * model kept. Whatever else an item carries stays.
+ */
+export function shownAsAll<T extends ModelRef>(view: PickerView, items: readonly T[]): T[] {
+  const seen = new Set<string>()
+  const shown: T[] = []
+  for (const item of items) {
+    const ref = view.shownAs(item)
+    if (seen.has(key(ref))) continue
+    seen.add(key(ref))
+    shown.push(ref === item ? item : { ...item, providerID: ref.providerID, modelID: ref.modelID })
+  }
+  return shown
+}
