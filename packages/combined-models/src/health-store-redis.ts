@@ -13,7 +13,8 @@
  *   `basis`, exactly as between processes.
  * - Unreachable, refused or slow (a command without an answer in `commandTimeoutMs`): the store says so once (the
  *   log, `opencode combined`), keeps serving the last mirror and the file, and reconnects with backoff. Back, it
- *   pushes what the file holds (what was recorded during the outage), replays queued forgets and reloads the mirror.
+ *   sends the file's cooldowns Redis has not held (all of them to a restarted server), replays its queue (forgets
+ *   included) and reloads the mirror; what Redis held and no longer holds was cleared elsewhere and leaves the file.
  *
  * Stored: one key per cooldown, `<prefix>:cd:<provider>|<model>` (URI-encoded), whose value is the entry as the file
  * holds it (ids, reason, times, a redacted one-line message, a credential fingerprint, never a secret) and whose TTL
@@ -63,7 +64,7 @@ interface QueuedSave {
 
 export const DEFAULT_REDIS_PREFIX = "combined-models:v1"
 const MAX_QUEUED_SAVES = 1_000
-const CAS_ATTEMPTS = 5
+const CAS_ATTEMPTS = 20
 const RECONNECT_MIN_MS = 250
 const RECONNECT_MAX_MS = 30_000
 const EMPTY: CooldownEntry[] = []
@@ -71,7 +72,9 @@ const HEARTBEAT_MS = 1_000
 
 /**
  * Compare-and-set: KEYS[1] the entry's key; ARGV[1] the value the merge was computed from ("" for none), ARGV[2] the
- * new value ("" deletes), ARGV[3] its TTL in ms ("" for none), ARGV[4] the channel. Returns 1 when written.
+ * new value ("" deletes), ARGV[3] its TTL in ms ("" for none), ARGV[4] the channel. Returns 1 when written. The
+ * message is `<key>\n<new value>`, or `<key>\n-<deleted value>` for a deletion: a receiver holding a newer failure
+ * for that key keeps it.
  */
 const COMPARE_AND_SET = `
 local current = redis.call('GET', KEYS[1])
@@ -83,7 +86,11 @@ elseif ARGV[3] == '' then
 else
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
-redis.call('PUBLISH', ARGV[4], KEYS[1] .. '\\n' .. ARGV[2])
+if ARGV[2] == '' then
+  redis.call('PUBLISH', ARGV[4], KEYS[1] .. '\\n-' .. (current or ''))
+else
+  redis.call('PUBLISH', ARGV[4], KEYS[1] .. '\\n' .. ARGV[2])
+end
 return 1`
 
 /** The URL without its credentials, for messages: `redis://host:6379/0`. */
@@ -174,6 +181,10 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
 
   /** What Redis holds, by entry key, as last seen. */
   let mirror = new Map<string, CooldownEntry>()
+  /** Per entry key, the `since` of the entry Redis was last seen to hold: what a reconnect need not send again. */
+  let knownInRedis = new Map<string, number>()
+  /** The server's `run_id` when last connected: a new one is a restarted (empty) server. */
+  let serverRunId: string | undefined
   let mirrorVersion = 0
   let merged: { local: CooldownEntry[]; version: number; entries: CooldownEntry[] } | undefined
   let local: CooldownEntry[] = []
@@ -229,7 +240,9 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   /** Redis went away: say so once, serve the mirror and the file, try again later. */
   const lost = (error: unknown) => {
     if (closed) return
-    const wasConnected = commands !== undefined
+    // A connection that never got to sync (refused commands, a server that drops us at once) backs off; one that
+    // was working retries soon.
+    const wasSynced = synced
     synced = false
     closeClient(commands)
     closeClient(subscriber, channel)
@@ -237,13 +250,13 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     subscriber = undefined
     if (resyncTimer) clearInterval(resyncTimer)
     resyncTimer = undefined
-    report(
-      `Redis at ${where} is unreachable (${errorText(error)}); cooldowns are shared through this machine's health file until it is back`,
-    )
+    // Said once an outage: the reason may change from attempt to attempt ("refused", "closed"), the news does not.
+    if (problem === undefined)
+      report(`Redis at ${where} is unreachable (${errorText(error)}); cooldowns are shared through this machine's health file until it is back`)
     for (const waiter of syncWaiters) waiter(false)
     syncWaiters.clear()
     if (reconnectTimer) return
-    const delay = wasConnected ? RECONNECT_MIN_MS : reconnectDelay
+    const delay = wasSynced ? RECONNECT_MIN_MS : reconnectDelay
     reconnectDelay = Math.min(RECONNECT_MAX_MS, reconnectDelay * 2)
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined
@@ -263,7 +276,9 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     if (newline === -1) return
     const key = message.slice(0, newline)
     if (!key.startsWith(keyPrefix)) return
-    const entry = parseValue(message.slice(newline + 1))
+    const value = message.slice(newline + 1)
+    const deleted = value.startsWith("-")
+    const entry = parseValue(deleted ? value.slice(1) : value)
     const [provider, model] = key.slice(keyPrefix.length).split("|")
     if (provider === undefined || model === undefined) return
     let id: string
@@ -272,10 +287,25 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     } catch {
       return
     }
+    if (deleted) {
+      if (entry) knownInRedis.delete(id)
+      removeFromMirror(id, entry)
+      return
+    }
+    if (entry) knownInRedis.set(id, entry.since)
+    setMirror(id, entry && entry.until > clock() ? entry : undefined)
+  }
+
+  /**
+   * Redis no longer holds `cleared` (undefined: whatever it held): drop it here and in the file, unless what is held
+   * here is a newer failure (recorded after what was cleared; its own write is on its way).
+   */
+  const removeFromMirror = (id: string, cleared: CooldownEntry | undefined) => {
     const held = mirror.get(id)
-    const active = entry && entry.until > clock() ? entry : undefined
-    setMirror(id, active)
-    if (!active && held && held.until > clock()) forgetLocally(held)
+    if (held && cleared && held.since > cleared.since) return
+    setMirror(id, undefined)
+    const gone = cleared ?? held
+    if (gone) forgetLocally(gone)
   }
 
   /** Stored keys of this namespace that match a glob (every one by default). */
@@ -310,6 +340,7 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     // Active here, gone there: cleared elsewhere while a published change was missed.
     for (const [key, held] of mirror) if (!next.has(key) && held.until > now && synced) forgetLocally(held)
     mirror = next
+    knownInRedis = new Map([...next].map(([id, entry]) => [id, entry.since]))
     mirrorVersion++
     for (const message of heard) applyMessage(message)
   }
@@ -326,8 +357,13 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       const ttl = next && Number.isFinite(next.until) ? String(Math.max(1, Math.ceil(next.until - clock()))) : ""
       const written = await send("EVAL", [COMPARE_AND_SET, "1", key, currentText, nextText, ttl, channel])
       if (Number(written) !== 1) continue
-      if (next) setMirror(entryKey(next), next)
-      else if (stored) setMirror(entryKey(stored), undefined)
+      if (next) {
+        knownInRedis.set(entryKey(next), next.since)
+        setMirror(entryKey(next), next)
+      } else if (stored) {
+        knownInRedis.delete(entryKey(stored))
+        removeFromMirror(entryKey(stored), stored)
+      }
       return
     }
   }
@@ -358,6 +394,10 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
    * entry goes: a newer failure recorded here stays.
    */
   const forgetLocally = (cleared: CooldownEntry) => {
+    readLocal(true)
+    const id = entryKey(cleared)
+    // Most processes never held it in their file: no locked write for nothing.
+    if (!local.some((entry) => entryKey(entry) === id && entry.since <= cleared.since)) return
     try {
       options.local.save([], { forget: [{ providerID: cleared.providerID, modelID: cleared.modelID, sinceAtMost: cleared.since }] })
     } catch {
@@ -408,10 +448,26 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       }
       client.onclose = onClose
       sub.onclose = onClose
-      // Back: what this process recorded while Redis could not hear it goes first, in order, forgets included.
+      // Back, or first: the file's cooldowns that Redis has not held go first (recorded while it could not hear, by
+      // this process or another of this machine, or lost with a restarted server), then this process's queued changes
+      // in order, forgets included. An entry Redis held and no longer holds was cleared elsewhere: not sent again.
+      const info = String(await send("INFO", ["server"]))
+      const runId = /run_id:(\w+)/.exec(info)?.[1]
+      const sameServer = serverRunId !== undefined && runId === serverRunId
+      serverRunId = runId
+      readLocal(true)
+      const knownBefore = sameServer ? knownInRedis : new Map<string, number>()
+      const unsent = local.filter((entry) => knownBefore.get(entryKey(entry)) !== entry.since)
+      if (unsent.length) queue.unshift({ entries: unsent, forget: [], basis: undefined })
       await drain()
       if (!commands) return
       await reloadMirror()
+      if (closed || commands !== client) return
+      if (sameServer)
+        for (const entry of local) {
+          const id = entryKey(entry)
+          if (knownBefore.get(id) === entry.since && !mirror.has(id) && entry.until > clock()) forgetLocally(entry)
+        }
       synced = true
       reconnectDelay = RECONNECT_MIN_MS
       report(undefined)
@@ -463,7 +519,8 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       mirror = new Map(next.map((entry) => [entryKey(entry), entry]))
       mirrorVersion++
       queue.push({ entries, forget, basis: saveOptions.basis })
-      if (queue.length > MAX_QUEUED_SAVES) queue.splice(0, queue.length - MAX_QUEUED_SAVES)
+      // The oldest go, never the head: it may be on its way. The file keeps every entry; a reconnect sends them.
+      if (queue.length > MAX_QUEUED_SAVES) queue.splice(1, queue.length - MAX_QUEUED_SAVES)
       if (commands) void drain()
       try {
         options.local.save(entries, saveOptions)
