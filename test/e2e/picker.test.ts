@@ -36,8 +36,10 @@ test.skipIf(skip)(
       await Bun.sleep(500)
       tui.send(["Enter"])
       await tui.waitFor(/Select model/, 20_000)
+      await Bun.sleep(500)
       tui.send(["sonnet 4.5"], { literal: true })
-      const combined = await tui.waitFor((screen) => sonnetRows(screen).length > 0 && /All variants/.test(screen), 20_000)
+      // Searching: the sections are gone and the combined entry has its description.
+      const combined = await tui.waitFor((screen) => /providers ·/.test(screen) && !/Recent/.test(screen), 20_000)
       console.log(`picker, combined:\n${combined}`)
       expect(sonnetRows(combined)).toHaveLength(1)
       expect(combined).toMatch(/providers · anthropic cooling \d+ ?m[^\n]*→ github-copilot/)

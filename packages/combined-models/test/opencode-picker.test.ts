@@ -15,6 +15,7 @@ const providers = [
         options: {
           members: [
             { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+            { providerID: "anthropic", modelID: "claude-sonnet-4-5-20250929" },
             { providerID: "github-copilot", modelID: "claude-sonnet-4.5" },
             { providerID: "amazon-bedrock", modelID: "us.anthropic.claude-sonnet-4-5-20250929-v1:0" },
             { providerID: "amazon-bedrock", modelID: "eu.anthropic.claude-sonnet-4-5-20250929-v1:0" },
@@ -63,7 +64,7 @@ test("search finds the combined model by any member's id or name", () => {
   expect(pickerView({ providers }).searchText({ providerID: "anthropic", modelID: "claude-opus-4-1" })).toBe("")
 })
 
-test("the description counts providers (regions of one count once) and names who answers now", () => {
+test("the description counts providers (regions and aliases of one count once) and names who answers now, as routing does", () => {
   const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock: () => NOW })
   const sonnet = { providerID: "combined", modelID: "claude-sonnet-4-5" }
   expect(pickerView({ providers, health }).description(sonnet, NOW)).toBe("3 providers · anthropic")

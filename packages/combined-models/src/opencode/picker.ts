@@ -85,16 +85,19 @@ export function pickerView(input: { providers: ProviderList; mode?: PickerMode; 
       const providerIDs = [...new Set(list.map((member) => member.providerID))]
       if (providerIDs.length === 0) return undefined
       const count = `${providerIDs.length} provider${providerIDs.length === 1 ? "" : "s"}`
+      // As routing sees it: an alias, its dated snapshot and region profiles at one provider share one quota, so the
+      // provider cools as long as the longest of them.
       const view = healthView()
-      const route: string[] = []
+      const until = new Map<string, number>()
       for (const member of list) {
         const cooldown = view?.cooldownOf(member, now)
-        if (!cooldown) {
-          route.push(member.providerID)
-          return `${count} · ${route.join(" → ")}`
-        }
-        const label = `${member.providerID} cooling ${formatDuration(cooldown.until - now)}`
-        if (!route.includes(label)) route.push(label)
+        if (cooldown && cooldown.until > (until.get(member.providerID) ?? 0)) until.set(member.providerID, cooldown.until)
+      }
+      const route: string[] = []
+      for (const providerID of providerIDs) {
+        const end = until.get(providerID)
+        if (end === undefined) return `${count} · ${[...route, providerID].join(" → ")}`
+        route.push(`${providerID} cooling ${formatDuration(end - now)}`)
       }
       return `${count} · every provider cooling (${route.join(", ")})`
     },
