@@ -115,6 +115,7 @@ describe("renderCombinedStatus", () => {
       {
         id: "claude-sonnet-4-5",
         name: "Claude Sonnet 4.5",
+        order: "provider_priority",
         members: [
           {
             providerID: "anthropic",
@@ -148,7 +149,7 @@ describe("renderCombinedStatus", () => {
       [
         "Combined (combined): 1 model, members in priority order",
         "",
-        "combined/claude-sonnet-4-5  Claude Sonnet 4.5",
+        "combined/claude-sonnet-4-5  Claude Sonnet 4.5  (order: provider_priority, then alphabetical)",
         "  1. anthropic/claude-sonnet-4-5 (Anthropic)            cooling down (anthropic rate-limited: Too many requests), 2 min left",
         "  2. github-copilot/claude-sonnet-4.5 (GitHub Copilot)  cooling down (github-copilot rejected the credentials, whole provider), until re-authenticated",
         "  3. openrouter/anthropic/claude-sonnet-4.5             healthy",

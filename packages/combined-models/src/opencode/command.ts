@@ -14,6 +14,7 @@ import { combinedGroupsOf, runtimeOf } from "./provider.ts"
 import { PROVIDER_ID, PROVIDER_NAME, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
 import { readSwitches, switchesPath } from "./switch-store.ts"
 import { credentialFixes } from "./credentials.ts"
+import { combinedOrderEdit } from "./config-edit.ts"
 import { isRecord } from "../record.ts"
 import { parseModelRef, sameMember } from "../route.ts"
 
@@ -46,6 +47,8 @@ export interface GroupStatus {
   id: string
   name: string
   members: MemberStatus[]
+  /** Where the members' order comes from: the group's own `priority`, `provider_priority`, or neither (alphabetical). */
+  order: "group" | "provider_priority" | "alphabetical"
 }
 
 export interface CombinedStatus {
@@ -67,6 +70,16 @@ export interface CombinedStatus {
  * `opencode combined` runs in a process of its own: with a Redis store, wait (briefly) for the mirror to load before
  * reading health, so it shows what other machines recorded. Resolves at once for the file store; never rejects.
  */
+/** `opencode combined priority|exclude|include <group> …` against the providers OpenCode loaded. */
+export function combinedEdit(
+  providers: Record<string, OpenCodeProvider>,
+  input: { action: string; group: string; values: readonly string[]; global?: boolean; directory: string; globalDir: string },
+): { code: number; output: string } {
+  if (input.action !== "priority" && input.action !== "exclude" && input.action !== "include")
+    return { code: 1, output: `unknown action "${input.action}": use priority, exclude or include\n` }
+  return combinedOrderEdit(combinedGroupsOf(providers), { ...input, action: input.action })
+}
+
 export async function combinedHealthSynced(providers: Record<string, OpenCodeProvider>, timeoutMs = 1_500): Promise<void> {
   await runtimeOf(providers).redisStore?.whenSynced(timeoutMs)
 }
@@ -82,6 +95,7 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
     groups: groups.map((group) => ({
       id: group.id,
       name: group.name,
+      order: rt.config.groups[group.id]?.priority?.length ? "group" : rt.config.providerPriority.length ? "provider_priority" : "alphabetical",
       members: group.members.map((member): MemberStatus => {
         const health = withCredentialFixes(memberHealth(rt.view, member, now), providers[member.providerID], rt.oauth)
         return {
@@ -131,6 +145,12 @@ function withCredentialFixes(
 
 const SWITCHES_SHOWN = 10
 
+const ORDER_SOURCE: Record<GroupStatus["order"], (id: string) => string> = {
+  group: (id) => `combined_models.groups.${id}.priority`,
+  provider_priority: () => "provider_priority, then alphabetical",
+  alphabetical: () => "alphabetical; set provider_priority to choose",
+}
+
 function healthText(health: MemberHealth, now: number, withMessage = true): string {
   if (health.state === "healthy") return "healthy"
   const left = health.until === null ? "until re-authenticated" : `${formatDuration(health.until - now)} left`
@@ -159,7 +179,7 @@ export function renderCombinedStatus(status: CombinedStatus): string {
     lines.push(`${status.providerName} (${status.providerID}): ${count} model${count === 1 ? "" : "s"}, members in priority order`)
     for (const group of status.groups) {
       lines.push("")
-      lines.push(`${status.providerID}/${group.id}  ${group.name}`)
+      lines.push(`${status.providerID}/${group.id}  ${group.name}  (order: ${ORDER_SOURCE[group.order](group.id)})`)
       const labels = group.members.map((member) => {
         const name = member.providerName === member.providerID ? "" : ` (${member.providerName})`
         return `${member.providerID}/${member.modelID}${name}`
