@@ -90,3 +90,32 @@ test("opencode combined priority|exclude: checks what is named against the group
   expect(editGroupOrder({ ...base, action: "exclude", values: ["openrouter/anthropic/claude-sonnet-4.5"] }).code).toBe(0)
   expect(JSON.parse(readFileSync(join(project, "opencode.json"), "utf8")).combined_models.groups["claude-sonnet-4-5"].exclude).toEqual(["openrouter/anthropic/claude-sonnet-4.5"])
 })
+
+test("the order view: providers in routing order then what is excluded; moves and excludes written to the chosen file", async () => {
+  const { movedOrder, orderGroupFor, orderRows, writeOrderChange } = await import("../src/opencode/order-view.ts")
+  const providers = [
+    { id: "combined", name: "Combined", models: { "claude-sonnet-4-5": { name: "Claude Sonnet 4.5", options: { members: [...members, { providerID: "anthropic", modelID: "claude-sonnet-4-5-20250929" }] } } } },
+  ]
+  const config = { combined_models: { groups: { "claude-sonnet-4-5": { exclude: ["amazon-bedrock"] } } } }
+  const rows = orderRows({ providers, config, group: "claude-sonnet-4-5" })
+  expect(rows).toEqual([
+    { id: "anthropic", providerID: "anthropic", excluded: false },
+    { id: "github-copilot", providerID: "github-copilot", excluded: false },
+    { id: "openrouter", providerID: "openrouter", excluded: false },
+    { id: "amazon-bedrock", providerID: "amazon-bedrock", excluded: true },
+  ])
+  expect(movedOrder(rows, "github-copilot", -1)).toEqual(["github-copilot", "anthropic", "openrouter"])
+  expect(movedOrder(rows, "anthropic", -1)).toEqual(["anthropic", "github-copilot", "openrouter"])
+  expect(movedOrder(rows, "openrouter", 1)).toEqual(["anthropic", "github-copilot", "openrouter"])
+  expect(orderGroupFor(providers, { providerID: "anthropic", modelID: "x" })).toBe("claude-sonnet-4-5")
+
+  const globalDir = join(dir, "order-global")
+  mkdirSync(globalDir, { recursive: true })
+  writeFileSync(join(globalDir, "opencode.jsonc"), "{\n  // global settings\n}\n")
+  const base = { rows, group: "claude-sonnet-4-5", scope: "global" as const, directory: dir, globalDir }
+  expect(writeOrderChange({ ...base, change: { type: "move", providerID: "openrouter", delta: -1 } })).toMatchObject({ ok: true, changed: true })
+  expect(writeOrderChange({ ...base, change: { type: "include", id: "amazon-bedrock" } })).toMatchObject({ ok: true })
+  const text = readFileSync(join(globalDir, "opencode.jsonc"), "utf8")
+  expect(text).toContain("// global settings")
+  expect(text).toContain('"priority": [\n          "anthropic",\n          "openrouter",\n          "github-copilot"\n        ]')
+})

@@ -8,6 +8,7 @@ export { addCombinedConfigSchema, combinedConfigIssues, combinedConfigSchemaProp
 export { addCombinedProvider, COMBINED_NPM, combinedModelInfo, combinedProviderInfo, combinedSmallModelProvider, resolveCombinedModel } from "./provider.ts"
 export { failoverNotice, isCombined, isFailoverStatus, messageLabel, modelName, RunOutput, runBanner, runFailoverLine, selectionOf, servedLabel, servedMember, type FailoverStatus, type MessageLike, type ModelRef, type ProviderLike, type ProviderList, type RunEventLike, type RunLines, type StatusLike } from "./label.ts"
 export { pickerMode, pickerView, shownAsAll, PICKER_MODES, type PickerMode, type PickerView } from "./picker.ts"
+export { movedOrder, orderGroupFor, orderRows, writeOrderChange, type OrderChange, type OrderRow } from "./order-view.ts"
 export { configFileFor, editConfigFile, withGroupExclude, withGroupPriority, type ConfigEditResult, type ConfigScope } from "./config-edit.ts"
 export { combinedEdit, combinedHealthSynced, combinedSessionDetail, combinedStatus, fallbackDepth, membersOf, renderCombinedStatus, renderSessionDetail, sessionDetail, sessionDetailFromState, type CombinedStatus, type GroupStatus, type MemberHealth, type MemberStatus, type SessionDetail, type SessionMessageLike, type SessionSwitch, type TokensUsage, type UsageRow } from "./command.ts"
 export { FailoverToasts, recoveredMember, type Toast } from "./toast.ts"
