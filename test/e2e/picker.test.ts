@@ -56,3 +56,55 @@ test.skipIf(skip)(
   },
   TUI_MS,
 )
+
+test.skipIf(skip)(
+  "TUI /combined → o: moving github-copilot up writes the project's file (comments kept) and the next turn follows it",
+  async () => {
+    const { readFileSync, writeFileSync } = await import("node:fs")
+    const { join } = await import("node:path")
+    const { mainRequests } = await import("./harness.ts")
+    await using env = await createEnv({ env: { OPENCODE_DISABLE_PROJECT_CONFIG: "0" } })
+    const file = join(env.project, "opencode.jsonc")
+    writeFileSync(file, `{\n  // Edited by hand and from the TUI.\n  "share": "disabled",\n}\n`)
+    scriptMain(env.sim, "anthropic", [{ text: "Anthropic answered first." }])
+    scriptMain(env.sim, "github-copilot", [{ text: "Copilot answers now." }])
+
+    const tui = await env.tui(["--model", MODEL], { width: 160, height: 50 })
+    try {
+      await tui.waitFor(/Build/, 60_000)
+      tui.send(["Hello"], { literal: true })
+      await Bun.sleep(300)
+      tui.send(["Enter"])
+      await tui.waitFor(/Anthropic answered first\./, 60_000)
+
+      tui.send(["/combined"], { literal: true })
+      await Bun.sleep(500)
+      tui.send(["Enter"])
+      await tui.waitFor(/change the provider order/, 20_000)
+      tui.send(["o"], { literal: true })
+      await tui.waitFor(/Provider order: claude-sonnet-4-5/, 20_000)
+      await tui.waitFor(/2\. github-copilot/, 10_000)
+      tui.send(["Down"])
+      await Bun.sleep(300)
+      tui.send(["S-Up"])
+      const moved = await tui.waitFor(/1\. github-copilot/, 30_000)
+      console.log(`order view after the move:\n${moved}`)
+      tui.send(["Escape"])
+      await Bun.sleep(500)
+
+      const text = readFileSync(file, "utf8")
+      expect(text).toContain("// Edited by hand and from the TUI.")
+      expect(text).toMatch(/"claude-sonnet-4-5": \{\s+"priority": \[\s+"github-copilot",\s+"anthropic"/)
+
+      tui.send(["And now?"], { literal: true })
+      await Bun.sleep(300)
+      tui.send(["Enter"])
+      await tui.waitFor(/Copilot answers now\./, 60_000)
+      expect(mainRequests(env.sim, "anthropic")).toHaveLength(1)
+      expect(mainRequests(env.sim, "github-copilot")).toHaveLength(1)
+    } finally {
+      tui.close()
+    }
+  },
+  TUI_MS,
+)
