@@ -7,7 +7,7 @@
 import { expect, test } from "bun:test"
 import { spawnSync } from "node:child_process"
 import { faults } from "../../packages/combined-models/src/simulator/index.ts"
-import { createEnv, e2e, MODEL, scriptMain } from "./harness.ts"
+import { createEnv, e2e, MODEL, scriptMain, type Tui } from "./harness.ts"
 
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0
 const skip = !e2e.enabled || !hasTmux
@@ -15,6 +15,13 @@ const TUI_MS = 150_000
 
 /** Rows of the picker that are a Claude Sonnet 4.5 entry (any provider's spelling), not the session's own lines. */
 const sonnetRows = (screen: string) => screen.split("\n").filter((line) => /Claude Sonnet 4\.5(?![\w.]| Thinking)/.test(line) && !/Build ·/.test(line))
+
+/** Type a message and send it, as a person does. */
+async function say(tui: Tui, text: string) {
+  tui.send([text], { literal: true })
+  await Bun.sleep(300)
+  tui.send(["Enter"])
+}
 
 test.skipIf(skip)(
   "TUI picker: Claude Sonnet 4.5 once; ctrl+o shows every provider's; the entry says a member is cooling",
@@ -27,14 +34,10 @@ test.skipIf(skip)(
     try {
       await tui.waitFor(/Build/, 60_000)
       // A turn first, so anthropic is cooling when the picker opens.
-      tui.send(["Hello"], { literal: true })
-      await Bun.sleep(300)
-      tui.send(["Enter"])
+      await say(tui, "Hello")
       await tui.waitFor(/Copilot answered while anthropic cools\./, 60_000)
 
-      tui.send(["/models"], { literal: true })
-      await Bun.sleep(500)
-      tui.send(["Enter"])
+      await say(tui, "/models")
       await tui.waitFor(/Select model/, 20_000)
       await Bun.sleep(500)
       tui.send(["sonnet 4.5"], { literal: true })
@@ -72,14 +75,10 @@ test.skipIf(skip)(
     const tui = await env.tui(["--model", MODEL], { width: 160, height: 50 })
     try {
       await tui.waitFor(/Build/, 60_000)
-      tui.send(["Hello"], { literal: true })
-      await Bun.sleep(300)
-      tui.send(["Enter"])
+      await say(tui, "Hello")
       await tui.waitFor(/Anthropic answered first\./, 60_000)
 
-      tui.send(["/combined"], { literal: true })
-      await Bun.sleep(500)
-      tui.send(["Enter"])
+      await say(tui, "/combined")
       await tui.waitFor(/change the provider order/, 20_000)
       tui.send(["o"], { literal: true })
       await tui.waitFor(/Provider order: claude-sonnet-4-5/, 20_000)
@@ -96,9 +95,7 @@ test.skipIf(skip)(
       expect(text).toContain("// Edited by hand and from the TUI.")
       expect(text).toMatch(/"claude-sonnet-4-5": \{\s+"priority": \[\s+"github-copilot",\s+"anthropic"/)
 
-      tui.send(["And now?"], { literal: true })
-      await Bun.sleep(300)
-      tui.send(["Enter"])
+      await say(tui, "And now?")
       await tui.waitFor(/Copilot answers now\./, 60_000)
       expect(mainRequests(env.sim, "anthropic")).toHaveLength(1)
       expect(mainRequests(env.sim, "github-copilot")).toHaveLength(1)

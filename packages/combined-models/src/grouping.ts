@@ -99,9 +99,8 @@ function parseReleaseDay(date: string): number | undefined {
   return Number.isFinite(ms) ? Math.round(ms / DAY_MS) : undefined
 }
 
-/** Most frequent value; ties go to the smallest, so the answer never depends on order. */
-function mode<T extends string | number>(values: readonly T[]): T | undefined {
-  // A group holds a few distinct values: parallel lists, not a map per call.
+/** Distinct values in first-seen order and how often each occurs. A group holds a few: parallel lists, not a map. */
+function tally<T>(values: readonly T[]): { distinct: T[]; counts: number[] } {
   const distinct: T[] = []
   const counts: number[] = []
   for (const value of values) {
@@ -111,6 +110,12 @@ function mode<T extends string | number>(values: readonly T[]): T | undefined {
       counts.push(1)
     } else counts[index]!++
   }
+  return { distinct, counts }
+}
+
+/** Most frequent value; ties go to the smallest, so the answer never depends on order. */
+function mode<T extends string | number>(values: readonly T[]): T | undefined {
+  const { distinct, counts } = tally(values)
   let best: T | undefined
   let bestCount = 0
   for (let index = 0; index < distinct.length; index++) {
@@ -369,15 +374,7 @@ const ID_LIKE = /^[a-z0-9._:/-]+$/
 
 /** The most common name; ties to a real name over an id, then the shortest, then alphabetical. One pass, no sort. */
 function pickName(names: readonly string[]): string {
-  const distinct: string[] = []
-  const counts: number[] = []
-  for (const name of names) {
-    const index = distinct.indexOf(name)
-    if (index === -1) {
-      distinct.push(name)
-      counts.push(1)
-    } else counts[index]!++
-  }
+  const { distinct, counts } = tally(names)
   let best = 0
   for (let index = 1; index < distinct.length; index++) if (betterName(distinct[index]!, counts[index]!, distinct[best]!, counts[best]!)) best = index
   return distinct[best]!
