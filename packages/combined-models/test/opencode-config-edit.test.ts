@@ -62,9 +62,14 @@ test("invalid JSONC, a read-only file, or a change the schema refuses: said why,
   const readOnly = join(dir, "readonly.json")
   writeFileSync(readOnly, WITH_COMMENTS)
   chmodSync(readOnly, 0o444)
-  const second = editConfigFile(readOnly, (text) => withGroupPriority(text, "g", ["anthropic"]))
-  // root ignores file modes; the check still says read-only rather than writing through it.
-  if (process.getuid?.() !== 0) expect(!second.ok && second.message).toContain("read-only")
+  // root ignores file modes: then the same call runs in a child process as nobody.
+  const second =
+    process.getuid?.() === 0
+      ? asNobody(readOnly)
+      : editConfigFile(readOnly, (text) => withGroupPriority(text, "g", ["anthropic"]))
+  expect(second).toMatchObject({ ok: false })
+  expect(!second.ok && second.message).toContain("read-only")
+  expect(readFileSync(readOnly, "utf8")).toBe(WITH_COMMENTS)
   chmodSync(readOnly, 0o644)
 
   const invalid = join(dir, "invalid.json")
@@ -73,6 +78,16 @@ test("invalid JSONC, a read-only file, or a change the schema refuses: said why,
   expect(!third.ok && third.message).toContain("combined_models.min_providers")
   expect(readFileSync(invalid, "utf8")).toBe('{ "combined_models": { "min_providers": 0 } }')
 })
+
+/** `editConfigFile` on `file` in a process running as nobody (uid 65534), which file modes apply to. */
+function asNobody(file: string): ReturnType<typeof editConfigFile> {
+  chmodSync(dir, 0o755)
+  const module = new URL("../src/opencode/config-edit.ts", import.meta.url).pathname
+  const script = `process.setuid(65534); const m = await import(${JSON.stringify(module)}); console.log(JSON.stringify(m.editConfigFile(${JSON.stringify(file)}, (t) => m.withGroupPriority(t, "g", ["anthropic"]))))`
+  const child = Bun.spawnSync([process.execPath, "-e", script])
+  if (child.exitCode !== 0) throw new Error(child.stderr.toString())
+  return JSON.parse(child.stdout.toString())
+}
 
 test("opencode combined priority|exclude: checks what is named against the group, writes, and says where", () => {
   const project = join(dir, "project")
