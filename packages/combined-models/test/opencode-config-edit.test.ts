@@ -83,7 +83,8 @@ test("invalid JSONC, a read-only file, or a change the schema refuses: said why,
 function asNobody(file: string): ReturnType<typeof editConfigFile> {
   chmodSync(dir, 0o755)
   const module = new URL("../src/opencode/config-edit.ts", import.meta.url).pathname
-  const script = `process.setuid(65534); const m = await import(${JSON.stringify(module)}); console.log(JSON.stringify(m.editConfigFile(${JSON.stringify(file)}, (t) => m.withGroupPriority(t, "g", ["anthropic"]))))`
+  // Loaded first, as root: the checkout may sit where nobody cannot read (a private temporary directory).
+  const script = `const m = await import(${JSON.stringify(module)}); process.setuid(65534); console.log(JSON.stringify(m.editConfigFile(${JSON.stringify(file)}, (t) => m.withGroupPriority(t, "g", ["anthropic"]))))`
   const child = Bun.spawnSync([process.execPath, "-e", script])
   if (child.exitCode !== 0) throw new Error(child.stderr.toString())
   return JSON.parse(child.stdout.toString())
