@@ -7,7 +7,8 @@
 import { expect, test } from "bun:test"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { createEnv, describeRun, e2e, mainRequests, scriptMain } from "./harness.ts"
+import { startSimulator } from "../../packages/combined-models/src/simulator/index.ts"
+import { createEnv, describeRun, e2e, mainRequests, opencodeConfig, scriptMain } from "./harness.ts"
 
 const skip = !e2e.enabled
 const TURN_MS = 120_000
@@ -70,6 +71,28 @@ test.skipIf(skip)(
     // Fewer lines, and every line of the short list is in the full one.
     expect(lines(combined.stdout).length).toBeLessThan(lines(all.stdout).length)
     for (const line of lines(combined.stdout)) expect(lines(all.stdout)).toContain(line)
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  'strategy "cost": the cheapest provider by the prices OpenCode loaded serves first, and opencode combined says why',
+  async () => {
+    // The user's own price for OpenRouter's Sonnet (a negotiated rate, say) makes it the cheapest.
+    const sim = await startSimulator()
+    const base = opencodeConfig(sim).provider as Record<string, Record<string, unknown>>
+    const provider = { ...base, openrouter: { ...base.openrouter, models: { "anthropic/claude-sonnet-4.5": { cost: { input: 1, output: 5 } } } } }
+    await using env = await createEnv({ simulator: sim, config: { combined_models: { strategy: "cost" }, provider } })
+    await using _sim = { [Symbol.asyncDispose]: () => sim.stop() }
+    scriptMain(env.sim, "openrouter", [{ text: "OpenRouter, the cheapest." }])
+    const status = await env.opencode(["combined"], { timeoutMs: 60_000 })
+    expect(status.code, describeRun(status)).toBe(0)
+    expect(status.stdout).toContain("(order: strategy cost: cheapest first, then priority)")
+    expect(status.stdout).toMatch(/1\. openrouter\/anthropic\/claude-sonnet-4\.5/)
+    const run = await env.run("Cheapest, please.", { timeoutMs: 60_000 })
+    expect(run.code, describeRun(run)).toBe(0)
+    expect(run.stdout).toContain("OpenRouter, the cheapest.")
+    expect(mainRequests(env.sim, "anthropic")).toHaveLength(0)
   },
   TURN_MS,
 )

@@ -46,6 +46,14 @@ const FallbackModels = z
       "Models to go on with, in order, when every provider of the selected model is cooling down or has failed in this turn",
   })
 
+/** How a combined model orders its members before routing skips the cooled ones. */
+export const STRATEGIES = ["priority", "cost"] as const
+export type Strategy = (typeof STRATEGIES)[number]
+const StrategySetting = z.enum(STRATEGIES, { error: `expected one of: ${STRATEGIES.join(", ")}` }).meta({
+  description:
+    '"priority": provider_priority (or the group\'s priority) first, the rest alphabetically (default); "cost": cheapest first by the catalog\'s price at each provider, subscriptions (price 0) first, priority breaking ties',
+})
+
 const ManualGroup = z
   .strictObject({
     name: z.string().min(1).optional().meta({ description: "Display name of the combined model" }),
@@ -59,6 +67,7 @@ const ManualGroup = z
       .array(z.string().min(1))
       .optional()
       .meta({ description: "Provider order for this group; overrides provider_priority" }),
+    strategy: StrategySetting.optional(),
   })
   .meta({ description: "A group by hand, or changes to the detected group with this id" })
 
@@ -74,6 +83,7 @@ const Cooldowns = z
   .meta({ description: "Base cooldown per failure reason; a provider's Retry-After or reset time wins when given" })
 
 export const STICKY_MODES = ["turn", "session", "off"] as const
+
 
 /** `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS. */
 const RedisUrl = z.string().refine(
@@ -154,6 +164,7 @@ export const CombinedModelsSettings = z
         description:
           '"turn": stay on the member that last answered until the turn ends (default); "session": stay until it fails; "off": every step starts at the top of the priority list',
       }),
+    strategy: StrategySetting.optional(),
     health_store: HealthStoreSetting.optional(),
     picker: z
       .enum(["combined", "all"], { error: 'expected "combined" or "all"' })
@@ -223,6 +234,8 @@ export interface ResolvedConfig {
   maxFallbackDepth: number
   sticky: (typeof STICKY_MODES)[number]
   timeouts: { firstByteMs: number; stallMs: number }
+  /** `combined_models.strategy`; a group's own `strategy` wins. */
+  strategy: Strategy
   /** Where cooldowns are shared beyond this process. */
   healthStore: { kind: "file" } | { kind: "redis"; url: string }
 }
@@ -267,6 +280,7 @@ export const DEFAULTS: ResolvedConfig = {
   maxFallbackDepth: 2,
   sticky: "turn",
   timeouts: { firstByteMs: 60_000, stallMs: 120_000 },
+  strategy: "priority",
   healthStore: { kind: "file" },
 }
 
@@ -377,6 +391,7 @@ export function resolveConfig(raw: unknown, options: { configuredProviders?: rea
         firstByteMs: settings.timeouts?.first_byte ?? DEFAULTS.timeouts.firstByteMs,
         stallMs: settings.timeouts?.stall ?? DEFAULTS.timeouts.stallMs,
       },
+      strategy: settings.strategy ?? DEFAULTS.strategy,
       healthStore:
         settings.health_store === undefined || settings.health_store === "file"
           ? DEFAULTS.healthStore

@@ -26,7 +26,7 @@
 import type { ResolvedConfig } from "./config.ts"
 import { identify, type ModelIdentity } from "./identity.ts"
 import { matchesAny, matchesMember, memberRefString } from "./patterns.ts"
-import { distinctProviders, orderMembers } from "./priority.ts"
+import { distinctProviders, orderMembers, orderMembersByCost } from "./priority.ts"
 import type { CatalogModel, CatalogProvider, Group, GroupMember, JoinReason, Modality } from "./types.ts"
 
 export interface GroupingProblem {
@@ -49,7 +49,7 @@ export interface GroupingResult {
   ungrouped: UngroupedModel[]
 }
 
-type GroupingConfig = Pick<ResolvedConfig, "providerPriority" | "minProviders" | "groups" | "exclude">
+type GroupingConfig = Pick<ResolvedConfig, "providerPriority" | "minProviders" | "groups" | "exclude"> & Partial<Pick<ResolvedConfig, "strategy">>
 
 const SNAPSHOT_DATE_TOLERANCE_DAYS = 7
 const EARLY_RELEASE_TOLERANCE_DAYS = 120
@@ -617,7 +617,8 @@ export function buildGroups(providers: readonly CatalogProvider[], config: Group
     const { kept: candidates, leftOut } = leaveOutOutliers(groupID, detected)
     ungrouped.push(...leftOut)
     const priority = rule?.priority ?? config.providerPriority
-    const members = orderMembers(candidates.map(toMember), priority)
+    const strategy = rule?.strategy ?? config.strategy ?? "priority"
+    const members = (strategy === "cost" ? orderMembersByCost : orderMembers)(candidates.map(toMember), priority)
     const providerIDs = distinctProviders(members)
     if (providerIDs.length < config.minProviders && !keptWithOneProvider.has(groupID)) {
       if (rule)
@@ -637,6 +638,7 @@ export function buildGroups(providers: readonly CatalogProvider[], config: Group
       manual: rule !== undefined,
     }
     if (rule?.priority) group.priority = rule.priority
+    if (strategy !== "priority") group.strategy = strategy
     groups.push(group)
   }
   groups.sort((a, b) => compareText(a.id, b.id))

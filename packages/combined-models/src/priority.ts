@@ -23,6 +23,27 @@ export function orderMembers<T extends MemberRef>(members: readonly T[], priorit
   })
 }
 
+/** What a member costs per million tokens, input plus output; undefined when the catalog gives no price. */
+function priceOf(member: MemberRef & { cost?: { input: number; output: number } }): number | undefined {
+  return member.cost ? member.cost.input + member.cost.output : undefined
+}
+
+/**
+ * The `cost` strategy: cheapest first by the catalog's price of that model at each provider; a subscription (price 0)
+ * comes first, a member without a price last (nothing says it is cheap); the priority order breaks ties.
+ */
+export function orderMembersByCost<T extends MemberRef & { cost?: { input: number; output: number } }>(
+  members: readonly T[],
+  priority: readonly string[],
+): T[] {
+  const byPriority = orderMembers(members, priority)
+  const rank = (member: T) => priceOf(member) ?? Number.POSITIVE_INFINITY
+  return byPriority
+    .map((member, index) => ({ member, index }))
+    .sort((a, b) => rank(a.member) - rank(b.member) || a.index - b.index)
+    .map(({ member }) => member)
+}
+
 /** Distinct provider ids of already ordered members, first appearance wins. */
 export function distinctProviders(members: readonly MemberRef[]): string[] {
   const providers: string[] = []

@@ -69,6 +69,8 @@ export interface Group {
   manual: boolean
   /** Per-group provider order from config, overriding `provider_priority`. */
   priority?: string[]
+  /** How the members were ordered when not by priority (`combined_models.strategy`). */
+  strategy?: "cost"
 }
 
 export const FAILURE_REASONS = [

@@ -196,6 +196,7 @@ test("the published schema describes every key and rejects unknown ones", () => 
       "min_providers",
       "retries_before_failover",
       "sticky",
+      "strategy",
       "timeouts",
     ].sort(),
   )
@@ -226,4 +227,11 @@ describe("fallback chains per agent", () => {
   test("OpenCode's other agent keys are not ours to judge", () => {
     expect(resolveConfig({ agent: { build: { model: 5, steps: "many" } } }).ok).toBe(true)
   })
+})
+
+test("strategy: priority or cost, globally and per group; anything else names the choices", () => {
+  const ok = resolveConfig({ combined_models: { strategy: "cost", groups: { g: { strategy: "priority" } } } })
+  expect(ok.ok && ok.config.strategy).toBe("cost")
+  const bad = resolveConfig({ combined_models: { groups: { g: { strategy: "round_robin" } } } })
+  expect(!bad.ok && bad.errors).toEqual([{ path: "combined_models.groups.g.strategy", message: "expected one of: priority, cost" }])
 })

@@ -321,3 +321,33 @@ describe("the input as it comes", () => {
     expect(second).toEqual(first)
   })
 })
+
+describe('strategy "cost"', () => {
+  const priced = (providerID: string, modelID: string, input: number | undefined) =>
+    model(providerID, modelID, { name: "Claude Sonnet 4.5", ...(input === undefined ? {} : { cost: { input, output: input * 5 } }) })
+  const sonnet = catalog(
+    priced("anthropic", "claude-sonnet-4-5", 3),
+    priced("github-copilot", "claude-sonnet-4.5", 0),
+    priced("openrouter", "anthropic/claude-sonnet-4.5", 2),
+    priced("amazon-bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", undefined),
+    priced("vertex", "claude-sonnet-4-5@20250929", 2),
+  )
+  const priority = ["anthropic", "vertex", "openrouter"]
+
+  test("cheapest first, a subscription (0) before all, no price last, priority breaking ties", () => {
+    const group = find(buildGroups(sonnet, config({ providerPriority: priority, strategy: "cost" })).groups, "claude-sonnet-4-5")!
+    expect(group.providers).toEqual(["github-copilot", "vertex", "openrouter", "anthropic", "amazon-bedrock"])
+    expect(group.strategy).toBe("cost")
+  })
+
+  test("a group's own strategy wins over the global one; priority stays the default", () => {
+    const byDefault = find(buildGroups(sonnet, config({ providerPriority: priority })).groups, "claude-sonnet-4-5")!
+    expect(byDefault.providers.slice(0, 3)).toEqual(priority)
+    expect(byDefault.strategy).toBeUndefined()
+    const own = find(
+      buildGroups(sonnet, config({ providerPriority: priority, groups: { "claude-sonnet-4-5": { strategy: "cost" } } })).groups,
+      "claude-sonnet-4-5",
+    )!
+    expect(own.providers[0]).toBe("github-copilot")
+  })
+})

@@ -48,7 +48,7 @@ export interface GroupStatus {
   name: string
   members: MemberStatus[]
   /** Where the members' order comes from: the group's own `priority`, `provider_priority`, or neither (alphabetical). */
-  order: "group" | "provider_priority" | "alphabetical"
+  order: "cost" | "group" | "provider_priority" | "alphabetical"
 }
 
 export interface CombinedStatus {
@@ -95,7 +95,7 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
     groups: groups.map((group) => ({
       id: group.id,
       name: group.name,
-      order: rt.config.groups[group.id]?.priority?.length ? "group" : rt.config.providerPriority.length ? "provider_priority" : "alphabetical",
+      order: group.strategy === "cost" ? "cost" : rt.config.groups[group.id]?.priority?.length ? "group" : rt.config.providerPriority.length ? "provider_priority" : "alphabetical",
       members: group.members.map((member): MemberStatus => {
         const health = withCredentialFixes(memberHealth(rt.view, member, now), providers[member.providerID], rt.oauth)
         return {
@@ -146,6 +146,7 @@ function withCredentialFixes(
 const SWITCHES_SHOWN = 10
 
 const ORDER_SOURCE: Record<GroupStatus["order"], (id: string) => string> = {
+  cost: () => "strategy cost: cheapest first, then priority",
   group: (id) => `combined_models.groups.${id}.priority`,
   provider_priority: () => "provider_priority, then alphabetical",
   alphabetical: () => "alphabetical; set provider_priority to choose",
