@@ -8,7 +8,7 @@ import { expect, test } from "bun:test"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { startSimulator } from "../../packages/combined-models/src/simulator/index.ts"
-import { createEnv, describeRun, e2e, mainRequests, opencodeConfig, scriptMain } from "./harness.ts"
+import { createEnv, describeRun, e2e, mainRequests, opencodeConfig, PRIORITY, scriptMain, WIRES } from "./harness.ts"
 
 const skip = !e2e.enabled
 const TURN_MS = 120_000
@@ -80,6 +80,7 @@ test.skipIf(skip)(
   async () => {
     // The user's own price for OpenRouter's Sonnet (a negotiated rate, say) makes it the cheapest.
     const sim = await startSimulator()
+    for (const id of PRIORITY) sim.addProvider(id, WIRES[id])
     const base = opencodeConfig(sim).provider as Record<string, Record<string, unknown>>
     const provider = { ...base, openrouter: { ...base.openrouter, models: { "anthropic/claude-sonnet-4.5": { cost: { input: 1, output: 5 } } } } }
     await using env = await createEnv({ simulator: sim, config: { combined_models: { strategy: "cost" }, provider } })
