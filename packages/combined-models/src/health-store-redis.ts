@@ -530,7 +530,8 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     },
     whenSynced(timeoutMs: number) {
       if (synced) return Promise.resolve(true)
-      if (closed) return Promise.resolve(false)
+      // Known to be away: a provider load (each reload too) must not wait on every one of them.
+      if (closed || problem !== undefined) return Promise.resolve(false)
       return new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => {
           syncWaiters.delete(done)

@@ -30,7 +30,8 @@ function priceOf(member: MemberRef & { cost?: { input: number; output: number } 
 
 /**
  * The `cost` strategy: cheapest first by the catalog's price of that model at each provider; a subscription (price 0)
- * comes first, a member without a price last (nothing says it is cheap); the priority order breaks ties.
+ * comes first, a member without a price last (nothing says it is cheap); the priority order breaks ties. OpenCode's
+ * provider state has no "no price": it turns a missing one into 0, so there such a member sorts as free.
  */
 export function orderMembersByCost<T extends MemberRef & { cost?: { input: number; output: number } }>(
   members: readonly T[],

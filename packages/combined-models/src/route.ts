@@ -82,9 +82,9 @@ export function inputWindow(member: GroupMember): number {
  * The longest cooldown of each provider over all its ids in the group: an alias, its dated snapshot and region
  * profiles of one model at one provider share one quota, so when one of them is cooling they all are.
  */
-function providerCooldowns(group: Group, health: HealthView, now: number): Map<string, CooldownEntry> {
+export function providerCooldowns(members: readonly MemberRef[], health: HealthView, now: number): Map<string, CooldownEntry> {
   const longest = new Map<string, CooldownEntry>()
-  for (const member of group.members) {
+  for (const member of members) {
     const entry = health.cooldownOf({ providerID: member.providerID, modelID: member.modelID }, now)
     const known = longest.get(member.providerID)
     if (entry && (!known || entry.until > known.until)) longest.set(member.providerID, entry)
@@ -103,7 +103,7 @@ export function pick(
   const cooling: { member: GroupMember; entry: CooldownEntry }[] = []
   const ready: GroupMember[] = []
   const failed = new Set(need.failedProviders ?? [])
-  const coolingOf = providerCooldowns(group, health, options.now)
+  const coolingOf = providerCooldowns(group.members, health, options.now)
 
   for (const member of group.members) {
     const ref = { providerID: member.providerID, modelID: member.modelID }

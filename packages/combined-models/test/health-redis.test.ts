@@ -171,6 +171,8 @@ describe("Redis unreachable, slow, back", () => {
     expect(await eventually(() => a.problems.length > 0)).toBe(true)
     expect(a.problems[0]).toContain(`Redis at ${describeRedisUrl(dead)} is unreachable`)
     expect(a.problems[0]).toContain("health file")
+    // Known to be away: a provider load does not wait on it again (this would time the test out).
+    expect(await a.store.whenSynced(60_000)).toBe(false)
     a.health.report(anthropic, rateLimited, { attemptStartedAt: Date.now() })
     expect(a.health.cooldownOf(anthropic)?.reason).toBe("rate_limit")
     expect(readFileSafe(a.file)).toHaveLength(1)
@@ -282,6 +284,11 @@ describe("as OpenCode holds it", () => {
       expect(notices).toHaveLength(1)
       expect(notices[0]).toStartWith("combined-models: Redis at ")
       expect(runtime().takeStoreNotices()).toEqual([])
+      // Another project with its own cooldown table shares the one store (its connections), not a second pair.
+      const other = runtime("/another/project")
+      other.configure({ config: { combined_models: { health_store: { redis: dead }, cooldowns: { rate_limit: "5m" } } }, providers, stateDir: join(dir, "oc-state") })
+      expect(other.redisStore).toBe(runtime().redisStore!)
+      expect(other.health).not.toBe(runtime().health)
     } finally {
       resetRuntime()
     }

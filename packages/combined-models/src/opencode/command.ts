@@ -66,10 +66,6 @@ export interface CombinedStatus {
   healthStore: { kind: "file" } | { kind: "redis"; where: string; synced: boolean; problem?: string }
 }
 
-/**
- * `opencode combined` runs in a process of its own: with a Redis store, wait (briefly) for the mirror to load before
- * reading health, so it shows what other machines recorded. Resolves at once for the file store; never rejects.
- */
 /** `opencode combined priority|exclude|include <group> …` against the providers OpenCode loaded. */
 export function combinedEdit(
   providers: Record<string, OpenCodeProvider>,
@@ -80,6 +76,10 @@ export function combinedEdit(
   return combinedOrderEdit(combinedGroupsOf(providers), { ...input, action: input.action })
 }
 
+/**
+ * `opencode combined` runs in a process of its own: with a Redis store, wait (briefly) for the mirror to load before
+ * reading health, so it shows what other machines recorded. Resolves at once for the file store; never rejects.
+ */
 export async function combinedHealthSynced(providers: Record<string, OpenCodeProvider>, timeoutMs = 1_500): Promise<void> {
   await runtimeOf(providers).redisStore?.whenSynced(timeoutMs)
 }
@@ -498,7 +498,15 @@ export function renderSessionDetail(detail: SessionDetail): string {
   return lines.join("\n") + "\n"
 }
 
-function findProvider(providers: ProviderList | undefined, id: string): ProviderLike | undefined {
+/**
+ * The health the server recorded, read from the health file in its state directory: for views that run apart from
+ * the server (the TUI). Read-only: the registry loads the file and is dropped; nothing is written back.
+ */
+export function fileHealthView(stateDir: string): HealthView {
+  return new HealthRegistry({ cooldowns: DEFAULTS.cooldowns, store: createFileHealthStore(defaultHealthPath(stateDir)) })
+}
+
+export function findProvider(providers: ProviderList | undefined, id: string): ProviderLike | undefined {
   if (providers === undefined) return undefined
   return providers instanceof Map ? providers.get(id) : (providers as readonly ProviderLike[]).find((entry) => entry.id === id)
 }
@@ -552,8 +560,7 @@ export function sessionDetailFromState(input: {
     providers: input.providers,
     switches: readSwitches(switchesPath(input.stateDir)),
     chain,
-    // Read-only: the registry loads the file and is dropped; nothing is written back.
-    health: new HealthRegistry({ cooldowns: DEFAULTS.cooldowns, store: createFileHealthStore(defaultHealthPath(input.stateDir)) }),
+    health: fileHealthView(input.stateDir),
     ...(input.now !== undefined ? { now: input.now } : {}),
   })
 }

@@ -8,13 +8,13 @@
  * Pure: built from what the TUI holds (the provider list with the combined models' members) and, for the entry's
  * description, the health file the server writes. Nothing is fetched.
  */
-import { HealthRegistry, type HealthView } from "../health.ts"
-import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
-import { DEFAULTS } from "../config.ts"
+import type { HealthView } from "../health.ts"
 import { formatDuration } from "../label.ts"
 import { isRecord } from "../record.ts"
-import { membersOf } from "./command.ts"
-import type { ModelRef, ProviderLike, ProviderList } from "./label.ts"
+import { fileHealthView, findProvider, membersOf } from "./command.ts"
+import { distinctProviders } from "../priority.ts"
+import { memberKey, providerCooldowns } from "../route.ts"
+import type { ModelRef, ProviderList } from "./label.ts"
 import { PROVIDER_ID } from "./runtime.ts"
 
 export const PICKER_MODES = ["combined", "all"] as const
@@ -38,36 +38,25 @@ export interface PickerView {
   description(model: ModelRef, now?: number): string | undefined
 }
 
-const key = (model: ModelRef) => `${model.providerID}/${model.modelID}`
-
-function providerOf(providers: ProviderList, id: string): ProviderLike | undefined {
-  if (!Array.isArray(providers)) return (providers as ReadonlyMap<string, ProviderLike>).get(id)
-  return (providers as readonly ProviderLike[]).find((provider) => provider.id === id)
-}
-
-function combinedModelIDs(providers: ProviderList): string[] {
-  return Object.keys(providerOf(providers, PROVIDER_ID)?.models ?? {})
-}
-
-/** The health the server recorded, read from its state directory; none without one. */
-function healthFrom(stateDir: string | undefined): HealthView | undefined {
-  if (!stateDir) return undefined
-  return new HealthRegistry({ cooldowns: DEFAULTS.cooldowns, store: createFileHealthStore(defaultHealthPath(stateDir)) })
-}
+const key = memberKey
 
 export function pickerView(input: { providers: ProviderList; mode?: PickerMode; stateDir?: string; health?: HealthView }): PickerView {
   const mode = input.mode ?? "combined"
   const { providers } = input
   const memberOf = new Map<string, ModelRef>()
   const members = new Map<string, ModelRef[]>()
-  for (const modelID of combinedModelIDs(providers)) {
+  for (const modelID of Object.keys(findProvider(providers, PROVIDER_ID)?.models ?? {})) {
     const combined = { providerID: PROVIDER_ID, modelID }
     const list = membersOf(providers, combined)
     members.set(modelID, list)
     for (const member of list) if (!memberOf.has(key(member))) memberOf.set(key(member), combined)
   }
+  // The view is rebuilt when the provider list or the mode changes, not per keystroke: search text and descriptions
+  // are worked out once per combined model.
+  const searchTexts = new Map<string, string>()
+  const descriptions = new Map<string, string | undefined>()
   let health = input.health
-  const healthView = () => (health ??= healthFrom(input.stateDir))
+  const healthView = () => (health ??= input.stateDir ? fileHealthView(input.stateDir) : undefined)
 
   return {
     mode,
@@ -75,33 +64,36 @@ export function pickerView(input: { providers: ProviderList; mode?: PickerMode; 
     shownAs: (model) => (mode === "combined" && memberOf.get(key(model))) || model,
     searchText(model) {
       if (model.providerID !== PROVIDER_ID) return ""
-      return (members.get(model.modelID) ?? [])
-        .map((member) => `${key(member)} ${providerOf(providers, member.providerID)?.models[member.modelID]?.name ?? ""}`)
-        .join(" ")
+      let text = searchTexts.get(model.modelID)
+      if (text === undefined) {
+        text = (members.get(model.modelID) ?? [])
+          .map((member) => `${key(member)} ${findProvider(providers, member.providerID)?.models[member.modelID]?.name ?? ""}`)
+          .join(" ")
+        searchTexts.set(model.modelID, text)
+      }
+      return text
     },
     description(model, now = Date.now()) {
       if (model.providerID !== PROVIDER_ID) return undefined
-      const list = members.get(model.modelID) ?? []
-      const providerIDs = [...new Set(list.map((member) => member.providerID))]
-      if (providerIDs.length === 0) return undefined
-      const count = `${providerIDs.length} provider${providerIDs.length === 1 ? "" : "s"}`
-      // As routing sees it: an alias, its dated snapshot and region profiles at one provider share one quota, so the
-      // provider cools as long as the longest of them.
-      const view = healthView()
-      const until = new Map<string, number>()
-      for (const member of list) {
-        const cooldown = view?.cooldownOf(member, now)
-        if (cooldown && cooldown.until > (until.get(member.providerID) ?? 0)) until.set(member.providerID, cooldown.until)
-      }
-      const route: string[] = []
-      for (const providerID of providerIDs) {
-        const end = until.get(providerID)
-        if (end === undefined) return `${count} · ${[...route, providerID].join(" → ")}`
-        route.push(`${providerID} cooling ${formatDuration(end - now)}`)
-      }
-      return `${count} · every provider cooling (${route.join(", ")})`
+      if (!descriptions.has(model.modelID)) descriptions.set(model.modelID, describe(members.get(model.modelID) ?? [], healthView(), now))
+      return descriptions.get(model.modelID)
     },
   }
+}
+
+/** `3 providers · anthropic cooling 20 s → github-copilot`: a provider cools as routing sees it (its longest). */
+function describe(list: readonly ModelRef[], view: HealthView | undefined, now: number): string | undefined {
+  const providerIDs = distinctProviders(list)
+  if (providerIDs.length === 0) return undefined
+  const count = `${providerIDs.length} provider${providerIDs.length === 1 ? "" : "s"}`
+  const cooling = view ? providerCooldowns(list, view, now) : new Map()
+  const route: string[] = []
+  for (const providerID of providerIDs) {
+    const entry = cooling.get(providerID)
+    if (!entry) return `${count} · ${[...route, providerID].join(" → ")}`
+    route.push(`${providerID} cooling ${formatDuration(entry.until - now)}`)
+  }
+  return `${count} · every provider cooling (${route.join(", ")})`
 }
 
 /**

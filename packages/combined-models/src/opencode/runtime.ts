@@ -102,13 +102,17 @@ export class CombinedRuntime {
 
   /** The Redis store under the registry, when `health_store` asks for one; undefined for the file alone. */
   get redisStore(): RedisHealthStore | undefined {
-    return this.healthKey === undefined ? this.ownRedis : sharedRedis.get(this.healthKey)
+    if (this.healthKey === undefined) return this.ownRedis
+    const setting = this.config.healthStore
+    return setting.kind === "redis" ? sharedRedis.get(JSON.stringify([this.stateDir, setting.url])) : undefined
   }
+  private stateDir: string | undefined
   private ownRedis: RedisHealthStore | undefined
 
   /** Store problems and recoveries not yet logged: the next step's route carries them to OpenCode's log, once. */
   takeStoreNotices(): string[] {
-    const key = this.healthKey ?? ""
+    const setting = this.config.healthStore
+    const key = this.healthKey === undefined || setting.kind !== "redis" ? "" : JSON.stringify([this.stateDir, setting.url])
     const notices = storeNotices.get(key)
     if (!notices?.length) return []
     storeNotices.delete(key)
@@ -116,21 +120,28 @@ export class CombinedRuntime {
   }
 
   private newHealth(stateDir: string | undefined, clock?: () => number) {
+    this.stateDir = stateDir
     const storeSetting = this.config.healthStore
     const inputs = JSON.stringify([stateDir, this.config.cooldowns, storeSetting])
     this.healthInputs = inputs
     if (stateDir) this.switchesFile = switchesPath(stateDir)
     const build = () => {
       const file = stateDir ? createFileHealthStore(defaultHealthPath(stateDir), { clock }) : undefined
-      const redis =
+      // One Redis store (its connections, mirror and queue) per state dir and server, whatever the cooldown table:
+      // registries built for other tables share it.
+      const redisKey = storeSetting.kind === "redis" ? JSON.stringify([stateDir, storeSetting.url]) : undefined
+      const makeRedis = () =>
         file && storeSetting.kind === "redis"
-          ? createRedisHealthStore({ url: storeSetting.url, local: file, clock, onProblem: (problem) => noteStoreProblem(clock ? "" : inputs, storeSetting.url, problem) })
+          ? createRedisHealthStore({ url: storeSetting.url, local: file, clock, onProblem: (problem) => noteStoreProblem(clock ? "" : redisKey!, storeSetting.url, problem) })
           : undefined
+      let redis: RedisHealthStore | undefined
       if (clock) {
         this.ownRedis?.close()
-        this.ownRedis = redis
+        this.ownRedis = redis = makeRedis()
+      } else if (redisKey) {
+        redis = sharedRedis.get(redisKey) ?? makeRedis()
+        if (redis) sharedRedis.set(redisKey, redis)
       }
-      if (redis && !clock) sharedRedis.set(inputs, redis)
       return new HealthRegistry({
         cooldowns: this.config.cooldowns,
         clock,
