@@ -211,10 +211,14 @@ function dropEarlyReleases(buckets: Map<string, Candidate[]>, ungrouped: Ungroup
     if (members.length < 2) continue
     const usual = mode(releaseDaysOf(members))
     if (usual === undefined) continue
-    if (members.every((entry) => (releaseDay(entry.model.releaseDate) ?? usual) >= usual - EARLY_RELEASE_TOLERANCE_DAYS)) continue
-    const kept = members.filter((entry) => {
+    const inTime = (entry: Candidate) => {
       const day = releaseDay(entry.model.releaseDate)
-      if (day === undefined || usual - day <= EARLY_RELEASE_TOLERANCE_DAYS) return true
+      return day === undefined || usual - day <= EARLY_RELEASE_TOLERANCE_DAYS
+    }
+    // Almost every bucket keeps all its members: then nothing is copied.
+    if (members.every(inTime)) continue
+    const kept = members.filter((entry) => {
+      if (inTime(entry)) return true
       ungrouped.push({
         providerID: entry.model.providerID,
         modelID: entry.model.modelID,

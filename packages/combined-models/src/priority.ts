@@ -37,12 +37,9 @@ export function orderMembersByCost<T extends MemberRef & { cost?: { input: numbe
   members: readonly T[],
   priority: readonly string[],
 ): T[] {
-  const byPriority = orderMembers(members, priority)
   const rank = (member: T) => priceOf(member) ?? Number.POSITIVE_INFINITY
-  return byPriority
-    .map((member, index) => ({ member, index }))
-    .sort((a, b) => rank(a.member) - rank(b.member) || a.index - b.index)
-    .map(({ member }) => member)
+  // `sort` is stable: equal prices keep the priority order.
+  return orderMembers(members, priority).sort((a, b) => rank(a) - rank(b))
 }
 
 /** Distinct provider ids of already ordered members, first appearance wins. */

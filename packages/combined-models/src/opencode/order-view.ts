@@ -5,7 +5,7 @@
  */
 import { isRecord, stringList } from "../record.ts"
 import { configFileFor, editConfigFile, withGroupExclude, withGroupPriority, type ConfigEditResult, type ConfigScope } from "./config-edit.ts"
-import { membersOf } from "./command.ts"
+import { findProvider, membersOf } from "./command.ts"
 import type { ModelRef, ProviderList } from "./label.ts"
 import { PROVIDER_ID } from "./runtime.ts"
 
@@ -45,8 +45,7 @@ export function movedOrder(rows: readonly OrderRow[], providerID: string, delta:
 /** The combined model the view is about: the session's selection when it is one, else the first combined model. */
 export function orderGroupFor(providers: ProviderList, selection: ModelRef | undefined): string | undefined {
   if (selection?.providerID === PROVIDER_ID) return selection.modelID
-  const list = Array.isArray(providers) ? providers : [...(providers as ReadonlyMap<string, { id: string }>).values()]
-  const combined = (list as readonly { id: string; models: Record<string, unknown> }[]).find((provider) => provider.id === PROVIDER_ID)
+  const combined = findProvider(providers, PROVIDER_ID)
   return combined ? Object.keys(combined.models).sort()[0] : undefined
 }
 

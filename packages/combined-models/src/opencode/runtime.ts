@@ -103,16 +103,15 @@ export class CombinedRuntime {
   /** The Redis store under the registry, when `health_store` asks for one; undefined for the file alone. */
   get redisStore(): RedisHealthStore | undefined {
     if (this.healthKey === undefined) return this.ownRedis
-    const setting = this.config.healthStore
-    return setting.kind === "redis" ? sharedRedis.get(JSON.stringify([this.stateDir, setting.url])) : undefined
+    const key = redisStoreKey(this.stateDir, this.config.healthStore)
+    return key === undefined ? undefined : sharedRedis.get(key)
   }
   private stateDir: string | undefined
   private ownRedis: RedisHealthStore | undefined
 
   /** Store problems and recoveries not yet logged: the next step's route carries them to OpenCode's log, once. */
   takeStoreNotices(): string[] {
-    const setting = this.config.healthStore
-    const key = this.healthKey === undefined || setting.kind !== "redis" ? "" : JSON.stringify([this.stateDir, setting.url])
+    const key = (this.healthKey !== undefined && redisStoreKey(this.stateDir, this.config.healthStore)) || ""
     const notices = storeNotices.get(key)
     if (!notices?.length) return []
     storeNotices.delete(key)
@@ -122,14 +121,14 @@ export class CombinedRuntime {
   private newHealth(stateDir: string | undefined, clock?: () => number) {
     this.stateDir = stateDir
     const storeSetting = this.config.healthStore
-    const inputs = JSON.stringify([stateDir, this.config.cooldowns, storeSetting])
+    const inputs = healthInputs(stateDir, this.config)
     this.healthInputs = inputs
     if (stateDir) this.switchesFile = switchesPath(stateDir)
     const build = () => {
       const file = stateDir ? createFileHealthStore(defaultHealthPath(stateDir), { clock }) : undefined
       // One Redis store (its connections, mirror and queue) per state dir and server, whatever the cooldown table:
       // registries built for other tables share it.
-      const redisKey = storeSetting.kind === "redis" ? JSON.stringify([stateDir, storeSetting.url]) : undefined
+      const redisKey = redisStoreKey(stateDir, storeSetting)
       const makeRedis = () =>
         file && storeSetting.kind === "redis"
           ? createRedisHealthStore({ url: storeSetting.url, local: file, clock, onProblem: (problem) => noteStoreProblem(clock ? "" : redisKey!, storeSetting.url, problem) })
@@ -177,7 +176,7 @@ export class CombinedRuntime {
     const resolved = resolveConfig(raw, { configuredProviders: real.map((provider) => provider.id) })
     this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
     this.config = resolved.ok ? resolved.config : DEFAULTS
-    if (input.stateDir !== undefined && JSON.stringify([input.stateDir, this.config.cooldowns, this.config.healthStore]) !== this.healthInputs)
+    if (input.stateDir !== undefined && healthInputs(input.stateDir, this.config) !== this.healthInputs)
       this.health = this.newHealth(input.stateDir, input.clock)
     this.access = accessFrom(raw, real)
     this.credentials = credentialFingerprints(real, input.credentials)
@@ -230,9 +229,18 @@ const storeNotices = new Map<string, string[]>()
 
 function noteStoreProblem(key: string, url: string, problem: string | undefined) {
   const notices = storeNotices.get(key) ?? []
-  notices.push(problem ?? `combined-models: Redis at ${describeRedisUrl(url)} is reachable again; cooldowns are shared through it`)
-  if (problem !== undefined) notices[notices.length - 1] = `combined-models: ${problem}`
+  notices.push(`combined-models: ${problem ?? `Redis at ${describeRedisUrl(url)} is reachable again; cooldowns are shared through it`}`)
   storeNotices.set(key, notices.slice(-10))
+}
+
+/** What a registry is built from: a provider reload with the same inputs keeps it, streaks and all. */
+function healthInputs(stateDir: string | undefined, config: ResolvedConfig): string {
+  return JSON.stringify([stateDir, config.cooldowns, config.healthStore])
+}
+
+/** One Redis store per state dir and server, whatever the cooldown table; undefined for the file store. */
+function redisStoreKey(stateDir: string | undefined, setting: ResolvedConfig["healthStore"]): string | undefined {
+  return setting.kind === "redis" ? JSON.stringify([stateDir, setting.url]) : undefined
 }
 
 /**
