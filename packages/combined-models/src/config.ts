@@ -4,7 +4,7 @@
  */
 import { parseDuration } from "./duration.ts"
 import { z } from "zod"
-import { FAILURE_REASONS, NEVER_FAIL_OVER, type FailureReason } from "./types.ts"
+import { FAILURE_REASONS, NEVER_FAIL_OVER, NO_COOLDOWN, type FailureReason } from "./types.ts"
 import { isRecord } from "./record.ts"
 
 export { parseDuration } from "./duration.ts"
@@ -47,11 +47,11 @@ const FallbackModels = z
   })
 
 /** How a combined model orders its members before routing skips the cooled ones. */
-export const STRATEGIES = ["priority", "cost"] as const
+export const STRATEGIES = ["priority", "round_robin", "least_limited", "cost"] as const
 export type Strategy = (typeof STRATEGIES)[number]
 const StrategySetting = z.enum(STRATEGIES, { error: `expected one of: ${STRATEGIES.join(", ")}` }).meta({
   description:
-    '"priority": provider_priority (or the group\'s priority) first, the rest alphabetically (default); "cost": cheapest first by the catalog\'s price at each provider, subscriptions (price 0) first, priority breaking ties',
+    '"priority": provider_priority (or the group\'s priority) first, the rest alphabetically (default); "round_robin": each turn starts at the next healthy member, and keeps it for the turn; "least_limited": the member with the most left by the rate-limit headers last seen; "cost": cheapest first by the catalog\'s price at each provider, subscriptions (price 0) first, priority breaking ties',
 })
 
 const ManualGroup = z
@@ -74,7 +74,7 @@ const ManualGroup = z
 const Cooldowns = z
   .strictObject(
     Object.fromEntries(
-      FAILURE_REASONS.filter((reason) => !NEVER_FAIL_OVER.includes(reason)).map((reason) => [
+      FAILURE_REASONS.filter((reason) => !NO_COOLDOWN.includes(reason)).map((reason) => [
         reason,
         Duration.optional(),
       ]),
@@ -84,6 +84,51 @@ const Cooldowns = z
 
 export const STICKY_MODES = ["turn", "session", "off"] as const
 
+const StickySetting = z
+  .union(
+    [
+      z.enum(STICKY_MODES),
+      z.strictObject({
+        window: Duration.meta({ description: "How long after its last answer the member stays, across turns" }),
+      }),
+    ],
+    { error: `expected one of: ${STICKY_MODES.join(", ")}, or { "window": "15m" }` },
+  )
+  .meta({
+    description:
+      '"turn": stay on the member that last answered until the turn ends (default); "session": stay until it fails; "off": every step starts at the top of the order; { "window": "15m" }: stay for that long after its last answer, across turns (its prompt cache), then start at the top again',
+  })
+
+/** `combined_models.accounts.<id>`: one more account of a provider, its own member with its own credential. */
+const ACCOUNT_ID = /^[a-z0-9][a-z0-9._-]*$/
+const Account = z
+  .strictObject({
+    provider: z
+      .string({ error: 'expected the provider this is an account of, e.g. "anthropic"' })
+      .min(1, { error: 'expected the provider this is an account of, e.g. "anthropic"' })
+      .meta({ description: "The provider (its id in the catalog) whose models this account offers" }),
+    name: z.string().min(1).optional().meta({ description: 'Display name (default: the provider\'s name and the account id, "Anthropic (anthropic-work)")' }),
+    env: z
+      .array(z.string().min(1))
+      .optional()
+      .meta({
+        description:
+          "Environment variables that hold this account's key (the provider's own are not inherited: they hold the first account's)",
+      }),
+  })
+  .meta({ description: "One more account of a provider" })
+
+const Accounts = z
+  .record(
+    z.string().regex(ACCOUNT_ID, {
+      error: 'expected an account id of lower-case letters, digits, ".", "_" or "-" (it becomes a provider id), e.g. "anthropic-work"',
+    }),
+    Account,
+  )
+  .meta({
+    description:
+      'More accounts of a provider, each its own member with its own credential, quota and cooldowns, e.g. { "anthropic-work": { "provider": "anthropic" } }. Its credential comes as any provider\'s does: provider.<id>.options.apiKey ("{env:VAR}", "{file:path}"), env, or opencode auth login',
+  })
 
 /** `redis://[user:password@]host[:port][/db]`, `rediss://` for TLS. */
 const RedisUrl = z.string().refine(
@@ -129,7 +174,10 @@ export const CombinedModelsSettings = z
     failover_on: z
       .array(Reason)
       .optional()
-      .meta({ description: "Failure reasons that move a request to the next member (aborted, context_overflow and invalid_request never do)" }),
+      .meta({
+        description:
+          'Failure reasons that move a request to the next member (aborted and invalid_request never do). "context_overflow" (not in the default) moves a conversation that no longer fits to a member or fallback model with a larger window, instead of compacting',
+      }),
     cooldowns: Cooldowns.optional(),
     retries_before_failover: z
       .int({ error: "expected a whole number of retries" })
@@ -157,14 +205,9 @@ export const CombinedModelsSettings = z
         description:
           "Provider switches allowed for one model in one turn before the error is shown (default 4); each model down fallback_models gets its own",
       }),
-    sticky: z
-      .enum(STICKY_MODES, { error: `expected one of: ${STICKY_MODES.join(", ")}` })
-      .optional()
-      .meta({
-        description:
-          '"turn": stay on the member that last answered until the turn ends (default); "session": stay until it fails; "off": every step starts at the top of the priority list',
-      }),
+    sticky: StickySetting.optional(),
     strategy: StrategySetting.optional(),
+    accounts: Accounts.optional(),
     health_store: HealthStoreSetting.optional(),
     picker: z
       .enum(["combined", "all"], { error: 'expected "combined" or "all"' })
@@ -212,6 +255,7 @@ export type CombinedModelsInput = z.input<typeof CombinedModelsConfig>
 export type CombinedModelsSettingsInput = z.input<typeof CombinedModelsSettings>
 export type ManualGroupConfig = z.output<typeof ManualGroup>
 export type CooldownReason = keyof z.output<typeof Cooldowns>
+export type AccountConfig = z.output<typeof Account>
 
 /** Settings with every default filled in: what the engine reads. */
 export interface ResolvedConfig {
@@ -232,10 +276,13 @@ export interface ResolvedConfig {
   /** `agent.<name>.fallback_models`, `"*"` included. */
   agentFallbackModels: Record<string, string[]>
   maxFallbackDepth: number
-  sticky: (typeof STICKY_MODES)[number]
+  /** A mode, or how long (ms) the member that last answered stays across turns. */
+  sticky: (typeof STICKY_MODES)[number] | { windowMs: number }
   timeouts: { firstByteMs: number; stallMs: number }
   /** `combined_models.strategy`; a group's own `strategy` wins. */
   strategy: Strategy
+  /** `combined_models.accounts`: more accounts of a provider, by account id. */
+  accounts: Record<string, AccountConfig>
   /** Where cooldowns are shared beyond this process. */
   healthStore: { kind: "file" } | { kind: "redis"; url: string }
 }
@@ -281,6 +328,7 @@ export const DEFAULTS: ResolvedConfig = {
   sticky: "turn",
   timeouts: { firstByteMs: 60_000, stallMs: 120_000 },
   strategy: "priority",
+  accounts: {},
   healthStore: { kind: "file" },
 }
 
@@ -324,6 +372,8 @@ function issueToProblem(issue: z.core.$ZodIssue): ConfigProblem {
       message: `unknown key${issue.keys.length > 1 ? "s" : ""} ${keys}; remove ${issue.keys.length > 1 ? "them" : "it"} or check the spelling against docs/configuration.md`,
     }
   }
+  // A bad record key: the key's own check says what is wrong with it.
+  if (issue.code === "invalid_key" && issue.issues[0]) return { path: path || "(top level)", message: issue.issues[0].message }
   return { path: path || "(top level)", message: issue.message }
 }
 
@@ -386,12 +436,14 @@ export function resolveConfig(raw: unknown, options: { configuredProviders?: rea
         Object.entries(agents.data ?? {}).flatMap(([name, agent]) => (agent.fallback_models ? [[name, agent.fallback_models]] : [])),
       ),
       maxFallbackDepth: settings.max_fallback_depth ?? DEFAULTS.maxFallbackDepth,
-      sticky: settings.sticky ?? DEFAULTS.sticky,
+      sticky:
+        settings.sticky === undefined ? DEFAULTS.sticky : typeof settings.sticky === "string" ? settings.sticky : { windowMs: settings.sticky.window },
       timeouts: {
         firstByteMs: settings.timeouts?.first_byte ?? DEFAULTS.timeouts.firstByteMs,
         stallMs: settings.timeouts?.stall ?? DEFAULTS.timeouts.stallMs,
       },
       strategy: settings.strategy ?? DEFAULTS.strategy,
+      accounts: settings.accounts ?? {},
       healthStore:
         settings.health_store === undefined || settings.health_store === "file"
           ? DEFAULTS.healthStore

@@ -30,7 +30,7 @@ import {
 import type { ResolvedConfig } from "./config.ts"
 import type { FailoverAction } from "./machine.ts"
 import { redact } from "./redact.ts"
-import { FAILURE_REASONS, NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type MemberRef } from "./types.ts"
+import { FAILURE_REASONS, NO_COOLDOWN, type ClassifiedError, type FailureReason, type MemberRef } from "./types.ts"
 
 export interface CooldownEntry {
   providerID: string
@@ -263,7 +263,7 @@ export class HealthRegistry implements HealthView {
   ): CooldownEntry | undefined {
     if (!isMember(member) || typeof error !== "object" || error === null) return undefined
     const reason = normalizeReason(error.reason)
-    if (NEVER_FAIL_OVER.includes(reason)) return undefined
+    if (NO_COOLDOWN.includes(reason)) return undefined
     // Another process may have recorded this wave already: look before deciding whether ours is new.
     this.#refresh(true)
     const now = this.#now()

@@ -78,3 +78,27 @@ export function failureSummary(modelName: string, failures: readonly MemberFailu
   })
   return [`Every provider of ${modelName} failed:`, ...lines].join("\n")
 }
+
+/** `200k`, `1M`: a window size as people say it. */
+export function formatTokens(tokens: number): string {
+  if (tokens >= 1_000_000) return `${Number((tokens / 1_000_000).toFixed(1))}M`
+  if (tokens >= 1_000) return `${Math.round(tokens / 1_000)}k`
+  return String(tokens)
+}
+
+/** `anthropic near its limit, resets in 40 s → github-copilot`: a step routed elsewhere before it is refused. */
+export function nearLimitNotice(from: Pick<MemberRef, "providerID">, resetInMs: number, to: Pick<MemberRef, "providerID">): string {
+  return `${from.providerID} near its limit, resets in ${formatDuration(resetInMs)} → ${to.providerID}`
+}
+
+/** `the conversation no longer fits anthropic (200k) → openrouter (1M)`: the context-window fallback. */
+export function widerWindowNotice(
+  from: Pick<MemberRef, "providerID">,
+  fromWindow: number,
+  to: Pick<MemberRef, "providerID">,
+  toWindow: number,
+  toModel?: { name: string },
+): string {
+  const target = toModel ? `${toModel.name} (${to.providerID}, ${formatTokens(toWindow)})` : `${to.providerID} (${formatTokens(toWindow)})`
+  return `the conversation no longer fits ${from.providerID} (${formatTokens(fromWindow)}) → ${target}`
+}

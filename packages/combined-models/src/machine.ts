@@ -7,8 +7,18 @@
  */
 import type { ResolvedConfig } from "./config.ts"
 import type { HealthView } from "./health.ts"
-import { describeFailure, failureSummary, fallbackNotice, formatDuration, switchNotice, type MemberFailure } from "./label.ts"
-import { pick, refOf as ref, sameMember, type Access, type PickResult, type SkippedMember } from "./route.ts"
+import type { LimitsView } from "./limits.ts"
+import {
+  describeFailure,
+  failureSummary,
+  fallbackNotice,
+  formatDuration,
+  nearLimitNotice,
+  switchNotice,
+  widerWindowNotice,
+  type MemberFailure,
+} from "./label.ts"
+import { inputWindow, pick, refOf as ref, sameMember, type Access, type PickResult, type SkippedMember } from "./route.ts"
 import { NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type Group, type GroupMember, type MemberRef } from "./types.ts"
 
 /**
@@ -40,6 +50,10 @@ export interface TurnState {
   abandoned: string[]
   /** OAuth providers whose 401 was already retried once in this turn (after the sign-in's token refresh). */
   signInRetried?: string[]
+  /** `round_robin`: how far this turn turns the order (the edge's counter; the turn index when it gives none). */
+  rotation?: number
+  /** A provider said the conversation no longer fits this window: for the rest of the turn, smaller members are out. */
+  minWindow?: number
 }
 
 export interface FailoverState {
@@ -48,15 +62,18 @@ export interface FailoverState {
   /** Decided, not yet started: what the next step uses. */
   next?: { member: MemberRef; mode: StepMode; notBefore: number }
   attempt?: Attempt
-  /** The member that completed the latest step of any turn (for `sticky: "session"`). */
+  /** The member that completed the latest step of any turn (for `sticky: "session"` and `{ window }`). */
   lastServed?: MemberRef
+  /** When it did. */
+  lastServedAt?: number
   /** Tokens the session's next request needs, as last reported. */
   contextTokens?: number
   turn: TurnState
 }
 
 export type FailoverEvent =
-  | { type: "turn_started"; at: number }
+  /** `rotation`: the edge's turn counter for `round_robin`, shared by the sessions of a process. */
+  | { type: "turn_started"; at: number; rotation?: number }
   | { type: "step_requested"; at: number; contextTokens?: number }
   | { type: "step_started"; at: number; member: MemberRef }
   | { type: "first_content"; at: number; kind: "text" | "reasoning" | "tool" }
@@ -100,6 +117,8 @@ export interface FailoverContext {
    * them on the next request, so a 401 is retried once on the same member before it counts as bad credentials.
    */
   oauthProviders?: ReadonlySet<string>
+  /** What providers' rate-limit headers said they have left: read ahead, and `least_limited`. */
+  limits?: LimitsView
 }
 
 export interface Transition {
@@ -135,7 +154,13 @@ export function transition(state: FailoverState, event: FailoverEvent, context: 
   switch (event.type) {
     case "turn_started":
       return {
-        state: { ...state, phase: "idle", next: undefined, attempt: undefined, turn: newTurn(state.turn.index + 1) },
+        state: {
+          ...state,
+          phase: "idle",
+          next: undefined,
+          attempt: undefined,
+          turn: { ...newTurn(state.turn.index + 1), ...(event.rotation !== undefined ? { rotation: event.rotation } : {}) },
+        },
         actions: [],
       }
     case "step_requested":
@@ -165,6 +190,7 @@ export function transition(state: FailoverState, event: FailoverEvent, context: 
           phase: "idle",
           attempt: undefined,
           lastServed: member,
+          lastServedAt: event.at,
           turn: { ...state.turn, servedBy: member, retries: 0 },
         },
         actions: [{ type: "recovered", member, attemptStartedAt: startedAt }],
@@ -188,20 +214,48 @@ function findMember(group: Group, member: MemberRef): GroupMember | undefined {
   return group.members.find((candidate) => sameMember(candidate, member))
 }
 
-function stickTarget(state: FailoverState, config: ResolvedConfig): MemberRef | undefined {
-  if (config.sticky === "off") return undefined
-  if (config.sticky === "session") return state.turn.servedBy ?? state.lastServed
-  return state.turn.servedBy
+function stickTarget(state: FailoverState, config: ResolvedConfig, at: number): MemberRef | undefined {
+  const { sticky } = config
+  if (sticky === "off") return undefined
+  if (sticky === "session") return state.turn.servedBy ?? state.lastServed
+  if (sticky === "turn") return state.turn.servedBy
+  const recent = state.lastServedAt !== undefined && at - state.lastServedAt <= sticky.windowMs
+  return state.turn.servedBy ?? (recent ? state.lastServed : undefined)
 }
 
-function route(state: FailoverState, at: number, context: FailoverContext): PickResult {
+function route(state: FailoverState, at: number, context: FailoverContext, options: { limits?: boolean } = {}): PickResult {
+  const { config } = context
   return pick(
     groupAt(context, state.turn.depth),
     context.health,
-    context.config,
-    { contextTokens: state.contextTokens, failedProviders: state.turn.abandoned, stickTo: stickTarget(state, context.config) },
-    { now: at, access: context.access },
+    config,
+    {
+      contextTokens: state.contextTokens,
+      failedProviders: state.turn.abandoned,
+      stickTo: stickTarget(state, config, at),
+      rotation: state.turn.rotation ?? state.turn.index,
+      ...(state.turn.minWindow !== undefined ? { minWindow: state.turn.minWindow } : {}),
+      // With the context-window fallback on, a member that would compact this conversation comes after one with room.
+      ...(config.failoverOn.includes("context_overflow") && state.contextTokens !== undefined ? { roomFor: state.contextTokens } : {}),
+    },
+    { now: at, access: context.access, limits: options.limits === false ? undefined : context.limits },
   )
+}
+
+/**
+ * The notice for a step read ahead away from the member it would have gone to: that member's headers say it has too
+ * little left for this step before its reset. Undefined when the limits changed nothing.
+ */
+function nearLimitMove(state: FailoverState, at: number, context: FailoverContext, picked: Extract<PickResult, { kind: "member" }>) {
+  const near = picked.skipped.filter((entry) => entry.why === "near_limit")
+  if (near.length === 0) return undefined
+  const unread = route(state, at, context, { limits: false })
+  if (unread.kind !== "member" || sameMember(unread.member, picked.member)) return undefined
+  const passed = near.find((entry) => sameMember(entry.member, unread.member))
+  if (!passed || passed.until === undefined) return undefined
+  // Once per move: a turn that already went on at the other member needs no second notice for every step.
+  if (state.turn.servedBy && sameMember(state.turn.servedBy, picked.member)) return undefined
+  return nearLimitNotice(passed.member, Math.max(0, passed.until - at), picked.member)
 }
 
 /** Failures that shut a provider out whatever the model: they still count when the turn moves down the chain. */
@@ -255,9 +309,10 @@ function requestStep(state: FailoverState, at: number, context: FailoverContext)
   const mode: StepMode = state.next?.mode ?? "fresh"
   const picked = route(state, at, context)
   if (picked.kind === "member") {
+    const notice = nearLimitMove(state, at, context, picked)
     return {
       state: { ...state, phase: "pending", next: { member: ref(picked.member), mode, notBefore: at } },
-      actions: [{ type: "use", member: picked.member, mode }],
+      actions: [{ type: "use", member: picked.member, mode, ...(notice ? { notice } : {}) }],
     }
   }
   const deeper = descend(state, at, context)
@@ -292,8 +347,10 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
 
   if (error.reason === "aborted")
     return { state: { ...state, phase: "aborted", next: undefined, attempt: undefined }, actions: [{ type: "pass_through", error }] }
-  if (!failedMember || NEVER_FAIL_OVER.includes(error.reason) || !config.failoverOn.includes(error.reason))
-    return { state: { ...state, phase: "idle", next: undefined, attempt: undefined }, actions: [{ type: "pass_through", error }] }
+  const passThrough: Transition = { state: { ...state, phase: "idle", next: undefined, attempt: undefined }, actions: [{ type: "pass_through", error }] }
+  if (!failedMember || NEVER_FAIL_OVER.includes(error.reason) || !config.failoverOn.includes(error.reason)) return passThrough
+  // Without a member with a larger window the overflow stays OpenCode's: stock compaction runs.
+  if (error.reason === "context_overflow") return widerWindow(state, failedMember, error, at, context) ?? passThrough
 
   const mode: StepMode = (state.attempt?.toolCalls ?? 0) > 0 ? "continue" : "replay"
   const failures = [...state.turn.failures, { member: failedMember, error, at }]
@@ -408,6 +465,41 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
   return withCooldown(cooldown, surface(afterFailure, context, "all_failed", picked.skipped, at))
 }
 
+/**
+ * The context-window fallback (`"context_overflow"` in `failover_on`): the conversation no longer fits the member that
+ * served, so it goes on at the member, here or down the fallback chain, with the smallest window larger than that
+ * one. No cooldown: the provider did nothing wrong, and a shorter conversation (the next turn's, after a compaction)
+ * fits it again. Undefined when no ready member has a larger window.
+ */
+function widerWindow(state: FailoverState, failedMember: MemberRef, error: ClassifiedError, at: number, context: FailoverContext): Transition | undefined {
+  const current = findMember(groupAt(context, state.turn.depth), failedMember)
+  if (!current) return undefined
+  const window = inputWindow(current)
+  const minWindow = Math.max(state.turn.minWindow ?? 0, window + 1)
+  const failures = [...state.turn.failures, { member: failedMember, error, at }]
+  const providerWide = state.turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
+  let best: { turn: TurnState; member: GroupMember } | undefined
+  for (let depth = state.turn.depth; depth <= deepestAllowed(context); depth++) {
+    const turn: TurnState =
+      depth === state.turn.depth
+        ? { ...state.turn, failures, minWindow, retries: 0 }
+        : { ...state.turn, failures, minWindow, retries: 0, depth, switches: 0, abandoned: [...new Set(providerWide.map((f) => f.member.providerID))] }
+    const picked = route({ ...state, turn }, at, context)
+    if (picked.kind === "member" && (!best || inputWindow(picked.member) < inputWindow(best.member))) best = { turn, member: picked.member }
+  }
+  if (!best) return undefined
+  if (best.turn.depth === state.turn.depth && best.turn.switches >= context.config.maxSwitchesPerTurn) return undefined
+  const mode: StepMode = (state.attempt?.toolCalls ?? 0) > 0 ? "continue" : "replay"
+  const to = best.member
+  const deeper = best.turn.depth !== state.turn.depth ? groupAt(context, best.turn.depth) : undefined
+  const notice = widerWindowNotice(failedMember, window, to, inputWindow(to), deeper)
+  const turn = { ...best.turn, switches: best.turn.switches + 1 }
+  return {
+    state: { ...state, phase: "pending", attempt: undefined, next: { member: ref(to), mode, notBefore: at }, turn },
+    actions: [mode === "continue" ? { type: "continue", from: failedMember, member: to, notice } : { type: "replay", from: failedMember, member: to, notice }],
+  }
+}
+
 function withCooldown(cooldown: FailoverAction, transition: Transition): Transition {
   return { ...transition, actions: [cooldown, ...transition.actions] }
 }
@@ -465,7 +557,11 @@ function describeSkip(entry: SkippedMember, state: FailoverState, at: number): s
     case "failed_this_turn":
       return "failed earlier in this turn"
     case "too_small":
-      return `context window too small for this conversation (${state.contextTokens} tokens needed)`
+      return `context window too small for this conversation (${Math.max(state.contextTokens ?? 0, state.turn.minWindow ?? 0)} tokens needed)`
+    case "near_limit": {
+      const left = entry.until === undefined ? "" : `, resets in ${formatDuration(entry.until - at)}`
+      return `near its rate limit${left}`
+    }
     case "cooling": {
       const left = entry.until === undefined ? "" : `, ${formatDuration(entry.until - at)} left`
       return `cooling down (${entry.reason?.replace("_", " ") ?? "failed"}${left})`

@@ -4,6 +4,7 @@
  */
 import type { ResolvedConfig } from "./config.ts"
 import type { CooldownEntry, HealthView } from "./health.ts"
+import { headroomShare, shortOf, type LimitsView } from "./limits.ts"
 import { matchesMember } from "./patterns.ts"
 import type { FailureReason, Group, GroupMember, MemberRef } from "./types.ts"
 
@@ -28,9 +29,18 @@ export interface RouteNeed {
   failedProviders?: readonly string[]
   /** The member that last answered: kept while it is healthy (sticky), so the prompt cache survives. */
   stickTo?: MemberRef
+  /**
+   * With the context-window fallback on: members whose usable window (what OpenCode fills before it compacts) is
+   * this many tokens or less come after the ones with room, so the conversation moves instead of being compacted.
+   */
+  roomFor?: number
+  /** The conversation no longer fits a window this size (a provider said so): smaller members are skipped. */
+  minWindow?: number
+  /** `round_robin`: how many places the order turns for this turn (a counter that grows by one a turn). */
+  rotation?: number
 }
 
-export type SkipWhy = "not_allowed" | "excluded" | "failed_this_turn" | "too_small" | "cooling"
+export type SkipWhy = "not_allowed" | "excluded" | "failed_this_turn" | "too_small" | "cooling" | "near_limit"
 
 export interface SkippedMember {
   member: MemberRef
@@ -79,6 +89,16 @@ export function inputWindow(member: GroupMember): number {
 }
 
 /**
+ * The tokens OpenCode lets a conversation reach on this member before it compacts (`session/overflow.ts` at the pin:
+ * the input limit less a reserve of up to 20k, or the context less the answer's room, at most 32k).
+ */
+export function usableWindow(member: GroupMember): number {
+  const output = member.limit.output || 32_000
+  if (member.limit.input) return Math.max(0, member.limit.input - Math.min(20_000, output))
+  return Math.max(0, member.limit.context - Math.min(32_000, output))
+}
+
+/**
  * The longest cooldown of each provider over all its ids in the group: an alias, its dated snapshot and region
  * profiles of one model at one provider share one quota, so when one of them is cooling they all are.
  */
@@ -97,13 +117,14 @@ export function pick(
   health: HealthView,
   config: Pick<ResolvedConfig, "exclude">,
   need: RouteNeed = {},
-  options: { now: number; access?: Access },
+  options: { now: number; access?: Access; limits?: LimitsView },
 ): PickResult {
   const skipped: SkippedMember[] = []
   const cooling: { member: GroupMember; entry: CooldownEntry }[] = []
   const ready: GroupMember[] = []
   const failed = new Set(need.failedProviders ?? [])
   const coolingOf = providerCooldowns(group.members, health, options.now)
+  const needed = Math.max(need.contextTokens ?? 0, need.minWindow ?? 0)
 
   for (const member of group.members) {
     const ref = { providerID: member.providerID, modelID: member.modelID }
@@ -119,7 +140,7 @@ export function pick(
       skipped.push({ member: ref, why: "failed_this_turn" })
       continue
     }
-    if (need.contextTokens !== undefined && inputWindow(member) < need.contextTokens) {
+    if (needed > 0 && inputWindow(member) < needed) {
       skipped.push({ member: ref, why: "too_small" })
       continue
     }
@@ -132,8 +153,7 @@ export function pick(
     ready.push(member)
   }
 
-  const sticky = need.stickTo && ready.find((member) => sameMember(member, need.stickTo))
-  const chosen = sticky ?? ready[0]
+  const chosen = choose(group, ready, need, options, skipped)
   if (chosen) return { kind: "member", member: chosen, skipped }
 
   const soonest = cooling
@@ -141,4 +161,54 @@ export function pick(
     .sort((a, b) => a.entry.until - b.entry.until)[0]
   if (soonest) return { kind: "wait", member: soonest.member, until: soonest.entry.until, skipped }
   return { kind: "none", skipped }
+}
+
+/**
+ * The member to use among the ready ones. Members without room come last, each kind only while another has it:
+ * first those a step of this size would push past their usable window (with the context-window fallback on), then
+ * those whose rate-limit headers say this step would exceed what they have left before the reset. Then the
+ * strategy orders what is left, and the sticky member wins when it is among it.
+ */
+function choose(group: Group, ready: GroupMember[], need: RouteNeed, options: { now: number; limits?: LimitsView }, skipped: SkippedMember[]) {
+  let candidates = ready
+  if (need.roomFor !== undefined) {
+    const roomy = candidates.filter((member) => usableWindow(member) > need.roomFor!)
+    if (roomy.length > 0) {
+      for (const member of candidates) if (!roomy.includes(member)) skipped.push({ member: refOf(member), why: "too_small" })
+      candidates = roomy
+    }
+  }
+  const { limits, now } = options
+  if (limits) {
+    const short = new Map<GroupMember, number>()
+    for (const member of candidates) {
+      const gap = shortOf(limits.headroomOf(member.providerID, now), need.contextTokens, now)
+      if (gap) short.set(member, gap.resetAt)
+    }
+    if (short.size > 0 && short.size < candidates.length) {
+      for (const [member, until] of short) skipped.push({ member: refOf(member), why: "near_limit", until })
+      candidates = candidates.filter((member) => !short.has(member))
+    }
+  }
+  if (candidates.length === 0) return undefined
+  const sticky = need.stickTo && candidates.find((member) => sameMember(member, need.stickTo))
+  if (sticky) return sticky
+  return ordered(group, candidates, need, options)[0]
+}
+
+/** The ready members in the order the group's strategy gives them now. */
+export function ordered(group: Pick<Group, "strategy">, members: GroupMember[], need: RouteNeed, options: { now: number; limits?: LimitsView }): GroupMember[] {
+  // After a provider said the conversation does not fit: the smallest window that fits, so cost grows no more than it must.
+  if (need.minWindow !== undefined) return [...members].sort((a, b) => inputWindow(a) - inputWindow(b))
+  if (group.strategy === "round_robin" && members.length > 1) {
+    const turn = (((need.rotation ?? 0) % members.length) + members.length) % members.length
+    return [...members.slice(turn), ...members.slice(0, turn)]
+  }
+  if (group.strategy === "least_limited" && options.limits) {
+    const { limits, now } = options
+    const share = new Map(members.map((member) => [member, headroomShare(limits.headroomOf(member.providerID, now), now, need.contextTokens)]))
+    // Stable: equal headroom (nothing known yet, say) keeps the priority order.
+    return [...members].sort((a, b) => share.get(b)! - share.get(a)!)
+  }
+  return members
 }

@@ -69,8 +69,11 @@ export interface Group {
   manual: boolean
   /** Per-group provider order from config, overriding `provider_priority`. */
   priority?: string[]
-  /** How the members were ordered when not by priority (`combined_models.strategy`). */
-  strategy?: "cost"
+  /**
+   * `combined_models.strategy` when not `priority`: `cost` orders the members at grouping; `round_robin` and
+   * `least_limited` order the ready ones at each turn's routing.
+   */
+  strategy?: "cost" | "round_robin" | "least_limited"
 }
 
 export const FAILURE_REASONS = [
@@ -89,7 +92,16 @@ export const FAILURE_REASONS = [
 export type FailureReason = (typeof FAILURE_REASONS)[number]
 
 /** Reasons that never move a request to another member, whatever the config says. */
-export const NEVER_FAIL_OVER: readonly FailureReason[] = ["aborted", "context_overflow", "invalid_request"]
+export const NEVER_FAIL_OVER: readonly FailureReason[] = ["aborted", "invalid_request"]
+
+/**
+ * Reasons that move a request only when `failover_on` names them (never by default): a conversation too long for one
+ * member goes on at a member with a larger window, or is compacted as stock OpenCode does.
+ */
+export const OPT_IN_FAIL_OVER: readonly FailureReason[] = ["context_overflow"]
+
+/** Reasons that say nothing against the provider: they never cool it down. */
+export const NO_COOLDOWN: readonly FailureReason[] = [...NEVER_FAIL_OVER, ...OPT_IN_FAIL_OVER]
 
 /** The engine's reading of one failure. Carries no keys, headers or conversation text. */
 export interface ClassifiedError {

@@ -52,7 +52,14 @@ describe("bad config gets a message naming the path and the fix", () => {
         'combined_models.failover_on[1]: unknown reason "ratelimit"; use one of: rate_limit, quota, overloaded, server_error, network, timeout, auth, context_overflow, invalid_request, aborted, unknown',
       ],
     ],
-    ["sticky misspelt", { combined_models: { sticky: "always" } }, ["combined_models.sticky: expected one of: turn, session, off"]],
+    ["sticky misspelt", { combined_models: { sticky: "always" } }, ["combined_models.sticky: expected one of: turn, session, off, or { \"window\": \"15m\" }"]],
+    ["a sticky window that is not a duration", { combined_models: { sticky: { window: "soon" } } }, ['combined_models.sticky: expected one of: turn, session, off, or { "window": "15m" }']],
+    ["an account without its provider", { combined_models: { accounts: { "anthropic-work": {} } } }, ['combined_models.accounts.anthropic-work.provider: expected the provider this is an account of, e.g. "anthropic"']],
+    [
+      "an account id that cannot be a provider id",
+      { combined_models: { accounts: { "Anthropic Work": { provider: "anthropic" } } } },
+      ['combined_models.accounts.Anthropic Work: expected an account id of lower-case letters, digits, ".", "_" or "-" (it becomes a provider id), e.g. "anthropic-work"'],
+    ],
     [
       "a manual group with a typo",
       { combined_models: { groups: { sonnet: { member: ["anthropic/*"] } } } },
@@ -164,10 +171,12 @@ describe("warnings never fail the config", () => {
     if (result.ok) expect(result.config.providerPriority).toEqual(["anthropic", "bedrock"])
   })
 
-  test("reasons that never fail over are dropped from failover_on with a warning", () => {
-    const result = resolveConfig({ combined_models: { failover_on: ["rate_limit", "aborted", "context_overflow"] } })
-    expect(result.ok && result.config.failoverOn).toEqual(["rate_limit"])
-    expect(result.warnings.map((warning) => warning.path)).toEqual(["combined_models.failover_on[1]", "combined_models.failover_on[2]"])
+  test("reasons that never fail over are dropped from failover_on with a warning; context_overflow is an opt-in", () => {
+    const result = resolveConfig({ combined_models: { failover_on: ["rate_limit", "aborted", "context_overflow", "invalid_request"] } })
+    expect(result.ok && result.config.failoverOn).toEqual(["rate_limit", "context_overflow"])
+    expect(result.warnings.map((warning) => warning.path)).toEqual(["combined_models.failover_on[1]", "combined_models.failover_on[3]"])
+    const defaults = resolveConfig({})
+    expect(defaults.ok && defaults.config.failoverOn.includes("context_overflow")).toBe(false)
   })
 })
 
@@ -181,6 +190,7 @@ test("the published schema describes every key and rejects unknown ones", () => 
   const settings = schema.properties.combined_models!
   expect(Object.keys(settings.properties ?? {}).sort()).toEqual(
     [
+      "accounts",
       "cooldowns",
       "enabled",
       "exclude",
@@ -229,9 +239,31 @@ describe("fallback chains per agent", () => {
   })
 })
 
-test("strategy: priority or cost, globally and per group; anything else names the choices", () => {
-  const ok = resolveConfig({ combined_models: { strategy: "cost", groups: { g: { strategy: "priority" } } } })
+test("strategy: four of them, globally and per group; anything else names the choices", () => {
+  const ok = resolveConfig({ combined_models: { strategy: "cost", groups: { g: { strategy: "round_robin" }, h: { strategy: "least_limited" } } } })
   expect(ok.ok && ok.config.strategy).toBe("cost")
-  const bad = resolveConfig({ combined_models: { groups: { g: { strategy: "round_robin" } } } })
-  expect(!bad.ok && bad.errors).toEqual([{ path: "combined_models.groups.g.strategy", message: "expected one of: priority, cost" }])
+  expect(ok.ok && ok.config.groups.g?.strategy).toBe("round_robin")
+  const bad = resolveConfig({ combined_models: { groups: { g: { strategy: "cost_first" } } } })
+  expect(!bad.ok && bad.errors).toEqual([
+    { path: "combined_models.groups.g.strategy", message: "expected one of: priority, round_robin, least_limited, cost" },
+  ])
+})
+
+test("sticky: a mode, or a window as a duration", () => {
+  const windowed = resolveConfig({ combined_models: { sticky: { window: "15m" } } })
+  expect(windowed.ok && windowed.config.sticky).toEqual({ windowMs: 15 * 60_000 })
+  const mode = resolveConfig({ combined_models: { sticky: "off" } })
+  expect(mode.ok && mode.config.sticky).toBe("off")
+})
+
+test("accounts: an id per account, naming its provider", () => {
+  const result = resolveConfig({
+    combined_models: { accounts: { "anthropic-work": { provider: "anthropic", env: ["ANTHROPIC_WORK_KEY"] }, "or-2": { provider: "openrouter", name: "OpenRouter (team)" } } },
+  })
+  expect(result.ok && result.config.accounts).toEqual({
+    "anthropic-work": { provider: "anthropic", env: ["ANTHROPIC_WORK_KEY"] },
+    "or-2": { provider: "openrouter", name: "OpenRouter (team)" },
+  })
+  const unknownKey = resolveConfig({ combined_models: { accounts: { a: { provider: "anthropic", apiKey: "sk-1" } } } })
+  expect(!unknownKey.ok && unknownKey.errors[0]?.path).toBe("combined_models.accounts.a")
 })

@@ -1,0 +1,312 @@
+/**
+ * The routing policy beyond priority: limits read ahead from rate-limit headers, `round_robin`, `least_limited`,
+ * `sticky: { window }` and the context-window fallback. All pure: plain data in, decisions out.
+ */
+import { describe, expect, test } from "bun:test"
+import { headroomShare, LimitsTable, readHeadroom, shortOf } from "../src/limits.ts"
+import { initialState, transition, type FailoverAction, type FailoverContext, type FailoverEvent, type FailoverState } from "../src/machine.ts"
+import { pick, usableWindow } from "../src/route.ts"
+import type { ClassifiedError, Group, MemberRef } from "../src/types.ts"
+import { config, healthOf, member, sonnetGroup } from "./fixtures.ts"
+
+const T0 = 1_700_000_000_000
+const at = (offset: number) => T0 + offset
+const anthropic: MemberRef = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
+const copilot: MemberRef = { providerID: "github-copilot", modelID: "claude-sonnet-4.5" }
+const bedrockUS: MemberRef = { providerID: "amazon-bedrock", modelID: "us.anthropic.claude-sonnet-4-5-20250929-v1:0" }
+const openrouter: MemberRef = { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" }
+
+function play(events: FailoverEvent[], ctx: FailoverContext, from: FailoverState = initialState(ctx.group.id)) {
+  const actions: FailoverAction[] = []
+  let state = from
+  for (const event of events) {
+    const next = transition(state, event, ctx)
+    state = next.state
+    actions.push(...next.actions)
+  }
+  return { state, actions }
+}
+
+const routing = (actions: FailoverAction[]) => actions.filter((action) => action.type !== "cool_down" && action.type !== "recovered")
+
+/** One finished step on whatever member the machine chose. */
+function stepOn(offset: number, served: MemberRef, contextTokens?: number): FailoverEvent[] {
+  return [
+    { type: "step_requested", at: at(offset), contextTokens },
+    { type: "step_started", at: at(offset), member: served },
+    { type: "step_finished", at: at(offset + 10) },
+  ]
+}
+
+describe("reading limits from response headers", () => {
+  test("Anthropic: the tightest token window, with its RFC 3339 reset", () => {
+    const headroom = readHeadroom(
+      {
+        "anthropic-ratelimit-requests-remaining": "49",
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-reset": new Date(at(20_000)).toISOString(),
+        "anthropic-ratelimit-tokens-remaining": "30000",
+        "anthropic-ratelimit-tokens-limit": "80000",
+        "anthropic-ratelimit-tokens-reset": new Date(at(40_000)).toISOString(),
+        "anthropic-ratelimit-input-tokens-remaining": "12000",
+        "anthropic-ratelimit-input-tokens-limit": "40000",
+        "anthropic-ratelimit-input-tokens-reset": new Date(at(30_000)).toISOString(),
+      },
+      at(0),
+    )
+    expect(headroom).toEqual({
+      tokens: { remaining: 12_000, limit: 40_000, resetAt: at(30_000) },
+      requests: { remaining: 49, limit: 50, resetAt: at(20_000) },
+      seenAt: at(0),
+    })
+  })
+
+  test("OpenAI-style: x-ratelimit-*-tokens with a duration reset", () => {
+    const headers = new Headers({ "x-ratelimit-remaining-tokens": "900", "x-ratelimit-limit-tokens": "10000", "x-ratelimit-reset-tokens": "6m0s" })
+    expect(readHeadroom(headers, at(0))?.tokens).toEqual({ remaining: 900, limit: 10_000, resetAt: at(360_000) })
+  })
+
+  test("gateways: plain x-ratelimit-* requests, reset in epoch ms", () => {
+    const headroom = readHeadroom({ "x-ratelimit-remaining": "0", "x-ratelimit-limit": "20", "x-ratelimit-reset": String(at(5_000)) }, at(0))
+    expect(headroom?.requests).toEqual({ remaining: 0, limit: 20, resetAt: at(5_000) })
+  })
+
+  test("no limit headers, or nonsense in them, read as nothing known", () => {
+    expect(readHeadroom({ "content-type": "text/event-stream" }, at(0))).toBeUndefined()
+    expect(readHeadroom({ "x-ratelimit-remaining-tokens": "lots" }, at(0))).toBeUndefined()
+    expect(readHeadroom({ "anthropic-ratelimit-tokens-remaining": "-4" }, at(0))).toBeUndefined()
+  })
+
+  test("a step that needs more than is left before the reset is short; after the reset it is not", () => {
+    const headroom = readHeadroom({ "x-ratelimit-remaining-tokens": "900", "x-ratelimit-reset-tokens": "40s" }, at(0))
+    expect(shortOf(headroom, 5_000, at(1_000))).toEqual({ resetAt: at(40_000) })
+    expect(shortOf(headroom, 500, at(1_000))).toBeUndefined()
+    expect(shortOf(headroom, 5_000, at(40_000))).toBeUndefined()
+    // Without a reset time nothing says when it is back: a ranking hint only.
+    expect(shortOf(readHeadroom({ "x-ratelimit-remaining-tokens": "0" }, at(0)), 5_000, at(0))).toBeUndefined()
+  })
+
+  test("no requests left is short whatever the step's size", () => {
+    const headroom = readHeadroom({ "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s" }, at(0))
+    expect(shortOf(headroom, undefined, at(0))).toEqual({ resetAt: at(2_000) })
+  })
+
+  test("headroom share: the tighter window's share; unknown and reset count as full", () => {
+    const headroom = readHeadroom(
+      { "x-ratelimit-remaining-tokens": "2500", "x-ratelimit-limit-tokens": "10000", "x-ratelimit-reset-tokens": "10s", "x-ratelimit-remaining-requests": "90", "x-ratelimit-limit-requests": "100" },
+      at(0),
+    )
+    expect(headroomShare(headroom, at(0))).toBe(0.25)
+    expect(headroomShare(headroom, at(10_000))).toBe(0.9)
+    expect(headroomShare(undefined, at(0))).toBe(1)
+  })
+
+  test("the table keeps the latest reading per provider until it resets, and ignores responses without limits", () => {
+    const table = new LimitsTable()
+    table.record("anthropic", { "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": new Date(at(30_000)).toISOString() }, at(0))
+    table.record("anthropic", { "content-type": "application/json" }, at(1_000))
+    expect(table.headroomOf("anthropic", at(2_000))?.tokens?.remaining).toBe(100)
+    expect(table.headroomOf("anthropic", at(30_000))).toBeUndefined()
+    expect(table.headroomOf("openrouter", at(0))).toBeUndefined()
+  })
+})
+
+function limitsOf(entries: Record<string, Record<string, string>>, seenAt = at(0)) {
+  const table = new LimitsTable()
+  for (const [providerID, headers] of Object.entries(entries)) table.record(providerID, headers, seenAt)
+  return table
+}
+
+describe("read-ahead: a step goes elsewhere before it is refused", () => {
+  const nearly = { "anthropic-ratelimit-tokens-remaining": "2000", "anthropic-ratelimit-tokens-reset": new Date(at(40_000)).toISOString() }
+
+  test("the member short of tokens for this step is passed over with a notice naming its reset", () => {
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: config(), limits: limitsOf({ anthropic: nearly }) }
+    const { actions } = play([{ type: "turn_started", at: at(0) }, { type: "step_requested", at: at(0), contextTokens: 5_000 }], ctx)
+    expect(actions).toEqual([
+      { type: "use", member: expect.objectContaining(copilot), mode: "fresh", notice: "anthropic near its limit, resets in 40 s → github-copilot" },
+    ])
+  })
+
+  test("a step small enough for what is left stays; after the reset the member is back", () => {
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: config(), limits: limitsOf({ anthropic: nearly }) }
+    expect(play([{ type: "step_requested", at: at(0), contextTokens: 1_000 }], ctx).actions[0]).toMatchObject({ member: anthropic })
+    const after = play([{ type: "turn_started", at: at(41_000) }, { type: "step_requested", at: at(41_000), contextTokens: 5_000 }], ctx)
+    expect(after.actions).toEqual([{ type: "use", member: expect.objectContaining(anthropic), mode: "fresh" }])
+  })
+
+  test("when every member is short, the usual order stands (the provider may still answer)", () => {
+    const group: Group = { ...sonnetGroup(), members: sonnetGroup().members.filter((m) => m.providerID === "anthropic" || m.providerID === "github-copilot") }
+    const ctx: FailoverContext = { group, health: healthOf(), config: config(), limits: limitsOf({ anthropic: nearly, "github-copilot": nearly }) }
+    const { actions } = play([{ type: "step_requested", at: at(0), contextTokens: 5_000 }], ctx)
+    expect(actions).toEqual([{ type: "use", member: expect.objectContaining(anthropic), mode: "fresh" }])
+  })
+
+  test("the notice comes once a move: the turn's later steps on the other member say nothing", () => {
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: config(), limits: limitsOf({ anthropic: nearly }) }
+    const { actions } = play([{ type: "turn_started", at: at(0) }, ...stepOn(0, copilot, 5_000), { type: "step_requested", at: at(100), contextTokens: 5_000 }], ctx)
+    const uses = actions.filter((action) => action.type === "use")
+    expect(uses.map((use) => (use.type === "use" ? use.notice : "not a use"))).toEqual(["anthropic near its limit, resets in 40 s → github-copilot", undefined])
+  })
+
+  test("a member lower in the order than the one serving gives no notice", () => {
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: config(), limits: limitsOf({ openrouter: nearly }) }
+    const { actions } = play([{ type: "step_requested", at: at(0), contextTokens: 5_000 }], ctx)
+    expect(actions).toEqual([{ type: "use", member: expect.objectContaining(anthropic), mode: "fresh" }])
+  })
+})
+
+describe("strategies at routing time", () => {
+  const twoProviders = (strategy: Group["strategy"]): Group => ({
+    ...sonnetGroup(),
+    strategy,
+    members: [member("anthropic", "claude-sonnet-4-5"), member("github-copilot", "claude-sonnet-4.5"), member("openrouter", "anthropic/claude-sonnet-4.5")],
+  })
+
+  test("round_robin: each turn starts at the next member, and keeps it for the turn", () => {
+    const ctx: FailoverContext = { group: twoProviders("round_robin"), health: healthOf(), config: config() }
+    let state = initialState(ctx.group.id)
+    const served: string[] = []
+    for (let turn = 0; turn < 4; turn++) {
+      const events: FailoverEvent[] = [{ type: "turn_started", at: at(turn * 1000), rotation: turn }]
+      let result = play(events, ctx, state)
+      for (let step = 0; step < 2; step++) {
+        result = play([{ type: "step_requested", at: at(turn * 1000 + step * 10) }], ctx, result.state)
+        const use = result.actions.find((action) => action.type === "use")!
+        if (use.type !== "use") throw new Error("expected a use")
+        served.push(`${turn}:${use.member.providerID}`)
+        result = play([{ type: "step_started", at: at(turn * 1000 + step * 10), member: use.member }, { type: "step_finished", at: at(turn * 1000 + step * 10 + 5) }], ctx, result.state)
+      }
+      state = result.state
+    }
+    expect(served).toEqual(["0:anthropic", "0:anthropic", "1:github-copilot", "1:github-copilot", "2:openrouter", "2:openrouter", "3:anthropic", "3:anthropic"])
+  })
+
+  test("round_robin turns over the healthy members only: a cooled one is skipped, not waited for", () => {
+    const group = twoProviders("round_robin")
+    const health = healthOf([{ providerID: "github-copilot", modelID: "*", reason: "rate_limit", since: 0, until: at(60_000), failures: 1, message: "test" }])
+    const chosen = [0, 1, 2].map((rotation) => {
+      const picked = pick(group, health, config(), { rotation }, { now: at(0) })
+      return picked.kind === "member" ? picked.member.providerID : picked.kind
+    })
+    expect(chosen).toEqual(["anthropic", "openrouter", "anthropic"])
+  })
+
+  test("least_limited: the member with the largest share left; nothing known counts as full; ties keep priority", () => {
+    const group = twoProviders("least_limited")
+    const limits = limitsOf({
+      anthropic: { "anthropic-ratelimit-tokens-remaining": "10000", "anthropic-ratelimit-tokens-limit": "80000", "anthropic-ratelimit-tokens-reset": new Date(at(60_000)).toISOString() },
+      "github-copilot": { "x-ratelimit-remaining-tokens": "70000", "x-ratelimit-limit-tokens": "80000", "x-ratelimit-reset-tokens": "60s" },
+    })
+    const first = pick(group, healthOf(), config(), {}, { now: at(0), limits })
+    expect(first.kind === "member" && first.member.providerID).toBe("openrouter")
+    const known = pick({ ...group, members: group.members.slice(0, 2) }, healthOf(), config(), {}, { now: at(0), limits })
+    expect(known.kind === "member" && known.member.providerID).toBe("github-copilot")
+    const none = pick(group, healthOf(), config(), {}, { now: at(0), limits: new LimitsTable() })
+    expect(none.kind === "member" && none.member.providerID).toBe("anthropic")
+  })
+})
+
+describe('sticky: { window }', () => {
+  const ctx = (windowMs: number): FailoverContext => ({ group: sonnetGroup(), health: healthOf(), config: config({ sticky: { windowMs } }) })
+  const coolAnthropicThenRecover = (c: FailoverContext) => {
+    // Turn 1 is served by Copilot (anthropic was cooling then); anthropic is healthy again for turn 2.
+    const health = healthOf([{ providerID: "anthropic", modelID: "*", reason: "rate_limit", since: 0, until: at(50), failures: 1, message: "test" }])
+    return play([{ type: "turn_started", at: at(0) }, ...stepOn(0, copilot)], { ...c, health })
+  }
+
+  test("the member that last answered stays across turns inside the window", () => {
+    const c = ctx(15 * 60_000)
+    const first = coolAnthropicThenRecover(c)
+    const next = play([{ type: "turn_started", at: at(60_000) }, { type: "step_requested", at: at(60_000) }], c, first.state)
+    expect(routing(next.actions)[0]).toMatchObject({ type: "use", member: copilot })
+  })
+
+  test("past the window the turn starts at the top of the order again", () => {
+    const c = ctx(15 * 60_000)
+    const first = coolAnthropicThenRecover(c)
+    const late = play([{ type: "turn_started", at: at(16 * 60_000) }, { type: "step_requested", at: at(16 * 60_000) }], c, first.state)
+    expect(routing(late.actions)[0]).toMatchObject({ type: "use", member: anthropic })
+  })
+
+  test("a sticky member that is cooling is not waited for", () => {
+    const c = ctx(15 * 60_000)
+    const first = coolAnthropicThenRecover(c)
+    const health = healthOf([{ providerID: "github-copilot", modelID: "*", reason: "rate_limit", since: 0, until: at(120_000), failures: 1, message: "test" }])
+    const next = play([{ type: "turn_started", at: at(60_000) }, { type: "step_requested", at: at(60_000) }], { ...c, health }, first.state)
+    expect(routing(next.actions)[0]).toMatchObject({ type: "use", member: anthropic })
+  })
+})
+
+describe("the context-window fallback", () => {
+  const overflow: ClassifiedError = { reason: "context_overflow", statusCode: 400, message: "prompt is too long: 210000 tokens > 200000 maximum" }
+  const optIn = config({ failoverOn: [...config().failoverOn, "context_overflow"] })
+
+  test("off by default: the overflow passes through to OpenCode's compaction, and cools nothing", () => {
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: config() }
+    const { actions } = play([{ type: "step_requested", at: at(0) }, { type: "step_started", at: at(0), member: anthropic }, { type: "step_failed", at: at(10), error: overflow }], ctx)
+    expect(actions.at(-1)).toEqual({ type: "pass_through", error: overflow })
+  })
+
+  test("on: the step is replayed on the smallest larger window in the group, without a cooldown", () => {
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: optIn }
+    const { actions, state } = play(
+      [{ type: "turn_started", at: at(0) }, { type: "step_requested", at: at(0) }, { type: "step_started", at: at(0), member: anthropic }, { type: "step_failed", at: at(10), error: overflow }],
+      ctx,
+    )
+    expect(actions.some((action) => action.type === "cool_down")).toBe(false)
+    expect(actions.at(-1)).toEqual({
+      type: "replay",
+      from: anthropic,
+      member: expect.objectContaining(openrouter),
+      notice: "the conversation no longer fits anthropic (200k) → openrouter (1M)",
+    })
+    // The rest of the turn stays off the smaller windows, whatever the last finished step's token count says.
+    const next = play([{ type: "step_requested", at: at(20), contextTokens: 150_000 }], ctx, state)
+    expect(next.actions[0]).toMatchObject({ type: "use", member: openrouter })
+  })
+
+  test("on: a larger window down the fallback chain is taken when the group has none", () => {
+    const small: Group = { ...sonnetGroup(), members: sonnetGroup().members.filter((m) => m.providerID !== "openrouter") }
+    const wide: Group = { ...sonnetGroup(), id: "claude-sonnet-4-5-1m", name: "Claude Sonnet 4.5 (1M)", members: [member("anthropic", "claude-sonnet-4-5-1m", 1_000_000)] }
+    const ctx: FailoverContext = { group: small, fallbacks: [wide], health: healthOf(), config: optIn }
+    const { actions, state } = play([{ type: "step_requested", at: at(0) }, { type: "step_started", at: at(0), member: anthropic }, { type: "step_failed", at: at(10), error: overflow }], ctx)
+    expect(actions.at(-1)).toMatchObject({
+      type: "replay",
+      member: { providerID: "anthropic", modelID: "claude-sonnet-4-5-1m" },
+      notice: "the conversation no longer fits anthropic (200k) → Claude Sonnet 4.5 (1M) (anthropic, 1M)",
+    })
+    expect(state.turn.depth).toBe(1)
+    // The next turn at a size that fits starts at the selected model again.
+    const back = play([{ type: "turn_started", at: at(100) }, { type: "step_requested", at: at(100), contextTokens: 20_000 }], ctx, state)
+    expect(back.actions.at(-1)).toMatchObject({ type: "use", member: anthropic })
+  })
+
+  test("on, without a larger window anywhere: stock compaction (pass through)", () => {
+    const small: Group = { ...sonnetGroup(), members: sonnetGroup().members.filter((m) => m.providerID !== "openrouter") }
+    const ctx: FailoverContext = { group: small, health: healthOf(), config: optIn }
+    const { actions, state } = play([{ type: "step_requested", at: at(0) }, { type: "step_started", at: at(0), member: anthropic }, { type: "step_failed", at: at(10), error: overflow }], ctx)
+    expect(actions.at(-1)).toEqual({ type: "pass_through", error: overflow })
+    expect(state.turn.minWindow).toBeUndefined()
+  })
+
+  test("on: a conversation past a member's usable window routes to one with room before anything fails", () => {
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: optIn }
+    // 170k fits anthropic's 200k window but is past what OpenCode fills before compacting (200k less the answer's room).
+    expect(usableWindow(sonnetGroup().members[0]!)).toBe(168_000)
+    const { actions } = play([{ type: "step_requested", at: at(0), contextTokens: 170_000 }], ctx)
+    expect(actions[0]).toMatchObject({ type: "use", member: openrouter })
+    const off = play([{ type: "step_requested", at: at(0), contextTokens: 170_000 }], { ...ctx, config: config() })
+    expect(off.actions[0]).toMatchObject({ type: "use", member: anthropic })
+  })
+
+  test("a member too small for what a provider said is skipped, and the error names it", () => {
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: optIn }
+    const bedrockOnly: Group = { ...sonnetGroup(), members: sonnetGroup().members.filter((m) => m.providerID === "amazon-bedrock") }
+    const { actions } = play(
+      [{ type: "step_requested", at: at(0) }, { type: "step_started", at: at(0), member: bedrockUS }, { type: "step_failed", at: at(10), error: overflow }],
+      { ...ctx, group: bedrockOnly },
+    )
+    expect(actions.at(-1)).toEqual({ type: "pass_through", error: overflow })
+  })
+})
