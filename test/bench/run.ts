@@ -195,6 +195,15 @@ if (!redisAvailable) {
   }
 }
 
+// 5. Limits read ahead: a scripted session against a provider with a token budget per minute.
+{
+  const { readAheadSession } = await import("../read-ahead.ts")
+  const without = await readAheadSession({ readAhead: false })
+  const ahead = await readAheadSession({ readAhead: true })
+  const served = (run: typeof ahead) => `anthropic ${run.servedBy.anthropic ?? 0}, github-copilot ${run.servedBy["github-copilot"] ?? 0}`
+  log(`| read-ahead: 429s over a ${ahead.turns}-turn session, anthropic at 6,000 tokens/min, a turn every 10 s | without read-ahead ${without.refusals} (turns served: ${served(without)}); with it ${ahead.refusals} (${served(ahead)}; ${ahead.movedAhead} moves ahead, back ${ahead.cameBack} times after the reset) |`)
+}
+
 const doc = join(root, "docs/benchmarks.md")
 const text = existsSync(doc) ? await Bun.file(doc).text() : ""
 const begin = "<!-- bench:begin -->"

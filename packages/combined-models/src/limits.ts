@@ -82,6 +82,12 @@ function current(window: LimitWindow | undefined, now: number): LimitWindow | un
   return window
 }
 
+/**
+ * How much more than its estimate a step is taken to spend: the estimate is the conversation so far (the last
+ * step's tokens), and the step adds the new message and its answer.
+ */
+export const STEP_MARGIN = 1.25
+
 /** Why a member should not take a step of this size now, and until when; undefined when it has room. */
 export function shortOf(headroom: Headroom | undefined, tokens: number | undefined, now: number): { resetAt: number } | undefined {
   if (!headroom) return undefined
@@ -89,7 +95,7 @@ export function shortOf(headroom: Headroom | undefined, tokens: number | undefin
   // Without a reset time the reading cannot say when the member is back: it is only a ranking hint then.
   if (requests?.resetAt !== undefined && requests.remaining < 1) return { resetAt: requests.resetAt }
   const window = current(headroom.tokens, now)
-  if (window?.resetAt !== undefined && tokens !== undefined && window.remaining < tokens) return { resetAt: window.resetAt }
+  if (window?.resetAt !== undefined && tokens !== undefined && window.remaining < tokens * STEP_MARGIN) return { resetAt: window.resetAt }
   return undefined
 }
 
@@ -120,11 +126,14 @@ const MAX_PROVIDERS = 256
 export class LimitsTable implements LimitsView {
   readonly #latest = new Map<string, Headroom>()
 
-  /** A response of this provider came back; headers without limits leave the last reading. */
+  /**
+   * A successful response of this provider came back: its headers are the latest reading, and headers without limits
+   * say nothing is known now. (A refusal's headers go to its cooldown, through the classifier.)
+   */
   record(providerID: string, headers: HeaderSource, now: number): Headroom | undefined {
     const headroom = readHeadroom(headers, now)
-    if (!headroom) return undefined
     this.#latest.delete(providerID)
+    if (!headroom) return undefined
     this.#latest.set(providerID, headroom)
     for (const oldest of this.#latest.keys()) {
       if (this.#latest.size <= MAX_PROVIDERS) break

@@ -253,8 +253,9 @@ function nearLimitMove(state: FailoverState, at: number, context: FailoverContex
   if (unread.kind !== "member" || sameMember(unread.member, picked.member)) return undefined
   const passed = near.find((entry) => sameMember(entry.member, unread.member))
   if (!passed || passed.until === undefined) return undefined
-  // Once per move: a turn that already went on at the other member needs no second notice for every step.
-  if (state.turn.servedBy && sameMember(state.turn.servedBy, picked.member)) return undefined
+  // Once per move: steps and turns that already went on at the other member need no second notice.
+  const previous = state.turn.servedBy ?? state.lastServed
+  if (previous && sameMember(previous, picked.member)) return undefined
   return nearLimitNotice(passed.member, Math.max(0, passed.until - at), picked.member)
 }
 

@@ -101,12 +101,14 @@ describe("reading limits from response headers", () => {
     expect(headroomShare(undefined, at(0))).toBe(1)
   })
 
-  test("the table keeps the latest reading per provider until it resets, and ignores responses without limits", () => {
+  test("the table keeps the latest reading per provider until it resets; a success without limit headers says nothing is known", () => {
     const table = new LimitsTable()
     table.record("anthropic", { "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": new Date(at(30_000)).toISOString() }, at(0))
-    table.record("anthropic", { "content-type": "application/json" }, at(1_000))
     expect(table.headroomOf("anthropic", at(2_000))?.tokens?.remaining).toBe(100)
     expect(table.headroomOf("anthropic", at(30_000))).toBeUndefined()
+    table.record("anthropic", { "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": new Date(at(30_000)).toISOString() }, at(0))
+    table.record("anthropic", { "content-type": "application/json" }, at(1_000))
+    expect(table.headroomOf("anthropic", at(2_000))).toBeUndefined()
     expect(table.headroomOf("openrouter", at(0))).toBeUndefined()
   })
 })

@@ -7,6 +7,7 @@
  */
 import { homedir } from "node:os"
 import { join } from "node:path"
+import { accountName, accountsOf, plannedAccounts } from "../accounts.ts"
 import { fromModelsDev } from "../catalog.ts"
 import { isRecord, stringList } from "../record.ts"
 import type { CatalogProvider } from "../types.ts"
@@ -21,6 +22,19 @@ export function providersAsOpenCodeLoads(
   const configured = isRecord(raw.provider) ? raw.provider : {}
   const warnings: string[] = []
   const byId = new Map(catalog.map((provider) => [provider.id, provider]))
+  // Accounts join as OpenCode's provider hunk adds them: after the catalog, before the config's providers.
+  const accounts = plannedAccounts(accountsOf(raw), (id) => byId.has(id))
+  for (const problem of accounts.problems) warnings.push(`${problem.path}: ${problem.message}`)
+  for (const [id, account] of accounts.accepted) {
+    const base = byId.get(account.provider)
+    if (!base) continue
+    byId.set(id, {
+      id,
+      name: accountName(base.name, id, account),
+      env: account.env ?? [],
+      models: base.models.map((model) => ({ ...model, providerID: id })),
+    })
+  }
 
   for (const [id, entry] of Object.entries(configured)) {
     if (!isRecord(entry)) continue

@@ -9,6 +9,7 @@ import { streamText, type ModelMessage, type ToolSet } from "ai"
 import type { ResolvedConfig } from "../config.ts"
 import { StepEdge } from "../edge.ts"
 import { recordOutcomes, type HealthRegistry } from "../health.ts"
+import type { LimitsView } from "../limits.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import type { Access } from "../route.ts"
 import type { ClassifiedError, Group, MemberRef } from "../types.ts"
@@ -23,6 +24,10 @@ export interface CombinedSessionOptions {
   clock?: () => number
   /** Waits between retries; tests pass one that records instead of sleeping. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** What the members' rate-limit headers said they have left (read-ahead, `least_limited`). */
+  limits?: LimitsView
+  /** `round_robin`: where each turn starts, a counter shared by the sessions of a stage; the turn index without it. */
+  nextRotation?: () => number
 }
 
 export type DriverEvent =
@@ -97,6 +102,7 @@ export class CombinedSession {
       health: this.options.health,
       config: this.options.config,
       access: this.options.access,
+      limits: this.options.limits,
     })
     this.state = state
     recordOutcomes(this.options.health, actions)
@@ -120,7 +126,7 @@ export class CombinedSession {
       return { status, text: kept.join(""), servedBy: this.state.turn.servedBy, messages, steps, decisions, error }
     }
 
-    feed({ type: "turn_started", at: this.clock() })
+    feed({ type: "turn_started", at: this.clock(), ...(this.options.nextRotation ? { rotation: this.options.nextRotation() } : {}) })
     const maxSteps = options.maxSteps ?? 20
     let completedSteps = 0
     while (completedSteps < maxSteps) {

@@ -11,6 +11,7 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import type { LanguageModelV3 } from "@ai-sdk/provider"
 import type { ResolvedConfig } from "../config.ts"
 import { HealthRegistry } from "../health.ts"
+import { LimitsTable } from "../limits.ts"
 import { describeFailure, formatDuration, label } from "../label.ts"
 import { startSimulator, type Simulator, type Wire } from "../simulator/index.ts"
 import type { Group, MemberRef } from "../types.ts"
@@ -51,6 +52,8 @@ export interface RehearsalOptions {
   /** The simulator wire a provider speaks, where not the usual one (`wireFor`). */
   wire?: (providerID: string) => Wire | undefined
   /** Another SDK for a member, given the simulator's base URL for its provider; undefined keeps the usual one. */
+  /** Whether routing reads the members' rate-limit headers ahead (default true, as in OpenCode); the benchmark's baseline turns it off. */
+  readAhead?: boolean
   /** A client of your own for a member; `fetch` is the one OpenCode's adapter would give it (timeouts, watchers). */
   model?: (member: MemberRef, baseURL: string, fetch: typeof globalThis.fetch) => LanguageModelV3 | undefined
 }
@@ -58,6 +61,8 @@ export interface RehearsalOptions {
 export interface Rehearsal extends AsyncDisposable {
   sim: Simulator
   health: HealthRegistry
+  /** What each simulated provider's rate-limit headers said, as OpenCode's adapter keeps it. */
+  limits: LimitsTable
   model(member: MemberRef): LanguageModelV3
   session(groupID: string): CombinedSession
   stop(): Promise<void>
@@ -68,13 +73,23 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
   const providers = new Set(options.groups.flatMap((group) => group.members.map((member) => member.providerID)))
   for (const providerID of providers) sim.addProvider(providerID, options.wire?.(providerID) ?? wireFor(providerID))
   const health = new HealthRegistry({ cooldowns: options.config.cooldowns, clock: options.clock })
+  const limits = new LimitsTable()
+  const rotations = new Map<string, number>()
+  const now = options.clock ?? Date.now
 
   const model = (member: MemberRef): LanguageModelV3 => {
     const baseURL = sim.baseURL(member.providerID)
     const wire = wireFor(member.providerID)
     // The SDK's fetch as OpenCode's adapter gives it to a member: failover's timeouts (every rehearsal request is
     // routed through the engine), and watched where that SDK drops stream errors.
-    const fetch = memberFetch({ npm: SDK_OF_WIRE[wire], inner: options.fetch, timeoutsFor: () => options.config.timeouts })
+    const fetch = memberFetch({
+      npm: SDK_OF_WIRE[wire],
+      inner: options.fetch,
+      timeoutsFor: () => options.config.timeouts,
+      onResponse: (response) => {
+        if (response.ok) limits.record(member.providerID, response.headers, now())
+      },
+    })
     const given = options.model?.(member, baseURL, fetch)
     if (given) return given
     const apiKey = "rehearsal"
@@ -97,10 +112,24 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
   const session = (groupID: string) => {
     const group = options.groups.find((candidate) => candidate.id === groupID)
     if (!group) throw new Error(`no combined group "${groupID}"; known: ${options.groups.map((g) => g.id).join(", ")}`)
-    return new CombinedSession({ group, config: options.config, health, model, clock: options.clock, sleep: options.sleep })
+    const nextRotation = () => {
+      const turn = rotations.get(group.id) ?? 0
+      rotations.set(group.id, turn + 1)
+      return turn
+    }
+    return new CombinedSession({
+      group,
+      config: options.config,
+      health,
+      model,
+      clock: options.clock,
+      sleep: options.sleep,
+      ...(options.readAhead === false ? {} : { limits }),
+      nextRotation,
+    })
   }
   const stop = () => sim.stop()
-  return { sim, health, model, session, stop, [Symbol.asyncDispose]: stop }
+  return { sim, health, limits, model, session, stop, [Symbol.asyncDispose]: stop }
 }
 
 /** One line per thing worth seeing, for the demo and `rehearse`. Text deltas are returned bare for live printing. */

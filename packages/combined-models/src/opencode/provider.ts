@@ -154,7 +154,7 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   byProviders.set(providers, { groups: new Map(rt.groups), access: rt.access, config: rt.config, runtime: rt })
   const provider = combinedProviderInfo(groups, providers)
   if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
-  watchMemberStreams(providers, groups, hasFallbackChains(rt.config))
+  watchMemberStreams(providers, groups, hasFallbackChains(rt.config), (providerID, headers) => rt.recordLimits(providerID, headers))
   const warnings = problems
     .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
     .filter((warning) => !warned.has(warning))
@@ -181,7 +181,12 @@ async function healthReady(rt: CombinedRuntime): Promise<void> {
  *   serving a concrete selection keeps stock OpenCode's behaviour, no timeout added.
  * It changes nothing on a healthy stream.
  */
-export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, groups: readonly Group[], chains = false) {
+export function watchMemberStreams(
+  providers: Record<string, OpenCodeProvider>,
+  groups: readonly Group[],
+  chains = false,
+  recordLimits?: (providerID: string, headers: Headers) => void,
+) {
   // With a fallback chain, any concrete selection is routed through the engine too: its failures must read as well.
   const watched = chains ? Object.keys(providers).filter((id) => id !== PROVIDER_ID) : memberProviderIds(groups)
   for (const id of watched) {
@@ -193,6 +198,7 @@ export function watchMemberStreams(providers: Record<string, OpenCodeProvider>, 
       npm: npms,
       inner: options.fetch as typeof globalThis.fetch | undefined,
       timeoutsFor: ({ headers }) => routedTimeouts(id, headers),
+      ...(recordLimits ? { onResponse: (response: Response) => response.ok && recordLimits(id, response.headers) } : {}),
     })
   }
 }

@@ -11,6 +11,8 @@ import { buildGroups } from "../grouping.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
+import { LimitsTable, type LimitsView } from "../limits.ts"
+import { limitsPath, writeLimitsReading } from "./limits-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import type { Access } from "../route.ts"
 import type { CatalogModel, CatalogProvider, ClassifiedError, Group, MemberRef } from "../types.ts"
@@ -88,6 +90,28 @@ export class CombinedRuntime {
   }
   /** The credential fingerprint a report or success of this provider is recorded with. */
   readonly credentialOf = (providerID: string) => this.credentials.get(providerID)
+
+  /** What each provider's latest response said it has left: process-wide, one provider (account) is one allowance. */
+  get limits(): LimitsView {
+    return processLimits
+  }
+
+  /**
+   * A member provider's response came back: keep what its rate-limit headers say (for read-ahead and
+   * `least_limited`), and write it next to the health file for `opencode combined`.
+   */
+  recordLimits(providerID: string, headers: Headers, now = Date.now()) {
+    const known = processLimits.headroomOf(providerID, now) !== undefined
+    const headroom = processLimits.record(providerID, headers, now)
+    if (this.stateDir && (headroom || known)) writeLimitsReading(limitsPath(this.stateDir), providerID, headroom)
+  }
+
+  /** `round_robin`: where the next turn of this group starts, counted over every session of the process. */
+  nextRotation(groupID: string): number {
+    const turn = rotations.get(groupID) ?? 0
+    rotations.set(groupID, turn + 1)
+    return turn
+  }
 
   constructor(options: { stateDir?: string; clock?: () => number } = {}) {
     this.health = this.newHealth(options.stateDir, options.clock)
@@ -223,6 +247,8 @@ function accessFrom(config: Record<string, unknown>, providers: OpenCodeProvider
 export const DEFAULT_INSTANCE = ""
 
 const runtimes = new Map<string, CombinedRuntime>()
+const processLimits = new LimitsTable()
+const rotations = new Map<string, number>()
 const sharedHealth = new Map<string, HealthRegistry>()
 const sharedRedis = new Map<string, RedisHealthStore>()
 const storeNotices = new Map<string, string[]>()
@@ -268,6 +294,8 @@ export function resetRuntime(next?: CombinedRuntime) {
   for (const store of sharedRedis.values()) store.close()
   sharedRedis.clear()
   storeNotices.clear()
+  processLimits.clear()
+  rotations.clear()
   if (!next) return
   runtimes.set(DEFAULT_INSTANCE, next)
   if (next.healthKey !== undefined) sharedHealth.set(next.healthKey, next.health)

@@ -191,7 +191,7 @@ function resolveRoute(rt: CombinedRuntime, user: UserMessageLike): Pick<SessionE
 
 function contextOf(entry: SessionEntry, health: HealthView = entry.rt.view) {
   const { rt } = entry
-  return { group: entry.group, fallbacks: entry.fallbacks, health, config: rt.config, access: rt.access, oauthProviders: rt.oauth }
+  return { group: entry.group, fallbacks: entry.fallbacks, health, config: rt.config, access: rt.access, oauthProviders: rt.oauth, limits: rt.limits }
 }
 
 /** Apply a transition; the cooldowns it recorded come back for the log. */
@@ -254,7 +254,7 @@ function chooseStep<P extends string, M extends string>(
   if (entry.userID !== user.id) {
     touchSession(sessionID, entry)
     if (entry.userID !== undefined) feed(entry, { type: "turn_finished", at: now })
-    feed(entry, { type: "turn_started", at: now })
+    feed(entry, { type: "turn_started", at: now, rotation: entry.rt.nextRotation(entry.group.id) })
     entry.userID = user.id
   }
 

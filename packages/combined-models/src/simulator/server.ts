@@ -36,6 +36,14 @@ export type Simulator = AsyncDisposable & {
   requests(id: string): RecordedRequest[];
   /** Responses still being served, hangs included: 0 once every aborted client has been cleaned up. */
   inFlight(): number;
+  /**
+   * A token budget per window, as a provider's rate limit: each request spends its input tokens and its answer's; a
+   * request that does not fit what is left is refused with the wire's 429 and a Retry-After until the window resets,
+   * and every response carries the wire's rate-limit headers (remaining, limit, reset).
+   */
+  budget(id: string, budget: SimBudget): void;
+  /** The 429s a budget refused, per provider. */
+  refusals(id: string): number;
   /** Forgets queued steps and recorded requests; providers stay. */
   reset(): void;
   /** Closes every connection, hanging ones included, and the listener. Safe to call twice. */
@@ -61,7 +69,31 @@ const streamErrorAsHttp: Record<StreamErrorKind, { status: number; error: HttpEr
 const TOOL_RUN_GRACE_MS = 30;
 
 type Queued = { step: SimStep; match: ((request: RecordedRequest) => boolean) | undefined };
-type Provider = { wire: Wire; queue: Queued[]; requests: RecordedRequest[] };
+type Provider = { wire: Wire; queue: Queued[]; requests: RecordedRequest[]; budget?: BudgetState; refused: number };
+
+export type SimBudget = {
+  /** Tokens per window. */
+  tokens: number;
+  /** Window length (default 60 s), counted from the first request of each window. */
+  windowMs?: number;
+  /** What `Date.now()` is for the budget (tests move it). */
+  clock?: () => number;
+};
+type BudgetState = SimBudget & { used: number; windowStart?: number };
+
+/** The rate-limit headers of a budget, named as the wire's API names them. */
+function budgetHeaders(wire: Wire, budget: BudgetState, now: number): Record<string, string> {
+  const resetAt = (budget.windowStart ?? now) + (budget.windowMs ?? 60_000);
+  const remaining = String(Math.max(0, budget.tokens - budget.used));
+  if (wire === "anthropic")
+    return {
+      "anthropic-ratelimit-tokens-limit": String(budget.tokens),
+      "anthropic-ratelimit-tokens-remaining": remaining,
+      "anthropic-ratelimit-tokens-reset": new Date(resetAt).toISOString(),
+    };
+  const seconds = Math.max(0, Math.ceil((resetAt - now) / 1000));
+  return { "x-ratelimit-limit-tokens": String(budget.tokens), "x-ratelimit-remaining-tokens": remaining, "x-ratelimit-reset-tokens": `${seconds}s` };
+}
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const providers = new Map<string, Provider>();
@@ -121,8 +153,26 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (rejected !== undefined) return sendJson(res, 400, wire.errorBody("invalid_request", rejected));
     const step = take(target.queue, recorded);
     const reply = replyFor(step, id);
-    if (stream) await respondStream({ res, wire, reply, fault: step.fault, context });
-    else await respondMessage({ res, wire, reply, fault: step.fault, context });
+    const budget = target.budget;
+    let limitHeaders: Record<string, string> = {};
+    if (budget) {
+      const now = (budget.clock ?? Date.now)();
+      if (budget.windowStart === undefined || now >= budget.windowStart + (budget.windowMs ?? 60_000)) {
+        budget.windowStart = now;
+        budget.used = 0;
+      }
+      const cost = context.inputTokens + outputTokensOf(reply);
+      if (budget.used + cost > budget.tokens) {
+        target.refused++;
+        const retryAfterSeconds = Math.max(1, Math.ceil((budget.windowStart + (budget.windowMs ?? 60_000) - now) / 1000));
+        const { status, headers, body: errorBody } = wire.httpError({ kind: "http-error", status: 429, error: "rate_limit", retryAfterSeconds }, context);
+        return sendJson(res, status, errorBody, { ...headers, ...budgetHeaders(target.wire, budget, now) });
+      }
+      budget.used += cost;
+      limitHeaders = budgetHeaders(target.wire, budget, now);
+    }
+    if (stream) await respondStream({ res, wire, reply, fault: step.fault, context, headers: limitHeaders });
+    else await respondMessage({ res, wire, reply, fault: step.fault, context, headers: limitHeaders });
   }
 
   const simulator: Simulator = {
@@ -132,7 +182,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (id.length === 0 || id.includes("/")) throw new Error(`simulator: provider id "${id}" must be a non-empty path segment`);
       const existing = providers.get(id);
       if (existing) existing.wire = wire;
-      else providers.set(id, { wire, queue: [], requests: [] });
+      else providers.set(id, { wire, queue: [], requests: [], refused: 0 });
     },
     baseURL(id) {
       provider(id);
@@ -150,6 +200,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     },
     inFlight() {
       return inFlight;
+    },
+    budget(id, budget) {
+      provider(id).budget = { ...budget, used: 0 };
+    },
+    refusals(id) {
+      return provider(id).refused;
     },
     reset() {
       for (const entry of providers.values()) {
@@ -191,14 +247,21 @@ type Responder = {
   reply: SimReply;
   fault: SimFault | undefined;
   context: ResponseContext;
+  /** Sent with a successful answer (a budget's rate-limit headers). */
+  headers?: Record<string, string>;
 };
 
-async function respondStream({ res, wire, reply, fault, context }: Responder): Promise<void> {
+/** What an answer's tokens cost a budget: a word a token, as the wires count the answer's output. */
+function outputTokensOf(reply: SimReply): number {
+  return Math.max(1, (reply.text ?? "").split(/\s+/).filter(Boolean).length + (reply.toolCall ? 10 : 0));
+}
+
+async function respondStream({ res, wire, reply, fault, context, headers = {} }: Responder): Promise<void> {
   if (fault?.kind === "http-error") return sendError(res, wire, fault, context);
   if ((fault?.kind === "cut" || fault?.kind === "hang") && fault.at === "before-first-byte") return strike(res, fault);
 
   const plan = wire.streamPlan(reply, context);
-  res.writeHead(200, { "content-type": wire.streamContentType ?? "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
+  res.writeHead(200, { ...headers, "content-type": wire.streamContentType ?? "text/event-stream; charset=utf-8", "cache-control": "no-cache" });
   if (fault?.kind === "stream-error" && fault.at === "first-event") {
     await write(res, wire.streamError(fault.error, context));
     return res.end();
@@ -238,14 +301,14 @@ async function respondStream({ res, wire, reply, fault, context }: Responder): P
   res.end();
 }
 
-async function respondMessage({ res, wire, reply, fault, context }: Responder): Promise<void> {
+async function respondMessage({ res, wire, reply, fault, context, headers = {} }: Responder): Promise<void> {
   if (fault?.kind === "http-error") return sendError(res, wire, fault, context);
   // Without a stream an in-stream error has nowhere to go: the real APIs answer with the HTTP status instead.
   if (fault?.kind === "stream-error") return sendError(res, wire, { kind: "http-error", ...streamErrorAsHttp[fault.error] }, context);
   const json = JSON.stringify(wire.message(reply, context));
   if (fault === undefined) {
     await sleep(reply.chunkDelayMs ?? 0, res.gone);
-    return sendJson(res, 200, json);
+    return sendJson(res, 200, json, headers);
   }
   if (fault.at === "before-first-byte") return strike(res, fault);
   // Faults later in a JSON answer: headers and half the body, then the fault.

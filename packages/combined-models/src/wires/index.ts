@@ -45,10 +45,23 @@ export function memberFetch(options: {
   npm: string | readonly (string | undefined)[] | undefined
   inner?: Fetch
   timeoutsFor: TimeoutsFor
+  /** Every response as its headers arrive (a success's rate-limit headers say what the provider has left). */
+  onResponse?: (response: Response) => void
 }): Fetch {
-  const { inner } = options
+  const { inner, onResponse } = options
   if (typeof inner === "function" && (inner as unknown as Record<symbol, unknown>)[memberMarker] === true) return inner
-  const timed = timeoutFetch(inner, options.timeoutsFor)
+  const read: Fetch | undefined = onResponse
+    ? (async (input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) => {
+        const response = await (inner ?? globalThis.fetch)(input, init)
+        try {
+          onResponse(response)
+        } catch {
+          // Reading limits is advisory: it never fails a request.
+        }
+        return response
+      }) as Fetch
+    : inner
+  const timed = timeoutFetch(read, options.timeoutsFor)
   const watched = fetchForSdk(options.npm, timed) ?? timed
   return Object.assign(watched, { [memberMarker]: true }) as Fetch
 }

@@ -1,0 +1,75 @@
+/**
+ * The latest rate-limit readings on disk, so `opencode combined` (a process of its own, which has made no request)
+ * shows what each provider said it has left, and the order `least_limited` gives now.
+ * `<state>/combined-models/limits.json`: `{ "version": 1, "providers": { "<id>": Headroom } }`. Advisory like the
+ * switches file: anything unreadable reads as "nothing known", and a failed write only loses the reading.
+ */
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { z } from "zod"
+import { defaultHealthPath } from "../health-store.ts"
+import type { Headroom, LimitsView } from "../limits.ts"
+
+export const LIMITS_FILE_VERSION = 1
+
+/** Next to the health file. */
+export function limitsPath(stateDir: string): string {
+  return join(dirname(defaultHealthPath(stateDir)), "limits.json")
+}
+
+const Count = z.number().finite().nonnegative()
+const Window = z.object({ remaining: Count, limit: Count.optional(), resetAt: Count.optional() })
+const Reading = z.object({ tokens: Window.optional(), requests: Window.optional(), seenAt: Count })
+const LimitsFile = z.object({ version: z.literal(LIMITS_FILE_VERSION), providers: z.record(z.string(), z.unknown()) })
+
+/** Readings kept in the file at most. */
+const MAX_PROVIDERS = 256
+
+/** The stored readings by provider; a reading that does not parse is left out, a file that does not is empty. */
+export function readLimitsFile(path: string): Map<string, Headroom> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"))
+  } catch {
+    return new Map()
+  }
+  const file = LimitsFile.safeParse(raw)
+  if (!file.success) return new Map()
+  const readings = new Map<string, Headroom>()
+  for (const [providerID, value] of Object.entries(file.data.providers)) {
+    const reading = Reading.safeParse(value)
+    if (reading.success) readings.set(providerID, reading.data)
+  }
+  return readings
+}
+
+/** One provider's reading into the file (undefined: nothing known now): read, replace, write a temp file, rename it in. */
+export function writeLimitsReading(path: string, providerID: string, headroom: Headroom | undefined): void {
+  const readings = readLimitsFile(path)
+  readings.delete(providerID)
+  if (headroom) readings.set(providerID, headroom)
+  const kept = [...readings].slice(-MAX_PROVIDERS)
+  const temp = `${path}.${process.pid}.tmp`
+  try {
+    mkdirSync(dirname(path), { recursive: true })
+    writeFileSync(temp, JSON.stringify({ version: LIMITS_FILE_VERSION, providers: Object.fromEntries(kept) }))
+    renameSync(temp, path)
+  } catch {
+    try {
+      unlinkSync(temp)
+    } catch {}
+  }
+}
+
+/** The file's readings as routing reads them: a reading whose windows have all reset says nothing. */
+export function fileLimitsView(path: string): LimitsView {
+  const readings = readLimitsFile(path)
+  return {
+    headroomOf(providerID, now) {
+      const reading = readings.get(providerID)
+      if (!reading) return undefined
+      const live = [reading.tokens, reading.requests].some((window) => window && (window.resetAt === undefined || window.resetAt > now))
+      return live ? reading : undefined
+    },
+  }
+}
