@@ -6,6 +6,7 @@ import type { ResolvedConfig } from "./config.ts"
 import type { CooldownEntry, HealthView } from "./health.ts"
 import { headroomShare, shortOf, type LimitsView } from "./limits.ts"
 import { matchesMember } from "./patterns.ts"
+import { distinctProviders } from "./priority.ts"
 import type { FailureReason, Group, GroupMember, MemberRef } from "./types.ts"
 
 /**
@@ -196,13 +197,23 @@ function choose(group: Group, ready: GroupMember[], need: RouteNeed, options: { 
   return ordered(group, candidates, need, options)[0]
 }
 
+/** A provider's place in the order turned `turn` places. */
+function rotated(providers: readonly string[], turn: number, providerID: string): number {
+  return (providers.indexOf(providerID) - turn + providers.length) % providers.length
+}
+
 /** The ready members in the order the group's strategy gives them now. */
 export function ordered(group: Pick<Group, "strategy">, members: GroupMember[], need: RouteNeed, options: { now: number; limits?: LimitsView }): GroupMember[] {
   // After a provider said the conversation does not fit: the smallest window that fits, so cost grows no more than it must.
   if (need.minWindow !== undefined) return [...members].sort((a, b) => inputWindow(a) - inputWindow(b))
-  if (group.strategy === "round_robin" && members.length > 1) {
-    const turn = (((need.rotation ?? 0) % members.length) + members.length) % members.length
-    return [...members.slice(turn), ...members.slice(0, turn)]
+  if (group.strategy === "round_robin") {
+    // Turns go round the providers, not their ids: an alias and its dated snapshot (or two region profiles) are one
+    // provider, one quota, and would otherwise get two turns in a row.
+    const providers = distinctProviders(members)
+    if (providers.length < 2) return members
+    const turn = (((need.rotation ?? 0) % providers.length) + providers.length) % providers.length
+    // Stable: inside one provider its members keep their order.
+    return [...members].sort((a, b) => rotated(providers, turn, a.providerID) - rotated(providers, turn, b.providerID))
   }
   if (group.strategy === "least_limited" && options.limits) {
     const { limits, now } = options

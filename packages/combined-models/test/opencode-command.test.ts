@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
+import { limitsPath, readLimitsFile } from "../src/opencode/limits-store.ts"
 import { combinedStatus, renderCombinedStatus, type CombinedStatus } from "../src/opencode/command.ts"
 import { addCombinedProvider } from "../src/opencode/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider, type SwitchRecord } from "../src/opencode/runtime.ts"
@@ -208,5 +209,49 @@ describe("switches.json", () => {
     const rt = new CombinedRuntime()
     rt.recordSwitch(aSwitch(NOW))
     expect(rt.latestSwitches()).toEqual([aSwitch(NOW)])
+  })
+})
+
+describe("strategies and limits in `opencode combined`", () => {
+  test("least_limited lists the members in the order it gives now, with what each said it has left", () => {
+    const list = loaded({ provider_priority: ["anthropic", "github-copilot"], combined_models: { strategy: "least_limited" } })
+    const now = Date.now()
+    const rt = runtime()
+    rt.recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "4000", "anthropic-ratelimit-tokens-limit": "80000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
+    rt.recordLimits("github-copilot", new Headers({ "x-ratelimit-remaining-tokens": "60000", "x-ratelimit-limit-tokens": "80000", "x-ratelimit-reset-tokens": "40s" }), now)
+    const status = combinedStatus(list, now)
+    const group = status.groups[0]!
+    expect(group.order).toBe("least_limited")
+    expect(group.members.map((member) => member.providerID)).toEqual(["github-copilot", "anthropic"])
+    const text = renderCombinedStatus(status)
+    expect(text).toContain("(order: strategy least_limited: most left first by the latest rate-limit headers, then priority)")
+    expect(text).toContain("healthy; 60k of 80k tokens left, resets in 40 s")
+    expect(text).toContain("healthy; 4k of 80k tokens left, resets in 40 s")
+  })
+
+  test("a status command of its own reads the readings the serving process wrote", () => {
+    loaded()
+    const now = Date.now()
+    runtime().recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "4000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
+    // Another process: a fresh runtime over the same state dir.
+    resetRuntime(new CombinedRuntime({ clock: () => NOW }))
+    const list = loaded({ provider_priority: ["anthropic", "github-copilot"], combined_models: { strategy: "round_robin" } })
+    const status = combinedStatus(list, now)
+    expect(status.groups[0]!.order).toBe("round_robin")
+    expect(status.groups[0]!.members[0]!.limits?.tokens?.remaining).toBe(4000)
+  })
+
+  test("a corrupt limits file reads as nothing known, and the next reading replaces it", () => {
+    const list = loaded()
+    const file = limitsPath(stateDir)
+    mkdirSync(dirname(file), { recursive: true })
+    for (const garbage of ["{not json", JSON.stringify({ version: 9, providers: {} }), JSON.stringify({ version: 1, providers: { anthropic: { tokens: "lots" } } })]) {
+      writeFileSync(file, garbage)
+      expect(readLimitsFile(file).size).toBe(0)
+      expect(combinedStatus(list, Date.now()).groups[0]!.members[0]!.limits).toBeUndefined()
+    }
+    const now = Date.now()
+    runtime().recordLimits("github-copilot", new Headers({ "x-ratelimit-remaining-tokens": "5", "x-ratelimit-reset-tokens": "9s" }), now)
+    expect(readLimitsFile(file).get("github-copilot")?.tokens).toEqual({ remaining: 5, resetAt: now + 9_000 })
   })
 })

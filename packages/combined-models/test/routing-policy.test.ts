@@ -184,6 +184,15 @@ describe("strategies at routing time", () => {
     expect(served).toEqual(["0:anthropic", "0:anthropic", "1:github-copilot", "1:github-copilot", "2:openrouter", "2:openrouter", "3:anthropic", "3:anthropic"])
   })
 
+  test("round_robin turns over providers, not their ids: two ids of one provider get one turn", () => {
+    const group: Group = { ...sonnetGroup(), strategy: "round_robin" }
+    const chosen = [0, 1, 2, 3, 4].map((rotation) => {
+      const picked = pick(group, healthOf(), config(), { rotation }, { now: at(0) })
+      return picked.kind === "member" ? picked.member.modelID : picked.kind
+    })
+    expect(chosen).toEqual([anthropic.modelID, copilot.modelID, bedrockUS.modelID, openrouter.modelID, anthropic.modelID])
+  })
+
   test("round_robin turns over the healthy members only: a cooled one is skipped, not waited for", () => {
     const group = twoProviders("round_robin")
     const health = healthOf([{ providerID: "github-copilot", modelID: "*", reason: "rate_limit", since: 0, until: at(60_000), failures: 1, message: "test" }])

@@ -12,7 +12,7 @@ import { loadCatalog, loadConfig, loadConfigFile, usageProblem } from "./inputs.
 import { providersAsOpenCodeLoads } from "./providers.ts"
 
 const USAGE = `usage: combined-models rehearse [--config opencode.json] [--catalog api.json] [--model <group-id>]
-                               [--fail <provider>=<fault>[,<fault>…]]… [--turns N]
+                               [--fail <provider>=<fault>[,<fault>…]]… [--budget <provider>=<tokens>]… [--turns N]
 
 Faults, one per request the provider gets, in order:
   429, 429:<seconds>   rate limit, optionally with Retry-After
@@ -20,11 +20,15 @@ Faults, one per request the provider gets, in order:
   529, overloaded      overloaded
   500, 503             server errors
   401, 403             bad or insufficient credentials
-  context              context length exceeded (never fails over)
+  context              context length exceeded (moves to a larger window only with
+                       "context_overflow" in failover_on; else OpenCode compacts)
   cut                  connection cut after some text
   hang                 no first byte (uses timeouts.first_byte)
   stall                stream stops after some text (uses timeouts.stall)
   ok                   a normal answer
+
+--budget gives a provider a token budget per minute, as its rate limit: every answer carries its rate-limit
+headers and a request that does not fit is refused with a 429, so read-ahead and "least_limited" can be seen.
 
 Without --catalog an embedded slice of models.dev is used (Claude Sonnet 4.5, Haiku 4.5 and GPT-5 Mini on
 anthropic, github-copilot, amazon-bedrock and openrouter). Example:
@@ -73,7 +77,7 @@ export function parseFault(word: string): SimStep | string {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let values: { config?: string; catalog?: string; model?: string; fail?: string[]; turns?: string; help?: boolean }
+  let values: { config?: string; catalog?: string; model?: string; fail?: string[]; budget?: string[]; turns?: string; help?: boolean }
   try {
     values = parseArgs({
       args,
@@ -82,6 +86,7 @@ export async function run(args: string[]): Promise<number> {
         catalog: { type: "string" },
         model: { type: "string" },
         fail: { type: "string", multiple: true },
+        budget: { type: "string", multiple: true },
         turns: { type: "string" },
         help: { type: "boolean" },
       },
@@ -139,12 +144,25 @@ export async function run(args: string[]): Promise<number> {
     scripts.set(providerID, [...(scripts.get(providerID) ?? []), ...steps])
   }
 
-  const out = (text: string) => process.stdout.write(text)
-  out(`${group.name} (${group.id}), members in priority order:\n`)
-  for (const member of group.members) out(`  ${member.providerID}/${member.modelID}\n`)
+  const budgets = new Map<string, number>()
+  for (const spec of values.budget ?? []) {
+    const [providerID, amount] = spec.split("=")
+    const tokens = Number(amount)
+    if (!providerID || !amount || !Number.isInteger(tokens) || tokens < 1)
+      return fail(`--budget ${spec}: expected <provider>=<tokens per minute>, e.g. anthropic=6000`)
+    if (!group.providers.includes(providerID))
+      return fail(`--budget ${spec}: "${providerID}" is not a provider of ${group.id}; its providers: ${group.providers.join(", ")}`)
+    budgets.set(providerID, tokens)
+  }
 
-  await using stage = await startRehearsal({ groups: [group], config: config.value })
+  const out = (text: string) => process.stdout.write(text)
+  out(`${group.name} (${group.id}), members in ${STRATEGY_ORDER[group.strategy ?? "priority"]}:\n`)
+  for (const member of group.members) out(`  ${member.providerID}/${member.modelID}\n`)
+  const accounts = config.value.accounts
+
+  await using stage = await startRehearsal({ groups: [group], config: config.value, providerOf: (id) => accounts[id]?.provider })
   for (const [providerID, steps] of scripts) stage.sim.script(providerID, steps)
+  for (const [providerID, tokens] of budgets) stage.sim.budget(providerID, { tokens })
   const session = stage.session(group.id)
   for (let turn = 1; turn <= turns; turn++) {
     out(`\n▶ turn ${turn}`)
@@ -159,6 +177,14 @@ export async function run(args: string[]): Promise<number> {
   }
   out(`\nProvider health after the rehearsal:\n${describeHealth(stage.health, Date.now()).join("\n")}\n`)
   return 0
+}
+
+/** How the listed order is used, by strategy. */
+const STRATEGY_ORDER: Record<string, string> = {
+  priority: "priority order",
+  cost: "cost order (cheapest first, then priority)",
+  round_robin: "priority order; round_robin starts each turn at the next healthy one",
+  least_limited: "priority order; least_limited takes the one with the most left by its rate-limit headers",
 }
 
 function fail(message: string): number {

@@ -49,6 +49,8 @@ export interface RehearsalOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Wraps every request the AI SDK clients send; benchmarks time requests with it. */
   fetch?: typeof fetch
+  /** The provider an account is of (`combined_models.accounts`): the account speaks its provider's wire. */
+  providerOf?: (providerID: string) => string | undefined
   /** The simulator wire a provider speaks, where not the usual one (`wireFor`). */
   wire?: (providerID: string) => Wire | undefined
   /** Another SDK for a member, given the simulator's base URL for its provider; undefined keeps the usual one. */
@@ -71,7 +73,8 @@ export interface Rehearsal extends AsyncDisposable {
 export async function startRehearsal(options: RehearsalOptions): Promise<Rehearsal> {
   const sim = await startSimulator()
   const providers = new Set(options.groups.flatMap((group) => group.members.map((member) => member.providerID)))
-  for (const providerID of providers) sim.addProvider(providerID, options.wire?.(providerID) ?? wireFor(providerID))
+  const wireOf = (providerID: string) => wireFor(options.providerOf?.(providerID) ?? providerID)
+  for (const providerID of providers) sim.addProvider(providerID, options.wire?.(providerID) ?? wireOf(providerID))
   const health = new HealthRegistry({ cooldowns: options.config.cooldowns, clock: options.clock })
   const limits = new LimitsTable()
   const rotations = new Map<string, number>()
@@ -79,7 +82,7 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
 
   const model = (member: MemberRef): LanguageModelV3 => {
     const baseURL = sim.baseURL(member.providerID)
-    const wire = wireFor(member.providerID)
+    const wire = wireOf(member.providerID)
     // The SDK's fetch as OpenCode's adapter gives it to a member: failover's timeouts (every rehearsal request is
     // routed through the engine), and watched where that SDK drops stream errors.
     const fetch = memberFetch({

@@ -7,7 +7,8 @@ import { DEFAULTS, fallbackChainFor, resolveConfig, type ResolvedConfig } from "
 import { describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { HealthRegistry, type HealthView } from "../health.ts"
-import { formatDuration, describeFailure } from "../label.ts"
+import { formatDuration, formatTokens, describeFailure } from "../label.ts"
+import type { Headroom } from "../limits.ts"
 import type { FailureReason, MemberRef } from "../types.ts"
 import { isCombined, modelName, selectionOf, type MessageLike, type ModelRef, type ProviderLike, type ProviderList } from "./label.ts"
 import { combinedGroupsOf, runtimeOf } from "./provider.ts"
@@ -16,7 +17,7 @@ import { readSwitches, switchesPath } from "./switch-store.ts"
 import { credentialFixes } from "./credentials.ts"
 import { combinedOrderEdit } from "./config-edit.ts"
 import { isRecord } from "../record.ts"
-import { parseModelRef, sameMember } from "../route.ts"
+import { ordered, parseModelRef, sameMember } from "../route.ts"
 
 export type MemberHealth =
   | { state: "healthy" }
@@ -38,6 +39,8 @@ export type MemberHealth =
 export interface MemberStatus {
   providerID: string
   modelID: string
+  /** What the provider's latest answer said it has left, when it sent rate-limit headers. */
+  limits?: Headroom
   /** The provider's display name in OpenCode, e.g. `GitHub Copilot`. */
   providerName: string
   health: MemberHealth
@@ -47,8 +50,12 @@ export interface GroupStatus {
   id: string
   name: string
   members: MemberStatus[]
-  /** Where the members' order comes from: the group's own `priority`, `provider_priority`, or neither (alphabetical). */
-  order: "cost" | "group" | "provider_priority" | "alphabetical"
+  /**
+   * Where the members' order comes from: the strategy (`cost`, `round_robin`, `least_limited`), the group's own
+   * `priority`, `provider_priority`, or neither (alphabetical). Under `least_limited` the members are listed in the
+   * order it gives now.
+   */
+  order: "cost" | "round_robin" | "least_limited" | "group" | "provider_priority" | "alphabetical"
 }
 
 export interface CombinedStatus {
@@ -88,6 +95,7 @@ export async function combinedHealthSynced(providers: Record<string, OpenCodePro
 export function combinedStatus(providers: Record<string, OpenCodeProvider>, now: number = Date.now()): CombinedStatus {
   const rt = runtimeOf(providers)
   const groups = [...combinedGroupsOf(providers).values()].sort((a, b) => a.id.localeCompare(b.id))
+  const limits = rt.savedLimits()
   return {
     providerID: PROVIDER_ID,
     providerName: providers[PROVIDER_ID]?.name ?? PROVIDER_NAME,
@@ -95,14 +103,16 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
     groups: groups.map((group) => ({
       id: group.id,
       name: group.name,
-      order: group.strategy === "cost" ? "cost" : rt.config.groups[group.id]?.priority?.length ? "group" : rt.config.providerPriority.length ? "provider_priority" : "alphabetical",
-      members: group.members.map((member): MemberStatus => {
+      order: group.strategy ?? (rt.config.groups[group.id]?.priority?.length ? "group" : rt.config.providerPriority.length ? "provider_priority" : "alphabetical"),
+      members: (group.strategy === "least_limited" ? ordered(group, group.members, {}, { now, limits }) : group.members).map((member): MemberStatus => {
         const health = withCredentialFixes(memberHealth(rt.view, member, now), providers[member.providerID], rt.oauth)
+        const headroom = limits.headroomOf(member.providerID, now)
         return {
           providerID: member.providerID,
           modelID: member.modelID,
           providerName: providers[member.providerID]?.name ?? member.providerID,
           health,
+          ...(headroom ? { limits: headroom } : {}),
         }
       }),
     })),
@@ -147,6 +157,8 @@ const SWITCHES_SHOWN = 10
 
 const ORDER_SOURCE: Record<GroupStatus["order"], (id: string) => string> = {
   cost: () => "strategy cost: cheapest first, then priority",
+  round_robin: () => "strategy round_robin: each turn starts at the next healthy provider of this order",
+  least_limited: () => "strategy least_limited: most left first by the latest rate-limit headers, then priority",
   group: (id) => `combined_models.groups.${id}.priority`,
   provider_priority: () => "provider_priority, then alphabetical",
   alphabetical: () => "alphabetical; set provider_priority to choose",
@@ -159,6 +171,17 @@ function healthText(health: MemberHealth, now: number, withMessage = true): stri
   const message = health.message && withMessage ? `: ${health.message}` : ""
   const sooner = health.backWith?.length ? `; back sooner with ${orList(health.backWith)}` : ""
   return `cooling down (${health.why}${scope}${message}), ${left}${sooner}`
+}
+
+/** `12k of 40k tokens left, resets in 40 s`: the tighter window the provider's last answer stated. */
+function limitsText(limits: Headroom, now: number): string {
+  const window = (name: string, w: Headroom["tokens"]) => {
+    if (!w || (w.resetAt !== undefined && w.resetAt <= now)) return undefined
+    const of = w.limit !== undefined ? ` of ${formatTokens(w.limit)}` : ""
+    const reset = w.resetAt !== undefined ? `, resets in ${formatDuration(w.resetAt - now)}` : ""
+    return `${formatTokens(w.remaining)}${of} ${name} left${reset}`
+  }
+  return [window("tokens", limits.tokens), window("requests", limits.requests)].filter(Boolean).join("; ")
 }
 
 function orList(items: readonly string[]): string {
@@ -187,7 +210,8 @@ export function renderCombinedStatus(status: CombinedStatus): string {
       })
       const width = Math.max(...labels.map((label) => label.length))
       group.members.forEach((member, index) => {
-        lines.push(`  ${index + 1}. ${labels[index]!.padEnd(width)}  ${healthText(member.health, status.now)}`)
+        const left = member.limits ? `; ${limitsText(member.limits, status.now)}` : ""
+        lines.push(`  ${index + 1}. ${labels[index]!.padEnd(width)}  ${healthText(member.health, status.now)}${left}`)
       })
     }
   }

@@ -12,7 +12,7 @@ import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
 import { LimitsTable, type LimitsView } from "../limits.ts"
-import { limitsPath, writeLimitsReading } from "./limits-store.ts"
+import { fileLimitsView, limitsPath, writeLimitsReading } from "./limits-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import type { Access } from "../route.ts"
 import type { CatalogModel, CatalogProvider, ClassifiedError, Group, MemberRef } from "../types.ts"
@@ -104,6 +104,15 @@ export class CombinedRuntime {
     const known = processLimits.headroomOf(providerID, now) !== undefined
     const headroom = processLimits.record(providerID, headers, now)
     if (this.stateDir && (headroom || known)) writeLimitsReading(limitsPath(this.stateDir), providerID, headroom)
+  }
+
+  /**
+   * The readings `opencode combined` shows: this process's, else the latest any process of this machine wrote (a
+   * status command has made no request of its own).
+   */
+  savedLimits(): LimitsView {
+    const saved = this.stateDir ? fileLimitsView(limitsPath(this.stateDir)) : undefined
+    return { headroomOf: (providerID, now) => processLimits.headroomOf(providerID, now) ?? saved?.headroomOf(providerID, now) }
   }
 
   /** `round_robin`: where the next turn of this group starts, counted over every session of the process. */
