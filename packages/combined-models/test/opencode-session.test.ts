@@ -7,6 +7,7 @@ import { addCombinedProvider } from "../src/opencode/provider.ts"
 import {
   failoverFor,
   guardRetry,
+  hasRoomElsewhere,
   MAX_ROUTED_SESSIONS,
   routedSessionCount,
   resetSessions,
@@ -218,6 +219,37 @@ describe("a failing step", () => {
     expect(failover.claims(overflow())).toBe(false)
     expect(failover.claimed).toBe(false)
     expect(runtime().health.entries()).toEqual([])
+  })
+
+  test('with "context_overflow" in failover_on the overflow moves the step to a larger window, cooling nothing', async () => {
+    runtime().configure({
+      config: { provider_priority: ["anthropic", "github-copilot", "openrouter"], combined_models: { failover_on: ["rate_limit", "context_overflow"] } },
+      providers,
+    })
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    expect(failover.claims(overflow())).toBe(true)
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" })
+    await Effect.runPromise(failover.finish(settle))
+    expect(calls.map((call) => call.op)).toEqual(["removeMessage", "status"])
+    expect(calls[1]!.value).toMatchObject({ message: "the conversation no longer fits anthropic (200k) → openrouter (1M)" })
+    // The replay goes to the larger window even though the last finished step's tokens would fit the smaller ones.
+    expect(ids(routeStep("s1", user("u1"), { input: 150_000 }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
+    expect(runtime().health.entries()).toEqual([])
+    // The next turn at a size that fits comes back.
+    expect(ids(routeStep("s1", user("u2"), { input: 20_000 }))).toBe("anthropic/claude-sonnet-4-5")
+  })
+
+  test("hasRoomElsewhere: a finished step past its member's usable window is not compacted when a larger one is ready", () => {
+    const optIn = { provider_priority: ["anthropic", "github-copilot", "openrouter"], combined_models: { failover_on: ["rate_limit", "context_overflow"] } }
+    runtime().configure({ config: optIn, providers })
+    routeStep("s1", user("u1"))
+    expect(hasRoomElsewhere("s1", { input: 180_000 })).toBe(true)
+    expect(hasRoomElsewhere("s1", { input: 2_000_000 })).toBe(false)
+    expect(hasRoomElsewhere("other-session", { input: 180_000 })).toBe(false)
+    runtime().configure({ config: { provider_priority: ["anthropic"] }, providers })
+    routeStep("s2", user("u9"))
+    expect(hasRoomElsewhere("s2", { input: 180_000 })).toBe(false)
   })
 
   test("when every member fails, the error the user sees names each", async () => {

@@ -20,7 +20,7 @@ import { initialState, transition, type FailoverAction, type FailoverEvent, type
 import { recordOutcomes, type CooldownEntry, type HealthView } from "../health.ts"
 import { StepEdge, type StreamPart } from "../edge.ts"
 import type { Group, MemberRef } from "../types.ts"
-import { parseModelRef, refOf as ref, sameMember } from "../route.ts"
+import { parseModelRef, pick, refOf as ref, sameMember, usableWindow } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 import { markCut } from "./history.ts"
 
@@ -279,6 +279,23 @@ function chooseStep<P extends string, M extends string>(
     replay: chosen.mode === "replay",
     ...(chosen.notice ? { status: failoverStatus(chosen.notice, chosen.member, waitMs, attempt, now) } : {}),
   }
+}
+
+/**
+ * With the context-window fallback on (`"context_overflow"` in `failover_on`): whether this session's conversation,
+ * at `tokens`, has room at another member of its route (the selection's group or its fallback chain), ready now. The
+ * processor asks before it marks a finished step for compaction: the next step then goes to that member instead.
+ * False for a session not routed here, or with the fallback off: stock compaction as before.
+ */
+export function hasRoomElsewhere(sessionID: string, tokens: TokensLike | undefined, now = Date.now()): boolean {
+  const entry = sessions.get(sessionID)
+  const needed = tokensOf(tokens)
+  if (!entry || needed === undefined || !entry.rt.config.failoverOn.includes("context_overflow")) return false
+  const { rt } = entry
+  return [entry.group, ...entry.fallbacks.slice(0, rt.config.maxFallbackDepth)].some((group) => {
+    const picked = pick(group, rt.view, rt.config, { contextTokens: needed, roomFor: needed }, { now, access: rt.access })
+    return picked.kind === "member" && usableWindow(picked.member) > needed
+  })
 }
 
 /**
