@@ -61,6 +61,38 @@ export function writeLimitsReading(path: string, providerID: string, headroom: H
   }
 }
 
+/** `round_robin`'s turn counters, next to the health file. */
+export function rotationPath(stateDir: string): string {
+  return join(dirname(defaultHealthPath(stateDir)), "rotation.json")
+}
+
+const RotationFile = z.object({ version: z.literal(1), groups: z.record(z.string(), z.number().int().nonnegative()) })
+
+/**
+ * This turn's place in a group's rotation, and the next turn's written back. Not locked: two processes starting a
+ * turn at the same moment may share a place, which costs one turn of spread, never a request.
+ */
+export function takeRotation(path: string, groupID: string): number {
+  let groups: Record<string, number> = {}
+  try {
+    const parsed = RotationFile.safeParse(JSON.parse(readFileSync(path, "utf8")))
+    if (parsed.success) groups = parsed.data.groups
+  } catch {}
+  const turn = groups[groupID] ?? 0
+  const temp = `${path}.${process.pid}.tmp`
+  try {
+    mkdirSync(dirname(path), { recursive: true })
+    // Wraps well before it could lose precision; the order only needs the remainder.
+    writeFileSync(temp, JSON.stringify({ version: 1, groups: { ...groups, [groupID]: (turn + 1) % 1_000_000 } }))
+    renameSync(temp, path)
+  } catch {
+    try {
+      unlinkSync(temp)
+    } catch {}
+  }
+  return turn
+}
+
 /** The file's readings as routing reads them: a reading whose windows have all reset says nothing. */
 export function fileLimitsView(path: string): LimitsView {
   const readings = readLimitsFile(path)

@@ -12,7 +12,7 @@ import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
 import { LimitsTable, type LimitsView } from "../limits.ts"
-import { fileLimitsView, limitsPath, writeLimitsReading } from "./limits-store.ts"
+import { fileLimitsView, limitsPath, rotationPath, takeRotation, writeLimitsReading } from "./limits-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import type { Access } from "../route.ts"
 import type { CatalogModel, CatalogProvider, ClassifiedError, Group, MemberRef } from "../types.ts"
@@ -91,9 +91,20 @@ export class CombinedRuntime {
   /** The credential fingerprint a report or success of this provider is recorded with. */
   readonly credentialOf = (providerID: string) => this.credentials.get(providerID)
 
-  /** What each provider's latest response said it has left: process-wide, one provider (account) is one allowance. */
-  get limits(): LimitsView {
-    return processLimits
+  /**
+   * What each provider's latest response said it has left: this process's reading, else the latest another process
+   * of this machine wrote (one provider, one account, one allowance, whichever process spends it). `opencode run` is
+   * a process a turn: without the file each would start knowing nothing.
+   */
+  readonly limits: LimitsView = {
+    headroomOf: (providerID, now) => processLimits.headroomOf(providerID, now) ?? this.#savedLimits(now)?.headroomOf(providerID, now),
+  }
+  #saved: { view: LimitsView; readAt: number } | undefined
+  /** The file's readings, read again at most every 250 ms: a step reads it once per member at most. */
+  #savedLimits(now: number): LimitsView | undefined {
+    if (!this.stateDir) return undefined
+    if (!this.#saved || Math.abs(now - this.#saved.readAt) > 250) this.#saved = { view: fileLimitsView(limitsPath(this.stateDir)), readAt: now }
+    return this.#saved.view
   }
 
   /**
@@ -115,8 +126,12 @@ export class CombinedRuntime {
     return { headroomOf: (providerID, now) => processLimits.headroomOf(providerID, now) ?? saved?.headroomOf(providerID, now) }
   }
 
-  /** `round_robin`: where the next turn of this group starts, counted over every session of the process. */
+  /**
+   * `round_robin`: where the next turn of this group starts, counted over every session of every process of this
+   * machine (the state dir's `rotation.json`; `opencode run` is a process a turn), in memory without a state dir.
+   */
   nextRotation(groupID: string): number {
+    if (this.stateDir) return takeRotation(rotationPath(this.stateDir), groupID)
     const turn = rotations.get(groupID) ?? 0
     rotations.set(groupID, turn + 1)
     return turn
