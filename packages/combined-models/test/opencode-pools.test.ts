@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { rotationPath, takeRotation } from "../src/opencode/limits-store.ts"
-import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
+import { resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { resetSessions, routeStep } from "../src/opencode/session.ts"
 import { ocModel } from "./opencode-fixtures.ts"
 
