@@ -7,7 +7,7 @@
  */
 import { expect, test } from "bun:test"
 import { faults, startSimulator } from "../../packages/combined-models/src/simulator/index.ts"
-import { createEnv, describeRun, e2e, lastAssistant, mainRequests, opencodeConfig, scriptMain } from "./harness.ts"
+import { createEnv, describeRun, e2e, lastAssistant, mainRequests, opencodeConfig, PRIORITY, scriptMain, WIRES } from "./harness.ts"
 
 const skip = !e2e.enabled
 const TURN_MS = 120_000
@@ -16,6 +16,7 @@ test.skipIf(skip)(
   "two accounts of one provider: the second serves when the first is rate-limited, and opencode combined shows both",
   async () => {
     await using sim = await startSimulator()
+    for (const id of PRIORITY) sim.addProvider(id, WIRES[id])
     sim.addProvider("anthropic-work", "anthropic")
     const base = opencodeConfig(sim)
     await using env = await createEnv({
@@ -132,7 +133,7 @@ test.skipIf(skip)(
 
     // The overflow cooled nothing down.
     const status = await env.opencode(["combined"], { timeoutMs: 60_000 })
-    expect(status.stdout).toMatch(/anthropic\/claude-sonnet-4-5 +healthy/)
+    expect(status.stdout).toMatch(/\d\. anthropic\/claude-sonnet-4-5 \(Anthropic\) +healthy\n/)
   },
   TURN_MS * 3,
 )
