@@ -44,6 +44,43 @@ test("rehearse: the user's priorities against chosen faults", () => {
   expect(out).toContain("anthropic/*: auth, 1 h left")
 })
 
+test("rehearse: accounts, round_robin, a token budget read ahead, and the context-window fallback", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rehearse-"))
+  const config = join(dir, "opencode.json")
+  writeFileSync(
+    config,
+    JSON.stringify({
+      provider_priority: ["anthropic", "anthropic-work", "github-copilot", "amazon-bedrock", "openrouter"],
+      combined_models: {
+        strategy: "round_robin",
+        accounts: { "anthropic-work": { provider: "anthropic" } },
+        failover_on: ["rate_limit", "context_overflow"],
+      },
+    }),
+  )
+  const rotating = cli("rehearse", "--config", config, "--turns", "3")
+  expect(rotating.code).toBe(0)
+  expect(rotating.out).toContain("members in priority order; round_robin starts each turn at the next healthy one")
+  expect(rotating.out).toContain("  anthropic-work/claude-sonnet-4-5\n")
+  expect(rotating.out.match(/✓ answered by Claude Sonnet 4\.5 \((.*?)\)/g)).toEqual([
+    "✓ answered by Claude Sonnet 4.5 (anthropic)",
+    "✓ answered by Claude Sonnet 4.5 (anthropic-work)",
+    "✓ answered by Claude Sonnet 4.5 (github-copilot)",
+  ])
+  // The account speaks Anthropic's wire, through Anthropic's SDK: the rehearsal's default answer came back from it.
+  expect(rotating.out).toContain("Hello from anthropic-work.")
+
+  const overflow = cli("rehearse", "--config", config, "--turns", "1", "--fail", "anthropic=context")
+  expect(overflow.out).toContain("the conversation no longer fits anthropic (200k) → openrouter (1M)")
+
+  writeFileSync(config, JSON.stringify({ provider_priority: ["anthropic", "github-copilot"] }))
+  const budgeted = cli("rehearse", "--config", config, "--turns", "6", "--budget", "anthropic=150")
+  expect(budgeted.code).toBe(0)
+  expect(budgeted.out).toMatch(/anthropic near its limit, resets in (\d+ s|1 min) → github-copilot/)
+  expect(budgeted.out).not.toContain("rate-limited")
+  expect(cli("rehearse", "--budget", "anthropic=lots").err).toContain("--budget anthropic=lots: expected <provider>=<tokens per minute>")
+})
+
 test("rehearse explains bad input instead of failing obscurely", () => {
   expect(cli("rehearse", "--fail", "nope=429")).toMatchObject({ code: 1 })
   expect(cli("rehearse", "--fail", "nope=429").err).toContain('"nope" is not a provider of claude-sonnet-4-5; its providers:')

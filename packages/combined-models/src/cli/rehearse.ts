@@ -164,16 +164,20 @@ export async function run(args: string[]): Promise<number> {
   for (const [providerID, steps] of scripts) stage.sim.script(providerID, steps)
   for (const [providerID, tokens] of budgets) stage.sim.budget(providerID, { tokens })
   const session = stage.session(group.id)
+  // One conversation, as a session is: each turn carries the ones before (what read-ahead estimates a step by).
+  let messages: Parameters<typeof session.runTurn>[0]["messages"] = []
   for (let turn = 1; turn <= turns; turn++) {
     out(`\n▶ turn ${turn}`)
+    messages = [...messages, { role: "user", content: `Rehearsal turn ${turn}` }]
     const result = await session.runTurn({
-      messages: [{ role: "user", content: `Rehearsal turn ${turn}` }],
+      messages,
       onEvent: (event) => {
         const line = describeEvent(event, group)
         if (line) out(line)
       },
     })
     out(`\n  ${result.status === "answered" ? `✓ answered by ${label(group, result.servedBy)}` : `✗ ${result.status}`}\n`)
+    messages = result.messages
   }
   out(`\nProvider health after the rehearsal:\n${describeHealth(stage.health, Date.now()).join("\n")}\n`)
   return 0

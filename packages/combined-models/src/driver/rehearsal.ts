@@ -151,6 +151,9 @@ export function describeEvent(event: DriverEvent, group: Pick<Group, "name">): s
       switch (action.type) {
         case "cool_down":
           return undefined
+        case "use":
+          // A move before anything failed: read ahead past a member near its limit, or down the chain.
+          return action.notice ? `\n  ↪ ${action.notice}` : undefined
         case "retry":
         case "replay":
         case "continue":

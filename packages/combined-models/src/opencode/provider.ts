@@ -249,7 +249,8 @@ export function resolveCombinedModel<M extends OpenCodeModel>(
   const group = groups.get(groupID)
   if (!group) return undefined
   const members = loadedMembers(group, providers, access)
-  const picked = pick({ ...group, members }, rt.view, config, {}, { now, access })
+  // Read ahead too: a compaction or title request is a step like any other for the provider's allowance.
+  const picked = pick({ ...group, members }, rt.view, config, {}, { now, access, limits: rt.limits })
   const member = picked.kind === "member" ? picked.member : members[0]
   return member ? providers[member.providerID]?.models[member.modelID] : undefined
 }
