@@ -5,7 +5,7 @@
  * routing already treats one provider id as one quota. Pure: the OpenCode adapter and the CLI apply this to their
  * own provider shapes.
  */
-import type { AccountConfig } from "./config.ts"
+import { Account, ACCOUNT_ID, type AccountConfig } from "./config.ts"
 import { isRecord } from "./record.ts"
 
 export interface AccountProblem {
@@ -13,15 +13,17 @@ export interface AccountProblem {
   message: string
 }
 
-/** The accounts of a raw `opencode.json`, unvalidated (the config check reports bad ones): id → its settings. */
+/**
+ * The valid accounts of a raw `opencode.json`: id → its settings, read through the config schema. An entry the schema
+ * refuses is left out here; the config check names it (OpenCode refuses such a file before providers load).
+ */
 export function accountsOf(config: unknown): Record<string, AccountConfig> {
   const settings = isRecord(config) && isRecord(config.combined_models) ? config.combined_models : undefined
   const accounts = settings && isRecord(settings.accounts) ? settings.accounts : {}
   const result: Record<string, AccountConfig> = {}
   for (const [id, account] of Object.entries(accounts)) {
-    if (!isRecord(account) || typeof account.provider !== "string") continue
-    const env = Array.isArray(account.env) ? account.env.filter((name): name is string => typeof name === "string") : undefined
-    result[id] = { provider: account.provider, ...(typeof account.name === "string" ? { name: account.name } : {}), ...(env ? { env } : {}) }
+    const parsed = Account.safeParse(account)
+    if (ACCOUNT_ID.test(id) && parsed.success) result[id] = parsed.data
   }
   return result
 }
@@ -42,12 +44,12 @@ export function plannedAccounts(
     if (id === "combined") problems.push({ path, message: '"combined" is the combined models\' own provider id; choose another account id' })
     else if (known(id))
       problems.push({ path, message: `"${id}" is already a provider id; an account needs an id of its own, e.g. "${account.provider}-work"` })
+    else if (accounts[account.provider]) problems.push({ path: `${path}.provider`, message: `"${account.provider}" is an account itself; name the provider it is an account of` })
     else if (!known(account.provider))
       problems.push({
         path: `${path}.provider`,
         message: `provider "${account.provider}" is not in OpenCode's catalog; the account is left out (a provider of your own needs no account: define a second one in the provider block)`,
       })
-    else if (accounts[account.provider]) problems.push({ path: `${path}.provider`, message: `"${account.provider}" is an account itself; name the provider it is an account of` })
     else {
       accepted.push([id, account])
       continue

@@ -100,8 +100,8 @@ const StickySetting = z
   })
 
 /** `combined_models.accounts.<id>`: one more account of a provider, its own member with its own credential. */
-const ACCOUNT_ID = /^[a-z0-9][a-z0-9._-]*$/
-const Account = z
+export const ACCOUNT_ID = /^[a-z0-9][a-z0-9._-]*$/
+export const Account = z
   .strictObject({
     provider: z
       .string({ error: 'expected the provider this is an account of, e.g. "anthropic"' })
@@ -281,6 +281,8 @@ export interface ResolvedConfig {
   timeouts: { firstByteMs: number; stallMs: number }
   /** `combined_models.strategy`; a group's own `strategy` wins. */
   strategy: Strategy
+  /** OpenCode's own `compaction.reserved` (tokens kept free before it compacts), read for the context-window fallback. */
+  compactionReserved?: number
   /** `combined_models.accounts`: more accounts of a provider, by account id. */
   accounts: Record<string, AccountConfig>
   /** Where cooldowns are shared beyond this process. */
@@ -407,6 +409,12 @@ export function resolveConfig(raw: unknown, options: { configuredProviders?: rea
   for (const id of new Set(duplicates))
     warnings.push({ path: "provider_priority", message: `provider "${id}" is listed more than once; the first place counts` })
 
+  if (settings.strategy === "round_robin" && settings.sticky !== undefined && settings.sticky !== "turn" && settings.sticky !== "off")
+    warnings.push({
+      path: "combined_models.sticky",
+      message: 'with strategy "round_robin" a member that stays across turns wins over the rotation while it is healthy; use "turn" (the default) to go round',
+    })
+
   const failoverOn = settings.failover_on ?? DEFAULT_FAILOVER_ON
   failoverOn.forEach((reason, index) => {
     if (NEVER_FAIL_OVER.includes(reason))
@@ -444,6 +452,7 @@ export function resolveConfig(raw: unknown, options: { configuredProviders?: rea
       },
       strategy: settings.strategy ?? DEFAULTS.strategy,
       accounts: settings.accounts ?? {},
+      ...compactionReserved(raw),
       healthStore:
         settings.health_store === undefined || settings.health_store === "file"
           ? DEFAULTS.healthStore
@@ -461,6 +470,13 @@ export function resolveConfigOrThrow(raw: unknown, options: { configuredProvider
 /** The fallback chain for an agent: its own, else the `"*"` agent's, else `combined_models.fallback_models`. */
 export function fallbackChainFor(config: Pick<ResolvedConfig, "fallbackModels" | "agentFallbackModels">, agent?: string): string[] {
   return (agent !== undefined ? config.agentFallbackModels[agent] : undefined) ?? config.agentFallbackModels["*"] ?? config.fallbackModels
+}
+
+/** OpenCode's `compaction.reserved`, when it is a number of tokens; OpenCode validates the key itself. */
+function compactionReserved(raw: unknown): { compactionReserved?: number } {
+  const compaction = isRecord(raw) ? raw.compaction : undefined
+  const reserved = isRecord(compaction) ? compaction.reserved : undefined
+  return typeof reserved === "number" && Number.isFinite(reserved) && reserved >= 0 ? { compactionReserved: reserved } : {}
 }
 
 function definedOnly<T extends object>(value: T): { [K in keyof T]-?: Exclude<T[K], undefined> } {

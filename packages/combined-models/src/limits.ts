@@ -52,8 +52,9 @@ function tighter(a: LimitWindow | undefined, b: LimitWindow | undefined): LimitW
 
 /**
  * The headroom a response's headers state, or undefined when they state none. Read:
- * - Anthropic: `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{remaining,limit,reset}` (reset as
- *   an RFC 3339 time); the tightest token window counts;
+ * - Anthropic: `anthropic-ratelimit-{requests,tokens,input-tokens}-{remaining,limit,reset}` (reset as an RFC 3339
+ *   time); the tighter of its tokens and input-tokens windows counts. The output-tokens window is not read: the
+ *   estimate is of what a step sends, and what it answers is the model's to decide;
  * - OpenAI and the many APIs that copy it (Groq, Azure, xAI, Cerebras, …): `x-ratelimit-{remaining,limit,reset}-
  *   {requests,tokens}` (reset as a duration, "6m0s");
  * - OpenRouter and other gateways: `x-ratelimit-{remaining,limit,reset}` (requests, reset as epoch ms).
@@ -67,7 +68,7 @@ export function readHeadroom(headers: HeaderSource, now: number): Headroom | und
     )
   const openai = (kind: string) =>
     windowOf(headers, { remaining: `x-ratelimit-remaining-${kind}`, limit: `x-ratelimit-limit-${kind}`, reset: `x-ratelimit-reset-${kind}` }, now)
-  const tokens = tighter(tighter(anthropic("tokens"), tighter(anthropic("input-tokens"), anthropic("output-tokens"))), openai("tokens"))
+  const tokens = tighter(tighter(anthropic("tokens"), anthropic("input-tokens")), openai("tokens"))
   const requests =
     tighter(anthropic("requests"), openai("requests")) ??
     windowOf(headers, { remaining: "x-ratelimit-remaining", limit: "x-ratelimit-limit", reset: "x-ratelimit-reset" }, now)
@@ -75,11 +76,19 @@ export function readHeadroom(headers: HeaderSource, now: number): Headroom | und
   return { ...(tokens ? { tokens } : {}), ...(requests ? { requests } : {}), seenAt: now }
 }
 
-/** A window that has reset is full again: what it said no longer holds. */
-function current(window: LimitWindow | undefined, now: number): LimitWindow | undefined {
+/**
+ * How long a reading holds at most: rate-limit windows are a minute at most for tokens and requests, so a reset
+ * further away (a misread epoch, a bare number of seconds) is taken as this, and a reading without a reset time lasts
+ * this long from when it was seen.
+ */
+export const MAX_READING_MS = 3_600_000
+const NO_RESET_MS = 60_000
+
+/** The window while what it said still holds, or undefined once it has reset (full again) or grown stale. */
+function liveWindow(window: LimitWindow | undefined, seenAt: number, now: number): LimitWindow | undefined {
   if (!window) return undefined
-  if (window.resetAt !== undefined && window.resetAt <= now) return undefined
-  return window
+  const ends = window.resetAt === undefined ? seenAt + NO_RESET_MS : Math.min(window.resetAt, seenAt + MAX_READING_MS)
+  return ends <= now ? undefined : window
 }
 
 /**
@@ -91,11 +100,12 @@ export const STEP_MARGIN = 1.25
 /** Why a member should not take a step of this size now, and until when; undefined when it has room. */
 export function shortOf(headroom: Headroom | undefined, tokens: number | undefined, now: number): { resetAt: number } | undefined {
   if (!headroom) return undefined
-  const requests = current(headroom.requests, now)
+  const back = (window: LimitWindow) => Math.min(window.resetAt!, headroom.seenAt + MAX_READING_MS)
+  const requests = liveWindow(headroom.requests, headroom.seenAt, now)
   // Without a reset time the reading cannot say when the member is back: it is only a ranking hint then.
-  if (requests?.resetAt !== undefined && requests.remaining < 1) return { resetAt: requests.resetAt }
-  const window = current(headroom.tokens, now)
-  if (window?.resetAt !== undefined && tokens !== undefined && window.remaining < tokens * STEP_MARGIN) return { resetAt: window.resetAt }
+  if (requests?.resetAt !== undefined && requests.remaining < 1) return { resetAt: back(requests) }
+  const window = liveWindow(headroom.tokens, headroom.seenAt, now)
+  if (window?.resetAt !== undefined && tokens !== undefined && window.remaining < tokens * STEP_MARGIN) return { resetAt: back(window) }
   return undefined
 }
 
@@ -106,12 +116,17 @@ export function shortOf(headroom: Headroom | undefined, tokens: number | undefin
 export function headroomShare(headroom: Headroom | undefined, now: number, tokens = 1): number {
   if (!headroom) return 1
   const share = (window: LimitWindow | undefined, need: number) => {
-    const live = current(window, now)
+    const live = liveWindow(window, headroom.seenAt, now)
     if (!live) return 1
     if (live.limit && live.limit > 0) return Math.min(1, live.remaining / live.limit)
     return Math.min(1, live.remaining / Math.max(1, need * 10))
   }
   return Math.min(share(headroom.tokens, tokens), share(headroom.requests, 1))
+}
+
+/** Whether any window of a reading still holds. */
+export function isLive(headroom: Headroom, now: number): boolean {
+  return liveWindow(headroom.tokens, headroom.seenAt, now) !== undefined || liveWindow(headroom.requests, headroom.seenAt, now) !== undefined
 }
 
 /** What routing reads: the latest headroom of a provider. */
@@ -145,8 +160,7 @@ export class LimitsTable implements LimitsView {
   headroomOf(providerID: string, now: number): Headroom | undefined {
     const headroom = this.#latest.get(providerID)
     if (!headroom) return undefined
-    if (!current(headroom.tokens, now) && !current(headroom.requests, now)) return undefined
-    return headroom
+    return isLive(headroom, now) ? headroom : undefined
   }
 
   clear() {

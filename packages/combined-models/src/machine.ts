@@ -18,7 +18,7 @@ import {
   widerWindowNotice,
   type MemberFailure,
 } from "./label.ts"
-import { inputWindow, pick, refOf as ref, sameMember, type Access, type PickResult, type SkippedMember } from "./route.ts"
+import { inputWindow, pick, refOf as ref, sameMember, usableWindow, type Access, type PickResult, type SkippedMember } from "./route.ts"
 import { NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type Group, type GroupMember, type MemberRef } from "./types.ts"
 
 /**
@@ -236,7 +236,9 @@ function route(state: FailoverState, at: number, context: FailoverContext, optio
       rotation: state.turn.rotation ?? state.turn.index,
       ...(state.turn.minWindow !== undefined ? { minWindow: state.turn.minWindow } : {}),
       // With the context-window fallback on, a member that would compact this conversation comes after one with room.
-      ...(config.failoverOn.includes("context_overflow") && state.contextTokens !== undefined ? { roomFor: state.contextTokens } : {}),
+      ...(config.failoverOn.includes("context_overflow") && state.contextTokens !== undefined
+        ? { roomFor: state.contextTokens, reserved: config.compactionReserved }
+        : {}),
     },
     { now: at, access: context.access, limits: options.limits === false ? undefined : context.limits },
   )
@@ -309,6 +311,8 @@ function requestStep(state: FailoverState, at: number, context: FailoverContext)
   // A replay or continue decided before stays one: only the member is chosen again.
   const mode: StepMode = state.next?.mode ?? "fresh"
   const picked = route(state, at, context)
+  const roomier = picked.kind === "member" ? roomDownTheChain(state, at, context, picked.member) : undefined
+  if (roomier) return roomier
   if (picked.kind === "member") {
     const notice = nearLimitMove(state, at, context, picked)
     return {
@@ -467,6 +471,30 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
 }
 
 /**
+ * With the context-window fallback on, a step whose conversation has no room left in any member of this model (it
+ * would be compacted there) goes down the fallback chain to the first model with a member that has room, before
+ * anything fails. Undefined when this model has room, the fallback is off, or no model down the chain has room.
+ */
+function roomDownTheChain(state: FailoverState, at: number, context: FailoverContext, chosen: GroupMember): Transition | undefined {
+  const tokens = state.contextTokens
+  const { config } = context
+  if (tokens === undefined || !config.failoverOn.includes("context_overflow") || usableWindow(chosen, config.compactionReserved) > tokens) return undefined
+  const providerWide = state.turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
+  for (let depth = state.turn.depth + 1; depth <= deepestAllowed(context); depth++) {
+    const turn: TurnState = { ...state.turn, depth, switches: 0, abandoned: [...new Set(providerWide.map((f) => f.member.providerID))] }
+    const picked = route({ ...state, turn }, at, context)
+    if (picked.kind !== "member" || usableWindow(picked.member, config.compactionReserved) <= tokens) continue
+    const mode: StepMode = state.next?.mode ?? "fresh"
+    const notice = widerWindowNotice(chosen, inputWindow(chosen), picked.member, inputWindow(picked.member), groupAt(context, depth))
+    return {
+      state: { ...state, phase: "pending", turn, next: { member: ref(picked.member), mode, notBefore: at } },
+      actions: [{ type: "use", member: picked.member, mode, notice }],
+    }
+  }
+  return undefined
+}
+
+/**
  * The context-window fallback (`"context_overflow"` in `failover_on`): the conversation no longer fits the member that
  * served, so it goes on at the member, here or down the fallback chain, with the smallest window larger than that
  * one. No cooldown: the provider did nothing wrong, and a shorter conversation (the next turn's, after a compaction)
@@ -481,20 +509,21 @@ function widerWindow(state: FailoverState, failedMember: MemberRef, error: Class
   const providerWide = state.turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
   let best: { turn: TurnState; member: GroupMember } | undefined
   for (let depth = state.turn.depth; depth <= deepestAllowed(context); depth++) {
-    const turn: TurnState =
-      depth === state.turn.depth
-        ? { ...state.turn, failures, minWindow, retries: 0 }
-        : { ...state.turn, failures, minWindow, retries: 0, depth, switches: 0, abandoned: [...new Set(providerWide.map((f) => f.member.providerID))] }
+    const here = depth === state.turn.depth
+    // A switch inside this model counts against its budget; a move down the chain starts the next model's (as descend).
+    if (here && state.turn.switches >= context.config.maxSwitchesPerTurn) continue
+    const turn: TurnState = here
+      ? { ...state.turn, failures, minWindow, retries: 0, switches: state.turn.switches + 1 }
+      : { ...state.turn, failures, minWindow, retries: 0, depth, switches: 0, abandoned: [...new Set(providerWide.map((f) => f.member.providerID))] }
     const picked = route({ ...state, turn }, at, context)
     if (picked.kind === "member" && (!best || inputWindow(picked.member) < inputWindow(best.member))) best = { turn, member: picked.member }
   }
   if (!best) return undefined
-  if (best.turn.depth === state.turn.depth && best.turn.switches >= context.config.maxSwitchesPerTurn) return undefined
   const mode: StepMode = (state.attempt?.toolCalls ?? 0) > 0 ? "continue" : "replay"
   const to = best.member
   const deeper = best.turn.depth !== state.turn.depth ? groupAt(context, best.turn.depth) : undefined
   const notice = widerWindowNotice(failedMember, window, to, inputWindow(to), deeper)
-  const turn = { ...best.turn, switches: best.turn.switches + 1 }
+  const turn = best.turn
   return {
     state: { ...state, phase: "pending", attempt: undefined, next: { member: ref(to), mode, notBefore: at }, turn },
     actions: [mode === "continue" ? { type: "continue", from: failedMember, member: to, notice } : { type: "replay", from: failedMember, member: to, notice }],

@@ -35,6 +35,8 @@ export interface RouteNeed {
    * this many tokens or less come after the ones with room, so the conversation moves instead of being compacted.
    */
   roomFor?: number
+  /** OpenCode's `compaction.reserved`, when set: part of the usable window. */
+  reserved?: number
   /** The conversation no longer fits a window this size (a provider said so): smaller members are skipped. */
   minWindow?: number
   /** `round_robin`: how many places the order turns for this turn (a counter that grows by one a turn). */
@@ -91,12 +93,13 @@ export function inputWindow(member: GroupMember): number {
 
 /**
  * The tokens OpenCode lets a conversation reach on this member before it compacts (`session/overflow.ts` at the pin:
- * the input limit less a reserve of up to 20k, or the context less the answer's room, at most 32k).
+ * the input limit less `compaction.reserved`, by default up to 20k, or the context less the answer's room, at most
+ * 32k).
  */
-export function usableWindow(member: GroupMember): number {
-  const output = member.limit.output || 32_000
-  if (member.limit.input) return Math.max(0, member.limit.input - Math.min(20_000, output))
-  return Math.max(0, member.limit.context - Math.min(32_000, output))
+export function usableWindow(member: GroupMember, reserved?: number): number {
+  const answer = Math.min(member.limit.output || 32_000, 32_000)
+  if (member.limit.input) return Math.max(0, member.limit.input - (reserved ?? Math.min(20_000, answer)))
+  return Math.max(0, member.limit.context - answer)
 }
 
 /**
@@ -173,7 +176,7 @@ export function pick(
 function choose(group: Group, ready: GroupMember[], need: RouteNeed, options: { now: number; limits?: LimitsView }, skipped: SkippedMember[]) {
   let candidates = ready
   if (need.roomFor !== undefined) {
-    const roomy = candidates.filter((member) => usableWindow(member) > need.roomFor!)
+    const roomy = candidates.filter((member) => usableWindow(member, need.reserved) > need.roomFor!)
     if (roomy.length > 0) {
       for (const member of candidates) if (!roomy.includes(member)) skipped.push({ member: refOf(member), why: "too_small" })
       candidates = roomy
@@ -217,9 +220,14 @@ export function ordered(group: Pick<Group, "strategy">, members: GroupMember[], 
   }
   if (group.strategy === "least_limited" && options.limits) {
     const { limits, now } = options
-    const share = new Map(members.map((member) => [member, headroomShare(limits.headroomOf(member.providerID, now), now, need.contextTokens)]))
-    // Stable: equal headroom (nothing known yet, say) keeps the priority order.
-    return [...members].sort((a, b) => share.get(b)! - share.get(a)!)
+    // Only members whose headers were read are ranked, among the places they hold in the priority order: a provider
+    // that sends no headers (Copilot, Bedrock) keeps its place, rather than outranking every one that reports.
+    const read = members.filter((member) => limits.headroomOf(member.providerID, now) !== undefined)
+    if (read.length < 2) return members
+    const share = new Map(read.map((member) => [member, headroomShare(limits.headroomOf(member.providerID, now), now, need.contextTokens)]))
+    // Stable: equal headroom keeps the priority order.
+    const ranked = [...read].sort((a, b) => share.get(b)! - share.get(a)!)
+    return members.map((member) => (share.has(member) ? ranked.shift()! : member))
   }
   return members
 }

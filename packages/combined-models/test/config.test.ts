@@ -249,6 +249,12 @@ test("strategy: four of them, globally and per group; anything else names the ch
   ])
 })
 
+test("round_robin with a sticky mode that keeps a member across turns is warned about", () => {
+  const result = resolveConfig({ combined_models: { strategy: "round_robin", sticky: "session" } })
+  expect(result.warnings.map((warning) => warning.path)).toEqual(["combined_models.sticky"])
+  expect(resolveConfig({ combined_models: { strategy: "round_robin" } }).warnings).toEqual([])
+})
+
 test("sticky: a mode, or a window as a duration", () => {
   const windowed = resolveConfig({ combined_models: { sticky: { window: "15m" } } })
   expect(windowed.ok && windowed.config.sticky).toEqual({ windowMs: 15 * 60_000 })

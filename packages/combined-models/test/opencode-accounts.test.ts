@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test"
 import { Effect } from "effect"
 import { providersAsOpenCodeLoads } from "../src/cli/providers.ts"
-import { accountLoginOptions, addAccountProviders, withAccountLoaders } from "../src/opencode/accounts.ts"
+import { accountLoginOptions, accountProblems, addAccountProviders, withAccountLoaders } from "../src/opencode/accounts.ts"
 import { CombinedRuntime } from "../src/opencode/runtime.ts"
 import type { CatalogProvider } from "../src/types.ts"
 import { member } from "./fixtures.ts"
@@ -22,8 +22,9 @@ function database(): Record<string, Entry> {
 describe("accounts in OpenCode's catalog", () => {
   test("an account is its provider's models under its own id, without the provider's env", () => {
     const db = database()
-    const warnings = addAccountProviders(db, config({ "anthropic-work": { provider: "anthropic", env: ["ANTHROPIC_WORK_KEY"] } }))
-    expect(warnings).toEqual([])
+    const cfg = config({ "anthropic-work": { provider: "anthropic", env: ["ANTHROPIC_WORK_KEY"] } })
+    addAccountProviders(db, cfg)
+    expect(accountProblems(cfg)).toEqual([])
     const account = db["anthropic-work"]!
     expect(account.id).toBe("anthropic-work")
     expect(account.name).toBe("Anthropic (anthropic-work)")
@@ -43,21 +44,31 @@ describe("accounts in OpenCode's catalog", () => {
 
   test("accounts that cannot be added are named with the fix, and the rest still are", () => {
     const db = database()
-    const warnings = addAccountProviders(
-      db,
-      config({ "github-copilot": { provider: "anthropic" }, "mystery-2": { provider: "mystery" }, combined: { provider: "anthropic" }, ok: { provider: "anthropic" } }),
-    )
-    expect(warnings).toEqual([
-      'combined-models: combined_models.accounts.github-copilot: "github-copilot" is already a provider id; an account needs an id of its own, e.g. "anthropic-work"',
-      `combined-models: combined_models.accounts.mystery-2.provider: provider "mystery" is not in OpenCode's catalog; the account is left out (a provider of your own needs no account: define a second one in the provider block)`,
-      `combined-models: combined_models.accounts.combined: "combined" is the combined models' own provider id; choose another account id`,
+    const cfg = config({
+      "github-copilot": { provider: "anthropic" },
+      "mystery-2": { provider: "mystery" },
+      combined: { provider: "anthropic" },
+      "of-an-account": { provider: "ok" },
+      ok: { provider: "anthropic" },
+    })
+    addAccountProviders(db, cfg)
+    expect(accountProblems(cfg).map((problem) => `${problem.path}: ${problem.message}`)).toEqual([
+      'combined_models.accounts.github-copilot: "github-copilot" is already a provider id; an account needs an id of its own, e.g. "anthropic-work"',
+      `combined_models.accounts.mystery-2.provider: provider "mystery" is not in OpenCode's catalog; the account is left out (a provider of your own needs no account: define a second one in the provider block)`,
+      `combined_models.accounts.combined: "combined" is the combined models' own provider id; choose another account id`,
+      'combined_models.accounts.of-an-account.provider: "ok" is an account itself; name the provider it is an account of',
     ])
     expect(Object.keys(db).sort()).toEqual(["anthropic", "github-copilot", "ok"])
+    // And opencode combined names them with the grouping's own warnings.
+    const rt = new CombinedRuntime()
+    rt.configure({ config: cfg, providers: db })
+    expect(rt.problems.map((problem) => problem.path)).toContain("combined_models.accounts.mystery-2.provider")
   })
 
   test("the account groups with its provider's model: one combined model, two members", () => {
     const db = database()
     addAccountProviders(db, config({ "anthropic-work": { provider: "anthropic" } }))
+    expect(db["anthropic-work"]).toBeDefined()
     const rt = new CombinedRuntime()
     const { groups } = rt.configure({ config: config({ "anthropic-work": { provider: "anthropic" } }), providers: db })
     expect(groups.find((group) => group.id === "claude-sonnet-4-5")?.members.map((m) => m.providerID)).toEqual(["anthropic", "anthropic-work", "github-copilot"])
@@ -80,15 +91,27 @@ describe("an account's custom loader", () => {
     config: () => Effect.succeed({ provider: { "amazon-bedrock": { options: { profile: "default" } }, "bedrock-eu": { options: { profile: "eu" } } } }),
   }
 
+  const added = (accounts: unknown) => {
+    const cfg = config(accounts)
+    addAccountProviders({ "amazon-bedrock": { id: "amazon-bedrock", name: "Amazon Bedrock", env: [], models: {} }, groq: { id: "groq", name: "Groq", env: [], models: {} } }, cfg)
+    return cfg
+  }
+
   test("runs with the account's own config and auth entry where it reads its provider's", async () => {
-    const loaders = withAccountLoaders(custom, dep, config({ "bedrock-eu": { provider: "amazon-bedrock" } }))
+    const loaders = withAccountLoaders(custom, dep, added({ "bedrock-eu": { provider: "amazon-bedrock" } }))
     expect(Object.keys(loaders)).toEqual(["amazon-bedrock", "bedrock-eu"])
     expect(await Effect.runPromise(loaders["bedrock-eu"]!())).toEqual({ profile: "eu", auth: { key: "key of bedrock-eu" } })
     expect(await Effect.runPromise(loaders["amazon-bedrock"]!())).toEqual({ profile: "default", auth: { key: "key of amazon-bedrock" } })
   })
 
   test("an account of a provider without a loader gets none", () => {
-    expect(Object.keys(withAccountLoaders(custom, dep, config({ "anthropic-work": { provider: "anthropic" } })))).toEqual(["amazon-bedrock"])
+    expect(Object.keys(withAccountLoaders(custom, dep, added({ "anthropic-work": { provider: "anthropic" } })))).toEqual(["amazon-bedrock"])
+  })
+
+  test("an account left out gets no loader: a catalog provider with its id keeps its own (none)", () => {
+    expect(Object.keys(withAccountLoaders(custom, dep, added({ groq: { provider: "amazon-bedrock" } })))).toEqual(["amazon-bedrock"])
+    // Before the provider layer added accounts for this config, none get one.
+    expect(Object.keys(withAccountLoaders(custom, dep, config({ "bedrock-eu": { provider: "amazon-bedrock" } })))).toEqual(["amazon-bedrock"])
   })
 })
 

@@ -56,10 +56,10 @@ test("read-ahead in a new process knows what the last one read: it routes around
   const now = Date.now()
   runtime().recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "3000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
   processWith(config)
-  const route = routeStep("s1", user("u1"), { input: 5_000 }, { now })
+  const route = routeStep("s1", user("u1"), { tokens: { input: 5_000 } }, { now })
   expect(route.providerID).toBe("github-copilot")
   expect(route.status?.message).toBe("anthropic near its limit, resets in 40 s → github-copilot")
   // A step that fits what is left stays.
   processWith(config)
-  expect(routeStep("s2", user("u2"), { input: 1_000 }, { now }).providerID).toBe("anthropic")
+  expect(routeStep("s2", user("u2"), { tokens: { input: 1_000 } }, { now }).providerID).toBe("anthropic")
 })

@@ -103,7 +103,7 @@ describe("routeStep", () => {
 
   test("a conversation larger than a member's window skips it", () => {
     runtime().health.report({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, { reason: "quota", message: "x" })
-    expect(ids(routeStep("s1", user("u1"), { input: 170_000, output: 2_000 }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
+    expect(ids(routeStep("s1", user("u1"), { tokens: { input: 170_000, output: 2_000 } }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
   })
 
   test("when every member is cooling down far beyond max_wait it still asks the one back soonest", () => {
@@ -234,10 +234,16 @@ describe("a failing step", () => {
     expect(calls.map((call) => call.op)).toEqual(["removeMessage", "status"])
     expect(calls[1]!.value).toMatchObject({ message: "the conversation no longer fits anthropic (200k) → openrouter (1M)" })
     // The replay goes to the larger window even though the last finished step's tokens would fit the smaller ones.
-    expect(ids(routeStep("s1", user("u1"), { input: 150_000 }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
+    expect(ids(routeStep("s1", user("u1"), { tokens: { input: 150_000 } }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
     expect(runtime().health.entries()).toEqual([])
     // The next turn at a size that fits comes back.
-    expect(ids(routeStep("s1", user("u2"), { input: 20_000 }))).toBe("anthropic/claude-sonnet-4-5")
+    expect(ids(routeStep("s1", user("u2"), { tokens: { input: 20_000 } }))).toBe("anthropic/claude-sonnet-4-5")
+  })
+
+  test("a compaction summary's tokens do not size the next step: it is the old conversation, summed up", () => {
+    // 250k would fit only OpenRouter's 1M window; as a summary's count it sizes nothing.
+    expect(ids(routeStep("s1", user("u1"), { tokens: { input: 250_000 }, summary: true }))).toBe("anthropic/claude-sonnet-4-5")
+    expect(ids(routeStep("s1", user("u2"), { tokens: { input: 250_000 } }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
   })
 
   test("hasRoomElsewhere: a finished step past its member's usable window is not compacted when a larger one is ready", () => {

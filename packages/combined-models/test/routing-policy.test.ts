@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test"
 import { headroomShare, LimitsTable, readHeadroom, shortOf } from "../src/limits.ts"
 import { initialState, transition, type FailoverAction, type FailoverContext, type FailoverEvent, type FailoverState } from "../src/machine.ts"
-import { pick, usableWindow } from "../src/route.ts"
+import { ordered, pick, usableWindow } from "../src/route.ts"
 import type { ClassifiedError, Group, MemberRef } from "../src/types.ts"
 import { config, healthOf, member, sonnetGroup } from "./fixtures.ts"
 
@@ -39,7 +39,7 @@ function stepOn(offset: number, served: MemberRef, contextTokens?: number): Fail
 }
 
 describe("reading limits from response headers", () => {
-  test("Anthropic: the tightest token window, with its RFC 3339 reset", () => {
+  test("Anthropic: the tighter of its tokens and input-tokens windows, with its RFC 3339 reset; output-tokens is not the step's", () => {
     const headroom = readHeadroom(
       {
         "anthropic-ratelimit-requests-remaining": "49",
@@ -51,6 +51,10 @@ describe("reading limits from response headers", () => {
         "anthropic-ratelimit-input-tokens-remaining": "12000",
         "anthropic-ratelimit-input-tokens-limit": "40000",
         "anthropic-ratelimit-input-tokens-reset": new Date(at(30_000)).toISOString(),
+        // Far less left, but of what the answers spend: a step's input never counts against it.
+        "anthropic-ratelimit-output-tokens-remaining": "900",
+        "anthropic-ratelimit-output-tokens-limit": "8000",
+        "anthropic-ratelimit-output-tokens-reset": new Date(at(30_000)).toISOString(),
       },
       at(0),
     )
@@ -84,6 +88,18 @@ describe("reading limits from response headers", () => {
     expect(shortOf(headroom, 5_000, at(40_000))).toBeUndefined()
     // Without a reset time nothing says when it is back: a ranking hint only.
     expect(shortOf(readHeadroom({ "x-ratelimit-remaining-tokens": "0" }, at(0)), 5_000, at(0))).toBeUndefined()
+  })
+
+  test("a reading without a reset holds a minute; a reset further than an hour away is taken as an hour", () => {
+    const noReset = readHeadroom({ "x-ratelimit-remaining-tokens": "0", "x-ratelimit-limit-tokens": "100" }, at(0))!
+    const table = new LimitsTable()
+    table.record("a", { "x-ratelimit-remaining-tokens": "0", "x-ratelimit-limit-tokens": "100" }, at(0))
+    expect(table.headroomOf("a", at(59_000))).toEqual(noReset)
+    expect(table.headroomOf("a", at(60_000))).toBeUndefined()
+    // A bare "60000" reads as seconds (16 h): capped, the member is back within the hour.
+    const far = readHeadroom({ "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "60000" }, at(0))
+    expect(shortOf(far, undefined, at(0))).toEqual({ resetAt: at(3_600_000) })
+    expect(shortOf(far, undefined, at(3_600_000))).toBeUndefined()
   })
 
   test("no requests left is short whatever the step's size", () => {
@@ -151,6 +167,17 @@ describe("read-ahead: a step goes elsewhere before it is refused", () => {
     expect(uses.map((use) => (use.type === "use" ? use.notice : "not a use"))).toEqual(["anthropic near its limit, resets in 40 s → github-copilot", undefined])
   })
 
+  test("mid-turn, the sticky member near its limit is left for the next step, with a notice", () => {
+    const limits = new LimitsTable()
+    const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: config(), limits }
+    const first = play([{ type: "turn_started", at: at(0) }, ...stepOn(0, anthropic, 5_000)], ctx)
+    limits.record("anthropic", nearly, at(20))
+    const next = play([{ type: "step_requested", at: at(30), contextTokens: 5_000 }], ctx, first.state)
+    expect(next.actions).toEqual([
+      { type: "use", member: expect.objectContaining(copilot), mode: "fresh", notice: "anthropic near its limit, resets in 40 s → github-copilot" },
+    ])
+  })
+
   test("a member lower in the order than the one serving gives no notice", () => {
     const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: config(), limits: limitsOf({ openrouter: nearly }) }
     const { actions } = play([{ type: "step_requested", at: at(0), contextTokens: 5_000 }], ctx)
@@ -203,16 +230,18 @@ describe("strategies at routing time", () => {
     expect(chosen).toEqual(["anthropic", "openrouter", "anthropic"])
   })
 
-  test("least_limited: the member with the largest share left; nothing known counts as full; ties keep priority", () => {
+  test("least_limited: the members read are ranked by share left, in the places they hold; one never read keeps its place", () => {
     const group = twoProviders("least_limited")
     const limits = limitsOf({
       anthropic: { "anthropic-ratelimit-tokens-remaining": "10000", "anthropic-ratelimit-tokens-limit": "80000", "anthropic-ratelimit-tokens-reset": new Date(at(60_000)).toISOString() },
       "github-copilot": { "x-ratelimit-remaining-tokens": "70000", "x-ratelimit-limit-tokens": "80000", "x-ratelimit-reset-tokens": "60s" },
     })
+    expect(ordered(group, group.members, {}, { now: at(0), limits }).map((m) => m.providerID)).toEqual(["github-copilot", "anthropic", "openrouter"])
     const first = pick(group, healthOf(), config(), {}, { now: at(0), limits })
-    expect(first.kind === "member" && first.member.providerID).toBe("openrouter")
-    const known = pick({ ...group, members: group.members.slice(0, 2) }, healthOf(), config(), {}, { now: at(0), limits })
-    expect(known.kind === "member" && known.member.providerID).toBe("github-copilot")
+    expect(first.kind === "member" && first.member.providerID).toBe("github-copilot")
+    // openrouter first in priority and never read: it keeps first place; the two that reported swap behind it.
+    const unreadFirst: Group = { ...group, members: [group.members[2]!, group.members[0]!, group.members[1]!] }
+    expect(ordered(unreadFirst, unreadFirst.members, {}, { now: at(0), limits }).map((m) => m.providerID)).toEqual(["openrouter", "github-copilot", "anthropic"])
     const none = pick(group, healthOf(), config(), {}, { now: at(0), limits: new LimitsTable() })
     expect(none.kind === "member" && none.member.providerID).toBe("anthropic")
   })
@@ -293,6 +322,41 @@ describe("the context-window fallback", () => {
     expect(back.actions.at(-1)).toMatchObject({ type: "use", member: anthropic })
   })
 
+  test("on, with this model's switch budget spent: a larger window down the chain is still taken", () => {
+    const small: Group = { ...sonnetGroup(), members: sonnetGroup().members.filter((m) => m.providerID !== "openrouter") }
+    const wide: Group = { ...sonnetGroup(), id: "wide", name: "Wide", members: [member("openrouter", "anthropic/claude-sonnet-4.5", 1_000_000)] }
+    const ctx: FailoverContext = { group: small, fallbacks: [wide], health: healthOf(), config: { ...optIn, maxSwitchesPerTurn: 0 } }
+    const { actions, state } = play([{ type: "step_requested", at: at(0) }, { type: "step_started", at: at(0), member: anthropic }, { type: "step_failed", at: at(10), error: overflow }], ctx)
+    expect(actions.at(-1)).toMatchObject({ type: "replay", member: openrouter })
+    // The next model starts its own budget, as a move down the chain always does.
+    expect(state.turn).toMatchObject({ depth: 1, switches: 0 })
+    const inGroup = play(
+      [{ type: "step_requested", at: at(0) }, { type: "step_started", at: at(0), member: anthropic }, { type: "step_failed", at: at(10), error: overflow }],
+      { group: sonnetGroup(), health: healthOf(), config: { ...optIn, maxSwitchesPerTurn: 0 } },
+    )
+    expect(inGroup.actions.at(-1)).toEqual({ type: "pass_through", error: overflow })
+  })
+
+  test("on: a conversation with no room in any member of the model goes down the chain before anything fails", () => {
+    const small: Group = { ...sonnetGroup(), members: sonnetGroup().members.filter((m) => m.providerID !== "openrouter") }
+    const wide: Group = { ...sonnetGroup(), id: "wide", name: "Wide", members: [member("openrouter", "anthropic/claude-sonnet-4.5", 1_000_000)] }
+    const ctx: FailoverContext = { group: small, fallbacks: [wide], health: healthOf(), config: optIn }
+    const { actions, state } = play([{ type: "turn_started", at: at(0) }, { type: "step_requested", at: at(0), contextTokens: 175_000 }], ctx)
+    expect(actions).toEqual([
+      { type: "use", member: expect.objectContaining(openrouter), mode: "fresh", notice: "the conversation no longer fits anthropic (200k) → Wide (openrouter, 1M)" },
+    ])
+    expect(state.turn.depth).toBe(1)
+    // Off, or with room here: the model's own member serves (and OpenCode compacts if it must).
+    expect(play([{ type: "step_requested", at: at(0), contextTokens: 175_000 }], { ...ctx, config: config() }).actions[0]).toMatchObject({ member: anthropic })
+    expect(play([{ type: "step_requested", at: at(0), contextTokens: 100_000 }], ctx).actions[0]).toMatchObject({ member: anthropic })
+  })
+
+  test("OpenCode's compaction.reserved is part of the usable window", () => {
+    const withInput = member("github-copilot", "claude-sonnet-4.5", 200_000, 168_000)
+    expect(usableWindow(withInput)).toBe(148_000)
+    expect(usableWindow(withInput, 5_000)).toBe(163_000)
+  })
+
   test("on, without a larger window anywhere: stock compaction (pass through)", () => {
     const small: Group = { ...sonnetGroup(), members: sonnetGroup().members.filter((m) => m.providerID !== "openrouter") }
     const ctx: FailoverContext = { group: small, health: healthOf(), config: optIn }
@@ -311,7 +375,7 @@ describe("the context-window fallback", () => {
     expect(off.actions[0]).toMatchObject({ type: "use", member: anthropic })
   })
 
-  test("a member too small for what a provider said is skipped, and the error names it", () => {
+  test("a member too small for what a provider said, with no larger one ready, passes the overflow on", () => {
     const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: optIn }
     const bedrockOnly: Group = { ...sonnetGroup(), members: sonnetGroup().members.filter((m) => m.providerID === "amazon-bedrock") }
     const { actions } = play(

@@ -53,7 +53,6 @@ export interface RehearsalOptions {
   providerOf?: (providerID: string) => string | undefined
   /** The simulator wire a provider speaks, where not the usual one (`wireFor`). */
   wire?: (providerID: string) => Wire | undefined
-  /** Another SDK for a member, given the simulator's base URL for its provider; undefined keeps the usual one. */
   /** Whether routing reads the members' rate-limit headers ahead (default true, as in OpenCode); the benchmark's baseline turns it off. */
   readAhead?: boolean
   /** A client of your own for a member; `fetch` is the one OpenCode's adapter would give it (timeouts, watchers). */

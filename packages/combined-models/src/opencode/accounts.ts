@@ -9,7 +9,8 @@
  * A third hunk, in the auth command, lists the accounts in `opencode auth login`.
  */
 import { Effect } from "effect"
-import { accountName, accountsOf, plannedAccounts } from "../accounts.ts"
+import { accountName, accountsOf, plannedAccounts, type AccountProblem } from "../accounts.ts"
+import type { AccountConfig } from "../config.ts"
 import { isRecord } from "../record.ts"
 
 /** A catalog provider as OpenCode's provider layer holds it (`Provider.Info`): only what we read and write is typed. */
@@ -23,11 +24,13 @@ interface CatalogEntry {
 
 /**
  * Each valid account into `database`, keyed by its id, its provider's models copied with `providerID` set to it.
- * The provider's `env` is not inherited: those variables hold the first account's key. Returns the warnings for
- * accounts left out (their provider unknown, their id taken), one line each.
+ * The provider's `env` is not inherited: those variables hold the first account's key. Accounts left out (their
+ * provider unknown, their id taken) are reported with the grouping's config warnings: logged once by the provider
+ * hunk, and shown by `opencode combined`.
  */
-export function addAccountProviders<E extends CatalogEntry>(database: Record<string, E>, config: unknown): string[] {
+export function addAccountProviders<E extends CatalogEntry>(database: Record<string, E>, config: unknown): void {
   const { accepted, problems } = plannedAccounts(accountsOf(config), (id) => id in database)
+  if (isRecord(config)) added.set(config, { accepted: new Map(accepted), problems })
   for (const [id, account] of accepted) {
     const base = database[account.provider]!
     const models = Object.fromEntries(
@@ -35,7 +38,18 @@ export function addAccountProviders<E extends CatalogEntry>(database: Record<str
     )
     database[id] = { ...structuredClone(base), id, name: accountName(base.name, id, account), env: account.env ?? [], models } as E
   }
-  return problems.map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
+}
+
+/**
+ * The accounts `addAccountProviders` added for a config object (the provider layer's `cfg`), and the ones it left out:
+ * the loaders go only to accounts that became providers, and the problems reach `opencode combined` with the
+ * grouping's own.
+ */
+const added = new WeakMap<object, { accepted: Map<string, AccountConfig>; problems: AccountProblem[] }>()
+
+/** The problems with the accounts of this config, as the provider layer found them; none before it ran. */
+export function accountProblems(config: unknown): AccountProblem[] {
+  return (isRecord(config) && added.get(config)?.problems) || []
 }
 
 /** What upstream's custom loaders are given (`CustomDep`): only what an account changes is typed. */
@@ -52,8 +66,8 @@ interface LoaderDep {
  */
 export function withAccountLoaders<L, D extends LoaderDep>(custom: (dep: D) => Record<string, L>, dep: D, config: unknown): Record<string, L> {
   const loaders = custom(dep)
-  const accounts = accountsOf(config)
-  for (const [id, account] of Object.entries(accounts)) {
+  const accounts = (isRecord(config) && added.get(config)?.accepted) || new Map<string, AccountConfig>()
+  for (const [id, account] of accounts) {
     if (id in loaders || !(account.provider in loaders)) continue
     const base = account.provider
     const accountDep: D = {

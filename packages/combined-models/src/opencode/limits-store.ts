@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "
 import { dirname, join } from "node:path"
 import { z } from "zod"
 import { defaultHealthPath } from "../health-store.ts"
-import type { Headroom, LimitsView } from "../limits.ts"
+import { isLive, type Headroom, type LimitsView } from "../limits.ts"
 
 export const LIMITS_FILE_VERSION = 1
 
@@ -82,8 +82,7 @@ export function takeRotation(path: string, groupID: string): number {
   const temp = `${path}.${process.pid}.tmp`
   try {
     mkdirSync(dirname(path), { recursive: true })
-    // Wraps well before it could lose precision; the order only needs the remainder.
-    writeFileSync(temp, JSON.stringify({ version: 1, groups: { ...groups, [groupID]: (turn + 1) % 1_000_000 } }))
+    writeFileSync(temp, JSON.stringify({ version: 1, groups: { ...groups, [groupID]: turn + 1 } }))
     renameSync(temp, path)
   } catch {
     try {
@@ -99,9 +98,7 @@ export function fileLimitsView(path: string): LimitsView {
   return {
     headroomOf(providerID, now) {
       const reading = readings.get(providerID)
-      if (!reading) return undefined
-      const live = [reading.tokens, reading.requests].some((window) => window && (window.resetAt === undefined || window.resetAt > now))
-      return live ? reading : undefined
+      return reading && isLive(reading, now) ? reading : undefined
     },
   }
 }

@@ -198,7 +198,14 @@ export function watchMemberStreams(
       npm: npms,
       inner: options.fetch as typeof globalThis.fetch | undefined,
       timeoutsFor: ({ headers }) => routedTimeouts(id, headers),
-      ...(recordLimits ? { onResponse: (response: Response) => response.ok && recordLimits(id, response.headers) } : {}),
+      ...(recordLimits
+        ? {
+            onResponse: (response: Response) => {
+              // A refusal's headers go to its cooldown, through the classifier.
+              if (response.ok) recordLimits(id, response.headers)
+            },
+          }
+        : {}),
     })
   }
 }

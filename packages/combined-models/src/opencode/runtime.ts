@@ -14,6 +14,7 @@ import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.t
 import { LimitsTable, type LimitsView } from "../limits.ts"
 import { fileLimitsView, limitsPath, rotationPath, takeRotation, writeLimitsReading } from "./limits-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
+import { accountProblems } from "./accounts.ts"
 import type { Access } from "../route.ts"
 import type { CatalogModel, CatalogProvider, ClassifiedError, Group, MemberRef } from "../types.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
@@ -222,7 +223,7 @@ export class CombinedRuntime {
     const real = list.filter((provider) => provider.id !== PROVIDER_ID)
     const raw = isRecord(input.config) ? input.config : {}
     const resolved = resolveConfig(raw, { configuredProviders: real.map((provider) => provider.id) })
-    this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
+    this.problems = [...(resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]), ...accountProblems(input.config)]
     this.config = resolved.ok ? resolved.config : DEFAULTS
     if (input.stateDir !== undefined && healthInputs(input.stateDir, this.config) !== this.healthInputs)
       this.health = this.newHealth(input.stateDir, input.clock)

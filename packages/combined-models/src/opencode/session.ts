@@ -32,6 +32,12 @@ export interface UserMessageLike {
   model: { providerID: string; modelID: string }
 }
 
+/** OpenCode's last finished assistant message: its tokens say how big the next request is at least. */
+export interface FinishedLike {
+  tokens?: TokensLike
+  summary?: boolean
+}
+
 /** OpenCode's token counts of the last finished step: the next request is at least this big. */
 export interface TokensLike {
   input?: number
@@ -220,10 +226,12 @@ const noCooldowns: HealthView = { cooldownOf: () => undefined }
 export function routeStep<P extends string, M extends string>(
   sessionID: string,
   user: UserMessageLike & { model: { providerID: P; modelID: M } },
-  tokens?: TokensLike,
+  lastFinished?: FinishedLike,
   options: { instance?: string; now?: number } = {},
 ): StepRoute<P, M> {
-  const route = chooseStep(sessionID, user, tokens, options)
+  // A compaction summary's tokens are the old conversation it summed up, not what the next step sends (OpenCode's own
+  // overflow check skips it too).
+  const route = chooseStep(sessionID, user, lastFinished?.summary ? undefined : lastFinished?.tokens, options)
   const log = runtime(options.instance).takeStoreNotices()
   return log.length ? { ...route, log } : route
 }
@@ -254,7 +262,9 @@ function chooseStep<P extends string, M extends string>(
   if (entry.userID !== user.id) {
     touchSession(sessionID, entry)
     if (entry.userID !== undefined) feed(entry, { type: "turn_finished", at: now })
-    feed(entry, { type: "turn_started", at: now, rotation: entry.rt.nextRotation(entry.group.id) })
+    // Only round_robin reads the counter: other strategies pay no state-file write per turn.
+    const rotation = entry.group.strategy === "round_robin" ? entry.rt.nextRotation(entry.group.id) : undefined
+    feed(entry, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) })
     entry.userID = user.id
   }
 
@@ -293,8 +303,9 @@ export function hasRoomElsewhere(sessionID: string, tokens: TokensLike | undefin
   if (!entry || needed === undefined || !entry.rt.config.failoverOn.includes("context_overflow")) return false
   const { rt } = entry
   return [entry.group, ...entry.fallbacks.slice(0, rt.config.maxFallbackDepth)].some((group) => {
-    const picked = pick(group, rt.view, rt.config, { contextTokens: needed, roomFor: needed }, { now, access: rt.access })
-    return picked.kind === "member" && usableWindow(picked.member) > needed
+    const reserved = rt.config.compactionReserved
+    const picked = pick(group, rt.view, rt.config, { contextTokens: needed, roomFor: needed, reserved }, { now, access: rt.access })
+    return picked.kind === "member" && usableWindow(picked.member, reserved) > needed
   })
 }
 
@@ -365,8 +376,8 @@ export class Failover {
 
   /**
    * Called by the retry policy with each failure: true when the engine takes it over (the stock same-provider
-   * retry then stops), false for what stays OpenCode's business (abort, context overflow, bad requests, reasons
-   * not in `failover_on`).
+   * retry then stops), false for what stays OpenCode's business (abort, bad requests, reasons not in `failover_on`,
+   * and a context overflow unless the context-window fallback is on and a larger window is ready).
    */
   claims(error: unknown): boolean {
     if (this.#decision && this.#decision.kind !== "pass") return true
