@@ -3,7 +3,8 @@ import { afterEach, beforeEach, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { rotationPath, takeRotation } from "../src/opencode/limits-store.ts"
+import { readHeadroom } from "../src/limits.ts"
+import { limitsPath, rotationPath, takeRotation, writeLimitsReading } from "../src/opencode/limits-store.ts"
 import { resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { resetSessions, routeStep } from "../src/opencode/session.ts"
 import { ocModel } from "./opencode-fixtures.ts"
@@ -62,4 +63,19 @@ test("read-ahead in a new process knows what the last one read: it routes around
   // A step that fits what is left stays.
   processWith(config)
   expect(routeStep("s2", user("u2"), { tokens: { input: 1_000 } }, { now }).providerID).toBe("anthropic")
+})
+
+test("a newer reading another process wrote wins over this process's older one", () => {
+  const config = { provider_priority: ["anthropic", "github-copilot"] }
+  processWith(config)
+  const now = Date.now()
+  const reset = new Date(now + 40_000).toISOString()
+  runtime().recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "90000", "anthropic-ratelimit-tokens-reset": reset }), now)
+  // Another process (its own memory, the same file) spends the allowance and writes what is left.
+  writeLimitsReading(limitsPath(stateDir), "anthropic", readHeadroom({ "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": reset }, now + 1_000))
+  expect(runtime().limits.headroomOf("anthropic", now + 2_000)?.tokens?.remaining).toBe(100)
+  // An older one in the file does not undo this process's newer reading.
+  runtime().recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "50", "anthropic-ratelimit-tokens-reset": reset }), now + 3_000)
+  writeLimitsReading(limitsPath(stateDir), "anthropic", readHeadroom({ "anthropic-ratelimit-tokens-remaining": "7", "anthropic-ratelimit-tokens-reset": reset }, now + 2_500))
+  expect(runtime().limits.headroomOf("anthropic", now + 4_000)?.tokens?.remaining).toBe(50)
 })

@@ -11,7 +11,7 @@ import { buildGroups } from "../grouping.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
-import { LimitsTable, type LimitsView } from "../limits.ts"
+import { LimitsTable, type Headroom, type LimitsView } from "../limits.ts"
 import { fileLimitsView, limitsPath, rotationPath, takeRotation, writeLimitsReading } from "./limits-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import { accountProblems } from "./accounts.ts"
@@ -98,7 +98,7 @@ export class CombinedRuntime {
    * a process a turn: without the file each would start knowing nothing.
    */
   readonly limits: LimitsView = {
-    headroomOf: (providerID, now) => processLimits.headroomOf(providerID, now) ?? this.#savedLimits(now)?.headroomOf(providerID, now),
+    headroomOf: (providerID, now) => newer(processLimits.headroomOf(providerID, now), this.#savedLimits(now)?.headroomOf(providerID, now)),
   }
   #saved: { view: LimitsView; readAt: number } | undefined
   /** The file's readings, read again at most every 250 ms: a step reads it once per member at most. */
@@ -124,7 +124,7 @@ export class CombinedRuntime {
    */
   savedLimits(): LimitsView {
     const saved = this.stateDir ? fileLimitsView(limitsPath(this.stateDir)) : undefined
-    return { headroomOf: (providerID, now) => processLimits.headroomOf(providerID, now) ?? saved?.headroomOf(providerID, now) }
+    return { headroomOf: (providerID, now) => newer(processLimits.headroomOf(providerID, now), saved?.headroomOf(providerID, now)) }
   }
 
   /**
@@ -266,6 +266,12 @@ function accessFrom(config: Record<string, unknown>, providers: OpenCodeProvider
     ...(enabled ? { enabled: new Set(enabled) } : {}),
     ...(disabled ? { disabled: new Set(disabled) } : {}),
   }
+}
+
+/** The later of two readings of one provider: another process may have spent its allowance since this one read it. */
+function newer(own: Headroom | undefined, saved: Headroom | undefined): Headroom | undefined {
+  if (!own || !saved) return own ?? saved
+  return saved.seenAt > own.seenAt ? saved : own
 }
 
 /** The instance key of a process that runs one instance (the CLI's own commands, tests). */
