@@ -1,6 +1,7 @@
 /** Plain-data fixtures shared by the engine's unit tests. */
 import { DEFAULTS, type ResolvedConfig } from "../src/config.ts"
 import type { CooldownEntry, HealthView } from "../src/health.ts"
+import { initialState, transition, type FailoverAction, type FailoverContext, type FailoverEvent, type FailoverState } from "../src/machine.ts"
 import type { Group, GroupMember, MemberRef } from "../src/types.ts"
 
 export function member(providerID: string, modelID: string, context = 200_000, input?: number): GroupMember {
@@ -65,4 +66,16 @@ export function healthOf(entries: CooldownEntry[] = []): HealthView {
 
 export function cooling(providerID: string, modelID: string, until: number, reason: CooldownEntry["reason"] = "rate_limit"): CooldownEntry {
   return { providerID, modelID, reason, since: 0, until, failures: 1, message: "test" }
+}
+
+/** Feed the machine events in order: the final state and every action, in order. */
+export function playEvents(events: FailoverEvent[], ctx: FailoverContext, from: FailoverState = initialState(ctx.group.id)) {
+  const actions: FailoverAction[] = []
+  let state = from
+  for (const event of events) {
+    const next = transition(state, event, ctx)
+    state = next.state
+    actions.push(...next.actions)
+  }
+  return { state, actions }
 }

@@ -9,7 +9,7 @@ import {
   type FailoverState,
 } from "../src/machine.ts"
 import type { ClassifiedError, MemberRef } from "../src/types.ts"
-import { config, cooling, healthOf, member, sonnetGroup } from "./fixtures.ts"
+import { config, cooling, healthOf, member, playEvents, sonnetGroup } from "./fixtures.ts"
 import type { Group } from "../src/types.ts"
 
 const T0 = 1_700_000_000_000
@@ -20,14 +20,7 @@ function context(overrides: Partial<FailoverContext> = {}, entries: CooldownEntr
 
 /** Feed events in order; returns the final state and every action, in order. */
 function play(events: FailoverEvent[], ctx = context(), from: FailoverState = initialState("claude-sonnet-4-5")) {
-  const actions: FailoverAction[] = []
-  let state = from
-  for (const event of events) {
-    const next = transition(state, event, ctx)
-    state = next.state
-    actions.push(...next.actions)
-  }
-  return { state, actions }
+  return playEvents(events, ctx, from)
 }
 
 const err = (reason: ClassifiedError["reason"], extra: Partial<ClassifiedError> = {}): ClassifiedError => ({

@@ -4,10 +4,10 @@
  */
 import { describe, expect, test } from "bun:test"
 import { headroomShare, LimitsTable, readHeadroom, shortOf } from "../src/limits.ts"
-import { initialState, transition, type FailoverAction, type FailoverContext, type FailoverEvent, type FailoverState } from "../src/machine.ts"
+import { initialState, type FailoverAction, type FailoverContext, type FailoverEvent } from "../src/machine.ts"
 import { ordered, pick, usableWindow } from "../src/route.ts"
 import type { ClassifiedError, Group, MemberRef } from "../src/types.ts"
-import { config, healthOf, member, sonnetGroup } from "./fixtures.ts"
+import { config, healthOf, member, playEvents, sonnetGroup } from "./fixtures.ts"
 
 const T0 = 1_700_000_000_000
 const at = (offset: number) => T0 + offset
@@ -16,16 +16,7 @@ const copilot: MemberRef = { providerID: "github-copilot", modelID: "claude-sonn
 const bedrockUS: MemberRef = { providerID: "amazon-bedrock", modelID: "us.anthropic.claude-sonnet-4-5-20250929-v1:0" }
 const openrouter: MemberRef = { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" }
 
-function play(events: FailoverEvent[], ctx: FailoverContext, from: FailoverState = initialState(ctx.group.id)) {
-  const actions: FailoverAction[] = []
-  let state = from
-  for (const event of events) {
-    const next = transition(state, event, ctx)
-    state = next.state
-    actions.push(...next.actions)
-  }
-  return { state, actions }
-}
+const play = playEvents
 
 const routing = (actions: FailoverAction[]) => actions.filter((action) => action.type !== "cool_down" && action.type !== "recovered")
 
