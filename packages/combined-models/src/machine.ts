@@ -265,20 +265,19 @@ function nearLimitMove(state: FailoverState, at: number, context: FailoverContex
 const PROVIDER_WIDE: readonly FailureReason[] = ["auth", "quota"]
 
 /**
- * The first ready member further down the fallback chain, and the turn as it is there: a different model, so
- * providers given up on for the last one are tried again, unless what failed was the whole provider.
+ * The turn as it is at a model further down the fallback chain: a different model, so providers given up on for the
+ * last one are tried again, unless what failed was the whole provider. The switch budget is per model: the walk down
+ * the chain is bounded by max_fallback_depth instead.
  */
+function turnDownTheChain(turn: TurnState, depth: number): TurnState {
+  const providerWide = turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
+  return { ...turn, depth, switches: 0, abandoned: [...new Set(providerWide.map((failure) => failure.member.providerID))] }
+}
+
+/** The first ready member further down the fallback chain, and the turn as it is there. */
 function descend(state: FailoverState, at: number, context: FailoverContext) {
-  const providerWide = state.turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
   for (let depth = state.turn.depth + 1; depth <= deepestAllowed(context); depth++) {
-    // The switch budget is per model: the walk down the chain is bounded by max_fallback_depth instead.
-    const turn: TurnState = {
-      ...state.turn,
-      depth,
-      switches: 0,
-      abandoned: [...new Set(providerWide.map((f) => f.member.providerID))],
-    }
-    const deeper: FailoverState = { ...state, turn }
+    const deeper: FailoverState = { ...state, turn: turnDownTheChain(state.turn, depth) }
     const picked = route(deeper, at, context)
     if (picked.kind === "member")
       return { state: deeper, member: picked.member, from: groupAt(context, state.turn.depth), to: groupAt(context, depth) }
@@ -479,9 +478,8 @@ function roomDownTheChain(state: FailoverState, at: number, context: FailoverCon
   const tokens = state.contextTokens
   const { config } = context
   if (tokens === undefined || !config.failoverOn.includes("context_overflow") || usableWindow(chosen, config.compactionReserved) > tokens) return undefined
-  const providerWide = state.turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
   for (let depth = state.turn.depth + 1; depth <= deepestAllowed(context); depth++) {
-    const turn: TurnState = { ...state.turn, depth, switches: 0, abandoned: [...new Set(providerWide.map((f) => f.member.providerID))] }
+    const turn = turnDownTheChain(state.turn, depth)
     const picked = route({ ...state, turn }, at, context)
     if (picked.kind !== "member" || usableWindow(picked.member, config.compactionReserved) <= tokens) continue
     const mode: StepMode = state.next?.mode ?? "fresh"
@@ -506,7 +504,6 @@ function widerWindow(state: FailoverState, failedMember: MemberRef, error: Class
   const window = inputWindow(current)
   const minWindow = Math.max(state.turn.minWindow ?? 0, window + 1)
   const failures = [...state.turn.failures, { member: failedMember, error, at }]
-  const providerWide = state.turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
   let best: { turn: TurnState; member: GroupMember } | undefined
   for (let depth = state.turn.depth; depth <= deepestAllowed(context); depth++) {
     const here = depth === state.turn.depth
@@ -514,7 +511,7 @@ function widerWindow(state: FailoverState, failedMember: MemberRef, error: Class
     if (here && state.turn.switches >= context.config.maxSwitchesPerTurn) continue
     const turn: TurnState = here
       ? { ...state.turn, failures, minWindow, retries: 0, switches: state.turn.switches + 1 }
-      : { ...state.turn, failures, minWindow, retries: 0, depth, switches: 0, abandoned: [...new Set(providerWide.map((f) => f.member.providerID))] }
+      : { ...turnDownTheChain({ ...state.turn, failures }, depth), minWindow, retries: 0 }
     const picked = route({ ...state, turn }, at, context)
     if (picked.kind === "member" && (!best || inputWindow(picked.member) < inputWindow(best.member))) best = { turn, member: picked.member }
   }

@@ -4,10 +4,11 @@
  * `<state>/combined-models/limits.json`: `{ "version": 1, "providers": { "<id>": Headroom } }`. Advisory like the
  * switches file: anything unreadable reads as "nothing known", and a failed write only loses the reading.
  */
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { z } from "zod"
 import { defaultHealthPath } from "../health-store.ts"
+import { replaceStateFile } from "../state-file.ts"
 import { isLive, type Headroom, type LimitsView } from "../limits.ts"
 
 export const LIMITS_FILE_VERSION = 1
@@ -49,16 +50,7 @@ export function writeLimitsReading(path: string, providerID: string, headroom: H
   readings.delete(providerID)
   if (headroom) readings.set(providerID, headroom)
   const kept = [...readings].slice(-MAX_PROVIDERS)
-  const temp = `${path}.${process.pid}.tmp`
-  try {
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(temp, JSON.stringify({ version: LIMITS_FILE_VERSION, providers: Object.fromEntries(kept) }))
-    renameSync(temp, path)
-  } catch {
-    try {
-      unlinkSync(temp)
-    } catch {}
-  }
+  replaceStateFile(path, JSON.stringify({ version: LIMITS_FILE_VERSION, providers: Object.fromEntries(kept) }))
 }
 
 /** `round_robin`'s turn counters, next to the health file. */
@@ -79,16 +71,7 @@ export function takeRotation(path: string, groupID: string): number {
     if (parsed.success) groups = parsed.data.groups
   } catch {}
   const turn = groups[groupID] ?? 0
-  const temp = `${path}.${process.pid}.tmp`
-  try {
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(temp, JSON.stringify({ version: 1, groups: { ...groups, [groupID]: turn + 1 } }))
-    renameSync(temp, path)
-  } catch {
-    try {
-      unlinkSync(temp)
-    } catch {}
-  }
+  replaceStateFile(path, JSON.stringify({ version: 1, groups: { ...groups, [groupID]: turn + 1 } }))
   return turn
 }
 

@@ -4,7 +4,8 @@
  * oldest first. Like the health file it is advisory: anything unreadable reads as "no switches", and a failed write
  * only loses history, never a request.
  */
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
+import { replaceStateFile } from "../state-file.ts"
 import { dirname, join } from "node:path"
 import { defaultHealthPath } from "../health-store.ts"
 import { FAILURE_REASONS, type MemberRef } from "../types.ts"
@@ -72,16 +73,5 @@ export function mergeSwitches(stored: readonly SwitchRecord[], added: readonly S
  */
 export function appendSwitch(path: string, record: SwitchRecord, keep: number): void {
   const next = mergeSwitches(readSwitches(path), [record], keep)
-  const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-  try {
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(temp, JSON.stringify({ version: SWITCHES_FILE_VERSION, switches: next }))
-    renameSync(temp, path)
-  } catch {
-    try {
-      unlinkSync(temp)
-    } catch {
-      // Nothing was written, or it is already gone.
-    }
-  }
+  replaceStateFile(path, JSON.stringify({ version: SWITCHES_FILE_VERSION, switches: next }))
 }
