@@ -84,11 +84,14 @@ export function readHeadroom(headers: HeaderSource, now: number): Headroom | und
 export const MAX_READING_MS = 3_600_000
 const NO_RESET_MS = 60_000
 
+/** When what a window said stops holding: its reset, at most an hour after the reading; a minute without one. */
+function windowEnd(window: LimitWindow, seenAt: number): number {
+  return window.resetAt === undefined ? seenAt + NO_RESET_MS : Math.min(window.resetAt, seenAt + MAX_READING_MS)
+}
+
 /** The window while what it said still holds, or undefined once it has reset (full again) or grown stale. */
 function liveWindow(window: LimitWindow | undefined, seenAt: number, now: number): LimitWindow | undefined {
-  if (!window) return undefined
-  const ends = window.resetAt === undefined ? seenAt + NO_RESET_MS : Math.min(window.resetAt, seenAt + MAX_READING_MS)
-  return ends <= now ? undefined : window
+  return window && windowEnd(window, seenAt) > now ? window : undefined
 }
 
 /**
@@ -100,7 +103,7 @@ export const STEP_MARGIN = 1.25
 /** Why a member should not take a step of this size now, and until when; undefined when it has room. */
 export function shortOf(headroom: Headroom | undefined, tokens: number | undefined, now: number): { resetAt: number } | undefined {
   if (!headroom) return undefined
-  const back = (window: LimitWindow) => Math.min(window.resetAt!, headroom.seenAt + MAX_READING_MS)
+  const back = (window: LimitWindow) => windowEnd(window, headroom.seenAt)
   const requests = liveWindow(headroom.requests, headroom.seenAt, now)
   // Without a reset time the reading cannot say when the member is back: it is only a ranking hint then.
   if (requests?.resetAt !== undefined && requests.remaining < 1) return { resetAt: back(requests) }

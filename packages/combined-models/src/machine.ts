@@ -274,12 +274,12 @@ function turnDownTheChain(turn: TurnState, depth: number): TurnState {
   return { ...turn, depth, switches: 0, abandoned: [...new Set(providerWide.map((failure) => failure.member.providerID))] }
 }
 
-/** The first ready member further down the fallback chain, and the turn as it is there. */
-function descend(state: FailoverState, at: number, context: FailoverContext) {
+/** The first ready member further down the fallback chain that `accept` takes, and the turn as it is there. */
+function descend(state: FailoverState, at: number, context: FailoverContext, accept: (member: GroupMember) => boolean = () => true) {
   for (let depth = state.turn.depth + 1; depth <= deepestAllowed(context); depth++) {
     const deeper: FailoverState = { ...state, turn: turnDownTheChain(state.turn, depth) }
     const picked = route(deeper, at, context)
-    if (picked.kind === "member")
+    if (picked.kind === "member" && accept(picked.member))
       return { state: deeper, member: picked.member, from: groupAt(context, state.turn.depth), to: groupAt(context, depth) }
   }
   return undefined
@@ -478,18 +478,14 @@ function roomDownTheChain(state: FailoverState, at: number, context: FailoverCon
   const tokens = state.contextTokens
   const { config } = context
   if (tokens === undefined || !config.failoverOn.includes("context_overflow") || usableWindow(chosen, config.compactionReserved) > tokens) return undefined
-  for (let depth = state.turn.depth + 1; depth <= deepestAllowed(context); depth++) {
-    const turn = turnDownTheChain(state.turn, depth)
-    const picked = route({ ...state, turn }, at, context)
-    if (picked.kind !== "member" || usableWindow(picked.member, config.compactionReserved) <= tokens) continue
-    const mode: StepMode = state.next?.mode ?? "fresh"
-    const notice = widerWindowNotice(chosen, inputWindow(chosen), picked.member, inputWindow(picked.member), groupAt(context, depth))
-    return {
-      state: { ...state, phase: "pending", turn, next: { member: ref(picked.member), mode, notBefore: at } },
-      actions: [{ type: "use", member: picked.member, mode, notice }],
-    }
+  const deeper = descend(state, at, context, (member) => usableWindow(member, config.compactionReserved) > tokens)
+  if (!deeper) return undefined
+  const mode: StepMode = state.next?.mode ?? "fresh"
+  const notice = widerWindowNotice(chosen, inputWindow(chosen), deeper.member, inputWindow(deeper.member), deeper.to)
+  return {
+    state: { ...deeper.state, phase: "pending", next: { member: ref(deeper.member), mode, notBefore: at } },
+    actions: [{ type: "use", member: deeper.member, mode, notice }],
   }
-  return undefined
 }
 
 /**

@@ -222,9 +222,13 @@ export function ordered(group: Pick<Group, "strategy">, members: GroupMember[], 
     const { limits, now } = options
     // Only members whose headers were read are ranked, among the places they hold in the priority order: a provider
     // that sends no headers (Copilot, Bedrock) keeps its place, rather than outranking every one that reports.
-    const read = members.filter((member) => limits.headroomOf(member.providerID, now) !== undefined)
-    if (read.length < 2) return members
-    const share = new Map(read.map((member) => [member, headroomShare(limits.headroomOf(member.providerID, now), now, need.contextTokens)]))
+    const share = new Map<GroupMember, number>()
+    for (const member of members) {
+      const headroom = limits.headroomOf(member.providerID, now)
+      if (headroom) share.set(member, headroomShare(headroom, now, need.contextTokens))
+    }
+    if (share.size < 2) return members
+    const read = members.filter((member) => share.has(member))
     // Stable: equal headroom keeps the priority order.
     const ranked = [...read].sort((a, b) => share.get(b)! - share.get(a)!)
     return members.map((member) => (share.has(member) ? ranked.shift()! : member))

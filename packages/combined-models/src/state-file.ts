@@ -4,8 +4,13 @@
  * (history, a reading), never a request: it is reported by the return value, never thrown.
  */
 import { mkdirSync, unlinkSync, writeFileSync } from "node:fs"
-import { dirname } from "node:path"
-import { renameReplacing } from "./health-store.ts"
+import { dirname, join } from "node:path"
+import { defaultHealthPath, renameReplacing } from "./health-store.ts"
+
+/** A state file's path: next to the health file, `<state>/combined-models/<name>`. */
+export function stateFilePath(stateDir: string, name: string): string {
+  return join(dirname(defaultHealthPath(stateDir)), name)
+}
 
 export function replaceStateFile(path: string, text: string): boolean {
   const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`

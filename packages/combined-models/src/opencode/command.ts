@@ -95,7 +95,8 @@ export async function combinedHealthSynced(providers: Record<string, OpenCodePro
 export function combinedStatus(providers: Record<string, OpenCodeProvider>, now: number = Date.now()): CombinedStatus {
   const rt = runtimeOf(providers)
   const groups = [...combinedGroupsOf(providers).values()].sort((a, b) => a.id.localeCompare(b.id))
-  const limits = rt.savedLimits()
+  // A status command has made no request of its own: what it shows comes from the file the serving processes write.
+  const limits = rt.limits
   return {
     providerID: PROVIDER_ID,
     providerName: providers[PROVIDER_ID]?.name ?? PROVIDER_NAME,

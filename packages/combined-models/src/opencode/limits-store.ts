@@ -5,17 +5,15 @@
  * switches file: anything unreadable reads as "nothing known", and a failed write only loses the reading.
  */
 import { readFileSync } from "node:fs"
-import { dirname, join } from "node:path"
 import { z } from "zod"
-import { defaultHealthPath } from "../health-store.ts"
-import { replaceStateFile } from "../state-file.ts"
+import { replaceStateFile, stateFilePath } from "../state-file.ts"
 import { isLive, type Headroom, type LimitsView } from "../limits.ts"
 
 export const LIMITS_FILE_VERSION = 1
 
 /** Next to the health file. */
 export function limitsPath(stateDir: string): string {
-  return join(dirname(defaultHealthPath(stateDir)), "limits.json")
+  return stateFilePath(stateDir, "limits.json")
 }
 
 const Count = z.number().finite().nonnegative()
@@ -55,7 +53,7 @@ export function writeLimitsReading(path: string, providerID: string, headroom: H
 
 /** `round_robin`'s turn counters, next to the health file. */
 export function rotationPath(stateDir: string): string {
-  return join(dirname(defaultHealthPath(stateDir)), "rotation.json")
+  return stateFilePath(stateDir, "rotation.json")
 }
 
 const RotationFile = z.object({ version: z.literal(1), groups: z.record(z.string(), z.number().int().nonnegative()) })

@@ -119,15 +119,6 @@ export class CombinedRuntime {
   }
 
   /**
-   * The readings `opencode combined` shows: this process's, else the latest any process of this machine wrote (a
-   * status command has made no request of its own).
-   */
-  savedLimits(): LimitsView {
-    const saved = this.stateDir ? fileLimitsView(limitsPath(this.stateDir)) : undefined
-    return { headroomOf: (providerID, now) => newer(processLimits.headroomOf(providerID, now), saved?.headroomOf(providerID, now)) }
-  }
-
-  /**
    * `round_robin`: where the next turn of this group starts, counted over every session of every process of this
    * machine (the state dir's `rotation.json`; `opencode run` is a process a turn), in memory without a state dir.
    */

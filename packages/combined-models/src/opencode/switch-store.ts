@@ -5,9 +5,7 @@
  * only loses history, never a request.
  */
 import { readFileSync } from "node:fs"
-import { replaceStateFile } from "../state-file.ts"
-import { dirname, join } from "node:path"
-import { defaultHealthPath } from "../health-store.ts"
+import { replaceStateFile, stateFilePath } from "../state-file.ts"
 import { FAILURE_REASONS, type MemberRef } from "../types.ts"
 import type { SwitchRecord } from "./runtime.ts"
 import { isRecord } from "../record.ts"
@@ -16,7 +14,7 @@ export const SWITCHES_FILE_VERSION = 1
 
 /** Next to the health file. */
 export function switchesPath(stateDir: string): string {
-  return join(dirname(defaultHealthPath(stateDir)), "switches.json")
+  return stateFilePath(stateDir, "switches.json")
 }
 
 const REASONS: ReadonlySet<string> = new Set(FAILURE_REASONS)
