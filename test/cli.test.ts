@@ -99,3 +99,20 @@ test("unknown command and help", () => {
   expect(help.code).toBe(0)
   for (const command of ["groups", "rehearse", "demo", "schema"]) expect(help.out).toContain(command)
 })
+
+test("every command's --help prints its usage and exits 0, doing nothing else", () => {
+  for (const command of ["groups", "rehearse", "demo", "schema"]) {
+    for (const argv of [[command, "--help"], [command, "-h"], ["help", command]]) {
+      const { code, out, err } = cli(...argv)
+      expect({ argv, code, err }).toEqual({ argv, code: 0, err: "" })
+      expect(out).toStartWith(`usage: combined-models ${command}`)
+    }
+  }
+  // Help wins over the other flags: no catalog is read, no schema printed.
+  expect(cli("groups", "--catalog", "/nonexistent/api.json", "--help")).toMatchObject({ code: 0, err: "" })
+  expect(cli("schema", "--help").out).not.toContain("$schema")
+  // An argument a command does not take is a usage error, not ignored.
+  expect(cli("schema", "--bogus")).toMatchObject({ code: 2, out: "" })
+  expect(cli("demo", "--bogus")).toMatchObject({ code: 2, out: "" })
+  expect(cli()).toMatchObject({ code: 2, out: "" })
+}, 30_000)

@@ -24,26 +24,53 @@ export interface ParsedArgs {
 const VALUE_FLAGS = ["opencode", "patches", "engine", "branch", "out", "models", "install"] as const
 const BOOLEAN_FLAGS = ["force", "continue", "binary"] as const
 
-export const USAGE = `usage: bun run patch <command> --opencode <dir> [options]
-
-commands:
-  check    --opencode <dir>                         where the checkout stands vs. the pin; dry-run the series
-  apply    --opencode <dir> [--branch <name>] [--force] [--continue]
-                                                    make the patched branch (engine commit + one commit per patch)
-  export   --opencode <dir> [--branch <name>]       rewrite patches/ from the branch's commits
-  build    --opencode <dir> [--install <path>] [--models <api.json>] [--out <dir>]
+/** Each command's line in the usage: its flags, then what it does. */
+const COMMAND_USAGE: Record<CommandName, string> = {
+  check: `  check    --opencode <dir>                         where the checkout stands vs. the pin; dry-run the series`,
+  apply: `  apply    --opencode <dir> [--branch <name>] [--force] [--continue]
+                                                    make the patched branch (engine commit + one commit per patch)`,
+  export: `  export   --opencode <dir> [--branch <name>]       rewrite patches/ from the branch's commits`,
+  build: `  build    --opencode <dir> [--install <path>] [--models <api.json>] [--out <dir>]
                                                     check, then apply, install and build --single in a copy
                                                     (default ~/.cache/opencode-combined-models/build); copy the
-                                                    binary to --install
-  prepare  --out <dir> --opencode <dir> [--binary [--models <api.json>]]
+                                                    binary to --install`,
+  prepare: `  prepare  --out <dir> --opencode <dir> [--binary [--models <api.json>]]
                                                     patched copy that runs from source: <out>/bin/opencode;
                                                     with --binary, <out>/bin/opencode is the compiled binary
                                                     (upstream's build --single) and the source launcher is
-                                                    <out>/bin/opencode-source
+                                                    <out>/bin/opencode-source`,
+}
 
-every command:
+const COMMON_FLAGS = `options of every command:
   --patches <dir>   series, patch files and upstream.json (default: this repository's patches/)
-  --engine <dir>    the engine package to copy (default: this repository's packages/combined-models)`
+  --engine <dir>    the engine package to copy (default: this repository's packages/combined-models)
+  --help, -h        this command's usage`
+
+export const USAGE = `usage: bun run patch <command> --opencode <dir> [options]
+
+commands:
+${COMMANDS.map((name) => COMMAND_USAGE[name]).join("\n")}
+
+${COMMON_FLAGS}`
+
+/** One command's usage, as `bun run patch <command> --help` prints it. */
+export function commandUsage(command: CommandName): string {
+  return `usage: bun run patch ${command} [options]\n\n${COMMAND_USAGE[command]}\n\n${COMMON_FLAGS}`
+}
+
+/**
+ * The usage to print when the user asked for help (`--help`/`-h` anywhere, `help [<command>]`, or a bare `--help`), else
+ * undefined. Help wins over every other flag, as in every CLI a user knows: `build --opencode x --help` prints build's usage.
+ */
+export function helpRequested(argv: readonly string[]): string | undefined {
+  const [first, ...rest] = argv
+  if (first === "help") {
+    const topic = rest[0]
+    return topic !== undefined && (COMMANDS as readonly string[]).includes(topic) ? commandUsage(topic as CommandName) : USAGE
+  }
+  if (!argv.includes("--help") && !argv.includes("-h")) return undefined
+  return first !== undefined && (COMMANDS as readonly string[]).includes(first) ? commandUsage(first as CommandName) : USAGE
+}
 
 /** `node:util`'s parse errors, in this CLI's words: which flag, and the usage. */
 function usageErrorOf(error: unknown): UsageError {
@@ -62,7 +89,7 @@ function usageErrorOf(error: unknown): UsageError {
 /** Parses `<command> --flag value --flag=value --switch` with `node:util`'s parseArgs; unknown flags and missing values are usage errors. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const [command, ...rest] = argv
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") throw new UsageError(USAGE)
+  if (command === undefined) throw new UsageError(USAGE)
   if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`)
   let parsedFlags: { values: Record<string, string | boolean | undefined> }
   try {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 import { resolve } from "node:path"
-import { parseArgs, type ParsedArgs } from "./args.ts"
+import { helpRequested, parseArgs, type ParsedArgs } from "./args.ts"
 import { runApply } from "./commands/apply.ts"
 import { runBuild } from "./commands/build.ts"
 import { runCheck } from "./commands/check.ts"
@@ -15,6 +15,11 @@ export function main(
   log: (line: string) => void = (line) => console.log(line),
   logError: (line: string) => void = (line) => console.error(line),
 ): number {
+  const help = helpRequested(argv)
+  if (help !== undefined) {
+    log(help)
+    return 0
+  }
   try {
     const args = parseArgs(argv)
     return runCommand(args, log)

@@ -57,10 +57,12 @@ export const DEMO_TURNS: DemoTurn[] = [
   },
 ]
 
+export const USAGE = "usage: combined-models demo\n\nPlays a scripted run of provider failures through real AI SDK clients on loopback."
+
 export async function run(args: string[]): Promise<number> {
-  if (args.includes("--help")) {
-    console.log("usage: combined-models demo\n\nPlays a scripted run of provider failures through real AI SDK clients on loopback.")
-    return 0
+  if (args.length > 0) {
+    console.error(`combined-models demo: takes no arguments (got ${args.join(" ")})\n\n${USAGE}`)
+    return 2
   }
   const resolved = resolveConfig(DEMO_CONFIG)
   if (!resolved.ok) throw new Error("the demo's own config is invalid")

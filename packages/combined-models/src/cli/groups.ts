@@ -8,7 +8,7 @@ import type { Group } from "../types.ts"
 import { loadCatalog, loadConfig, loadConfigFile, usageProblem } from "./inputs.ts"
 import { providersAsOpenCodeLoads, signedInProviders } from "./providers.ts"
 
-const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--connected] [--json] [--explain <group-id>]
+export const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--connected] [--json] [--explain <group-id>]
 
   --catalog <file>    a models.dev api.json (required), e.g. curl -o api.json https://models.dev/api.json
   --config <file>     an opencode.json / opencode.jsonc with provider_priority and combined_models

@@ -11,7 +11,7 @@ import demoCatalog from "./demo-catalog.json" with { type: "json" }
 import { loadCatalog, loadConfig, loadConfigFile, usageProblem } from "./inputs.ts"
 import { providersAsOpenCodeLoads } from "./providers.ts"
 
-const USAGE = `usage: combined-models rehearse [--config opencode.json] [--catalog api.json] [--model <group-id>]
+export const USAGE = `usage: combined-models rehearse [--config opencode.json] [--catalog api.json] [--model <group-id>]
                                [--fail <provider>=<fault>[,<fault>…]]… [--budget <provider>=<tokens>]… [--turns N]
 
 Faults, one per request the provider gets, in order:
