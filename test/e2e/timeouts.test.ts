@@ -4,7 +4,8 @@
  * OPENCODE_SRC or OPENCODE_PREPARED (see harness.ts); without them every test here is skipped by name.
  */
 import { expect, test } from "bun:test"
-import { createEnv, describeRun, e2e, mainRequests, scriptMain } from "./harness.ts"
+import { startSimulator } from "../../packages/combined-models/src/simulator/index.ts"
+import { createEnv, describeRun, e2e, mainRequests, opencodeConfig, PRIORITY, scriptMain, WIRES } from "./harness.ts"
 
 const skip = !e2e.enabled
 const timeouts = { combined_models: { timeouts: { first_byte: "1500ms", stall: "1500ms" } } }
@@ -26,6 +27,38 @@ test.skipIf(skip)(
     expect(combined.code, describeRun(combined)).toBe(0)
     expect(combined.stdout).toContain("Copilot, on time.")
     expect(combined.output).toMatch(/↪.*anthropic timed out/)
+  },
+  200_000,
+)
+
+test.skipIf(skip)(
+  "an OpenCode Zen member times out too (OpenCode names the session to it in x-opencode-session)",
+  async () => {
+    await using sim = await startSimulator()
+    for (const id of PRIORITY) sim.addProvider(id, WIRES[id])
+    // Zen serves Claude over Anthropic's wire (the catalog's opencode/claude-sonnet-4-5 uses @ai-sdk/anthropic).
+    sim.addProvider("opencode", "anthropic")
+    const base = opencodeConfig(sim)
+    await using env = await createEnv({
+      simulator: sim,
+      config: {
+        ...timeouts,
+        provider_priority: ["opencode", "github-copilot"],
+        provider: {
+          ...(base.provider as Record<string, unknown>),
+          opencode: { options: { baseURL: sim.baseURL("opencode"), apiKey: "zen-loopback" } },
+        },
+      },
+    })
+    scriptMain(sim, "opencode", [SLOW, SLOW])
+    scriptMain(sim, "github-copilot", [{ text: "Copilot, on time." }])
+
+    const run = await env.run("Quickly, please.", { timeoutMs: 90_000 })
+    expect(run.code, describeRun(run)).toBe(0)
+    expect(mainRequests(sim, "opencode").length).toBeGreaterThan(0)
+    expect(mainRequests(sim, "opencode")[0]!.headers["x-opencode-session"]).toBeDefined()
+    expect(run.stdout).toContain("Copilot, on time.")
+    expect(run.output).toMatch(/↪.*opencode timed out/)
   },
   200_000,
 )

@@ -100,6 +100,40 @@ describe("addCombinedProvider: the virtual provider in OpenCode's provider state
     abort.abort()
   })
 
+  test("OpenCode Zen members time out too: their requests name the session in x-opencode-session", async () => {
+    // A loopback provider registered as `opencode` that never answers.
+    const hanging = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: () => new Response(new ReadableStream({ start() {} }), { headers: { "content-type": "text/event-stream" } }),
+    })
+    try {
+      const providers = {
+        opencode: ocProvider("opencode", "OpenCode Zen", [ocModel("opencode", "claude-sonnet-4-5")]),
+        ...loadedProviders(),
+      } as Record<string, ReturnType<typeof ocProvider>>
+      addCombinedProvider({
+        providers,
+        config: { provider_priority: ["opencode"], combined_models: { timeouts: { first_byte: "50ms", stall: "50ms" } } },
+      })
+      // The headers OpenCode sends (session/llm/request.ts at the pin): a provider id starting with `opencode` gets
+      // x-opencode-session and no X-Session-Id.
+      const upstreamHeaders = (providerID: string, sessionID: string): Record<string, string> =>
+        providerID.startsWith("opencode")
+          ? { "x-opencode-session": sessionID, "x-opencode-request": "u1", "x-opencode-client": "cli" }
+          : { "x-session-affinity": sessionID, "X-Session-Id": sessionID }
+      routeStep("zen", { id: "u1", model: { providerID: "combined", modelID: "claude-sonnet-4-5" } })
+      expect(failoverFor("zen", { providerID: "opencode", id: "claude-sonnet-4-5" })).toBeDefined()
+      const fetchOf = (id: string) => (providers[id]!.options as { fetch: typeof fetch }).fetch
+      const failure = await fetchOf("opencode")(`${hanging.url}v1/messages`, { headers: upstreamHeaders("opencode", "zen") })
+        .then((response) => response.text())
+        .catch((error: unknown) => error)
+      expect(CombinedModelsTimeoutError.isInstance(failure) && failure.phase).toBe("first_byte")
+    } finally {
+      hanging.stop(true)
+    }
+  })
+
   test("a Bedrock member's fetch watches its stream (around the fetch it had), wrapped once across reloads", async () => {
     const providers = loadedProviders()
     const bedrockModel = ocModel("amazon-bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0")

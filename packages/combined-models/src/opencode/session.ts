@@ -148,12 +148,20 @@ export function resetSessions() {
 }
 
 /**
+ * The session a provider request belongs to. OpenCode names it on every request (session/llm/request.ts at the pin),
+ * but not always under the same header: `x-opencode-session` to a provider whose id starts with `opencode` (OpenCode
+ * Zen, `opencode-go`, an account named after them), `X-Session-Id` and `x-session-affinity` to every other.
+ */
+export function requestSessionID(headers: Headers): string | undefined {
+  return headers.get("x-opencode-session") ?? headers.get("x-session-id") ?? headers.get("x-session-affinity") ?? undefined
+}
+
+/**
  * `combined_models.timeouts` for a request to this provider when its session's step is routed through the engine to
- * it right now; undefined otherwise (stock behaviour). OpenCode names the session on every provider request
- * (`X-Session-Id`, `x-session-affinity`).
+ * it right now; undefined otherwise (stock behaviour).
  */
 export function routedTimeouts(providerID: string, headers: Headers) {
-  const sessionID = headers.get("x-session-id") ?? headers.get("x-session-affinity")
+  const sessionID = requestSessionID(headers)
   if (!sessionID) return undefined
   for (const entry of [sessions.get(sessionID), compactions.get(sessionID)]) {
     const member = entry?.state.attempt?.member ?? entry?.pending
