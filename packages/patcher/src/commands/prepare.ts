@@ -175,8 +175,7 @@ export const SOURCE_LAUNCHER_CAVEAT = (launcher: string) =>
  */
 function buildBinary(input: { opencodeRoot: string; version: string; models?: string; log: (line: string) => void }): string {
   const started = performance.now()
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), OPENCODE_VERSION: input.version, OPENCODE_CHANNEL: "combined-models" }
-  if (input.models) env.MODELS_DEV_API_JSON = input.models
+  const env = binaryBuildEnv({ base: process.env, version: input.version, models: input.models })
   const build = Bun.spawnSync({
     cmd: [process.execPath, "run", "--cwd", "packages/opencode", "build", "--single", "--skip-embed-web-ui"],
     cwd: input.opencodeRoot,
@@ -201,6 +200,25 @@ function buildBinary(input: { opencodeRoot: string; version: string; models?: st
   input.log(`built the binary with upstream's build --single (${elapsed(started)}): ${binary}`)
   return binary
 }
+
+/**
+ * The environment upstream's build script runs with. The channel is the one upstream's releases are built with
+ * (`latest`), because OpenCode names its database after the channel (core/src/database/database.ts at the pin:
+ * `latest`, `beta` and `prod` use `opencode.db`, any other channel `opencode-<channel>.db`): the patched binary
+ * replaces stock OpenCode and opens the user's own sessions. What tells it apart is the version's build metadata
+ * (`combinedVersion`), which `--version`, the update check (patch 0009) and `opencode upgrade` read.
+ */
+export function binaryBuildEnv(input: { base: Record<string, string | undefined>; version: string; models?: string }): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(input.base)) if (value !== undefined) env[name] = value
+  env.OPENCODE_VERSION = input.version
+  env.OPENCODE_CHANNEL = RELEASE_CHANNEL
+  if (input.models) env.MODELS_DEV_API_JSON = input.models
+  return env
+}
+
+/** The channel upstream's releases carry (packages/script: a release version without `0.0.0-` means `latest`). */
+export const RELEASE_CHANNEL = "latest"
 
 /** A catalog's identity for the stamp: its content hash (a new catalog rebuilds the binary that embeds it). */
 function modelsStamp(models: string | undefined): string {
