@@ -5,7 +5,7 @@
  */
 import { expect, test } from "bun:test"
 import { startSimulator } from "../../packages/combined-models/src/simulator/index.ts"
-import { createEnv, describeRun, e2e, mainRequests, opencodeConfig, PRIORITY, scriptMain, WIRES } from "./harness.ts"
+import { createEnv, describeRun, e2e, isMainRequest, mainRequests, opencodeConfig, PRIORITY, scriptMain, WIRES } from "./harness.ts"
 
 const skip = !e2e.enabled
 const timeouts = { combined_models: { timeouts: { first_byte: "1500ms", stall: "1500ms" } } }
@@ -50,13 +50,14 @@ test.skipIf(skip)(
         },
       },
     })
-    scriptMain(sim, "opencode", [SLOW, SLOW])
+    sim.script("opencode", [SLOW, SLOW], { match: isMainRequest })
     scriptMain(sim, "github-copilot", [{ text: "Copilot, on time." }])
 
     const run = await env.run("Quickly, please.", { timeoutMs: 90_000 })
     expect(run.code, describeRun(run)).toBe(0)
-    expect(mainRequests(sim, "opencode").length).toBeGreaterThan(0)
-    expect(mainRequests(sim, "opencode")[0]!.headers["x-opencode-session"]).toBeDefined()
+    const zen = sim.requests("opencode").filter(isMainRequest)
+    expect(zen.length).toBeGreaterThan(0)
+    expect(zen[0]!.headers["x-opencode-session"]).toBeDefined()
     expect(run.stdout).toContain("Copilot, on time.")
     expect(run.output).toMatch(/↪.*opencode timed out/)
   },
