@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { historyFor, markCut, withoutBrokenThinking } from "../src/opencode/history.ts"
+import { historyFor, keepOwnReasoningOnly, markCut, resetOwnReasoningOnly, sameModel, withoutBrokenThinking } from "../src/opencode/history.ts"
 import { thinkingRejection } from "../src/simulator/anthropic-wire.ts"
 
 const selection = { providerID: "combined", modelID: "claude-sonnet-4-5" }
@@ -40,6 +40,68 @@ describe("historyFor: the reasoning a routed member gets", () => {
     expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
     // The mark is kept with the part's own metadata (the signature stays where it was).
     expect((message.parts[1] as { metadata?: Record<string, unknown> }).metadata).toMatchObject({ anthropic: { signature: "sig" } })
+  })
+
+  test("another model of the same provider gets none of its reasoning (Sonnet's signed thinking never goes to Haiku)", () => {
+    // The docs' own chain: anthropic/claude-sonnet-4-5 → anthropic/claude-haiku-4-5, thinking on.
+    const haiku = { providerID: "anthropic", id: "claude-haiku-4-5" }
+    const [, assistant] = historyFor([user, fromAnthropic(2)], { model: haiku, selection: { providerID: "anthropic", modelID: "claude-sonnet-4-5" } })
+    expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
+    // Still Sonnet's message: upstream sends none of its provider metadata to Haiku either.
+    expect((assistant!.info as { modelID?: string }).modelID).toBe("claude-sonnet-4-5-20250929")
+  })
+
+  test("the same model's aliases and dated snapshots keep their reasoning, both ways", () => {
+    const written = (modelID: string) => ({ ...fromAnthropic(2), info: { role: "assistant", id: "a1", providerID: "anthropic", modelID } })
+    for (const [from, to] of [
+      ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929"],
+      ["claude-sonnet-4-5-20250929", "claude-sonnet-4-5"],
+      ["claude-haiku-4-5-20251001", "claude-haiku-4-5"],
+    ] as const) {
+      const [, assistant] = historyFor([user, written(from)], { model: { providerID: "anthropic", id: to }, selection })
+      expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "reasoning", "tool"])
+      expect((assistant!.info as { modelID?: string }).modelID).toBe(to)
+    }
+  })
+
+  test("Bedrock: a region profile of the same model keeps the reasoning, another model's profile does not", () => {
+    const bedrock = (modelID: string) => ({ ...fromAnthropic(2), info: { role: "assistant", id: "a1", providerID: "amazon-bedrock", modelID } })
+    const target = { providerID: "amazon-bedrock", id: "global.anthropic.claude-sonnet-4-5-20250929-v1:0" }
+    for (const from of ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0"]) {
+      const [, assistant] = historyFor([user, bedrock(from)], { model: target, selection })
+      expect(assistant!.parts.map((part) => part.type)).toEqual(["step-start", "reasoning", "tool"])
+    }
+    const [, haiku] = historyFor([user, bedrock("us.anthropic.claude-haiku-4-5-20251001-v1:0")], { model: target, selection })
+    expect(haiku!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
+    // Anthropic's reasoning never goes to Bedrock's Claude, the same model or not.
+    const [, direct] = historyFor([user, fromAnthropic(2)], { model: target, selection })
+    expect(direct!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
+  })
+
+  test("sameModel: one provider, one model; tiers, versions and models the identity cannot vouch for are apart", () => {
+    const anthropicModel = (id: string) => ({ providerID: "anthropic", id })
+    expect(sameModel({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, anthropicModel("claude-sonnet-4-5-20250929"))).toBe(true)
+    expect(sameModel({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, anthropicModel("claude-haiku-4-5"))).toBe(false)
+    expect(sameModel({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, anthropicModel("claude-sonnet-4-6"))).toBe(false)
+    expect(sameModel({ providerID: "anthropic", modelID: "claude-sonnet-4" }, anthropicModel("claude-sonnet-4-5"))).toBe(false)
+    expect(sameModel({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, anthropicModel("claude-sonnet-4-5"))).toBe(false)
+    expect(sameModel({ providerID: "openrouter", modelID: "deepseek/deepseek-chat" }, { providerID: "openrouter", id: "deepseek/deepseek-chat" })).toBe(true)
+    expect(sameModel({ providerID: "openrouter", modelID: "deepseek-chat" }, { providerID: "openrouter", id: "deepseek/deepseek-chat" })).toBe(false)
+  })
+
+  test("a member that refused borrowed reasoning gets only what its own exact id wrote, in that session", () => {
+    resetOwnReasoningOnly()
+    const alias = { providerID: "anthropic", id: "claude-sonnet-4-5" }
+    keepOwnReasoningOnly("ses_1", { providerID: "anthropic", modelID: "claude-sonnet-4-5" })
+    const [, borrowed] = historyFor([user, fromAnthropic(2)], { model: alias, selection, sessionID: "ses_1" })
+    expect(borrowed!.parts.map((part) => part.type)).toEqual(["step-start", "tool"])
+    const own = { ...fromAnthropic(2), info: { role: "assistant", id: "a1", providerID: "anthropic", modelID: "claude-sonnet-4-5" } }
+    const [, kept] = historyFor([user, own], { model: alias, selection, sessionID: "ses_1" })
+    expect(kept!.parts.map((part) => part.type)).toEqual(["step-start", "reasoning", "tool"])
+    // Another session still shares the alias's reasoning.
+    const [, other] = historyFor([user, fromAnthropic(2)], { model: alias, selection, sessionID: "ses_2" })
+    expect(other!.parts.map((part) => part.type)).toEqual(["step-start", "reasoning", "tool"])
+    resetOwnReasoningOnly()
   })
 
   test("a request to the selection itself is stock: the same array, untouched", () => {
