@@ -13,8 +13,14 @@
  *   `basis`, exactly as between processes.
  * - Unreachable, refused or slow (a command without an answer in `commandTimeoutMs`): the store says so once (the
  *   log, `opencode combined`), keeps serving the last mirror and the file, and reconnects with backoff. Back, it
- *   sends the file's cooldowns Redis has not held (all of them to a restarted server), replays its queue (forgets
+ *   sends its own cooldowns Redis has not held (all of them to a restarted server), replays its queue (forgets
  *   included) and reloads the mirror; what Redis held and no longer holds was cleared elsewhere and leaves the file.
+ *
+ * What crosses machines: only what this store was asked to save, that is the cooldowns recorded by the OpenCode
+ * projects whose config names this Redis server, in this process. The machine's health file is shared by every project
+ * and process of the machine (a personal project on another account, a process whose config has no Redis): its other
+ * entries, and their messages, stay on the machine. They still count here: `load` is the file and the mirror merged,
+ * so a cooldown another process of this machine wrote to the file is honoured at once, Redis or not.
  *
  * Stored: one key per cooldown, `<prefix>:cd:<provider>|<model>` (URI-encoded), whose value is the entry as the file
  * holds it (ids, reason, times, a redacted one-line message, a credential fingerprint, never a secret) and whose TTL
@@ -67,7 +73,6 @@ const MAX_QUEUED_SAVES = 1_000
 const CAS_ATTEMPTS = 20
 const RECONNECT_MIN_MS = 250
 const RECONNECT_MAX_MS = 30_000
-const EMPTY: CooldownEntry[] = []
 const HEARTBEAT_MS = 1_000
 
 /**
@@ -181,6 +186,11 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
 
   /** What Redis holds, by entry key, as last seen. */
   let mirror = new Map<string, CooldownEntry>()
+  /**
+   * What this store's own saves recorded, by entry key (latest per key, active): the only entries it sends to Redis on
+   * its own, on a reconnect or to a restarted server. The health file's other entries are other projects' and processes'.
+   */
+  let own = new Map<string, CooldownEntry>()
   /** Per entry key, the `since` of the entry Redis was last seen to hold: what a reconnect need not send again. */
   let knownInRedis = new Map<string, number>()
   /** The server's `run_id` when last connected: a new one is a restarted (empty) server. */
@@ -396,12 +406,16 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   const forgetLocally = (cleared: CooldownEntry) => {
     readLocal(true)
     const id = entryKey(cleared)
+    const mine = own.get(id)
+    if (mine && mine.since <= cleared.since) own.delete(id)
     // Most processes never held it in their file: no locked write for nothing.
     if (!local.some((entry) => entryKey(entry) === id && entry.since <= cleared.since)) return
     try {
       options.local.save([], { forget: [{ providerID: cleared.providerID, modelID: cleared.modelID, sinceAtMost: cleared.since }] })
     } catch {
       // The file reports its own problems; Redis holds the truth while it is reachable.
+    } finally {
+      readLocal(true)
     }
   }
 
@@ -448,16 +462,17 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       }
       client.onclose = onClose
       sub.onclose = onClose
-      // Back, or first: the file's cooldowns that Redis has not held go first (recorded while it could not hear, by
-      // this process or another of this machine, or lost with a restarted server), then this process's queued changes
-      // in order, forgets included. An entry Redis held and no longer holds was cleared elsewhere: not sent again.
+      // Back, or first: this store's own cooldowns that Redis has not held go first (recorded while it could not hear,
+      // or lost with a restarted server), then its queued changes in order, forgets included. An entry Redis held and
+      // no longer holds was cleared elsewhere: not sent again. The file's other entries are not this store's to send.
       const info = String(await send("INFO", ["server"]))
       const runId = /run_id:(\w+)/.exec(info)?.[1]
       const sameServer = serverRunId !== undefined && runId === serverRunId
       serverRunId = runId
       readLocal(true)
       const knownBefore = sameServer ? knownInRedis : new Map<string, number>()
-      const unsent = local.filter((entry) => knownBefore.get(entryKey(entry)) !== entry.since)
+      const now = clock()
+      const unsent = [...own.values()].filter((entry) => entry.until > now && knownBefore.get(entryKey(entry)) !== entry.since)
       if (unsent.length) queue.unshift({ entries: unsent, forget: [], basis: undefined })
       await drain()
       if (!commands) return
@@ -502,13 +517,12 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       return synced
     },
     load() {
-      // Synced, Redis is the truth (every process of this machine writes there too). Away, the file is, with what
-      // Redis held when it went away (those entries still end on time).
-      if (!synced) readLocal()
-      const from = synced ? EMPTY : local
-      if (merged && merged.local === from && merged.version === mirrorVersion) return merged.entries
-      const entries = mergeEntries(from, [...mirror.values()], { now: clock() })
-      merged = { local: from, version: mirrorVersion, entries }
+      // The file (this machine: every process and project, with or without Redis) and the mirror (every machine
+      // through Redis; what it held when it went away still ends on time), the later failure per key.
+      readLocal()
+      if (merged && merged.local === local && merged.version === mirrorVersion) return merged.entries
+      const entries = mergeEntries(local, [...mirror.values()], { now: clock() })
+      merged = { local, version: mirrorVersion, entries }
       return entries
     },
     save(entries: CooldownEntry[], saveOptions: SaveOptions = {}) {
@@ -518,6 +532,7 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       const next = mergeEntries([...mirror.values()], entries, { now, forget, basis: saveOptions.basis })
       mirror = new Map(next.map((entry) => [entryKey(entry), entry]))
       mirrorVersion++
+      own = new Map(mergeEntries([...own.values()], entries, { now, forget, basis: saveOptions.basis }).map((entry) => [entryKey(entry), entry]))
       queue.push({ entries, forget, basis: saveOptions.basis })
       // The oldest go, never the head: it may be on its way. The file keeps every entry; a reconnect sends them.
       if (queue.length > MAX_QUEUED_SAVES) queue.splice(1, queue.length - MAX_QUEUED_SAVES)

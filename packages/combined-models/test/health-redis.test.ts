@@ -163,6 +163,50 @@ describe("two machines that share only a Redis URL", () => {
   })
 })
 
+describe("what crosses machines: this store's own cooldowns, not the machine's whole health file", () => {
+  /** Another process of the same machine whose project has no Redis: it writes the same health file, nothing else. */
+  function fileOnlyNeighbour(file: string) {
+    return new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, store: createFileHealthStore(file), writes: "immediate" })
+  }
+  const personal = { providerID: "openai", modelID: "gpt-5" }
+  const personalFailure = { reason: "rate_limit" as const, message: "429 on /home/someone/personal-project", statusCode: 429, retryAfterMs: 60_000 }
+
+  test.skipIf(skip)("on first connect the file's other entries stay on the machine; they still count here, and so do new ones", async () => {
+    const file = join(dir, `machine-${++machines}`, "health.json")
+    // Before the Redis store exists: another project's cooldown, with its message, in the machine's file.
+    fileOnlyNeighbour(file).report(personal, personalFailure, { attemptStartedAt: Date.now() })
+    expect(readFileSafe(file)).toHaveLength(1)
+
+    const store = createRedisHealthStore({ url: redis.url, local: createFileHealthStore(file), commandTimeoutMs: 500, localReadIntervalMs: 0 })
+    stores.push(store)
+    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, store, refreshIntervalMs: 0, writes: "immediate" })
+    expect(await store.whenSynced(5_000)).toBe(true)
+    await store.drained()
+    expect(await storedValues()).toEqual([])
+    // Honoured on this machine all the same.
+    expect(health.cooldownOf(personal)?.reason).toBe("rate_limit")
+
+    // Synced, a file-only process of this machine records another: seen here, not sent.
+    const other = { providerID: "openai", modelID: "gpt-5-mini" }
+    fileOnlyNeighbour(file).report(other, personalFailure, { attemptStartedAt: Date.now() })
+    expect(health.cooldownOf(other)?.reason).toBe("rate_limit")
+
+    // This store's own cooldown is what crosses.
+    health.report(anthropic, rateLimited, { attemptStartedAt: Date.now() })
+    await store.drained()
+    expect((await storedValues()).map((entry) => `${entry.providerID}/${entry.modelID}`)).toEqual(["anthropic/claude-sonnet-4-5"])
+
+    // A restarted, empty server gets back this store's own cooldown, and only that.
+    await redis.kill()
+    await redis.start()
+    expect(await eventually(() => store.synced, 15_000)).toBe(true)
+    expect(await eventually(async () => (await storedValues()).length === 1)).toBe(true)
+    await store.drained()
+    expect((await storedValues()).map((entry) => entry.providerID)).toEqual(["anthropic"])
+    expect(JSON.stringify(await storedValues())).not.toContain("personal-project")
+  }, 30_000)
+})
+
 describe("Redis unreachable, slow, back", () => {
   test.skipIf(skip)("unreachable from the start: routing goes on from the file, the problem is said once, nothing throws", async () => {
     const dead = `redis://127.0.0.1:${redis.port + 1}/0`
