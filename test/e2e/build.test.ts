@@ -23,6 +23,11 @@ test.skipIf(!source || !existsSync(CATALOG_PATH))(
       for (const stage of ["check: the series against the checkout", "apply, install and build --single in a copy", `install to ${target}`])
         expect(build.stdout).toMatch(new RegExp(`✓ ${stage.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(\\d+\\.\\d s\\)`))
       expect(build.stdout).toContain("built the binary with upstream's build --single")
+      // Its own words: no advice to build the binary it just built; the kept copy named at the end, with its removal.
+      expect(build.stdout).not.toContain("--binary")
+      expect(build.stdout.trim().split("\n").at(-1)).toBe(
+        `The build copy is kept in ${join(dir, "work")} (about 2.6 GB: the next build reuses it). To free the space: rm -rf ${join(dir, "work")}`,
+      )
       const size = readFileSync(target).length
       const version = spawnSync(target, ["--version"], { encoding: "utf8", env: { ...process.env, OPENCODE_DISABLE_AUTOUPDATE: "1" } })
       expect(version.status).toBe(0)

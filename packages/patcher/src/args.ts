@@ -126,8 +126,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     continue: switches.continue ?? false,
     binary: switches.binary ?? false,
   }
-  if (parsed.opencode === undefined) throw new UsageError(`${command} needs --opencode <dir> (an OpenCode git checkout)`)
-  if (command === "prepare" && parsed.out === undefined) throw new UsageError("prepare needs --out <dir>")
+  // A required flag left out: the command's usage follows, so the user sees what else it takes.
+  if (parsed.opencode === undefined)
+    throw new UsageError(`${command} needs --opencode <dir> (an OpenCode git checkout)\n\n${commandUsage(parsed.command)}`)
+  if (command === "prepare" && parsed.out === undefined) throw new UsageError(`prepare needs --out <dir>\n\n${commandUsage("prepare")}`)
   if ((parsed.force || parsed.continue) && command !== "apply") throw new UsageError("--force and --continue are apply options")
   if (parsed.binary && command !== "prepare") throw new UsageError("--binary is a prepare option (build always builds one)")
   if (parsed.models !== undefined && command !== "build" && !(command === "prepare" && parsed.binary))

@@ -171,6 +171,10 @@ describe("arguments", () => {
       throw new Error("expected a usage error")
     }
     expect(usage(["check"])).toContain("needs --opencode")
+    // A required flag left out prints the command's usage after the line that says which.
+    expect(usage(["build"])).toStartWith("build needs --opencode <dir> (an OpenCode git checkout)\n\nusage: bun run patch build")
+    expect(usage(["build"])).toContain("--install <path>")
+    expect(usage(["prepare", "--opencode", "x"])).toStartWith("prepare needs --out <dir>\n\nusage: bun run patch prepare")
     expect(usage(["frobnicate"])).toContain('unknown command "frobnicate"')
     expect(usage(["check", "--opencode", "x", "--force"])).toContain("apply options")
     expect(usage(["prepare", "--opencode", "x"])).toContain("--out")

@@ -87,7 +87,7 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
   const expectedTip = expected.complete ? expected.commits.at(-1)?.commit : undefined
   if (expectedTip && isUpToDate(git, paths, expectedTip, binaryStamp)) {
     log(`${out} is up to date (${pin.branch} at ${expectedTip.slice(0, 12)}); nothing to do`)
-    log(SOURCE_LAUNCHER_CAVEAT(paths.launcher))
+    if (!paths.binary) log(SOURCE_LAUNCHER_CAVEAT(paths.launcher))
     return { out, opencodeRoot, launcher: paths.launcher, binary: paths.binary, bunfig: paths.bunfig, reused: true }
   }
 
@@ -153,7 +153,8 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
   writeFileSync(paths.stamp, `${JSON.stringify(stamp, null, 2)}\n`)
   const entry = paths.binary ?? paths.launcher
   log(`ready: ${entry} runs OpenCode v${pin.version} with the patches (${applied.branch} at ${applied.tip.slice(0, 12)})`)
-  log(SOURCE_LAUNCHER_CAVEAT(paths.launcher))
+  // With a binary built, the binary is what runs: the source launcher's caveat (and its "use --binary") is not news.
+  if (!paths.binary) log(SOURCE_LAUNCHER_CAVEAT(paths.launcher))
   return { out, opencodeRoot, launcher: paths.launcher, binary: paths.binary, bunfig: paths.bunfig, reused: false }
 }
 
