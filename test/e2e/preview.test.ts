@@ -32,3 +32,28 @@ test.skipIf(skip)("groups --config and the patched opencode models agree on whic
   const fromPreview = (JSON.parse(preview.stdout) as { groups: { id: string }[] }).groups.map((group) => group.id).sort()
   expect(fromPreview).toEqual(fromOpenCode)
 }, 120_000)
+
+test.skipIf(skip)("groups with no flags previews what the binary lists: the providers it loads, from the catalog it reads", async () => {
+  // Keys in the config and the environment, no enabled_providers: OpenCode loads the providers it can call.
+  await using env = await createEnv()
+  const listed = await env.opencode(["models", "combined"], { timeoutMs: 60_000 })
+  expect(listed.code, describeRun(listed)).toBe(0)
+  const fromOpenCode = listed.stdout
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith("combined/"))
+    .map((line) => line.slice("combined/".length))
+    .sort()
+  expect(fromOpenCode).toContain("claude-sonnet-4-5")
+
+  // The same environment (its config, auth store and OPENCODE_MODELS_PATH), no --catalog, no --connected.
+  const preview = spawnSync("bun", [join(REPO_ROOT, "packages/combined-models/src/cli/main.ts"), "groups", "--json"], {
+    encoding: "utf8",
+    cwd: env.project,
+    env: env.vars,
+  })
+  expect(preview.status, preview.stderr).toBe(0)
+  expect(preview.stderr).toContain(`catalog: ${CATALOG_PATH} (OpenCode's)`)
+  const fromPreview = (JSON.parse(preview.stdout) as { groups: { id: string }[] }).groups.map((group) => group.id).sort()
+  expect(fromPreview).toEqual(fromOpenCode)
+}, 120_000)

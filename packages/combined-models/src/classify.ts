@@ -72,6 +72,7 @@ import { BODY_SCAN_LIMIT, MESSAGE_LENGTH, isObject, read } from "./classify/read
 import { StreamTruncatedError } from "./errors.ts"
 import { isAnthropicBillingFailure } from "./wires/anthropic.ts"
 import { redact } from "./redact.ts"
+import { refusesThinkingSignature } from "./wires/thinking.ts"
 import type { ClassifiedError, FailureReason } from "./types.ts"
 
 export { QUOTA_MIN_WAIT_MS }
@@ -139,6 +140,7 @@ function decide(evidence: Evidence, context: ClassifyContext, now: number): Clas
   if (evidence.status !== undefined) result.statusCode = evidence.status
   const code = reportedCode(evidence)
   if (code !== undefined) result.code = code
+  if (reason === "invalid_request" && refusesThinkingSignature(scanText(evidence))) result.refusedReasoning = true
   if (!NO_WAIT_REASONS.has(reason)) {
     // A rate limit read as quota keeps the wait its own window states; a quota signalled outright does not borrow
     // the per-minute windows' resets.

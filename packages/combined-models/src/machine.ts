@@ -54,6 +54,8 @@ export interface TurnState {
   rotation?: number
   /** A provider said the conversation no longer fits this window: for the rest of the turn, smaller members are out. */
   minWindow?: number
+  /** Members that refused the reasoning in the history and were sent the step again without it, once each per turn. */
+  reasoningResent?: MemberRef[]
 }
 
 export interface FailoverState {
@@ -87,8 +89,12 @@ export type FailoverEvent =
 export type FailoverAction =
   /** Send the step to this member now; `notice` when that meant going down the fallback chain. */
   | { type: "use"; member: GroupMember; mode: StepMode; notice?: string }
-  /** Send the step to the same member again after `delayMs`: the wait was short enough to keep the prompt cache. */
-  | { type: "retry"; member: GroupMember; mode: StepMode; delayMs: number; notice: string }
+  /**
+   * Send the step to the same member again after `delayMs`: the wait was short enough to keep the prompt cache.
+   * `ownReasoningOnly`: the member refused reasoning another spelling of it wrote; from now on its history carries
+   * only the reasoning written under its own id.
+   */
+  | { type: "retry"; member: GroupMember; mode: StepMode; delayMs: number; notice: string; ownReasoningOnly?: true }
   /** Discard the failed attempt's partial output and send the step to another member. */
   | { type: "replay"; from: MemberRef; member: GroupMember; notice: string }
   /** Keep the failed attempt's completed tool results and go on with another member. */
@@ -352,6 +358,8 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
   if (error.reason === "aborted")
     return { state: { ...state, phase: "aborted", next: undefined, attempt: undefined }, actions: [{ type: "pass_through", error }] }
   const passThrough: Transition = { state: { ...state, phase: "idle", next: undefined, attempt: undefined }, actions: [{ type: "pass_through", error }] }
+  const resent = failedMember && error.refusedReasoning ? resendWithoutReasoning(state, failedMember, error, at, context) : undefined
+  if (resent) return resent
   if (!failedMember || NEVER_FAIL_OVER.includes(error.reason) || !config.failoverOn.includes(error.reason)) return passThrough
   // Without a member with a larger window the overflow stays OpenCode's: stock compaction runs.
   if (error.reason === "context_overflow") return widerWindow(state, failedMember, error, at, context) ?? passThrough
@@ -467,6 +475,39 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
     }
   }
   return withCooldown(cooldown, surface(afterFailure, context, "all_failed", picked.skipped, at))
+}
+
+/**
+ * A member refused the reasoning in the step's history (a thinking signature it cannot verify: reasoning another
+ * spelling of the model wrote, which the history shares as the same model's). Not a failover matter and nothing to
+ * cool: the same member gets the step again at once, its history without that reasoning. Once per member and turn;
+ * refused again, it is the request's error as any other. Undefined when that once was used, or the member is not on
+ * the turn's route.
+ */
+function resendWithoutReasoning(state: FailoverState, failedMember: MemberRef, error: ClassifiedError, at: number, context: FailoverContext): Transition | undefined {
+  const resent = state.turn.reasoningResent ?? []
+  const current = findMember(groupAt(context, state.turn.depth), failedMember)
+  if (!current || resent.some((member) => sameMember(member, failedMember))) return undefined
+  const mode: StepMode = (state.attempt?.toolCalls ?? 0) > 0 ? "continue" : "replay"
+  return {
+    state: {
+      ...state,
+      phase: "pending",
+      attempt: undefined,
+      next: { member: ref(failedMember), mode, notBefore: at },
+      turn: { ...state.turn, failures: [...state.turn.failures, { member: failedMember, error, at }], reasoningResent: [...resent, ref(failedMember)] },
+    },
+    actions: [
+      {
+        type: "retry",
+        member: current,
+        mode,
+        delayMs: 0,
+        notice: `${failedMember.providerID} refused thinking written under another id of ${failedMember.modelID}; resending without it`,
+        ownReasoningOnly: true,
+      },
+    ],
+  }
 }
 
 /**

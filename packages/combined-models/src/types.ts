@@ -114,6 +114,11 @@ export interface ClassifiedError {
   resetAt?: number
   /** Short, redacted, one line: what the user reads. */
   message: string
+  /**
+   * A refused request that names a thinking block's signature (`wires/thinking.ts`): the history carried reasoning
+   * this model does not accept as its own. The engine resends the step once without it instead of ending the turn.
+   */
+  refusedReasoning?: true
   /** Provider error code from the body when present (`insufficient_quota`, `overloaded_error`, …). */
   code?: string
 }

@@ -8,8 +8,9 @@ const MAIN = join(import.meta.dir, "../src/cli/main.ts")
 const dir = mkdtempSync(join(tmpdir(), "cli-groups-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+/** Every provider of the catalog (`--all`): what grouping makes of it, whatever this machine has connected. */
 async function groups(...args: string[]) {
-  return groupsIn({}, ...args)
+  return groupsIn({}, "--all", ...args)
 }
 
 async function groupsIn(where: { cwd?: string; env?: Record<string, string> }, ...args: string[]) {
@@ -86,9 +87,10 @@ describeWithCatalog("combined-models groups", () => {
   })
 
   test("errors: no catalog, missing file, not JSON, not a catalog, bad config", async () => {
-    const none = await groups()
+    // No --catalog and no catalog OpenCode kept: say where it was looked for and how to get one.
+    const none = await groupsIn({ env: { XDG_CACHE_HOME: join(dir, "empty-cache"), OPENCODE_MODELS_PATH: "", OPENCODE_MODELS_URL: "" } }, "--all")
     expect(none.code).toBe(2)
-    expect(none.stderr).toContain("--catalog is required")
+    expect(none.stderr).toContain("--catalog <api.json> is needed: OpenCode has not kept a catalog here yet")
 
     const missing = await groups("--catalog", join(dir, "nope.json"))
     expect(missing.code).toBe(1)
@@ -185,7 +187,7 @@ describeWithCatalog("combined-models groups without --config reads what OpenCode
     writeFileSync(join(home, ".config", "opencode", "opencode.json"), JSON.stringify({ disabled_providers: ["openrouter"], provider_priority: ["anthropic"] }))
     writeFileSync(join(project, "opencode.jsonc"), '{ // this project prefers Copilot\n "provider_priority": ["github-copilot", "anthropic"] }')
     const env = { HOME: home, XDG_CONFIG_HOME: "", OPENCODE_CONFIG: "", OPENCODE_DISABLE_PROJECT_CONFIG: "" }
-    const { stdout, stderr, code } = await groupsIn({ cwd: project, env }, "--catalog", FIXTURE_PATH, "--json")
+    const { stdout, stderr, code } = await groupsIn({ cwd: project, env }, "--catalog", FIXTURE_PATH, "--all", "--json")
     expect(code, stderr).toBe(0)
     expect(stderr).toContain(`config: read ${join(home, ".config", "opencode", "opencode.json")}, ${join(project, "opencode.jsonc")}`)
     const sonnet = (JSON.parse(stdout) as { groups: { id: string; members: { providerID: string }[] }[] }).groups.find((g) => g.id === "claude-sonnet-4-5")!
@@ -203,9 +205,34 @@ describeWithCatalog("combined-models groups --connected", () => {
     const config = file("connected.json", JSON.stringify({ provider: { openrouter: { options: { apiKey: "sk-or" } } } }))
     const clean = Object.fromEntries(Object.keys(process.env).filter((name) => /API_KEY|TOKEN|AWS_/.test(name)).map((name) => [name, ""]))
     const env = { ...clean, XDG_DATA_HOME: data, ANTHROPIC_API_KEY: "sk-ant" }
+    const providersOf = (stdout: string) =>
+      [...new Set((JSON.parse(stdout) as { groups: { members: { providerID: string }[] }[] }).groups.flatMap((g) => g.members.map((m) => m.providerID)))].sort()
     const { stdout, stderr, code } = await groupsIn({ env }, "--catalog", FIXTURE_PATH, "--config", config, "--connected", "--json")
     expect(code, stderr).toBe(0)
-    const providers = new Set((JSON.parse(stdout) as { groups: { members: { providerID: string }[] }[] }).groups.flatMap((g) => g.members.map((m) => m.providerID)))
-    expect([...providers].sort()).toEqual(["anthropic", "github-copilot", "openrouter"])
+    expect(providersOf(stdout)).toEqual(["anthropic", "github-copilot", "openrouter"])
+    // The default: what OpenCode will load, so the preview shows the combined models the binary will list.
+    const byDefault = await groupsIn({ env }, "--catalog", FIXTURE_PATH, "--config", config, "--json")
+    expect(byDefault.code, byDefault.stderr).toBe(0)
+    expect(providersOf(byDefault.stdout)).toEqual(["anthropic", "github-copilot", "openrouter"])
+    expect(byDefault.stderr).toContain("providers OpenCode loads here: ")
+    expect(byDefault.stderr).toContain("(--all: every provider of the catalog)")
+    const all = await groupsIn({ env }, "--catalog", FIXTURE_PATH, "--config", config, "--all", "--json")
+    expect(providersOf(all.stdout).length).toBeGreaterThan(10)
+    // Bedrock through its own loader's credentials (a profile), not only the catalog's env list.
+    const profile = await groupsIn({ env: { ...env, AWS_PROFILE: "work" } }, "--catalog", FIXTURE_PATH, "--config", config, "--json")
+    expect(providersOf(profile.stdout)).toContain("amazon-bedrock")
+  })
+
+  test("without --catalog, the catalog OpenCode keeps in its cache dir", async () => {
+    const { mkdirSync, copyFileSync } = await import("node:fs")
+    const cache = join(dir, "cache")
+    mkdirSync(join(cache, "opencode"), { recursive: true })
+    copyFileSync(FIXTURE_PATH, join(cache, "opencode", "models.json"))
+    const config = file("cached.json", JSON.stringify({ enabled_providers: ["anthropic", "github-copilot"] }))
+    const env = { XDG_CACHE_HOME: cache, OPENCODE_MODELS_PATH: "", OPENCODE_MODELS_URL: "" }
+    const { stdout, stderr, code } = await groupsIn({ env }, "--config", config, "--all", "--json")
+    expect(code, stderr).toBe(0)
+    expect(stderr).toContain(`catalog: ${join(cache, "opencode", "models.json")} (OpenCode's)`)
+    expect((JSON.parse(stdout) as { groups: { id: string }[] }).groups.map((group) => group.id)).toContain("claude-sonnet-4-5")
   })
 })

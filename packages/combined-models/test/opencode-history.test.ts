@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test"
 import { historyFor, keepOwnReasoningOnly, markCut, resetOwnReasoningOnly, sameModel, withoutBrokenThinking } from "../src/opencode/history.ts"
 import { thinkingRejection } from "../src/simulator/anthropic-wire.ts"
+import { bedrockThinkingRejection } from "../src/simulator/bedrock-wire.ts"
 
 const selection = { providerID: "combined", modelID: "claude-sonnet-4-5" }
 const copilot = { providerID: "github-copilot", id: "claude-sonnet-4.5" }
@@ -132,8 +133,9 @@ describe("withoutBrokenThinking", () => {
 })
 
 describe("the simulator refuses thinking as Anthropic does", () => {
-  const signed = (provider: string) => Buffer.from(`sim-signature:${provider}:1`).toString("base64")
-  const body = (assistant: unknown[], thinking = true) => ({
+  const signed = (provider: string, model = "claude-sonnet-4-5") => Buffer.from(`sim-signature:${provider}:${model}:1`).toString("base64")
+  const body = (assistant: unknown[], thinking = true, model = "claude-sonnet-4.5") => ({
+    model,
     ...(thinking ? { thinking: { type: "enabled", budget_tokens: 1024 } } : {}),
     messages: [
       { role: "user", content: [{ type: "text", text: "read it" }] },
@@ -152,7 +154,30 @@ describe("the simulator refuses thinking as Anthropic does", () => {
   })
 
   test("its own signed thinking, or thinking off, is accepted", () => {
-    expect(thinkingRejection(body([{ type: "thinking", thinking: "x", signature: signed("github-copilot") }, { type: "tool_use" }]), "github-copilot")).toBeUndefined()
+    expect(
+      thinkingRejection(body([{ type: "thinking", thinking: "x", signature: signed("github-copilot", "claude-sonnet-4.5") }, { type: "tool_use" }]), "github-copilot"),
+    ).toBeUndefined()
     expect(thinkingRejection(body([{ type: "tool_use" }], false), "github-copilot")).toBeUndefined()
+  })
+
+  test("a signature is bound to the model: another model of the provider refuses it, the same model's dated id does not", () => {
+    const sonnets = [{ type: "thinking", thinking: "x", signature: signed("anthropic", "claude-sonnet-4-5") }, { type: "tool_use" }]
+    expect(thinkingRejection(body(sonnets, true, "claude-haiku-4-5"), "anthropic")).toBe("messages.1.content.0: Invalid `signature` in `thinking` block")
+    expect(thinkingRejection(body(sonnets, true, "claude-sonnet-4-5-20250929"), "anthropic")).toBeUndefined()
+  })
+
+  test("Bedrock: a signature made for another model is refused as Bedrock words it; region profiles of one model share", () => {
+    const bedrockSigned = (model: string) => Buffer.from(`sim-signature:amazon-bedrock:${model}:3`).toString("base64")
+    const converse = (signature: string) => ({
+      messages: [
+        { role: "user", content: [{ text: "read it" }] },
+        { role: "assistant", content: [{ reasoningContent: { reasoningText: { text: "x", signature } } }, { toolUse: { toolUseId: "t1", name: "read", input: {} } }] },
+      ],
+    })
+    const sonnet = converse(bedrockSigned("anthropic.claude-sonnet-4-5-20250929-v1:0"))
+    expect(bedrockThinkingRejection(sonnet, "eu.anthropic.claude-sonnet-4-5-20250929-v1:0")).toBeUndefined()
+    expect(bedrockThinkingRejection(sonnet, "us.anthropic.claude-haiku-4-5-20251001-v1:0")).toBe(
+      "The model returned the following errors: messages.1.content.0: Invalid `signature` in `thinking` block",
+    )
   })
 })

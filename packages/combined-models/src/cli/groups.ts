@@ -1,20 +1,25 @@
 /**
- * `combined-models groups --catalog <api.json> [--config <opencode.json>] [--json] [--explain <group-id>]`:
- * the groups a catalog and config produce, as a table, as JSON, or with the reason each member joined.
+ * `combined-models groups [--catalog <api.json>] [--config <opencode.json>] [--all] [--json] [--explain <group-id>]`:
+ * the groups OpenCode will make from its catalog, your config and the providers it can call, as a table, as JSON, or
+ * with the reason each member joined.
  */
 import { parseArgs } from "node:util"
 import { buildGroups, type GroupingResult } from "../grouping.ts"
 import type { Group } from "../types.ts"
-import { loadCatalog, loadConfig, loadConfigFile, usageProblem } from "./inputs.ts"
+import { loadCatalog, loadConfig, loadConfigFile, openCodeCatalogPath, usageProblem } from "./inputs.ts"
 import { providersAsOpenCodeLoads, signedInProviders } from "./providers.ts"
 
-export const USAGE = `usage: combined-models groups --catalog <api.json> [--config <opencode.json>] [--connected] [--json] [--explain <group-id>]
+export const USAGE = `usage: combined-models groups [--catalog <api.json>] [--config <opencode.json>] [--all] [--json] [--explain <group-id>]
 
-  --catalog <file>    a models.dev api.json (required), e.g. curl -o api.json https://models.dev/api.json
+What OpenCode will offer: the providers it loads (a key in their environment variables or the auth store, defined
+in the config, or turned on by OpenCode's own loader), filtered by enabled_providers / disabled_providers.
+
+  --catalog <file>    a models.dev api.json (default: the one OpenCode keeps, $XDG_CACHE_HOME/opencode/models.json,
+                      or OPENCODE_MODELS_PATH), e.g. curl -o api.json https://models.dev/api.json
   --config <file>     an opencode.json / opencode.jsonc with provider_priority and combined_models
                       (default: the files OpenCode reads: global, OPENCODE_CONFIG, then the project's)
-  --connected         only providers OpenCode can call: a key in their environment variables or the auth store,
-                      or defined in the config
+  --all               every provider of the catalog, connected or not (what you would get with every key set)
+  --connected         only the providers OpenCode loads (the default; kept for scripts)
   --json              print {"groups":[{"id","name","members":[{"providerID","modelID"}],"left_out":[{"providerID","modelID","reasons"}]}]}
   --explain <id>      show why each member joined group <id> (or why a model is not grouped)`
 
@@ -22,14 +27,15 @@ interface Options {
   catalog?: string
   config?: string
   json: boolean
-  connected: boolean
+  /** Every provider of the catalog, not only the ones OpenCode loads. */
+  all: boolean
   explain?: string
 }
 
 type Parsed = { ok: true; options: Options } | { ok: false; message: string; help?: boolean }
 
 function parseOptions(args: readonly string[]): Parsed {
-  let values: { catalog?: string; config?: string; json?: boolean; connected?: boolean; explain?: string; help?: boolean }
+  let values: { catalog?: string; config?: string; json?: boolean; connected?: boolean; all?: boolean; explain?: string; help?: boolean }
   try {
     values = parseArgs({
       args: [...args],
@@ -41,6 +47,7 @@ function parseOptions(args: readonly string[]): Parsed {
         explain: { type: "string" },
         json: { type: "boolean" },
         connected: { type: "boolean" },
+        all: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }).values
@@ -48,11 +55,12 @@ function parseOptions(args: readonly string[]): Parsed {
     return { ok: false, message: `${usageProblem(error)}\n\n${USAGE}` }
   }
   if (values.help) return { ok: false, message: USAGE, help: true }
+  if (values.all && values.connected) return { ok: false, message: `--all and --connected: choose one\n\n${USAGE}` }
   for (const name of ["catalog", "config", "explain"] as const)
     if (values[name] === "") return { ok: false, message: `--${name} needs a value\n\n${USAGE}` }
   return {
     ok: true,
-    options: { catalog: values.catalog, config: values.config, explain: values.explain, json: values.json === true, connected: values.connected === true },
+    options: { catalog: values.catalog, config: values.config, explain: values.explain, json: values.json === true, all: values.all === true },
   }
 }
 
@@ -152,14 +160,19 @@ export async function run(args: string[]): Promise<number> {
     return 2
   }
   const { options } = parsed
-  if (!options.catalog) {
+  // Without --catalog, the catalog OpenCode itself reads, so the preview is of the same models.
+  const catalogPath = options.catalog ?? openCodeCatalogPath()
+  if (!catalogPath) {
     console.error(
-      `combined-models groups: --catalog is required: a models.dev api.json (download https://models.dev/api.json)\n\n${USAGE}`,
+      "combined-models groups: --catalog <api.json> is needed: OpenCode has not kept a catalog here yet " +
+        "($XDG_CACHE_HOME/opencode/models.json, written when OpenCode first runs); " +
+        `run opencode once, or download https://models.dev/api.json\n\n${USAGE}`,
     )
     return 2
   }
+  if (!options.catalog) console.error(`catalog: ${catalogPath} (OpenCode's)`)
 
-  const catalog = await loadCatalog(options.catalog)
+  const catalog = await loadCatalog(catalogPath)
   if (!catalog.ok) {
     console.error(`combined-models groups: ${catalog.message}`)
     return 1
@@ -172,9 +185,17 @@ export async function run(args: string[]): Promise<number> {
   }
   for (const note of file.warnings) console.error(note)
   // The providers OpenCode would load for this config, before grouping them.
-  const connected = options.connected ? { signedIn: await signedInProviders() } : undefined
+  const connected = options.all ? undefined : { signedIn: await signedInProviders() }
   const loaded = providersAsOpenCodeLoads(catalog.value, file.value, { connected })
   for (const warning of loaded.warnings) console.error(`warning: ${warning}`)
+  if (connected) {
+    const ids = loaded.providers.map((provider) => provider.id)
+    console.error(
+      ids.length === 0
+        ? "providers: none of the catalog's is connected here (no key in its environment variables or the auth store, none defined in the config); --all groups every provider of the catalog"
+        : `providers OpenCode loads here: ${ids.join(", ")} (--all: every provider of the catalog)`,
+    )
+  }
   const config = await loadConfig(options.config, loaded.providers.map((provider) => provider.id), file)
   if (!config.ok) {
     console.error(`combined-models groups: ${config.message}`)

@@ -2,6 +2,7 @@
  * Reading what the user points the CLI at: a models.dev catalog and an opencode.json. Every failure is a message
  * naming the file and what is wrong with it, never a stack trace.
  */
+import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, isAbsolute, join, resolve } from "node:path"
@@ -76,6 +77,19 @@ export async function readJsonFile(path: string, what: string, jsonc: boolean): 
   } catch (error) {
     return { ok: false, message: `${what} ${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})` }
   }
+}
+
+/**
+ * The catalog OpenCode itself reads (core/src/models-dev.ts at the pin): `OPENCODE_MODELS_PATH` when set, else the copy
+ * it keeps in its cache dir, `$XDG_CACHE_HOME/opencode/models.json` (`models-<sha1 of the URL>.json` when
+ * `OPENCODE_MODELS_URL` points elsewhere). OpenCode writes it on its first run; undefined while it is not there.
+ */
+export function openCodeCatalogPath(env: Record<string, string | undefined> = process.env): string | undefined {
+  if (env.OPENCODE_MODELS_PATH) return existsSync(env.OPENCODE_MODELS_PATH) ? env.OPENCODE_MODELS_PATH : undefined
+  const source = env.OPENCODE_MODELS_URL || "https://models.opencode.ai"
+  const name = source === "https://models.opencode.ai" ? "models.json" : `models-${createHash("sha1").update(source).digest("hex")}.json`
+  const path = join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache"), "opencode", name)
+  return existsSync(path) ? path : undefined
 }
 
 /** A models.dev api.json from a file, or the given embedded one. */

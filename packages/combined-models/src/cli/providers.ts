@@ -67,18 +67,41 @@ export function providersAsOpenCodeLoads(
   const enabled = stringList(raw.enabled_providers)
   const disabled = new Set(stringList(raw.disabled_providers) ?? [])
   const env = options.env ?? process.env
-  // `--connected`: what OpenCode can call, a provider with a key in its environment variables, in the auth store, or
-  // defined in opencode.json.
-  const connected = (provider: CatalogProvider) =>
-    !options.connected ||
+  // `connected`: what OpenCode loads, a provider with a key in its environment variables, in the auth store, or
+  // defined in opencode.json, or one its own loader turns on (credentials it finds another way; Zen's free models).
+  const hasKey = (provider: CatalogProvider) =>
     provider.id in configured ||
-    options.connected.signedIn.has(provider.id) ||
-    (provider.env ?? []).some((name) => Boolean(env[name]))
-  const providers = [...byId.values()].filter(
-    (provider) =>
-      (!enabled || enabled.includes(provider.id)) && !disabled.has(provider.id) && provider.models.length > 0 && connected(provider),
-  )
+    options.connected!.signedIn.has(provider.id) ||
+    [...(provider.env ?? []), ...(LOADER_ENV[provider.id] ?? [])].some((name) => Boolean(env[name]))
+  const loaded = (provider: CatalogProvider): CatalogProvider | undefined => {
+    if (!options.connected || hasKey(provider)) return provider
+    // OpenCode Zen without a key: its loader keeps the free models (no price counts as free) and loads them.
+    if (provider.id === "opencode") return { ...provider, models: provider.models.filter((model) => (model.cost?.input ?? 0) === 0) }
+    return undefined
+  }
+  const providers = [...byId.values()]
+    .filter((provider) => (!enabled || enabled.includes(provider.id)) && !disabled.has(provider.id))
+    .map(loaded)
+    .filter((provider): provider is CatalogProvider => provider !== undefined && provider.models.length > 0)
   return { providers, warnings }
+}
+
+/**
+ * Environment variables by which OpenCode's own provider loaders (provider.ts at the pin) turn a provider on besides
+ * the catalog's `env`: Bedrock's credential chain, Vertex's project, SAP AI Core's service key.
+ */
+const LOADER_ENV: Record<string, readonly string[]> = {
+  "amazon-bedrock": [
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+  ],
+  "google-vertex": ["GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "GCLOUD_PROJECT"],
+  "google-vertex-anthropic": ["GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "GCLOUD_PROJECT"],
+  "sap-ai-core": ["AICORE_SERVICE_KEY"],
 }
 
 /** The providers with an entry in OpenCode's auth store (`$XDG_DATA_HOME/opencode/auth.json`); none when it is absent. */

@@ -22,7 +22,7 @@ import { StepEdge, type StreamPart } from "../edge.ts"
 import type { Group, MemberRef } from "../types.ts"
 import { parseModelRef, pick, refOf as ref, sameMember, usableWindow } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
-import { markCut } from "./history.ts"
+import { keepOwnReasoningOnly, markCut } from "./history.ts"
 
 /** What the hunk needs from OpenCode's user message. */
 export interface UserMessageLike {
@@ -393,6 +393,8 @@ export class Failover {
     const now = Date.now()
     const { error: classified, actions } = this.#edge.fail(error)
     this.#decision = this.decide(actions, now)
+    // The member refused reasoning another spelling of it wrote: its history keeps only its own from now on.
+    if (actions.some((action) => action.type === "retry" && action.ownReasoningOnly)) keepOwnReasoningOnly(this.sessionID, this.member)
     if (this.options.compaction && this.#decision.kind === "surface") compactions.delete(this.sessionID)
     // A move to another provider, or down the fallback chain to another model of the same provider.
     if (this.#decision.kind === "switch" && !sameMember(this.#decision.to, this.member))

@@ -35,28 +35,35 @@ const streamErrors: Record<StreamErrorKind, { type: string; message: string }> =
 const requestId = (seq: number) => `req_sim${String(seq).padStart(20, "0")}`;
 const toolUseId = (reply: SimReply, seq: number) => reply.toolCall?.id ?? `toolu_sim${String(seq).padStart(16, "0")}`;
 const stopReason = (reply: SimReply) => reply.stopReason ?? (reply.toolCall ? "tool_use" : "end_turn");
-// Real thinking blocks carry an opaque signature the client must send back unchanged; it verifies only where it was
-// made, so the simulator's names the provider that made it.
-const thinkingSignature = (providerId: string, seq: number) => Buffer.from(`sim-signature:${providerId}:${seq}`).toString("base64");
-const signedBy = (signature: unknown) =>
-  typeof signature === "string" ? /^sim-signature:([^:]+):/.exec(Buffer.from(signature, "base64").toString())?.[1] : undefined;
+// Real thinking blocks carry an opaque signature the client must send back unchanged; it verifies only at the provider
+// and for the model that made it (an alias and its dated id are one model), so the simulator's names both.
+const thinkingSignature = (providerId: string, model: string, seq: number) =>
+  Buffer.from(`sim-signature:${providerId}:${signingModel(model)}:${seq}`).toString("base64");
+/** The model a signature is bound to: Anthropic's dated id and its alias (`claude-haiku-4-5-20251001`) are one. */
+const signingModel = (model: unknown) => (typeof model === "string" ? model.replace(/-\d{8}$/, "") : "unknown-model");
+const signedBy = (signature: unknown) => {
+  if (typeof signature !== "string") return undefined;
+  const match = /^sim-signature:([^:]+):([^:]+):/.exec(Buffer.from(signature, "base64").toString());
+  return match ? { provider: match[1], model: match[2] } : undefined;
+};
 
 type Block = { type?: unknown; signature?: unknown };
 type Message = { role?: unknown; content?: unknown };
 
 /**
- * Anthropic's checks on thinking in the history: every thinking block must carry a signature this provider made, and
- * with thinking on, the final assistant message of a tool loop must start with a thinking block. The messages are
- * the real API's.
+ * Anthropic's checks on thinking in the history: every thinking block must carry a signature this provider made for
+ * the request's model (Sonnet's thinking sent to Haiku is refused), and with thinking on, the final assistant message
+ * of a tool loop must start with a thinking block. The messages are the real API's.
  */
 export function thinkingRejection(body: unknown, providerId: string): string | undefined {
   if (typeof body !== "object" || body === null) return undefined;
-  const { messages, thinking } = body as { messages?: unknown; thinking?: { type?: unknown } };
+  const { messages, thinking, model } = body as { messages?: unknown; thinking?: { type?: unknown }; model?: unknown };
   if (!Array.isArray(messages)) return undefined;
   for (const [m, message] of (messages as Message[]).entries()) {
     if (message?.role !== "assistant" || !Array.isArray(message.content)) continue;
     for (const [c, block] of (message.content as Block[]).entries()) {
-      if (block?.type === "thinking" && signedBy(block.signature) !== providerId)
+      const signer = block?.type === "thinking" ? signedBy(block.signature) : undefined;
+      if (block?.type === "thinking" && (signer?.provider !== providerId || signer.model !== signingModel(model)))
         return `messages.${m}.content.${c}: Invalid \`signature\` in \`thinking\` block`;
     }
   }
@@ -111,7 +118,7 @@ export const anthropicWire: WireFormat = {
       for (const chunk of textChunks(reply.reasoning)) {
         content.push(sse({ type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: chunk } }));
       }
-      content.push(sse({ type: "content_block_delta", index, delta: { type: "signature_delta", signature: thinkingSignature(context.providerId, context.seq) } }));
+      content.push(sse({ type: "content_block_delta", index, delta: { type: "signature_delta", signature: thinkingSignature(context.providerId, context.model, context.seq) } }));
       content.push(sse({ type: "content_block_stop", index }));
       index++;
     }
@@ -147,7 +154,7 @@ export const anthropicWire: WireFormat = {
 
   message(reply, context) {
     const content: unknown[] = [];
-    if (reply.reasoning !== undefined) content.push({ type: "thinking", thinking: reply.reasoning, signature: thinkingSignature(context.providerId, context.seq) });
+    if (reply.reasoning !== undefined) content.push({ type: "thinking", thinking: reply.reasoning, signature: thinkingSignature(context.providerId, context.model, context.seq) });
     if (reply.text !== undefined) content.push({ type: "text", text: reply.text });
     if (reply.toolCall) content.push({ type: "tool_use", id: toolUseId(reply, context.seq), name: reply.toolCall.name, input: reply.toolCall.input });
     return {

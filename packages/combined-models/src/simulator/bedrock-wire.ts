@@ -32,6 +32,35 @@ const errors: Record<HttpErrorKind | "not_found" | "invalid_request", { type: st
   invalid_request: { type: "ValidationException", message: "Malformed input request, please reformat your input and try again." },
 };
 
+/**
+ * Claude's thinking signatures on Bedrock verify only for the model that made them; the region profiles and the
+ * vendor id of one model (`us.anthropic.claude-…-v1:0`, `anthropic.claude-…-v1:0`) are that one model.
+ */
+const signingModel = (model: string) => model.replace(/^(us|eu|jp|au|apac|global|us-gov)\./, "");
+const thinkingSignature = (model: string, seq: number) => Buffer.from(`sim-signature:amazon-bedrock:${signingModel(model)}:${seq}`).toString("base64");
+const signedFor = (signature: unknown) =>
+  typeof signature === "string" ? /^sim-signature:amazon-bedrock:([^:]+(?::\d+)?):\d+$/.exec(Buffer.from(signature, "base64").toString())?.[1] : undefined;
+
+type Block = { reasoningContent?: { reasoningText?: { signature?: unknown } } };
+
+/**
+ * Bedrock's check on reasoning in the history, worded as Bedrock passes on the model's own validation error: every
+ * reasoning block must carry a signature made for the request's model.
+ */
+export function bedrockThinkingRejection(body: unknown, model: string): string | undefined {
+  const messages = typeof body === "object" && body !== null ? (body as { messages?: unknown }).messages : undefined;
+  if (!Array.isArray(messages)) return undefined;
+  for (const [m, message] of (messages as { role?: unknown; content?: unknown }[]).entries()) {
+    if (message?.role !== "assistant" || !Array.isArray(message.content)) continue;
+    for (const [c, block] of (message.content as Block[]).entries()) {
+      const reasoning = block?.reasoningContent?.reasoningText;
+      if (reasoning && signedFor(reasoning.signature) !== signingModel(model))
+        return `The model returned the following errors: messages.${m}.content.${c}: Invalid \`signature\` in \`thinking\` block`;
+    }
+  }
+  return undefined;
+}
+
 const toolUseId = (reply: SimReply, seq: number) => reply.toolCall?.id ?? `tooluse_sim${String(seq).padStart(12, "0")}`;
 const stopReason = (reply: SimReply) => (reply.toolCall ? "tool_use" : "end_turn");
 
@@ -45,6 +74,10 @@ export const bedrockWire: WireFormat = {
     return { model: decodeURIComponent(match[1]!), stream: match[2] === "converse-stream" };
   },
 
+  rejects: (body, context) => bedrockThinkingRejection(body, context.model),
+
+  errorHeaders: (kind, context) => ({ "x-amzn-errortype": errorTypeHeader(errors[kind].type), "x-amzn-requestid": `sim-${context.seq}` }),
+
   streamPlan(reply, context) {
     const metadata: Chunk[] = [event("messageStart", { role: "assistant" })];
     const content: Chunk[] = [];
@@ -53,7 +86,7 @@ export const bedrockWire: WireFormat = {
     if (reply.reasoning !== undefined) {
       for (const chunk of textChunks(reply.reasoning))
         content.push(event("contentBlockDelta", { contentBlockIndex: index, delta: { reasoningContent: { text: chunk } } }));
-      content.push(event("contentBlockDelta", { contentBlockIndex: index, delta: { reasoningContent: { signature: `sim-signature-${context.seq}` } } }));
+      content.push(event("contentBlockDelta", { contentBlockIndex: index, delta: { reasoningContent: { signature: thinkingSignature(context.model, context.seq) } } }));
       content.push(event("contentBlockStop", { contentBlockIndex: index }));
       index++;
     }
@@ -100,7 +133,7 @@ export const bedrockWire: WireFormat = {
   message(reply, context) {
     const content: unknown[] = [];
     if (reply.reasoning !== undefined)
-      content.push({ reasoningContent: { reasoningText: { text: reply.reasoning, signature: `sim-signature-${context.seq}` } } });
+      content.push({ reasoningContent: { reasoningText: { text: reply.reasoning, signature: thinkingSignature(context.model, context.seq) } } });
     if (reply.text !== undefined) content.push({ text: reply.text });
     if (reply.toolCall) content.push({ toolUse: { toolUseId: toolUseId(reply, context.seq), name: reply.toolCall.name, input: reply.toolCall.input } });
     const output = outputTokens(reply);

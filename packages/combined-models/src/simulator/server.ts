@@ -150,7 +150,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const context: ResponseContext = { providerId: id, model: model ?? "unknown-model", seq: ++seq, inputTokens: Math.max(1, Math.ceil(rawBody.length / 4)) };
     // Refused as the real API refuses it, before any scripted step is used up.
     const rejected = wire.rejects?.(body, context);
-    if (rejected !== undefined) return sendJson(res, 400, wire.errorBody("invalid_request", rejected));
+    if (rejected !== undefined) return sendJson(res, 400, wire.errorBody("invalid_request", rejected), wire.errorHeaders?.("invalid_request", context));
     const step = take(target.queue, recorded);
     const reply = replyFor(step, id);
     const budget = target.budget;

@@ -57,6 +57,8 @@ export type WireFormat = {
    * and the provider it was sent to; undefined to answer.
    */
   rejects?(body: unknown, context: ResponseContext): string | undefined;
+  /** Headers that go with an error body, where the wire names the error in a header (Bedrock's `x-amzn-errortype`). */
+  errorHeaders?(kind: HttpErrorKind | "not_found" | "invalid_request", context: ResponseContext): Record<string, string>;
   /** An error body in the wire's shape for requests the simulator cannot route. */
   errorBody(kind: HttpErrorKind | "not_found" | "invalid_request", message: string): unknown;
 };
