@@ -36,7 +36,8 @@ test.skipIf(skip)(
   async () => {
     await using sim = await startSimulator()
     for (const id of PRIORITY) sim.addProvider(id, WIRES[id])
-    // Zen serves Claude over Anthropic's wire (the catalog's opencode/claude-sonnet-4-5 uses @ai-sdk/anthropic).
+    // Zen serves Claude over Anthropic's wire (the catalog's Claude models on opencode use @ai-sdk/anthropic). Its
+    // Sonnet 4.5 is not loaded at the pin, so the combined model here is Sonnet 4.6.
     sim.addProvider("opencode", "anthropic")
     const base = opencodeConfig(sim)
     await using env = await createEnv({
@@ -53,10 +54,10 @@ test.skipIf(skip)(
     sim.script("opencode", [SLOW, SLOW], { match: isMainRequest })
     scriptMain(sim, "github-copilot", [{ text: "Copilot, on time." }])
 
-    const run = await env.run("Quickly, please.", { timeoutMs: 90_000 })
+    const run = await env.run("Quickly, please.", { model: "combined/claude-sonnet-4-6", timeoutMs: 90_000 })
     expect(run.code, describeRun(run)).toBe(0)
     const zen = sim.requests("opencode").filter(isMainRequest)
-    expect(zen.length).toBeGreaterThan(0)
+    expect(zen.length, `${describeRun(run)}\nrequests to opencode: ${sim.requests("opencode").length}`).toBeGreaterThan(0)
     expect(zen[0]!.headers["x-opencode-session"]).toBeDefined()
     expect(run.stdout).toContain("Copilot, on time.")
     expect(run.output).toMatch(/↪.*opencode timed out/)
