@@ -89,6 +89,13 @@ export class StepEdge {
   readonly member: MemberRef
   #outcome: StepOutcome = "streaming"
   #sawContent = false
+  /**
+   * Tool calls that started running in this step, across every attempt of it (OpenCode's stock retry streams the step
+   * again into the same message, and the calls of an earlier attempt stay there), by tool call id.
+   */
+  readonly #toolsStarted = new Set<string>()
+  /** The tool calls the machine has counted in the attempt open now. */
+  #toolsFed = new Set<string>()
   readonly #options: StepEdgeOptions
   readonly #clock: () => number
 
@@ -110,6 +117,7 @@ export class StepEdge {
     if (!fresh && this.#options.attemptOpen()) return
     this.#outcome = "streaming"
     this.#sawContent = false
+    this.#toolsFed = new Set()
     this.#options.feed({ type: "step_started", at: this.#clock(), member: this.member })
   }
 
@@ -136,7 +144,7 @@ export class StepEdge {
         return undefined
       case "tool-call":
         first("tool")
-        this.#options.feed({ type: "tool_call", at, toolCallId: toolCallIdOf(part) })
+        this.#toolCall(toolCallIdOf(part), at)
         return undefined
       case "tool-result":
       case "tool-error":
@@ -155,6 +163,29 @@ export class StepEdge {
     }
   }
 
+  /**
+   * A tool call of this step started running: called where tools are executed (the AI SDK runs a tool as soon as it
+   * has parsed the call, before the caller may have read the call off the stream, and a failure right after drops
+   * what the caller had not read yet). A failure of the step then continues from the tool's result, even when the
+   * stream part never arrived or the call was made by an earlier attempt of the step.
+   */
+  toolStarted(toolCallId: string): void {
+    this.#toolsStarted.add(toolCallId)
+    if (this.#outcome === "streaming" && this.#options.attemptOpen()) this.#toolCall(toolCallId, this.#clock())
+  }
+
+  /** Tool calls that started running in this step, across its attempts. */
+  get toolsStarted(): ReadonlySet<string> {
+    return this.#toolsStarted
+  }
+
+  #toolCall(toolCallId: string, at: number) {
+    this.#toolsStarted.add(toolCallId)
+    if (this.#toolsFed.has(toolCallId)) return
+    this.#toolsFed.add(toolCallId)
+    this.#options.feed({ type: "tool_call", at, toolCallId })
+  }
+
   /** The stream closed without an error. A stream that never said it finished was cut short. */
   closed(): Error | undefined {
     if (this.#outcome === "finished") return undefined
@@ -169,6 +200,9 @@ export class StepEdge {
     // fed to the machine, no attempt, no cooldown; it stays the caller's error.
     if (this.#outcome === "finished") return { error: classified, actions: [{ type: "pass_through", error: classified }] }
     this.start()
+    // Replay or continue is decided from what the step's message holds: every tool call that ran in any attempt of
+    // this step counts in the attempt that failed, so its result is kept and the tool is not run again.
+    for (const toolCallId of this.#toolsStarted) this.#toolCall(toolCallId, now)
     this.#outcome = "failed"
     return { error: classified, actions: this.#options.feed({ type: "step_failed", at: now, error: classified }) }
   }

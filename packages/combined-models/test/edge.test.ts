@@ -97,6 +97,30 @@ describe("StepEdge", () => {
     expect(events.find((event) => event.type === "tool_call")).toMatchObject({ toolCallId: "call_1" })
   })
 
+  test("a tool call of an earlier attempt of the step counts in the attempt that fails (the stock retry's 429)", () => {
+    const { edge, events, types } = harness()
+    edge.start({ fresh: true })
+    edge.observe({ type: "tool-call", id: "call_1" })
+    edge.observe({ type: "tool-result", id: "call_1" })
+    edge.fail(new Error("overloaded, left to the stock retry"))
+    // The retried stream fails before any part.
+    edge.fail(new Error("429"))
+    expect(types()).toEqual(["step_started", "first_content", "tool_call", "tool_completed", "step_failed", "step_started", "tool_call", "step_failed"])
+    expect(events.filter((event) => event.type === "tool_call").map((event) => event.toolCallId)).toEqual(["call_1", "call_1"])
+  })
+
+  test("a tool that started running counts though its stream part never arrived, and only once", () => {
+    const { edge, types } = harness()
+    edge.start({ fresh: true })
+    edge.observe({ type: "text-delta", text: "Running it." })
+    edge.toolStarted("call_1")
+    edge.observe({ type: "tool-call", id: "call_1" })
+    edge.toolStarted("call_2")
+    edge.fail(new Error("terminated"))
+    expect(types()).toEqual(["step_started", "first_content", "tool_call", "tool_call", "step_failed"])
+    expect([...edge.toolsStarted]).toEqual(["call_1", "call_2"])
+  })
+
   test("a failure before any part of a retried stream (an HTTP error) opens its attempt first", () => {
     const { edge, types } = harness()
     edge.start({ fresh: true })

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test"
 import { APICallError } from "@ai-sdk/provider"
-import { Cause, Duration, Effect, Schedule } from "effect"
+import { Cause, Duration, Effect, Option, Schedule } from "effect"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { ocModel } from "./opencode-fixtures.ts"
 import { addCombinedProvider } from "../src/opencode/provider.ts"
@@ -60,15 +60,29 @@ const overflow = () =>
     isRetryable: false,
   })
 
-/** OpenCode's services as the hunk passes them: they record what the adapter asked for. */
-function services(message: SettleServices["message"]) {
+/**
+ * OpenCode's services as the hunk passes them: they record what the adapter asked for. `parts` is what the attempt's
+ * message holds (its tool parts, as the processor recorded them).
+ */
+function services(message: SettleServices["message"], parts: unknown[] = []) {
   const calls: { op: string; value: unknown }[] = []
   const record = (op: string) => (value: unknown, info?: unknown) =>
     Effect.sync(() => void calls.push({ op, value: info ?? value }))
+  let nextPart = 0
   const settle: SettleServices = {
-    session: { removeMessage: record("removeMessage"), updateMessage: record("updateMessage") },
+    session: {
+      removeMessage: record("removeMessage"),
+      updateMessage: record("updateMessage"),
+      findMessage: (_sessionID: never, predicate: (message: never) => boolean) =>
+        Effect.sync(() => {
+          const held = { info: { id: message.id, sessionID: message.sessionID, role: "assistant" }, parts }
+          return predicate(held as never) ? Option.some(held as unknown) : Option.none()
+        }),
+      updatePart: record("updatePart"),
+    },
     status: { set: record("status") },
     message,
+    partID: () => `prt_new_${++nextPart}`,
   }
   return { settle, calls }
 }
@@ -592,4 +606,111 @@ test("routes of past sessions are evicted: a long-running server keeps at most M
   // The newest are kept: the last session still has its route, the first does not.
   expect(sessionRoute(`s${MAX_ROUTED_SESSIONS + 49}`)).toBeDefined()
   expect(sessionRoute("s0")).toBeUndefined()
+})
+
+describe("no tool runs twice: the step continues from what its message holds", () => {
+  const overloaded = () => ({ type: "overloaded_error", message: "Overloaded" })
+  const reset = () => Object.assign(new TypeError("terminated"), { code: "ECONNRESET" })
+  /** A tool as OpenCode resolves it: `execute` returns `{ title, metadata, output }`. */
+  function bashTool(onRun: () => void, result: () => Promise<unknown> = async () => ({ title: "echo ran", metadata: { exit: 0 }, output: "ran\n" })) {
+    return {
+      bash: {
+        description: "run a command",
+        execute: (_input: unknown, _options: { toolCallId: string; abortSignal?: AbortSignal }) => {
+          onRun()
+          return result()
+        },
+      },
+    }
+  }
+  function leaveOverloadedToStock() {
+    runtime().configure({
+      config: { provider_priority: ["anthropic", "github-copilot", "openrouter"], combined_models: { failover_on: ["rate_limit"] } },
+      providers,
+    })
+  }
+  /** What the AI SDK does with a parsed call: runs the watched tool's `execute`. */
+  async function runTool(tools: ReturnType<typeof bashTool>, toolCallId: string, input: unknown = { command: "echo ran >> marker" }) {
+    return tools.bash.execute(input, { toolCallId })
+  }
+
+  test("a tool ran, the failure went to the stock retry, whose stream got a 429: continue, not replay", async () => {
+    leaveOverloadedToStock()
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    let runs = 0
+    const input = failover.watch({ tools: bashTool(() => runs++) })
+    // The first stream: the call is parsed, run, and its result read; then anthropic's overloaded error.
+    failover.observe({ type: "tool-call", id: "call_1" })
+    await runTool(input.tools, "call_1")
+    failover.observe({ type: "tool-result", id: "call_1" })
+    expect(failover.claims(overloaded())).toBe(false)
+    // OpenCode's own retry streams the step again into the same message and gets a 429 before any part.
+    expect(failover.claims(rateLimited("600"))).toBe(true)
+    const completed = { id: "prt_1", messageID: "m1", sessionID: "s1", type: "tool", callID: "call_1", tool: "bash", state: { status: "completed", input: { command: "echo ran >> marker" }, output: "ran\n", title: "echo ran", metadata: {}, time: { start: 1, end: 2 } } }
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" }, [completed])
+    await Effect.runPromise(failover.finish(settle))
+    // The message with the tool's result stays; nothing to rewrite: the processor recorded the result.
+    expect(calls.map((call) => call.op)).toEqual(["updateMessage", "status"])
+    const next = routeStep("s1", user("u1"))
+    expect(next).toMatchObject({ providerID: "github-copilot", replay: false })
+    expect(runs).toBe(1)
+  })
+
+  test("the AI SDK ran a tool whose call the processor never read before a reset: continue, with the tool's real result", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    const input = failover.watch({ tools: bashTool(() => {}) })
+    failover.observe({ type: "text-delta", text: "Running it." })
+    // The call ran inside the SDK; the reset dropped its stream parts before the processor read them.
+    await runTool(input.tools, "call_1")
+    expect(failover.claims(reset())).toBe(true)
+    expect(failover.switching).toBe(true)
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" }, [])
+    await Effect.runPromise(failover.finish(settle))
+    expect(calls.map((call) => call.op)).toEqual(["updateMessage", "updatePart", "status"])
+    expect(calls[1]!.value).toMatchObject({
+      id: "prt_new_1",
+      messageID: "m1",
+      sessionID: "s1",
+      type: "tool",
+      callID: "call_1",
+      tool: "bash",
+      state: { status: "completed", input: { command: "echo ran >> marker" }, output: "ran\n", title: "echo ran", metadata: { exit: 0 } },
+    })
+  })
+
+  test("a tool the processor saw start, cut off by the failure, gets a result that says it may have run", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    const aborted = Object.assign(new Error("The operation was aborted."), { name: "AbortError" })
+    const input = failover.watch({ tools: bashTool(() => {}, () => Promise.reject(aborted)) })
+    failover.observe({ type: "tool-call", id: "call_1" })
+    await runTool(input.tools, "call_1").catch(() => {})
+    expect(failover.claims(reset())).toBe(true)
+    // The processor's cleanup marked the running call aborted, with what the shell printed so far.
+    const marked = { id: "prt_1", messageID: "m1", sessionID: "s1", type: "tool", callID: "call_1", tool: "bash", state: { status: "error", input: { command: "echo ran >> marker" }, error: "Tool execution aborted", metadata: { interrupted: true, output: "half" }, time: { start: 1, end: 2 } } }
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" }, [marked])
+    await Effect.runPromise(failover.finish(settle))
+    const written = calls.find((call) => call.op === "updatePart")?.value as { id: string; state: { status: string; error: string; metadata: Record<string, unknown> } }
+    expect(written.id).toBe("prt_1")
+    expect(written.state.status).toBe("error")
+    expect(written.state.error).toContain("It may have run; check before repeating it.")
+    expect(written.state.error).toContain("half")
+    // Not upstream's "interrupted" mark, which would send the partial output as if it were the whole result.
+    expect(written.state.metadata.interrupted).toBeUndefined()
+  })
+
+  test("with no tool run in any attempt the step still replays", async () => {
+    leaveOverloadedToStock()
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    failover.watch({ tools: bashTool(() => {}) })
+    failover.observe({ type: "text-delta", text: "Half" })
+    expect(failover.claims(overloaded())).toBe(false)
+    expect(failover.claims(rateLimited("600"))).toBe(true)
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" })
+    await Effect.runPromise(failover.finish(settle))
+    expect(calls[0]!.op).toBe("removeMessage")
+  })
 })

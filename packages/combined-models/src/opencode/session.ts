@@ -12,7 +12,7 @@
  * The stock retry re-streams into the same assistant message, which would splice a retried answer onto the failed
  * one; so every engine decision, even a same-member retry, ends the attempt and starts a fresh step.
  */
-import { Cause, Effect, Schedule } from "effect"
+import { Cause, Effect, Option, Schedule } from "effect"
 import { fallbackChainFor } from "../config.ts"
 import { singleModelGroup } from "../grouping.ts"
 import { formatDuration } from "../label.ts"
@@ -23,6 +23,8 @@ import type { Group, MemberRef } from "../types.ts"
 import { parseModelRef, pick, refOf as ref, sameMember, usableWindow } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 import { keepOwnReasoningOnly, markCut } from "./history.ts"
+import { ToolRuns } from "../tool-runs.ts"
+import { toolPartsAfterFailure, type ToolPartLike } from "./tool-parts.ts"
 
 /** What the hunk needs from OpenCode's user message. */
 export interface UserMessageLike {
@@ -335,15 +337,25 @@ export interface SettleServices {
   session: {
     removeMessage: (input: { sessionID: never; messageID: never }) => Effect.Effect<unknown, unknown, never>
     updateMessage: (message: never) => Effect.Effect<unknown, unknown, never>
+    /** Reads the attempt's message with its parts (OpenCode's `Session.findMessage`). */
+    findMessage: (sessionID: never, predicate: (message: never) => boolean) => Effect.Effect<Option.Option<unknown>, unknown, never>
+    updatePart: (part: never) => Effect.Effect<unknown, unknown, never>
   }
   status: { set: (sessionID: never, info: never) => Effect.Effect<unknown, unknown, never> }
   message: { id: string; sessionID: string; error?: unknown; finish?: string }
+  /** A new part id (OpenCode's `PartID.ascending`), for a tool call the processor never recorded. */
+  partID: () => string
 }
+
+/** How long a continued attempt waits for its tools to end after the abort before calling them interrupted. */
+const TOOL_SETTLE_MS = 1_000
 
 export class Failover {
   #decision: Decision | undefined
   #cooldowns: CooldownEntry[] = []
   readonly #edge: StepEdge
+  /** The step's tool executions, recorded where the AI SDK starts them (`watch`). */
+  readonly #tools: ToolRuns
 
   constructor(
     private readonly sessionID: string,
@@ -361,7 +373,16 @@ export class Failover {
       },
       attemptOpen: () => entry.state.attempt !== undefined,
     })
+    this.#tools = new ToolRuns({ onStart: (toolCallId) => this.#edge.toolStarted(toolCallId) })
     this.#edge.start({ fresh: true })
+  }
+
+  /**
+   * The processor's stream input with each tool's execution recorded: a tool counts as run from the moment the AI SDK
+   * starts it, whether or not the processor read the call off the stream before a failure dropped it.
+   */
+  watch<I extends { tools?: Record<string, unknown> }>(input: I): I {
+    return input.tools ? { ...input, tools: this.#tools.watch(input.tools) } : input
   }
 
   /**
@@ -505,6 +526,7 @@ export class Failover {
     const { sessionID } = this
     const compaction = this.options.compaction === true
     const fields = this.logFields(decision?.kind === "switch" ? { served: decision.to, notice: decision.notice, mode: decision.mode } : {})
+    const tools = this.#tools
     return Effect.gen(function* () {
       if (decision?.kind !== "switch") return "continue" as const
       yield* Effect.logInfo("combined-models: failover").pipe(Effect.annotateLogs(fields))
@@ -513,6 +535,18 @@ export class Failover {
         message.error = undefined
         message.finish = "tool-calls"
         yield* services.session.updateMessage(message as never)
+        // Every tool that ran gets its real result in the message, or one that says it was interrupted and may have
+        // run: the processor only recorded the calls it read off the stream before the failure.
+        if (tools.runs.length > 0) {
+          yield* Effect.promise(() => tools.settled(TOOL_SETTLE_MS))
+          const found = yield* services.session
+            .findMessage(message.sessionID as never, ((candidate: { info?: { id?: string } }) => candidate.info?.id === message.id) as never)
+            .pipe(Effect.orElseSucceed(() => Option.none()))
+          const held = Option.getOrUndefined(found) as { parts?: readonly unknown[] } | undefined
+          const parts = (held?.parts ?? []).filter(isToolPart)
+          for (const part of toolPartsAfterFailure({ message, parts, runs: tools.runs, partID: services.partID }))
+            yield* services.session.updatePart(part as never)
+        }
       } else {
         yield* services.session.removeMessage({ sessionID: message.sessionID, messageID: message.id } as never)
       }
@@ -523,6 +557,10 @@ export class Failover {
       return "continue" as const
     }).pipe(Effect.orDie)
   }
+}
+
+function isToolPart(part: unknown): part is ToolPartLike {
+  return typeof part === "object" && part !== null && (part as { type?: unknown }).type === "tool"
 }
 
 /**
