@@ -6,9 +6,21 @@ import { join } from "node:path"
 
 const MAIN = join(import.meta.dir, "../packages/combined-models/src/cli/main.ts")
 
-function cli(...args: string[]) {
-  const result = Bun.spawnSync(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe" })
+/**
+ * No credentials from this shell and an empty auth store, so which providers count as connected is the test's
+ * choice (`keys`), as on a user's machine.
+ */
+const noCredentials = Object.fromEntries(Object.keys(process.env).filter((name) => /API_KEY|TOKEN|AWS_|GOOGLE_|GCP_|GCLOUD_|AICORE_/.test(name)).map((name) => [name, ""]))
+const emptyData = mkdtempSync(join(tmpdir(), "cli-data-"))
+
+function cliWith(keys: Record<string, string>, ...args: string[]) {
+  const env = { ...process.env, ...noCredentials, XDG_DATA_HOME: emptyData, ...keys }
+  const result = Bun.spawnSync(["bun", MAIN, ...args], { stdout: "pipe", stderr: "pipe", env })
   return { code: result.exitCode, out: result.stdout.toString(), err: result.stderr.toString() }
+}
+
+function cli(...args: string[]) {
+  return cliWith({}, ...args)
 }
 
 test("demo: a live failover through real AI SDK clients, each tool run once", () => {
@@ -35,13 +47,33 @@ test("rehearse: the user's priorities against chosen faults", () => {
       "combined_models": { "timeouts": { "first_byte": "300ms" } },
     }`,
   )
-  const { code, out } = cli("rehearse", "--config", config, "--fail", "openrouter=hang", "--fail", "anthropic=401", "--turns", "1")
+  const keys = { OPENROUTER_API_KEY: "sk-or", ANTHROPIC_API_KEY: "sk-ant", AWS_BEARER_TOKEN_BEDROCK: "bedrock" }
+  const { code, out } = cliWith(keys, "rehearse", "--config", config, "--fail", "openrouter=hang", "--fail", "anthropic=401", "--turns", "1")
   expect(code).toBe(0)
   expect(out.indexOf("openrouter/anthropic/claude-sonnet-4.5")).toBeLessThan(out.indexOf("anthropic/claude-sonnet-4-5"))
   expect(out).toContain("openrouter timed out")
   expect(out).toContain("anthropic rejected the credentials, out until its credential changes (at most 1 h) → amazon-bedrock")
   expect(out).toContain("✓ answered by Claude Sonnet 4.5 (amazon-bedrock)")
   expect(out).toContain("anthropic/*: auth, 1 h left")
+})
+
+test("rehearse: only the providers OpenCode would load are members; a fault never served is named", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rehearse-"))
+  const config = join(dir, "opencode.json")
+  writeFileSync(config, JSON.stringify({ provider_priority: ["anthropic", "github-copilot"] }))
+  const keys = { ANTHROPIC_API_KEY: "sk-ant", GITHUB_TOKEN: "gho" }
+  const { code, out, err } = cliWith(keys, "rehearse", "--config", config, "--turns", "1", "--fail", "anthropic=401", "--fail", "github-copilot=ok,500")
+  expect(code, err).toBe(0)
+  // Bedrock and OpenRouter are in the catalog, but this machine never set them up: no member, no switch to them.
+  expect(out).not.toContain("amazon-bedrock")
+  expect(out).toContain("members in priority order:\n  anthropic/claude-sonnet-4-5\n  anthropic/claude-sonnet-4-5-20250929\n  github-copilot/claude-sonnet-4.5\n\n")
+  expect(err).toContain("providers OpenCode loads here: anthropic, github-copilot (--all: every provider of the catalog)")
+  expect(out).toContain("note: --fail github-copilot=ok,500: 1 fault not used (github-copilot got 1 request)")
+  expect(cliWith(keys, "rehearse", "--config", config, "--fail", "github-copilot=429", "--turns", "1").out).toContain(
+    "note: --fail github-copilot=429 was not used: the rehearsal never sent github-copilot a request",
+  )
+  // --all: every provider of the catalog, as before.
+  expect(cliWith(keys, "rehearse", "--config", config, "--turns", "1", "--all").out).toContain("  amazon-bedrock/")
 })
 
 test("rehearse: accounts, round_robin, a token budget read ahead, and the context-window fallback", () => {
@@ -58,7 +90,7 @@ test("rehearse: accounts, round_robin, a token budget read ahead, and the contex
       },
     }),
   )
-  const rotating = cli("rehearse", "--config", config, "--turns", "3")
+  const rotating = cli("rehearse", "--config", config, "--turns", "3", "--all")
   expect(rotating.code).toBe(0)
   expect(rotating.out).toContain("members in priority order; round_robin starts each turn at the next healthy one")
   expect(rotating.out).toContain("  anthropic-work/claude-sonnet-4-5\n")
@@ -70,27 +102,33 @@ test("rehearse: accounts, round_robin, a token budget read ahead, and the contex
   // The account speaks Anthropic's wire, through Anthropic's SDK: the rehearsal's default answer came back from it.
   expect(rotating.out).toContain("Hello from anthropic-work.")
 
-  const overflow = cli("rehearse", "--config", config, "--turns", "1", "--fail", "anthropic=context")
+  const overflow = cli("rehearse", "--config", config, "--turns", "1", "--fail", "anthropic=context", "--all")
   expect(overflow.out).toContain("the conversation no longer fits anthropic (200k) → openrouter (1M)")
 
   writeFileSync(config, JSON.stringify({ provider_priority: ["anthropic", "github-copilot"] }))
-  const budgeted = cli("rehearse", "--config", config, "--turns", "6", "--budget", "anthropic=150")
+  const budgeted = cli("rehearse", "--config", config, "--turns", "6", "--budget", "anthropic=150", "--all")
   expect(budgeted.code).toBe(0)
   expect(budgeted.out).toMatch(/anthropic near its limit, resets in (\d+ s|1 min) → github-copilot/)
   expect(budgeted.out).not.toContain("rate-limited")
-  expect(cli("rehearse", "--budget", "anthropic=lots").err).toContain("--budget anthropic=lots: expected <provider>=<tokens per minute>")
+  expect(cli("rehearse", "--budget", "anthropic=lots", "--all").err).toContain("--budget anthropic=lots: expected <provider>=<tokens per minute>")
 })
 
 test("rehearse explains bad input instead of failing obscurely", () => {
-  expect(cli("rehearse", "--fail", "nope=429")).toMatchObject({ code: 1 })
-  expect(cli("rehearse", "--fail", "nope=429").err).toContain('"nope" is not a provider of claude-sonnet-4-5; its providers:')
-  expect(cli("rehearse", "--fail", "anthropic=teapot").err).toContain('unknown fault "teapot"')
-  expect(cli("rehearse", "--fail", "anthropic=429:soon").err).toContain("must be a number of seconds")
-  expect(cli("rehearse", "--model", "gpt-99").err).toContain('no combined model "gpt-99"')
+  expect(cli("rehearse", "--all", "--fail", "nope=429")).toMatchObject({ code: 1 })
+  expect(cli("rehearse", "--all", "--fail", "nope=429").err).toContain('"nope" is not a provider of claude-sonnet-4-5; its providers:')
+  expect(cli("rehearse", "--all", "--fail", "anthropic=teapot").err).toContain('unknown fault "teapot"')
+  expect(cli("rehearse", "--all", "--fail", "anthropic=429:soon").err).toContain("must be a number of seconds")
+  const unknown = cli("rehearse", "--all", "--model", "gpt-99").err
+  expect(unknown).toContain('no combined model "gpt-99"')
+  // The embedded catalog has three models: the error says how to rehearse any other.
+  expect(unknown).toContain("--catalog <api.json> for any other model")
+  // Nothing connected: say so, and how to rehearse anyway.
+  expect(cli("rehearse").err).toContain("none of the catalog's is connected here")
+  expect(cli("rehearse").err).toContain("--all takes every provider of the catalog")
   expect(cli("rehearse", "--config", "/nonexistent/opencode.json").err).toContain("config /nonexistent/opencode.json: no such file")
   expect(cli("rehearse", "--turns", "0")).toMatchObject({ code: 2 })
-  // Seven CLI processes one after another: a loaded two-core machine needs more than the default 5 s.
-}, 30_000)
+  // Ten CLI processes one after another: a loaded two-core machine needs more than the default 5 s.
+}, 40_000)
 
 test("unknown command and help", () => {
   expect(cli("frobnicate")).toMatchObject({ code: 2 })

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util"
 import { buildGroups, type GroupingResult } from "../grouping.ts"
 import type { Group } from "../types.ts"
 import { loadCatalog, loadConfig, loadConfigFile, openCodeCatalogPath, usageProblem } from "./inputs.ts"
-import { providersAsOpenCodeLoads, signedInProviders } from "./providers.ts"
+import { loadedProvidersNote, providersAsOpenCodeLoads, signedInProviders } from "./providers.ts"
 
 export const USAGE = `usage: combined-models groups [--catalog <api.json>] [--config <opencode.json>] [--all] [--json] [--explain <group-id>]
 
@@ -188,14 +188,7 @@ export async function run(args: string[]): Promise<number> {
   const connected = options.all ? undefined : { signedIn: await signedInProviders() }
   const loaded = providersAsOpenCodeLoads(catalog.value, file.value, { connected })
   for (const warning of loaded.warnings) console.error(`warning: ${warning}`)
-  if (connected) {
-    const ids = loaded.providers.map((provider) => provider.id)
-    console.error(
-      ids.length === 0
-        ? "providers: none of the catalog's is connected here (no key in its environment variables or the auth store, none defined in the config); --all groups every provider of the catalog"
-        : `providers OpenCode loads here: ${ids.join(", ")} (--all: every provider of the catalog)`,
-    )
-  }
+  if (connected) console.error(loadedProvidersNote(loaded.providers))
   const config = await loadConfig(options.config, loaded.providers.map((provider) => provider.id), file)
   if (!config.ok) {
     console.error(`combined-models groups: ${config.message}`)

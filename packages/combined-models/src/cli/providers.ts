@@ -104,6 +104,13 @@ const LOADER_ENV: Record<string, readonly string[]> = {
   "sap-ai-core": ["AICORE_SERVICE_KEY"],
 }
 
+/** What `groups` and `rehearse` say (on stderr) about the providers they took as OpenCode would load them. */
+export function loadedProvidersNote(providers: readonly CatalogProvider[]): string {
+  return providers.length === 0
+    ? "providers: none of the catalog's is connected here (no key in its environment variables or the auth store, none defined in the config); --all takes every provider of the catalog"
+    : `providers OpenCode loads here: ${providers.map((provider) => provider.id).join(", ")} (--all: every provider of the catalog)`
+}
+
 /** The providers with an entry in OpenCode's auth store (`$XDG_DATA_HOME/opencode/auth.json`); none when it is absent. */
 export async function signedInProviders(env: Record<string, string | undefined> = process.env): Promise<Set<string>> {
   const dataDir = env.XDG_DATA_HOME || join(env.HOME || homedir(), ".local", "share")

@@ -9,10 +9,13 @@ import { label } from "../label.ts"
 import { faults, type SimFault, type SimStep } from "../simulator/index.ts"
 import demoCatalog from "./demo-catalog.json" with { type: "json" }
 import { loadCatalog, loadConfig, loadConfigFile, usageProblem } from "./inputs.ts"
-import { providersAsOpenCodeLoads } from "./providers.ts"
+import { loadedProvidersNote, providersAsOpenCodeLoads, signedInProviders } from "./providers.ts"
 
-export const USAGE = `usage: combined-models rehearse [--config opencode.json] [--catalog api.json] [--model <group-id>]
+export const USAGE = `usage: combined-models rehearse [--config opencode.json] [--catalog api.json] [--model <group-id>] [--all]
                                [--fail <provider>=<fault>[,<fault>…]]… [--budget <provider>=<tokens>]… [--turns N]
+
+The members are the providers OpenCode would load here (a key in their environment variables or the auth store,
+defined in the config); --all takes every provider of the catalog.
 
 Faults, one per request the provider gets, in order:
   429, 429:<seconds>   rate limit, optionally with Retry-After
@@ -77,7 +80,7 @@ export function parseFault(word: string): SimStep | string {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let values: { config?: string; catalog?: string; model?: string; fail?: string[]; budget?: string[]; turns?: string; help?: boolean }
+  let values: { config?: string; catalog?: string; model?: string; fail?: string[]; budget?: string[]; turns?: string; all?: boolean; help?: boolean }
   try {
     values = parseArgs({
       args,
@@ -88,6 +91,7 @@ export async function run(args: string[]): Promise<number> {
         fail: { type: "string", multiple: true },
         budget: { type: "string", multiple: true },
         turns: { type: "string" },
+        all: { type: "boolean" },
         help: { type: "boolean" },
       },
     }).values
@@ -110,11 +114,14 @@ export async function run(args: string[]): Promise<number> {
   const file = await loadConfigFile(values.config)
   if (!file.ok) return fail(file.message)
   for (const note of file.warnings) console.error(note)
-  // The providers OpenCode would load for this config, as `groups` previews them.
-  const loaded = providersAsOpenCodeLoads(catalog.value, file.value)
+  // The providers OpenCode would load for this config, as `groups` previews them: a provider the user never set up
+  // (no key, no login, not in the config) is no member in OpenCode, so it is none here.
+  const connected = values.all ? undefined : { signedIn: await signedInProviders() }
+  const loaded = providersAsOpenCodeLoads(catalog.value, file.value, { connected })
   const config = await loadConfig(values.config, loaded.providers.map((provider) => provider.id), file)
   if (!config.ok) return fail(config.message)
   for (const warning of [...catalog.warnings, ...loaded.warnings, ...config.warnings]) console.error(`warning: ${warning}`)
+  if (connected) console.error(loadedProvidersNote(loaded.providers))
 
   const { groups } = buildGroups(loaded.providers, config.value)
   const group = values.model
@@ -122,11 +129,15 @@ export async function run(args: string[]): Promise<number> {
     : (groups.find((candidate) => candidate.id === "claude-sonnet-4-5") ?? groups[0])
   if (!group) {
     const known = groups.map((candidate) => candidate.id)
-    return fail(
-      values.model
-        ? `no combined model "${values.model}"; ${known.length ? `known: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", …" : ""}` : "the catalog and config produce none"}`
-        : "the catalog and config produce no combined model",
-    )
+    const knownText = known.length ? `known: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", …" : ""}` : "the catalog and config produce none"
+    // What would widen the search: a full catalog (the embedded one has three models), every provider (--all).
+    const wider = [
+      ...(values.model === undefined ? [] : [values.catalog === undefined
+        ? "without --catalog only an embedded slice of models.dev is played (Claude Sonnet 4.5, Claude Haiku 4.5, GPT-5 Mini): --catalog <api.json> for any other model"
+        : "combined-models groups --explain <id> says why a model is not combined"]),
+      ...(connected ? ["--all takes every provider of the catalog, not only the ones connected here"] : []),
+    ]
+    return fail(`${values.model ? `no combined model "${values.model}"; ${knownText}` : "the catalog and config produce no combined model"}\n${wider.map((line) => `  ${line}`).join("\n")}`)
   }
 
   const scripts = new Map<string, SimStep[]>()
@@ -180,7 +191,26 @@ export async function run(args: string[]): Promise<number> {
     messages = result.messages
   }
   out(`\nProvider health after the rehearsal:\n${describeHealth(stage.health, Date.now()).join("\n")}\n`)
+  // A fault the rehearsal never served changed nothing above: say so, rather than let it look played.
+  for (const line of unusedFaults(values.fail ?? [], (id) => ({ left: stage.sim.pending(id), requests: stage.sim.requests(id).length })))
+    out(`${line}\n`)
   return 0
+}
+
+/**
+ * Notes for `--fail` faults left unserved: a provider the rehearsal never sent a request (members before it answered
+ * every step), or one that got fewer requests than faults were queued for it.
+ */
+export function unusedFaults(specs: readonly string[], served: (providerID: string) => { left: number; requests: number }): string[] {
+  const providers = [...new Set(specs.map((spec) => spec.split("=")[0]!))]
+  return providers.flatMap((providerID) => {
+    const { left, requests } = served(providerID)
+    if (left === 0) return []
+    const flags = specs.filter((spec) => spec.split("=")[0] === providerID).map((spec) => `--fail ${spec}`).join(" ")
+    return requests === 0
+      ? [`note: ${flags} was not used: the rehearsal never sent ${providerID} a request (the members before it answered every step; more --turns or faults for them reach it)`]
+      : [`note: ${flags}: ${left} fault${left === 1 ? "" : "s"} not used (${providerID} got ${requests} request${requests === 1 ? "" : "s"})`]
+  })
 }
 
 /** How the listed order is used, by strategy. */
