@@ -1,0 +1,291 @@
+/**
+ * Routing and same-step failover for one OpenCode 2 process, on the engine's pure parts: grouping, config, classify,
+ * health and pick. OpenCode 2 resolves a step's model again for every attempt, so a combined model is routed by
+ * pointing its catalog entry at a member (`pointAt`) and reloading the catalog; the `retry` hook moves a failed step
+ * to the next healthy member and asks core for an immediate retry. The catalog is process-wide: every session of the
+ * process uses the member the group points at, so a switch is serialised and made only for a failure that cooled
+ * the member down for everyone anyway.
+ */
+import { createHash } from "node:crypto"
+import { homedir } from "node:os"
+import { join } from "node:path"
+import {
+  buildGroups,
+  classify,
+  createFileHealthStore,
+  defaultHealthPath,
+  DEFAULTS,
+  HealthRegistry,
+  pick,
+  resolveConfig,
+  switchNotice,
+  type ClassifiedError,
+  type ConfigProblem,
+  type FailureReason,
+  type Group,
+  type HealthView,
+  type MemberRef,
+  type ResolvedConfig,
+} from "combined-models"
+import type { ModelEditor, RetryEvent, V2Model } from "./api.ts"
+import { catalogFrom, pointAt, PROVIDER_ID } from "./catalog.ts"
+
+/** OpenCode 2's `error.type` where the engine's reading of the error itself says nothing more. */
+const REASON_OF_TYPE: Record<string, FailureReason> = {
+  "provider.rate-limit": "rate_limit",
+  "provider.quota": "quota",
+  "provider.internal": "server_error",
+  "provider.overloaded": "overloaded",
+  "provider.auth": "auth",
+  "provider.transport": "network",
+  "provider.timeout": "timeout",
+  "provider.invalid-request": "invalid_request",
+  "provider.context-overflow": "context_overflow",
+}
+
+export function stateDirectory(env: Record<string, string | undefined> = process.env): string {
+  return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state"), "opencode")
+}
+
+/** Who holds a member's credential: a cooldown for a refused key does not apply once the key changes. */
+function fingerprint(model: V2Model | undefined): string | undefined {
+  const key = model?.settings?.apiKey
+  return typeof key === "string" && key !== "" ? createHash("sha256").update(key).digest("hex").slice(0, 16) : undefined
+}
+
+/**
+ * Steps are kept per session and combined model: a session's title request (on the small model, also combined)
+ * runs beside its step, and the retry hook names only the session and the model.
+ */
+function stepKey(sessionID: string, groupID: string): string {
+  return `${sessionID}\u0000${groupID}`
+}
+
+/** One step of one session on a combined model: who was tried, who failed. */
+interface Step {
+  groupID: string
+  member: MemberRef
+  startedAt: number
+  failedProviders: string[]
+  /** The retry hook asked for another attempt: the next request of this session is that attempt, not a new step. */
+  retrying: boolean
+}
+
+export interface SwitchEvent {
+  sessionID: string
+  groupID: string
+  from: MemberRef
+  to: MemberRef
+  error: ClassifiedError
+  notice: string
+}
+
+export interface RouterOptions {
+  options: unknown
+  stateDir?: string
+  clock?: () => number
+  log?: (line: string) => void
+  /** Reloads OpenCode's model catalog (the model transform runs again). */
+  reload: () => Promise<unknown>
+}
+
+export class Router {
+  readonly config: ResolvedConfig
+  readonly problems: ConfigProblem[]
+  /** Bad options: no combined model is added and nothing is routed. */
+  readonly disabled: boolean
+  readonly health: HealthRegistry
+  readonly view: HealthView
+  groups = new Map<string, Group>()
+  /** The member each combined model's catalog entry points at now. */
+  readonly serving = new Map<string, MemberRef>()
+  /** Every connected model with its provider's settings merged in, by `provider/model`: what a member is sent as. */
+  private members = new Map<string, V2Model>()
+  private readonly steps = new Map<string, Step>()
+  /** Response headers of each session's latest failed response: `retry` gets no headers. */
+  private readonly failedHeaders = new Map<string, Headers>()
+  readonly switches: SwitchEvent[] = []
+  private chain: Promise<unknown> = Promise.resolve()
+  private readonly clock: () => number
+  private readonly log: (line: string) => void
+  private readonly reloadCatalog: () => Promise<unknown>
+
+  constructor(options: RouterOptions) {
+    this.clock = options.clock ?? Date.now
+    this.log = options.log ?? (() => {})
+    this.reloadCatalog = options.reload
+    const resolved = resolveConfig(options.options ?? {})
+    this.disabled = !resolved.ok
+    this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
+    this.config = resolved.ok ? resolved.config : DEFAULTS
+    const stateDir = options.stateDir ?? stateDirectory()
+    this.health = new HealthRegistry({
+      cooldowns: this.config.cooldowns,
+      clock: options.clock,
+      store: createFileHealthStore(defaultHealthPath(stateDir), { clock: options.clock }),
+    })
+    this.view = { cooldownOf: (member, now) => this.health.cooldownOf(member, now, { credential: this.credentialOf(member) }) }
+  }
+
+  private credentialOf(member: MemberRef): string | undefined {
+    return fingerprint(this.members.get(`${member.providerID}/${member.modelID}`))
+  }
+
+  /**
+   * The model transform: groups the connected providers' models and writes each combined model's entry, pointing at
+   * the member it serves from (kept while healthy, else the first healthy one in the user's order).
+   */
+  transform(editor: ModelEditor): void {
+    if (this.disabled || !this.config.enabled) return
+    const providers = catalogFrom(editor)
+    this.members = new Map()
+    for (const provider of providers)
+      for (const model of provider.models) {
+        const raw = editor.get(provider.id, model.modelID)
+        if (raw) this.members.set(`${provider.id}/${model.modelID}`, raw)
+      }
+    const { groups } = buildGroups(providers, this.config)
+    this.log(`combined-models: ${groups.length} combined models from ${providers.length} providers: ${groups.map((g) => `${g.id} [${g.members.map((m) => `${m.providerID}/${m.modelID}`).join(", ")}]`).join("; ")}`)
+    this.groups = new Map(groups.map((group) => [group.id, group]))
+    const now = this.clock()
+    for (const group of groups) {
+      const kept = this.serving.get(group.id)
+      const member = kept && this.usable(group, kept, now) ? kept : this.memberFor(group, now)
+      if (!member) continue
+      const source = editor.get(member.providerID, member.modelID)
+      if (!source) continue
+      const provider = editor.provider.get(member.providerID)?.provider
+      editor.update(PROVIDER_ID, group.id, (model) => pointAt(model, source, provider, group.name))
+      this.serving.set(group.id, member)
+    }
+    for (const id of [...this.serving.keys()]) if (!this.groups.has(id)) this.serving.delete(id)
+  }
+
+  /** A member still in the group and not cooling down. */
+  private usable(group: Group, member: MemberRef, now: number): boolean {
+    return group.members.some((m) => m.providerID === member.providerID && m.modelID === member.modelID) && !this.view.cooldownOf(member, now)
+  }
+
+  /** The member a group serves from now: the one it points at while that one is ready, else the first ready one. */
+  private memberFor(group: Group, now: number, failedProviders: readonly string[] = []): MemberRef | undefined {
+    const result = pick(group, this.view, this.config, { failedProviders }, { now })
+    if (result.kind === "none") return undefined
+    return { providerID: result.member.providerID, modelID: result.member.modelID }
+  }
+
+  /** Points a group at another member and reloads the catalog; changes are serialised (the catalog is process-wide). */
+  private switchTo(groupID: string, member: MemberRef): Promise<void> {
+    const run = this.chain.then(async () => {
+      const current = this.serving.get(groupID)
+      if (current && current.providerID === member.providerID && current.modelID === member.modelID) return
+      this.serving.set(groupID, member)
+      await this.reloadCatalog()
+    })
+    this.chain = run.catch(() => {})
+    return run
+  }
+
+  /** A request of a combined model is about to go out: a fresh step, or the attempt the retry hook asked for. */
+  onRequest(sessionID: string, groupID: string): void {
+    const group = this.groups.get(groupID)
+    const member = this.serving.get(groupID)
+    if (!group || !member) return
+    const key = stepKey(sessionID, groupID)
+    const step = this.steps.get(key)
+    if (step?.retrying && step.groupID === groupID) {
+      step.retrying = false
+      step.member = member
+      step.startedAt = this.clock()
+      return
+    }
+    this.steps.set(key, { groupID, member, startedAt: this.clock(), failedProviders: [], retrying: false })
+  }
+
+  /** A failed response's headers (Retry-After and the wire's own), for the retry hook that follows. */
+  onFailedResponse(sessionID: string, groupID: string, headers: Headers): void {
+    this.failedHeaders.set(stepKey(sessionID, groupID), headers)
+  }
+
+  /** The step's response finished as the provider ends a message. */
+  onServed(sessionID: string, groupID: string): void {
+    const key = stepKey(sessionID, groupID)
+    const step = this.steps.get(key)
+    if (!step || step.retrying) return
+    this.health.recordSuccess(step.member, { attemptStartedAt: step.startedAt, credential: this.credentialOf(step.member) })
+    this.steps.delete(key)
+  }
+
+  /** The engine's reading of the failure core hands the retry hook. */
+  classify(event: RetryEvent): ClassifiedError {
+    const key = stepKey(event.sessionID, event.model.id)
+    const headers = this.failedHeaders.get(key)
+    this.failedHeaders.delete(key)
+    const error = event.error ?? { type: "unknown", message: "" }
+    const classified = classify(
+      {
+        message: error.message,
+        ...(error.status !== undefined ? { statusCode: error.status } : {}),
+        ...(headers ? { responseHeaders: Object.fromEntries(headers.entries()) } : {}),
+        ...(error.response?.body !== undefined ? { responseBody: error.response.body } : {}),
+      },
+      { now: this.clock(), providerID: this.steps.get(key)?.member.providerID },
+    )
+    const byType = REASON_OF_TYPE[error.type]
+    const reading = classified.reason === "unknown" && byType ? { ...classified, reason: byType } : classified
+    if (reading.retryAfterMs === undefined && typeof error.retryAfterMs === "number" && error.retryAfterMs > 0)
+      return { ...reading, retryAfterMs: error.retryAfterMs }
+    return reading
+  }
+
+  /**
+   * The retry hook for a combined model: cool the failed member down, point the group at the next healthy member and
+   * retry at once. Failures that are no failover matter keep core's own decision.
+   */
+  async onRetry(event: RetryEvent): Promise<void> {
+    const groupID = event.model.id
+    const group = this.groups.get(groupID)
+    const step = this.steps.get(stepKey(event.sessionID, groupID))
+    if (!group || !step) return
+    const error = this.classify(event)
+    this.log(`combined-models: retry hook attempt ${event.attempt} on ${step.member.providerID}/${step.member.modelID}: ${event.error?.type} → ${error.reason}`)
+    if (!this.config.failoverOn.includes(error.reason)) {
+      this.log(`combined-models: ${step.member.providerID} failed (${error.reason}); not a failover matter, left to OpenCode`)
+      return
+    }
+    const entry = this.health.report(step.member, error, { attemptStartedAt: step.startedAt, credential: this.credentialOf(step.member) })
+    if (!step.failedProviders.includes(step.member.providerID)) step.failedProviders.push(step.member.providerID)
+    const now = this.clock()
+    const result = pick(group, this.view, this.config, { failedProviders: step.failedProviders }, { now })
+    if (result.kind === "member") {
+      const to = { providerID: result.member.providerID, modelID: result.member.modelID }
+      const notice = switchNotice(step.member, error, to, entry ? Math.max(0, entry.until - now) : undefined)
+      this.switches.push({ sessionID: event.sessionID, groupID, from: step.member, to, error, notice })
+      this.log(`combined-models: ${notice}`)
+      step.retrying = true
+      await this.switchTo(groupID, to)
+      event.decision = { retry: true, delay: 0 }
+      return
+    }
+    // Every member failed in this step or is cooling down: wait for the soonest one when that is short enough,
+    // else stop now with the error rather than sit out core's schedule on a provider known to be out.
+    if (result.kind === "wait" && result.until - now <= this.config.maxWaitMs) {
+      const to = { providerID: result.member.providerID, modelID: result.member.modelID }
+      step.retrying = true
+      step.failedProviders = []
+      await this.switchTo(groupID, to)
+      event.decision = { retry: true, delay: Math.max(0, result.until - now) }
+      return
+    }
+    this.log(`combined-models: every member of ${groupID} failed in this step; OpenCode shows the error`)
+    event.decision = { retry: false }
+  }
+
+  /** A fresh step found its group pointing at a member that is cooling now (another process cooled it): move on. */
+  async refresh(groupID: string): Promise<void> {
+    const group = this.groups.get(groupID)
+    const current = this.serving.get(groupID)
+    if (!group || !current) return
+    const preferred = this.memberFor(group, this.clock())
+    if (preferred && (preferred.providerID !== current.providerID || preferred.modelID !== current.modelID)) await this.switchTo(groupID, preferred)
+  }
+}

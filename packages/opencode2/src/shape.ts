@@ -1,0 +1,47 @@
+/**
+ * The start-up check: the context and hooks this plugin relies on are there, with the shapes the tests pin. On an
+ * OpenCode 2 release where one differs, the plugin says once what it found and stays out of the way.
+ */
+export const HOOKS = ["model.request", "http.response", "retry"] as const
+
+export function shapeProblems(ctx: unknown): string[] {
+  const problems: string[] = []
+  const record = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
+  if (!record(ctx)) return ["the plugin context is not an object"]
+  const fn = (path: string, value: unknown) => {
+    if (typeof value !== "function") problems.push(`${path} is ${value === undefined ? "missing" : `a ${typeof value}`}, expected a function`)
+  }
+  const session = ctx.session
+  if (!record(session)) problems.push("ctx.session is missing")
+  else fn("ctx.session.hook", session.hook)
+  const provider = ctx.provider
+  if (!record(provider)) problems.push("ctx.provider is missing")
+  else {
+    fn("ctx.provider.transform", provider.transform)
+    fn("ctx.provider.reload", provider.reload)
+  }
+  const model = ctx.model
+  if (!record(model)) problems.push("ctx.model is missing")
+  else {
+    fn("ctx.model.transform", model.transform)
+    fn("ctx.model.reload", model.reload)
+  }
+  return problems
+}
+
+/** The model editor as `ctx.model.transform` hands it: checked on first use, before anything is written. */
+export function modelEditorProblems(editor: unknown): string[] {
+  if (typeof editor !== "object" || editor === null) return ["the model editor is not an object"]
+  const e = editor as Record<string, unknown>
+  const problems: string[] = []
+  for (const key of ["list", "get", "update"]) if (typeof e[key] !== "function") problems.push(`model editor .${key} is not a function`)
+  const provider = e.provider as Record<string, unknown> | undefined
+  if (typeof provider?.get !== "function") problems.push("model editor .provider.get is not a function")
+  return problems
+}
+
+/** The provider editor as `ctx.provider.transform` hands it. */
+export function providerEditorProblems(editor: unknown): string[] {
+  if (typeof editor !== "object" || editor === null) return ["the provider editor is not an object"]
+  return typeof (editor as Record<string, unknown>).add === "function" ? [] : ["provider editor .add is not a function"]
+}
