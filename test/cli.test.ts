@@ -27,6 +27,13 @@ test("demo: a live failover through real AI SDK clients, each tool run once", ()
   const { code, out } = cli("demo")
   expect(code).toBe(0)
   expect(out).toContain("anthropic rate-limited, retry in 30 s → github-copilot")
+  // A key to the symbols before the first turn; the cause (✗) comes before the switch it led to (↪).
+  expect(out).toContain("\nkey: → step sent · ✗ failure (the cause) · ↪ failover's move · ⚙ tool call · ✓ done · [replay] ")
+  expect(out.indexOf("key: ")).toBeLessThan(out.indexOf("▶ turn 1"))
+  expect(out).toMatch(/\n {2}✗ anthropic rate-limited \[429\]: [^\n]*\n {2}↪ anthropic rate-limited, retry in 30 s → github-copilot\n/)
+  expect(out).toMatch(/\n {2}✗ amazon-bedrock [^\n]*\n {2}↪ amazon-bedrock [^\n]*→ openrouter\n/)
+  // Turn 3: the step after the tool is replayed; the turn goes on from the tool's result.
+  expect(out).toContain("the next step, Bedrock is overloaded (503 ServiceUnavailableException): that step is replayed on the next provider and the turn goes on from the tool's result")
   expect(out).toContain("→ Claude Sonnet 4.5 (github-copilot) [replay]: It sends your request to the first healthy provider")
   expect(out).toContain("github-copilot could not be reached, retrying in 0.5 s")
   expect(out).toContain("→ amazon-bedrock")
@@ -66,7 +73,7 @@ test("rehearse: only the providers OpenCode would load are members; a fault neve
   expect(code, err).toBe(0)
   // Bedrock and OpenRouter are in the catalog, but this machine never set them up: no member, no switch to them.
   expect(out).not.toContain("amazon-bedrock")
-  expect(out).toContain("members in priority order:\n  anthropic/claude-sonnet-4-5\n  anthropic/claude-sonnet-4-5-20250929\n  github-copilot/claude-sonnet-4.5\n\n")
+  expect(out).toContain("members in priority order:\n  anthropic/claude-sonnet-4-5\n  anthropic/claude-sonnet-4-5-20250929\n  github-copilot/claude-sonnet-4.5\nkey: → step sent")
   expect(err).toContain("providers OpenCode loads here: anthropic, github-copilot (--all: every provider of the catalog)")
   expect(out).toContain("note: --fail github-copilot=ok,500: 1 fault not used (github-copilot got 1 request)")
   expect(cliWith(keys, "rehearse", "--config", config, "--fail", "github-copilot=429", "--turns", "1").out).toContain(

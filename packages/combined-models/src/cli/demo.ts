@@ -6,7 +6,7 @@ import { tool, type ModelMessage } from "ai"
 import { z } from "zod"
 import { fromModelsDev } from "../catalog.ts"
 import { resolveConfig } from "../config.ts"
-import { describeEvent, describeHealth, startRehearsal } from "../driver/rehearsal.ts"
+import { describeEvent, describeHealth, EVENT_KEY, startRehearsal } from "../driver/rehearsal.ts"
 import { buildGroups } from "../grouping.ts"
 import { label } from "../label.ts"
 import { faults, type SimStep } from "../simulator/index.ts"
@@ -45,7 +45,9 @@ export const DEMO_TURNS: DemoTurn[] = [
     },
   },
   {
-    title: "a tool runs, then Bedrock is overloaded (503 ServiceUnavailableException): the turn continues from the tool result",
+    title:
+      "a tool runs; the next step, Bedrock is overloaded (503 ServiceUnavailableException): that step is replayed on " +
+      "the next provider and the turn goes on from the tool's result (the tool does not run again)",
     prompt: "Read the README and summarise it.",
     script: {
       "amazon-bedrock": [
@@ -74,6 +76,7 @@ export async function run(args: string[]): Promise<number> {
   const out = (text: string) => process.stdout.write(text)
   out(`Combined model: ${group.name}\n`)
   for (const member of group.members) out(`  ${member.providerID}/${member.modelID}\n`)
+  out(`${EVENT_KEY}\n`)
 
   await using stage = await startRehearsal({ groups, config })
   const session = stage.session(group.id)

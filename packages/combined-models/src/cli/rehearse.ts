@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util"
 import { buildGroups } from "../grouping.ts"
-import { describeEvent, describeHealth, startRehearsal } from "../driver/rehearsal.ts"
+import { describeEvent, describeHealth, EVENT_KEY, startRehearsal } from "../driver/rehearsal.ts"
 import { label } from "../label.ts"
 import { faults, type SimFault, type SimStep } from "../simulator/index.ts"
 import demoCatalog from "./demo-catalog.json" with { type: "json" }
@@ -169,6 +169,7 @@ export async function run(args: string[]): Promise<number> {
   const out = (text: string) => process.stdout.write(text)
   out(`${group.name} (${group.id}), members in ${STRATEGY_ORDER[group.strategy ?? "priority"]}:\n`)
   for (const member of group.members) out(`  ${member.providerID}/${member.modelID}\n`)
+  out(`${EVENT_KEY}\n`)
   const accounts = config.value.accounts
 
   await using stage = await startRehearsal({ groups: [group], config: config.value, providerOf: (id) => accounts[id]?.provider })

@@ -189,7 +189,19 @@ export class CombinedSession {
     const toolResultParts: Extract<ModelMessage, { role: "tool" }>["content"] = []
     let responseMessages: ModelMessage[] = []
 
-    const edge = new StepEdge({ member, feed, attemptOpen: () => this.state.attempt !== undefined, clock: this.clock })
+    // The cause before what was decided about it: the failure is told when the edge feeds it to the machine, before
+    // the decisions (a switch, a retry) that feeding emits.
+    let failureTold = false
+    const tellFailure = (error: ClassifiedError) => {
+      if (failureTold) return
+      failureTold = true
+      options.onEvent?.({ type: "failure", member, error, detectedAt })
+    }
+    const edgeFeed = (event: FailoverEvent) => {
+      if (event.type === "step_failed") tellFailure(event.error)
+      return feed(event)
+    }
+    const edge = new StepEdge({ member, feed: edgeFeed, attemptOpen: () => this.state.attempt !== undefined, clock: this.clock })
     edge.start({ fresh: true })
     try {
       const result = streamText({
@@ -259,7 +271,7 @@ export class CombinedSession {
       return { outcome: "aborted" as const, text, toolCalls, responseMessages, partialMessages: [], actions }
     }
     const { error, actions } = edge.fail(failure, { abortSignal: controller.signal })
-    options.onEvent?.({ type: "failure", member, error, detectedAt })
+    tellFailure(error)
     return {
       outcome: "failed" as const,
       text,

@@ -134,6 +134,11 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
   return { sim, health, limits, model, session, stop, [Symbol.asyncDispose]: stop }
 }
 
+/** The symbols `describeEvent` prints, in one line: printed before a demo or rehearsal plays. */
+export const EVENT_KEY =
+  "key: → step sent · ✗ failure (the cause) · ↪ failover's move · ⚙ tool call · ✓ done · " +
+  "[replay] step sent again from its start · [continue] step goes on from its tools' results"
+
 /** One line per thing worth seeing, for the demo and `rehearse`. Text deltas are returned bare for live printing. */
 export function describeEvent(event: DriverEvent, group: Pick<Group, "name">): string | undefined {
   switch (event.type) {
