@@ -18,18 +18,22 @@
  * Decisions worth knowing:
  * - 504 and Cloudflare's 524 are `timeout`: the provider's gateway gave up waiting for the model, which is the same
  *   event as our own first-byte timeout, and it calls for the same remedy. `statusCode` still says which it was.
- * - 403 is `auth`, except when the body says quota, rate limit or content moderation, and except GitHub Copilot:
- *   Copilot answers 403 ("Forbidden", "Access to this endpoint is forbidden") intermittently for minutes at a time
- *   and re-authenticating does not help, so a Copilot 403 that does not name a credential or licence problem is read
- *   as `rate_limit` (short cooldown, the provider is tried again later) instead of `auth` (out until re-login).
+ * - 403 is `auth`, except when the body says quota, rate limit or content moderation (and except where a wire says
+ *   otherwise: GitHub Copilot's transient 403, Bedrock's refusal of one model).
+ * - Each failure also says how far it reaches (`scope`: the request, this model at this provider, the credential, the
+ *   endpoint): the reason's default (`DEFAULT_SCOPE`), narrowed by the wire's own reader (`wires/`, after the generic
+ *   ladder, so the ladder names no provider) or by what a typed source knows (a key that never loaded).
  * Layout: this module weighs the evidence (`pickReason`, `decide`) and writes the message; `classify/` reads it:
  * `unwrap` (RetryError, causes, stream parts), `evidence` (one shape per layer, bodies), `vocabulary` (codes and
  * phrases by reason), `waits` (Retry-After, reset headers, waits in bodies), `abort`, `read`; and `wires/` holds each
  * wire's own error shapes, read through zod schemas (Anthropic's billing body, Bedrock's stream exceptions, Gemini's
  * error body, OpenAI's `response.failed`).
  *
- * - `quota` means "will not clear for a long while": a quota/credit/billing code or phrase, HTTP 402, a rate limit
- *   stated per day or per month, or a 429 whose wait is at least `QUOTA_MIN_WAIT_MS`.
+ * - `quota` means "will not clear for a long while": a quota/credit/billing code or phrase, HTTP 402, or a rate limit
+ *   stated per day or per month. A 429 with a long Retry-After stays `rate_limit` (with that wait): it says when, not
+ *   that the account ran out.
+ * - `model_unavailable`: the provider does not serve this model to this account (Copilot's `model_not_supported`, a
+ *   404 naming the model, Bedrock's access refusal for one model): another provider of it may.
  */
 import { abortMessage, asTimeout, classifyAbortSignal, isAbort } from "./classify/abort.ts"
 import { unwrap } from "./classify/unwrap.ts"
@@ -45,10 +49,10 @@ import {
 import {
   AUTH_CODES,
   AUTH_PHRASES,
-  COPILOT_LASTING_403,
   INVALID_CODES,
   LONG_WINDOW_PHRASES,
-  LONG_WINDOW_QUOTA_ID,
+  MODEL_UNAVAILABLE_CODES,
+  MODEL_UNAVAILABLE_PHRASES,
   MODERATION_CODES,
   MODERATION_PHRASES,
   NETWORK_PHRASES,
@@ -70,10 +74,10 @@ import {
 import { QUOTA_MIN_WAIT_MS, quotaWait, waitOf } from "./classify/waits.ts"
 import { BODY_SCAN_LIMIT, MESSAGE_LENGTH, isObject, read } from "./classify/read.ts"
 import { StreamTruncatedError } from "./errors.ts"
-import { isAnthropicBillingFailure } from "./wires/anthropic.ts"
+import { WIRE_READERS, type FailureFacts, type WireReading } from "./wires/index.ts"
 import { redact } from "./redact.ts"
 import { refusesThinkingSignature } from "./wires/thinking.ts"
-import type { ClassifiedError, FailureReason } from "./types.ts"
+import { DEFAULT_SCOPE, type ClassifiedError, type FailureReason, type FailureScope } from "./types.ts"
 
 export { QUOTA_MIN_WAIT_MS }
 
@@ -82,7 +86,7 @@ export interface ClassifyContext {
   now?: number
   /** The request's signal: once aborted, its reason tells a user abort from a timeout, whatever was thrown. */
   abortSignal?: AbortSignal
-  /** Provider the failed request went to; enables provider-specific readings (GitHub Copilot's 403). */
+  /** Provider the failed request went to; lets each wire read its own bodies (GitHub Copilot's 403). */
   providerID?: string
 }
 
@@ -93,11 +97,16 @@ export function classify(error: unknown, context: ClassifyContext = {}): Classif
     return classifyUnchecked(error, context)
   } catch {
     // Exotic inputs (throwing getters, revoked proxies) must not turn error handling into a second failure.
-    return { reason: "unknown", message: "Unreadable error" }
+    return { reason: "unknown", scope: "model", message: "Unreadable error" }
   }
 }
 
 function classifyUnchecked(error: unknown, context: ClassifyContext): ClassifiedError {
+  const classified = readFailure(error, context)
+  return classified.scope ? classified : { ...classified, scope: DEFAULT_SCOPE[classified.reason] }
+}
+
+function readFailure(error: unknown, context: ClassifyContext): ClassifiedError {
   const now = context.now ?? Date.now()
   const fromSignal = classifyAbortSignal(context.abortSignal)
   if (fromSignal) return fromSignal
@@ -126,17 +135,15 @@ function classifyUnchecked(error: unknown, context: ClassifyContext): Classified
 // Decision
 
 function decide(evidence: Evidence, context: ClassifyContext, now: number): ClassifiedError | undefined {
-  const picked = pickReason(evidence, context)
-  if (!picked) return undefined
+  const generic = pickReason(evidence)
+  if (!generic) return undefined
+  const picked = { ...generic, ...wireReading(evidence, context, generic.reason) }
   let { reason } = picked
   const wait = waitOf(evidence, reason, now)
-  if (
-    reason === "rate_limit" &&
-    (LONG_WINDOW_PHRASES.test(scanText(evidence)) || (wait !== undefined && wait >= QUOTA_MIN_WAIT_MS))
-  ) {
-    reason = "quota"
-  }
-  const result: ClassifiedError = { reason, message: messageFor(evidence, reason, picked.note) }
+  // A limit stated per day or month does not clear in minutes: quota, still as far as the rate limit reached. A long
+  // Retry-After alone does not make one: that is a rate limit with a long wait, and is named so.
+  if (reason === "rate_limit" && LONG_WINDOW_PHRASES.test(scanText(evidence))) reason = "quota"
+  const result: ClassifiedError = { reason, scope: picked.scope ?? genericScope(picked.reason, evidence), message: messageFor(evidence, reason, picked.note) }
   if (evidence.status !== undefined) result.statusCode = evidence.status
   const code = reportedCode(evidence)
   if (code !== undefined) result.code = code
@@ -156,12 +163,44 @@ function decide(evidence: Evidence, context: ClassifyContext, now: number): Clas
 
 const NO_WAIT_REASONS = new Set<FailureReason>(["aborted", "context_overflow", "invalid_request"])
 
-interface Pick {
+interface Pick extends WireReading {
   reason: FailureReason
-  note?: "copilot_403"
 }
 
-function pickReason(evidence: Evidence, context: ClassifyContext): Pick | undefined {
+/** The first answer of the wire readers (`wires/`) for this failure, which may narrow the generic reading. */
+function wireReading(evidence: Evidence, context: ClassifyContext, reason: FailureReason): WireReading | undefined {
+  const facts: FailureFacts = {
+    status: evidence.status,
+    headers: evidence.headers,
+    body: evidence.body,
+    codes: new Set(evidence.codes.map((code) => code.toLowerCase())),
+    quotaIds: evidence.quotaIds,
+    text: scanText(evidence),
+    providerID: context.providerID,
+    url: evidence.url,
+    reason,
+  }
+  for (const read of WIRE_READERS) {
+    const reading = read(facts)
+    if (reading) return reading
+  }
+  return undefined
+}
+
+/**
+ * The reach of a failure no wire spoke for: what the evidence itself says (a typed source such as a key that never
+ * loaded, a socket that never connected, a gateway's status), else the reason's default.
+ */
+function genericScope(reason: FailureReason, evidence: Evidence): FailureScope {
+  if (evidence.scope) return evidence.scope
+  if (evidence.networkCode && reason === "network") return "endpoint"
+  // 502, 503 and 504 are the gateway's words about the service behind it, not about one model.
+  if ((reason === "server_error" || reason === "timeout") && (evidence.status === 502 || evidence.status === 503 || evidence.status === 504))
+    return "endpoint"
+  return DEFAULT_SCOPE[reason]
+}
+
+function pickReason(evidence: Evidence): Pick | undefined {
   const { status, hint } = evidence
   if (hint?.strong) return { reason: hint.reason }
   if (evidence.networkCode) {
@@ -176,16 +215,10 @@ function pickReason(evidence: Evidence, context: ClassifyContext): Pick | undefi
 
   if (status === 401) return { reason: "auth" }
 
-  // Gemini says "You exceeded your current quota" for per-minute limits too; the quota id tells the window.
-  if (codes.has("resource_exhausted")) {
-    const daily = evidence.quotaIds.some((id) => LONG_WINDOW_QUOTA_ID.test(id))
-    return { reason: daily ? "quota" : "rate_limit" }
-  }
   // A phrase never overrides a status it contradicts: "budget exceeded" on a 400 is a refused request, not a
-  // provider-wide quota. Only the wire's own billing body (Anthropic's 400) says quota at 400.
+  // provider-wide quota. Only a wire's own body says quota at 400 (Anthropic's credit balance, `wires/anthropic.ts`).
   const quotaStatus = noStatus || status === 402 || status === 403 || status === 429
-  if (status === 402 || hasCode(QUOTA_CODES) || (quotaStatus && says(QUOTA_PHRASES)) || (status === 400 && isAnthropicBillingFailure(evidence.body)))
-    return { reason: "quota" }
+  if (status === 402 || hasCode(QUOTA_CODES) || (quotaStatus && says(QUOTA_PHRASES))) return { reason: "quota" }
 
   if (status === 413 || hasCode(OVERFLOW_CODES)) return { reason: "context_overflow" }
   const overflowPossible = status === undefined || status === 400 || status === 422 || status >= 500
@@ -196,9 +229,6 @@ function pickReason(evidence: Evidence, context: ClassifyContext): Pick | undefi
 
   if (status === 403) {
     if (hasCode(MODERATION_CODES) || says(MODERATION_PHRASES)) return { reason: "invalid_request" }
-    if (isCopilot(context.providerID, evidence.url) && !COPILOT_LASTING_403.test(text)) {
-      return { reason: "rate_limit", note: "copilot_403" }
-    }
     return { reason: "auth" }
   }
   if (hasCode(AUTH_CODES) || (noStatus && says(AUTH_PHRASES))) return { reason: "auth" }
@@ -216,6 +246,11 @@ function pickReason(evidence: Evidence, context: ClassifyContext): Pick | undefi
   if (noStatus && says(NETWORK_PHRASES)) return { reason: "network" }
 
   if (hasCode(MODERATION_CODES) || (noStatus && says(MODERATION_PHRASES))) return { reason: "invalid_request" }
+  // The provider does not serve this model (to this account): another provider of it may. Its code at 400, or a 404
+  // or 410 that names the model; a bare 404 (a wrong base URL) stays a refused request.
+  const modelStatus = noStatus || status === 400 || status === 404 || status === 410 || status === 422
+  if (modelStatus && hasCode(MODEL_UNAVAILABLE_CODES)) return { reason: "model_unavailable" }
+  if ((status === 404 || status === 410) && says(MODEL_UNAVAILABLE_PHRASES)) return { reason: "model_unavailable" }
   if ((status !== undefined && status >= 400) || hasCode(INVALID_CODES)) return { reason: "invalid_request" }
 
   if (hint) return { reason: hint.reason }
@@ -228,17 +263,6 @@ function isContextOverflowText(text: string): boolean {
   return (
     OVERFLOW_PHRASES.some((pattern) => pattern.test(text)) || /^4(?:00|13)\s*(?:status code)?\s*\(no body\)/i.test(text)
   )
-}
-
-function isCopilot(providerID: string | undefined, url: string | undefined): boolean {
-  if (providerID?.includes("github-copilot")) return true
-  if (!url) return false
-  try {
-    const host = new URL(url).hostname
-    return host === "githubcopilot.com" || host.endsWith(".githubcopilot.com")
-  } catch {
-    return false
-  }
 }
 
 /** Everything a phrase may be found in: the message, the body's message and the raw body, bounded. */
@@ -263,13 +287,14 @@ const DEFAULT_MESSAGES: Record<FailureReason, string> = {
   network: "Network error",
   timeout: "Timed out",
   auth: "Authentication failed",
+  model_unavailable: "The provider does not serve this model",
   context_overflow: "Input exceeds the model's context window",
   invalid_request: "Invalid request",
   aborted: "Aborted",
   unknown: "Unknown error",
 }
 
-function messageFor(evidence: Evidence, reason: FailureReason, note: Pick["note"]): string {
+function messageFor(evidence: Evidence, reason: FailureReason, note: WireReading["note"]): string {
   let text = bodyMessage(evidence.body) ?? readableMessage(evidence.message)
   if (evidence.networkCode && text && !text.includes(evidence.networkCode)) text = `${text} (${evidence.networkCode})`
   if (!text && evidence.networkCode) text = `Connection failed (${evidence.networkCode})`

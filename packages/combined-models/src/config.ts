@@ -299,6 +299,9 @@ export const DEFAULT_COOLDOWNS: Record<CooldownReason, number> = {
   // Bounded: a token that expired, or a key fixed where this process cannot see it, must not shut a provider out for
   // ever. A changed credential ends it at once (the entry carries the failed credential's fingerprint).
   auth: 3_600_000,
+  // A provider that does not serve this model to this account (not on the plan, not enabled, retired): the plan does not
+  // change in a minute, so as long as a quota; a changed credential ends it at once.
+  model_unavailable: 6 * 3_600_000,
   unknown: 30_000,
 }
 
@@ -310,6 +313,7 @@ export const DEFAULT_FAILOVER_ON: FailureReason[] = [
   "network",
   "timeout",
   "auth",
+  "model_unavailable",
 ]
 
 export const DEFAULTS: ResolvedConfig = {

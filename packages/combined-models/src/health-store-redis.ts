@@ -22,7 +22,8 @@
  * entries, and their messages, stay on the machine. They still count here: `load` is the file and the mirror merged,
  * so a cooldown another process of this machine wrote to the file is honoured at once, Redis or not.
  *
- * Stored: one key per cooldown, `<prefix>:cd:<provider>|<model>` (URI-encoded), whose value is the entry as the file
+ * Stored: one key per cooldown, `<prefix>:cd:<provider>|<slot>` (URI-encoded; the slot is the model id, `*@<fingerprint>`
+ * for a credential's, `@endpoint`: `entrySlot`), whose value is the entry as the file
  * holds it (ids, reason, times, a redacted one-line message, a credential fingerprint, never a secret) and whose TTL
  * is its end; changes are published on `<prefix>:changes`.
  *
@@ -32,7 +33,17 @@
  */
 import { RedisClient } from "bun"
 import type { CooldownEntry } from "./health.ts"
-import { entryKey, matchesForgetRule, mergeEntries, parseStoredEntry, type ForgetRule, type HealthStore, type SaveOptions } from "./health-store.ts"
+import {
+  entryKey,
+  entrySlot,
+  matchesForgetRule,
+  mergeEntries,
+  parseStoredEntry,
+  slotKey,
+  type ForgetRule,
+  type HealthStore,
+  type SaveOptions,
+} from "./health-store.ts"
 
 export interface RedisHealthStoreOptions {
   url: string
@@ -181,8 +192,8 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
   const localReadIntervalMs = options.localReadIntervalMs ?? 250
   const where = describeRedisUrl(options.url)
 
-  const redisKey = (entry: { providerID: string; modelID: string }) =>
-    `${keyPrefix}${encodeURIComponent(entry.providerID)}|${encodeURIComponent(entry.modelID)}`
+  const redisKey = (entry: Pick<CooldownEntry, "providerID" | "modelID" | "scope" | "credential">) => slotRedisKey(entry.providerID, entrySlot(entry))
+  const slotRedisKey = (providerID: string, slot: string) => `${keyPrefix}${encodeURIComponent(providerID)}|${encodeURIComponent(slot)}`
 
   /** What Redis holds, by entry key, as last seen. */
   let mirror = new Map<string, CooldownEntry>()
@@ -289,11 +300,11 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     const value = message.slice(newline + 1)
     const deleted = value.startsWith("-")
     const entry = parseValue(deleted ? value.slice(1) : value)
-    const [provider, model] = key.slice(keyPrefix.length).split("|")
-    if (provider === undefined || model === undefined) return
+    const [provider, slot] = key.slice(keyPrefix.length).split("|")
+    if (provider === undefined || slot === undefined) return
     let id: string
     try {
-      id = entryKey({ providerID: decodeURIComponent(provider), modelID: decodeURIComponent(model) })
+      id = slotKey(decodeURIComponent(provider), decodeURIComponent(slot))
     } catch {
       return
     }
@@ -390,10 +401,11 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     }
   }
 
-  /** The keys a forget rule can touch: one key for a model's, a provider's keys for a provider's, else every key. */
+  /** The keys a forget rule can touch: one key for one slot or model, a provider's keys for a provider's, else every key. */
   const keysOf = (rule: ForgetRule): Promise<string[]> => {
-    if (rule.providerID !== undefined && rule.modelID !== undefined)
-      return Promise.resolve([redisKey({ providerID: rule.providerID, modelID: rule.modelID })])
+    if (rule.providerID !== undefined && rule.slot !== undefined) return Promise.resolve([slotRedisKey(rule.providerID, rule.slot)])
+    if (rule.providerID !== undefined && rule.modelID !== undefined && rule.modelID !== "*")
+      return Promise.resolve([slotRedisKey(rule.providerID, rule.modelID)])
     if (rule.providerID !== undefined) return scanKeys(`${globEscape(`${keyPrefix}${encodeURIComponent(rule.providerID)}|`)}*`)
     return scanKeys()
   }
@@ -411,7 +423,7 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     // Most processes never held it in their file: no locked write for nothing.
     if (!local.some((entry) => entryKey(entry) === id && entry.since <= cleared.since)) return
     try {
-      options.local.save([], { forget: [{ providerID: cleared.providerID, modelID: cleared.modelID, sinceAtMost: cleared.since }] })
+      options.local.save([], { forget: [{ providerID: cleared.providerID, slot: entrySlot(cleared), sinceAtMost: cleared.since }] })
     } catch {
       // The file reports its own problems; Redis holds the truth while it is reachable.
     } finally {

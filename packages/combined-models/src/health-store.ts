@@ -2,7 +2,9 @@
  * Where cooldowns outlive a process and cross between processes: several OpenCode processes (TUI, `opencode run`,
  * the server) share one small JSON file, so a rate limit seen by one is skipped by all.
  *
- * File format: `{ "version": 1, "entries": [CooldownEntry…] }`, with `until: null` for Infinity (JSON has none).
+ * File format: `{ "version": 1, "entries": [CooldownEntry…] }`, with `until: null` for Infinity (JSON has none). An
+ * entry without `scope` (written before cooldowns were scoped) reads as its reach was then: `modelID` "*" is the
+ * credential's (auth and quota were the only provider-wide reasons), anything else the member's.
  * Anything else on disk (missing, empty, truncated, not JSON, another version, another shape) reads as "no
  * cooldowns" plus a reason in `problem`: health is advisory, a bad file must never stop a request.
  */
@@ -18,7 +20,7 @@ import {
   writeSync,
 } from "node:fs"
 import { dirname, join } from "node:path"
-import type { CooldownEntry } from "./health.ts"
+import type { CooldownEntry, CooldownScope } from "./health.ts"
 import { FileLockTimeoutError, withFileLock, type FileLockOptions } from "./file-lock.ts"
 import { FAILURE_REASONS, type FailureReason } from "./types.ts"
 
@@ -31,7 +33,11 @@ export const HEALTH_FILE_VERSION = 1
 export interface ForgetRule {
   providerID?: string
   modelID?: string
+  /** Exactly this entry of the provider (its `entrySlot`): a success lifts the entries it proves wrong, no others. */
+  slot?: string
   reasons?: readonly FailureReason[]
+  /** Only entries a credential change ends: the credential's own, and any that carries a credential fingerprint. */
+  credentialBound?: boolean
   /** Only entries whose `since` is at or before this (epoch ms). */
   sinceAtMost: number
 }
@@ -63,15 +69,37 @@ export function defaultHealthPath(stateDir: string): string {
   return join(stateDir, "combined-models", "health.json")
 }
 
-/** One cooldown per provider+model ("*" for provider-wide). */
-export function entryKey(entry: { providerID: string; modelID: string }): string {
+/** What a stored entry reaches: its `scope`, or for an entry from before scopes, what its `modelID` said then. */
+export function entryScope(entry: Pick<CooldownEntry, "modelID" | "scope">): CooldownScope {
+  return entry.scope ?? (entry.modelID === "*" ? "credential" : "model")
+}
+
+/**
+ * Where an entry sits among its provider's: the model id for a member's, `*@<fingerprint>` for a credential's (`*` when
+ * the credential was not known), `@endpoint` for the endpoint's. Two credentials of one provider cool apart.
+ */
+export function entrySlot(entry: Pick<CooldownEntry, "modelID" | "scope" | "credential">): string {
+  const scope = entryScope(entry)
+  if (scope === "model") return entry.modelID
+  if (scope === "endpoint") return "@endpoint"
+  return entry.credential ? `*@${entry.credential}` : "*"
+}
+
+/** One cooldown per provider and slot (see `entrySlot`). */
+export function entryKey(entry: Pick<CooldownEntry, "providerID" | "modelID" | "scope" | "credential">): string {
+  return slotKey(entry.providerID, entrySlot(entry))
+}
+
+export function slotKey(providerID: string, slot: string): string {
   // NUL cannot appear in ids that came through JSON config or URLs; model ids do contain "/" and ":".
-  return `${entry.providerID}\u0000${entry.modelID}`
+  return `${providerID}\u0000${slot}`
 }
 
 export function matchesForgetRule(entry: CooldownEntry, rule: ForgetRule): boolean {
   if (rule.providerID !== undefined && entry.providerID !== rule.providerID) return false
   if (rule.modelID !== undefined && entry.modelID !== rule.modelID) return false
+  if (rule.slot !== undefined && entrySlot(entry) !== rule.slot) return false
+  if (rule.credentialBound && entryScope(entry) !== "credential" && entry.credential === undefined) return false
   if (rule.reasons !== undefined && !rule.reasons.includes(entry.reason)) return false
   return entry.since <= rule.sinceAtMost
 }
@@ -115,6 +143,7 @@ export function mergeEntries(
 }
 
 const REASONS: ReadonlySet<string> = new Set(FAILURE_REASONS)
+const STORED_SCOPES: ReadonlySet<string> = new Set(["model", "credential", "endpoint"])
 /** What a stored fingerprint looks like (hex of a hash); anything else is dropped rather than trusted. */
 const CREDENTIAL_FINGERPRINT = /^[0-9a-f]{8,64}$/
 
@@ -122,7 +151,7 @@ const CREDENTIAL_FINGERPRINT = /^[0-9a-f]{8,64}$/
 export function parseStoredEntry(raw: unknown): CooldownEntry | undefined {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined
   const value = raw as Record<string, unknown>
-  const { providerID, modelID, reason, since, until, failures, message, statusCode, credential } = value
+  const { providerID, modelID, reason, since, until, failures, message, statusCode, credential, scope } = value
   if (typeof providerID !== "string" || providerID === "") return undefined
   if (typeof modelID !== "string" || modelID === "") return undefined
   if (typeof reason !== "string" || !REASONS.has(reason)) return undefined
@@ -141,6 +170,9 @@ export function parseStoredEntry(raw: unknown): CooldownEntry | undefined {
   }
   if (typeof statusCode === "number" && Number.isInteger(statusCode)) entry.statusCode = statusCode
   if (typeof credential === "string" && CREDENTIAL_FINGERPRINT.test(credential)) entry.credential = credential
+  // Without a scope (an older writer's) or with one this version does not know, `entryScope` reads what `modelID`
+  // said before scopes. A provider-wide scope on one model's entry is damage: it stays that member's.
+  if (typeof scope === "string" && STORED_SCOPES.has(scope) && (scope === "model" || modelID === "*")) entry.scope = scope as CooldownScope
   return Object.freeze(entry)
 }
 

@@ -3,8 +3,10 @@
  * that just rate-limited one session is skipped by the others before they send anything.
  *
  * Decisions (see design/failover.md, "Decisions the engine makes"):
- * - Scope: auth and quota belong to the account, so they cool the whole provider (modelID "*"); everything else cools
- *   the provider+model that failed.
+ * - Scope: the classification says how far a failure reaches (`scope`, see types.ts) and that is what cools: the
+ *   member (`provider/model`), the credential (`provider/*@fingerprint`: every model this key reaches) or the endpoint
+ *   (every model of the provider); a request-scoped failure (a key that never loaded, a bad request) cools nothing
+ *   and writes nothing to the shared store. "Every member is cooling" is never stored: routing derives it.
  * - Length: the provider's own word wins (`resetAt`, else `retryAfterMs`, even when longer than our base and not
  *   capped). Otherwise the configured base per reason; transient reasons grow with consecutive failures
  *   (base × 2^(failures−1), ±20% jitter so processes do not return in lockstep, capped at `maxCooldownMs` unless the
@@ -22,6 +24,8 @@
 import {
   createMemoryHealthStore,
   entryKey,
+  entryScope,
+  entrySlot,
   matchesForgetRule,
   newerEntry,
   type ForgetRule,
@@ -30,13 +34,18 @@ import {
 import type { ResolvedConfig } from "./config.ts"
 import type { FailoverAction } from "./machine.ts"
 import { redact } from "./redact.ts"
-import { FAILURE_REASONS, NO_COOLDOWN, type ClassifiedError, type FailureReason, type MemberRef } from "./types.ts"
+import { FAILURE_REASONS, NO_COOLDOWN, scopeOf, type ClassifiedError, type FailureReason, type FailureScope, type MemberRef } from "./types.ts"
+
+/** What a cooldown can reach: a request-scoped failure cools nothing. */
+export type CooldownScope = Exclude<FailureScope, "request">
 
 export interface CooldownEntry {
   providerID: string
-  /** "*" = the whole provider (auth and quota are account-wide). */
+  /** The member's model id; "*" for the credential's and the endpoint's (every model of the provider they reach). */
   modelID: string
   reason: FailureReason
+  /** What it keeps out. Entries from before scopes have none: see `entryScope`. */
+  scope?: CooldownScope
   /** Epoch ms when recorded. */
   since: number
   /** Epoch ms; always finite for entries this version writes (older files may hold `null`, read as bounded). */
@@ -47,9 +56,9 @@ export interface CooldownEntry {
   message: string
   statusCode?: number
   /**
-   * For auth and quota (the account's): a fingerprint (a hash, never the secret) of the credential that failed. A
-   * process holding another credential for that provider is not kept out by it: the user fixed the key or signed in
-   * again.
+   * For the credential's entries, and a member's that another credential may not share (auth, quota, a model not on
+   * the plan): a fingerprint (a hash, never the secret) of the credential that failed. A process holding another
+   * credential for that provider is not kept out by it: the user fixed the key or signed in again.
    */
   credential?: string
 }
@@ -64,6 +73,14 @@ export interface HealthView {
 }
 
 /** An entry recorded for one credential says nothing about another one. */
+/** Which entry a failure goes to. */
+type Slot = Pick<CooldownEntry, "providerID" | "modelID" | "credential"> & { scope: CooldownScope }
+
+/** Whether an entry keeps this member out: its own, or its provider's credential or endpoint. */
+function covers(entry: CooldownEntry, member: MemberRef): boolean {
+  return entry.providerID === member.providerID && (entryScope(entry) !== "model" || entry.modelID === member.modelID)
+}
+
 function otherCredential(entry: CooldownEntry, credential: string | undefined): boolean {
   return entry.credential !== undefined && credential !== undefined && entry.credential !== credential
 }
@@ -99,7 +116,8 @@ export const DEFAULT_REFRESH_INTERVAL_MS = 250
 export const FORGET_AFTER_FACTOR = 10
 export const JITTER = 0.2
 const MAX_MESSAGE_LENGTH = 200
-const PROVIDER_WIDE_REASONS: readonly FailureReason[] = ["auth", "quota"]
+/** Member entries that belong to the credential they failed with (another account may be on another plan). */
+const CREDENTIAL_BOUND: readonly FailureReason[] = ["auth", "quota", "model_unavailable"]
 /** Reasons that say "this will pass soon": they grow on repetition and are capped. */
 const TRANSIENT_REASONS: readonly FailureReason[] = [
   "rate_limit",
@@ -263,16 +281,16 @@ export class HealthRegistry implements HealthView {
   ): CooldownEntry | undefined {
     if (!isMember(member) || typeof error !== "object" || error === null) return undefined
     const reason = normalizeReason(error.reason)
-    if (NO_COOLDOWN.includes(reason)) return undefined
+    const reach = scopeOf({ reason, scope: error.scope })
+    // Nothing was sent (a key missing here) or the request itself was at fault: nothing to keep out, nothing to share.
+    if (reach === "request" || NO_COOLDOWN.includes(reason)) return undefined
     // Another process may have recorded this wave already: look before deciding whether ours is new.
     this.#refresh(true)
     const now = this.#now()
-    const scope: MemberRef = {
-      providerID: member.providerID,
-      modelID: PROVIDER_WIDE_REASONS.includes(reason) ? PROVIDER_WIDE : member.modelID,
-    }
+    const given = typeof options?.credential === "string" ? options.credential : undefined
+    const credential = reach === "credential" || (reach === "model" && CREDENTIAL_BOUND.includes(reason)) ? given : undefined
+    const scope: Slot = { providerID: member.providerID, modelID: reach === "model" ? member.modelID : PROVIDER_WIDE, scope: reach, credential }
     const key = entryKey(scope)
-    const credential = scope.modelID === PROVIDER_WIDE && typeof options?.credential === "string" ? options.credential : undefined
     const stored = this.#records.get(key)
     // A failure with another credential is a new event, not the wave the old one belonged to.
     const previous = stored && otherCredential(stored, credential) ? undefined : stored
@@ -344,15 +362,13 @@ export class HealthRegistry implements HealthView {
     const now = this.#now()
     const startedAt = finiteOrUndefined(options?.attemptStartedAt)
     const rules: ForgetRule[] = []
-    for (const modelID of [member.modelID, PROVIDER_WIDE]) {
-      const key = entryKey({ providerID: member.providerID, modelID })
-      const record = this.#records.get(key)
+    for (const [key, record] of this.#records) {
       // An answer with a new key proves nothing about the old one another process may still hold.
-      if (!record || otherCredential(record, options?.credential)) continue
+      if (!covers(record, member) || otherCredential(record, options?.credential)) continue
       if (record.until <= now) this.#records.delete(key)
       else if (startedAt !== undefined && startedAt >= record.since) {
         this.#records.delete(key)
-        rules.push({ providerID: member.providerID, modelID, sinceAtMost: startedAt })
+        rules.push({ providerID: member.providerID, slot: entrySlot(record), sinceAtMost: startedAt })
       }
     }
     if (rules.length === 0) return
@@ -361,17 +377,16 @@ export class HealthRegistry implements HealthView {
   }
 
   /**
-   * The active cooldown that keeps `member` out, if any: the longest of its own and its provider's. With the
-   * caller's `credential`, an account-wide entry recorded for another credential does not count.
+   * The active cooldown that keeps `member` out, if any: the longest of its own, its credential's and its endpoint's.
+   * With the caller's `credential`, an entry recorded for another credential does not count.
    */
   cooldownOf(member: MemberRef, now?: number, options: CredentialOption = {}): CooldownEntry | undefined {
     if (!isMember(member)) return undefined
     this.#refresh(false)
     const at = finiteOrUndefined(now) ?? this.#now()
     let longest: CooldownEntry | undefined
-    for (const modelID of [member.modelID, PROVIDER_WIDE]) {
-      const record = this.#records.get(entryKey({ providerID: member.providerID, modelID }))
-      if (!record || otherCredential(record, options?.credential)) continue
+    for (const record of this.#records.values()) {
+      if (!covers(record, member) || otherCredential(record, options?.credential)) continue
       if (record.until > at && (!longest || record.until > longest.until)) longest = record
     }
     return longest
@@ -383,10 +398,10 @@ export class HealthRegistry implements HealthView {
     return this.#active(finiteOrUndefined(now) ?? this.#now())
   }
 
-  /** Credentials changed: the provider's auth and quota cooldowns go, here and in the shared store. */
+  /** Credentials changed: what the old credential earned (its own entries, and members refused to it) goes. */
   clearProvider(providerID: string): void {
     if (typeof providerID !== "string") return
-    this.#forget({ providerID, reasons: PROVIDER_WIDE_REASONS, sinceAtMost: this.#now() })
+    this.#forget({ providerID, credentialBound: true, sinceAtMost: this.#now() })
   }
 
   /** Every cooldown goes, here and in the shared store (a "reset health" command). */
@@ -428,15 +443,16 @@ export class HealthRegistry implements HealthView {
   }
 
   #entry(
-    scope: MemberRef,
+    slot: Slot,
     reason: FailureReason,
     error: ClassifiedError,
     timing: { since: number; until: number; failures: number },
     credential: string | undefined,
   ): CooldownEntry {
     const entry: CooldownEntry = {
-      providerID: scope.providerID,
-      modelID: scope.modelID,
+      providerID: slot.providerID,
+      modelID: slot.modelID,
+      scope: slot.scope,
       reason,
       ...timing,
       message: shortMessage(error.message),

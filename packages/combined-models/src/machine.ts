@@ -7,8 +7,9 @@
  */
 import type { ResolvedConfig } from "./config.ts"
 import type { HealthView } from "./health.ts"
-import type { LimitsView } from "./limits.ts"
+import type { LimitsView, StepSize } from "./limits.ts"
 import {
+  cooldownLine,
   describeFailure,
   failureSummary,
   fallbackNotice,
@@ -19,7 +20,7 @@ import {
   type MemberFailure,
 } from "./label.ts"
 import { inputWindow, pick, refOf as ref, sameMember, usableWindow, type Access, type PickResult, type SkippedMember } from "./route.ts"
-import { NEVER_FAIL_OVER, type ClassifiedError, type FailureReason, type Group, type GroupMember, type MemberRef } from "./types.ts"
+import { NEVER_FAIL_OVER, reachesOtherModels, scopeOf, type ClassifiedError, type FailureReason, type Group, type GroupMember, type MemberRef } from "./types.ts"
 
 /**
  * How a step goes to a member. `fresh`: a new step. `replay`: the failed attempt emitted no tool call, so its
@@ -70,13 +71,15 @@ export interface FailoverState {
   lastServedAt?: number
   /** Tokens the session's next request needs, as last reported. */
   contextTokens?: number
+  /** Of those, the prefix cached at the member that served the last step (read ahead leaves it out where limits do). */
+  cached?: StepSize["cached"]
   turn: TurnState
 }
 
 export type FailoverEvent =
   /** `rotation`: the edge's turn counter for `round_robin`, shared by the sessions of a process. */
   | { type: "turn_started"; at: number; rotation?: number }
-  | { type: "step_requested"; at: number; contextTokens?: number }
+  | { type: "step_requested"; at: number; contextTokens?: number; cached?: StepSize["cached"] }
   | { type: "step_started"; at: number; member: MemberRef }
   | { type: "first_content"; at: number; kind: "text" | "reasoning" | "tool" }
   | { type: "tool_call"; at: number; toolCallId: string }
@@ -170,7 +173,11 @@ export function transition(state: FailoverState, event: FailoverEvent, context: 
         actions: [],
       }
     case "step_requested":
-      return requestStep({ ...state, contextTokens: event.contextTokens ?? state.contextTokens }, event.at, context)
+      return requestStep(
+        event.contextTokens === undefined ? state : { ...state, contextTokens: event.contextTokens, cached: event.cached },
+        event.at,
+        context,
+      )
     case "step_started":
       return {
         state: {
@@ -237,6 +244,7 @@ function route(state: FailoverState, at: number, context: FailoverContext, optio
     config,
     {
       contextTokens: state.contextTokens,
+      ...(state.cached ? { cached: state.cached } : {}),
       failedProviders: state.turn.abandoned,
       stickTo: stickTarget(state, config, at),
       rotation: state.turn.rotation ?? state.turn.index,
@@ -267,16 +275,14 @@ function nearLimitMove(state: FailoverState, at: number, context: FailoverContex
   return nearLimitNotice(passed.member, Math.max(0, passed.until - at), picked.member)
 }
 
-/** Failures that shut a provider out whatever the model: they still count when the turn moves down the chain. */
-const PROVIDER_WIDE: readonly FailureReason[] = ["auth", "quota"]
-
 /**
  * The turn as it is at a model further down the fallback chain: a different model, so providers given up on for the
  * last one are tried again, unless what failed was the whole provider. The switch budget is per model: the walk down
  * the chain is bounded by max_fallback_depth instead.
  */
 function turnDownTheChain(turn: TurnState, depth: number): TurnState {
-  const providerWide = turn.failures.filter((failure) => PROVIDER_WIDE.includes(failure.error.reason))
+  // A refusal of one model says nothing about the next model; its credential's or endpoint's failures still count.
+  const providerWide = turn.failures.filter((failure) => reachesOtherModels(failure.error))
   return { ...turn, depth, switches: 0, abandoned: [...new Set(providerWide.map((failure) => failure.member.providerID))] }
 }
 
@@ -381,6 +387,8 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
     return {
       state: {
         ...settled,
+    // A key missing here was never sent: there is no sign-in to refresh.
+    scopeOf(error) !== "request" &&
         next: { member: failedMember, mode, notBefore: at },
         turn: { ...state.turn, failures, signInRetried: [...signInRetried, failedMember.providerID] },
       },
@@ -449,7 +457,7 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
   const deeper = descend(afterFailure, at, context)
   if (deeper) {
     const to = deeper.member
-    const fellBack = `${describeFailure(failedMember.providerID, error)}; ${fallbackNotice(deeper.from, deeper.to, to)}`
+    const fellBack = `${describeFailure(failedMember.providerID, error, failedMember.modelID)}; ${fallbackNotice(deeper.from, deeper.to, to)}`
     return {
       state: { ...deeper.state, next: { member: ref(to), mode, notBefore: at } },
       actions: [
@@ -570,7 +578,7 @@ function withCooldown(cooldown: FailoverAction, transition: Transition): Transit
 
 /** How long the provider asked us to wait; for transient failures without a word, a short default. */
 function sameMemberWait(error: ClassifiedError, at: number): number | undefined {
-  if (error.reason === "quota" || error.reason === "auth" || error.reason === "timeout") return undefined
+  if (error.reason === "quota" || error.reason === "auth" || error.reason === "timeout" || error.reason === "model_unavailable") return undefined
   if (error.retryAfterMs !== undefined) return error.retryAfterMs
   if (error.resetAt !== undefined) return Math.max(0, error.resetAt - at)
   return SAME_MEMBER_WAIT[error.reason]
@@ -607,6 +615,10 @@ function surface(
     lines.push(`Stopped after ${config.maxSwitchesPerTurn} provider switches in this turn (combined_models.max_switches_per_turn).`)
   if (lines.length === 0) lines.push(`No provider of ${group.name} is available.`)
   return {
+    // Known before asking anyone: every member is out for longer than max_wait. No request was sent, none will be.
+    const allCooling = cause === "no_member" && unexplained.every((entry) => entry.why === "cooling" || entry.why === "not_allowed" || entry.why === "excluded")
+    if (lines.length === 0 && allCooling && unexplained.some((entry) => entry.why === "cooling"))
+      lines.push(`Every provider of ${group.name} is out for longer than combined_models.max_wait (${formatDuration(config.maxWaitMs)}); no request was sent:`)
     state: { ...state, phase: "failed", next: undefined, attempt: undefined },
     actions: [{ type: "surface", message: lines.join("\n"), failures: state.turn.failures, cause }],
   }
@@ -632,3 +644,4 @@ function describeSkip(entry: SkippedMember, state: FailoverState, at: number): s
     }
   }
 }
+      if (entry.entry) return cooldownLine(entry.member, entry.entry, at)

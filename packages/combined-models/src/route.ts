@@ -4,7 +4,7 @@
  */
 import type { ResolvedConfig } from "./config.ts"
 import type { CooldownEntry, HealthView } from "./health.ts"
-import { headroomShare, shortOf, type LimitsView } from "./limits.ts"
+import { headroomShare, shortOf, type LimitsView, type StepSize } from "./limits.ts"
 import { matchesMember } from "./patterns.ts"
 import { distinctProviders } from "./priority.ts"
 import type { FailureReason, Group, GroupMember, MemberRef } from "./types.ts"
@@ -26,6 +26,8 @@ export interface Access {
 export interface RouteNeed {
   /** Tokens the request needs (history, system prompt and room for the answer); members with less are skipped. */
   contextTokens?: number
+  /** Of those, the prefix the member that served the last step holds in its prompt cache (read ahead leaves it out where the provider's limits do). */
+  cached?: StepSize["cached"]
   /** Providers that already failed in this turn: one provider is one quota, so none of its members is tried again. */
   failedProviders?: readonly string[]
   /** The member that last answered: kept while it is healthy (sticky), so the prompt cache survives. */
@@ -52,6 +54,8 @@ export interface SkippedMember {
   until?: number
 }
 
+  /** For `cooling`: the cooldown, which says why, how far it reaches and what brings the member back. */
+  entry?: CooldownEntry
 export type PickResult =
   | { kind: "member"; member: GroupMember; skipped: SkippedMember[] }
   /** Every usable member is cooling down; `member` is the one back soonest. */
@@ -150,7 +154,7 @@ export function pick(
     }
     const entry = coolingOf.get(member.providerID)
     if (entry) {
-      skipped.push({ member: ref, why: "cooling", reason: entry.reason, until: entry.until })
+      skipped.push({ member: ref, why: "cooling", reason: entry.reason, until: entry.until, entry })
       cooling.push({ member, entry })
       continue
     }
@@ -186,7 +190,8 @@ function choose(group: Group, ready: GroupMember[], need: RouteNeed, options: { 
   if (limits) {
     const short = new Map<GroupMember, number>()
     for (const member of candidates) {
-      const gap = shortOf(limits.headroomOf(member.providerID, now), need.contextTokens, now)
+      const size = need.contextTokens === undefined ? undefined : { tokens: need.contextTokens, ...(need.cached ? { cached: need.cached } : {}) }
+      const gap = shortOf(limits.headroomOf(refOf(member), now), size, now, member)
       if (gap) short.set(member, gap.resetAt)
     }
     if (short.size > 0 && short.size < candidates.length) {
@@ -224,7 +229,7 @@ export function ordered(group: Pick<Group, "strategy">, members: GroupMember[], 
     // that sends no headers (Copilot, Bedrock) keeps its place, rather than outranking every one that reports.
     const share = new Map<GroupMember, number>()
     for (const member of members) {
-      const headroom = limits.headroomOf(member.providerID, now)
+      const headroom = limits.headroomOf(refOf(member), now)
       if (headroom) share.set(member, headroomShare(headroom, now, need.contextTokens))
     }
     if (share.size < 2) return members

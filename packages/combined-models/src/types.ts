@@ -84,6 +84,7 @@ export const FAILURE_REASONS = [
   "network",
   "timeout",
   "auth",
+  "model_unavailable",
   "context_overflow",
   "invalid_request",
   "aborted",
@@ -103,9 +104,60 @@ export const OPT_IN_FAIL_OVER: readonly FailureReason[] = ["context_overflow"]
 /** Reasons that say nothing against the provider: they never cool it down. */
 export const NO_COOLDOWN: readonly FailureReason[] = [...NEVER_FAIL_OVER, ...OPT_IN_FAIL_OVER]
 
+/**
+ * How far a failure reaches, which decides what it cools:
+ * - `request`: this request only (a malformed body, a context overflow, a key that never left this machine): nothing
+ *   is cooled, nothing is written to the shared store;
+ * - `model`: this model at this provider (its aliases and region profiles count as the same member): only that
+ *   member cools, the provider's other models stay in use;
+ * - `credential`: every model this key or sign-in reaches (a refused key, an account out of credit): back when the
+ *   credential changes or its reset passes;
+ * - `endpoint`: the provider's service or the route to it (connection refused, DNS, a gateway's 502/503/504).
+ */
+export const FAILURE_SCOPES = ["request", "model", "credential", "endpoint"] as const
+export type FailureScope = (typeof FAILURE_SCOPES)[number]
+
+/**
+ * The reach of each reason when the wire says nothing narrower or wider (each wire's reader in `wires/` may, for its
+ * own bodies). Where a wire is silent the narrower reach is taken: a cooldown too narrow costs one more refused
+ * request, one too wide sends work away from a provider that would have served it, for hours. Rate limits are per
+ * model class at Anthropic and OpenAI; quota and auth belong to the account.
+ */
+export const DEFAULT_SCOPE: Readonly<Record<FailureReason, FailureScope>> = {
+  rate_limit: "model",
+  quota: "credential",
+  overloaded: "model",
+  server_error: "model",
+  network: "endpoint",
+  timeout: "model",
+  auth: "credential",
+  model_unavailable: "model",
+  context_overflow: "request",
+  invalid_request: "request",
+  aborted: "request",
+  unknown: "model",
+}
+
+/** A failure's reach: what its classification says, else the reason's default. */
+export function scopeOf(error: Pick<ClassifiedError, "reason" | "scope">): FailureScope {
+  return error.scope ?? DEFAULT_SCOPE[error.reason] ?? "model"
+}
+
+/**
+ * Whether a failure stands for the provider's other models too (its credential or its endpoint), so a turn going down
+ * the fallback chain does not try that provider again. A missing key is request-scoped for cooling (nothing was sent,
+ * so nothing is shared), yet no model of that provider can be asked in this process either.
+ */
+export function reachesOtherModels(error: Pick<ClassifiedError, "reason" | "scope">): boolean {
+  const scope = scopeOf(error)
+  return scope === "credential" || scope === "endpoint" || error.reason === "auth"
+}
+
 /** The engine's reading of one failure. Carries no keys, headers or conversation text. */
 export interface ClassifiedError {
   reason: FailureReason
+  /** How far it reaches; the classifier always sets it (others may leave it to `DEFAULT_SCOPE`, see `scopeOf`). */
+  scope?: FailureScope
   /** HTTP status when the failure had one. */
   statusCode?: number
   /** How long the provider asked us to wait (Retry-After, retry-after-ms, reset headers), in ms. */

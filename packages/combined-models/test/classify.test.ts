@@ -4,10 +4,12 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible"
 import { APICallError, LoadAPIKeyError } from "@ai-sdk/provider"
 import { RetryError, streamText } from "ai"
 import fc from "fast-check"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { classify, QUOTA_MIN_WAIT_MS, type ClassifyContext } from "../src/classify.ts"
 import { CombinedModelsTimeoutError, StreamTruncatedError } from "../src/errors.ts"
 import { BedrockStreamException } from "../src/wires/bedrock.ts"
-import { FAILURE_REASONS, type ClassifiedError } from "../src/types.ts"
+import { FAILURE_REASONS, FAILURE_SCOPES, type ClassifiedError } from "../src/types.ts"
 
 const NOW = Date.parse("2026-03-01T12:00:00Z")
 const at = (ms: number) => new Date(NOW + ms).toISOString()
@@ -45,7 +47,8 @@ interface Case {
   name: string
   error: () => unknown
   context?: ClassifyContext
-  expect: Partial<ClassifiedError>
+  /** Every row says how far the failure reaches, next to why. */
+  expect: Partial<ClassifiedError> & Required<Pick<ClassifiedError, "reason" | "scope">>
   /** Fields that must be absent from the result. */
   absent?: Array<keyof ClassifiedError>
 }
@@ -69,8 +72,9 @@ function assertSafe(result: ClassifiedError) {
   expect(result.message.length).toBeLessThanOrEqual(200)
   expect(result.message).not.toMatch(/\n/)
   expect(result.message).not.toMatch(/sk-[A-Za-z0-9]{10}|Bearer [A-Za-z0-9]|conversation text/)
-  const allowed = ["reason", "statusCode", "retryAfterMs", "resetAt", "message", "code"]
+  const allowed = ["reason", "scope", "statusCode", "retryAfterMs", "resetAt", "message", "code"]
   for (const key of Object.keys(result)) expect(allowed).toContain(key)
+  expect(FAILURE_SCOPES).toContain(result.scope!)
   if (result.retryAfterMs !== undefined)
     expect(Number.isFinite(result.retryAfterMs) && result.retryAfterMs >= 0).toBe(true)
 }
@@ -90,7 +94,7 @@ describe("OpenAI", () => {
           usage: null,
         },
       }),
-      expect: { reason: "server_error" },
+      expect: { reason: "server_error", scope: "model" },
     },
     {
       name: "Responses stream: response.failed with a rate-limit code",
@@ -99,7 +103,7 @@ describe("OpenAI", () => {
         sequence_number: 3,
         response: { status: "failed", error: { code: "rate_limit_exceeded", message: "Rate limit reached for gpt-5. Please try again in 20s." } },
       }),
-      expect: { reason: "rate_limit" },
+      expect: { reason: "rate_limit", scope: "model" },
     },
     {
       name: "429 insufficient_quota is quota, not a rate limit, and short reset headers do not shorten it",
@@ -117,7 +121,7 @@ describe("OpenAI", () => {
             },
           },
         }),
-      expect: { reason: "quota", statusCode: 429, code: "insufficient_quota" },
+      expect: { reason: "quota", scope: "credential", statusCode: 429, code: "insufficient_quota" },
       absent: ["retryAfterMs", "resetAt"],
     },
     {
@@ -136,7 +140,7 @@ describe("OpenAI", () => {
             },
           },
         }),
-      expect: { reason: "rate_limit", statusCode: 429, code: "rate_limit_exceeded", retryAfterMs: 2500 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429, code: "rate_limit_exceeded", retryAfterMs: 2500 },
     },
     {
       name: "429 without a stated wait falls back to the exhausted window's reset (OpenAI duration)",
@@ -151,7 +155,7 @@ describe("OpenAI", () => {
           },
           body: { error: { message: "Rate limit reached", type: "tokens", code: "rate_limit_exceeded" } },
         }),
-      expect: { reason: "rate_limit", retryAfterMs: 90_500 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 90_500 },
     },
     {
       name: "retry-after-ms wins over retry-after",
@@ -161,7 +165,7 @@ describe("OpenAI", () => {
           headers: { "retry-after-ms": "1500", "retry-after": "2" },
           body: { error: { message: "slow" } },
         }),
-      expect: { reason: "rate_limit", retryAfterMs: 1500 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 1500 },
     },
     {
       name: "a per-day limit (RPD) is quota with a reset time",
@@ -177,7 +181,7 @@ describe("OpenAI", () => {
             },
           },
         }),
-      expect: { reason: "quota", retryAfterMs: 518_400, resetAt: NOW + 518_400 },
+      expect: { reason: "quota", scope: "model", retryAfterMs: 518_400, resetAt: NOW + 518_400 },
     },
     {
       name: "400 context_length_exceeded",
@@ -194,7 +198,7 @@ describe("OpenAI", () => {
             },
           },
         }),
-      expect: { reason: "context_overflow", statusCode: 400, code: "context_length_exceeded" },
+      expect: { reason: "context_overflow", scope: "request", statusCode: 400, code: "context_length_exceeded" },
       absent: ["retryAfterMs"],
     },
     {
@@ -211,7 +215,7 @@ describe("OpenAI", () => {
             },
           },
         }),
-      expect: { reason: "auth", statusCode: 401, code: "invalid_api_key" },
+      expect: { reason: "auth", scope: "credential", statusCode: 401, code: "invalid_api_key" },
     },
     {
       name: "500 server_error",
@@ -225,7 +229,7 @@ describe("OpenAI", () => {
             },
           },
         }),
-      expect: { reason: "server_error", statusCode: 500, code: "server_error" },
+      expect: { reason: "server_error", scope: "model", statusCode: 500, code: "server_error" },
     },
     {
       name: "503 slow_down is overloaded",
@@ -234,7 +238,7 @@ describe("OpenAI", () => {
           status: 503,
           body: { error: { message: "Please reduce your request rate.", type: "slow_down", code: "slow_down" } },
         }),
-      expect: { reason: "overloaded", statusCode: 503 },
+      expect: { reason: "overloaded", scope: "model", statusCode: 503 },
     },
     {
       name: "Codex usage_limit_reached with resets_in_seconds",
@@ -250,7 +254,7 @@ describe("OpenAI", () => {
             },
           },
         }),
-      expect: { reason: "quota", code: "usage_limit_reached", retryAfterMs: 7_200_000, resetAt: NOW + 7_200_000 },
+      expect: { reason: "quota", scope: "credential", code: "usage_limit_reached", retryAfterMs: 7_200_000, resetAt: NOW + 7_200_000 },
     },
   ])
 })
@@ -264,7 +268,7 @@ describe("Anthropic", () => {
           status: 529,
           body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } },
         }),
-      expect: { reason: "overloaded", statusCode: 529, code: "overloaded_error", message: "Overloaded" },
+      expect: { reason: "overloaded", scope: "model", statusCode: 529, code: "overloaded_error", message: "Overloaded" },
     },
     {
       name: "429 rate_limit_error with retry-after seconds",
@@ -285,7 +289,7 @@ describe("Anthropic", () => {
             },
           },
         }),
-      expect: { reason: "rate_limit", statusCode: 429, code: "rate_limit_error", retryAfterMs: 20_000 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429, code: "rate_limit_error", retryAfterMs: 20_000 },
     },
     {
       name: "429 without retry-after: the exhausted window's ISO reset, not the window with room left",
@@ -300,10 +304,10 @@ describe("Anthropic", () => {
           },
           body: { type: "error", error: { type: "rate_limit_error", message: "Rate limited" } },
         }),
-      expect: { reason: "rate_limit", retryAfterMs: 45_000 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 45_000 },
     },
     {
-      name: "subscription (unified) window rejected for hours is quota with its reset time",
+      name: "subscription (unified) window rejected for hours: a rate limit of the whole sign-in, with its long wait",
       error: () =>
         apiCallError({
           status: 429,
@@ -319,7 +323,7 @@ describe("Anthropic", () => {
             },
           },
         }),
-      expect: { reason: "quota", statusCode: 429, retryAfterMs: 3 * 3_600_000, resetAt: NOW + 3 * 3_600_000 },
+      expect: { reason: "rate_limit", scope: "credential", statusCode: 429, retryAfterMs: 3 * 3_600_000 },
     },
     {
       name: "400 prompt is too long",
@@ -331,7 +335,7 @@ describe("Anthropic", () => {
             error: { type: "invalid_request_error", message: "prompt is too long: 215734 tokens > 200000 maximum" },
           },
         }),
-      expect: { reason: "context_overflow", statusCode: 400, code: "invalid_request_error" },
+      expect: { reason: "context_overflow", scope: "request", statusCode: 400, code: "invalid_request_error" },
     },
     {
       name: "400 credit balance too low is quota",
@@ -347,7 +351,7 @@ describe("Anthropic", () => {
             },
           },
         }),
-      expect: { reason: "quota", statusCode: 400 },
+      expect: { reason: "quota", scope: "credential", statusCode: 400 },
     },
     {
       name: "400 other invalid_request_error",
@@ -359,7 +363,7 @@ describe("Anthropic", () => {
             error: { type: "invalid_request_error", message: "messages.1.content.0.type: Field required" },
           },
         }),
-      expect: { reason: "invalid_request", statusCode: 400, code: "invalid_request_error" },
+      expect: { reason: "invalid_request", scope: "request", statusCode: 400, code: "invalid_request_error" },
     },
     {
       name: "401 authentication_error",
@@ -368,7 +372,7 @@ describe("Anthropic", () => {
           status: 401,
           body: { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } },
         }),
-      expect: { reason: "auth", statusCode: 401, code: "authentication_error" },
+      expect: { reason: "auth", scope: "credential", statusCode: 401, code: "authentication_error" },
     },
     {
       name: "403 permission_error",
@@ -383,7 +387,7 @@ describe("Anthropic", () => {
             },
           },
         }),
-      expect: { reason: "auth", statusCode: 403 },
+      expect: { reason: "auth", scope: "credential", statusCode: 403 },
     },
     {
       name: "413 request_too_large",
@@ -395,7 +399,7 @@ describe("Anthropic", () => {
             error: { type: "request_too_large", message: "Request exceeds the maximum allowed number of bytes." },
           },
         }),
-      expect: { reason: "context_overflow", statusCode: 413 },
+      expect: { reason: "context_overflow", scope: "request", statusCode: 413 },
     },
     {
       name: "500 api_error",
@@ -404,7 +408,7 @@ describe("Anthropic", () => {
           status: 500,
           body: { type: "error", error: { type: "api_error", message: "Internal server error" } },
         }),
-      expect: { reason: "server_error", statusCode: 500, code: "api_error" },
+      expect: { reason: "server_error", scope: "model", statusCode: 500, code: "api_error" },
     },
     {
       name: "504 timeout_error is a timeout",
@@ -413,7 +417,7 @@ describe("Anthropic", () => {
           status: 504,
           body: { type: "error", error: { type: "timeout_error", message: "Request timed out" } },
         }),
-      expect: { reason: "timeout", statusCode: 504 },
+      expect: { reason: "timeout", scope: "endpoint", statusCode: 504 },
     },
     {
       name: "first SSE event rate_limit_error: the SDK's synthetic 500 does not hide the rate limit",
@@ -423,29 +427,29 @@ describe("Anthropic", () => {
           body: { type: "rate_limit_error", message: "Rate limited" },
           message: "Rate limited",
         }),
-      expect: { reason: "rate_limit", statusCode: 500, code: "rate_limit_error" },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 500, code: "rate_limit_error" },
     },
     {
       name: "in-stream part {type: overloaded_error}",
       error: () => ({ type: "overloaded_error", message: "Overloaded" }),
-      expect: { reason: "overloaded", code: "overloaded_error", message: "Overloaded" },
+      expect: { reason: "overloaded", scope: "model", code: "overloaded_error", message: "Overloaded" },
       absent: ["statusCode"],
     },
     {
       name: "in-stream event {type: error, error: {type: rate_limit_error}}",
       error: () => ({ type: "error", error: { type: "rate_limit_error", message: "Rate limit exceeded" } }),
-      expect: { reason: "rate_limit", code: "rate_limit_error" },
+      expect: { reason: "rate_limit", scope: "model", code: "rate_limit_error" },
       absent: ["statusCode"],
     },
     {
       name: "in-stream api_error",
       error: () => ({ type: "api_error", message: "Internal server error" }),
-      expect: { reason: "server_error", code: "api_error" },
+      expect: { reason: "server_error", scope: "model", code: "api_error" },
     },
     {
       name: "fullStream error part wrapping the in-stream object",
       error: () => ({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }),
-      expect: { reason: "overloaded" },
+      expect: { reason: "overloaded", scope: "model" },
     },
   ])
 })
@@ -455,17 +459,17 @@ describe("Amazon Bedrock", () => {
     {
       name: "a modeled throttlingException frame, surfaced by the stream watcher",
       error: () => new BedrockStreamException({ exceptionType: "throttlingException", message: "Too many tokens, please wait before trying again." }),
-      expect: { reason: "rate_limit" },
+      expect: { reason: "rate_limit", scope: "model" },
     },
     {
       name: "a modelStreamErrorException frame carries the model's status",
       error: () => new BedrockStreamException({ exceptionType: "modelStreamErrorException", message: "Received error from the model provider.", originalStatusCode: 429 }),
-      expect: { reason: "rate_limit", statusCode: 429 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429 },
     },
     {
       name: "the SDK's bare inner object of an event-typed modelStreamErrorException: originalStatusCode is the status",
       error: () => ({ message: "Received error from the model provider.", originalStatusCode: 503, originalMessage: "Service Unavailable" }),
-      expect: { reason: "server_error", statusCode: 503 },
+      expect: { reason: "server_error", scope: "endpoint", statusCode: 503 },
     },
     {
       name: "429 ThrottlingException (x-amzn-errortype)",
@@ -475,13 +479,13 @@ describe("Amazon Bedrock", () => {
           headers: { "x-amzn-errortype": "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/" },
           body: { message: "Too many requests, please wait before trying again." },
         }),
-      expect: { reason: "rate_limit", statusCode: 429, code: "ThrottlingException" },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429, code: "ThrottlingException" },
     },
     {
       name: "'Too many tokens' throttling is a rate limit, not a context overflow",
       error: () =>
         apiCallError({ status: 429, body: { message: "Too many tokens, please wait before trying again." } }),
-      expect: { reason: "rate_limit" },
+      expect: { reason: "rate_limit", scope: "model" },
     },
     {
       name: "'Too many tokens per day' is quota",
@@ -491,12 +495,12 @@ describe("Amazon Bedrock", () => {
           headers: { "x-amzn-errortype": "ThrottlingException" },
           body: { message: "Too many tokens per day, please wait before trying again." },
         }),
-      expect: { reason: "quota" },
+      expect: { reason: "quota", scope: "model" },
     },
     {
       name: "in-stream throttlingException event",
       error: () => ({ throttlingException: { message: "Too many tokens, please wait before trying again." } }),
-      expect: { reason: "rate_limit", code: "throttlingException" },
+      expect: { reason: "rate_limit", scope: "model", code: "throttlingException" },
     },
     {
       name: "400 ValidationException input too long",
@@ -506,7 +510,7 @@ describe("Amazon Bedrock", () => {
           headers: { "x-amzn-errortype": "ValidationException" },
           body: { message: "Input is too long for requested model." },
         }),
-      expect: { reason: "context_overflow", statusCode: 400 },
+      expect: { reason: "context_overflow", scope: "request", statusCode: 400 },
     },
     {
       name: "__type ServiceQuotaExceededException is quota",
@@ -518,7 +522,7 @@ describe("Amazon Bedrock", () => {
             message: "Your request exceeds the service quota for your account.",
           },
         }),
-      expect: { reason: "quota", code: "ServiceQuotaExceededException" },
+      expect: { reason: "quota", scope: "credential", code: "ServiceQuotaExceededException" },
     },
     {
       name: "503 ServiceUnavailableException",
@@ -528,7 +532,7 @@ describe("Amazon Bedrock", () => {
           headers: { "x-amzn-errortype": "ServiceUnavailableException" },
           body: { message: "Bedrock is unable to process your request." },
         }),
-      expect: { reason: "server_error", statusCode: 503 },
+      expect: { reason: "server_error", scope: "endpoint", statusCode: 503 },
     },
   ])
 })
@@ -547,7 +551,7 @@ describe("OpenRouter", () => {
             },
           },
         }),
-      expect: { reason: "quota", statusCode: 402 },
+      expect: { reason: "quota", scope: "credential", statusCode: 402 },
     },
     {
       name: "402 'requires more credits, or fewer max_tokens'",
@@ -562,7 +566,7 @@ describe("OpenRouter", () => {
             },
           },
         }),
-      expect: { reason: "quota" },
+      expect: { reason: "quota", scope: "credential" },
     },
     {
       name: "429 free-models-per-day with the reset forwarded in metadata.headers (epoch ms)",
@@ -584,7 +588,7 @@ describe("OpenRouter", () => {
             },
           },
         }),
-      expect: { reason: "quota", statusCode: 429, retryAfterMs: 5 * 3_600_000, resetAt: NOW + 5 * 3_600_000 },
+      expect: { reason: "quota", scope: "model", statusCode: 429, retryAfterMs: 5 * 3_600_000, resetAt: NOW + 5 * 3_600_000 },
     },
     {
       name: "502 'Provider returned error' reads the upstream body in metadata.raw",
@@ -602,7 +606,7 @@ describe("OpenRouter", () => {
             },
           },
         }),
-      expect: { reason: "overloaded", statusCode: 502, code: "overloaded_error" },
+      expect: { reason: "overloaded", scope: "model", statusCode: 502, code: "overloaded_error" },
     },
     {
       name: "403 moderation is an invalid request, not auth",
@@ -617,25 +621,25 @@ describe("OpenRouter", () => {
             },
           },
         }),
-      expect: { reason: "invalid_request", statusCode: 403 },
+      expect: { reason: "invalid_request", scope: "request", statusCode: 403 },
     },
     {
       name: "408 request timeout",
       error: () => apiCallError({ status: 408, body: { error: { code: 408, message: "Timed out" } } }),
-      expect: { reason: "timeout", statusCode: 408 },
+      expect: { reason: "timeout", scope: "model", statusCode: 408 },
     },
     {
       name: "in-stream error chunk as openai-compatible passes it on: a bare message string",
       error: () =>
         "Rate limit exceeded: free-models-per-day. Add 10 credits to unlock 1000 free model requests per day",
-      expect: { reason: "quota" },
+      expect: { reason: "quota", scope: "model" },
       absent: ["statusCode"],
     },
     {
       name: "in-stream JSON with a numeric error.code stands in for the status",
       error: () =>
         JSON.stringify({ error: { code: 429, message: "Rate limit exceeded: limit_rpm/anthropic/claude-sonnet-4.5" } }),
-      expect: { reason: "rate_limit", statusCode: 429 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429 },
     },
   ])
 })
@@ -651,13 +655,13 @@ describe("GitHub Copilot", () => {
           url: copilotURL,
           body: { error: { message: "You have no quota", code: "quota_exceeded" } },
         }),
-      expect: { reason: "quota", statusCode: 402, code: "quota_exceeded" },
+      expect: { reason: "quota", scope: "credential", statusCode: 402, code: "quota_exceeded" },
     },
     {
       name: "premium request allowance message",
       error: () =>
         "You have exceeded your premium request allowance. We have automatically switched you to GPT-4.1 which is included with your plan.",
-      expect: { reason: "quota" },
+      expect: { reason: "quota", scope: "credential" },
     },
     {
       name: "429 rate_limited",
@@ -673,12 +677,12 @@ describe("GitHub Copilot", () => {
             },
           },
         }),
-      expect: { reason: "rate_limit", retryAfterMs: 30_000, code: "rate_limited" },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 30_000, code: "rate_limited" },
     },
     {
       name: "bare 403 Forbidden from Copilot is transient (rate_limit), recognised by URL",
       error: () => apiCallError({ status: 403, url: copilotURL, body: "Forbidden", message: "Forbidden" }),
-      expect: { reason: "rate_limit", statusCode: 403 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 403 },
     },
     {
       name: "403 'Access to this endpoint is forbidden' from Copilot, recognised by providerID",
@@ -690,7 +694,7 @@ describe("GitHub Copilot", () => {
           message: "Forbidden",
         }),
       context: { providerID: "github-copilot" },
-      expect: { reason: "rate_limit", statusCode: 403 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 403 },
     },
     {
       name: "403 naming a licence/policy problem stays auth even for Copilot",
@@ -706,12 +710,12 @@ describe("GitHub Copilot", () => {
             },
           },
         }),
-      expect: { reason: "auth", statusCode: 403 },
+      expect: { reason: "auth", scope: "credential", statusCode: 403 },
     },
     {
       name: "bare 403 from any other provider is auth",
       error: () => apiCallError({ status: 403, body: "Forbidden", message: "Forbidden" }),
-      expect: { reason: "auth", statusCode: 403 },
+      expect: { reason: "auth", scope: "credential", statusCode: 403 },
     },
     {
       name: "400 model_not_supported",
@@ -721,7 +725,7 @@ describe("GitHub Copilot", () => {
           url: copilotURL,
           body: { error: { message: "The requested model is not supported.", code: "model_not_supported" } },
         }),
-      expect: { reason: "invalid_request", code: "model_not_supported" },
+      expect: { reason: "model_unavailable", scope: "model", code: "model_not_supported" },
     },
     {
       name: "400 'prompt token count exceeds the limit' is context overflow",
@@ -736,7 +740,7 @@ describe("GitHub Copilot", () => {
             },
           },
         }),
-      expect: { reason: "context_overflow" },
+      expect: { reason: "context_overflow", scope: "request" },
     },
   ])
 })
@@ -769,7 +773,7 @@ describe("Google Gemini", () => {
             },
           },
         }),
-      expect: { reason: "rate_limit", statusCode: 429, code: "RESOURCE_EXHAUSTED", retryAfterMs: 31_000 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429, code: "RESOURCE_EXHAUSTED", retryAfterMs: 31_000 },
     },
     {
       name: "429 RESOURCE_EXHAUSTED per day is quota",
@@ -791,7 +795,7 @@ describe("Google Gemini", () => {
             },
           },
         }),
-      expect: { reason: "quota", retryAfterMs: 7_200_000, resetAt: NOW + 7_200_000 },
+      expect: { reason: "quota", scope: "model", retryAfterMs: 7_200_000, resetAt: NOW + 7_200_000 },
     },
     {
       name: "503 UNAVAILABLE 'The model is overloaded'",
@@ -802,7 +806,7 @@ describe("Google Gemini", () => {
             error: { code: 503, message: "The model is overloaded. Please try again later.", status: "UNAVAILABLE" },
           },
         }),
-      expect: { reason: "overloaded", statusCode: 503 },
+      expect: { reason: "overloaded", scope: "model", statusCode: 503 },
     },
     {
       name: "400 INVALID_ARGUMENT input token count exceeds",
@@ -817,7 +821,7 @@ describe("Google Gemini", () => {
             },
           },
         }),
-      expect: { reason: "context_overflow" },
+      expect: { reason: "context_overflow", scope: "request" },
     },
     {
       name: "400 API_KEY_INVALID is auth",
@@ -840,7 +844,7 @@ describe("Google Gemini", () => {
             },
           },
         }),
-      expect: { reason: "auth", statusCode: 400 },
+      expect: { reason: "auth", scope: "credential", statusCode: 400 },
     },
   ])
 })
@@ -850,17 +854,17 @@ describe("HTTP statuses and headers", () => {
     {
       name: "404",
       error: () => apiCallError({ status: 404, body: "Not Found", message: "Not Found" }),
-      expect: { reason: "invalid_request", statusCode: 404 },
+      expect: { reason: "invalid_request", scope: "request", statusCode: 404 },
     },
     {
       name: "422",
       error: () => apiCallError({ status: 422, body: { detail: "bad field" } }),
-      expect: { reason: "invalid_request", statusCode: 422 },
+      expect: { reason: "invalid_request", scope: "request", statusCode: 422 },
     },
     {
       name: "409 (retryable conflict)",
       error: () => apiCallError({ status: 409 }),
-      expect: { reason: "server_error", statusCode: 409 },
+      expect: { reason: "server_error", scope: "model", statusCode: 409 },
     },
     {
       name: "502 HTML page from a gateway: message is the status text, not markup",
@@ -870,32 +874,33 @@ describe("HTTP statuses and headers", () => {
           body: "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>",
           message: "Bad Gateway",
         }),
-      expect: { reason: "server_error", statusCode: 502, message: "Bad Gateway" },
+      expect: { reason: "server_error", scope: "endpoint", statusCode: 502, message: "Bad Gateway" },
     },
     {
       name: "504 gateway timeout is a timeout",
       error: () => apiCallError({ status: 504, message: "Gateway Timeout" }),
-      expect: { reason: "timeout", statusCode: 504 },
+      expect: { reason: "timeout", scope: "endpoint", statusCode: 504 },
     },
     {
       name: "524 (Cloudflare) is a timeout",
       error: () => apiCallError({ status: 524, message: "" }),
-      expect: { reason: "timeout", statusCode: 524 },
+      expect: { reason: "timeout", scope: "model", statusCode: 524 },
     },
     {
       name: "503 with retry-after keeps the wait",
       error: () => apiCallError({ status: 503, headers: { "retry-after": "5" } }),
-      expect: { reason: "server_error", retryAfterMs: 5000 },
+      expect: { reason: "server_error", scope: "endpoint", retryAfterMs: 5000 },
     },
     {
       name: "retry-after as an HTTP date, relative to context.now",
       error: () => apiCallError({ status: 429, headers: { "Retry-After": httpDate(90_000) } }),
-      expect: { reason: "rate_limit", retryAfterMs: 90_000 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 90_000 },
     },
     {
-      name: "a 429 whose Retry-After is hours away is quota",
+      name: "a 429 whose Retry-After is hours away is a rate limit with a long wait, not quota",
       error: () => apiCallError({ status: 429, headers: { "retry-after": String((QUOTA_MIN_WAIT_MS / 1000) * 4) } }),
-      expect: { reason: "quota", retryAfterMs: QUOTA_MIN_WAIT_MS * 4, resetAt: NOW + QUOTA_MIN_WAIT_MS * 4 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: QUOTA_MIN_WAIT_MS * 4 },
+      absent: ["resetAt"],
     },
     {
       name: "x-ratelimit-reset as epoch seconds",
@@ -904,12 +909,12 @@ describe("HTTP statuses and headers", () => {
           status: 429,
           headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(Math.floor((NOW + 40_000) / 1000)) },
         }),
-      expect: { reason: "rate_limit", retryAfterMs: 40_000 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 40_000 },
     },
     {
       name: "Headers instance as responseHeaders",
       error: () => ({ status: 429, headers: new Headers({ "Retry-After": "3" }), message: "Too Many Requests" }),
-      expect: { reason: "rate_limit", retryAfterMs: 3000, statusCode: 429 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 3000, statusCode: 429 },
     },
     {
       name: "a rate limit's wait is not carried onto a context overflow",
@@ -919,7 +924,7 @@ describe("HTTP statuses and headers", () => {
           headers: { "retry-after": "3" },
           body: { error: { message: "prompt is too long", code: "context_length_exceeded" } },
         }),
-      expect: { reason: "context_overflow" },
+      expect: { reason: "context_overflow", scope: "request" },
       absent: ["retryAfterMs"],
     },
     {
@@ -932,7 +937,7 @@ describe("HTTP statuses and headers", () => {
           statusCode: 529,
           data: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } },
         }),
-      expect: { reason: "overloaded", code: "overloaded_error" },
+      expect: { reason: "overloaded", scope: "model", code: "overloaded_error" },
     },
   ])
 })
@@ -954,13 +959,13 @@ describe("wrapping: RetryError, cause chains, stream parts", () => {
             }),
           ],
         }),
-      expect: { reason: "rate_limit", statusCode: 429, retryAfterMs: 4000 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429, retryAfterMs: 4000 },
     },
     {
       name: "Error with an APICallError cause",
       error: () =>
         new Error("step failed", { cause: apiCallError({ status: 401, body: { error: { message: "bad key" } } }) }),
-      expect: { reason: "auth", statusCode: 401 },
+      expect: { reason: "auth", scope: "credential", statusCode: 401 },
     },
     {
       name: "AI SDK 'Cannot connect to API' with a ConnectionRefused cause",
@@ -971,19 +976,19 @@ describe("wrapping: RetryError, cause chains, stream parts", () => {
             code: "ConnectionRefused",
           }),
         }),
-      expect: { reason: "network", code: "ConnectionRefused" },
+      expect: { reason: "network", scope: "endpoint", code: "ConnectionRefused" },
       absent: ["statusCode"],
     },
     {
       name: "NoOutputGeneratedError-style wrapper around a stream error part",
       error: () => new Error("No output generated", { cause: { type: "overloaded_error", message: "Overloaded" } }),
-      expect: { reason: "overloaded" },
+      expect: { reason: "overloaded", scope: "model" },
     },
     {
       name: "LoadAPIKeyError is auth",
       error: () =>
         new LoadAPIKeyError({ message: "Anthropic API key is missing. Pass it using the 'apiKey' parameter." }),
-      expect: { reason: "auth" },
+      expect: { reason: "auth", scope: "request" },
     },
   ])
 })
@@ -999,48 +1004,48 @@ describe("network", () => {
           "The socket connection was closed unexpectedly. For more information, pass `verbose: true` in the second argument to fetch()",
           "ECONNRESET",
         ),
-      expect: { reason: "network", code: "ECONNRESET" },
+      expect: { reason: "network", scope: "endpoint", code: "ECONNRESET" },
     },
     {
       name: "Bun ConnectionRefused",
       error: () => withCode("Unable to connect. Is the computer able to access the url?", "ConnectionRefused"),
-      expect: { reason: "network" },
+      expect: { reason: "network", scope: "endpoint" },
     },
     {
       name: "ECONNREFUSED TypeError",
       error: () => withCode("fetch failed", "ECONNREFUSED", TypeError),
-      expect: { reason: "network" },
+      expect: { reason: "network", scope: "endpoint" },
     },
     {
       name: "ENOTFOUND",
       error: () => withCode("getaddrinfo ENOTFOUND api.anthropic.com", "ENOTFOUND"),
-      expect: { reason: "network", code: "ENOTFOUND" },
+      expect: { reason: "network", scope: "endpoint", code: "ENOTFOUND" },
     },
     {
       name: "EAI_AGAIN",
       error: () => withCode("getaddrinfo EAI_AGAIN api.openai.com", "EAI_AGAIN"),
-      expect: { reason: "network" },
+      expect: { reason: "network", scope: "endpoint" },
     },
     {
       name: "Node 'fetch failed' TypeError with the socket error as cause",
       error: () =>
         new TypeError("fetch failed", { cause: withCode("connect ECONNREFUSED 127.0.0.1:443", "ECONNREFUSED") }),
-      expect: { reason: "network", code: "ECONNREFUSED" },
+      expect: { reason: "network", scope: "endpoint", code: "ECONNREFUSED" },
     },
     {
       name: "undici headers timeout is a timeout",
       error: () => withCode("Headers Timeout Error", "UND_ERR_HEADERS_TIMEOUT"),
-      expect: { reason: "timeout" },
+      expect: { reason: "timeout", scope: "model" },
     },
     {
       name: "plain string 'socket connection was closed unexpectedly'",
       error: () => "The socket connection was closed unexpectedly",
-      expect: { reason: "network" },
+      expect: { reason: "network", scope: "endpoint" },
     },
     {
       name: "plain Error 'fetch failed' without a code",
       error: () => new TypeError("fetch failed"),
-      expect: { reason: "network" },
+      expect: { reason: "network", scope: "endpoint" },
     },
   ])
 })
@@ -1050,47 +1055,47 @@ describe("abort and timeout", () => {
     {
       name: "DOMException AbortError is a user abort",
       error: () => new DOMException("The operation was aborted.", "AbortError"),
-      expect: { reason: "aborted" },
+      expect: { reason: "aborted", scope: "request" },
     },
     {
       name: "DOMException TimeoutError",
       error: () => new DOMException("The operation timed out.", "TimeoutError"),
-      expect: { reason: "timeout" },
+      expect: { reason: "timeout", scope: "model" },
     },
     {
       name: "CombinedModelsTimeoutError (first byte)",
       error: () => new CombinedModelsTimeoutError({ phase: "first_byte", afterMs: 30_000 }),
-      expect: { reason: "timeout", message: "Provider timed out: nothing received within 30 s of the request" },
+      expect: { reason: "timeout", scope: "model", message: "Provider timed out: nothing received within 30 s of the request" },
     },
     {
       name: "AbortError whose signal reason is AbortSignal.timeout's TimeoutError",
       error: () => new DOMException("The operation was aborted.", "AbortError"),
       context: { abortSignal: AbortSignal.abort(new DOMException("The operation timed out.", "TimeoutError")) },
-      expect: { reason: "timeout" },
+      expect: { reason: "timeout", scope: "model" },
     },
     {
       name: "AbortError whose signal reason is a CombinedModelsTimeoutError (stall)",
       error: () => new DOMException("The operation was aborted.", "AbortError"),
       context: { abortSignal: AbortSignal.abort(new CombinedModelsTimeoutError({ phase: "stall", afterMs: 45_000 })) },
-      expect: { reason: "timeout", message: "Provider timed out: stream stalled for 45 s" },
+      expect: { reason: "timeout", scope: "model", message: "Provider timed out: stream stalled for 45 s" },
     },
     {
       name: "AbortError with a user-aborted signal",
       error: () => new DOMException("The operation was aborted.", "AbortError"),
       context: { abortSignal: AbortSignal.abort() },
-      expect: { reason: "aborted" },
+      expect: { reason: "aborted", scope: "request" },
     },
     {
       name: "any error after the user aborted is an abort (no failover)",
       error: () => apiCallError({ status: 429, body: { error: { message: "Rate limited" } } }),
       context: { abortSignal: AbortSignal.abort() },
-      expect: { reason: "aborted" },
+      expect: { reason: "aborted", scope: "request" },
     },
-    { name: "fullStream abort part", error: () => ({ type: "abort" }), expect: { reason: "aborted" } },
+    { name: "fullStream abort part", error: () => ({ type: "abort" }), expect: { reason: "aborted", scope: "request" } },
     {
       name: "fullStream abort part from AbortSignal.timeout",
       error: () => ({ type: "abort", reason: "The operation timed out." }),
-      expect: { reason: "timeout" },
+      expect: { reason: "timeout", scope: "model" },
     },
     {
       name: "fullStream abort part from CombinedModelsTimeoutError",
@@ -1098,12 +1103,12 @@ describe("abort and timeout", () => {
         type: "abort",
         reason: new CombinedModelsTimeoutError({ phase: "stall", afterMs: 1500 }).message,
       }),
-      expect: { reason: "timeout" },
+      expect: { reason: "timeout", scope: "model" },
     },
     {
       name: "fullStream abort part from a user abort",
       error: () => ({ type: "abort", reason: "This operation was aborted" }),
-      expect: { reason: "aborted" },
+      expect: { reason: "aborted", scope: "request" },
     },
     {
       name: "an unaborted signal changes nothing",
@@ -1113,7 +1118,7 @@ describe("abort and timeout", () => {
           body: { type: "error", error: { type: "overloaded_error", message: "Overloaded" } },
         }),
       context: { abortSignal: new AbortController().signal },
-      expect: { reason: "overloaded" },
+      expect: { reason: "overloaded", scope: "model" },
     },
   ])
 })
@@ -1148,12 +1153,12 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
           metadata: { url: "https://api.anthropic.com/v1/messages" },
         },
       }),
-      expect: { reason: "rate_limit", statusCode: 429, retryAfterMs: 3000, code: "rate_limit_error" },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429, retryAfterMs: 3000, code: "rate_limit_error" },
     },
     {
       name: "APIError class instance",
       error: () => new NamedErrorLike("APIError", { message: "Overloaded", statusCode: 529, isRetryable: true }),
-      expect: { reason: "overloaded", statusCode: 529 },
+      expect: { reason: "overloaded", scope: "model", statusCode: 529 },
     },
     {
       name: "APIError 'Connection reset by server' (ECONNRESET metadata)",
@@ -1165,7 +1170,7 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
           metadata: { code: "ECONNRESET", syscall: "", message: "socket closed" },
         },
       }),
-      expect: { reason: "network" },
+      expect: { reason: "network", scope: "endpoint" },
     },
     {
       name: "APIError from a header timeout",
@@ -1177,7 +1182,7 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
           metadata: { code: "ProviderHeaderTimeoutError", timeoutMs: "30000" },
         },
       }),
-      expect: { reason: "timeout" },
+      expect: { reason: "timeout", scope: "model" },
     },
     {
       name: "APIError from an SSE read timeout",
@@ -1185,7 +1190,7 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
         name: "APIError",
         data: { message: "SSE read timed out", isRetryable: true, metadata: { code: "ProviderResponseStreamError" } },
       }),
-      expect: { reason: "timeout" },
+      expect: { reason: "timeout", scope: "model" },
     },
     {
       name: "APIError from parseStreamError: insufficient_quota",
@@ -1200,7 +1205,7 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
           }),
         },
       }),
-      expect: { reason: "quota", code: "insufficient_quota" },
+      expect: { reason: "quota", scope: "credential", code: "insufficient_quota" },
     },
     {
       name: "APIError with OpenCode Zen's GoUsageLimitError",
@@ -1218,22 +1223,22 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
           }),
         },
       }),
-      expect: { reason: "quota", retryAfterMs: 18_000_000, resetAt: NOW + 18_000_000 },
+      expect: { reason: "quota", scope: "credential", retryAfterMs: 18_000_000, resetAt: NOW + 18_000_000 },
     },
     {
       name: "ContextOverflowError",
       error: () => ({ name: "ContextOverflowError", data: { message: "Input exceeds context window of this model" } }),
-      expect: { reason: "context_overflow" },
+      expect: { reason: "context_overflow", scope: "request" },
     },
     {
       name: "ProviderAuthError",
       error: () => new NamedErrorLike("ProviderAuthError", { providerID: "anthropic", message: "API key missing" }),
-      expect: { reason: "auth" },
+      expect: { reason: "auth", scope: "credential" },
     },
     {
       name: "MessageAbortedError",
       error: () => ({ name: "MessageAbortedError", data: { message: "The operation was aborted." } }),
-      expect: { reason: "aborted" },
+      expect: { reason: "aborted", scope: "request" },
     },
     {
       name: "UnknownError holding a stringified stream error",
@@ -1241,12 +1246,12 @@ describe("OpenCode's normalised errors (MessageV2.fromError)", () => {
         name: "UnknownError",
         data: { message: JSON.stringify({ type: "overloaded_error", message: "Overloaded" }) },
       }),
-      expect: { reason: "overloaded", message: "Overloaded" },
+      expect: { reason: "overloaded", scope: "model", message: "Overloaded" },
     },
     {
       name: "UnknownError with nothing to go on",
       error: () => ({ name: "UnknownError", data: { message: "Something odd happened" } }),
-      expect: { reason: "unknown", message: "Something odd happened" },
+      expect: { reason: "unknown", scope: "model", message: "Something odd happened" },
     },
   ])
 })
@@ -1286,23 +1291,23 @@ describe("native runtime LLMError", () => {
             { "retry-after": "5" },
           ),
         }),
-      expect: { reason: "rate_limit", statusCode: 429, retryAfterMs: 5000 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429, retryAfterMs: 5000 },
     },
     {
       name: "RateLimit without http details still gives its wait",
       error: () => new LLMErrorLike({ _tag: "RateLimit", message: "rate limited", retryAfterMs: 1200 }),
-      expect: { reason: "rate_limit", retryAfterMs: 1200 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 1200 },
     },
     {
       name: "QuotaExceeded",
       error: () => new LLMErrorLike({ _tag: "QuotaExceeded", message: "insufficient_quota" }),
-      expect: { reason: "quota" },
+      expect: { reason: "quota", scope: "credential" },
     },
     {
       name: "Authentication",
       error: () =>
         new LLMErrorLike({ _tag: "Authentication", message: "bad key", kind: "invalid", http: http(401, "") }),
-      expect: { reason: "auth", statusCode: 401 },
+      expect: { reason: "auth", scope: "credential", statusCode: 401 },
     },
     {
       name: "InvalidRequest classified as context-overflow",
@@ -1313,7 +1318,7 @@ describe("native runtime LLMError", () => {
           classification: "context-overflow",
           http: http(400, "prompt is too long"),
         }),
-      expect: { reason: "context_overflow" },
+      expect: { reason: "context_overflow", scope: "request" },
     },
     {
       name: "InvalidRequest with Anthropic's credit body is quota",
@@ -1332,32 +1337,32 @@ describe("native runtime LLMError", () => {
             }),
           ),
         }),
-      expect: { reason: "quota", statusCode: 400 },
+      expect: { reason: "quota", scope: "credential", statusCode: 400 },
     },
     {
       name: "ProviderInternal 529",
       error: () => new LLMErrorLike({ _tag: "ProviderInternal", message: "HTTP 529", status: 529 }),
-      expect: { reason: "overloaded", statusCode: 529 },
+      expect: { reason: "overloaded", scope: "model", statusCode: 529 },
     },
     {
       name: "ProviderInternal 503",
       error: () => new LLMErrorLike({ _tag: "ProviderInternal", message: "HTTP 503", status: 503 }),
-      expect: { reason: "server_error", statusCode: 503 },
+      expect: { reason: "server_error", scope: "endpoint", statusCode: 503 },
     },
     {
       name: "Transport timeout",
       error: () => new LLMErrorLike({ _tag: "Transport", message: "timed out", kind: "Timeout" }),
-      expect: { reason: "timeout" },
+      expect: { reason: "timeout", scope: "model" },
     },
     {
       name: "Transport",
       error: () => new LLMErrorLike({ _tag: "Transport", message: "Connection refused", kind: "TransportError" }),
-      expect: { reason: "network" },
+      expect: { reason: "network", scope: "endpoint" },
     },
     {
       name: "ContentPolicy",
       error: () => new LLMErrorLike({ _tag: "ContentPolicy", message: "blocked by content policy" }),
-      expect: { reason: "invalid_request" },
+      expect: { reason: "invalid_request", scope: "request" },
     },
     {
       name: "plain-object LLMError (serialised across a boundary)",
@@ -1367,7 +1372,7 @@ describe("native runtime LLMError", () => {
         method: "execute",
         reason: { _tag: "QuotaExceeded", message: "no quota" },
       }),
-      expect: { reason: "quota" },
+      expect: { reason: "quota", scope: "credential" },
     },
   ])
 })
@@ -1377,45 +1382,45 @@ describe("no guessing from unrelated words and numbers", () => {
     {
       name: "an error body whose `error` is null is read, not unreadable",
       error: () => ({ statusCode: 429, error: null, metadata: { raw: '{"error":{"message":"slow down"}}' } }),
-      expect: { reason: "rate_limit", statusCode: 429 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429 },
     },
     {
       name: "a retry-after of -5 is malformed, not an HTTP date in 2001 meaning retry now",
       error: () => apiCallError({ status: 429, headers: { "retry-after": "-5" }, body: { error: { message: "slow down" } } }),
-      expect: { reason: "rate_limit", statusCode: 429 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429 },
       absent: ["retryAfterMs"],
     },
     {
       name: "an HTTP-date retry-after still counts",
       error: () => apiCallError({ status: 429, headers: { "retry-after": new Date(NOW + 90_000).toUTCString() }, body: { error: { message: "slow down" } } }),
-      expect: { reason: "rate_limit", retryAfterMs: 90_000 },
+      expect: { reason: "rate_limit", scope: "model", retryAfterMs: 90_000 },
     },
     {
       name: "a phrase never overrides a status it contradicts: a 400 saying the budget is exceeded is a refused request",
       error: () =>
         apiCallError({ status: 400, body: { error: { message: "Budget has been exceeded! Current cost: 10.2, Max budget: 10.0", type: "budget_exceeded" } } }),
-      expect: { reason: "invalid_request", statusCode: 400 },
+      expect: { reason: "invalid_request", scope: "request", statusCode: 400 },
     },
     {
       name: "the same phrase on a 429 is a quota",
       error: () => apiCallError({ status: 429, body: { error: { message: "Budget has been exceeded! Current cost: 10.2, Max budget: 10.0" } } }),
-      expect: { reason: "quota", statusCode: 429 },
+      expect: { reason: "quota", scope: "credential", statusCode: 429 },
     },
     {
       name: "and inside a stream, with no status to contradict it, a quota too",
       error: () => ({ message: "Budget has been exceeded for this key" }),
-      expect: { reason: "quota" },
+      expect: { reason: "quota", scope: "credential" },
     },
     {
       name: "'500' inside a sentence is not a 500",
       error: () => new Error("Expected at most 500 items in tools, got 512"),
-      expect: { reason: "unknown" },
+      expect: { reason: "unknown", scope: "model" },
       absent: ["statusCode"],
     },
     {
       name: "a sentence mentioning 'rate' is not a rate limit",
       error: () => "Please rate the accuracy of this generation",
-      expect: { reason: "unknown" },
+      expect: { reason: "unknown", scope: "model" },
     },
     {
       name: "a 400 mentioning a 'rate' parameter stays invalid_request",
@@ -1426,7 +1431,7 @@ describe("no guessing from unrelated words and numbers", () => {
             error: { message: "Invalid value for 'sample_rate': must be an integer", type: "invalid_request_error" },
           },
         }),
-      expect: { reason: "invalid_request" },
+      expect: { reason: "invalid_request", scope: "request" },
     },
     {
       name: "a 400 that mentions a rate limit in passing is still a bad request",
@@ -1435,34 +1440,34 @@ describe("no guessing from unrelated words and numbers", () => {
           status: 400,
           body: { error: { message: "Unknown parameter 'rate_limit_tier'", type: "invalid_request_error" } },
         }),
-      expect: { reason: "invalid_request" },
+      expect: { reason: "invalid_request", scope: "request" },
     },
     {
       name: "'HTTP 503' in a message is a labelled status",
       error: () => new Error("Provider request failed with HTTP 503"),
-      expect: { reason: "server_error", statusCode: 503 },
+      expect: { reason: "server_error", scope: "endpoint", statusCode: 503 },
     },
     {
       name: "'429 Too Many Requests' status line",
       error: () => "429 Too Many Requests",
-      expect: { reason: "rate_limit", statusCode: 429 },
+      expect: { reason: "rate_limit", scope: "model", statusCode: 429 },
     },
     {
       name: "'429 apples' is not a status line",
       error: () => "I ate 429 apples",
-      expect: { reason: "unknown" },
+      expect: { reason: "unknown", scope: "model" },
       absent: ["statusCode"],
     },
     {
       name: "DOMException numeric code is not a status",
       error: () => new DOMException("Failed to parse", "SyntaxError"),
-      expect: { reason: "unknown" },
+      expect: { reason: "unknown", scope: "model" },
       absent: ["statusCode"],
     },
     {
       name: "openai-compatible 'Internal server error' string",
       error: () => "Internal server error",
-      expect: { reason: "server_error" },
+      expect: { reason: "server_error", scope: "model" },
       absent: ["statusCode"],
     },
   ])
@@ -1857,7 +1862,7 @@ describe("rate limits read as quota keep their own window's reset", () => {
             },
           },
         }),
-      expect: { reason: "quota", retryAfterMs: 518_000, resetAt: NOW + 518_000 },
+      expect: { reason: "quota", scope: "model", retryAfterMs: 518_000, resetAt: NOW + 518_000 },
     },
   ])
 })
@@ -1865,4 +1870,193 @@ describe("rate limits read as quota keep their own window's reset", () => {
 test("a stream that ended before the provider finished reads as a broken connection", () => {
   expect(classify(new StreamTruncatedError())).toMatchObject({ reason: "network" })
   expect(StreamTruncatedError.isInstance(new Error("x"))).toBe(false)
+})
+
+describe("scope from real bodies (test/fixtures/<provider>), each paired with the same body where it reaches elsewhere", () => {
+  interface Recorded {
+    status: number
+    headers: Record<string, string>
+    body: unknown
+  }
+  const recorded = (path: string): Recorded => JSON.parse(readFileSync(join(import.meta.dir, "fixtures", path), "utf8"))
+  /** The recorded failure as the provider's SDK throws it, optionally under another status or without some headers. */
+  const thrown = (path: string, change: { status?: number; dropHeaders?: string[] } = {}) => () => {
+    const { status, headers, body } = recorded(path)
+    const kept = Object.fromEntries(Object.entries(headers).filter(([name]) => !change.dropHeaders?.includes(name)))
+    return apiCallError({ status: change.status ?? status, headers: kept, body })
+  }
+  const on = (providerID: string): ClassifyContext => ({ providerID })
+
+  runCases([
+    {
+      name: "Copilot 400 model_not_supported: this model at Copilot, on this plan",
+      error: thrown("github-copilot/model-not-supported.json"),
+      context: on("github-copilot"),
+      expect: { reason: "model_unavailable", scope: "model", statusCode: 400, code: "model_not_supported" },
+    },
+    {
+      name: "  paired: the same body under 401 is the credential's",
+      error: thrown("github-copilot/model-not-supported.json", { status: 401 }),
+      context: on("github-copilot"),
+      expect: { reason: "auth", scope: "credential" },
+    },
+    {
+      name: "  paired: the same body under 500 is a server error of that member, not a refusal",
+      error: thrown("github-copilot/model-not-supported.json", { status: 500 }),
+      context: on("github-copilot"),
+      expect: { reason: "server_error", scope: "model" },
+    },
+    {
+      name: "Copilot 429 x-ratelimit-exceeded global-chat: the user's limit across models, named as a rate limit",
+      error: thrown("github-copilot/user-wide-rate-limit.json"),
+      context: on("github-copilot"),
+      expect: { reason: "rate_limit", scope: "credential", retryAfterMs: 7_200_000 },
+      absent: ["resetAt"],
+    },
+    {
+      name: "  paired: without the global header, a rate limit of this model",
+      error: thrown("github-copilot/user-wide-rate-limit.json", { dropHeaders: ["x-ratelimit-exceeded"] }),
+      context: on("github-copilot"),
+      expect: { reason: "rate_limit", scope: "model" },
+    },
+    {
+      name: "  paired: the same header from another provider says nothing",
+      error: thrown("github-copilot/user-wide-rate-limit.json"),
+      context: on("anthropic"),
+      expect: { reason: "rate_limit", scope: "model" },
+    },
+    {
+      name: "Copilot 402: the account's quota",
+      error: thrown("github-copilot/payment-required.json"),
+      context: on("github-copilot"),
+      expect: { reason: "quota", scope: "credential", statusCode: 402 },
+    },
+    {
+      name: "Bedrock 403 AccessDeniedException naming the model: this model at Bedrock, not the account",
+      error: thrown("amazon-bedrock/access-denied-model.json"),
+      context: on("amazon-bedrock"),
+      expect: { reason: "model_unavailable", scope: "model", statusCode: 403, code: "AccessDeniedException" },
+    },
+    {
+      name: "  paired: a Bedrock 403 that names no model (a bad token) is the credential's",
+      error: thrown("amazon-bedrock/invalid-security-token.json"),
+      context: on("amazon-bedrock"),
+      expect: { reason: "auth", scope: "credential" },
+    },
+    {
+      name: "  paired: the same words from another provider without Bedrock's headers stay auth",
+      error: thrown("amazon-bedrock/access-denied-model.json", { dropHeaders: ["x-amzn-errortype"] }),
+      context: on("anthropic"),
+      expect: { reason: "auth", scope: "credential" },
+    },
+    {
+      name: "Bedrock 400 ValidationException 'on-demand throughput isn't supported': needs an inference profile",
+      error: thrown("amazon-bedrock/on-demand-not-supported.json"),
+      context: on("amazon-bedrock"),
+      expect: { reason: "model_unavailable", scope: "model", statusCode: 400 },
+    },
+    {
+      name: "  paired: another 400 ValidationException is the request's",
+      error: () =>
+        apiCallError({
+          status: 400,
+          headers: { "x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/" },
+          body: { message: "messages.1.content: Field required" },
+        }),
+      context: on("amazon-bedrock"),
+      expect: { reason: "invalid_request", scope: "request" },
+    },
+    {
+      name: "Bedrock 404 ResourceNotFoundException, end of life: this model",
+      error: thrown("amazon-bedrock/end-of-life.json"),
+      context: on("amazon-bedrock"),
+      expect: { reason: "model_unavailable", scope: "model", statusCode: 404 },
+    },
+    {
+      name: "OpenRouter 404 'No endpoints found for …': this model at OpenRouter",
+      error: thrown("openrouter/no-endpoints.json"),
+      context: on("openrouter"),
+      expect: { reason: "model_unavailable", scope: "model", statusCode: 404 },
+    },
+    {
+      name: "  paired: the same words from another provider are a refused request (a bare 404 names no model)",
+      error: thrown("openrouter/no-endpoints.json"),
+      context: on("anthropic"),
+      expect: { reason: "invalid_request", scope: "request" },
+    },
+    {
+      name: "OpenRouter 402 (openrouter_credits): the account's",
+      error: thrown("openrouter/insufficient-credits.json"),
+      context: on("openrouter"),
+      expect: { reason: "quota", scope: "credential", statusCode: 402 },
+    },
+    {
+      name: "Gemini 429 QuotaFailure GenerateRequestsPerDayPerProjectPerModel: quota of this model only",
+      error: thrown("google/per-day-per-model-quota.json"),
+      context: on("google"),
+      expect: { reason: "quota", scope: "model", statusCode: 429 },
+    },
+    {
+      name: "  paired: a Gemini quota counted per project (monthly spend) is the account's",
+      error: thrown("google/monthly-spend-quota.json"),
+      context: on("google"),
+      expect: { reason: "quota", scope: "credential" },
+    },
+    {
+      name: "Anthropic 529 overloaded_error: capacity of that model",
+      error: thrown("anthropic/overloaded.json"),
+      context: on("anthropic"),
+      expect: { reason: "overloaded", scope: "model", statusCode: 529 },
+    },
+    {
+      name: "  paired: a gateway's 503 without the body is the endpoint's",
+      error: () => apiCallError({ status: 503, body: "<html><body>503 Service Unavailable</body></html>" }),
+      context: on("anthropic"),
+      expect: { reason: "server_error", scope: "endpoint" },
+    },
+    {
+      name: "Anthropic 400 credit balance too low: the account's quota",
+      error: thrown("anthropic/credit-balance-too-low.json"),
+      context: on("anthropic"),
+      expect: { reason: "quota", scope: "credential", statusCode: 400 },
+    },
+    {
+      name: "Anthropic 404 not_found_error 'model: …': this model",
+      error: thrown("anthropic/model-not-found.json"),
+      context: on("anthropic"),
+      expect: { reason: "model_unavailable", scope: "model", statusCode: 404 },
+    },
+    {
+      name: "  paired: the same body under 400 is the request's",
+      error: thrown("anthropic/model-not-found.json", { status: 400 }),
+      context: on("anthropic"),
+      expect: { reason: "invalid_request", scope: "request" },
+    },
+    {
+      name: "Anthropic 401: the credential's",
+      error: thrown("anthropic/invalid-api-key.json"),
+      context: on("anthropic"),
+      expect: { reason: "auth", scope: "credential" },
+    },
+    {
+      name: "OpenAI 429 insufficient_quota: the account's",
+      error: thrown("openai/insufficient-quota.json"),
+      context: on("openai"),
+      expect: { reason: "quota", scope: "credential" },
+    },
+    {
+      name: "a key missing in this environment (LoadAPIKeyError): nothing was sent, the request's alone",
+      error: () =>
+        new LoadAPIKeyError({
+          message: "Anthropic API key is missing. Pass it using the 'apiKey' parameter or the ANTHROPIC_API_KEY environment variable.",
+        }),
+      context: on("anthropic"),
+      expect: { reason: "auth", scope: "request" },
+    },
+    {
+      name: "connection refused: the endpoint's",
+      error: () => Object.assign(new Error("Unable to connect. Is the computer able to access the url?"), { code: "ConnectionRefused" }),
+      expect: { reason: "network", scope: "endpoint" },
+    },
+  ])
 })

@@ -49,7 +49,7 @@ describe("bad config gets a message naming the path and the fix", () => {
       "an unknown failover reason",
       { combined_models: { failover_on: ["rate_limit", "ratelimit"] } },
       [
-        'combined_models.failover_on[1]: unknown reason "ratelimit"; use one of: rate_limit, quota, overloaded, server_error, network, timeout, auth, context_overflow, invalid_request, aborted, unknown',
+        'combined_models.failover_on[1]: unknown reason "ratelimit"; use one of: rate_limit, quota, overloaded, server_error, network, timeout, auth, model_unavailable, context_overflow, invalid_request, aborted, unknown',
       ],
     ],
     ["sticky misspelt", { combined_models: { sticky: "always" } }, ["combined_models.sticky: expected one of: turn, session, off, or { \"window\": \"15m\" }"]],

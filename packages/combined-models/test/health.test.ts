@@ -52,6 +52,7 @@ describe("what gets recorded", () => {
     expect(entry).toEqual({
       providerID: "anthropic",
       modelID: "claude-sonnet-4-5",
+      scope: "model",
       reason: "rate_limit",
       since: clock.now(),
       until: clock.now() + DEFAULT_COOLDOWNS.rate_limit,

@@ -90,7 +90,10 @@ describe("routing a step", () => {
     const late = play([{ type: "step_requested", at: at(0) }], context({}, everyone(10 * 60_000)))
     expect(late.actions).toEqual([expect.objectContaining({ type: "surface", cause: "no_member" })])
     const message = (late.actions[0] as { message: string }).message
-    expect(message).toContain("anthropic/claude-sonnet-4-5: cooling down (rate limit, 10 min left)")
+    // At once, asking nobody: one line per member, with why and how long is left.
+    expect(message).toContain("Every provider of Claude Sonnet 4.5 is out for longer than combined_models.max_wait (1 min); no request was sent:")
+    expect(message).toContain("- anthropic/claude-sonnet-4-5: anthropic rate-limited: test; 10 min left")
+    expect(message).toContain("- openrouter/anthropic/claude-sonnet-4.5: openrouter rate-limited: test; 10 min left")
     expect(late.state.phase).toBe("failed")
   })
 

@@ -5,7 +5,7 @@ import { APICallError, LoadAPIKeyError } from "@ai-sdk/provider"
 import { BedrockStreamException } from "../wires/bedrock.ts"
 import { GoogleStreamError } from "../wires/google.ts"
 import { openrouterUpstream } from "../wires/openrouter.ts"
-import type { FailureReason } from "../types.ts"
+import type { FailureReason, FailureScope } from "../types.ts"
 
 // Evidence: what one layer says, in one shape whatever it came from
 
@@ -22,6 +22,8 @@ export interface Evidence {
   networkCode?: string
   /** What a typed source already knows; `strong` hints are final. */
   hint?: { reason: FailureReason; strong: boolean }
+  /** What a typed source knows of the reach (a key that never loaded: the request only). */
+  scope?: FailureScope
   retryAfterMs?: number
   resetAt?: number
   url?: string
@@ -31,7 +33,8 @@ export function evidenceOf(layer: unknown): Evidence | undefined {
   if (typeof layer === "string") return evidenceFromText(layer)
   if (!isObject(layer)) return undefined
   if (APICallError.isInstance(layer)) return evidenceFromApiCallError(layer)
-  if (LoadAPIKeyError.isInstance(layer)) return withHint(emptyEvidence(layer.message), "auth", true)
+  // No key in this environment: nothing was sent, so nothing is cooled or shared, and the key set later is used at once.
+  if (LoadAPIKeyError.isInstance(layer)) return { ...withHint(emptyEvidence(layer.message), "auth", true), scope: "request" }
   if (BedrockStreamException.isInstance(layer)) return evidenceFromBedrockStream(layer)
   if (GoogleStreamError.isInstance(layer)) {
     // Gemini's in-stream error is its HTTP error body: status, QuotaFailure and RetryInfo read as from a response.
@@ -228,6 +231,7 @@ export function evidenceFromLLMReason(reason: unknown): Evidence | undefined {
     case "QuotaExceeded":
       return withHint(evidence, "quota", true)
     case "Authentication":
+      if (read(reason, "kind") === "missing") evidence.scope = "request"
       return withHint(evidence, "auth", true)
     case "InvalidRequest":
       if (read(reason, "classification") === "context-overflow") return withHint(evidence, "context_overflow", true)

@@ -34,8 +34,6 @@ export const QUOTA_PHRASES = [
 ]
 /** A rate limit stated per day or month does not clear in seconds. */
 export const LONG_WINDOW_PHRASES = /\bper[ _-]?(?:day|month)\b|\bdaily\b|\bmonthly\b|\((?:RPD|TPD)\)/i
-/** Gemini quota ids spell the window in CamelCase: `GenerateRequestsPerDayPerProjectPerModel-FreeTier`. */
-export const LONG_WINDOW_QUOTA_ID = /per_?day|per_?month|daily|monthly/i
 
 export const OVERFLOW_CODES = new Set([
   "context_length_exceeded",
@@ -123,9 +121,15 @@ export const AUTH_PHRASES = [
   /\bapi key (?:not valid|is invalid|expired)\b/i,
   /\bauthentication (?:failed|error|required)\b/i,
 ]
-/** A Copilot 403 that says this is about credentials or licences is a real auth failure, not the transient kind. */
-export const COPILOT_LASTING_403 =
-  /token (?:has )?expired|invalid (?:token|credentials)|not authori[sz]ed|requires? an? (?:enterprise|organization)|not (?:enabled|licensed)|no (?:active )?(?:copilot )?(?:subscription|license|access)|personal access tokens? (?:are|is) not supported/i
+/**
+ * A provider saying it does not serve this model (to this account): not found, not supported on the plan, retired.
+ * Read as `model_unavailable` at 400, 404 and 410 only: on any other status the status speaks first.
+ */
+export const MODEL_UNAVAILABLE_CODES = new Set(["model_not_found", "model_not_supported", "model_not_available", "unsupported_model"])
+export const MODEL_UNAVAILABLE_PHRASES = [
+  /\bmodel\b[^.\n]{0,80}\b(?:not found|does not exist|doesn't exist|is not supported|no longer (?:available|supported)|(?:has been |was )?(?:deprecated|decommissioned|retired))\b/i,
+  /\bend of (?:its )?life\b/i,
+]
 
 export const MODERATION_CODES = new Set(["content_filter", "content_policy_violation", "moderation", "flagged", "safety"])
 export const MODERATION_PHRASES = [
@@ -182,8 +186,6 @@ export const INVALID_CODES = new Set([
   "failed_precondition",
   "validationexception",
   "resourcenotfoundexception",
-  "model_not_found",
-  "model_not_supported",
   "invalid_prompt",
   "unsupported_value",
   "unsupported_parameter",

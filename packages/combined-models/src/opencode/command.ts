@@ -107,7 +107,7 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
       order: group.strategy ?? (rt.config.groups[group.id]?.priority?.length ? "group" : rt.config.providerPriority.length ? "provider_priority" : "alphabetical"),
       members: (group.strategy === "least_limited" ? ordered(group, group.members, {}, { now, limits }) : group.members).map((member): MemberStatus => {
         const health = withCredentialFixes(memberHealth(rt.view, member, now), providers[member.providerID], rt.oauth)
-        const headroom = limits.headroomOf(member.providerID, now)
+        const headroom = limits.headroomOf({ providerID: member.providerID, modelID: member.modelID }, now)
         return {
           providerID: member.providerID,
           modelID: member.modelID,

@@ -16,6 +16,7 @@
 import { z } from "zod"
 import { hasMarker } from "../errors.ts"
 import { decodeFrames, type DecodedFrame } from "./aws-event-stream.ts"
+import { sentTo, type WireReader } from "./failure.ts"
 import { watchingFetch, type Fetch } from "./stream-watch.ts"
 
 const marker = Symbol.for("combined-models.bedrock-stream-exception")
@@ -87,3 +88,24 @@ export function watchBedrockStream(inner?: Fetch): Fetch {
     frames: decodeFrames(buffer).frames.map((frame) => ({ size: frame.size, failure: exceptionOf(frame) })),
   }))
 }
+
+/**
+ * Bedrock's refusals that name one model, for an account that may use others: the model is not enabled for the
+ * account (403 `AccessDeniedException` "You don't have access to the model with the specified model ID."), needs an
+ * inference profile (400 `ValidationException` "Invocation of model ID … with on-demand throughput isn't supported"),
+ * or is unknown or past its end of life (404 `ResourceNotFoundException`). Each is this member's, for a long while;
+ * a 403 that does not name the model (a bad signature, an expired token) stays the credential's.
+ */
+export const readBedrockFailure: WireReader = (facts) => {
+  if (!sentTo(facts, "bedrock", BEDROCK_HOST) && facts.headers["x-amzn-errortype"] === undefined) return undefined
+  const { status, text } = facts
+  // The error type travels in `x-amzn-errortype` over HTTP, and as the code of a stream's exception frame.
+  const type = [...facts.codes, (facts.headers["x-amzn-errortype"] ?? "").split(":")[0]!.toLowerCase()]
+  const modelRefusal =
+    (status === 403 && /access to the model/i.test(text)) ||
+    (status === 400 && type.includes("validationexception") && /on-demand throughput isn.t supported|inference profile/i.test(text)) ||
+    (status === 404 && (type.includes("resourcenotfoundexception") || /\bmodel\b/i.test(text)))
+  return modelRefusal ? { reason: "model_unavailable", scope: "model" } : undefined
+}
+
+const BEDROCK_HOST = /^bedrock-runtime[.-]/

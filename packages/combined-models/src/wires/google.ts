@@ -9,6 +9,7 @@
  */
 import { z } from "zod"
 import { hasMarker } from "../errors.ts"
+import type { WireReader } from "./failure.ts"
 import { jsonEventFailure, sseFrames, watchingFetch, type Fetch } from "./stream-watch.ts"
 
 const marker = Symbol.for("combined-models.google-stream-error")
@@ -46,4 +47,20 @@ export class GoogleStreamError extends Error {
 /** A `fetch` for `@ai-sdk/google` whose streamed answers fail on Gemini's `{error}` chunks. */
 export function watchGoogleStream(inner?: Fetch): Fetch {
   return watchingFetch(inner, "text/event-stream", sseFrames(jsonEventFailure('"error"', googleErrorBodySchema, (body) => new GoogleStreamError(body))))
+}
+
+/** Gemini quota ids spell the window in CamelCase: `GenerateRequestsPerDayPerProjectPerModel-FreeTier`. */
+const LONG_WINDOW_QUOTA_ID = /per_?day|per_?month|daily|monthly/i
+/** A quota counted per model (or per day, which Gemini counts per model) leaves the project's other models alone. */
+const PER_MODEL_QUOTA_ID = /per_?model|per_?day/i
+
+/**
+ * Gemini's 429 `RESOURCE_EXHAUSTED` says "You exceeded your current quota" for per-minute limits too: its
+ * `QuotaFailure` ids tell the window (per day or month: quota; else a rate limit) and the reach (per model).
+ */
+export const readGoogleFailure: WireReader = (facts) => {
+  if (!facts.codes.has("resource_exhausted")) return undefined
+  const reason = facts.quotaIds.some((id) => LONG_WINDOW_QUOTA_ID.test(id)) ? "quota" : "rate_limit"
+  const perModel = facts.quotaIds.some((id) => PER_MODEL_QUOTA_ID.test(id))
+  return { reason, scope: perModel || reason === "rate_limit" ? "model" : "credential" }
 }

@@ -2,8 +2,12 @@
  * What each provider SDK needs at the edge to report its failures faithfully. The OpenCode adapter installs these on
  * member providers and the driver's rehearsal on its clients, so both read the same streams.
  */
-import { watchBedrockStream } from "./bedrock.ts"
-import { watchGoogleStream } from "./google.ts"
+import { readAnthropicFailure } from "./anthropic.ts"
+import { readBedrockFailure, watchBedrockStream } from "./bedrock.ts"
+import { readCopilotFailure } from "./copilot.ts"
+import type { WireReader } from "./failure.ts"
+import { readGoogleFailure, watchGoogleStream } from "./google.ts"
+import { readOpenRouterFailure } from "./openrouter.ts"
 import { watchResponsesStream } from "./openai-responses.ts"
 import { isWatchedFetch, type Fetch } from "./stream-watch.ts"
 import { timeoutFetch, type TimeoutsFor } from "./timeouts.ts"
@@ -13,6 +17,19 @@ export { GoogleStreamError, watchGoogleStream } from "./google.ts"
 export { ResponseFailedError, watchResponsesStream } from "./openai-responses.ts"
 export { timeoutFetch, type RequestTimeouts, type TimeoutsFor } from "./timeouts.ts"
 
+export type { FailureFacts, WireReading, WireReader } from "./failure.ts"
+
+/**
+ * Each wire's reader of its own failure bodies (see `failure.ts`), asked in turn after the generic reading; the first
+ * that answers narrows it. Copilot first: its Claude models speak Anthropic's wire, and its rules are its own.
+ */
+export const WIRE_READERS: readonly WireReader[] = [
+  readCopilotFailure,
+  readBedrockFailure,
+  readOpenRouterFailure,
+  readGoogleFailure,
+  readAnthropicFailure,
+]
 /** The SDK packages whose streams hide failures at the pin, and the wrapper that brings them out. */
 const STREAM_WATCHERS: Record<string, (inner?: Fetch) => Fetch> = {
   "@ai-sdk/amazon-bedrock": watchBedrockStream,

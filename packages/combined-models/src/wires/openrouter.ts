@@ -4,6 +4,7 @@
  * `metadata.raw` (a string, usually its JSON body), named by `metadata.provider_name`.
  */
 import { z } from "zod"
+import { sentTo, type WireReader } from "./failure.ts"
 
 const metadataSchema = z.object({ raw: z.string().optional(), provider_name: z.string().optional() }).loose()
 
@@ -24,3 +25,15 @@ export function openrouterUpstream(body: unknown): { raw: string; provider?: str
   const metadata = (error as z.infer<typeof openrouterErrorSchema>).metadata
   return typeof metadata?.raw === "string" ? { raw: metadata.raw, provider: metadata.provider_name } : undefined
 }
+
+/**
+ * OpenRouter's 404 "No endpoints found for <model>" (no provider behind it serves the model with this request's
+ * settings or this account's data policy) is this member's for a long while: another provider of the model may serve.
+ */
+export const readOpenRouterFailure: WireReader = (facts) => {
+  if (!sentTo(facts, "openrouter", OPENROUTER_HOST)) return undefined
+  if (facts.status === 404 && /no endpoints found/i.test(facts.text)) return { reason: "model_unavailable", scope: "model" }
+  return undefined
+}
+
+const OPENROUTER_HOST = /(?:^|\.)openrouter\.ai$/
