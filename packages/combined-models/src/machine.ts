@@ -380,6 +380,8 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
   if (
     current &&
     error.reason === "auth" &&
+    // A key missing here was never sent: there is no sign-in to refresh.
+    scopeOf(error) !== "request" &&
     context.oauthProviders?.has(failedMember.providerID) &&
     !signInRetried.includes(failedMember.providerID)
   ) {
@@ -387,8 +389,6 @@ function failStep(state: FailoverState, error: ClassifiedError, at: number, cont
     return {
       state: {
         ...settled,
-    // A key missing here was never sent: there is no sign-in to refresh.
-    scopeOf(error) !== "request" &&
         next: { member: failedMember, mode, notBefore: at },
         turn: { ...state.turn, failures, signInRetried: [...signInRetried, failedMember.providerID] },
       },
@@ -608,6 +608,10 @@ function surface(
   if (state.turn.failures.length > 0) lines.push(failureSummary(subject, state.turn.failures))
   const unexplained = skipped.filter((entry) => entry.why !== "failed_this_turn")
   if (unexplained.length > 0) {
+    // Known before asking anyone: every member is out for longer than max_wait. No request was sent, none will be.
+    const allCooling = cause === "no_member" && unexplained.every((entry) => entry.why === "cooling" || entry.why === "not_allowed" || entry.why === "excluded")
+    if (lines.length === 0 && allCooling && unexplained.some((entry) => entry.why === "cooling"))
+      lines.push(`Every provider of ${group.name} is out for longer than combined_models.max_wait (${formatDuration(config.maxWaitMs)}); no request was sent:`)
     if (lines.length === 0) lines.push(`No provider of ${group.name} can take this request:`)
     for (const entry of unexplained) lines.push(`- ${entry.member.providerID}/${entry.member.modelID}: ${describeSkip(entry, state, at)}`)
   }
@@ -615,10 +619,6 @@ function surface(
     lines.push(`Stopped after ${config.maxSwitchesPerTurn} provider switches in this turn (combined_models.max_switches_per_turn).`)
   if (lines.length === 0) lines.push(`No provider of ${group.name} is available.`)
   return {
-    // Known before asking anyone: every member is out for longer than max_wait. No request was sent, none will be.
-    const allCooling = cause === "no_member" && unexplained.every((entry) => entry.why === "cooling" || entry.why === "not_allowed" || entry.why === "excluded")
-    if (lines.length === 0 && allCooling && unexplained.some((entry) => entry.why === "cooling"))
-      lines.push(`Every provider of ${group.name} is out for longer than combined_models.max_wait (${formatDuration(config.maxWaitMs)}); no request was sent:`)
     state: { ...state, phase: "failed", next: undefined, attempt: undefined },
     actions: [{ type: "surface", message: lines.join("\n"), failures: state.turn.failures, cause }],
   }
@@ -639,9 +639,9 @@ function describeSkip(entry: SkippedMember, state: FailoverState, at: number): s
       return `near its rate limit${left}`
     }
     case "cooling": {
+      if (entry.entry) return cooldownLine(entry.member, entry.entry, at)
       const left = entry.until === undefined ? "" : `, ${formatDuration(entry.until - at)} left`
       return `cooling down (${entry.reason?.replace("_", " ") ?? "failed"}${left})`
     }
   }
 }
-      if (entry.entry) return cooldownLine(entry.member, entry.entry, at)
