@@ -2,21 +2,38 @@
  * Limits read ahead: what a provider said it has left, from the rate-limit headers of its latest response. Routing
  * sends a step elsewhere before it is refused when the step needs more tokens than a member has left before its
  * window resets, and `least_limited` orders members by what they have left. Pure reading, plus a small table that
- * keeps the latest reading per provider (one provider is one account, one allowance).
+ * keeps the latest reading per allowance: a provider's credential and the limit class its headers describe (Anthropic
+ * limits each model class, OpenAI each model, a gateway the key), so a title request on the small model does not
+ * overwrite what the main model has left.
  */
 import { parseResetValue } from "./classify/waits.ts"
+import type { MemberRef } from "./types.ts"
 
 /** One window of an allowance: what is left of it and when it is full again (epoch ms). */
 export interface LimitWindow {
   remaining: number
   limit?: number
   resetAt?: number
+  /**
+   * Cache reads do not count against this window: Anthropic's input-token (and combined token) limits count only
+   * uncached input, so a step that reads a long cached prefix spends little of it.
+   */
+  excludesCacheReads?: boolean
 }
+
+/**
+ * How far one allowance reaches, as the provider whose headers were read defines it: Anthropic limits per model class
+ * (Sonnet 4.x shares one, Haiku 4.5 has its own), OpenAI and the APIs that copy its headers per model, a gateway's
+ * bare `x-ratelimit-*` per key.
+ */
+export type LimitScheme = "anthropic" | "per_model" | "account"
 
 /** What a provider's response said it has left. */
 export interface Headroom {
   tokens?: LimitWindow
   requests?: LimitWindow
+  /** Whose headers they were: how widely the allowance is shared. */
+  scheme?: LimitScheme
   /** When the headers were read (epoch ms). */
   seenAt: number
 }
@@ -34,13 +51,18 @@ function count(value: string | undefined): number | undefined {
   return Number.isFinite(number) && number >= 0 ? number : undefined
 }
 
-function windowOf(headers: HeaderSource, names: { remaining: string; limit: string; reset: string }, now: number): LimitWindow | undefined {
+function windowOf(
+  headers: HeaderSource,
+  names: { remaining: string; limit: string; reset: string },
+  now: number,
+  extra: Partial<LimitWindow> = {},
+): LimitWindow | undefined {
   const remaining = count(headerOf(headers, names.remaining))
   if (remaining === undefined) return undefined
   const limit = count(headerOf(headers, names.limit))
   const reset = headerOf(headers, names.reset)
   const wait = reset === undefined ? undefined : parseResetValue(reset, now)
-  return { remaining, ...(limit !== undefined ? { limit } : {}), ...(wait !== undefined ? { resetAt: now + wait } : {}) }
+  return { remaining, ...(limit !== undefined ? { limit } : {}), ...(wait !== undefined ? { resetAt: now + wait } : {}), ...extra }
 }
 
 /** The tighter of two windows: the one with less left (it refuses first). */
@@ -53,8 +75,9 @@ function tighter(a: LimitWindow | undefined, b: LimitWindow | undefined): LimitW
 /**
  * The headroom a response's headers state, or undefined when they state none. Read:
  * - Anthropic: `anthropic-ratelimit-{requests,tokens,input-tokens}-{remaining,limit,reset}` (reset as an RFC 3339
- *   time); the tighter of its tokens and input-tokens windows counts. The output-tokens window is not read: the
- *   estimate is of what a step sends, and what it answers is the model's to decide;
+ *   time); the tighter of its tokens and input-tokens windows counts, and neither counts cache reads. The
+ *   output-tokens window is not read: the estimate is of what a step sends, and what it answers is the model's to
+ *   decide;
  * - OpenAI and the many APIs that copy it (Groq, Azure, xAI, Cerebras, …): `x-ratelimit-{remaining,limit,reset}-
  *   {requests,tokens}` (reset as a duration, "6m0s");
  * - OpenRouter and other gateways: `x-ratelimit-{remaining,limit,reset}` (requests, reset as epoch ms).
@@ -65,15 +88,39 @@ export function readHeadroom(headers: HeaderSource, now: number): Headroom | und
       headers,
       { remaining: `anthropic-ratelimit-${kind}-remaining`, limit: `anthropic-ratelimit-${kind}-limit`, reset: `anthropic-ratelimit-${kind}-reset` },
       now,
+      kind === "requests" ? {} : { excludesCacheReads: true },
     )
   const openai = (kind: string) =>
     windowOf(headers, { remaining: `x-ratelimit-remaining-${kind}`, limit: `x-ratelimit-limit-${kind}`, reset: `x-ratelimit-reset-${kind}` }, now)
-  const tokens = tighter(tighter(anthropic("tokens"), anthropic("input-tokens")), openai("tokens"))
+  const anthropicTokens = tighter(anthropic("tokens"), anthropic("input-tokens"))
+  const anthropicRequests = anthropic("requests")
+  const openaiTokens = openai("tokens")
+  const openaiRequests = openai("requests")
+  const tokens = tighter(anthropicTokens, openaiTokens)
   const requests =
-    tighter(anthropic("requests"), openai("requests")) ??
+    tighter(anthropicRequests, openaiRequests) ??
     windowOf(headers, { remaining: "x-ratelimit-remaining", limit: "x-ratelimit-limit", reset: "x-ratelimit-reset" }, now)
   if (!tokens && !requests) return undefined
-  return { ...(tokens ? { tokens } : {}), ...(requests ? { requests } : {}), seenAt: now }
+  const scheme: LimitScheme = anthropicTokens || anthropicRequests ? "anthropic" : openaiTokens || openaiRequests ? "per_model" : "account"
+  return { ...(tokens ? { tokens } : {}), ...(requests ? { requests } : {}), scheme, seenAt: now }
+}
+
+/**
+ * The limit class a model falls in under a scheme: readings of one class are one allowance. Anthropic's classes are
+ * a family and major version (`claude-sonnet-4-5-20250929` and `claude-sonnet-4-0` share `claude-sonnet-4`); a
+ * per-model allowance is the model without its date (`gpt-4o-2024-08-06` is `gpt-4o`); a key's allowance has one
+ * class. A gateway's vendor prefix (`anthropic/…`) is left out.
+ */
+export function limitClass(scheme: LimitScheme | undefined, modelID: string): string {
+  if (scheme === undefined || scheme === "account") return ""
+  const id = modelID.toLowerCase().split("/").at(-1)!
+  if (scheme === "anthropic") {
+    const modern = /claude-(opus|sonnet|haiku)-(\d+)/.exec(id)
+    if (modern) return `claude-${modern[1]}-${modern[2]}`
+    const older = /claude-(\d+)(?:-(\d))?-(opus|sonnet|haiku)/.exec(id)
+    if (older) return `claude-${older[3]}-${older[1]}${older[2] ? `.${older[2]}` : ""}`
+  }
+  return id.replace(/-(\d{4}-\d{2}-\d{2}|\d{8})$/, "")
 }
 
 /**
@@ -95,20 +142,46 @@ function liveWindow(window: LimitWindow | undefined, seenAt: number, now: number
 }
 
 /**
- * How much more than its estimate a step is taken to spend: the estimate is the conversation so far (the last
- * step's tokens), and the step adds the new message and its answer.
+ * How much more than its estimate a step is taken to spend: the estimate is the request as OpenCode is about to send
+ * it, or for a step after a tool call the last request and its answer, and the step adds the tool results, the new
+ * message and its answer.
  */
 export const STEP_MARGIN = 1.25
 
+/**
+ * The size of the request a step sends, in tokens: the whole of it (system prompt, tool definitions, history, new
+ * message), and the prefix a member holds in its prompt cache from the last step (it served that step), which a window
+ * that excludes cache reads does not count.
+ */
+export interface StepSize {
+  tokens: number
+  cached?: { member: MemberRef; tokens: number }
+}
+
+/** The tokens a step spends of this window at this member: cache reads left out where the window leaves them out. */
+function counted(window: LimitWindow, size: StepSize, member: MemberRef | undefined): number {
+  const { cached } = size
+  if (!window.excludesCacheReads || !cached || !member) return size.tokens
+  const same = cached.member.providerID === member.providerID && cached.member.modelID === member.modelID
+  return same ? Math.max(0, size.tokens - cached.tokens) : size.tokens
+}
+
 /** Why a member should not take a step of this size now, and until when; undefined when it has room. */
-export function shortOf(headroom: Headroom | undefined, tokens: number | undefined, now: number): { resetAt: number } | undefined {
+export function shortOf(
+  headroom: Headroom | undefined,
+  size: StepSize | number | undefined,
+  now: number,
+  member?: MemberRef,
+): { resetAt: number } | undefined {
   if (!headroom) return undefined
   const back = (window: LimitWindow) => windowEnd(window, headroom.seenAt)
   const requests = liveWindow(headroom.requests, headroom.seenAt, now)
   // Without a reset time the reading cannot say when the member is back: it is only a ranking hint then.
   if (requests?.resetAt !== undefined && requests.remaining < 1) return { resetAt: back(requests) }
   const window = liveWindow(headroom.tokens, headroom.seenAt, now)
-  if (window?.resetAt !== undefined && tokens !== undefined && window.remaining < tokens * STEP_MARGIN) return { resetAt: back(window) }
+  if (window?.resetAt === undefined || size === undefined) return undefined
+  const step = typeof size === "number" ? { tokens: size } : size
+  if (window.remaining < counted(window, step, member) * STEP_MARGIN) return { resetAt: back(window) }
   return undefined
 }
 
@@ -132,38 +205,88 @@ export function isLive(headroom: Headroom, now: number): boolean {
   return liveWindow(headroom.tokens, headroom.seenAt, now) !== undefined || liveWindow(headroom.requests, headroom.seenAt, now) !== undefined
 }
 
-/** What routing reads: the latest headroom of a provider. */
+/** What routing reads: the latest headroom of the allowance a member draws on. */
 export interface LimitsView {
-  headroomOf(providerID: string, now: number): Headroom | undefined
+  headroomOf(member: MemberRef, now: number): Headroom | undefined
 }
 
-/** Readings kept at most: one per provider (and account) this process talked to. */
-const MAX_PROVIDERS = 256
+/** Who spent an allowance: the provider, the model the request named, the credential it was sent with. */
+export interface LimitSource {
+  providerID: string
+  modelID: string
+  /** The credential's fingerprint (`credentials.ts`): another key's reading says nothing about this one. */
+  credential?: string
+}
 
-/** The latest headroom per provider, in memory: a reading is only good until its window resets. */
-export class LimitsTable implements LimitsView {
-  readonly #latest = new Map<string, Headroom>()
+/** A reading with the allowance it is of. */
+export interface LimitReading extends Headroom {
+  providerID: string
+  /** `limitClass(scheme, model)` of the request that was answered. */
+  limitClass: string
+  credential?: string
+}
+
+/** The key a reading is kept under: one per provider, credential and limit class. */
+export function readingKey(reading: Pick<LimitReading, "providerID" | "credential" | "limitClass">): string {
+  return JSON.stringify([reading.providerID, reading.credential ?? null, reading.limitClass])
+}
+
+/** Whether a reading is of the allowance this member (with this credential) draws on. */
+export function readingCovers(reading: LimitReading, source: LimitSource): boolean {
+  return (
+    reading.providerID === source.providerID &&
+    (reading.credential ?? undefined) === (source.credential ?? undefined) &&
+    limitClass(reading.scheme, source.modelID) === reading.limitClass
+  )
+}
+
+/** A response of `source` came back with these headers: the reading it makes, undefined when they state no limits. */
+export function readingOf(source: LimitSource, headers: HeaderSource, now: number): LimitReading | undefined {
+  const headroom = readHeadroom(headers, now)
+  if (!headroom) return undefined
+  return {
+    ...headroom,
+    providerID: source.providerID,
+    limitClass: limitClass(headroom.scheme, source.modelID),
+    ...(source.credential !== undefined ? { credential: source.credential } : {}),
+  }
+}
+
+/** The live reading of `source`'s allowance among these, the latest when several cover it. */
+export function findReading(readings: Iterable<LimitReading>, source: LimitSource, now: number): LimitReading | undefined {
+  let found: LimitReading | undefined
+  for (const reading of readings)
+    if (readingCovers(reading, source) && isLive(reading, now) && (!found || reading.seenAt > found.seenAt)) found = reading
+  return found
+}
+
+/** Readings kept at most: one per allowance (provider, credential, limit class) this process talked to. */
+const MAX_READINGS = 256
+
+/** The latest reading per allowance, in memory: a reading is only good until its window resets. */
+export class LimitsTable {
+  readonly #latest = new Map<string, LimitReading>()
 
   /**
-   * A successful response of this provider came back: its headers are the latest reading, and headers without limits
-   * say nothing is known now. (A refusal's headers go to its cooldown, through the classifier.)
+   * A successful response of this provider, for this model and credential, came back: its headers are the latest
+   * reading of that allowance, and headers without limits say nothing is known of it now. (A refusal's headers go to
+   * its cooldown, through the classifier.)
    */
-  record(providerID: string, headers: HeaderSource, now: number): Headroom | undefined {
-    const headroom = readHeadroom(headers, now)
-    this.#latest.delete(providerID)
-    if (!headroom) return undefined
-    this.#latest.set(providerID, headroom)
+  record(source: LimitSource, headers: HeaderSource, now: number): LimitReading | undefined {
+    const reading = readingOf(source, headers, now)
+    for (const [key, known] of this.#latest) if (readingCovers(known, source)) this.#latest.delete(key)
+    if (!reading) return undefined
+    this.#latest.set(readingKey(reading), reading)
     for (const oldest of this.#latest.keys()) {
-      if (this.#latest.size <= MAX_PROVIDERS) break
+      if (this.#latest.size <= MAX_READINGS) break
       this.#latest.delete(oldest)
     }
-    return headroom
+    return reading
   }
 
-  headroomOf(providerID: string, now: number): Headroom | undefined {
-    const headroom = this.#latest.get(providerID)
-    if (!headroom) return undefined
-    return isLive(headroom, now) ? headroom : undefined
+  /** The live reading of the allowance this member draws on, with this credential. */
+  headroomOf(member: MemberRef, now: number, credential?: string): LimitReading | undefined {
+    return findReading(this.#latest.values(), { ...member, ...(credential !== undefined ? { credential } : {}) }, now)
   }
 
   clear() {

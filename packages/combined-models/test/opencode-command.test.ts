@@ -217,8 +217,8 @@ describe("strategies and limits in `opencode combined`", () => {
     const list = loaded({ provider_priority: ["anthropic", "github-copilot"], combined_models: { strategy: "least_limited" } })
     const now = Date.now()
     const rt = runtime()
-    rt.recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "4000", "anthropic-ratelimit-tokens-limit": "80000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
-    rt.recordLimits("github-copilot", new Headers({ "x-ratelimit-remaining-tokens": "60000", "x-ratelimit-limit-tokens": "80000", "x-ratelimit-reset-tokens": "40s" }), now)
+    rt.recordLimits({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, new Headers({ "anthropic-ratelimit-tokens-remaining": "4000", "anthropic-ratelimit-tokens-limit": "80000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
+    rt.recordLimits({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, new Headers({ "x-ratelimit-remaining-tokens": "60000", "x-ratelimit-limit-tokens": "80000", "x-ratelimit-reset-tokens": "40s" }), now)
     const status = combinedStatus(list, now)
     const group = status.groups[0]!
     expect(group.order).toBe("least_limited")
@@ -232,7 +232,7 @@ describe("strategies and limits in `opencode combined`", () => {
   test("a status command of its own reads the readings the serving process wrote", () => {
     loaded()
     const now = Date.now()
-    runtime().recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "4000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
+    runtime().recordLimits({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, new Headers({ "anthropic-ratelimit-tokens-remaining": "4000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
     // Another process: a fresh runtime over the same state dir.
     resetRuntime(new CombinedRuntime({ clock: () => NOW }))
     const list = loaded({ provider_priority: ["anthropic", "github-copilot"], combined_models: { strategy: "round_robin" } })
@@ -245,13 +245,22 @@ describe("strategies and limits in `opencode combined`", () => {
     const list = loaded()
     const file = limitsPath(stateDir)
     mkdirSync(dirname(file), { recursive: true })
-    for (const garbage of ["{not json", JSON.stringify({ version: 9, providers: {} }), JSON.stringify({ version: 1, providers: { anthropic: { tokens: "lots" } } })]) {
+    const reset = Date.now() + 40_000
+    for (const garbage of [
+      "{not json",
+      JSON.stringify({ version: 9, readings: {} }),
+      JSON.stringify({ version: 2, readings: { x: { tokens: "lots" } } }),
+      // Written by an older version (one reading per provider, no limit class): read as nothing known, no crash.
+      JSON.stringify({ version: 1, providers: { anthropic: { tokens: { remaining: 0, resetAt: reset }, seenAt: Date.now() } } }),
+    ]) {
       writeFileSync(file, garbage)
       expect(readLimitsFile(file).size).toBe(0)
       expect(combinedStatus(list, Date.now()).groups[0]!.members[0]!.limits).toBeUndefined()
     }
     const now = Date.now()
-    runtime().recordLimits("github-copilot", new Headers({ "x-ratelimit-remaining-tokens": "5", "x-ratelimit-reset-tokens": "9s" }), now)
-    expect(readLimitsFile(file).get("github-copilot")?.tokens).toEqual({ remaining: 5, resetAt: now + 9_000 })
+    runtime().recordLimits({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, new Headers({ "x-ratelimit-remaining-tokens": "5", "x-ratelimit-reset-tokens": "9s" }), now)
+    expect([...readLimitsFile(file).values()].map((reading) => [reading.providerID, reading.limitClass, reading.tokens])).toEqual([
+      ["github-copilot", "claude-sonnet-4.5", { remaining: 5, resetAt: now + 9_000 }],
+    ])
   })
 })

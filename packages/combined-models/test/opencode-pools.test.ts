@@ -3,7 +3,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { readHeadroom } from "../src/limits.ts"
+import { readingOf } from "../src/limits.ts"
 import { limitsPath, rotationPath, takeRotation, writeLimitsReading } from "../src/opencode/limits-store.ts"
 import { resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { resetSessions, routeStep } from "../src/opencode/session.ts"
@@ -14,6 +14,7 @@ const providers = () => ({
   "github-copilot": { id: "github-copilot", name: "GitHub Copilot", models: { "claude-sonnet-4.5": ocModel("github-copilot", "claude-sonnet-4.5") } },
 })
 const user = (id: string) => ({ id, model: { providerID: "combined", modelID: "claude-sonnet-4-5" } })
+const sonnet = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
 
 let stateDir: string
 beforeEach(() => {
@@ -55,7 +56,7 @@ test("read-ahead in a new process knows what the last one read: it routes around
   const config = { provider_priority: ["anthropic", "github-copilot"] }
   processWith(config)
   const now = Date.now()
-  runtime().recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "3000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
+  runtime().recordLimits(sonnet, new Headers({ "anthropic-ratelimit-tokens-remaining": "3000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
   processWith(config)
   const route = routeStep("s1", user("u1"), { tokens: { input: 5_000 } }, { now })
   expect(route.providerID).toBe("github-copilot")
@@ -70,12 +71,12 @@ test("a newer reading another process wrote wins over this process's older one",
   processWith(config)
   const now = Date.now()
   const reset = new Date(now + 40_000).toISOString()
-  runtime().recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "90000", "anthropic-ratelimit-tokens-reset": reset }), now)
+  runtime().recordLimits(sonnet, new Headers({ "anthropic-ratelimit-tokens-remaining": "90000", "anthropic-ratelimit-tokens-reset": reset }), now)
   // Another process (its own memory, the same file) spends the allowance and writes what is left.
-  writeLimitsReading(limitsPath(stateDir), "anthropic", readHeadroom({ "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": reset }, now + 1_000))
-  expect(runtime().limits.headroomOf("anthropic", now + 2_000)?.tokens?.remaining).toBe(100)
+  writeLimitsReading(limitsPath(stateDir), sonnet, readingOf(sonnet, { "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": reset }, now + 1_000))
+  expect(runtime().limits.headroomOf(sonnet, now + 2_000)?.tokens?.remaining).toBe(100)
   // An older one in the file does not undo this process's newer reading.
-  runtime().recordLimits("anthropic", new Headers({ "anthropic-ratelimit-tokens-remaining": "50", "anthropic-ratelimit-tokens-reset": reset }), now + 3_000)
-  writeLimitsReading(limitsPath(stateDir), "anthropic", readHeadroom({ "anthropic-ratelimit-tokens-remaining": "7", "anthropic-ratelimit-tokens-reset": reset }, now + 2_500))
-  expect(runtime().limits.headroomOf("anthropic", now + 4_000)?.tokens?.remaining).toBe(50)
+  runtime().recordLimits(sonnet, new Headers({ "anthropic-ratelimit-tokens-remaining": "50", "anthropic-ratelimit-tokens-reset": reset }), now + 3_000)
+  writeLimitsReading(limitsPath(stateDir), sonnet, readingOf(sonnet, { "anthropic-ratelimit-tokens-remaining": "7", "anthropic-ratelimit-tokens-reset": reset }, now + 2_500))
+  expect(runtime().limits.headroomOf(sonnet, now + 4_000)?.tokens?.remaining).toBe(50)
 })

@@ -3,7 +3,7 @@
  * `sticky: { window }` and the context-window fallback. All pure: plain data in, decisions out.
  */
 import { describe, expect, test } from "bun:test"
-import { headroomShare, LimitsTable, readHeadroom, shortOf } from "../src/limits.ts"
+import { headroomShare, limitClass, LimitsTable, readHeadroom, shortOf } from "../src/limits.ts"
 import { initialState, type FailoverAction, type FailoverContext, type FailoverEvent } from "../src/machine.ts"
 import { ordered, pick, usableWindow } from "../src/route.ts"
 import type { ClassifiedError, Group, MemberRef } from "../src/types.ts"
@@ -50,10 +50,58 @@ describe("reading limits from response headers", () => {
       at(0),
     )
     expect(headroom).toEqual({
-      tokens: { remaining: 12_000, limit: 40_000, resetAt: at(30_000) },
+      // Anthropic counts only uncached input against these windows.
+      tokens: { remaining: 12_000, limit: 40_000, resetAt: at(30_000), excludesCacheReads: true },
       requests: { remaining: 49, limit: 50, resetAt: at(20_000) },
+      scheme: "anthropic",
       seenAt: at(0),
     })
+  })
+
+  test("cache reads: Anthropic's windows leave out the prefix cached at the member that served last; OpenAI's count it", () => {
+    const reset = new Date(at(40_000)).toISOString()
+    const anthropicRoom = readHeadroom({ "anthropic-ratelimit-input-tokens-remaining": "20000", "anthropic-ratelimit-input-tokens-reset": reset }, at(0))
+    // A long conversation, 95k of its 100k tokens read from Anthropic's cache: 5k count, and 20k are left.
+    const cachedHere = { tokens: 100_000, cached: { member: anthropic, tokens: 95_000 } }
+    expect(shortOf(anthropicRoom, cachedHere, at(0), anthropic)).toBeUndefined()
+    // Another member holds no cache of it: the whole request counts there.
+    expect(shortOf(anthropicRoom, { tokens: 100_000, cached: { member: copilot, tokens: 95_000 } }, at(0), anthropic)).toEqual({ resetAt: at(40_000) })
+    const openaiRoom = readHeadroom({ "x-ratelimit-remaining-tokens": "20000", "x-ratelimit-reset-tokens": "40s" }, at(0))
+    expect(shortOf(openaiRoom, { tokens: 100_000, cached: { member: copilot, tokens: 95_000 } }, at(0), copilot)).toEqual({ resetAt: at(40_000) })
+  })
+
+  test("limit classes: Anthropic's model class, OpenAI's model without its date, a gateway's key", () => {
+    expect(limitClass("anthropic", "claude-sonnet-4-5-20250929")).toBe("claude-sonnet-4")
+    expect(limitClass("anthropic", "claude-sonnet-4-0")).toBe("claude-sonnet-4")
+    expect(limitClass("anthropic", "claude-haiku-4-5")).toBe("claude-haiku-4")
+    expect(limitClass("anthropic", "claude-3-5-haiku-latest")).toBe("claude-haiku-3.5")
+    expect(limitClass("anthropic", "claude-3-haiku-20240307")).toBe("claude-haiku-3")
+    expect(limitClass("per_model", "gpt-4o-2024-08-06")).toBe("gpt-4o")
+    expect(limitClass("per_model", "gpt-4o-mini")).toBe("gpt-4o-mini")
+    expect(limitClass("account", "anthropic/claude-sonnet-4.5")).toBe("")
+  })
+
+  test("a title request on the small model keeps its own reading: the main model's allowance is read as it was", () => {
+    const table = new LimitsTable()
+    const haiku = { providerID: "anthropic", modelID: "claude-haiku-4-5" }
+    const reset = new Date(at(40_000)).toISOString()
+    table.record(anthropic, { "anthropic-ratelimit-input-tokens-remaining": "10", "anthropic-ratelimit-input-tokens-reset": reset }, at(0))
+    table.record(haiku, { "anthropic-ratelimit-input-tokens-remaining": "50000", "anthropic-ratelimit-input-tokens-reset": reset }, at(1_000))
+    expect(table.headroomOf(anthropic, at(2_000))?.tokens?.remaining).toBe(10)
+    // The dated snapshot is the same class, so the same allowance.
+    expect(table.headroomOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5-20250929" }, at(2_000))?.tokens?.remaining).toBe(10)
+    expect(table.headroomOf(haiku, at(2_000))?.tokens?.remaining).toBe(50_000)
+    // Another key of the provider (another fingerprint) has its own allowance.
+    expect(table.headroomOf(anthropic, at(2_000), "other-key")).toBeUndefined()
+    table.record({ ...anthropic, credential: "other-key" }, { "anthropic-ratelimit-input-tokens-remaining": "70000", "anthropic-ratelimit-input-tokens-reset": reset }, at(1_500))
+    expect(table.headroomOf(anthropic, at(2_000), "other-key")?.tokens?.remaining).toBe(70_000)
+    expect(table.headroomOf(anthropic, at(2_000))?.tokens?.remaining).toBe(10)
+  })
+
+  test("a gateway's per-key reading covers every model of the key", () => {
+    const table = new LimitsTable()
+    table.record(openrouter, { "x-ratelimit-remaining": "0", "x-ratelimit-limit": "20", "x-ratelimit-reset": String(at(5_000)) }, at(0))
+    expect(table.headroomOf({ providerID: "openrouter", modelID: "openai/gpt-5" }, at(1_000))?.requests?.remaining).toBe(0)
   })
 
   test("OpenAI-style: x-ratelimit-*-tokens with a duration reset", () => {
@@ -84,9 +132,10 @@ describe("reading limits from response headers", () => {
   test("a reading without a reset holds a minute; a reset further than an hour away is taken as an hour", () => {
     const noReset = readHeadroom({ "x-ratelimit-remaining-tokens": "0", "x-ratelimit-limit-tokens": "100" }, at(0))!
     const table = new LimitsTable()
-    table.record("a", { "x-ratelimit-remaining-tokens": "0", "x-ratelimit-limit-tokens": "100" }, at(0))
-    expect(table.headroomOf("a", at(59_000))).toEqual(noReset)
-    expect(table.headroomOf("a", at(60_000))).toBeUndefined()
+    const a = { providerID: "a", modelID: "m" }
+    table.record(a, { "x-ratelimit-remaining-tokens": "0", "x-ratelimit-limit-tokens": "100" }, at(0))
+    expect(table.headroomOf(a, at(59_000))).toMatchObject(noReset)
+    expect(table.headroomOf(a, at(60_000))).toBeUndefined()
     // A bare "60000" reads as seconds (16 h): capped, the member is back within the hour.
     const far = readHeadroom({ "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "60000" }, at(0))
     expect(shortOf(far, undefined, at(0))).toEqual({ resetAt: at(3_600_000) })
@@ -110,19 +159,23 @@ describe("reading limits from response headers", () => {
 
   test("the table keeps the latest reading per provider until it resets; a success without limit headers says nothing is known", () => {
     const table = new LimitsTable()
-    table.record("anthropic", { "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": new Date(at(30_000)).toISOString() }, at(0))
-    expect(table.headroomOf("anthropic", at(2_000))?.tokens?.remaining).toBe(100)
-    expect(table.headroomOf("anthropic", at(30_000))).toBeUndefined()
-    table.record("anthropic", { "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": new Date(at(30_000)).toISOString() }, at(0))
-    table.record("anthropic", { "content-type": "application/json" }, at(1_000))
-    expect(table.headroomOf("anthropic", at(2_000))).toBeUndefined()
-    expect(table.headroomOf("openrouter", at(0))).toBeUndefined()
+    table.record(anthropic, { "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": new Date(at(30_000)).toISOString() }, at(0))
+    expect(table.headroomOf(anthropic, at(2_000))?.tokens?.remaining).toBe(100)
+    expect(table.headroomOf(anthropic, at(30_000))).toBeUndefined()
+    table.record(anthropic, { "anthropic-ratelimit-tokens-remaining": "100", "anthropic-ratelimit-tokens-reset": new Date(at(30_000)).toISOString() }, at(0))
+    table.record(anthropic, { "content-type": "application/json" }, at(1_000))
+    expect(table.headroomOf(anthropic, at(2_000))).toBeUndefined()
+    expect(table.headroomOf(openrouter, at(0))).toBeUndefined()
   })
 })
 
+/** Readings of each provider's Sonnet: every Sonnet id of one provider is one allowance (one limit class). */
 function limitsOf(entries: Record<string, Record<string, string>>, seenAt = at(0)) {
   const table = new LimitsTable()
-  for (const [providerID, headers] of Object.entries(entries)) table.record(providerID, headers, seenAt)
+  for (const [providerID, headers] of Object.entries(entries)) {
+    const sonnet = sonnetGroup().members.find((member) => member.providerID === providerID)!
+    table.record({ providerID, modelID: sonnet.modelID }, headers, seenAt)
+  }
   return table
 }
 
@@ -162,7 +215,7 @@ describe("read-ahead: a step goes elsewhere before it is refused", () => {
     const limits = new LimitsTable()
     const ctx: FailoverContext = { group: sonnetGroup(), health: healthOf(), config: config(), limits }
     const first = play([{ type: "turn_started", at: at(0) }, ...stepOn(0, anthropic, 5_000)], ctx)
-    limits.record("anthropic", nearly, at(20))
+    limits.record(anthropic, nearly, at(20))
     const next = play([{ type: "step_requested", at: at(30), contextTokens: 5_000 }], ctx, first.state)
     expect(next.actions).toEqual([
       { type: "use", member: expect.objectContaining(copilot), mode: "fresh", notice: "anthropic near its limit, resets in 40 s → github-copilot" },

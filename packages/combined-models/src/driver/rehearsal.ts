@@ -89,7 +89,7 @@ export async function startRehearsal(options: RehearsalOptions): Promise<Rehears
       inner: options.fetch,
       timeoutsFor: () => options.config.timeouts,
       onResponse: (response) => {
-        if (response.ok) limits.record(member.providerID, response.headers, now())
+        if (response.ok) limits.record(member, response.headers, now())
       },
     })
     const given = options.model?.(member, baseURL, fetch)

@@ -4,6 +4,7 @@
  */
 export { CombinedRuntime, PROVIDER_ID, PROVIDER_NAME, resetRuntime, runtime, type OpenCodeModel, type OpenCodeProvider, type SwitchRecord } from "./runtime.ts"
 export { failoverFor, guardRetry, hasRoomElsewhere, resetSessions, retriesCompaction, sessionRoute, routeStep, selectionFor, Failover, type Decision, type SettleServices, type StepRoute, type TokensLike, type UserMessageLike } from "./session.ts"
+export { measuredRequest } from "./session.ts"
 export { addCombinedConfigSchema, combinedConfigIssues, combinedConfigSchemaProperties, type ConfigIssue } from "./config.ts"
 export { addCombinedProvider, COMBINED_NPM, combinedModelInfo, combinedProviderInfo, combinedSmallModelProvider, resolveCombinedModel } from "./provider.ts"
 export { failoverNotice, isCombined, isFailoverStatus, messageLabel, modelName, RunOutput, runBanner, runFailoverLine, selectionOf, servedLabel, servedMember, type FailoverStatus, type MessageLike, type ModelRef, type ProviderLike, type ProviderList, type RunEventLike, type RunLines, type StatusLike } from "./label.ts"

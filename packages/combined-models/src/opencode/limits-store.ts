@@ -1,15 +1,17 @@
 /**
  * The latest rate-limit readings on disk, so `opencode combined` (a process of its own, which has made no request)
  * shows what each provider said it has left, and the order `least_limited` gives now.
- * `<state>/combined-models/limits.json`: `{ "version": 1, "providers": { "<id>": Headroom } }`. Advisory like the
- * switches file: anything unreadable reads as "nothing known", and a failed write only loses the reading.
+ * `<state>/combined-models/limits.json`: `{ "version": 2, "readings": { "<key>": LimitReading } }`, one reading per
+ * allowance (provider, credential fingerprint, limit class). Advisory like the switches file: anything unreadable
+ * reads as "nothing known", and a failed write only loses the reading. A version 1 file (one reading per provider,
+ * written before readings had a class) reads as nothing known: its readings were good for a minute or so anyway.
  */
 import { readFileSync } from "node:fs"
 import { z } from "zod"
 import { replaceStateFile, stateFilePath } from "../state-file.ts"
-import { isLive, type Headroom, type LimitsView } from "../limits.ts"
+import { findReading, readingCovers, readingKey, type LimitReading, type LimitSource } from "../limits.ts"
 
-export const LIMITS_FILE_VERSION = 1
+export const LIMITS_FILE_VERSION = 2
 
 /** Next to the health file. */
 export function limitsPath(stateDir: string): string {
@@ -17,38 +19,67 @@ export function limitsPath(stateDir: string): string {
 }
 
 const Count = z.number().finite().nonnegative()
-const Window = z.object({ remaining: Count, limit: Count.optional(), resetAt: Count.optional() })
-const Reading = z.object({ tokens: Window.optional(), requests: Window.optional(), seenAt: Count })
-const LimitsFile = z.object({ version: z.literal(LIMITS_FILE_VERSION), providers: z.record(z.string(), z.unknown()) })
+const Window = z.object({ remaining: Count, limit: Count.optional(), resetAt: Count.optional(), excludesCacheReads: z.boolean().optional() })
+const Reading = z.object({
+  tokens: Window.optional(),
+  requests: Window.optional(),
+  scheme: z.enum(["anthropic", "per_model", "account"]).optional(),
+  seenAt: Count,
+  providerID: z.string().min(1),
+  limitClass: z.string(),
+  credential: z.string().optional(),
+})
+const LimitsFile = z.object({ version: z.literal(LIMITS_FILE_VERSION), readings: z.record(z.string(), z.unknown()) })
 
 /** Readings kept in the file at most. */
-const MAX_PROVIDERS = 256
+const MAX_READINGS = 256
 
-/** The stored readings by provider; a reading that does not parse is left out, a file that does not is empty. */
-export function readLimitsFile(path: string): Map<string, Headroom> {
+/** The stored readings by key; a reading that does not parse is left out, a file that does not is empty. */
+export function readLimitsFile(path: string): Map<string, LimitReading> {
+  let text: string | undefined
+  try {
+    text = readFileSync(path, "utf8")
+  } catch {}
+  return parseLimits(text)
+}
+
+function parseLimits(text: string | undefined): Map<string, LimitReading> {
+  const readings = new Map<string, LimitReading>()
   let raw: unknown
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"))
+    raw = text === undefined ? undefined : JSON.parse(text)
   } catch {
-    return new Map()
+    return readings
   }
   const file = LimitsFile.safeParse(raw)
-  if (!file.success) return new Map()
-  const readings = new Map<string, Headroom>()
-  for (const [providerID, value] of Object.entries(file.data.providers)) {
+  if (!file.success) return readings
+  for (const [key, value] of Object.entries(file.data.readings)) {
     const reading = Reading.safeParse(value)
-    if (reading.success) readings.set(providerID, reading.data)
+    if (reading.success) readings.set(key, reading.data)
   }
   return readings
 }
 
-/** One provider's reading into the file (undefined: nothing known now): read, replace, write a temp file, rename it in. */
-export function writeLimitsReading(path: string, providerID: string, headroom: Headroom | undefined): void {
-  const readings = readLimitsFile(path)
-  readings.delete(providerID)
-  if (headroom) readings.set(providerID, headroom)
-  const kept = [...readings].slice(-MAX_PROVIDERS)
-  replaceStateFile(path, JSON.stringify({ version: LIMITS_FILE_VERSION, providers: Object.fromEntries(kept) }))
+/**
+ * The file's text with the latest reading of `source`'s allowance in place of what it held for that allowance
+ * (undefined: nothing known of it now). A pure merge of whatever the file holds, so it may run on another process's
+ * latest write.
+ */
+export function withLimitsReading(current: string | undefined, source: LimitSource, reading: LimitReading | undefined): string {
+  const readings = parseLimits(current)
+  for (const [key, known] of readings) if (readingCovers(known, source)) readings.delete(key)
+  if (reading) readings.set(readingKey(reading), reading)
+  const kept = [...readings].slice(-MAX_READINGS)
+  return JSON.stringify({ version: LIMITS_FILE_VERSION, readings: Object.fromEntries(kept) })
+}
+
+/** The latest reading of `source`'s allowance into the file (undefined: nothing known of it now). */
+export function writeLimitsReading(path: string, source: LimitSource, reading: LimitReading | undefined): void {
+  let current: string | undefined
+  try {
+    current = readFileSync(path, "utf8")
+  } catch {}
+  replaceStateFile(path, withLimitsReading(current, source, reading))
 }
 
 /** `round_robin`'s turn counters, next to the health file. */
@@ -73,13 +104,8 @@ export function takeRotation(path: string, groupID: string): number {
   return turn
 }
 
-/** The file's readings as routing reads them: a reading whose windows have all reset says nothing. */
-export function fileLimitsView(path: string): LimitsView {
-  const readings = readLimitsFile(path)
-  return {
-    headroomOf(providerID, now) {
-      const reading = readings.get(providerID)
-      return reading && isLive(reading, now) ? reading : undefined
-    },
-  }
+/** The file's readings as routing reads them, with a member's credential: a reading whose windows have all reset says nothing. */
+export function fileLimitsView(path: string): { headroomOf(member: LimitSource, now: number): LimitReading | undefined } {
+  const readings = [...readLimitsFile(path).values()]
+  return { headroomOf: (member, now) => findReading(readings, member, now) }
 }

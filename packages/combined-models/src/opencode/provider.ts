@@ -6,7 +6,7 @@
 import type { Access } from "../route.ts"
 import { isAllowed, pick } from "../route.ts"
 import type { ResolvedConfig } from "../config.ts"
-import type { Group, Modality } from "../types.ts"
+import type { Group, MemberRef, Modality } from "../types.ts"
 import { memberFetch } from "../wires/index.ts"
 import { routedTimeouts } from "./session.ts"
 import type { CredentialSources } from "./credentials.ts"
@@ -154,7 +154,7 @@ export function addCombinedProvider<P extends OpenCodeProvider>(input: {
   byProviders.set(providers, { groups: new Map(rt.groups), access: rt.access, config: rt.config, runtime: rt })
   const provider = combinedProviderInfo(groups, providers)
   if (provider) (providers as Record<string, OpenCodeProvider>)[PROVIDER_ID] = provider
-  watchMemberStreams(providers, groups, hasFallbackChains(rt.config), (providerID, headers) => rt.recordLimits(providerID, headers))
+  watchMemberStreams(providers, groups, hasFallbackChains(rt.config), (member, headers) => rt.recordLimits(member, headers))
   const warnings = problems
     .map((problem) => `combined-models: ${problem.path}: ${problem.message}`)
     .filter((warning) => !warned.has(warning))
@@ -185,7 +185,7 @@ export function watchMemberStreams(
   providers: Record<string, OpenCodeProvider>,
   groups: readonly Group[],
   chains = false,
-  recordLimits?: (providerID: string, headers: Headers) => void,
+  recordLimits?: (member: MemberRef, headers: Headers) => void,
 ) {
   // With a fallback chain, any concrete selection is routed through the engine too: its failures must read as well.
   const watched = chains ? Object.keys(providers).filter((id) => id !== PROVIDER_ID) : memberProviderIds(groups)
@@ -200,9 +200,10 @@ export function watchMemberStreams(
       timeoutsFor: ({ headers }) => routedTimeouts(id, headers),
       ...(recordLimits
         ? {
-            onResponse: (response: Response) => {
-              // A refusal's headers go to its cooldown, through the classifier.
-              if (response.ok) recordLimits(id, response.headers)
+            onResponse: (response: Response, request: { model: string | undefined }) => {
+              // A refusal's headers go to its cooldown, through the classifier. Without the model the request named,
+              // the headers cannot say whose allowance they describe.
+              if (response.ok && request.model) recordLimits({ providerID: id, modelID: request.model }, response.headers)
             },
           }
         : {}),

@@ -11,8 +11,9 @@ import { buildGroups } from "../grouping.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
-import { LimitsTable, type Headroom, type LimitsView } from "../limits.ts"
+import { LimitsTable, type LimitReading, type LimitsView } from "../limits.ts"
 import { fileLimitsView, limitsPath, rotationPath, takeRotation, writeLimitsReading } from "./limits-store.ts"
+import { RequestSizes, requestSizesPath } from "./request-size-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import { accountProblems } from "./accounts.ts"
 import type { Access } from "../route.ts"
@@ -93,29 +94,46 @@ export class CombinedRuntime {
   readonly credentialOf = (providerID: string) => this.credentials.get(providerID)
 
   /**
-   * What each provider's latest response said it has left: this process's reading, else the latest another process
-   * of this machine wrote (one provider, one account, one allowance, whichever process spends it). `opencode run` is
-   * a process a turn: without the file each would start knowing nothing.
+   * What the allowance a member draws on has left, by the latest response that spent it with this instance's
+   * credential: this process's reading, else the latest another process of this machine wrote (one allowance,
+   * whichever process spends it). `opencode run` is a process a turn: without the file each would start knowing
+   * nothing.
    */
   readonly limits: LimitsView = {
-    headroomOf: (providerID, now) => newer(processLimits.headroomOf(providerID, now), this.#savedLimits(now)?.headroomOf(providerID, now)),
+    headroomOf: (member, now) => {
+      const source = { ...member, credential: this.credentials.get(member.providerID) }
+      return newer(processLimits.headroomOf(member, now, source.credential), this.#savedLimits(now)?.headroomOf(source, now))
+    },
   }
-  #saved: { view: LimitsView; readAt: number } | undefined
+  #saved: { view: ReturnType<typeof fileLimitsView>; readAt: number } | undefined
   /** The file's readings, read again at most every 250 ms: a step reads it once per member at most. */
-  #savedLimits(now: number): LimitsView | undefined {
+  #savedLimits(now: number) {
     if (!this.stateDir) return undefined
     if (!this.#saved || Math.abs(now - this.#saved.readAt) > 250) this.#saved = { view: fileLimitsView(limitsPath(this.stateDir)), readAt: now }
     return this.#saved.view
   }
 
   /**
-   * A member provider's response came back: keep what its rate-limit headers say (for read-ahead and
-   * `least_limited`), and write it next to the health file for `opencode combined`.
+   * A member provider's response to a request for `modelID` came back: keep what its rate-limit headers say of that
+   * allowance (for read-ahead and `least_limited`), and write it next to the health file for `opencode combined`.
    */
-  recordLimits(providerID: string, headers: Headers, now = Date.now()) {
-    const known = processLimits.headroomOf(providerID, now) !== undefined
-    const headroom = processLimits.record(providerID, headers, now)
-    if (this.stateDir && (headroom || known)) writeLimitsReading(limitsPath(this.stateDir), providerID, headroom)
+  recordLimits(member: MemberRef, headers: Headers, now = Date.now()) {
+    const source = { ...member, credential: this.credentials.get(member.providerID) }
+    const known = processLimits.headroomOf(member, now, source.credential) !== undefined
+    const reading = processLimits.record(source, headers, now)
+    if (this.stateDir && (reading || known)) writeLimitsReading(limitsPath(this.stateDir), source, reading)
+  }
+
+  /**
+   * What this process measured OpenCode sending besides the conversation (system prompt, tool definitions), per agent
+   * and selection, else what another process of this machine measured (`requests.json`): a session's first step is
+   * sized by it.
+   */
+  get requestSizes(): RequestSizes {
+    const key = this.stateDir ?? ""
+    let sizes = requestSizes.get(key)
+    if (!sizes) requestSizes.set(key, (sizes = new RequestSizes(this.stateDir ? requestSizesPath(this.stateDir) : undefined)))
+    return sizes
   }
 
   /**
@@ -259,8 +277,8 @@ function accessFrom(config: Record<string, unknown>, providers: OpenCodeProvider
   }
 }
 
-/** The later of two readings of one provider: another process may have spent its allowance since this one read it. */
-function newer(own: Headroom | undefined, saved: Headroom | undefined): Headroom | undefined {
+/** The later of two readings of one allowance: another process may have spent it since this one read it. */
+function newer(own: LimitReading | undefined, saved: LimitReading | undefined): LimitReading | undefined {
   if (!own || !saved) return own ?? saved
   return saved.seenAt > own.seenAt ? saved : own
 }
@@ -270,6 +288,7 @@ export const DEFAULT_INSTANCE = ""
 
 const runtimes = new Map<string, CombinedRuntime>()
 const processLimits = new LimitsTable()
+const requestSizes = new Map<string, RequestSizes>()
 const rotations = new Map<string, number>()
 const sharedHealth = new Map<string, HealthRegistry>()
 const sharedRedis = new Map<string, RedisHealthStore>()
@@ -317,6 +336,7 @@ export function resetRuntime(next?: CombinedRuntime) {
   sharedRedis.clear()
   storeNotices.clear()
   processLimits.clear()
+  requestSizes.clear()
   rotations.clear()
   if (!next) return
   runtimes.set(DEFAULT_INSTANCE, next)

@@ -22,6 +22,8 @@ import { StepEdge, type StreamPart } from "../edge.ts"
 import type { Group, MemberRef } from "../types.ts"
 import { parseModelRef, pick, refOf as ref, sameMember, usableWindow } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
+import { requestKey } from "./request-size-store.ts"
+import type { StepSize } from "../limits.ts"
 import { keepOwnReasoningOnly, markCut } from "./history.ts"
 import { ToolRuns } from "../tool-runs.ts"
 import { toolPartsAfterFailure, type ToolPartLike } from "./tool-parts.ts"
@@ -38,6 +40,9 @@ export interface UserMessageLike {
 export interface FinishedLike {
   tokens?: TokensLike
   summary?: boolean
+  /** The member that answered it: the one holding the conversation's prefix in its prompt cache. */
+  providerID?: string
+  modelID?: string
 }
 
 /** OpenCode's token counts of the last finished step: the next request is at least this big. */
@@ -224,6 +229,44 @@ function tokensOf(tokens: TokensLike | undefined): number | undefined {
   return total > 0 ? total : undefined
 }
 
+/**
+ * The size of the request this step sends. After a step of this session: that step's request and answer as the
+ * provider counted them (system prompt and tools included), with the prefix the member that answered it now holds
+ * in its prompt cache set apart. A session's first step, or the first after a compaction, has no such count: it is
+ * what OpenCode sends with every request of this agent (system prompt, tool definitions; `measuredRequest`), plus
+ * the summary it goes on from.
+ */
+function stepSize(rt: CombinedRuntime, user: UserMessageLike, lastFinished: FinishedLike | undefined): StepSize | undefined {
+  const tokens = lastFinished?.tokens
+  if (lastFinished && !lastFinished.summary) {
+    const total = tokensOf(tokens)
+    if (total !== undefined) {
+      const cached = (tokens?.cache?.read ?? 0) + (tokens?.cache?.write ?? 0)
+      const member = lastFinished.providerID && lastFinished.modelID ? { providerID: lastFinished.providerID, modelID: lastFinished.modelID } : undefined
+      return { tokens: total, ...(cached > 0 && member ? { cached: { member, tokens: cached } } : {}) }
+    }
+  }
+  const base = rt.requestSizes.baseOf(requestKey(user.agent, user.model))
+  if (base === undefined) return undefined
+  return { tokens: base + (lastFinished?.summary ? (tokens?.output ?? 0) : 0) }
+}
+
+/**
+ * The hunk in `llm.ts`, for each request OpenCode is about to send: `tokens` is what it carries besides the
+ * conversation (system prompt and tool definitions), by upstream's own estimate (`Token.estimate`). Kept for a routed
+ * session's agent and selection, so the next session's first step is sized by it. Title and other small-model
+ * requests are not a step's.
+ */
+export function measuredRequest(
+  input: { sessionID: string; small?: boolean; agent: { name: string }; user: { model: { providerID: string; modelID: string } } },
+  tokens: number,
+) {
+  if (input.small || !Number.isFinite(tokens)) return
+  const entry = sessions.get(input.sessionID)
+  if (!entry) return
+  entry.rt.requestSizes.measured(requestKey(input.agent.name, input.user.model), tokens)
+}
+
 const isRef = (value: unknown): value is MemberRef =>
   typeof value === "object" && value !== null && "providerID" in value && "modelID" in value
 const noCooldowns: HealthView = { cooldownOf: () => undefined }
@@ -240,8 +283,8 @@ export function routeStep<P extends string, M extends string>(
   options: { instance?: string; now?: number } = {},
 ): StepRoute<P, M> {
   // A compaction summary's tokens are the old conversation it summed up, not what the next step sends (OpenCode's own
-  // overflow check skips it too).
-  const route = chooseStep(sessionID, user, lastFinished?.summary ? undefined : lastFinished?.tokens, options)
+  // overflow check skips it too): `stepSize` counts only its output, the summary itself.
+  const route = chooseStep(sessionID, user, stepSize(runtime(options.instance), user, lastFinished), options)
   const log = runtime(options.instance).takeStoreNotices()
   return log.length ? { ...route, log } : route
 }
@@ -249,7 +292,7 @@ export function routeStep<P extends string, M extends string>(
 function chooseStep<P extends string, M extends string>(
   sessionID: string,
   user: UserMessageLike & { model: { providerID: P; modelID: M } },
-  tokens: TokensLike | undefined,
+  size: StepSize | undefined,
   options: { instance?: string; now?: number },
 ): StepRoute<P, M> {
   const now = options.now ?? Date.now()
@@ -278,7 +321,7 @@ function chooseStep<P extends string, M extends string>(
     entry.userID = user.id
   }
 
-  const requested: FailoverEvent = { type: "step_requested", at: now, contextTokens: tokensOf(tokens) }
+  const requested: FailoverEvent = { type: "step_requested", at: now, contextTokens: size?.tokens, ...(size?.cached ? { cached: size.cached } : {}) }
   let { actions } = feed(entry, requested)
   if (actions.some((action) => action.type === "surface")) {
     // Nothing is healthy and nothing recovers soon: try the member back soonest anyway. Cooldowns are estimates,

@@ -9,6 +9,7 @@ import type { WireReader } from "./failure.ts"
 import { readGoogleFailure, watchGoogleStream } from "./google.ts"
 import { readOpenRouterFailure } from "./openrouter.ts"
 import { watchResponsesStream } from "./openai-responses.ts"
+import { requestedModel } from "./request-model.ts"
 import { isWatchedFetch, type Fetch } from "./stream-watch.ts"
 import { timeoutFetch, type TimeoutsFor } from "./timeouts.ts"
 
@@ -16,7 +17,7 @@ export { BedrockStreamException, watchBedrockStream } from "./bedrock.ts"
 export { GoogleStreamError, watchGoogleStream } from "./google.ts"
 export { ResponseFailedError, watchResponsesStream } from "./openai-responses.ts"
 export { timeoutFetch, type RequestTimeouts, type TimeoutsFor } from "./timeouts.ts"
-
+export { requestedModel } from "./request-model.ts"
 export type { FailureFacts, WireReading, WireReader } from "./failure.ts"
 
 /**
@@ -30,6 +31,7 @@ export const WIRE_READERS: readonly WireReader[] = [
   readGoogleFailure,
   readAnthropicFailure,
 ]
+
 /** The SDK packages whose streams hide failures at the pin, and the wrapper that brings them out. */
 const STREAM_WATCHERS: Record<string, (inner?: Fetch) => Fetch> = {
   "@ai-sdk/amazon-bedrock": watchBedrockStream,
@@ -62,8 +64,11 @@ export function memberFetch(options: {
   npm: string | readonly (string | undefined)[] | undefined
   inner?: Fetch
   timeoutsFor: TimeoutsFor
-  /** Every response as its headers arrive (a success's rate-limit headers say what the provider has left). */
-  onResponse?: (response: Response) => void
+  /**
+   * Every response as its headers arrive (a success's rate-limit headers say what the provider has left), with the
+   * model its request named (`requestedModel`): the allowance the headers speak of.
+   */
+  onResponse?: (response: Response, request: { model: string | undefined }) => void
 }): Fetch {
   const { inner, onResponse } = options
   if (typeof inner === "function" && (inner as unknown as Record<symbol, unknown>)[memberMarker] === true) return inner
@@ -71,7 +76,7 @@ export function memberFetch(options: {
     ? (async (input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) => {
         const response = await (inner ?? globalThis.fetch)(input, init)
         try {
-          onResponse(response)
+          onResponse(response, { model: requestedModel(input, init) })
         } catch {
           // Reading limits is advisory: it never fails a request.
         }
