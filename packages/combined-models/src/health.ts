@@ -43,9 +43,9 @@ export interface CooldownEntry {
   providerID: string
   /** The member's model id; "*" for the credential's and the endpoint's (every model of the provider they reach). */
   modelID: string
+  reason: FailureReason
   /** What it keeps out. Entries from before scopes have none: see `entryScope`. */
   scope?: CooldownScope
-  reason: FailureReason
   /** Epoch ms when recorded. */
   since: number
   /** Epoch ms; always finite for entries this version writes (older files may hold `null`, read as bounded). */
@@ -72,6 +72,7 @@ export interface HealthView {
   cooldownOf(member: MemberRef, now: number): CooldownEntry | undefined
 }
 
+/** An entry recorded for one credential says nothing about another one. */
 /** Which entry a failure goes to. */
 type Slot = Pick<CooldownEntry, "providerID" | "modelID" | "credential"> & { scope: CooldownScope }
 
@@ -80,7 +81,6 @@ function covers(entry: CooldownEntry, member: MemberRef): boolean {
   return entry.providerID === member.providerID && (entryScope(entry) !== "model" || entry.modelID === member.modelID)
 }
 
-/** An entry recorded for one credential says nothing about another one. */
 function otherCredential(entry: CooldownEntry, credential: string | undefined): boolean {
   return entry.credential !== undefined && credential !== undefined && entry.credential !== credential
 }

@@ -52,10 +52,10 @@ export interface SkippedMember {
   why: SkipWhy
   reason?: FailureReason
   until?: number
-}
-
   /** For `cooling`: the cooldown, which says why, how far it reaches and what brings the member back. */
   entry?: CooldownEntry
+}
+
 export type PickResult =
   | { kind: "member"; member: GroupMember; skipped: SkippedMember[] }
   /** Every usable member is cooling down; `member` is the one back soonest. */

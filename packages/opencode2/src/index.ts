@@ -95,8 +95,7 @@ export function setup(ctx: PluginContext): void {
         router.onFailedResponse(event.sessionID, event.model.id, response.headers)
         return
       }
-      event.response = guardStream(response, event.request.url, {
-        failed: (payload) => router.onStreamFailure(event.sessionID, event.model.id, payload),
+      event.response = guardStream(response, {
         served: () => {
           router.onServed(event.sessionID, event.model.id)
           void router.refresh(event.model.id).catch(() => {})

@@ -104,8 +104,6 @@ export class Router {
   private readonly steps = new Map<string, Step>()
   /** Response headers of each session's latest failed response: `retry` gets no headers. */
   private readonly failedHeaders = new Map<string, Headers>()
-  /** In-stream failures the guard read, by step: the payload is richer than what core hands the retry hook. */
-  private readonly streamFailures = new Map<string, ClassifiedError>()
   readonly switches: SwitchEvent[] = []
   private chain: Promise<unknown> = Promise.resolve()
   private readonly clock: () => number
@@ -208,11 +206,6 @@ export class Router {
     this.failedHeaders.set(stepKey(sessionID, groupID), headers)
   }
 
-  /** A member failed inside its 200 before anything was released: the error payload, read before core's retry. */
-  onStreamFailure(sessionID: string, groupID: string, payload: unknown): void {
-    this.streamFailures.set(stepKey(sessionID, groupID), classify(payload ?? {}, { now: this.clock(), providerID: this.steps.get(stepKey(sessionID, groupID))?.member.providerID }))
-  }
-
   /** The step's response finished as the provider ends a message. */
   onServed(sessionID: string, groupID: string): void {
     const key = stepKey(sessionID, groupID)
@@ -227,15 +220,12 @@ export class Router {
     const key = stepKey(event.sessionID, event.model.id)
     const headers = this.failedHeaders.get(key)
     this.failedHeaders.delete(key)
-    const inStream = this.streamFailures.get(key)
-    this.streamFailures.delete(key)
-    if (inStream && inStream.reason !== "unknown") return inStream
     const error = event.error ?? { type: "unknown", message: "" }
     const classified = classify(
       {
         message: error.message,
         ...(error.status !== undefined ? { statusCode: error.status } : {}),
-        ...(headers ? { responseHeaders: headerRecord(headers) } : {}),
+        ...(headers ? { responseHeaders: Object.fromEntries(headers.entries()) } : {}),
         ...(error.response?.body !== undefined ? { responseBody: error.response.body } : {}),
       },
       { now: this.clock(), providerID: this.steps.get(key)?.member.providerID },
@@ -298,10 +288,4 @@ export class Router {
     const preferred = this.memberFor(group, this.clock())
     if (preferred && (preferred.providerID !== current.providerID || preferred.modelID !== current.modelID)) await this.switchTo(groupID, preferred)
   }
-}
-
-function headerRecord(headers: Headers): Record<string, string> {
-  const record: Record<string, string> = {}
-  headers.forEach((value, name) => (record[name] = value))
-  return record
 }

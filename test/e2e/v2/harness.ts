@@ -59,8 +59,6 @@ export interface EnvOptions {
   priority?: string[]
   /** More plugin options (`combined_models`). */
   options?: Record<string, unknown>
-  /** Providers whose endpoint refuses connections (a closed loopback port). */
-  refused?: ProviderID[]
   /** Share HOME/XDG dirs (and so the state dir) with another env: two machines' processes are one machine's here. */
   root?: string
 }
@@ -91,8 +89,6 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
   const project = join(root, "project")
   for (const dir of [env.XDG_CONFIG_HOME!, env.XDG_DATA_HOME!, env.XDG_CACHE_HOME!, env.XDG_STATE_HOME!, env.TMPDIR!, project]) mkdirSync(dir, { recursive: true })
   const sim = await startSimulator()
-  const closedPort = await freePort()
-  const baseURL = (id: ProviderID) => (options.refused?.includes(id) ? `http://127.0.0.1:${closedPort}/${id}/v1` : sim.baseURL(id))
   for (const id of providers) sim.addProvider(id, PROVIDERS[id].wire)
   const configFile = join(env.XDG_CONFIG_HOME!, "opencode", "opencode.json")
 
@@ -112,10 +108,10 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
       id,
       id === "amazon-bedrock"
         ? {
-            settings: { baseURL: baseURL(id).replace(/\/v1$/, ""), apiKey: `key-${id}`, auth: "bearer", region: "us-east-1" },
+            settings: { baseURL: sim.baseURL(id).replace(/\/v1$/, ""), apiKey: `key-${id}`, auth: "bearer", region: "us-east-1" },
             models: { [PROVIDERS[id].model]: { name: "Claude Sonnet 4.5", modelID: PROVIDERS[id].model, family: "claude-sonnet", limit: { context: 200000, output: 64000 }, capabilities: { tools: true, input: ["text", "image"], output: ["text"] } } },
           }
-        : { settings: { baseURL: baseURL(id), apiKey: `key-${id}` } },
+        : { settings: { baseURL: sim.baseURL(id), apiKey: `key-${id}` } },
     ]),
   )
   if (options.options && Array.isArray(config.plugins))
@@ -170,12 +166,4 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
       if (!options.root) rmSync(root, { recursive: true, force: true })
     },
   }
-}
-
-/** A loopback port nothing listens on: bound, read, and closed again. */
-async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })
-  const port = server.port
-  server.stop(true)
-  return port
 }
