@@ -1,13 +1,16 @@
 /**
  * Switching providers with reasoning in the history: a tool-using step on Anthropic with thinking on, cut after the
- * tool ran, continues on Copilot's Claude (the Anthropic wire), which checks thinking blocks as Anthropic does.
+ * tool ran, continues on Copilot's Claude (the Anthropic wire), which checks thinking blocks as Anthropic does. And
+ * down a `fallback_models` chain from Sonnet to Haiku at one provider (Anthropic, Bedrock), whose simulated wires bind
+ * each thinking signature to the model that made it, as the real APIs do.
  * Needs OPENCODE_SRC or OPENCODE_PREPARED (see harness.ts); without them every test here is skipped by name.
  */
 import { expect, test } from "bun:test"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { faults } from "../../packages/combined-models/src/simulator/index.ts"
-import { createEnv, describeRun, e2e, mainRequests, scriptMain } from "./harness.ts"
+import type { RecordedRequest } from "../../packages/combined-models/src/simulator/index.ts"
+import { createEnv, describeRun, e2e, isMainRequest, mainRequests, scriptMain, type ProviderId } from "./harness.ts"
 
 const skip = !e2e.enabled
 const THOUGHT = "I should append one line with the shell."
@@ -46,3 +49,73 @@ test.skipIf(skip)(
   },
   120_000,
 )
+
+/** Sonnet, then Haiku at the same provider: the docs' own chain, with thinking on (`--variant high`). */
+const CHAINS: { provider: ProviderId; sonnet: string; haiku: string; wire: { sonnet: string; haiku: string }; thinkingBlock: string }[] = [
+  {
+    provider: "anthropic",
+    sonnet: "claude-sonnet-4-5",
+    haiku: "claude-haiku-4-5",
+    wire: { sonnet: "claude-sonnet-4-5", haiku: "claude-haiku-4-5" },
+    thinkingBlock: '"type":"thinking"',
+  },
+  {
+    provider: "amazon-bedrock",
+    sonnet: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    haiku: "anthropic.claude-haiku-4-5-20251001-v1:0",
+    wire: { sonnet: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", haiku: "us.anthropic.claude-haiku-4-5-20251001-v1:0" },
+    thinkingBlock: '"reasoningContent"',
+  },
+]
+
+for (const chain of CHAINS) {
+  test.skipIf(skip)(
+    `${chain.provider}: down the chain from Sonnet to Haiku with thinking on, Haiku gets none of Sonnet's signed thinking; this turn and the next go on`,
+    async () => {
+      await using env = await createEnv({ config: { agent: { "*": { fallback_models: [`${chain.provider}/${chain.haiku}`] } } } })
+      const marker = join(env.project, "side-effect.txt")
+      const mainTo = (model: string) => (request: RecordedRequest) => isMainRequest(request) && request.model === model
+      env.sim.script(
+        chain.provider,
+        [
+          {
+            reasoning: THOUGHT,
+            toolCall: { name: "bash", input: { command: `echo ran >> ${marker}`, description: "Append a line" }, id: "toolu_e2e_chain_1" },
+          },
+          // Sonnet is rate-limited for ten minutes after the tool ran: the step goes down the chain to Haiku.
+          { fault: faults.rateLimit({ retryAfter: 600 }) },
+        ],
+        { match: mainTo(chain.wire.sonnet) },
+      )
+      env.sim.script(chain.provider, [{ text: "Haiku finished after the tool." }, { text: "Haiku again, next turn." }], {
+        match: mainTo(chain.wire.haiku),
+      })
+      const model = `${chain.provider}/${chain.sonnet}`
+
+      const first = await env.run("Run the command.", { model, timeoutMs: 90_000, extra: ["--variant", "high"] })
+      expect(first.code, describeRun(first)).toBe(0)
+      expect(first.stdout).toContain("Haiku finished after the tool.")
+      expect(first.output).not.toContain("signature")
+      expect(readFileSync(marker, "utf8")).toBe("ran\n")
+
+      const requests = env.sim.requests(chain.provider).filter(isMainRequest)
+      const [sonnet] = requests.filter(mainTo(chain.wire.sonnet))
+      expect(JSON.stringify(sonnet?.body)).toMatch(/"thinking":\{"type":"enabled"|"reasoningConfig":\{"type":"enabled"/)
+      const [haiku] = requests.filter(mainTo(chain.wire.haiku))
+      const body = JSON.stringify(haiku?.body)
+      // Haiku went on from the tool's result, without Sonnet's chain of thought as a block or as text.
+      expect(body).toContain("toolu_e2e_chain_1")
+      expect(body).not.toContain(THOUGHT)
+      expect(body).not.toContain(chain.thinkingBlock)
+
+      // The next turn, Sonnet still cooling, goes to Haiku with the same history: answered, not refused.
+      const session = await env.latestSession()
+      const second = await env.run("And again?", { model, session, timeoutMs: 90_000, extra: ["--variant", "high"] })
+      expect(second.code, describeRun(second)).toBe(0)
+      expect(second.stdout).toContain("Haiku again, next turn.")
+      const [, next] = env.sim.requests(chain.provider).filter(mainTo(chain.wire.haiku))
+      expect(JSON.stringify(next?.body)).not.toContain(THOUGHT)
+    },
+    240_000,
+  )
+}
