@@ -8,6 +8,7 @@ import type { LanguageModelV3 } from "@ai-sdk/provider"
 import { streamText, type ModelMessage, type ToolSet } from "ai"
 import type { ResolvedConfig } from "../config.ts"
 import { StepEdge } from "../edge.ts"
+import { INTERRUPTED_TOOL_RESULT, ToolRuns } from "../tool-runs.ts"
 import { recordOutcomes, type HealthRegistry } from "../health.ts"
 import type { LimitsView } from "../limits.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
@@ -202,12 +203,14 @@ export class CombinedSession {
       return feed(event)
     }
     const edge = new StepEdge({ member, feed: edgeFeed, attemptOpen: () => this.state.attempt !== undefined, clock: this.clock })
+    // Tools count where they start: the SDK runs a call before this loop may have read it, and a failure drops it.
+    const runs = new ToolRuns({ onStart: (toolCallId) => edge.toolStarted(toolCallId), clock: this.clock })
     edge.start({ fresh: true })
     try {
       const result = streamText({
         model: this.options.model(member),
         messages,
-        tools: options.tools,
+        tools: runs.watch(options.tools),
         maxRetries: 0,
         abortSignal: controller.signal,
         // Failures are read from the stream and classified; the SDK's default would print them to the console.
@@ -279,7 +282,7 @@ export class CombinedSession {
       error,
       actions,
       responseMessages,
-      partialMessages: continuationMessages(text, toolCallParts, toolResultParts),
+      partialMessages: continuationMessages(text, ...withRuns(toolCallParts, toolResultParts, runs)),
     }
   }
 }
@@ -289,6 +292,28 @@ type Settlement = Extract<FailoverAction, { type: "retry" | "replay" | "continue
 /** The action that says what becomes of a failed attempt (the others only record things). */
 function isSettlement(action: FailoverAction): action is Settlement {
   return action.type !== "use" && action.type !== "cool_down" && action.type !== "recovered"
+}
+
+type CallParts = Extract<ModelMessage, { role: "assistant" }>["content"]
+type ResultParts = Extract<ModelMessage, { role: "tool" }>["content"]
+
+/** The calls and results read off the stream, with the tool runs whose parts the failure dropped before they were read. */
+function withRuns(calls: CallParts, results: ResultParts, runs: ToolRuns): [CallParts, ResultParts] {
+  if (typeof calls === "string") return [calls, results]
+  const called = new Set(calls.flatMap((part) => (part.type === "tool-call" ? [part.toolCallId] : [])))
+  const answered = new Set(results.flatMap((part) => (part.type === "tool-result" ? [part.toolCallId] : [])))
+  const moreCalls: CallParts = []
+  const moreResults: ResultParts = []
+  for (const run of runs.runs) {
+    if (!called.has(run.toolCallId)) moreCalls.push({ type: "tool-call", toolCallId: run.toolCallId, toolName: run.toolName, input: run.input })
+    if (answered.has(run.toolCallId) || run.status === "running") continue
+    const output =
+      run.status === "completed"
+        ? { type: "json" as const, value: run.output as never }
+        : { type: "error-text" as const, value: run.error instanceof Error && run.error.name !== "AbortError" ? run.error.message : INTERRUPTED_TOOL_RESULT }
+    moreResults.push({ type: "tool-result", toolCallId: run.toolCallId, toolName: run.toolName, output })
+  }
+  return [[...calls, ...moreCalls], [...results, ...moreResults]]
 }
 
 /**
@@ -311,7 +336,7 @@ function continuationMessages(
             toolName: part.toolName,
             output: {
               type: "error-text" as const,
-              value: "Interrupted: the provider failed before this tool call finished. It may have run; check before repeating it.",
+              value: INTERRUPTED_TOOL_RESULT,
             },
           },
         ]
