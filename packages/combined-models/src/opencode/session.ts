@@ -252,19 +252,26 @@ function stepSize(rt: CombinedRuntime, user: UserMessageLike, lastFinished: Fini
 }
 
 /**
- * The hunk in `llm.ts`, for each request OpenCode is about to send: `tokens` is what it carries besides the
- * conversation (system prompt and tool definitions), by upstream's own estimate (`Token.estimate`). Kept for a routed
- * session's agent and selection, so the next session's first step is sized by it. Title and other small-model
- * requests are not a step's.
+ * The hunk in `llm.ts`, for each request OpenCode is about to send: `measure` gives what it carries besides the
+ * conversation (system prompt and tool definitions) by upstream's own estimate (`Token.estimate`), and is only called
+ * for a routed session, so other selections pay nothing. Kept for the session's agent and selection: the next
+ * session's first step is sized by it. Title and other small-model requests are not a step's. Never throws: a
+ * measurement is advisory.
  */
 export function measuredRequest(
   input: { sessionID: string; small?: boolean; agent: { name: string }; user: { model: { providerID: string; modelID: string } } },
-  tokens: number,
+  measure: () => number,
 ) {
-  if (input.small || !Number.isFinite(tokens)) return
+  if (input.small) return
   const entry = sessions.get(input.sessionID)
   if (!entry) return
-  entry.rt.requestSizes.measured(requestKey(input.agent.name, input.user.model), tokens)
+  let tokens: number
+  try {
+    tokens = measure()
+  } catch {
+    return
+  }
+  if (Number.isFinite(tokens) && tokens > 0) entry.rt.requestSizes.measured(requestKey(input.agent.name, input.user.model), tokens)
 }
 
 const isRef = (value: unknown): value is MemberRef =>
