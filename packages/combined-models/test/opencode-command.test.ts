@@ -145,9 +145,11 @@ describe("renderCombinedStatus", () => {
     warnings: ["provider_priority[1]: provider \"nope\" is not configured"],
   }
 
-  test("groups, members with health and time left, newest switch first, warnings", () => {
+  test("warnings first, then groups, members with health and time left, newest switch first", () => {
     expect(renderCombinedStatus(status)).toBe(
       [
+        'warning: provider_priority[1]: provider "nope" is not configured',
+        "",
         "Combined (combined): 1 model, members in priority order",
         "",
         "combined/claude-sonnet-4-5  Claude Sonnet 4.5  (order: provider_priority, then alphabetical)",
@@ -158,9 +160,6 @@ describe("renderCombinedStatus", () => {
         "Latest provider switches (newest first, 2 of 2):",
         "  2026-07-02 11:59:00Z  combined/claude-sonnet-4-5  anthropic → github-copilot  anthropic rate-limited, retry in 30 s → github-copilot  (session ses_2)",
         "  2026-07-02 11:58:00Z  combined/claude-sonnet-4-5  anthropic → github-copilot  anthropic rate-limited, retry in 30 s → github-copilot  (session ses_1)",
-        "",
-        "Config warnings:",
-        '  provider_priority[1]: provider "nope" is not configured',
         "",
       ].join("\n"),
     )

@@ -91,6 +91,22 @@ export async function combinedHealthSynced(providers: Record<string, OpenCodePro
   await runtimeOf(providers).redisStore?.whenSynced(timeoutMs)
 }
 
+/**
+ * The grouping's config warnings for this provider state (a typo in `provider_priority`, a rule that matched nothing),
+ * `<path>: <message>` each: `opencode combined` shows them first, `opencode models` on stderr.
+ */
+export function configWarnings(providers: Record<string, OpenCodeProvider>): string[] {
+  return runtimeOf(providers).problems.map((problem) => `${problem.path}: ${problem.message}`)
+}
+
+/**
+ * `opencode models` prints these on stderr before its list (stdout stays the list scripts read): `warning: <path>:
+ * <message>`, as `combined-models groups` prints them.
+ */
+export function configWarningLines(providers: Record<string, OpenCodeProvider>): string[] {
+  return configWarnings(providers).map((warning) => `warning: ${warning}`)
+}
+
 /** Everything `opencode combined` shows, from the providers OpenCode loaded (its `Provider.list()`). */
 export function combinedStatus(providers: Record<string, OpenCodeProvider>, now: number = Date.now()): CombinedStatus {
   const rt = runtimeOf(providers)
@@ -118,7 +134,7 @@ export function combinedStatus(providers: Record<string, OpenCodeProvider>, now:
       }),
     })),
     switches: rt.latestSwitches(),
-    warnings: rt.problems.map((problem) => `${problem.path}: ${problem.message}`),
+    warnings: configWarnings(providers),
     healthStore: healthStoreStatus(rt.config.healthStore, rt.redisStore),
   }
 }
@@ -196,6 +212,11 @@ function clockTime(at: number): string {
 /** The text `opencode combined` prints. Pure: the same status always renders the same way. */
 export function renderCombinedStatus(status: CombinedStatus): string {
   const lines: string[] = []
+  // First, where they are seen: a typo in the config explains what follows (a provider missing from every order).
+  if (status.warnings.length) {
+    for (const warning of status.warnings) lines.push(`warning: ${warning}`)
+    lines.push("")
+  }
   if (status.groups.length === 0) {
     lines.push("No combined models: no model is offered by enough of the configured providers.")
     lines.push("Configure two providers that serve the same model, or see combined_models.min_providers.")
@@ -235,11 +256,6 @@ export function renderCombinedStatus(status: CombinedStatus): string {
     else lines.push(`Health store: Redis at ${store.where}${store.synced ? "" : " (not loaded yet: cooldowns other machines recorded may be missing)"}`)
   }
 
-  if (status.warnings.length) {
-    lines.push("")
-    lines.push("Config warnings:")
-    for (const warning of status.warnings) lines.push(`  ${warning}`)
-  }
   return lines.join("\n") + "\n"
 }
 

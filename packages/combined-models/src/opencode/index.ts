@@ -11,7 +11,7 @@ export { failoverNotice, isCombined, isFailoverStatus, messageLabel, modelName, 
 export { pickerMode, pickerView, shownAsAll, PICKER_MODES, type PickerMode, type PickerView } from "./picker.ts"
 export { movedOrder, orderGroupFor, orderRows, writeOrderChange, type OrderChange, type OrderRow } from "./order-view.ts"
 export { configFileFor, editConfigFile, withGroupExclude, withGroupPriority, type ConfigEditResult, type ConfigScope } from "./config-edit.ts"
-export { combinedEdit, combinedHealthSynced, combinedSessionDetail, combinedStatus, fallbackDepth, membersOf, renderCombinedStatus, renderSessionDetail, sessionDetail, sessionDetailFromState, type CombinedStatus, type GroupStatus, type MemberHealth, type MemberStatus, type SessionDetail, type SessionMessageLike, type SessionSwitch, type TokensUsage, type UsageRow } from "./command.ts"
+export { combinedEdit, combinedHealthSynced, combinedSessionDetail, combinedStatus, configWarningLines, configWarnings, fallbackDepth, membersOf, renderCombinedStatus, renderSessionDetail, sessionDetail, sessionDetailFromState, type CombinedStatus, type GroupStatus, type MemberHealth, type MemberStatus, type SessionDetail, type SessionMessageLike, type SessionSwitch, type TokensUsage, type UsageRow } from "./command.ts"
 export { FailoverToasts, recoveredMember, type Toast } from "./toast.ts"
 export { withProviderFinishReason } from "../edge.ts"
 export { historyFor, withoutBrokenThinking, type HistoryMessage, type ModelMessageLike, type RequestTarget } from "./history.ts"

@@ -252,26 +252,19 @@ function stepSize(rt: CombinedRuntime, user: UserMessageLike, lastFinished: Fini
 }
 
 /**
- * The hunk in `llm.ts`, for each request OpenCode is about to send: `measure` gives what it carries besides the
- * conversation (system prompt and tool definitions) by upstream's own estimate (`Token.estimate`), and is only called
- * for a routed session, so other selections pay nothing. Kept for the session's agent and selection: the next
- * session's first step is sized by it. Title and other small-model requests are not a step's. Never throws: a
- * measurement is advisory.
+ * The hunk in `llm.ts`, for each request OpenCode is about to send: `tokens` is what it carries besides the
+ * conversation (system prompt and tool definitions), by upstream's own estimate (`Token.estimate`). Kept for a routed
+ * session's agent and selection, so the next session's first step is sized by it. Title and other small-model
+ * requests are not a step's.
  */
 export function measuredRequest(
   input: { sessionID: string; small?: boolean; agent: { name: string }; user: { model: { providerID: string; modelID: string } } },
-  measure: () => number,
+  tokens: number,
 ) {
-  if (input.small) return
+  if (input.small || !Number.isFinite(tokens)) return
   const entry = sessions.get(input.sessionID)
   if (!entry) return
-  let tokens: number
-  try {
-    tokens = measure()
-  } catch {
-    return
-  }
-  if (Number.isFinite(tokens) && tokens > 0) entry.rt.requestSizes.measured(requestKey(input.agent.name, input.user.model), tokens)
+  entry.rt.requestSizes.measured(requestKey(input.agent.name, input.user.model), tokens)
 }
 
 const isRef = (value: unknown): value is MemberRef =>
