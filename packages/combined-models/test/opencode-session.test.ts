@@ -4,7 +4,6 @@ import { Cause, Duration, Effect, Option, Schedule } from "effect"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { ocModel } from "./opencode-fixtures.ts"
 import { addCombinedProvider } from "../src/opencode/provider.ts"
-import { memberFetch } from "../src/wires/index.ts"
 import {
   failoverFor,
   guardRetry,
@@ -13,7 +12,6 @@ import {
   routedSessionCount,
   resetSessions,
   retriesCompaction,
-  routedRefusal,
   routeStep,
   selectionFor,
   sessionRoute,
@@ -122,37 +120,12 @@ describe("routeStep", () => {
     expect(ids(routeStep("s1", user("u1"), { tokens: { input: 170_000, output: 2_000 } }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
   })
 
-  test("when every member is cooling down beyond max_wait, nobody is asked: the error names each member at once", async () => {
+  test("when every member is cooling down far beyond max_wait it still asks the one back soonest", () => {
     for (const provider of Object.values(providers))
       for (const id of Object.keys(provider.models))
-        runtime().health.report({ providerID: provider.id, modelID: id }, { reason: "rate_limit", message: "Rate limited", retryAfterMs: 3_600_000 + provider.id.length * 1000 })
+        runtime().health.report({ providerID: provider.id, modelID: id }, { reason: "quota", message: "x", resetAt: Date.now() + 3_600_000 + provider.id.length })
     const route = routeStep("s1", user("u1"))
-    // The step is handed to a member only so that OpenCode's processor runs and shows the error.
-    const failover = failoverFor("s1", { providerID: route.providerID, id: route.modelID })!
-    // The member's request is refused before it leaves: its fetch is never called.
-    let sent = 0
-    const fetch = memberFetch({
-      npm: "@ai-sdk/anthropic",
-      inner: (async () => {
-        sent++
-        return new Response("{}")
-      }) as unknown as typeof globalThis.fetch,
-      timeoutsFor: () => undefined,
-      refuse: ({ headers }) => routedRefusal(route.providerID, headers),
-    })
-    const refused = await fetch("https://api.anthropic.com/v1/messages", { headers: { "x-session-id": "s1" } }).catch((error: unknown) => error)
-    expect(sent).toBe(0)
-    expect(failover.claims(refused)).toBe(true)
-    let halted: unknown
-    await Effect.runPromise(failover.settle((e) => Effect.sync(() => void (halted = e)), refused))
-    const message = (halted as Error).message
-    expect(message).toContain("Every provider of Claude Sonnet 4.5 is out for longer than combined_models.max_wait (1 min); no request was sent:")
-    expect(message).toContain("- anthropic/claude-sonnet-4-5: anthropic rate-limited: Rate limited; 1 h left")
-    expect(message).toContain("- openrouter/anthropic/claude-sonnet-4.5: openrouter rate-limited")
-    // Nothing was recorded against the member the step was handed to.
-    expect(runtime().health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })?.failures).toBe(1)
-    // Another session's request to that provider is not refused.
-    expect(routedRefusal(route.providerID, new Headers({ "x-session-id": "s2" }))).toBeUndefined()
+    expect(ids(route)).toBe("anthropic/claude-sonnet-4-5")
   })
 })
 
@@ -726,6 +699,54 @@ describe("no tool runs twice: the step continues from what its message holds", (
     expect(written.state.error).toContain("half")
     // Not upstream's "interrupted" mark, which would send the partial output as if it were the whole result.
     expect(written.state.metadata.interrupted).toBeUndefined()
+  })
+
+  /** OpenCode's stock policy as far as it matters here: it retries an overload after a wait it names. */
+  const stockRetriesOverload = (delayMs: number) =>
+    Schedule.fromStepWithMetadata(
+      Effect.succeed((meta: Schedule.InputMetadata<unknown>) =>
+        meta.attempt > 5 ? Cause.done(meta.attempt) : Effect.succeed([meta.attempt, Duration.millis(delayMs)] as [number, Duration.Duration]),
+      ),
+    )
+
+  test("a tool ran, then a failure left to the stock retry: the retry goes on from the tool's result instead of streaming the step again", async () => {
+    leaveOverloadedToStock()
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    let runs = 0
+    const input = failover.watch({ tools: bashTool(() => runs++) })
+    let streams = 0
+    const exit = await Effect.runPromiseExit(
+      Effect.retry(
+        Effect.suspend(() => {
+          // Every stream of the step: the model calls the tool (it has not seen a result), then anthropic is overloaded.
+          streams++
+          return Effect.promise(() => runTool(input.tools, `call_${streams}`)).pipe(Effect.andThen(Effect.fail(overloaded())))
+        }),
+        guardRetry(failover, stockRetriesOverload(0)),
+      ),
+    )
+    expect(exit._tag).toBe("Failure")
+    expect(streams).toBe(1)
+    expect(runs).toBe(1)
+    expect(failover.claimed).toBe(true)
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" })
+    await Effect.runPromise(failover.finish(settle))
+    expect(calls[0]!.op).toBe("updateMessage")
+    expect(calls.find((call) => call.op === "status")?.value).toMatchObject({ message: expect.stringContaining("anthropic overloaded, retrying in") })
+    // Nothing cooled: the next step goes on at anthropic, from the tool's result.
+    expect(routeStep("s1", user("u1"))).toMatchObject({ providerID: "anthropic", replay: false })
+    expect(runtime().health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })).toBeUndefined()
+  })
+
+  test("without a tool run the stock retry streams the step again, as before", async () => {
+    leaveOverloadedToStock()
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    let streams = 0
+    await Effect.runPromiseExit(Effect.retry(Effect.suspend(() => (streams++, Effect.fail(overloaded()))), guardRetry(failover, stockRetriesOverload(0))))
+    expect(streams).toBe(6)
+    expect(failover.claimed).toBe(false)
   })
 
   test("with no tool run in any attempt the step still replays", async () => {

@@ -12,16 +12,15 @@
  * The stock retry re-streams into the same assistant message, which would splice a retried answer onto the failed
  * one; so every engine decision, even a same-member retry, ends the attempt and starts a fresh step.
  */
-import { Cause, Effect, Option, Schedule } from "effect"
+import { Cause, Duration, Effect, Option, Schedule } from "effect"
 import { fallbackChainFor } from "../config.ts"
 import { singleModelGroup } from "../grouping.ts"
-import { formatDuration } from "../label.ts"
+import { describeFailure, formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import { recordOutcomes, type CooldownEntry, type HealthView } from "../health.ts"
 import { StepEdge, type StreamPart } from "../edge.ts"
-import type { Group, MemberRef } from "../types.ts"
+import type { ClassifiedError, Group, MemberRef } from "../types.ts"
 import { parseModelRef, pick, refOf as ref, sameMember, usableWindow } from "../route.ts"
-import { AllMembersOutError } from "../errors.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 import { requestKey } from "./request-size-store.ts"
 import type { StepSize } from "../limits.ts"
@@ -99,7 +98,7 @@ function failoverStatus(notice: string, to: MemberRef, waitMs: number, attempt: 
 export type Decision =
   | { kind: "pass" }
   | { kind: "surface"; message: string }
-  | { kind: "switch"; mode: StepMode; to: MemberRef; notice: string; waitMs: number; attempt: number }
+  | { kind: "switch"; mode: StepMode; to: MemberRef; notice: string; waitMs: number; attempt: number; stockRetry?: boolean }
 
 interface SessionEntry {
   /** The runtime of the session's instance: its config, groups and chains route the session. */
@@ -113,12 +112,6 @@ interface SessionEntry {
   state: FailoverState
   /** The member `routeStep` chose and no processor has picked up yet. */
   pending?: MemberRef
-  /**
-   * Every member is out for longer than `max_wait`: the error naming each, shown instead of asking anyone. The step
-   * still goes to a member so that OpenCode's processor runs and shows it; that member's request is refused before it
-   * leaves (`routedRefusal`).
-   */
-  allOut?: string
 }
 
 const sessions = new Map<string, SessionEntry>()
@@ -182,14 +175,6 @@ export function routedTimeouts(providerID: string, headers: Headers) {
     if (entry && member?.providerID === providerID) return entry.rt.config.timeouts
   }
   return undefined
-}
-
-/** The refusal for a request the engine knows no member can take now (see `SessionEntry.allOut`); else undefined. */
-export function routedRefusal(providerID: string, headers: Headers): Error | undefined {
-  const sessionID = requestSessionID(headers)
-  const entry = sessionID === undefined ? undefined : sessions.get(sessionID)
-  const member = entry?.state.attempt?.member ?? entry?.pending
-  return entry?.allOut !== undefined && member?.providerID === providerID ? new AllMembersOutError(entry.allOut) : undefined
 }
 
 /** Where a session's route stands, for `opencode combined --session` and the TUI's view. */
@@ -267,19 +252,26 @@ function stepSize(rt: CombinedRuntime, user: UserMessageLike, lastFinished: Fini
 }
 
 /**
- * The hunk in `llm.ts`, for each request OpenCode is about to send: `tokens` is what it carries besides the
- * conversation (system prompt and tool definitions), by upstream's own estimate (`Token.estimate`). Kept for a routed
- * session's agent and selection, so the next session's first step is sized by it. Title and other small-model
- * requests are not a step's.
+ * The hunk in `llm.ts`, for each request OpenCode is about to send: `measure` gives what it carries besides the
+ * conversation (system prompt and tool definitions) by upstream's own estimate (`Token.estimate`), and is only called
+ * for a routed session, so other selections pay nothing. Kept for the session's agent and selection: the next
+ * session's first step is sized by it. Title and other small-model requests are not a step's. Never throws: a
+ * measurement is advisory.
  */
 export function measuredRequest(
   input: { sessionID: string; small?: boolean; agent: { name: string }; user: { model: { providerID: string; modelID: string } } },
-  tokens: number,
+  measure: () => number,
 ) {
-  if (input.small || !Number.isFinite(tokens)) return
+  if (input.small) return
   const entry = sessions.get(input.sessionID)
   if (!entry) return
-  entry.rt.requestSizes.measured(requestKey(input.agent.name, input.user.model), tokens)
+  let tokens: number
+  try {
+    tokens = measure()
+  } catch {
+    return
+  }
+  if (Number.isFinite(tokens) && tokens > 0) entry.rt.requestSizes.measured(requestKey(input.agent.name, input.user.model), tokens)
 }
 
 const isRef = (value: unknown): value is MemberRef =>
@@ -337,19 +329,12 @@ function chooseStep<P extends string, M extends string>(
   }
 
   const requested: FailoverEvent = { type: "step_requested", at: now, contextTokens: size?.tokens, ...(size?.cached ? { cached: size.cached } : {}) }
-  entry.allOut = undefined
   let { actions } = feed(entry, requested)
-  const surfaced = actions.find((action) => action.type === "surface")
-  if (surfaced) {
-    // Every member is cooling down past max_wait: the error comes at once and nobody is asked. Routing without the
-    // cooldowns finds the member the step is handed to, so that OpenCode shows the error; if none would take it even
-    // then (no room, no access), the step is OpenCode's as it was.
+  if (actions.some((action) => action.type === "surface")) {
+    // Nothing is healthy and nothing recovers soon: try the member back soonest anyway. Cooldowns are estimates,
+    // and a real answer (or a real error naming every provider) beats refusing without asking.
     entry.state = { ...entry.state, phase: "idle" }
     actions = feed(entry, requested, noCooldowns).actions
-    if (actions.some((action) => action.type === "use" || action.type === "wait")) {
-      entry.allOut = surfaced.message
-      entry.state = { ...entry.state, next: undefined }
-    }
   }
   const chosen = actions.find((action) => action.type === "use" || action.type === "wait")
   if (!chosen || (chosen.type !== "use" && chosen.type !== "wait")) return selected
@@ -417,6 +402,8 @@ const TOOL_SETTLE_MS = 1_000
 
 export class Failover {
   #decision: Decision | undefined
+  /** The latest failure of this step, as classified. */
+  #failure: ClassifiedError | undefined
   #cooldowns: CooldownEntry[] = []
   readonly #edge: StepEdge
   /** The step's tool executions, recorded where the AI SDK starts them (`watch`). */
@@ -475,16 +462,10 @@ export class Failover {
    */
   claims(error: unknown): boolean {
     if (this.#decision && this.#decision.kind !== "pass") return true
-    if (this.entry.allOut !== undefined && AllMembersOutError.isInstance(error)) {
-      // Refused before it left: nothing was sent, nothing failed, nothing cools. The error names every member.
-      this.#decision = { kind: "surface", message: this.entry.allOut }
-      this.entry.allOut = undefined
-      this.entry.state = { ...this.entry.state, phase: "failed", attempt: undefined, next: undefined }
-      return true
-    }
     const { rt } = this.entry
     const now = Date.now()
     const { error: classified, actions } = this.#edge.fail(error)
+    this.#failure = classified
     this.#decision = this.decide(actions, now)
     // The member refused reasoning another spelling of it wrote: its history keeps only its own from now on.
     if (actions.some((action) => action.type === "retry" && action.ownReasoningOnly)) keepOwnReasoningOnly(this.sessionID, this.member)
@@ -547,6 +528,22 @@ export class Failover {
         Object.entries(extra).map(([key, value]) => [key, isRef(value) ? `${value.providerID}/${value.modelID}` : value]),
       ),
     }
+  }
+
+  /**
+   * OpenCode's stock retry is about to stream this step again after `delayMs`, for a failure the engine left to it.
+   * That stream starts from the step's input, without the results of the tools this step already ran, so the model
+   * would call them again. When a tool ran, the engine takes the retry over instead: the attempt is kept as a tool
+   * step and the next step goes on from the tool results after the same wait. Nothing cools down and nothing moves:
+   * routing sends it to the member it would pick anyway. True when it took over.
+   */
+  continuesInsteadOfStockRetry(delayMs: number): boolean {
+    if (this.options.compaction || this.#edge.toolsStarted.size === 0 || this.#decision?.kind === "switch") return false
+    const waitMs = Math.max(0, Math.round(delayMs))
+    const cause = this.#failure ? describeFailure(this.member.providerID, this.#failure) : `${this.member.providerID} failed`
+    const attempt = this.entry.state.turn.switches + this.entry.state.turn.retries
+    this.#decision = { kind: "switch", mode: "continue", to: this.member, notice: `${cause}, retrying in ${formatDuration(waitMs)} from the tool results`, waitMs, attempt, stockRetry: true }
+    return true
   }
 
   /** The engine took this failure over. */
@@ -622,10 +619,11 @@ export class Failover {
       } else {
         yield* services.session.removeMessage({ sessionID: message.sessionID, messageID: message.id } as never)
       }
-      // A compaction is re-run at once by its hunk, so the wait (a retry's, or the soonest member's) happens here.
+      // A compaction is re-run at once by its hunk, so the wait (a retry's, or the soonest member's) happens here; so
+      // does the stock retry's wait, which routing does not know of.
       if (compaction) retriedCompactions.add(message.id)
       yield* services.status.set(sessionID as never, failoverStatus(decision.notice, decision.to, decision.waitMs, decision.attempt) as never)
-      if (compaction && decision.waitMs > 0) yield* Effect.sleep(decision.waitMs)
+      if ((compaction || decision.stockRetry) && decision.waitMs > 0) yield* Effect.sleep(decision.waitMs)
       return "continue" as const
     }).pipe(Effect.orDie)
   }
@@ -637,8 +635,9 @@ function isToolPart(part: unknown): part is ToolPartLike {
 
 /**
  * The processor's retry policy with the engine asked first: a failure the engine claims ends the stock retry at
- * once (no stock "retrying" status, no stock wait); what it passes on gets the stock policy as before. The engine
- * must come first because a wrapped predicate would only see what the stock policy chose to retry: a 401 would
+ * once (no stock "retrying" status, no stock wait); what it passes on gets the stock policy as before, except that a
+ * stock retry of a step whose tools already ran goes on from their results (`continuesInsteadOfStockRetry`). The
+ * engine must come first because a wrapped predicate would only see what the stock policy chose to retry: a 401 would
  * never reach it.
  */
 export function guardRetry<Output, Input, Error, Env>(
@@ -648,7 +647,11 @@ export function guardRetry<Output, Input, Error, Env>(
   if (!failover) return policy
   return Schedule.fromStep(
     Effect.map(Schedule.toStep(policy), (step) => (now: number, input: Input) =>
-      failover.claims(input) ? Cause.done(undefined as Output) : step(now, input),
+      failover.claims(input)
+        ? Cause.done(undefined as Output)
+        : Effect.flatMap(step(now, input), (decided) =>
+            failover.continuesInsteadOfStockRetry(Duration.toMillis(decided[1])) ? Cause.done(decided[0]) : Effect.succeed(decided),
+          ),
     ),
   )
 }
