@@ -109,6 +109,32 @@ test.skipIf(skip)(
 )
 
 test.skipIf(skip)(
+  "read-ahead from a new session's first step: what every request carries (system prompt, tools) is counted, so anthropic with too little input room left is passed over",
+  async () => {
+    await using env = await createEnv()
+    scriptMain(env.sim, "github-copilot", [{ text: "Copilot took the new session's first step." }])
+    const first = await env.run("Start.", { timeoutMs: 90_000 })
+    expect(first.code, describeRun(first)).toBe(0)
+    // What a main step costs here, measured on the first one: nearly all of it is the system prompt and the tools.
+    const cost = Math.ceil(JSON.stringify(mainRequests(env.sim, "anthropic")[0]!.body).length / 4)
+    env.sim.budget("anthropic", { tokens: Math.ceil(cost * 1.6), windowMs: 600_000 })
+    // The first session goes on and spends most of the allowance; anthropic's headers say what is left.
+    const second = await env.run("Go on.", { timeoutMs: 90_000, session: await env.latestSession() })
+    expect(second.code, describeRun(second)).toBe(0)
+    expect(mainRequests(env.sim, "anthropic")).toHaveLength(2)
+
+    // A new session: no conversation yet, but its request is as big as the first one was.
+    const fresh = await env.run("A new question.", { timeoutMs: 90_000 })
+    expect(fresh.code, describeRun(fresh)).toBe(0)
+    expect(fresh.stdout).toContain("Copilot took the new session's first step.")
+    expect(fresh.output).toMatch(/anthropic near its limit, resets in \d+ (s|min) → github-copilot/)
+    expect(mainRequests(env.sim, "anthropic")).toHaveLength(2)
+    expect(env.sim.refusals("anthropic")).toBe(0)
+  },
+  TURN_MS * 3,
+)
+
+test.skipIf(skip)(
   'context-window fallback: "prompt is too long" on a 200k member moves the turn to the 1M member; the next turn comes back',
   async () => {
     await using env = await createEnv({ config: { combined_models: { failover_on: ["rate_limit", "quota", "overloaded", "server_error", "network", "timeout", "auth", "context_overflow"] } } })

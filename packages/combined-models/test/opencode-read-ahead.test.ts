@@ -64,7 +64,7 @@ test("a new session's first step is sized by what OpenCode sends with every requ
   const now = Date.now()
   // The first `opencode run`: its request carried 12k tokens of system prompt and tool definitions.
   routeStep("first", user("u1"))
-  measuredRequest({ sessionID: "first", agent: { name: "build" }, user: user("u1") }, 12_000)
+  measuredRequest({ sessionID: "first", agent: { name: "build" }, user: user("u1") }, () => 12_000)
   runtime().recordLimits(sonnet, inputLeft(10, now), now)
 
   // The next `opencode run`, a new session: no step yet, but its request carries the same 12k.
@@ -74,7 +74,11 @@ test("a new session's first step is sized by what OpenCode sends with every requ
   expect(route.status?.message).toBe("anthropic near its limit, resets in 2 min → github-copilot")
 
   // A title request (the small model) is not a step's: it measures nothing.
-  measuredRequest({ sessionID: "second", small: true, agent: { name: "title" }, user: user("u2") }, 1)
+  measuredRequest({ sessionID: "second", small: true, agent: { name: "title" }, user: user("u2") }, () => 1)
+  // A measurement that fails measures nothing (a request is never failed by it).
+  measuredRequest({ sessionID: "second", agent: { name: "build" }, user: user("u2") }, () => {
+    throw new TypeError("Converting circular structure to JSON")
+  })
   // Another agent has requests of its own, not measured yet: nothing to size its first step by.
   expect(routeStep("third", user("u3", "plan"), undefined, { now }).providerID).toBe("anthropic")
 })
@@ -88,7 +92,7 @@ test("a measurement file that does not parse reads as not measured: the step goe
   runtime().recordLimits(sonnet, inputLeft(10, now), now)
   expect(routeStep("s", user("u1"), undefined, { now }).providerID).toBe("anthropic")
   // The first measurement replaces it.
-  measuredRequest({ sessionID: "s", agent: { name: "build" }, user: user("u1") }, 12_000)
+  measuredRequest({ sessionID: "s", agent: { name: "build" }, user: user("u1") }, () => 12_000)
   await processWith()
   runtime().recordLimits(sonnet, inputLeft(10, now), now)
   expect(routeStep("s2", user("u2"), undefined, { now }).providerID).toBe("github-copilot")
