@@ -66,6 +66,21 @@ export class StreamTruncatedError extends Error {
   }
 }
 
+const allOutMarker = Symbol.for("combined-models.all-members-out")
+
+/**
+ * Every member of the selected model (and of its fallback chain) is cooling down for longer than `max_wait`: the step
+ * is refused before any request leaves, and the message names each member, why it is out, and for how long.
+ */
+export class AllMembersOutError extends Error {
+  readonly [allOutMarker] = true
+  override readonly name = "AllMembersOutError"
+
+  static isInstance(error: unknown): error is AllMembersOutError {
+    return hasMarker(error, allOutMarker)
+  }
+}
+
 /** Whether `error` carries `marker` (the AI SDK's `isInstance` convention: one check across package copies). */
 export function hasMarker(error: unknown, marker: symbol): boolean {
   return (

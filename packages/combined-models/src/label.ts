@@ -33,7 +33,7 @@ const UNAVAILABLE_BECAUSE: Record<string, string> = {
   accessdeniedexception: " to this account",
 }
 
-type Described = Pick<ClassifiedError, "reason" | "statusCode" | "code"> & { scope?: FailureScope }
+type Described = Pick<ClassifiedError, "reason" | "statusCode" | "code"> & { scope?: FailureScope; message?: string }
 
 /**
  * `anthropic rate-limited` / `github-copilot failed with a server error (503)` / `github-copilot does not serve
@@ -52,7 +52,7 @@ export function describeFailure(providerID: string, error: Described, modelID?: 
 const LONG_RATE_LIMIT_MS = 15 * 60_000
 
 /** The hint that makes a failure actionable, when there is one. */
-export function remedy(providerID: string, error: Described & { message?: string }): string | undefined {
+export function remedy(providerID: string, error: Described): string | undefined {
   if (error.reason === "auth" && scopeOf(error) === "request") return `set ${missingKeyName(error.message ?? "") ?? "its API key"} or run \`opencode auth login\``
   if (error.reason === "auth") return `run \`opencode auth login\` and sign in to ${providerID} again`
   if (error.reason === "quota") return `check the plan or billing of ${providerID}`
@@ -77,7 +77,10 @@ export function switchNotice(
 ): string {
   const described = describeFailure(from.providerID, error, from.modelID)
   // Nothing was sent and nothing cools: the next turn asks again, with the key if it is set by then.
-  if (error.reason === "auth" && scopeOf(error) === "request") return `${described} → ${to.providerID}`
+  if (error.reason === "auth" && scopeOf(error) === "request") {
+    const name = missingKeyName(error.message ?? "")
+    return `${described}${name ? ` (${name} is not set)` : ""} → ${to.providerID}`
+  }
   if (error.reason === "rate_limit" && cooldownMs !== undefined && cooldownMs >= LONG_RATE_LIMIT_MS)
     return `${from.providerID} rate-limited for ${formatDuration(cooldownMs)} → ${to.providerID}`
   const wait =

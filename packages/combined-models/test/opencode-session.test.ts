@@ -701,6 +701,54 @@ describe("no tool runs twice: the step continues from what its message holds", (
     expect(written.state.metadata.interrupted).toBeUndefined()
   })
 
+  /** OpenCode's stock policy as far as it matters here: it retries an overload after a wait it names. */
+  const stockRetriesOverload = (delayMs: number) =>
+    Schedule.fromStepWithMetadata(
+      Effect.succeed((meta: Schedule.InputMetadata<unknown>) =>
+        meta.attempt > 5 ? Cause.done(meta.attempt) : Effect.succeed([meta.attempt, Duration.millis(delayMs)] as [number, Duration.Duration]),
+      ),
+    )
+
+  test("a tool ran, then a failure left to the stock retry: the retry goes on from the tool's result instead of streaming the step again", async () => {
+    leaveOverloadedToStock()
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    let runs = 0
+    const input = failover.watch({ tools: bashTool(() => runs++) })
+    let streams = 0
+    const exit = await Effect.runPromiseExit(
+      Effect.retry(
+        Effect.suspend(() => {
+          // Every stream of the step: the model calls the tool (it has not seen a result), then anthropic is overloaded.
+          streams++
+          return Effect.promise(() => runTool(input.tools, `call_${streams}`)).pipe(Effect.andThen(Effect.fail(overloaded())))
+        }),
+        guardRetry(failover, stockRetriesOverload(0)),
+      ),
+    )
+    expect(exit._tag).toBe("Failure")
+    expect(streams).toBe(1)
+    expect(runs).toBe(1)
+    expect(failover.claimed).toBe(true)
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" })
+    await Effect.runPromise(failover.finish(settle))
+    expect(calls[0]!.op).toBe("updateMessage")
+    expect(calls.find((call) => call.op === "status")?.value).toMatchObject({ message: expect.stringContaining("anthropic overloaded, retrying in") })
+    // Nothing cooled: the next step goes on at anthropic, from the tool's result.
+    expect(routeStep("s1", user("u1"))).toMatchObject({ providerID: "anthropic", replay: false })
+    expect(runtime().health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })).toBeUndefined()
+  })
+
+  test("without a tool run the stock retry streams the step again, as before", async () => {
+    leaveOverloadedToStock()
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    let streams = 0
+    await Effect.runPromiseExit(Effect.retry(Effect.suspend(() => (streams++, Effect.fail(overloaded()))), guardRetry(failover, stockRetriesOverload(0))))
+    expect(streams).toBe(6)
+    expect(failover.claimed).toBe(false)
+  })
+
   test("with no tool run in any attempt the step still replays", async () => {
     leaveOverloadedToStock()
     routeStep("s1", user("u1"))

@@ -8,7 +8,7 @@ import { isAllowed, pick } from "../route.ts"
 import type { ResolvedConfig } from "../config.ts"
 import type { Group, MemberRef, Modality } from "../types.ts"
 import { memberFetch } from "../wires/index.ts"
-import { routedTimeouts } from "./session.ts"
+import { routedRefusal, routedTimeouts } from "./session.ts"
 import type { CredentialSources } from "./credentials.ts"
 import {
   DEFAULT_INSTANCE,
@@ -198,6 +198,7 @@ export function watchMemberStreams(
       npm: npms,
       inner: options.fetch as typeof globalThis.fetch | undefined,
       timeoutsFor: ({ headers }) => routedTimeouts(id, headers),
+      refuse: ({ headers }) => routedRefusal(id, headers),
       ...(recordLimits
         ? {
             onResponse: (response: Response, request: { model: string | undefined }) => {

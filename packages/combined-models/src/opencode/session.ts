@@ -12,14 +12,14 @@
  * The stock retry re-streams into the same assistant message, which would splice a retried answer onto the failed
  * one; so every engine decision, even a same-member retry, ends the attempt and starts a fresh step.
  */
-import { Cause, Effect, Option, Schedule } from "effect"
+import { Cause, Duration, Effect, Option, Schedule } from "effect"
 import { fallbackChainFor } from "../config.ts"
 import { singleModelGroup } from "../grouping.ts"
-import { formatDuration } from "../label.ts"
+import { describeFailure, formatDuration } from "../label.ts"
 import { initialState, transition, type FailoverAction, type FailoverEvent, type FailoverState, type StepMode } from "../machine.ts"
 import { recordOutcomes, type CooldownEntry, type HealthView } from "../health.ts"
 import { StepEdge, type StreamPart } from "../edge.ts"
-import type { Group, MemberRef } from "../types.ts"
+import type { ClassifiedError, Group, MemberRef } from "../types.ts"
 import { parseModelRef, pick, refOf as ref, sameMember, usableWindow } from "../route.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 import { requestKey } from "./request-size-store.ts"
@@ -98,7 +98,7 @@ function failoverStatus(notice: string, to: MemberRef, waitMs: number, attempt: 
 export type Decision =
   | { kind: "pass" }
   | { kind: "surface"; message: string }
-  | { kind: "switch"; mode: StepMode; to: MemberRef; notice: string; waitMs: number; attempt: number }
+  | { kind: "switch"; mode: StepMode; to: MemberRef; notice: string; waitMs: number; attempt: number; stockRetry?: boolean }
 
 interface SessionEntry {
   /** The runtime of the session's instance: its config, groups and chains route the session. */
@@ -402,6 +402,8 @@ const TOOL_SETTLE_MS = 1_000
 
 export class Failover {
   #decision: Decision | undefined
+  /** The latest failure of this step, as classified. */
+  #failure: ClassifiedError | undefined
   #cooldowns: CooldownEntry[] = []
   readonly #edge: StepEdge
   /** The step's tool executions, recorded where the AI SDK starts them (`watch`). */
@@ -463,6 +465,7 @@ export class Failover {
     const { rt } = this.entry
     const now = Date.now()
     const { error: classified, actions } = this.#edge.fail(error)
+    this.#failure = classified
     this.#decision = this.decide(actions, now)
     // The member refused reasoning another spelling of it wrote: its history keeps only its own from now on.
     if (actions.some((action) => action.type === "retry" && action.ownReasoningOnly)) keepOwnReasoningOnly(this.sessionID, this.member)
@@ -525,6 +528,22 @@ export class Failover {
         Object.entries(extra).map(([key, value]) => [key, isRef(value) ? `${value.providerID}/${value.modelID}` : value]),
       ),
     }
+  }
+
+  /**
+   * OpenCode's stock retry is about to stream this step again after `delayMs`, for a failure the engine left to it.
+   * That stream starts from the step's input, without the results of the tools this step already ran, so the model
+   * would call them again. When a tool ran, the engine takes the retry over instead: the attempt is kept as a tool
+   * step and the next step goes on from the tool results after the same wait. Nothing cools down and nothing moves:
+   * routing sends it to the member it would pick anyway. True when it took over.
+   */
+  continuesInsteadOfStockRetry(delayMs: number): boolean {
+    if (this.options.compaction || this.#edge.toolsStarted.size === 0 || this.#decision?.kind === "switch") return false
+    const waitMs = Math.max(0, Math.round(delayMs))
+    const cause = this.#failure ? describeFailure(this.member.providerID, this.#failure) : `${this.member.providerID} failed`
+    const attempt = this.entry.state.turn.switches + this.entry.state.turn.retries
+    this.#decision = { kind: "switch", mode: "continue", to: this.member, notice: `${cause}, retrying in ${formatDuration(waitMs)} from the tool results`, waitMs, attempt, stockRetry: true }
+    return true
   }
 
   /** The engine took this failure over. */
@@ -600,10 +619,11 @@ export class Failover {
       } else {
         yield* services.session.removeMessage({ sessionID: message.sessionID, messageID: message.id } as never)
       }
-      // A compaction is re-run at once by its hunk, so the wait (a retry's, or the soonest member's) happens here.
+      // A compaction is re-run at once by its hunk, so the wait (a retry's, or the soonest member's) happens here; so
+      // does the stock retry's wait, which routing does not know of.
       if (compaction) retriedCompactions.add(message.id)
       yield* services.status.set(sessionID as never, failoverStatus(decision.notice, decision.to, decision.waitMs, decision.attempt) as never)
-      if (compaction && decision.waitMs > 0) yield* Effect.sleep(decision.waitMs)
+      if ((compaction || decision.stockRetry) && decision.waitMs > 0) yield* Effect.sleep(decision.waitMs)
       return "continue" as const
     }).pipe(Effect.orDie)
   }
@@ -615,8 +635,9 @@ function isToolPart(part: unknown): part is ToolPartLike {
 
 /**
  * The processor's retry policy with the engine asked first: a failure the engine claims ends the stock retry at
- * once (no stock "retrying" status, no stock wait); what it passes on gets the stock policy as before. The engine
- * must come first because a wrapped predicate would only see what the stock policy chose to retry: a 401 would
+ * once (no stock "retrying" status, no stock wait); what it passes on gets the stock policy as before, except that a
+ * stock retry of a step whose tools already ran goes on from their results (`continuesInsteadOfStockRetry`). The
+ * engine must come first because a wrapped predicate would only see what the stock policy chose to retry: a 401 would
  * never reach it.
  */
 export function guardRetry<Output, Input, Error, Env>(
@@ -626,7 +647,11 @@ export function guardRetry<Output, Input, Error, Env>(
   if (!failover) return policy
   return Schedule.fromStep(
     Effect.map(Schedule.toStep(policy), (step) => (now: number, input: Input) =>
-      failover.claims(input) ? Cause.done(undefined as Output) : step(now, input),
+      failover.claims(input)
+        ? Cause.done(undefined as Output)
+        : Effect.flatMap(step(now, input), (decided) =>
+            failover.continuesInsteadOfStockRetry(Duration.toMillis(decided[1])) ? Cause.done(decided[0]) : Effect.succeed(decided),
+          ),
     ),
   )
 }

@@ -11,7 +11,7 @@ import { readOpenRouterFailure } from "./openrouter.ts"
 import { watchResponsesStream } from "./openai-responses.ts"
 import { requestedModel } from "./request-model.ts"
 import { isWatchedFetch, type Fetch } from "./stream-watch.ts"
-import { timeoutFetch, type TimeoutsFor } from "./timeouts.ts"
+import { requestOf, timeoutFetch, type TimeoutsFor } from "./timeouts.ts"
 
 export { BedrockStreamException, watchBedrockStream } from "./bedrock.ts"
 export { GoogleStreamError, watchGoogleStream } from "./google.ts"
@@ -69,6 +69,8 @@ export function memberFetch(options: {
    * model its request named (`requestedModel`): the allowance the headers speak of.
    */
   onResponse?: (response: Response, request: { model: string | undefined }) => void
+  /** An error to fail the request with before it leaves (every member is known to be out), or undefined to send it. */
+  refuse?: (request: { url: string; headers: Headers }) => Error | undefined
 }): Fetch {
   const { inner, onResponse } = options
   if (typeof inner === "function" && (inner as unknown as Record<symbol, unknown>)[memberMarker] === true) return inner
@@ -85,5 +87,13 @@ export function memberFetch(options: {
     : inner
   const timed = timeoutFetch(read, options.timeoutsFor)
   const watched = fetchForSdk(options.npm, timed) ?? timed
-  return Object.assign(watched, { [memberMarker]: true }) as Fetch
+  const { refuse } = options
+  const guarded = refuse
+    ? (Object.assign(async (input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) => {
+        const refusal = refuse(requestOf(input, init))
+        if (refusal) throw refusal
+        return watched(input, init)
+      }, { preconnect: watched.preconnect }) as Fetch)
+    : watched
+  return Object.assign(guarded, { [memberMarker]: true }) as Fetch
 }

@@ -19,7 +19,8 @@ export interface RequestTimeouts {
 /** The timeouts for one request, or undefined to leave it alone. */
 export type TimeoutsFor = (request: { url: string; headers: Headers }) => RequestTimeouts | undefined
 
-function requestOf(input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) {
+/** The URL and headers of a fetch call, however it was made. */
+export function requestOf(input: Parameters<Fetch>[0], init?: Parameters<Fetch>[1]) {
   const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url
   const headers = new Headers(input instanceof Request ? input.headers : undefined)
   if (init?.headers) new Headers(init.headers).forEach((value, name) => headers.set(name, value))
