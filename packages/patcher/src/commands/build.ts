@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync } from "node:fs"
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { PrepareError } from "../errors.ts"
@@ -76,8 +76,25 @@ export function runBuild(options: BuildOptions): string {
     }
   })
   log(`binary: ${target}`)
+  const earlier = earlierSessionsNote(process.env)
+  if (earlier) log(earlier)
   log(buildCopyNote(out, { installed: true }))
   return target
+}
+
+/**
+ * Builds before this one kept their sessions in `opencode-combined-models.db` (they were built on a channel of their
+ * own); this one opens OpenCode's `opencode.db`. When that older database is there, say where those sessions went and
+ * how to open them, once, at the end of the build that changes it.
+ */
+export function earlierSessionsNote(env: Record<string, string | undefined>): string | undefined {
+  const data = join(env.XDG_DATA_HOME || join(env.HOME || homedir(), ".local", "share"), "opencode")
+  const earlier = join(data, "opencode-combined-models.db")
+  if (!existsSync(earlier)) return undefined
+  return (
+    `Sessions: this binary opens OpenCode's own ${join(data, "opencode.db")}, as stock OpenCode does. Sessions from an ` +
+    `earlier combined-models build are in ${earlier}: OPENCODE_DB=opencode-combined-models.db opencode session list`
+  )
 }
 
 /**
