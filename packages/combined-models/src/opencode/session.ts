@@ -21,6 +21,7 @@ import { recordOutcomes, type CooldownEntry, type HealthView } from "../health.t
 import { StepEdge, type StreamPart } from "../edge.ts"
 import type { ClassifiedError, Group, MemberRef } from "../types.ts"
 import { parseModelRef, pick, refOf as ref, sameMember, usableWindow } from "../route.ts"
+import { AllMembersOutError } from "../errors.ts"
 import { PROVIDER_ID, runtime, type CombinedRuntime } from "./runtime.ts"
 import { requestKey } from "./request-size-store.ts"
 import type { StepSize } from "../limits.ts"
@@ -112,6 +113,12 @@ interface SessionEntry {
   state: FailoverState
   /** The member `routeStep` chose and no processor has picked up yet. */
   pending?: MemberRef
+  /**
+   * Every member is out for longer than `max_wait`: the error naming each, shown instead of asking anyone. The step
+   * still goes to a member so that OpenCode's processor runs and shows it; that member's request is refused before it
+   * leaves (`routedRefusal`).
+   */
+  allOut?: string
 }
 
 const sessions = new Map<string, SessionEntry>()
@@ -175,6 +182,14 @@ export function routedTimeouts(providerID: string, headers: Headers) {
     if (entry && member?.providerID === providerID) return entry.rt.config.timeouts
   }
   return undefined
+}
+
+/** The refusal for a request the engine knows no member can take now (see `SessionEntry.allOut`); else undefined. */
+export function routedRefusal(providerID: string, headers: Headers): Error | undefined {
+  const sessionID = requestSessionID(headers)
+  const entry = sessionID === undefined ? undefined : sessions.get(sessionID)
+  const member = entry?.state.attempt?.member ?? entry?.pending
+  return entry?.allOut !== undefined && member?.providerID === providerID ? new AllMembersOutError(entry.allOut) : undefined
 }
 
 /** Where a session's route stands, for `opencode combined --session` and the TUI's view. */
@@ -329,12 +344,19 @@ function chooseStep<P extends string, M extends string>(
   }
 
   const requested: FailoverEvent = { type: "step_requested", at: now, contextTokens: size?.tokens, ...(size?.cached ? { cached: size.cached } : {}) }
+  entry.allOut = undefined
   let { actions } = feed(entry, requested)
-  if (actions.some((action) => action.type === "surface")) {
-    // Nothing is healthy and nothing recovers soon: try the member back soonest anyway. Cooldowns are estimates,
-    // and a real answer (or a real error naming every provider) beats refusing without asking.
+  const surfaced = actions.find((action) => action.type === "surface")
+  if (surfaced) {
+    // Every member is cooling down past max_wait: the error comes at once and nobody is asked. Routing without the
+    // cooldowns finds the member the step is handed to, so that OpenCode shows the error; if none would take it even
+    // then (no room, no access), the step is OpenCode's as it was.
     entry.state = { ...entry.state, phase: "idle" }
     actions = feed(entry, requested, noCooldowns).actions
+    if (actions.some((action) => action.type === "use" || action.type === "wait")) {
+      entry.allOut = surfaced.message
+      entry.state = { ...entry.state, next: undefined }
+    }
   }
   const chosen = actions.find((action) => action.type === "use" || action.type === "wait")
   if (!chosen || (chosen.type !== "use" && chosen.type !== "wait")) return selected
@@ -462,6 +484,13 @@ export class Failover {
    */
   claims(error: unknown): boolean {
     if (this.#decision && this.#decision.kind !== "pass") return true
+    if (this.entry.allOut !== undefined && AllMembersOutError.isInstance(error)) {
+      // Refused before it left: nothing was sent, nothing failed, nothing cools. The error names every member.
+      this.#decision = { kind: "surface", message: this.entry.allOut }
+      this.entry.allOut = undefined
+      this.entry.state = { ...this.entry.state, phase: "failed", attempt: undefined, next: undefined }
+      return true
+    }
     const { rt } = this.entry
     const now = Date.now()
     const { error: classified, actions } = this.#edge.fail(error)
