@@ -4,6 +4,7 @@ import { Cause, Duration, Effect, Option, Schedule } from "effect"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { ocModel } from "./opencode-fixtures.ts"
 import { addCombinedProvider } from "../src/opencode/provider.ts"
+import { memberFetch } from "../src/wires/index.ts"
 import {
   failoverFor,
   guardRetry,
@@ -12,6 +13,7 @@ import {
   routedSessionCount,
   resetSessions,
   retriesCompaction,
+  routedRefusal,
   routeStep,
   selectionFor,
   sessionRoute,
@@ -120,12 +122,37 @@ describe("routeStep", () => {
     expect(ids(routeStep("s1", user("u1"), { tokens: { input: 170_000, output: 2_000 } }))).toBe("openrouter/anthropic/claude-sonnet-4.5")
   })
 
-  test("when every member is cooling down far beyond max_wait it still asks the one back soonest", () => {
+  test("when every member is cooling down beyond max_wait, nobody is asked: the error names each member at once", async () => {
     for (const provider of Object.values(providers))
       for (const id of Object.keys(provider.models))
-        runtime().health.report({ providerID: provider.id, modelID: id }, { reason: "quota", message: "x", resetAt: Date.now() + 3_600_000 + provider.id.length })
+        runtime().health.report({ providerID: provider.id, modelID: id }, { reason: "rate_limit", message: "Rate limited", retryAfterMs: 3_600_000 + provider.id.length * 1000 })
     const route = routeStep("s1", user("u1"))
-    expect(ids(route)).toBe("anthropic/claude-sonnet-4-5")
+    // The step is handed to a member only so that OpenCode's processor runs and shows the error.
+    const failover = failoverFor("s1", { providerID: route.providerID, id: route.modelID })!
+    // The member's request is refused before it leaves: its fetch is never called.
+    let sent = 0
+    const fetch = memberFetch({
+      npm: "@ai-sdk/anthropic",
+      inner: (async () => {
+        sent++
+        return new Response("{}")
+      }) as unknown as typeof globalThis.fetch,
+      timeoutsFor: () => undefined,
+      refuse: ({ headers }) => routedRefusal(route.providerID, headers),
+    })
+    const refused = await fetch("https://api.anthropic.com/v1/messages", { headers: { "x-session-id": "s1" } }).catch((error: unknown) => error)
+    expect(sent).toBe(0)
+    expect(failover.claims(refused)).toBe(true)
+    let halted: unknown
+    await Effect.runPromise(failover.settle((e) => Effect.sync(() => void (halted = e)), refused))
+    const message = (halted as Error).message
+    expect(message).toContain("Every provider of Claude Sonnet 4.5 is out for longer than combined_models.max_wait (1 min); no request was sent:")
+    expect(message).toContain("- anthropic/claude-sonnet-4-5: anthropic rate-limited: Rate limited; 1 h left")
+    expect(message).toContain("- openrouter/anthropic/claude-sonnet-4.5: openrouter rate-limited")
+    // Nothing was recorded against the member the step was handed to.
+    expect(runtime().health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })?.failures).toBe(1)
+    // Another session's request to that provider is not refused.
+    expect(routedRefusal(route.providerID, new Headers({ "x-session-id": "s2" }))).toBeUndefined()
   })
 })
 
