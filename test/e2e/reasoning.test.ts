@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { faults } from "../../packages/combined-models/src/simulator/index.ts"
 import type { RecordedRequest } from "../../packages/combined-models/src/simulator/index.ts"
-import { createEnv, describeRun, e2e, isMainRequest, mainRequests, scriptMain, type ProviderId } from "./harness.ts"
+import { createEnv, describeRun, e2e, isMainRequest, MODEL, mainRequests, scriptMain, type ProviderId } from "./harness.ts"
 
 const skip = !e2e.enabled
 const THOUGHT = "I should append one line with the shell."
@@ -119,3 +119,33 @@ for (const chain of CHAINS) {
     240_000,
   )
 }
+
+test.skipIf(skip)(
+  "a thinking block the member refuses although its ids say it is the same model is resent once without it: the turn goes on",
+  async () => {
+    await using env = await createEnv()
+    // Anthropic as a provider stricter than the ids suggest: a signature verifies only for the exact id that made it.
+    env.sim.bindSignatures("anthropic", "id")
+    const toDated = (request: RecordedRequest) => isMainRequest(request) && request.model === "claude-sonnet-4-5-20250929"
+    const toAlias = (request: RecordedRequest) => isMainRequest(request) && request.model === "claude-sonnet-4-5"
+    env.sim.script("anthropic", [{ reasoning: THOUGHT, text: "Answered by the dated id." }], { match: toDated })
+    env.sim.script("anthropic", [{ text: "Answered after the resend." }], { match: toAlias })
+
+    // The first turn on the dated id itself (stock OpenCode), the next on the combined model, whose Anthropic member is
+    // the alias: the history shares the dated id's thinking as the same model's, and this provider refuses it.
+    const first = await env.run("Think first.", { model: "anthropic/claude-sonnet-4-5-20250929", timeoutMs: 90_000, extra: ["--variant", "high"] })
+    expect(first.code, describeRun(first)).toBe(0)
+    const session = await env.latestSession()
+    const second = await env.run("And now?", { model: MODEL, session, timeoutMs: 90_000, extra: ["--variant", "high"] })
+    expect(second.code, describeRun(second)).toBe(0)
+    expect(second.stdout).toContain("Answered after the resend.")
+
+    const [refused, resent, ...more] = env.sim.requests("anthropic").filter(toAlias)
+    expect(more).toEqual([])
+    expect(JSON.stringify(refused?.body)).toContain('"type":"thinking"')
+    expect(JSON.stringify(resent?.body)).not.toContain('"type":"thinking"')
+    // Resent on the same member: no other provider was asked.
+    for (const other of ["github-copilot", "amazon-bedrock", "openrouter"] as const) expect(mainRequests(env.sim, other)).toEqual([])
+  },
+  240_000,
+)

@@ -164,6 +164,8 @@ describe("the simulator refuses thinking as Anthropic does", () => {
     const sonnets = [{ type: "thinking", thinking: "x", signature: signed("anthropic", "claude-sonnet-4-5") }, { type: "tool_use" }]
     expect(thinkingRejection(body(sonnets, true, "claude-haiku-4-5"), "anthropic")).toBe("messages.1.content.0: Invalid `signature` in `thinking` block")
     expect(thinkingRejection(body(sonnets, true, "claude-sonnet-4-5-20250929"), "anthropic")).toBeUndefined()
+    // A provider stricter than the ids suggest (the simulator's "id" binding) refuses the dated id too.
+    expect(thinkingRejection(body(sonnets, true, "claude-sonnet-4-5-20250929"), "anthropic", "id")).toContain("Invalid `signature`")
   })
 
   test("Bedrock: a signature made for another model is refused as Bedrock words it; region profiles of one model share", () => {

@@ -1,5 +1,5 @@
 import type { HttpErrorKind, SimReply, StreamErrorKind } from "./types.ts";
-import { jsonFragments, outputTokens, retryHeaders, textChunks, type WireFormat } from "./wire.ts";
+import { jsonFragments, outputTokens, retryHeaders, textChunks, type ResponseContext, type SignatureBinding, type WireFormat } from "./wire.ts";
 
 /** Anthropic Messages API, `POST /v1/messages`, with the SSE events and error bodies of the real API. */
 
@@ -37,10 +37,14 @@ const toolUseId = (reply: SimReply, seq: number) => reply.toolCall?.id ?? `toolu
 const stopReason = (reply: SimReply) => reply.stopReason ?? (reply.toolCall ? "tool_use" : "end_turn");
 // Real thinking blocks carry an opaque signature the client must send back unchanged; it verifies only at the provider
 // and for the model that made it (an alias and its dated id are one model), so the simulator's names both.
-const thinkingSignature = (providerId: string, model: string, seq: number) =>
-  Buffer.from(`sim-signature:${providerId}:${signingModel(model)}:${seq}`).toString("base64");
-/** The model a signature is bound to: Anthropic's dated id and its alias (`claude-haiku-4-5-20251001`) are one. */
-const signingModel = (model: unknown) => (typeof model === "string" ? model.replace(/-\d{8}$/, "") : "unknown-model");
+const thinkingSignature = (context: ResponseContext) =>
+  Buffer.from(`sim-signature:${context.providerId}:${signingModel(context.model, context.signatures)}:${context.seq}`).toString("base64");
+/**
+ * The model a signature is bound to: Anthropic's dated id and its alias (`claude-haiku-4-5-20251001`) are one; with
+ * the `"id"` binding, only the exact id.
+ */
+const signingModel = (model: unknown, binding: SignatureBinding = "model") =>
+  typeof model !== "string" ? "unknown-model" : binding === "id" ? model : model.replace(/-\d{8}$/, "");
 const signedBy = (signature: unknown) => {
   if (typeof signature !== "string") return undefined;
   const match = /^sim-signature:([^:]+):([^:]+):/.exec(Buffer.from(signature, "base64").toString());
@@ -55,7 +59,7 @@ type Message = { role?: unknown; content?: unknown };
  * the request's model (Sonnet's thinking sent to Haiku is refused), and with thinking on, the final assistant message
  * of a tool loop must start with a thinking block. The messages are the real API's.
  */
-export function thinkingRejection(body: unknown, providerId: string): string | undefined {
+export function thinkingRejection(body: unknown, providerId: string, binding: SignatureBinding = "model"): string | undefined {
   if (typeof body !== "object" || body === null) return undefined;
   const { messages, thinking, model } = body as { messages?: unknown; thinking?: { type?: unknown }; model?: unknown };
   if (!Array.isArray(messages)) return undefined;
@@ -63,7 +67,7 @@ export function thinkingRejection(body: unknown, providerId: string): string | u
     if (message?.role !== "assistant" || !Array.isArray(message.content)) continue;
     for (const [c, block] of (message.content as Block[]).entries()) {
       const signer = block?.type === "thinking" ? signedBy(block.signature) : undefined;
-      if (block?.type === "thinking" && (signer?.provider !== providerId || signer.model !== signingModel(model)))
+      if (block?.type === "thinking" && (signer?.provider !== providerId || signer.model !== signingModel(model, binding)))
         return `messages.${m}.content.${c}: Invalid \`signature\` in \`thinking\` block`;
     }
   }
@@ -91,7 +95,7 @@ export function thinkingRejection(body: unknown, providerId: string): string | u
 export const anthropicWire: WireFormat = {
   chatPath: "messages",
 
-  rejects: (body, context) => thinkingRejection(body, context.providerId),
+  rejects: (body, context) => thinkingRejection(body, context.providerId, context.signatures),
 
   streamPlan(reply, context) {
     const metadata = [
@@ -118,7 +122,7 @@ export const anthropicWire: WireFormat = {
       for (const chunk of textChunks(reply.reasoning)) {
         content.push(sse({ type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: chunk } }));
       }
-      content.push(sse({ type: "content_block_delta", index, delta: { type: "signature_delta", signature: thinkingSignature(context.providerId, context.model, context.seq) } }));
+      content.push(sse({ type: "content_block_delta", index, delta: { type: "signature_delta", signature: thinkingSignature(context) } }));
       content.push(sse({ type: "content_block_stop", index }));
       index++;
     }
@@ -154,7 +158,7 @@ export const anthropicWire: WireFormat = {
 
   message(reply, context) {
     const content: unknown[] = [];
-    if (reply.reasoning !== undefined) content.push({ type: "thinking", thinking: reply.reasoning, signature: thinkingSignature(context.providerId, context.model, context.seq) });
+    if (reply.reasoning !== undefined) content.push({ type: "thinking", thinking: reply.reasoning, signature: thinkingSignature(context) });
     if (reply.text !== undefined) content.push({ type: "text", text: reply.text });
     if (reply.toolCall) content.push({ type: "tool_use", id: toolUseId(reply, context.seq), name: reply.toolCall.name, input: reply.toolCall.input });
     return {

@@ -7,7 +7,7 @@ import { responsesWire } from "./responses-wire.ts";
 import { googleWire } from "./google-wire.ts";
 import { copilotWire } from "./copilot-wire.ts";
 import type { HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";
-import type { Chunk, ResponseContext, WireFormat } from "./wire.ts";
+import type { Chunk, ResponseContext, SignatureBinding, WireFormat } from "./wire.ts";
 import { isRecord } from "../record.ts";
 
 export type SimulatorOptions = {
@@ -42,6 +42,11 @@ export type Simulator = AsyncDisposable & {
    * and every response carries the wire's rate-limit headers (remaining, limit, reset).
    */
   budget(id: string, budget: SimBudget): void;
+  /**
+   * What this provider binds thinking signatures to: `"model"` (default, as the real APIs: an alias and its dated id
+   * share), or `"id"`, the exact model id of the request, so reasoning the engine judges the same model's is refused.
+   */
+  bindSignatures(id: string, binding: SignatureBinding): void;
   /** The 429s a budget refused, per provider. */
   refusals(id: string): number;
   /** Forgets queued steps and recorded requests; providers stay. */
@@ -69,7 +74,7 @@ const streamErrorAsHttp: Record<StreamErrorKind, { status: number; error: HttpEr
 const TOOL_RUN_GRACE_MS = 30;
 
 type Queued = { step: SimStep; match: ((request: RecordedRequest) => boolean) | undefined };
-type Provider = { wire: Wire; queue: Queued[]; requests: RecordedRequest[]; budget?: BudgetState; refused: number };
+type Provider = { wire: Wire; queue: Queued[]; requests: RecordedRequest[]; budget?: BudgetState; refused: number; signatures?: SignatureBinding };
 
 export type SimBudget = {
   /** Tokens per window. */
@@ -147,7 +152,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return sendJson(res, 400, wire.errorBody("invalid_request", "simulator: request body is not JSON"));
     }
 
-    const context: ResponseContext = { providerId: id, model: model ?? "unknown-model", seq: ++seq, inputTokens: Math.max(1, Math.ceil(rawBody.length / 4)) };
+    const context: ResponseContext = {
+      providerId: id,
+      model: model ?? "unknown-model",
+      seq: ++seq,
+      inputTokens: Math.max(1, Math.ceil(rawBody.length / 4)),
+      ...(target.signatures ? { signatures: target.signatures } : {}),
+    };
     // Refused as the real API refuses it, before any scripted step is used up.
     const rejected = wire.rejects?.(body, context);
     if (rejected !== undefined) return sendJson(res, 400, wire.errorBody("invalid_request", rejected), wire.errorHeaders?.("invalid_request", context));
@@ -191,6 +202,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     script(id, steps, options) {
       // Copies, so a test mutating its array later does not change what is served.
       provider(id).queue.push(...steps.map((step) => ({ step: structuredClone(step), match: options?.match })));
+    },
+    bindSignatures(id, binding) {
+      provider(id).signatures = binding;
     },
     pending(id) {
       return provider(id).queue.length;

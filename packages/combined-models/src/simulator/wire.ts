@@ -8,7 +8,14 @@ export type ResponseContext = {
   seq: number;
   /** Rough estimate from the request size, so usage numbers are plausible. */
   inputTokens: number;
+  /**
+   * What a thinking signature is bound to: the model (an alias and its dated id are one, as at the real APIs; the
+   * default), or the exact id sent, for a provider stricter than the ids suggest (`Simulator.bindSignatures`).
+   */
+  signatures?: SignatureBinding;
 };
+
+export type SignatureBinding = "model" | "id";
 
 /**
  * A streamed answer split at the points where faults can strike. Every string is one write to the socket (one SSE
