@@ -3,7 +3,7 @@
  * its time and the memory it takes, measured apart from the parent's own allocations. Input is the catalog as
  * OpenCode's provider state holds it, and the pass is the one the provider hunk runs (`CombinedRuntime.configure`).
  */
-import { CombinedRuntime } from "../../packages/combined-models/src/opencode/runtime.ts"
+import { CombinedRuntime } from "../../packages/opencode1/src/runtime.ts"
 import { openCodeProviders } from "./opencode-providers.ts"
 
 const providers = openCodeProviders(JSON.parse(await Bun.file(process.argv[2]!).text()))

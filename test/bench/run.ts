@@ -12,7 +12,7 @@ import { createFileHealthStore } from "../../packages/combined-models/src/health
 import { createRedisHealthStore } from "../../packages/combined-models/src/health-store-redis.ts"
 import { redisAvailable, startRedis } from "../../packages/combined-models/test/redis-server.ts"
 import { startRehearsal } from "../../packages/combined-models/src/driver/rehearsal.ts"
-import { CombinedRuntime } from "../../packages/combined-models/src/opencode/runtime.ts"
+import { CombinedRuntime } from "../../packages/opencode1/src/runtime.ts"
 import { HealthRegistry } from "../../packages/combined-models/src/health.ts"
 import { initialState, transition } from "../../packages/combined-models/src/machine.ts"
 import { faults } from "../../packages/combined-models/src/simulator/index.ts"

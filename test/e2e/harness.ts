@@ -5,7 +5,7 @@
  * Where OpenCode comes from, the artifact users run unless asked otherwise:
  * - `OPENCODE_BINARY=<path>`: a patched binary the user already has;
  * - `OPENCODE_PREPARED=<dir>`: a directory with `bin/opencode` (a prepared copy, or a wrapper around a dev tree);
- * - `OPENCODE_SRC=<checkout at the pin>`: the patched binary, built once per content hash of patches + engine +
+ * - `OPENCODE_SRC=<checkout at the pin>`: the patched binary, built once per content hash of patches + engine + 1.x adapter +
  *   patch tool + catalog with `bun run patch prepare --binary --models <catalog> --out <cache> --opencode
  *   $OPENCODE_SRC` (upstream's `build --single`), cached under `$COMBINED_MODELS_E2E_CACHE` (default
  *   `/tmp/combined-models-e2e/<hash>`), so reruns start at once. `COMBINED_MODELS_E2E_SOURCE=1` runs the source
@@ -96,7 +96,7 @@ function filesUnder(dir: string): string[] {
   return out
 }
 
-/** Content hash of what a prepared copy is made from: patches, engine, patch tool, the checkout's HEAD, the flavour. */
+/** Content hash of what a prepared copy is made from: patches, engine, 1.x adapter, patch tool, the checkout's HEAD, the flavour. */
 export function preparationHash(options: Pick<PrepareOptions, "opencode" | "flavour" | "artifact">): string {
   const hash = createHash("sha256")
   hash.update(`flavour=${options.flavour ?? "patched"}\n`)
@@ -106,7 +106,7 @@ export function preparationHash(options: Pick<PrepareOptions, "opencode" | "flav
   if (artifact === "binary" && existsSync(CATALOG_PATH)) hash.update(readFileSync(CATALOG_PATH))
   const head = spawnSync("git", ["-C", options.opencode, "rev-parse", "HEAD"], { encoding: "utf8" })
   hash.update(`head=${head.stdout.trim()}\n`)
-  for (const dir of ["patches", "packages/combined-models/src", "packages/combined-models/package.json", "packages/patcher/src"]) {
+  for (const dir of ["patches", "packages/combined-models/src", "packages/combined-models/package.json", "packages/opencode1/src", "packages/opencode1/package.json", "packages/patcher/src"]) {
     const root = join(REPO_ROOT, dir)
     const files = existsSync(root) && statSync(root).isFile() ? [root] : filesUnder(root)
     for (const file of files) {

@@ -304,10 +304,10 @@ function readFileSafe(file: string) {
 
 describe("as OpenCode holds it", () => {
   test.skipIf(skip)("health_store picks Redis for the instance's registry; its problems reach the log once and opencode combined", async () => {
-    const { CombinedRuntime, resetRuntime } = await import("../src/opencode/runtime.ts")
-    const { renderCombinedStatus, combinedStatus } = await import("../src/opencode/command.ts")
-    const { addCombinedProvider } = await import("../src/opencode/provider.ts")
-    const { ocModel, ocProvider } = await import("./opencode-fixtures.ts")
+    const { CombinedRuntime, resetRuntime } = await import("../../opencode1/src/runtime.ts")
+    const { renderCombinedStatus, combinedStatus } = await import("../../opencode1/src/command.ts")
+    const { addCombinedProvider } = await import("../../opencode1/src/provider.ts")
+    const { ocModel, ocProvider } = await import("../../opencode1/test/opencode-fixtures.ts")
     resetRuntime(new CombinedRuntime())
     try {
       const providers = {
@@ -323,7 +323,7 @@ describe("as OpenCode holds it", () => {
       expect(text).toContain(`Health store: Redis at redis://127.0.0.1:${redis.port + 1}/0 is unreachable`)
       // The password never shows.
       expect(text).not.toContain("secret-password")
-      const { runtime } = await import("../src/opencode/runtime.ts")
+      const { runtime } = await import("../../opencode1/src/runtime.ts")
       const notices = runtime().takeStoreNotices()
       expect(notices).toHaveLength(1)
       expect(notices[0]).toStartWith("combined-models: Redis at ")

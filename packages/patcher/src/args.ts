@@ -8,7 +8,7 @@ export interface ParsedArgs {
   command: CommandName
   opencode: string | undefined
   patches: string | undefined
-  engine: string | undefined
+  packages: string | undefined
   branch: string | undefined
   out: string | undefined
   /** prepare, build: the models.dev catalog (api.json) a binary build embeds instead of downloading it. */
@@ -21,7 +21,7 @@ export interface ParsedArgs {
   binary: boolean
 }
 
-const VALUE_FLAGS = ["opencode", "patches", "engine", "branch", "out", "models", "install"] as const
+const VALUE_FLAGS = ["opencode", "patches", "packages", "branch", "out", "models", "install"] as const
 const BOOLEAN_FLAGS = ["force", "continue", "binary"] as const
 
 /** Each command's line in the usage: its flags, then what it does. */
@@ -43,7 +43,8 @@ const COMMAND_USAGE: Record<CommandName, string> = {
 
 const COMMON_FLAGS = `options of every command:
   --patches <dir>   series, patch files and upstream.json (default: this repository's patches/)
-  --engine <dir>    the engine package to copy (default: this repository's packages/combined-models)
+  --packages <dir>  where the engine (combined-models/) and the OpenCode 1 adapter (opencode1/) are copied from
+                    (default: this repository's packages/)
   --help, -h        this command's usage`
 
 export const USAGE = `usage: bun run patch <command> --opencode <dir> [options]
@@ -117,7 +118,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     command: command as CommandName,
     opencode: values.opencode,
     patches: values.patches,
-    engine: values.engine,
+    packages: values.packages,
     branch: values.branch,
     out: values.out,
     models: values.models,

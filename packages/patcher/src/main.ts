@@ -7,7 +7,7 @@ import { runCheck } from "./commands/check.ts"
 import { runExport } from "./commands/export.ts"
 import { runPrepare } from "./commands/prepare.ts"
 import { PatcherError } from "./errors.ts"
-import { DEFAULT_ENGINE_DIR, DEFAULT_PATCHES_DIR } from "./series.ts"
+import { DEFAULT_PACKAGES_DIR, DEFAULT_PATCHES_DIR } from "./series.ts"
 
 /** Runs one command and returns the process exit code; everything it says goes through `log` / `logError`. */
 export function main(
@@ -35,12 +35,12 @@ export function main(
 function runCommand(args: ParsedArgs, log: (line: string) => void): number {
   const opencode = resolve(args.opencode ?? ".")
   const patchesDir = resolve(args.patches ?? DEFAULT_PATCHES_DIR)
-  const engineDir = resolve(args.engine ?? DEFAULT_ENGINE_DIR)
+  const packagesDir = resolve(args.packages ?? DEFAULT_PACKAGES_DIR)
   switch (args.command) {
     case "check":
-      return runCheck({ opencode, patchesDir, engineDir, branch: args.branch, log })
+      return runCheck({ opencode, patchesDir, packagesDir, branch: args.branch, log })
     case "apply":
-      runApply({ opencode, patchesDir, engineDir, branch: args.branch, force: args.force, continue: args.continue, log })
+      runApply({ opencode, patchesDir, packagesDir, branch: args.branch, force: args.force, continue: args.continue, log })
       return 0
     case "export":
       runExport({ opencode, patchesDir, branch: args.branch, log })
@@ -49,7 +49,7 @@ function runCommand(args: ParsedArgs, log: (line: string) => void): number {
       runBuild({
         opencode,
         patchesDir,
-        engineDir,
+        packagesDir,
         out: args.out === undefined ? undefined : resolve(args.out),
         models: args.models === undefined ? undefined : resolve(args.models),
         install: args.install,
@@ -61,7 +61,7 @@ function runCommand(args: ParsedArgs, log: (line: string) => void): number {
         out: resolve(args.out ?? ""),
         opencode,
         patchesDir,
-        engineDir,
+        packagesDir,
         binary: args.binary ? { models: args.models === undefined ? undefined : resolve(args.models) } : undefined,
         log,
       })

@@ -1,6 +1,7 @@
 /**
  * What `prepare` writes, as pure functions of their inputs: the cut root package.json, the bunfig and the launcher.
  */
+import { COPIED_PACKAGES } from "./engine.ts"
 
 /**
  * The workspaces `packages/opencode` needs. A root `bun install` of upstream fails offline (packages/app pulls
@@ -23,7 +24,7 @@ export const OPENCODE_WORKSPACE_CLOSURE: readonly string[] = [
   "packages/server",
   "packages/protocol",
   "packages/codemode",
-  "packages/combined-models",
+  ...COPIED_PACKAGES.map((pkg) => pkg.path),
 ]
 
 /** Root package.json with its workspace list replaced by the closure; `catalog` and everything else stay. */

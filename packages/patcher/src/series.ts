@@ -5,8 +5,8 @@ import { parsePatchFile, type PatchHeader } from "./patch-file.ts"
 
 /** The repository's own `patches/` directory: the default for `--patches`. */
 export const DEFAULT_PATCHES_DIR = resolve(import.meta.dir, "../../../patches")
-/** The engine package copied into the checkout by the first commit: the default for `--engine`. */
-export const DEFAULT_ENGINE_DIR = resolve(import.meta.dir, "../../combined-models")
+/** This repository's `packages/`, whose engine and OpenCode 1 adapter the first commit copies: the default for `--packages`. */
+export const DEFAULT_PACKAGES_DIR = resolve(import.meta.dir, "../..")
 
 /** `patches/upstream.json`: the upstream commit the series applies to and the branch apply creates. */
 export interface UpstreamPin {

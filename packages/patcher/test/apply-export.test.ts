@@ -10,7 +10,7 @@ import {
   appSource,
   collectLog,
   commitAll,
-  makeFakeEngine,
+  makeFakePackages,
   makeFakeUpstream,
   makePatchesDir,
   OPENCODE_PACKAGE_JSON_TEXT,
@@ -23,13 +23,13 @@ import {
 const BRANCH = "combined-models/v0.0.1"
 let scratch: ReturnType<typeof scratchDir>
 let upstream: FakeUpstream
-let engineDir: string
+let packagesDir: string
 let patchesDir: string
 
 beforeEach(() => {
   scratch = scratchDir()
   upstream = makeFakeUpstream(scratch.path)
-  engineDir = makeFakeEngine(scratch.path)
+  packagesDir = makeFakePackages(scratch.path)
   patchesDir = makePatchesDir(scratch.path, upstream, standardSpecs())
 })
 afterEach(() => scratch.cleanup())
@@ -39,7 +39,7 @@ function apply(overrides: Partial<ApplyOptions> = {}) {
   const result = runApply({
     opencode: upstream.dir,
     patchesDir,
-    engineDir,
+    packagesDir,
     branch: undefined,
     force: false,
     continue: false,
@@ -78,6 +78,8 @@ describe("apply", () => {
     // The engine commit: runtime files only.
     const engineFiles = upstream.git.output(["show", "--name-only", "--format=", `${BRANCH}~2`]).split("\n").sort()
     expect(engineFiles).toEqual([
+      "packages/combined-models-opencode1/package.json",
+      "packages/combined-models-opencode1/src/index.ts",
       "packages/combined-models/config.schema.json",
       "packages/combined-models/package.json",
       "packages/combined-models/src/cli/main.ts",
@@ -85,7 +87,7 @@ describe("apply", () => {
       "packages/opencode/package.json",
     ])
     const packageJson = readFileSync(join(upstream.dir, "packages/opencode/package.json"), "utf8")
-    expect(packageJson).toContain('"ai": "6.0.168",\n    "combined-models": "workspace:*",\n    "diff": "8.0.2",\n    "zod"')
+    expect(packageJson).toContain('"@ai-sdk/anthropic": "3.0.82",\n    "@opencode-combined-models/opencode1": "workspace:*",\n    "@opentui/solid"')
     expect(readFileSync(join(upstream.dir, "packages/opencode/src/app.ts"), "utf8")).toContain("engineRoute(25)")
   })
 
@@ -201,7 +203,7 @@ describe("export", () => {
     apply()
     const exported = runExport({ opencode: upstream.dir, patchesDir, branch: undefined, log: () => {} })
     const all = exported.map((patch) => patch.text).join("\n")
-    expect(all).not.toContain('"combined-models"')
+    expect(all).not.toContain('"@opencode-combined-models/opencode1"')
     expect(all).not.toContain("packages/combined-models")
     // The package.json patch still applies to a pristine upstream file.
     expect(OPENCODE_PACKAGE_JSON_TEXT).toContain('"ai": "6.0.168",\n    "zod"')
@@ -237,7 +239,7 @@ describe("export", () => {
   test("check on the applied branch says already applied and up to date", () => {
     apply()
     const output = collectLog()
-    const exitCode = runCheck({ opencode: upstream.dir, patchesDir, engineDir, branch: undefined, log: output.log })
+    const exitCode = runCheck({ opencode: upstream.dir, patchesDir, packagesDir, branch: undefined, log: output.log })
     expect(exitCode).toBe(0)
     expect(output.text()).toContain(`(branch ${BRANCH}; packages/opencode at version 0.0.1): already applied, 3 commits on top of the pin`)
     expect(output.text()).toContain(`branch ${BRANCH} is up to date with the series`)

@@ -4,12 +4,12 @@ import { join } from "node:path"
 import { runCheck } from "../src/commands/check.ts"
 import { Git } from "../src/git.ts"
 import { main } from "../src/main.ts"
-import { DEFAULT_ENGINE_DIR, DEFAULT_PATCHES_DIR, readSeries } from "../src/series.ts"
+import { DEFAULT_PACKAGES_DIR, DEFAULT_PATCHES_DIR, readSeries } from "../src/series.ts"
 import {
   appSource,
   collectLog,
   commitAll,
-  makeFakeEngine,
+  makeFakePackages,
   makeFakeUpstream,
   makePatchesDir,
   scratchDir,
@@ -20,18 +20,18 @@ import {
 
 let scratch: ReturnType<typeof scratchDir>
 let upstream: FakeUpstream
-let engineDir: string
+let packagesDir: string
 
 beforeEach(() => {
   scratch = scratchDir()
   upstream = makeFakeUpstream(scratch.path)
-  engineDir = makeFakeEngine(scratch.path)
+  packagesDir = makeFakePackages(scratch.path)
 })
 afterEach(() => scratch.cleanup())
 
 function check(patchesDir: string, opencode = upstream.dir) {
   const output = collectLog()
-  const exitCode = runCheck({ opencode, patchesDir, engineDir, branch: undefined, log: output.log })
+  const exitCode = runCheck({ opencode, patchesDir, packagesDir, branch: undefined, log: output.log })
   return { exitCode, text: output.text() }
 }
 
@@ -161,7 +161,7 @@ test.skipIf(!process.env.OPENCODE_SRC)(
     const opencode = process.env.OPENCODE_SRC ?? ""
     const before = repositoryState(new Git(opencode))
     const output = collectLog()
-    const exitCode = runCheck({ opencode, patchesDir: DEFAULT_PATCHES_DIR, engineDir: DEFAULT_ENGINE_DIR, branch: undefined, log: output.log })
+    const exitCode = runCheck({ opencode, patchesDir: DEFAULT_PATCHES_DIR, packagesDir: DEFAULT_PACKAGES_DIR, branch: undefined, log: output.log })
     expect(output.text()).toContain("is the pinned commit (v1.18.18)")
     expect(output.text()).toContain("check passed")
     expect(exitCode).toBe(0)

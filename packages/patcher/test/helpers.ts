@@ -71,10 +71,10 @@ export function makeFakeUpstream(root: string, name = "upstream", readme = "fake
   return { dir, git, pin }
 }
 
-/** A small engine package, with files that must not be copied (tests, node_modules). */
-export function makeFakeEngine(root: string): string {
-  const dir = join(root, "engine")
-  writeFiles(dir, {
+/** A small `packages/`: the engine and the OpenCode 1 adapter, with files that must not be copied (tests, node_modules). */
+export function makeFakePackages(root: string): string {
+  const dir = join(root, "packages")
+  writeFiles(join(dir, "combined-models"), {
     "package.json": `${JSON.stringify({ name: "combined-models", version: "0.1.0", type: "module" }, null, 2)}\n`,
     "config.schema.json": "{}\n",
     "src/index.ts": "export const engine = 1\n",
@@ -82,6 +82,11 @@ export function makeFakeEngine(root: string): string {
     "src/index.test.ts": "// not copied\n",
     "test/engine.test.ts": "// not copied\n",
     "node_modules/dep/index.js": "// not copied\n",
+  })
+  writeFiles(join(dir, "opencode1"), {
+    "package.json": `${JSON.stringify({ name: "@opencode-combined-models/opencode1", version: "0.1.0", type: "module" }, null, 2)}\n`,
+    "src/index.ts": "export const adapter = 1\n",
+    "test/adapter.test.ts": "// not copied\n",
   })
   return dir
 }

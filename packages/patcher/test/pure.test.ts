@@ -116,7 +116,7 @@ describe("diff structure", () => {
 describe("engine dependency in OpenCode's package.json", () => {
   test("is added at its sorted place, keeping 2-space JSON and the trailing newline, and removed again", () => {
     const added = addEngineDependency(OPENCODE_PACKAGE_JSON_TEXT)
-    expect(added).toContain('"ai": "6.0.168",\n    "combined-models": "workspace:*",\n    "zod": "4.1.8"')
+    expect(added).toContain('"@ai-sdk/anthropic": "3.0.82",\n    "@opencode-combined-models/opencode1": "workspace:*",\n    "@opentui/solid"')
     expect(added.endsWith("}\n")).toBe(true)
     expect(addEngineDependency(added)).toBe(added)
     expect(removeEngineDependency(added)).toBe(OPENCODE_PACKAGE_JSON_TEXT)

@@ -13,7 +13,7 @@ import { readSeries, readUpstreamPin, type SeriesPatch } from "../series.ts"
 export interface ApplyOptions {
   opencode: string
   patchesDir: string
-  engineDir: string
+  packagesDir: string
   branch: string | undefined
   /** Rebuild the branch even if it exists with other content. */
   force: boolean
@@ -52,7 +52,7 @@ export function runApply(options: ApplyOptions): ApplyResult {
   const build = buildSeries({
     git,
     base: pinCommit,
-    engineFiles: listEngineFiles(options.engineDir),
+    engineFiles: listEngineFiles(options.packagesDir),
     patches,
     identity,
     objects: "repository",

@@ -9,7 +9,7 @@ import { elapsed, runPrepare } from "./prepare.ts"
 export interface BuildOptions {
   opencode: string
   patchesDir: string
-  engineDir: string
+  packagesDir: string
   /** Where the build happens (a copy of the checkout; default under ~/.cache). */
   out?: string
   /** The models.dev catalog the binary embeds; needed offline. */
@@ -41,7 +41,7 @@ export function runBuild(options: BuildOptions): string {
     }
   }
   stage("check: the series against the checkout", () => {
-    const code = runCheck({ opencode: options.opencode, patchesDir: options.patchesDir, engineDir: options.engineDir, branch: undefined, log: (line) => log(`  ${line}`) })
+    const code = runCheck({ opencode: options.opencode, patchesDir: options.patchesDir, packagesDir: options.packagesDir, branch: undefined, log: (line) => log(`  ${line}`) })
     if (code !== 0) throw new PrepareError(`check failed: the series does not apply to ${options.opencode} as written (see above)`)
   })
   const prepared = stage("apply, install and build --single in a copy", () =>
@@ -49,7 +49,7 @@ export function runBuild(options: BuildOptions): string {
       out,
       opencode: options.opencode,
       patchesDir: options.patchesDir,
-      engineDir: options.engineDir,
+      packagesDir: options.packagesDir,
       binary: { models: options.models },
       log: (line) => log(`  ${line}`),
     }),

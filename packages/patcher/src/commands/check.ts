@@ -1,6 +1,6 @@
 import { compareCommitContent, listBranchCommits } from "../branch.ts"
 import { describeHead, dirtyPaths, inspectHead, openCheckout, patcherIdentity } from "../checkout.ts"
-import { ENGINE_PACKAGE_PATH, listEngineFiles } from "../engine.ts"
+import { copiedPackageOf, listEngineFiles } from "../engine.ts"
 import { describeContextDefect, findContextDefects, parseUnifiedDiff } from "../patch-file.ts"
 import { buildSeries, explainApplyFailure } from "../series-build.ts"
 import { readSeriesEntries, readUpstreamPin, type SeriesPatch } from "../series.ts"
@@ -8,7 +8,7 @@ import { readSeriesEntries, readUpstreamPin, type SeriesPatch } from "../series.
 export interface CheckOptions {
   opencode: string
   patchesDir: string
-  engineDir: string
+  packagesDir: string
   branch: string | undefined
   log: (line: string) => void
 }
@@ -20,8 +20,9 @@ export function findSeriesDefects(patch: SeriesPatch): string[] {
   if (sections.length === 0) defects.push("the diff touches no file")
   if (patch.header.why.length === 0) defects.push('the Description has no "why" lines (indented lines under it)')
   for (const section of sections) {
-    if (section.path.startsWith(`${ENGINE_PACKAGE_PATH}/`)) {
-      defects.push(`it changes ${section.path}: engine files belong in our packages/combined-models, not in a patch`)
+    const copied = copiedPackageOf(section.path)
+    if (copied) {
+      defects.push(`it changes ${section.path}: those files belong in our packages/${copied.dir}, not in a patch`)
     }
   }
   for (const defect of findContextDefects(sections)) defects.push(describeContextDefect(defect))
@@ -73,7 +74,7 @@ export function runCheck(options: CheckOptions): number {
   const build = buildSeries({
     git,
     base,
-    engineFiles: listEngineFiles(options.engineDir),
+    engineFiles: listEngineFiles(options.packagesDir),
     patches,
     identity: patcherIdentity(git, base),
     objects: "private",

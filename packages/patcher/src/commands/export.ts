@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { isEngineCommit, listBranchCommits, subjectOf } from "../branch.ts"
 import { openCheckout, requirePinnedCommit } from "../checkout.ts"
-import { ENGINE_PACKAGE_PATH, OPENCODE_PACKAGE_JSON, removeEngineDependency } from "../engine.ts"
+import { COPIED_PACKAGES, OPENCODE_PACKAGE_JSON, removeEngineDependency } from "../engine.ts"
 import { BranchShapeError } from "../errors.ts"
 import type { Git } from "../git.ts"
 import { formatPatchFile, headerOfCommitMessage, patchFileName } from "../patch-file.ts"
@@ -56,10 +56,11 @@ export function runExport(options: ExportOptions): ExportedPatch[] {
       )
     }
     const parent = commit.parents[0] ?? ""
-    if (git.output(["diff", "--name-only", parent, commit.commit, "--", ENGINE_PACKAGE_PATH]) !== "") {
+    for (const pkg of COPIED_PACKAGES) {
+      if (git.output(["diff", "--name-only", parent, commit.commit, "--", pkg.path]) === "") continue
       log(
-        `warning: ${commit.commit.slice(0, 12)} "${subjectOf(commit.message)}" changes ${ENGINE_PACKAGE_PATH}/: ` +
-          "those changes are not exported; make them in our packages/combined-models",
+        `warning: ${commit.commit.slice(0, 12)} "${subjectOf(commit.message)}" changes ${pkg.path}/: ` +
+          `those changes are not exported; make them in our packages/${pkg.dir}`,
       )
     }
     const diff = exportDiff(git, parent, commit.commit)
@@ -144,6 +145,6 @@ function diffTrees(git: Git, before: string, after: string): string {
     "-c", "diff.renames=true",
     "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-U3",
     before, after,
-    "--", ".", `:(top,exclude)${ENGINE_PACKAGE_PATH}`,
+    "--", ".", ...COPIED_PACKAGES.map((pkg) => `:(top,exclude)${pkg.path}`),
   ]).stdout
 }

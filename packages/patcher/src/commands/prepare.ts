@@ -15,7 +15,7 @@ export interface PrepareOptions {
   out: string
   opencode: string
   patchesDir: string
-  engineDir: string
+  packagesDir: string
   /**
    * Also build the binary users run (upstream's `build --single`), as `<out>/bin/opencode`; the source launcher is
    * then `<out>/bin/opencode-source`. `models`: the api.json the build embeds (offline it cannot download one).
@@ -79,7 +79,7 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
   const expected = buildSeries({
     git,
     base: pinCommit,
-    engineFiles: listEngineFiles(options.engineDir),
+    engineFiles: listEngineFiles(options.packagesDir),
     patches: readSeries(options.patchesDir),
     identity: patcherIdentity(git, pinCommit),
     objects: "private",
@@ -98,7 +98,7 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
   const applied = runApply({
     opencode: opencodeRoot,
     patchesDir: options.patchesDir,
-    engineDir: options.engineDir,
+    packagesDir: options.packagesDir,
     branch: pin.branch,
     // <out> is ours: whatever an earlier run left on the branch is rebuilt from the series.
     force: true,

@@ -1,0 +1,110 @@
+/**
+ * The latest rate-limit readings on disk, so `opencode combined` (a process of its own, which has made no request)
+ * shows what each provider said it has left, and the order `least_limited` gives now.
+ * `<state>/combined-models/limits.json`: `{ "version": 2, "readings": { "<key>": LimitReading } }`, one reading per
+ * allowance (provider, credential fingerprint, limit class). Advisory like the switches file: anything unreadable
+ * reads as "nothing known", and a failed write only loses the reading. A version 1 file (one reading per provider,
+ * written before readings had a class) reads as nothing known: its readings were good for a minute or so anyway.
+ */
+import { readFileSync } from "node:fs"
+import { z } from "zod"
+import { findReading, readingCovers, readingKey, replaceStateFile, stateFilePath, type LimitReading, type LimitSource } from "combined-models"
+
+export const LIMITS_FILE_VERSION = 2
+
+/** Next to the health file. */
+export function limitsPath(stateDir: string): string {
+  return stateFilePath(stateDir, "limits.json")
+}
+
+const Count = z.number().finite().nonnegative()
+const Window = z.object({ remaining: Count, limit: Count.optional(), resetAt: Count.optional(), excludesCacheReads: z.boolean().optional() })
+const Reading = z.object({
+  tokens: Window.optional(),
+  requests: Window.optional(),
+  scheme: z.enum(["anthropic", "per_model", "account"]).optional(),
+  seenAt: Count,
+  providerID: z.string().min(1),
+  limitClass: z.string(),
+  credential: z.string().optional(),
+})
+const LimitsFile = z.object({ version: z.literal(LIMITS_FILE_VERSION), readings: z.record(z.string(), z.unknown()) })
+
+/** Readings kept in the file at most. */
+const MAX_READINGS = 256
+
+/** The stored readings by key; a reading that does not parse is left out, a file that does not is empty. */
+export function readLimitsFile(path: string): Map<string, LimitReading> {
+  let text: string | undefined
+  try {
+    text = readFileSync(path, "utf8")
+  } catch {}
+  return parseLimits(text)
+}
+
+function parseLimits(text: string | undefined): Map<string, LimitReading> {
+  const readings = new Map<string, LimitReading>()
+  let raw: unknown
+  try {
+    raw = text === undefined ? undefined : JSON.parse(text)
+  } catch {
+    return readings
+  }
+  const file = LimitsFile.safeParse(raw)
+  if (!file.success) return readings
+  for (const [key, value] of Object.entries(file.data.readings)) {
+    const reading = Reading.safeParse(value)
+    if (reading.success) readings.set(key, reading.data)
+  }
+  return readings
+}
+
+/**
+ * The file's text with the latest reading of `source`'s allowance in place of what it held for that allowance
+ * (undefined: nothing known of it now). A pure merge of whatever the file holds, so it may run on another process's
+ * latest write.
+ */
+export function withLimitsReading(current: string | undefined, source: LimitSource, reading: LimitReading | undefined): string {
+  const readings = parseLimits(current)
+  for (const [key, known] of readings) if (readingCovers(known, source)) readings.delete(key)
+  if (reading) readings.set(readingKey(reading), reading)
+  const kept = [...readings].slice(-MAX_READINGS)
+  return JSON.stringify({ version: LIMITS_FILE_VERSION, readings: Object.fromEntries(kept) })
+}
+
+/** The latest reading of `source`'s allowance into the file (undefined: nothing known of it now). */
+export function writeLimitsReading(path: string, source: LimitSource, reading: LimitReading | undefined): void {
+  let current: string | undefined
+  try {
+    current = readFileSync(path, "utf8")
+  } catch {}
+  replaceStateFile(path, withLimitsReading(current, source, reading))
+}
+
+/** `round_robin`'s turn counters, next to the health file. */
+export function rotationPath(stateDir: string): string {
+  return stateFilePath(stateDir, "rotation.json")
+}
+
+const RotationFile = z.object({ version: z.literal(1), groups: z.record(z.string(), z.number().int().nonnegative()) })
+
+/**
+ * This turn's place in a group's rotation, and the next turn's written back. Not locked: two processes starting a
+ * turn at the same moment may share a place, which costs one turn of spread, never a request.
+ */
+export function takeRotation(path: string, groupID: string): number {
+  let groups: Record<string, number> = {}
+  try {
+    const parsed = RotationFile.safeParse(JSON.parse(readFileSync(path, "utf8")))
+    if (parsed.success) groups = parsed.data.groups
+  } catch {}
+  const turn = groups[groupID] ?? 0
+  replaceStateFile(path, JSON.stringify({ version: 1, groups: { ...groups, [groupID]: turn + 1 } }))
+  return turn
+}
+
+/** The file's readings as routing reads them, with a member's credential: a reading whose windows have all reset says nothing. */
+export function fileLimitsView(path: string): { headroomOf(member: LimitSource, now: number): LimitReading | undefined } {
+  const readings = [...readLimitsFile(path).values()]
+  return { headroomOf: (member, now) => findReading(readings, member, now) }
+}
