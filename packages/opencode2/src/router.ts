@@ -87,6 +87,8 @@ export interface RouterOptions {
   log?: (line: string) => void
   /** Reloads OpenCode's model catalog (the model transform runs again). */
   reload: () => Promise<unknown>
+  /** `round_robin`: the group's turn counter (rotation.ts), read where a turn's member is chosen. */
+  rotation?: (groupID: string) => number
 }
 
 export class Router {
@@ -104,16 +106,20 @@ export class Router {
   private readonly steps = new Map<string, Step>()
   /** Response headers of each session's latest failed response: `retry` gets no headers. */
   private readonly failedHeaders = new Map<string, Headers>()
+  /** In-stream failures the guard read, by step: the payload is richer than what core hands the retry hook. */
+  private readonly streamFailures = new Map<string, ClassifiedError>()
   readonly switches: SwitchEvent[] = []
   private chain: Promise<unknown> = Promise.resolve()
   private readonly clock: () => number
   private readonly log: (line: string) => void
   private readonly reloadCatalog: () => Promise<unknown>
+  private readonly rotation?: (groupID: string) => number
 
   constructor(options: RouterOptions) {
     this.clock = options.clock ?? Date.now
     this.log = options.log ?? (() => {})
     this.reloadCatalog = options.reload
+    this.rotation = options.rotation
     const resolved = resolveConfig(options.options ?? {})
     this.disabled = !resolved.ok
     this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
@@ -168,7 +174,8 @@ export class Router {
 
   /** The member a group serves from now: the one it points at while that one is ready, else the first ready one. */
   private memberFor(group: Group, now: number, failedProviders: readonly string[] = []): MemberRef | undefined {
-    const result = pick(group, this.view, this.config, { failedProviders }, { now })
+    const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
+    const result = pick(group, this.view, this.config, { failedProviders, ...(rotation !== undefined ? { rotation } : {}) }, { now })
     if (result.kind === "none") return undefined
     return { providerID: result.member.providerID, modelID: result.member.modelID }
   }
@@ -206,6 +213,11 @@ export class Router {
     this.failedHeaders.set(stepKey(sessionID, groupID), headers)
   }
 
+  /** A member failed inside its 200 before anything was released: the error payload, read before core's retry. */
+  onStreamFailure(sessionID: string, groupID: string, payload: unknown): void {
+    this.streamFailures.set(stepKey(sessionID, groupID), classify(payload ?? {}, { now: this.clock(), providerID: this.steps.get(stepKey(sessionID, groupID))?.member.providerID }))
+  }
+
   /** The step's response finished as the provider ends a message. */
   onServed(sessionID: string, groupID: string): void {
     const key = stepKey(sessionID, groupID)
@@ -220,12 +232,15 @@ export class Router {
     const key = stepKey(event.sessionID, event.model.id)
     const headers = this.failedHeaders.get(key)
     this.failedHeaders.delete(key)
+    const inStream = this.streamFailures.get(key)
+    this.streamFailures.delete(key)
+    if (inStream && inStream.reason !== "unknown") return inStream
     const error = event.error ?? { type: "unknown", message: "" }
     const classified = classify(
       {
         message: error.message,
         ...(error.status !== undefined ? { statusCode: error.status } : {}),
-        ...(headers ? { responseHeaders: Object.fromEntries(headers.entries()) } : {}),
+        ...(headers ? { responseHeaders: headerRecord(headers) } : {}),
         ...(error.response?.body !== undefined ? { responseBody: error.response.body } : {}),
       },
       { now: this.clock(), providerID: this.steps.get(key)?.member.providerID },
@@ -288,4 +303,10 @@ export class Router {
     const preferred = this.memberFor(group, this.clock())
     if (preferred && (preferred.providerID !== current.providerID || preferred.modelID !== current.modelID)) await this.switchTo(groupID, preferred)
   }
+}
+
+function headerRecord(headers: Headers): Record<string, string> {
+  const record: Record<string, string> = {}
+  headers.forEach((value, name) => (record[name] = value))
+  return record
 }

@@ -4,8 +4,11 @@
  * step: `opencode run` exits 0, shows no error, and the answer is the next member's.
  */
 import { describe, expect, test } from "bun:test"
-import { faults } from "../../../packages/combined-models/src/simulator/index.ts"
-import { skipReason, v2Env, withTools } from "./harness.ts"
+import { spawnSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { faults, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
+import { REPO_ROOT, skipReason, v2Env, withTools } from "./harness.ts"
 
 /** One `opencode run` takes 1–3 s here; the budget is for a loaded CI machine. */
 const TIMEOUT = 120_000
@@ -25,5 +28,120 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(env.requests("openrouter").filter(withTools)).toHaveLength(1)
     // Its own model id on its own wire.
     expect(env.requests("openrouter").filter(withTools)[0]!.model).toBe("anthropic/claude-sonnet-4.5")
+  }, TIMEOUT)
+
+  /** The first member fails before any output; the next one answers the same step. */
+  async function servedBySecond(fault: SimFault) {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
+    return result
+  }
+
+  test("overloaded (529) moves the step to the next member", () => servedBySecond(faults.overloaded()), TIMEOUT)
+  test("a 500 moves the step to the next member", () => servedBySecond(faults.serverError()), TIMEOUT)
+  test("a 503 moves the step to the next member", () => servedBySecond(faults.unavailable()), TIMEOUT)
+  test("a refused credential (401), which core does not retry, moves the step to the next member", () => servedBySecond(faults.auth()), TIMEOUT)
+  test("Anthropic's billing error (400 credit balance too low) moves the step to the next member", () => servedBySecond(faults.quota({ wire: "anthropic" })), TIMEOUT)
+  test("an error event as the first event of a 200 stream moves the step to the next member", () => servedBySecond(faults.streamErrorFirst("overloaded")), TIMEOUT)
+
+  test("an error inside a 200 stream after some text: the partial text is not the answer, the next member's is", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ text: "Partial words from the first member", fault: faults.streamErrorAfterText("overloaded") }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "The whole answer from the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from the second member."] })
+    expect(result.stdout).not.toContain("Partial words")
+  }, TIMEOUT)
+
+  test("a tool call followed by a failure in the same message: the tool runs once, the turn ends well", async () => {
+    await using env = await v2Env()
+    const command = "echo ran >> ran.txt"
+    env.sim.script(
+      "anthropic",
+      [{ toolCall: { name: "shell", input: { command, description: "append a line" } }, fault: { kind: "stream-error", at: "after-tool-call", error: "overloaded" }, toolRunMs: 1500 }],
+      { match: withTools },
+    )
+    env.sim.script("openrouter", [{ toolCall: { name: "shell", input: { command, description: "append a line" } } }, { text: "Done." }], { match: withTools })
+    const result = await env.run("append a line to ran.txt")
+    expect({ exit: result.exitCode, errors: result.errors }).toEqual({ exit: 0, errors: [] })
+    expect(readFileSync(join(env.project, "ran.txt"), "utf8")).toBe("ran\n")
+    expect(result.texts.join("")).toBe("Done.")
+  }, TIMEOUT)
+
+  test("a refused connection moves the step to the next member", async () => {
+    await using env = await v2Env({ refused: ["anthropic"] })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
+  }, TIMEOUT)
+
+  test("two processes share a cooldown: the next run goes straight to the next member", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 120 }) }], { match: withTools })
+    const first = await env.run("say hi")
+    expect(first.exitCode).toBe(0)
+    const second = await env.run("say hi again")
+    expect({ exit: second.exitCode, errors: second.errors, answer: second.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Hello from openrouter." })
+    // One refused request in all: the second process read the first one's cooldown and never asked Anthropic.
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
+    expect(env.requests("openrouter").filter(withTools)).toHaveLength(2)
+  }, TIMEOUT)
+})
+
+suite(name("OpenCode 2 plugin: install, catalog and config"), () => {
+  test("opencode models lists one combined model per model two providers serve, with the members' own entries", async () => {
+    await using env = await v2Env()
+    const listed = env.exec(["models", "--standalone"])
+    expect({ exit: listed.exitCode, stderr: listed.stderr }).toEqual({ exit: 0, stderr: "" })
+    const lines = listed.stdout.split("\n").map((line) => line.trim())
+    expect(lines).toContain("combined/claude-sonnet-4-5")
+    expect(lines).toContain("anthropic/claude-sonnet-4-5")
+    expect(lines).toContain("openrouter/anthropic/claude-sonnet-4.5")
+  }, TIMEOUT)
+
+  test("bad options: OpenCode logs the field and keeps working without combined models", async () => {
+    await using env = await v2Env({ options: { combined_models: { min_providers: 0 } } })
+    const direct = await env.run("say hi", { model: "anthropic/claude-sonnet-4-5" })
+    expect({ exit: direct.exitCode, answer: direct.texts.join("") }).toEqual({ exit: 0, answer: "Hello from anthropic." })
+    expect(env.opencodeLog()).toContain("combined_models.min_providers: expected at least 1")
+    expect(env.exec(["models", "--standalone"]).stdout).not.toContain("combined/")
+  }, TIMEOUT)
+
+  test("uninstall removes the plugin and its entry; OpenCode runs as before", async () => {
+    await using env = await v2Env()
+    const removed = spawnSync("bun", ["run", "v2:uninstall"], { cwd: REPO_ROOT, env: { ...process.env, ...env.env }, encoding: "utf8" })
+    expect(removed.status).toBe(0)
+    expect(JSON.parse(readFileSync(env.configFile, "utf8")).plugins).toEqual([])
+    expect(env.exec(["models", "--standalone"]).stdout).not.toContain("combined/")
+  }, TIMEOUT)
+})
+
+suite(name("stock OpenCode 2 without the plugin, for comparison"), () => {
+  test("a 401 from the only provider ends the turn with provider.auth and exit 1", async () => {
+    await using env = await v2Env({ plugin: false })
+    env.sim.script("anthropic", [{ fault: faults.auth() }], { match: withTools })
+    const result = await env.run("say hi", { model: "anthropic/claude-sonnet-4-5" })
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.map((event) => (event.error as { type?: string })?.type)).toEqual(["provider.auth"])
+    expect(env.requests("openrouter")).toHaveLength(0)
+  }, TIMEOUT)
+
+  test("an error inside a 200 stream after some text: core keeps the partial answer with its error and exits 1", async () => {
+    await using env = await v2Env({ plugin: false })
+    env.sim.script("anthropic", [{ text: "Partial words from the first member", fault: faults.streamErrorAfterText("overloaded") }], { match: withTools })
+    const result = await env.run("say hi", { model: "anthropic/claude-sonnet-4-5" })
+    expect(result.exitCode).toBe(1)
+    expect(result.stdout).toContain("Partial words")
+  }, TIMEOUT)
+
+  test("there is no combined model without the plugin", async () => {
+    await using env = await v2Env({ plugin: false })
+    const result = await env.run("say hi")
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.map((event) => (event.error as { type?: string })?.type)).toEqual(["provider.no-route"])
   }, TIMEOUT)
 })
