@@ -1,0 +1,83 @@
+/**
+ * What the user sees and steers in OpenCode 2, end to end on the released binary: the status view through the
+ * plugin's RPC from the CLI (`opencode api … /api/rpc/combined-models/status`), `round_robin` over consecutive
+ * `opencode run`s, and the TUI's footer under tmux naming the member that served after a switch.
+ */
+import { spawnSync } from "node:child_process"
+import { describe, expect, test } from "bun:test"
+import { faults } from "../../../packages/combined-models/src/simulator/index.ts"
+import { binary, skipReason, v2Env, withTools, type V2Env } from "./harness.ts"
+
+const TIMEOUT = 180_000
+const suite = skipReason ? describe.skip : describe
+const name = (title: string) => (skipReason ? `${title} (skipped: ${skipReason})` : title)
+
+/** The CLI path to the status view: a private server loads the plugin, the RPC answers, no model is called. */
+function statusFromCli(env: V2Env): { exitCode: number; text: string; output: Record<string, unknown> | undefined; stderr: string } {
+  const result = spawnSync(binary!, ["api", "--standalone", "POST", "/api/rpc/combined-models/status", "-d", JSON.stringify({ input: {} })], {
+    cwd: env.project,
+    env: env.env,
+    encoding: "utf8",
+    timeout: 90_000,
+  })
+  let output: Record<string, unknown> | undefined
+  try {
+    output = (JSON.parse(result.stdout) as { output?: Record<string, unknown> }).output
+  } catch {}
+  return { exitCode: result.status ?? -1, text: typeof output?.text === "string" ? output.text : "", output, stderr: result.stderr ?? "" }
+}
+
+/** Lines of the status text about one combined model. */
+function groupLines(text: string, model: string): string[] {
+  const lines = text.split("\n")
+  const start = lines.findIndex((line) => line.startsWith(`combined/${model} `))
+  if (start < 0) return []
+  const end = lines.findIndex((line, index) => index > start && !line.startsWith("  "))
+  return lines.slice(start, end < 0 ? undefined : end)
+}
+
+suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real binary"), () => {
+  test("the status view from the CLI lists the members in order, the cooling one with its reason and time left, and the switch", async () => {
+    await using env = await v2Env()
+    const before = statusFromCli(env)
+    expect(before.exitCode).toBe(0)
+    expect(groupLines(before.text, "claude-sonnet-4-5")[0]).toContain("(order: provider_priority, then alphabetical)")
+    expect(before.text).toContain("Provider switches: none recorded")
+
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const run = await env.run("say hi")
+    expect(run.exitCode).toBe(0)
+    const requestsBefore = env.requests("anthropic").length + env.requests("openrouter").length
+
+    const after = statusFromCli(env)
+    expect(after.exitCode).toBe(0)
+    const lines = groupLines(after.text, "claude-sonnet-4-5")
+    const anthropic = lines.find((line) => line.includes("anthropic/claude-sonnet-4-5 "))
+    expect(anthropic).toMatch(/^ {2}1\. anthropic\/claude-sonnet-4-5 .*cooling down \(anthropic rate-limited: .*\), \d+ s left$/)
+    const openrouter = lines.find((line) => line.includes("openrouter/anthropic/claude-sonnet-4.5"))
+    expect(openrouter).toMatch(/healthy$/)
+    expect(lines.indexOf(anthropic!)).toBeLessThan(lines.indexOf(openrouter!))
+    expect(after.text).toMatch(/Latest provider switches \(newest first, 1 of 1\):\n {2}\S+ \S+ {2}combined\/claude-sonnet-4-5 {2}anthropic → openrouter {2}anthropic rate-limited, retry in 30 s → openrouter/)
+    // No model was called to show it.
+    expect(env.requests("anthropic").length + env.requests("openrouter").length).toBe(requestsBefore)
+  }, TIMEOUT)
+
+  test("round_robin: consecutive opencode runs start at the next provider of the order", async () => {
+    await using env = await v2Env({ options: { combined_models: { strategy: "round_robin" } } })
+    const served: string[] = []
+    for (let turn = 0; turn < 4; turn++) {
+      env.sim.script("anthropic", [{ text: "from anthropic" }], { match: withTools })
+      env.sim.script("openrouter", [{ text: "from openrouter" }], { match: withTools })
+      const run = await env.run(`turn ${turn}`)
+      expect(run.exitCode).toBe(0)
+      served.push(run.texts.join(""))
+    }
+    expect(served).toEqual(["from anthropic", "from openrouter", "from anthropic", "from openrouter"])
+    // Each turn went to one provider only: nothing failed over.
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(2)
+    expect(env.requests("openrouter").filter(withTools)).toHaveLength(2)
+    const status = statusFromCli(env)
+    expect(groupLines(status.text, "claude-sonnet-4-5")[0]).toContain("(order: strategy round_robin: each turn starts at the next healthy provider of this order)")
+  }, TIMEOUT)
+})
