@@ -14,6 +14,7 @@ import { addCombinedProvider } from "../src/opencode/provider.ts"
 import { requestSizesPath, withRequestSize } from "../src/opencode/request-size-store.ts"
 import { withLimitsReading } from "../src/opencode/limits-store.ts"
 import { readingOf } from "../src/limits.ts"
+import { requestedModel } from "../src/wires/request-model.ts"
 import { resetRuntime, runtime, type OpenCodeProvider } from "../src/opencode/runtime.ts"
 import { measuredRequest, resetSessions, routeStep } from "../src/opencode/session.ts"
 import { ocModel, ocProvider } from "./opencode-fixtures.ts"
@@ -183,4 +184,15 @@ test("the state files' merges keep every allowance and agent another process wro
   expect(JSON.parse(withLimitsReading(JSON.stringify({ version: 1, providers: { anthropic: {} } }), sonnet, undefined))).toEqual({ version: 2, readings: {} })
   const sizes = withRequestSize(withRequestSize("{]", "build|combined/claude-sonnet-4-5", 12_000), "plan|combined/claude-sonnet-4-5", 9_000)
   expect(JSON.parse(sizes)).toEqual({ version: 1, requests: { "build|combined/claude-sonnet-4-5": 12_000, "plan|combined/claude-sonnet-4-5": 9_000 } })
+})
+
+test("the model a request names: first in the JSON body of the AI SDK's wires, else in Bedrock's and Google's paths", () => {
+  const body = JSON.stringify({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: 'say "model":"gpt-5"' }] })
+  expect(requestedModel("https://api.anthropic.com/v1/messages", { method: "POST", body })).toBe("claude-haiku-4-5")
+  // A "model" inside a string is escaped, so it is never taken for the request's.
+  expect(requestedModel("https://x.example/v1/chat", { body: JSON.stringify({ messages: [{ content: '"model":"gpt-5"' }] }) })).toBeUndefined()
+  expect(requestedModel("https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream")).toBe(
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+  )
+  expect(requestedModel(new Request("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"))).toBe("gemini-2.5-pro")
 })
