@@ -12,6 +12,7 @@ import { createFileHealthStore, parseHealthFile } from "../src/health-store.ts"
 import { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "../src/health-store-redis.ts"
 import { HealthRegistry } from "../src/health.ts"
 import { eventually, redisAvailable, startRedis, type TestRedis } from "./redis-server.ts"
+import { settleStateFiles } from "../src/state-file.ts"
 
 const skip = !redisAvailable
 let redis: TestRedis
@@ -82,7 +83,7 @@ describe("two machines that share only a Redis URL", () => {
     expect(await eventually(() => b.health.cooldownOf(anthropic) !== undefined)).toBe(true)
     expect(b.health.cooldownOf(anthropic)).toMatchObject({ reason: "rate_limit", until: entry.until, since: entry.since })
     // B's own file knows nothing of it: the cooldown came through Redis.
-    expect(readFileSafe(b.file)).toEqual([])
+    expect(await settledFile(b.file)).toEqual([])
 
     const client = await rawClient()
     const ttl = Number(await client.send("PTTL", ["combined-models:v1:cd:anthropic|claude-sonnet-4-5"]))
@@ -97,7 +98,7 @@ describe("two machines that share only a Redis URL", () => {
     b.health.report(anthropic, rateLimited, { attemptStartedAt: Date.now() })
     await b.store.drained()
     expect(await eventually(() => a.health.cooldownOf(anthropic) !== undefined)).toBe(true)
-    expect(readFileSafe(b.file)).toHaveLength(1)
+    expect(await settledFile(b.file)).toHaveLength(1)
 
     a.health.recordSuccess(anthropic, { attemptStartedAt: Date.now() })
     await a.store.drained()
@@ -175,7 +176,7 @@ describe("what crosses machines: this store's own cooldowns, not the machine's w
     const file = join(dir, `machine-${++machines}`, "health.json")
     // Before the Redis store exists: another project's cooldown, with its message, in the machine's file.
     fileOnlyNeighbour(file).report(personal, personalFailure, { attemptStartedAt: Date.now() })
-    expect(readFileSafe(file)).toHaveLength(1)
+    expect(await settledFile(file)).toHaveLength(1)
 
     const store = createRedisHealthStore({ url: redis.url, local: createFileHealthStore(file), commandTimeoutMs: 500, localReadIntervalMs: 0 })
     stores.push(store)
@@ -189,6 +190,7 @@ describe("what crosses machines: this store's own cooldowns, not the machine's w
     // Synced, a file-only process of this machine records another: seen here, not sent.
     const other = { providerID: "openai", modelID: "gpt-5-mini" }
     fileOnlyNeighbour(file).report(other, personalFailure, { attemptStartedAt: Date.now() })
+    await settleStateFiles()
     expect(health.cooldownOf(other)?.reason).toBe("rate_limit")
 
     // This store's own cooldown is what crosses.
@@ -219,7 +221,7 @@ describe("Redis unreachable, slow, back", () => {
     expect(await a.store.whenSynced(60_000)).toBe(false)
     a.health.report(anthropic, rateLimited, { attemptStartedAt: Date.now() })
     expect(a.health.cooldownOf(anthropic)?.reason).toBe("rate_limit")
-    expect(readFileSafe(a.file)).toHaveLength(1)
+    expect(await settledFile(a.file)).toHaveLength(1)
     // Reconnect attempts follow; the problem is not said again for each.
     await Bun.sleep(800)
     expect(a.problems.filter((problem) => problem !== undefined)).toHaveLength(1)
@@ -274,7 +276,7 @@ describe("Redis unreachable, slow, back", () => {
     await client.send("PUBLISH", ["combined-models:v1:changes", `combined-models:v1:cd:anthropic|claude-sonnet-4-5\n-${JSON.stringify(older)}`])
     await Bun.sleep(200)
     expect(a.health.cooldownOf(anthropic)?.reason).toBe("rate_limit")
-    expect(readFileSafe(a.file)).toHaveLength(1)
+    expect(await settledFile(a.file)).toHaveLength(1)
   })
 
   test.skipIf(skip)("frozen (accepts, never answers): the store gives up on it within its command timeout and comes back", async () => {
@@ -293,6 +295,12 @@ describe("Redis unreachable, slow, back", () => {
     expect(await eventually(async () => (await storedValues()).length === 1)).toBe(true)
   }, 30_000)
 })
+
+/** The file as another process would read it once this one's writes have landed. */
+async function settledFile(file: string) {
+  await settleStateFiles()
+  return readFileSafe(file)
+}
 
 function readFileSafe(file: string) {
   try {

@@ -7,6 +7,7 @@ import { combinedStatus, renderCombinedStatus, type CombinedStatus } from "../sr
 import { addCombinedProvider } from "../src/opencode/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider, type SwitchRecord } from "../src/opencode/runtime.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "../src/opencode/switch-store.ts"
+import { settleStateFiles } from "../src/state-file.ts"
 import { ocModel } from "./opencode-fixtures.ts"
 
 const NOW = Date.UTC(2026, 6, 2, 12, 0, 0)
@@ -92,9 +93,10 @@ describe("combinedStatus: what `opencode combined` shows, as data", () => {
     )
   })
 
-  test("switches recorded by another process are read from the file; config warnings come along", () => {
+  test("switches recorded by another process are read from the file; config warnings come along", async () => {
     loaded()
     runtime().recordSwitch(aSwitch(NOW - 60_000))
+    await settleStateFiles()
     // A fresh process: a new runtime over the same state dir, nothing in memory.
     resetRuntime(new CombinedRuntime())
     const list = loaded({ provider_priority: ["anthropic", "nope"] })
@@ -184,18 +186,20 @@ describe("switches.json", () => {
     expect(switchesPath("/state")).toBe(join("/state", "combined-models", "switches.json"))
   })
 
-  test("append keeps the newest, oldest first, without repeats", () => {
+  test("append keeps the newest, oldest first, without repeats", async () => {
     const path = switchesPath(stateDir)
     for (let index = 0; index < 5; index++) appendSwitch(path, aSwitch(NOW + index * 1000), 3)
     appendSwitch(path, aSwitch(NOW + 4000), 3)
+    await settleStateFiles()
     expect(readSwitches(path).map((record) => record.at)).toEqual([NOW + 2000, NOW + 3000, NOW + 4000])
     expect(mergeSwitches([aSwitch(2)], [aSwitch(1), aSwitch(2)], 10).map((record) => record.at)).toEqual([1, 2])
   })
 
-  test("a missing, broken or foreign file reads as no switches; bad records are skipped", () => {
+  test("a missing, broken or foreign file reads as no switches; bad records are skipped", async () => {
     const path = switchesPath(stateDir)
     expect(readSwitches(path)).toEqual([])
     appendSwitch(path, aSwitch(NOW), 10)
+    await settleStateFiles()
     writeFileSync(path, readFileSync(path, "utf8").slice(0, 20))
     expect(readSwitches(path)).toEqual([])
     writeFileSync(path, JSON.stringify({ version: 2, switches: [aSwitch(NOW)] }))
@@ -228,10 +232,11 @@ describe("strategies and limits in `opencode combined`", () => {
     expect(text).toContain("healthy; 4k of 80k tokens left, resets in 40 s")
   })
 
-  test("a status command of its own reads the readings the serving process wrote", () => {
+  test("a status command of its own reads the readings the serving process wrote", async () => {
     loaded()
     const now = Date.now()
     runtime().recordLimits({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, new Headers({ "anthropic-ratelimit-tokens-remaining": "4000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
+    await settleStateFiles()
     // Another process: a fresh runtime over the same state dir.
     resetRuntime(new CombinedRuntime({ clock: () => NOW }))
     const list = loaded({ provider_priority: ["anthropic", "github-copilot"], combined_models: { strategy: "round_robin" } })
@@ -240,7 +245,7 @@ describe("strategies and limits in `opencode combined`", () => {
     expect(status.groups[0]!.members[0]!.limits?.tokens?.remaining).toBe(4000)
   })
 
-  test("a corrupt limits file reads as nothing known, and the next reading replaces it", () => {
+  test("a corrupt limits file reads as nothing known, and the next reading replaces it", async () => {
     const list = loaded()
     const file = limitsPath(stateDir)
     mkdirSync(dirname(file), { recursive: true })
@@ -258,6 +263,7 @@ describe("strategies and limits in `opencode combined`", () => {
     }
     const now = Date.now()
     runtime().recordLimits({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, new Headers({ "x-ratelimit-remaining-tokens": "5", "x-ratelimit-reset-tokens": "9s" }), now)
+    await settleStateFiles()
     expect([...readLimitsFile(file).values()].map((reading) => [reading.providerID, reading.limitClass, reading.tokens])).toEqual([
       ["github-copilot", "claude-sonnet-4.5", { remaining: 5, resetAt: now + 9_000 }],
     ])

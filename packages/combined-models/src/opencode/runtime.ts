@@ -11,6 +11,7 @@ import { buildGroups } from "../grouping.ts"
 import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
 import { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
 import { HealthRegistry, type CooldownEntry, type HealthView } from "../health.ts"
+import { takeStateFileNotices } from "../state-file.ts"
 import { LimitsTable, type LimitReading, type LimitsView } from "../limits.ts"
 import { fileLimitsView, limitsPath, rotationPath, takeRotation, writeLimitsReading } from "./limits-store.ts"
 import { RequestSizes, requestSizesPath } from "./request-size-store.ts"
@@ -170,10 +171,10 @@ export class CombinedRuntime {
   /** Store problems and recoveries not yet logged: the next step's route carries them to OpenCode's log, once. */
   takeStoreNotices(): string[] {
     const key = (this.healthKey !== undefined && redisStoreKey(this.stateDir, this.config.healthStore)) || ""
-    const notices = storeNotices.get(key)
-    if (!notices?.length) return []
+    const notices = storeNotices.get(key) ?? []
     storeNotices.delete(key)
-    return notices
+    // State-file writes dropped after their bounded retries, said once (the process's, whichever instance routes next).
+    return [...notices, ...takeStateFileNotices()]
   }
 
   private newHealth(stateDir: string | undefined, clock?: () => number) {

@@ -5,7 +5,7 @@
  * only loses history, never a request.
  */
 import { readFileSync } from "node:fs"
-import { replaceStateFile, stateFilePath } from "../state-file.ts"
+import { stateFilePath, updateStateFile } from "../state-file.ts"
 import { FAILURE_REASONS, type MemberRef } from "../types.ts"
 import type { SwitchRecord } from "./runtime.ts"
 import { isRecord } from "../record.ts"
@@ -43,9 +43,19 @@ function parseSwitch(raw: unknown): SwitchRecord | undefined {
 
 /** The stored switches, oldest first; [] when the file is missing or unreadable. */
 export function readSwitches(path: string): SwitchRecord[] {
+  let text: string
+  try {
+    text = readFileSync(path, "utf8")
+  } catch {
+    return []
+  }
+  return parseSwitches(text)
+}
+
+function parseSwitches(text: string | undefined): SwitchRecord[] {
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(path, "utf8"))
+    parsed = JSON.parse(text ?? "")
   } catch {
     return []
   }
@@ -66,10 +76,12 @@ export function mergeSwitches(stored: readonly SwitchRecord[], added: readonly S
 }
 
 /**
- * Add one switch to the file: read, merge, write a temp file and rename it in, so readers never see half a file.
- * Not locked: two processes switching in the same instant can lose one record, which is history, not state.
+ * Add one switch to the file, through the state-file writer: off the switch's path, merged under the file's lock with
+ * what other processes added meanwhile, so two processes switching in the same instant both keep theirs.
  */
 export function appendSwitch(path: string, record: SwitchRecord, keep: number): void {
-  const next = mergeSwitches(readSwitches(path), [record], keep)
-  replaceStateFile(path, JSON.stringify({ version: SWITCHES_FILE_VERSION, switches: next }))
+  updateStateFile(path, {
+    what: "a provider switch",
+    change: (text) => JSON.stringify({ version: SWITCHES_FILE_VERSION, switches: mergeSwitches(parseSwitches(text), [record], keep) }),
+  })
 }
