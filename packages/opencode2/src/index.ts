@@ -8,9 +8,10 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
-import type { HttpResponseEvent, ModelEditor, ModelRequestEvent, PluginContext, PluginModule, ProviderEditor, RetryEvent } from "./api.ts"
+import type { HttpRequestEvent, HttpResponseEvent, ModelEditor, ModelRequestEvent, PluginContext, PluginModule, ProviderEditor, RetryEvent } from "./api.ts"
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import { advanceRotation, peekRotation, rotationFile } from "./rotation.ts"
+import { hasCredential, integrationKey, keyHeader, withKey } from "./credential.ts"
 import { Router, stateDirectory } from "./router.ts"
 import { guardStream } from "./stream-guard.ts"
 import { modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
@@ -107,6 +108,18 @@ export function setup(ctx: PluginContext): void {
     safely(say, (event: ModelRequestEvent) => {
       debug(`combined-models: model.request ${event.kind} ${event.model?.providerID}/${event.model?.id}`)
       if (ours(event)) router.onRequest(event.sessionID, event.model.id)
+    }),
+  )
+  ctx.session.hook(
+    "http.request",
+    safely(say, async (event: HttpRequestEvent) => {
+      if (!ours(event) || hasCredential(event.request.headers)) return
+      const member = router.memberOf(event.sessionID, event.model.id)
+      const info = member && router.providerInfo.get(member.providerID)
+      if (!member || !info || info.hasKey) return
+      const key = await integrationKey(ctx.integration?.connection, info.integrationID ?? member.providerID)
+      const header = key ? keyHeader(info.package, key) : undefined
+      if (header) event.request = withKey(event.request, header)
     }),
   )
   ctx.session.hook(

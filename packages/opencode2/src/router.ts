@@ -103,6 +103,8 @@ export class Router {
   readonly serving = new Map<string, MemberRef>()
   /** Every connected model with its provider's settings merged in, by `provider/model`: what a member is sent as. */
   private members = new Map<string, V2Model>()
+  /** Each member provider's wire, integration and whether its key is in its settings (else OpenCode's connection holds it). */
+  readonly providerInfo = new Map<string, { package?: string; integrationID?: string; hasKey: boolean }>()
   private readonly steps = new Map<string, Step>()
   /** Response headers of each session's latest failed response: `retry` gets no headers. */
   private readonly failedHeaders = new Map<string, Headers>()
@@ -149,6 +151,8 @@ export class Router {
       for (const model of provider.models) {
         const raw = editor.get(provider.id, model.modelID)
         if (raw) this.members.set(`${provider.id}/${model.modelID}`, raw)
+        const info = editor.provider.get(provider.id)?.provider
+        this.providerInfo.set(provider.id, { package: raw?.package ?? info?.package, integrationID: info?.integrationID, hasKey: typeof (raw?.settings?.apiKey ?? info?.settings?.apiKey) === "string" })
       }
     const { groups } = buildGroups(providers, this.config)
     this.log(`combined-models: ${groups.length} combined models from ${providers.length} providers: ${groups.map((g) => `${g.id} [${g.members.map((m) => `${m.providerID}/${m.modelID}`).join(", ")}]`).join("; ")}`)
@@ -206,6 +210,11 @@ export class Router {
       return
     }
     this.steps.set(key, { groupID, member, startedAt: this.clock(), failedProviders: [], retrying: false })
+  }
+
+  /** The member a step of this session and combined model is being served by now. */
+  memberOf(sessionID: string, groupID: string): MemberRef | undefined {
+    return this.steps.get(stepKey(sessionID, groupID))?.member ?? this.serving.get(groupID)
   }
 
   /** A failed response's headers (Retry-After and the wire's own), for the retry hook that follows. */

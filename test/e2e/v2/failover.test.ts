@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test"
 import { spawnSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { faults, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
 import { REPO_ROOT, skipReason, v2Env, withTools } from "./harness.ts"
@@ -70,6 +70,25 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect({ exit: result.exitCode, errors: result.errors }).toEqual({ exit: 0, errors: [] })
     expect(readFileSync(join(env.project, "ran.txt"), "utf8")).toBe("ran\n")
     expect(result.texts.join("")).toBe("Done.")
+  }, TIMEOUT)
+
+  test("a member whose key OpenCode holds outside the config (ANTHROPIC_API_KEY) gets its own key, the next member its own", async () => {
+    await using env = await v2Env()
+    const log = join(env.root, "requests.jsonl")
+    const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+    delete config.providers.anthropic.settings.apiKey
+    config.plugins.push({ package: join(import.meta.dir, "fixtures/request-log"), options: {} })
+    writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+    env.env.ANTHROPIC_API_KEY = "sk-ant-from-env"
+    env.env.REQUEST_LOG = log
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Hello from openrouter." })
+    const requests = readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line)).filter((request) => request.kind === "primary")
+    expect(requests.map((request) => [new URL(request.url).pathname.split("/")[1], request.xApiKey, request.authorization])).toEqual([
+      ["anthropic", "sk-ant-from-env", null],
+      ["openrouter", null, "Bearer key-openrouter"],
+    ])
   }, TIMEOUT)
 
   test("a refused connection moves the step to the next member", async () => {
