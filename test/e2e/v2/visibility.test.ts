@@ -4,6 +4,7 @@
  * `opencode run`s, and the TUI's footer under tmux naming the member that served after a switch.
  */
 import { spawnSync } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
 import { describe, expect, test } from "bun:test"
 import { faults } from "../../../packages/combined-models/src/simulator/index.ts"
 import { binary, skipReason, v2Env, withTools, type V2Env } from "./harness.ts"
@@ -79,5 +80,46 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     expect(env.requests("openrouter").filter(withTools)).toHaveLength(2)
     const status = statusFromCli(env)
     expect(groupLines(status.text, "claude-sonnet-4-5")[0]).toContain("(order: strategy round_robin: each turn starts at the next healthy provider of this order)")
+  }, TIMEOUT)
+
+  test("TUI under tmux: after a switch the footer names the member that served and the switch; /combined shows the status view", async () => {
+    const hasTmux = spawnSync("tmux", ["-V"], { encoding: "utf8" }).status === 0
+    if (!hasTmux) {
+      console.warn("tmux is not installed: the TUI footer test did not run")
+      return
+    }
+    await using env = await v2Env()
+    const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+    config.model = "combined/claude-sonnet-4-5"
+    writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const session = `cm-v2-footer-${process.pid}`
+    const tmux = (...args: string[]) => spawnSync("tmux", args, { encoding: "utf8" })
+    const screen = () => tmux("capture-pane", "-p", "-t", session).stdout ?? ""
+    const until = async (what: (text: string) => boolean, ms = 30_000) => {
+      for (const started = Date.now(); Date.now() - started < ms; await Bun.sleep(250)) if (what(screen())) return screen()
+      return screen()
+    }
+    const command = ["env", "-i", ...Object.entries(env.env).map(([key, value]) => `${key}=${value}`), binary!, "--standalone", "--auto"]
+    tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-c", env.project, command.map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" "))
+    try {
+      expect(await until((text) => text.includes("Claude Sonnet 4.5 Combined"))).toContain("Claude Sonnet 4.5 Combined")
+      tmux("send-keys", "-t", session, "-l", "say hi")
+      tmux("send-keys", "-t", session, "Enter")
+      const footer = await until((text) => text.includes("Served by the second member.") && text.includes("(openrouter)"))
+      expect(footer).toContain("Served by the second member.")
+      expect(footer).toContain("Claude Sonnet 4.5 (openrouter)  ·  anthropic rate-limited, retry in 30 s → openrouter")
+      tmux("send-keys", "-t", session, "-l", "/combined")
+      await until((text) => text.includes("order, exclude or include a member"), 5_000)
+      tmux("send-keys", "-t", session, "Enter")
+      await Bun.sleep(500)
+      tmux("send-keys", "-t", session, "Enter")
+      const dialog = await until((text) => text.includes("Combined (combined):"), 10_000)
+      expect(dialog).toContain("Combined models")
+      expect(dialog).toContain("members in priority")
+    } finally {
+      tmux("kill-session", "-t", session)
+    }
   }, TIMEOUT)
 })
