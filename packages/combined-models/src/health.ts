@@ -23,6 +23,7 @@
  */
 import {
   createMemoryHealthStore,
+  STORED_CODE,
   entryKey,
   entryScope,
   entrySlot,
@@ -44,9 +45,9 @@ export interface CooldownEntry {
   providerID: string
   /** The member's model id; "*" for the credential's and the endpoint's (every model of the provider they reach). */
   modelID: string
-  reason: FailureReason
   /** What it keeps out. Entries from before scopes have none: see `entryScope`. */
   scope?: CooldownScope
+  reason: FailureReason
   /** Epoch ms when recorded. */
   since: number
   /** Epoch ms; always finite for entries this version writes (older files may hold `null`, read as bounded). */
@@ -56,6 +57,8 @@ export interface CooldownEntry {
   /** Redacted, short, one line. */
   message: string
   statusCode?: number
+  /** The provider's error code (`model_not_supported`): what the views name the refusal by. */
+  code?: string
   /**
    * For the credential's entries, and a member's that another credential may not share (auth, quota, a model not on
    * the plan): a fingerprint (a hash, never the secret) of the credential that failed. A process holding another
@@ -73,7 +76,6 @@ export interface HealthView {
   cooldownOf(member: MemberRef, now: number): CooldownEntry | undefined
 }
 
-/** An entry recorded for one credential says nothing about another one. */
 /** Which entry a failure goes to. */
 type Slot = Pick<CooldownEntry, "providerID" | "modelID" | "credential"> & { scope: CooldownScope }
 
@@ -82,6 +84,7 @@ function covers(entry: CooldownEntry, member: MemberRef): boolean {
   return entry.providerID === member.providerID && (entryScope(entry) !== "model" || entry.modelID === member.modelID)
 }
 
+/** An entry recorded for one credential says nothing about another one. */
 function otherCredential(entry: CooldownEntry, credential: string | undefined): boolean {
   return entry.credential !== undefined && credential !== undefined && entry.credential !== credential
 }
@@ -467,6 +470,7 @@ export class HealthRegistry implements HealthView {
     }
     const statusCode = finiteOrUndefined(error.statusCode)
     if (statusCode !== undefined) entry.statusCode = statusCode
+    if (typeof error.code === "string" && STORED_CODE.test(error.code)) entry.code = error.code
     if (credential !== undefined) entry.credential = credential
     return Object.freeze(entry)
   }

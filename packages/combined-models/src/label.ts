@@ -62,7 +62,7 @@ export function remedy(providerID: string, error: Described): string | undefined
 
 /** The environment variable a missing-key message names (`… or the ANTHROPIC_API_KEY environment variable.`). */
 export function missingKeyName(message: string): string | undefined {
-  return /([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:API_KEY|KEY|TOKEN))/.exec(message)?.[1]
+  return /\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:API_KEY|KEY|TOKEN))\b/.exec(message)?.[1]
 }
 
 /**

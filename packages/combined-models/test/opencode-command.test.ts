@@ -93,6 +93,34 @@ describe("combinedStatus: what `opencode combined` shows, as data", () => {
     )
   })
 
+  test("a model Copilot's plan does not include cools that member alone: the group with Copilot's other model shows it healthy", () => {
+    const list = providers()
+    list["github-copilot"]!.models["gpt-5.2"] = ocModel("github-copilot", "gpt-5.2")
+    list.openai = { id: "openai", name: "OpenAI", models: { "gpt-5.2": ocModel("openai", "gpt-5.2") } }
+    const config = {
+      provider_priority: ["github-copilot", "anthropic", "openai"],
+      combined_models: { groups: { "gpt-5-2": { name: "GPT-5.2", members: ["github-copilot/gpt-5.2", "openai/gpt-5.2"] } } },
+    }
+    addCombinedProvider({ providers: list, config, stateDir })
+    runtime().health.report(
+      { providerID: "github-copilot", modelID: "claude-sonnet-4.5" },
+      { reason: "model_unavailable", scope: "model", code: "model_not_supported", statusCode: 400, message: "The requested model is not supported." },
+    )
+    const status = combinedStatus(list)
+    const copilotIn = (groupID: string) => status.groups.find((group) => group.id === groupID)?.members.find((m) => m.providerID === "github-copilot")
+    expect(copilotIn("claude-sonnet-4-5")?.health).toMatchObject({
+      state: "cooling",
+      reason: "model_unavailable",
+      why: "github-copilot does not serve claude-sonnet-4.5 on this plan",
+      scope: "model",
+      reach: "model",
+    })
+    expect(copilotIn("gpt-5-2")?.health).toEqual({ state: "healthy" })
+    const text = renderCombinedStatus(status)
+    expect(text).toMatch(/github-copilot\/claude-sonnet-4\.5 .*cooling down \(github-copilot does not serve claude-sonnet-4\.5 on this plan: The requested model is not supported\.\), 6 h left; back sooner with opencode auth login github-copilot/)
+    expect(text).not.toMatch(/github-copilot\/gpt-5\.2 .*cooling/)
+  })
+
   test("switches recorded by another process are read from the file; config warnings come along", async () => {
     loaded()
     runtime().recordSwitch(aSwitch(NOW - 60_000))

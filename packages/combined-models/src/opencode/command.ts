@@ -5,8 +5,8 @@
  */
 import { DEFAULTS, fallbackChainFor, resolveConfig, type ResolvedConfig } from "../config.ts"
 import { describeRedisUrl, type RedisHealthStore } from "../health-store-redis.ts"
-import { createFileHealthStore, defaultHealthPath } from "../health-store.ts"
-import { HealthRegistry, type HealthView } from "../health.ts"
+import { createFileHealthStore, defaultHealthPath, entryScope } from "../health-store.ts"
+import { HealthRegistry, type CooldownScope, type HealthView } from "../health.ts"
 import { formatDuration, formatTokens, describeFailure } from "../label.ts"
 import type { Headroom } from "../limits.ts"
 import type { FailureReason, MemberRef } from "../types.ts"
@@ -30,8 +30,10 @@ export type MemberHealth =
       message: string
       /** Epoch ms; null = until re-authenticated (JSON has no Infinity). */
       until: number | null
-      /** Whole provider (auth, quota) or this model only. */
+      /** Whole provider (its credential or its endpoint) or this model only. */
       scope: "provider" | "model"
+      /** What the cooldown keeps out: this member, every model of its credential, or of its endpoint. */
+      reach?: CooldownScope
       /** For a refused credential: the changes that bring the provider back before `until`. */
       backWith?: string[]
     }
@@ -153,10 +155,11 @@ export function memberHealth(view: HealthView, member: MemberRef, now: number): 
   return {
     state: "cooling",
     reason: entry.reason,
-    why: describeFailure(member.providerID, entry),
+    why: describeFailure(member.providerID, entry, member.modelID),
     message: entry.message,
     until: Number.isFinite(entry.until) ? entry.until : null,
-    scope: entry.modelID === "*" ? "provider" : "model",
+    scope: entryScope(entry) === "model" ? "model" : "provider",
+    reach: entryScope(entry),
   }
 }
 
@@ -166,7 +169,8 @@ function withCredentialFixes(
   provider: OpenCodeProvider | undefined,
   oauth: ReadonlySet<string>,
 ): MemberHealth {
-  if (health.state !== "cooling" || health.reason !== "auth" || !provider) return health
+  // A refused credential, and a model its plan does not include: another credential brings the member back.
+  if (health.state !== "cooling" || (health.reason !== "auth" && health.reason !== "model_unavailable") || !provider) return health
   return { ...health, backWith: credentialFixes(provider, oauth.has(provider.id)) }
 }
 
@@ -184,7 +188,7 @@ const ORDER_SOURCE: Record<GroupStatus["order"], (id: string) => string> = {
 function healthText(health: MemberHealth, now: number, withMessage = true): string {
   if (health.state === "healthy") return "healthy"
   const left = health.until === null ? "until re-authenticated" : `${formatDuration(health.until - now)} left`
-  const scope = health.scope === "provider" ? ", whole provider" : ""
+  const scope = health.reach === "credential" ? ", every model of this account" : health.scope === "provider" ? ", whole provider" : ""
   const message = health.message && withMessage ? `: ${health.message}` : ""
   const sooner = health.backWith?.length ? `; back sooner with ${orList(health.backWith)}` : ""
   return `cooling down (${health.why}${scope}${message}), ${left}${sooner}`
