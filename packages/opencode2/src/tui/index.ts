@@ -8,9 +8,7 @@
 import { createElement, effect, insert, setProp } from "@opentui/solid"
 import { createSignal } from "solid-js"
 import { CombinedRpc, type FooterState, type SteerInput } from "../rpc.ts"
-
-/** How long a switch notice stays in the footer. */
-export const NOTICE_MS = 60_000
+import { footerText, parseCombinedArgs } from "./text.ts"
 
 interface RpcClient {
   status(input: { sessionID?: string }): Promise<{ text: string }>
@@ -30,24 +28,6 @@ export interface TuiContext {
     toast: { show(input: { title?: string; message: string; variant?: "info" | "success" | "warning" | "error"; duration?: number }): void }
     router: { current(): { type: string; sessionID?: string } }
   }
-}
-
-/** The footer's text: the serving member, and the latest switch while it is fresh. */
-export function footerText(state: FooterState | undefined, now: number): string {
-  if (!state) return ""
-  const fresh = state.notice && state.noticeAt !== undefined && now - state.noticeAt < NOTICE_MS ? state.notice : undefined
-  return [state.label, fresh].filter(Boolean).join("  ·  ")
-}
-
-/** `/combined` arguments: nothing for the status view, else `order|exclude|include <model> <provider…>`. */
-export function parseCombinedArgs(text: string | undefined): { kind: "status" } | { kind: "steer"; input: SteerInput } | { kind: "usage"; message: string } {
-  const words = (text ?? "").trim().split(/[\s,]+/).filter(Boolean)
-  if (words.length === 0 || words[0] === "status") return { kind: "status" }
-  const [verb, group, ...providers] = words
-  const action = verb === "order" || verb === "priority" ? "priority" : verb === "exclude" || verb === "include" ? verb : undefined
-  if (!action || !group || providers.length === 0)
-    return { kind: "usage", message: "Usage: /combined | /combined order <model> <provider…> | /combined exclude|include <model> <provider…>" }
-  return { kind: "steer", input: { group, action, providers } }
 }
 
 export function setup(ctx: TuiContext): void {
