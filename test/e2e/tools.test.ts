@@ -77,6 +77,33 @@ test.skipIf(skip)(
 )
 
 test.skipIf(skip)(
+  "a tool ran, anthropic's overloaded error went to the stock retry, which answers: the retry goes on from the tool's result, the tool ran once",
+  async () => {
+    await using env = await createEnv({ config: { combined_models: { failover_on: ["rate_limit"] } } })
+    const marker = join(env.project, "side-effect.txt")
+    scriptMain(env.sim, "anthropic", [toolThenFault(marker, "toolu_e2e_bash_1", { kind: "stream-error", at: "after-tool-call", error: "overloaded" })])
+    // Anthropic's next answer, as a model gives it: it runs the command again unless it sees the first call's result.
+    nextProviderAnswers(env, "anthropic", marker, "toolu_e2e_bash_1")
+
+    const result = await env.run("Run the command.", { timeoutMs: 100_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(lines(marker)).toBe("ran\n")
+    const anthropic = mainRequests(env.sim, "anthropic")
+    expect(anthropic).toHaveLength(2)
+    expect(JSON.stringify(anthropic[1]?.body)).toContain("toolu_e2e_bash_1")
+    expect(mainRequests(env.sim, "github-copilot")).toHaveLength(0)
+    expect(result.stdout).toContain("The command ran once.")
+    const session = await env.exportSession(await env.latestSession())
+    const answers = assistantMessages(session)
+    expect(answers.map((m) => [m.info.providerID, m.info.finish])).toEqual([
+      ["anthropic", "tool-calls"],
+      ["anthropic", "stop"],
+    ])
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
   "Bedrock: a tool ran, the socket was cut (left to the stock retry), the retry was throttled: anthropic continues from the tool's result, the tool ran once",
   async () => {
     await using env = await createEnv({
