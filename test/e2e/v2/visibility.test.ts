@@ -82,6 +82,26 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     expect(groupLines(status.text, "claude-sonnet-4-5")[0]).toContain("(order: strategy round_robin: each turn starts at the next healthy provider of this order)")
   }, TIMEOUT)
 
+  test("steering from the CLI reorders a combined model in the plugin's options; the next process routes in that order", async () => {
+    await using env = await v2Env()
+    const steered = spawnSync(
+      binary!,
+      ["api", "--standalone", "POST", "/api/rpc/combined-models/steer", "-d", JSON.stringify({ input: { group: "combined/claude-sonnet-4-5", action: "priority", providers: ["openrouter", "anthropic"] } })],
+      { cwd: env.project, env: env.env, encoding: "utf8", timeout: 90_000 },
+    )
+    expect(steered.status).toBe(0)
+    expect(JSON.parse(steered.stdout).output).toMatchObject({ ok: true })
+    const plugins = JSON.parse(readFileSync(env.configFile, "utf8")).plugins as { options: Record<string, any> }[]
+    expect(plugins[0]!.options.combined_models.groups["claude-sonnet-4-5"].priority).toEqual(["openrouter", "anthropic"])
+    const lines = groupLines(statusFromCli(env).text, "claude-sonnet-4-5")
+    expect(lines[0]).toContain("(order: combined_models.groups.claude-sonnet-4-5.priority)")
+    expect(lines[1]).toContain("1. openrouter/anthropic/claude-sonnet-4.5")
+    env.sim.script("openrouter", [{ text: "from openrouter" }], { match: withTools })
+    const run = await env.run("hi")
+    expect(run.texts.join("")).toBe("from openrouter")
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(0)
+  }, TIMEOUT)
+
   test("TUI under tmux: after a switch the footer names the member that served and the switch; /combined shows the status view", async () => {
     const hasTmux = spawnSync("tmux", ["-V"], { encoding: "utf8" }).status === 0
     if (!hasTmux) {
