@@ -85,7 +85,19 @@ export function setup(ctx: PluginContext): void {
       throw new PluginProblem(`combined-models: OpenCode's provider editor differs from what this plugin was tested with (${problems.join("; ")}); combined models are off`)
     }
     // Enabled: listed without a credential of its own; its models carry their members' settings.
-    editor.add({ info: { id: PROVIDER_ID, name: PROVIDER_NAME, activation: "enabled", package: "@opencode/ai/providers/anthropic" }, models: [] })
+    // Its settings carry `combined_models.timeouts` as OpenCode 2's own request timeouts (read from the provider, not
+    // the model; core's defaults are 300 s to the headers and 900 s between chunks), so a member that hangs fails in
+    // time for the retry hook to move the step on.
+    editor.add({
+      info: {
+        id: PROVIDER_ID,
+        name: PROVIDER_NAME,
+        activation: "enabled",
+        package: "@opencode/ai/providers/anthropic",
+        settings: { headerTimeout: router.config.timeouts.firstByteMs, chunkTimeout: router.config.timeouts.stallMs },
+      },
+      models: [],
+    })
   })
   ctx.model.transform((editor: ModelEditor) => {
     if (off) return

@@ -91,6 +91,14 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     ])
   }, TIMEOUT)
 
+  test("a hung first byte: combined_models.timeouts.first_byte ends the wait and the next member answers", async () => {
+    await using env = await v2Env({ options: { combined_models: { timeouts: { first_byte: "2s" } } } })
+    env.sim.script("anthropic", [{ fault: faults.hang("before-first-byte") }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
+  }, TIMEOUT)
+
   test("a refused connection moves the step to the next member", async () => {
     await using env = await v2Env({ refused: ["anthropic"] })
     env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
