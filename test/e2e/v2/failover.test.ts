@@ -99,6 +99,16 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
   }, TIMEOUT)
 
+  test("Amazon Bedrock as the next member: its own model id on its own wire (ConverseStream)", async () => {
+    await using env = await v2Env({ providers: ["anthropic", "amazon-bedrock"] })
+    env.sim.script("anthropic", [{ fault: faults.overloaded() }], { match: withTools })
+    env.sim.script("amazon-bedrock", [{ text: "Served by Bedrock." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by Bedrock." })
+    const served = env.requests("amazon-bedrock").filter(withTools)
+    expect(served.map((request) => decodeURIComponent(request.path))).toEqual(["/amazon-bedrock/model/anthropic.claude-sonnet-4-5-20250929-v1:0/converse-stream"])
+  }, TIMEOUT)
+
   test("a refused connection moves the step to the next member", async () => {
     await using env = await v2Env({ refused: ["anthropic"] })
     env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
