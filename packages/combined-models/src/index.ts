@@ -15,6 +15,7 @@ export { CombinedModelsTimeoutError, StreamTruncatedError, type TimeoutPhase } f
 export { redact, safeHeaders } from "./redact.ts"
 export { HealthRegistry, type CooldownEntry, type HealthRegistryOptions, type HealthView } from "./health.ts"
 export { createFileHealthStore, createMemoryHealthStore, defaultHealthPath, type HealthStore } from "./health-store.ts"
+export { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "./health-store-redis.ts"
 export { pick, inputWindow, isAllowed, memberKey, refOf, sameMember, type Access, type PickResult, type RouteNeed, type SkippedMember } from "./route.ts"
 export {
   initialState,
