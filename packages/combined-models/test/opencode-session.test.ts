@@ -156,6 +156,42 @@ describe("routeStep", () => {
   })
 })
 
+describe("sticky across processes: the session's own messages say who served last", () => {
+  const configure = (sticky: unknown) =>
+    runtime().configure({ config: { provider_priority: ["anthropic", "github-copilot", "openrouter"], combined_models: { sticky } }, providers })
+  // `opencode run -c` a minute later: a new process, no memory of the session; its last finished message was Copilot's.
+  const NOW = 1_800_000_000_000
+  const servedByCopilot = (minutesAgo: number) => ({
+    providerID: "github-copilot",
+    modelID: "claude-sonnet-4.5",
+    tokens: { input: 2_000, output: 100 },
+    time: { completed: NOW - minutesAgo * 60_000 },
+  })
+
+  test('sticky "session": the new process stays on the member that served', () => {
+    configure("session")
+    expect(ids(routeStep("s1", user("u2"), servedByCopilot(1), { now: NOW }))).toBe("github-copilot/claude-sonnet-4.5")
+  })
+
+  test("sticky { window }: within the window it stays, past it the order starts at the top again", () => {
+    configure({ window: "15m" })
+    expect(ids(routeStep("s1", user("u2"), servedByCopilot(1), { now: NOW }))).toBe("github-copilot/claude-sonnet-4.5")
+    resetSessions()
+    expect(ids(routeStep("s2", user("u2"), servedByCopilot(20), { now: NOW }))).toBe("anthropic/claude-sonnet-4-5")
+  })
+
+  test('sticky "turn" (the default) starts at the top; a cooling member is not stuck to; a member off the route is ignored', () => {
+    configure("turn")
+    expect(ids(routeStep("s1", user("u2"), servedByCopilot(1), { now: NOW }))).toBe("anthropic/claude-sonnet-4-5")
+    resetSessions()
+    configure("session")
+    runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, { reason: "overloaded", message: "busy" })
+    expect(ids(routeStep("s2", user("u2"), servedByCopilot(1)))).toBe("anthropic/claude-sonnet-4-5")
+    resetSessions()
+    expect(ids(routeStep("s3", user("u2"), { ...servedByCopilot(1), providerID: "somewhere-else" }, { now: NOW }))).toBe("anthropic/claude-sonnet-4-5")
+  })
+})
+
 describe("one runtime per OpenCode instance", () => {
   // One `opencode serve` holding two projects: each project's provider_priority routes its own sessions.
   const build = (priority: string[], instance: string) =>
