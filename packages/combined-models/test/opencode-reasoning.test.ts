@@ -13,7 +13,7 @@ import { Effect, Option } from "effect"
 import { jsonSchema, tool } from "ai"
 import { classify } from "../src/classify.ts"
 import { fetchForSdk } from "../src/wires/index.ts"
-import { historyFor, resetOwnReasoningOnly, withoutBrokenThinking, type HistoryMessage } from "../src/opencode/history.ts"
+import { historyFor, resetOwnReasoningOnly, withoutBrokenThinking } from "../src/opencode/history.ts"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/opencode/runtime.ts"
 import { failoverFor, resetSessions, routeStep, type SettleServices } from "../src/opencode/session.ts"
 import { faults, startSimulator, type Simulator } from "../src/simulator/index.ts"
@@ -62,7 +62,7 @@ type Part =
   | { type: "text"; text: string }
   | { type: "reasoning"; text: string; time: { start: number; end?: number }; metadata?: Record<string, unknown> }
   | { type: "tool"; tool: string; callID: string; state: { status: "completed"; input: unknown; output: string } }
-type Message = HistoryMessage & { info: { role: string; providerID?: string; modelID?: string }; parts: Part[] }
+type Message = { info: { role: string; providerID?: string; modelID?: string }; parts: Part[] }
 
 /** Upstream's `toModelMessagesEffect` for these parts: another model's reasoning becomes text; its own keeps its metadata. */
 function toModelMessages(messages: readonly Message[], model: { providerID: string; id: string }): ModelMessage[] {
