@@ -12,7 +12,7 @@ import type { HttpRequestEvent, HttpResponseEvent, ModelEditor, ModelRequestEven
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import { advanceRotation, peekRotation, rotationFile } from "./rotation.ts"
 import { hasCredential, integrationKey, keyHeader, withKey } from "./credential.ts"
-import { Router, stateDirectory } from "./router.ts"
+import { DEFLECT_URL, Router, stateDirectory } from "./router.ts"
 import { guardStream } from "./stream-guard.ts"
 import { modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
 import { attachVisibility } from "./visibility.ts"
@@ -117,15 +117,18 @@ export function setup(ctx: PluginContext): void {
   const ours = (event: { model?: { providerID?: string } }) => !off && event?.model?.providerID === PROVIDER_ID
   ctx.session.hook(
     "model.request",
-    safely(say, (event: ModelRequestEvent) => {
+    safely(say, async (event: ModelRequestEvent) => {
       debug(`combined-models: model.request ${event.kind} ${event.model?.providerID}/${event.model?.id}`)
-      if (ours(event)) router.onRequest(event.sessionID, event.model.id)
+      if (!ours(event)) return
+      router.onRequest(event.sessionID, event.model.id)
+      if (await router.shouldDeflect(event.sessionID, event.model.id)) event.baseURL = DEFLECT_URL
     }),
   )
   ctx.session.hook(
     "http.request",
     safely(say, async (event: HttpRequestEvent) => {
-      if (!ours(event) || hasCredential(event.request.headers)) return
+      // A deflected attempt is refused on the loopback: it gets no key.
+      if (!ours(event) || hasCredential(event.request.headers) || event.request.url.startsWith(DEFLECT_URL)) return
       const member = router.memberOf(event.sessionID, event.model.id)
       const info = member && router.providerInfo.get(member.providerID)
       if (!member || !info || info.hasKey) return

@@ -8,7 +8,13 @@ import { spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { faults, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
+import { redisAvailable, startRedis } from "../../../packages/combined-models/test/redis-server.ts"
 import { REPO_ROOT, skipReason, v2Env, withTools } from "./harness.ts"
+
+async function startTestRedis() {
+  const redis = await startRedis()
+  return Object.assign(redis, { [Symbol.asyncDispose]: () => redis.stop() })
+}
 
 /** One `opencode run` takes 1–3 s here; the budget is for a loaded CI machine. */
 const TIMEOUT = 120_000
@@ -126,6 +132,21 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     // One refused request in all: the second process read the first one's cooldown and never asked Anthropic.
     expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
     expect(env.requests("openrouter").filter(withTools)).toHaveLength(2)
+  }, TIMEOUT)
+})
+
+describe.skipIf(!!skipReason || !redisAvailable)(name(`OpenCode 2 plugin: cooldowns shared through Redis${redisAvailable ? "" : " (skipped: no redis-server)"}`), () => {
+  test("two machines (own state dirs) on one Redis: the second never asks the member the first saw rate-limited", async () => {
+    await using redis = await startTestRedis()
+    const options = { combined_models: { health_store: { redis: redis.url } } }
+    await using first = await v2Env({ options })
+    await using second = await v2Env({ options })
+    first.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
+    const one = await first.run("say hi")
+    expect({ exit: one.exitCode, answer: one.texts.join("") }).toEqual({ exit: 0, answer: "Hello from openrouter." })
+    const two = await second.run("say hi")
+    expect({ exit: two.exitCode, errors: two.errors, answer: two.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Hello from openrouter." })
+    expect(second.requests("anthropic").filter(withTools)).toHaveLength(0)
   }, TIMEOUT)
 })
 
