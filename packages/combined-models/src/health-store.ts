@@ -313,13 +313,16 @@ export function createFileHealthStore(path: string, options: FileHealthStoreOpti
           return serializeEntries(mergeEntries(stored, layer.entries, { now: clock(), forget: layer.forget, basis: layer.basis }))
         },
         settled: (landed) => {
-          unwritten.splice(unwritten.indexOf(layer), 1)
+          const at = unwritten.indexOf(layer)
+          if (at !== -1) unwritten.splice(at, 1)
           if (landed) {
             // What landed later overrides what was kept from a dropped write, as it would have in the file.
             for (const keptLayer of kept) keptLayer.entries = mergeEntries([], keptLayer.entries, { now: clock(), forget: layer.forget })
             writeProblem = undefined
           } else {
             kept.push(layer)
+            // A file that never takes a write (a read-only state dir) must not grow this without end.
+            if (kept.length > MAX_KEPT_LAYERS) kept.splice(0, 2, foldLayers(kept[0]!, kept[1]!, clock()))
             writeProblem = "cannot write health file (a write did not land after several attempts); this process keeps its cooldowns in memory"
           }
           report(writeProblem)
@@ -335,6 +338,18 @@ interface Layer {
   entries: CooldownEntry[]
   forget: readonly ForgetRule[]
   basis: SaveOptions["basis"]
+}
+
+const MAX_KEPT_LAYERS = 20
+const MAX_KEPT_FORGETS = 200
+
+/** Two dropped saves as one: the later one's entries and forgets over the earlier's, the newest forgets kept. */
+function foldLayers(older: Layer, newer: Layer, now: number): Layer {
+  return {
+    entries: mergeEntries(older.entries, newer.entries, { now, forget: newer.forget, basis: newer.basis }),
+    forget: [...older.forget, ...newer.forget].slice(-MAX_KEPT_FORGETS),
+    basis: undefined,
+  }
 }
 
 const RENAME_BUSY = new Set(["EPERM", "EBUSY", "EACCES"])
