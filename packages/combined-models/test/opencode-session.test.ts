@@ -812,6 +812,39 @@ describe("no tool runs twice: the step continues from what its message holds", (
     expect(failover.claimed).toBe(false)
   })
 
+  test("a command that returned after the step's abort (\"User aborted the command\") is reported as interrupted, may have run", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    const controller = new AbortController()
+    // OpenCode's shell: on abort it kills the command and returns what it printed, blaming the user.
+    const shell = {
+      bash: {
+        execute: (_input: unknown, options: { toolCallId: string; abortSignal?: AbortSignal }) =>
+          new Promise((resolve) =>
+            options.abortSignal?.addEventListener("abort", () =>
+              resolve({ title: "sleep 5", metadata: {}, output: "(no output)\n\n<shell_metadata>\nUser aborted the command\n</shell_metadata>" }),
+            ),
+          ),
+      },
+    }
+    const input = failover.watch({ tools: shell })
+    failover.observe({ type: "tool-call", id: "call_1" })
+    const running = input.tools.bash.execute({ command: "sleep 5 && echo ran >> marker" }, { toolCallId: "call_1", abortSignal: controller.signal })
+    // The stream fails; its scope aborts the step's tools.
+    controller.abort()
+    await running
+    expect(failover.claims(rateLimited("600"))).toBe(true)
+    // OpenCode's tool wrapper recorded what the shell returned after the abort.
+    const recorded = { id: "prt_1", messageID: "m1", sessionID: "s1", type: "tool", callID: "call_1", tool: "bash", state: { status: "completed", input: { command: "sleep 5 && echo ran >> marker" }, output: "(no output)\n\n<shell_metadata>\nUser aborted the command\n</shell_metadata>", title: "sleep 5", metadata: {}, time: { start: 1, end: 2 } } }
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" }, [recorded])
+    await Effect.runPromise(failover.finish(settle))
+    const written = calls.find((call) => call.op === "updatePart")?.value as { id: string; state: { status: string; error: string } }
+    expect(written.id).toBe("prt_1")
+    expect(written.state.status).toBe("error")
+    expect(written.state.error).toContain("It may have run; check before repeating it.")
+    expect(written.state.error).toContain("User aborted the command")
+  })
+
   test("with no tool run in any attempt the step still replays", async () => {
     leaveOverloadedToStock()
     routeStep("s1", user("u1"))

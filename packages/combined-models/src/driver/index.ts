@@ -316,9 +316,11 @@ function withRuns(calls: CallParts, results: ResultParts, runs: ToolRuns): [Call
     if (!called.has(run.toolCallId)) moreCalls.push({ type: "tool-call", toolCallId: run.toolCallId, toolName: run.toolName, input: run.input })
     if (answered.has(run.toolCallId) || run.status === "running") continue
     const output =
-      run.status === "completed"
+      run.status === "completed" && !run.interrupted
         ? { type: "json" as const, value: run.output as never }
-        : { type: "error-text" as const, value: run.error instanceof Error && run.error.name !== "AbortError" ? run.error.message : INTERRUPTED_TOOL_RESULT }
+        : run.status === "failed" && run.error instanceof Error && run.error.name !== "AbortError"
+          ? { type: "error-text" as const, value: run.error.message }
+          : { type: "error-text" as const, value: INTERRUPTED_TOOL_RESULT }
     moreResults.push({ type: "tool-result", toolCallId: run.toolCallId, toolName: run.toolName, output })
   }
   return [[...calls, ...moreCalls], [...results, ...moreResults]]
