@@ -74,7 +74,7 @@ export function setup(ctx: PluginContext): void {
   for (const problem of router.problems) say(`combined-models: plugin options ${problem.path}: ${problem.message}`)
   if (!router.config.enabled) return
   // The footer, the status view and steering (visibility.ts), published over the plugin's RPC to its TUI entry.
-  const visibility = attachVisibility({ ctx, router, stateDir, say, pluginDir: import.meta.dir })
+  const visibility = attachVisibility({ ctx, router, stateDir, say, pluginDir: import.meta.dir, options: ctx.options, reload: () => ctx.model.reload(), log: debug })
 
   let off = false
   ctx.provider.transform((editor: ProviderEditor) => {
@@ -112,6 +112,10 @@ export function setup(ctx: PluginContext): void {
       // Thrown on: OpenCode disables a plugin whose transform fails and logs why, and goes on without it.
       throw new PluginProblem(`combined-models: could not build the combined models (${error instanceof Error ? error.message : String(error)})`)
     }
+  })
+  // After the router read the members: one entry per model in the model list (picker.ts).
+  ctx.model.transform((editor: ModelEditor) => {
+    if (!off) visibility.picker(editor)
   })
 
   const ours = (event: { model?: { providerID?: string } }) => !off && event?.model?.providerID === PROVIDER_ID

@@ -32,6 +32,8 @@ export interface SteerInput {
   providers: string[]
 }
 
+const pickerInput = (value: unknown): value is { mode: "combined" | "all" } => isRecord(value) && (value.mode === "combined" || value.mode === "all")
+
 const steerInput = (value: unknown): value is SteerInput =>
   isRecord(value) &&
   typeof value.group === "string" &&
@@ -63,6 +65,8 @@ export const CombinedRpc = {
       input: schema(steerInput, 'expected { group, action: "priority" | "exclude" | "include", providers: string[] }'),
       output: schema(anything, "expected a steering result"),
     },
+    /** The model list: `combined` lists a model several providers serve once, `all` every provider's entry too. */
+    picker: { input: schema(pickerInput, 'expected { mode: "combined" | "all" }'), output: schema(anything, "expected a picker result") },
   },
   events: {
     /** A session's footer state changed (a step was served, or a switch happened). */

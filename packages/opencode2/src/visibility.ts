@@ -4,6 +4,8 @@
  * without `ctx.rpc.register` gets no footer or status view; routing goes on regardless.
  */
 import type { MemberRef } from "combined-models"
+import type { ModelEditor } from "./api.ts"
+import { applyPickerMode, currentPickerMode, pickerFile, writePickerChoice, type PickerMode } from "./picker.ts"
 import { CombinedRpc, type FooterState, type SteerInput } from "./rpc.ts"
 import type { Router } from "./router.ts"
 import { StatusBoard } from "./status.ts"
@@ -17,6 +19,7 @@ export interface RpcDomain {
       status(input: { sessionID?: string } | null | undefined): unknown
       footer(input: { sessionID?: string } | null | undefined): unknown
       steer(input: SteerInput): unknown
+      picker(input: { mode: PickerMode }): unknown
     },
   ): Promise<{ dispose(): unknown; events: { emit(name: "changed", data: { sessionID: string; footer: FooterState }): Promise<unknown> } }>
 }
@@ -27,6 +30,8 @@ export interface Visibility {
   served(sessionID: string, groupID: string, member: MemberRef | undefined): void
   /** After the retry hook: switches it made are published. */
   afterRetry(): void
+  /** The model transform after the router's: members hidden from the model list in `"combined"` mode. */
+  picker(editor: ModelEditor): void
   dispose(): void
 }
 
@@ -39,7 +44,13 @@ export function attachVisibility(input: {
   /** Where the plugin's options live, for steering (undefined: steering says why it cannot). */
   pluginDir?: string
   env?: Record<string, string | undefined>
+  /** The plugin's options (`combined_models.picker`). */
+  options?: unknown
+  /** Reloads OpenCode's model catalog (after the model list's mode changed). */
+  reload?: () => Promise<unknown>
+  log?: (line: string) => void
 }): Visibility {
+  const pickerChoice = pickerFile(input.stateDir)
   let emit: ((sessionID: string, footer: FooterState) => void) | undefined
   let disposeRpc: (() => unknown) | undefined
   const board = new StatusBoard({
@@ -59,6 +70,18 @@ export function attachVisibility(input: {
         },
         footer: async (request) => board.footer(request?.sessionID ?? undefined),
         steer: async (request): Promise<SteerResult> => steer(request, { router: input.router, pluginDir: input.pluginDir, env: input.env }),
+        picker: async (request) => {
+          writePickerChoice(pickerChoice, request.mode)
+          await input.reload?.()
+          return {
+            ok: true,
+            mode: request.mode,
+            message:
+              request.mode === "all"
+                ? "the model list shows every provider's entry of each combined model (/combined members hide: one entry per model)"
+                : "the model list shows each combined model once (/combined members: every provider's entry)",
+          }
+        },
       })
       .then((registered) => {
         disposeRpc = () => registered.dispose()
@@ -74,6 +97,11 @@ export function attachVisibility(input: {
     },
     afterRetry() {
       board.takeSwitches()
+    },
+    picker(editor) {
+      const mode = currentPickerMode(input.options, pickerChoice)
+      const hidden = applyPickerMode(editor, input.router.groups.values(), mode)
+      input.log?.(`combined-models: model list ${mode}: ${hidden.length} members hidden`)
     },
     dispose() {
       disposeRpc?.()

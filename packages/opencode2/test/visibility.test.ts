@@ -6,6 +6,7 @@ import { advanceRotation, peekRotation } from "../src/rotation.ts"
 import { Router } from "../src/router.ts"
 import { appendSwitchRecord, readSwitchRecords, StatusBoard, switchesFile } from "../src/status.ts"
 import { steerText } from "../src/steer.ts"
+import { applyPickerMode, currentPickerMode, pickerFile, writePickerChoice } from "../src/picker.ts"
 import { footerText, NOTICE_MS, parseCombinedArgs } from "../src/tui/text.ts"
 
 function scratch(): string {
@@ -98,6 +99,8 @@ describe("the TUI's footer text and /combined arguments", () => {
     expect(parseCombinedArgs("exclude claude-sonnet-4-5 anthropic")).toEqual({ kind: "steer", input: { group: "claude-sonnet-4-5", action: "exclude", providers: ["anthropic"] } })
     expect(parseCombinedArgs("exclude claude-sonnet-4-5").kind).toBe("usage")
     expect(parseCombinedArgs("reorder x y").kind).toBe("usage")
+    expect(parseCombinedArgs("members")).toEqual({ kind: "picker", mode: "all" })
+    expect(parseCombinedArgs("members hide")).toEqual({ kind: "picker", mode: "combined" })
   })
 })
 
@@ -139,4 +142,55 @@ describe("steering writes the plugin's options, comments kept", () => {
 
 test("the switches file name sits beside the health file", () => {
   expect(switchesFile("/state")).toBe("/state/combined-models/switches-opencode2.json")
+})
+
+describe("one entry per model in the model list", () => {
+  const catalog = () => {
+    const models = new Map<string, Record<string, unknown>>([
+      ["anthropic/claude-sonnet-4-5", { id: "claude-sonnet-4-5", providerID: "anthropic", status: "active" }],
+      ["openrouter/anthropic/claude-sonnet-4.5", { id: "anthropic/claude-sonnet-4.5", providerID: "openrouter" }],
+      ["openrouter/gpt-5", { id: "gpt-5", providerID: "openrouter" }],
+      // The combined entry copies its serving member, status included.
+      ["combined/claude-sonnet-4-5", { id: "claude-sonnet-4-5", providerID: "combined", status: "deprecated" }],
+    ])
+    const editor = {
+      get: (providerID: string, modelID: string) => models.get(`${providerID}/${modelID}`),
+      update: (providerID: string, modelID: string, edit: (model: Record<string, unknown>) => void) => {
+        const model = models.get(`${providerID}/${modelID}`) ?? { id: modelID, providerID }
+        edit(model)
+        models.set(`${providerID}/${modelID}`, model)
+      },
+    }
+    const group = {
+      id: "claude-sonnet-4-5",
+      members: [
+        { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+        { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" },
+      ],
+    }
+    return { models, editor, groups: [group, { id: "no-entry", members: [] }] }
+  }
+
+  test('"combined": members are marked deprecated (the dialog skips those), the combined entry is not; nothing is created', () => {
+    const { models, editor, groups } = catalog()
+    expect(applyPickerMode(editor as never, groups as never, "combined")).toEqual(["anthropic/claude-sonnet-4-5", "openrouter/anthropic/claude-sonnet-4.5"])
+    expect(models.get("anthropic/claude-sonnet-4-5")!.status).toBe("deprecated")
+    expect(models.get("openrouter/anthropic/claude-sonnet-4.5")!.status).toBe("deprecated")
+    expect(models.get("openrouter/gpt-5")!.status).toBeUndefined()
+    expect(models.get("combined/claude-sonnet-4-5")!.status).toBeUndefined()
+    expect(models.has("combined/no-entry")).toBe(false)
+  })
+
+  test('"all": every provider\'s entry stays listed; the TUI\'s choice wins over the option', () => {
+    const { models, editor, groups } = catalog()
+    expect(applyPickerMode(editor as never, groups as never, "all")).toEqual([])
+    expect(models.get("anthropic/claude-sonnet-4-5")!.status).toBe("active")
+    const dir = scratch()
+    const file = pickerFile(dir)
+    expect(currentPickerMode({}, file)).toBe("combined")
+    expect(currentPickerMode({ combined_models: { picker: "all" } }, file)).toBe("all")
+    writePickerChoice(file, "combined")
+    expect(currentPickerMode({ combined_models: { picker: "all" } }, file)).toBe("combined")
+    rmSync(dir, { recursive: true, force: true })
+  })
 })

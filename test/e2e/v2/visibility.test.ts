@@ -37,6 +37,37 @@ function groupLines(text: string, model: string): string[] {
   return lines.slice(start, end < 0 ? undefined : end)
 }
 
+/** The TUI in a detached tmux session of 200×50, on the combined model; `screen()` is what it shows. */
+async function tui(env: V2Env) {
+  const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+  config.model = "combined/claude-sonnet-4-5"
+  writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+  const session = `cm-v2-tui-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  const tmux = (...args: string[]) => spawnSync("tmux", args, { encoding: "utf8" })
+  const screen = () => tmux("capture-pane", "-p", "-t", session).stdout ?? ""
+  const until = async (what: (text: string) => boolean, ms = 30_000) => {
+    for (const started = Date.now(); Date.now() - started < ms; await Bun.sleep(250)) if (what(screen())) return screen()
+    return screen()
+  }
+  const command = ["env", "-i", ...Object.entries(env.env).map(([key, value]) => `${key}=${value}`), binary!, "--standalone", "--auto"]
+  tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-c", env.project, command.map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" "))
+  await until((text) => text.includes("Claude Sonnet 4.5 Combined"))
+  return {
+    screen,
+    until,
+    type: (text: string) => tmux("send-keys", "-t", session, "-l", text),
+    key: (name: string) => tmux("send-keys", "-t", session, name),
+    [Symbol.dispose]: () => void tmux("kill-session", "-t", session),
+  }
+}
+
+const hasTmux = spawnSync("tmux", ["-V"], { encoding: "utf8" }).status === 0
+
+/** The model dialog's entries for a search, as their cells on screen (`● Claude Sonnet 4.5`). */
+function dialogEntries(screen: string, name: string): string[] {
+  return screen.split("\n").flatMap((line) => line.split(/\s{2,}/).map((cell) => cell.trim())).filter((cell) => cell.replace(/^● /, "").startsWith(name) && !cell.includes("Combined"))
+}
+
 suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real binary"), () => {
   test("the status view from the CLI lists the members in order, the cooling one with its reason and time left, and the switch", async () => {
     await using env = await v2Env()
@@ -141,5 +172,35 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     } finally {
       tmux("kill-session", "-t", session)
     }
+  }, TIMEOUT)
+
+  test("TUI under tmux: the model list shows the combined model once; /combined members shows every provider's entry", async () => {
+    if (!hasTmux) return console.warn("tmux is not installed: the model list test did not run")
+    await using env = await v2Env()
+    using screen = await tui(env)
+    const search = async () => {
+      screen.type("/models")
+      await Bun.sleep(500)
+      screen.key("Enter")
+      await screen.until((text) => text.includes("Select model"), 10_000)
+      await Bun.sleep(300)
+      screen.type("sonnet 4.5")
+      await Bun.sleep(1_500)
+      const entries = dialogEntries(screen.screen(), "Claude Sonnet 4.5")
+      screen.key("Escape")
+      await screen.until((text) => !text.includes("Select model"), 5_000)
+      return entries
+    }
+    expect(await search()).toEqual(["● Claude Sonnet 4.5"])
+    screen.type("/combined members")
+    await Bun.sleep(500)
+    screen.key("Enter")
+    await Bun.sleep(500)
+    screen.key("Enter")
+    await screen.until((text) => text.includes("every provider's entry"), 10_000)
+    const all = await search()
+    // The combined model, Anthropic's two ids and OpenRouter's.
+    expect(all.length).toBeGreaterThanOrEqual(3)
+    expect(all).toContain("● Claude Sonnet 4.5")
   }, TIMEOUT)
 })

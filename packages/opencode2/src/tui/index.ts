@@ -14,6 +14,7 @@ interface RpcClient {
   status(input: { sessionID?: string }): Promise<{ text: string }>
   footer(input: { sessionID?: string }): Promise<FooterState>
   steer(input: SteerInput): Promise<{ ok: boolean; message: string }>
+  picker(input: { mode: "combined" | "all" }): Promise<{ ok: boolean; message: string }>
   events: { on(name: "changed", handler: (event: { data: { sessionID: string; footer: FooterState } }) => void): () => void }
 }
 
@@ -77,6 +78,10 @@ export function setup(ctx: TuiContext): void {
     const parsed = parseCombinedArgs(text)
     try {
       if (parsed.kind === "usage") return ctx.ui.toast.show({ message: parsed.message, variant: "warning" })
+      if (parsed.kind === "picker") {
+        const result = await rpc.picker({ mode: parsed.mode })
+        return ctx.ui.toast.show({ title: "Combined models", message: result.message, variant: "info", duration: 6_000 })
+      }
       if (parsed.kind === "steer") {
         const result = await rpc.steer(parsed.input)
         return ctx.ui.toast.show({ title: "Combined models", message: result.message, variant: result.ok ? "success" : "error", duration: 8_000 })
@@ -98,7 +103,7 @@ export function setup(ctx: TuiContext): void {
           {
             id: "combined-models.status",
             title: "Combined models: members, health, switches",
-            description: "Each combined model's members in order with health and cooldowns; order, exclude or include a member",
+            description: "Each combined model's members in order with health and cooldowns; order, exclude or include a member; members: every provider's entry in the model list",
             group: "Session",
             palette: true,
             slash: { name: "combined", arguments: true },

@@ -12,12 +12,15 @@ export function footerText(state: FooterState | undefined, now: number): string 
 }
 
 /** `/combined` arguments: nothing for the status view, else `order|exclude|include <model> <provider…>`. */
-export function parseCombinedArgs(text: string | undefined): { kind: "status" } | { kind: "steer"; input: SteerInput } | { kind: "usage"; message: string } {
+export function parseCombinedArgs(
+  text: string | undefined,
+): { kind: "status" } | { kind: "steer"; input: SteerInput } | { kind: "picker"; mode: "combined" | "all" } | { kind: "usage"; message: string } {
   const words = (text ?? "").trim().split(/[\s,]+/).filter(Boolean)
   if (words.length === 0 || words[0] === "status") return { kind: "status" }
+  if (words[0] === "members") return words[1] === "hide" ? { kind: "picker", mode: "combined" } : { kind: "picker", mode: "all" }
   const [verb, group, ...providers] = words
   const action = verb === "order" || verb === "priority" ? "priority" : verb === "exclude" || verb === "include" ? verb : undefined
   if (!action || !group || providers.length === 0)
-    return { kind: "usage", message: "Usage: /combined | /combined order <model> <provider…> | /combined exclude|include <model> <provider…>" }
+    return { kind: "usage", message: "Usage: /combined | /combined order <model> <provider…> | /combined exclude|include <model> <provider…> | /combined members [hide]" }
   return { kind: "steer", input: { group, action, providers } }
 }
