@@ -70,7 +70,8 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
   "forbidden-403": {
     anthropic: { decision: "switch", reason: "auth" },
     openai: { decision: "switch", reason: "rate_limit" },
-    bedrock: { decision: "switch", reason: "auth" },
+    // Bedrock's 403 AccessDeniedException names the model ("You don't have access to the model…"): that member only.
+    bedrock: { decision: "switch", reason: "model_unavailable" },
     openrouter: { decision: "switch", reason: "auth" },
     // At OpenAI itself a 403 is a real permission problem.
     responses: { decision: "switch", reason: "auth" },
