@@ -63,6 +63,15 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(result.stdout).not.toContain("Partial words")
   }, TIMEOUT)
 
+  test("OpenRouter first: an error chunk inside its 200 stream after text moves the step to Anthropic, partial text dropped", async () => {
+    await using env = await v2Env({ priority: ["openrouter", "anthropic"] })
+    env.sim.script("openrouter", [{ text: "Partial words from OpenRouter", fault: faults.streamErrorAfterText("server_error") }], { match: withTools })
+    env.sim.script("anthropic", [{ text: "The whole answer from Anthropic." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from Anthropic."] })
+    expect(result.stdout).not.toContain("Partial words")
+  }, TIMEOUT)
+
   test("a tool call followed by a failure in the same message: the tool runs once, the turn ends well", async () => {
     await using env = await v2Env()
     const command = "echo ran >> ran.txt"
