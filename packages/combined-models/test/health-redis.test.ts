@@ -150,8 +150,20 @@ describe("two machines that share only a Redis URL", () => {
     a.health.report({ providerID: "anthropic", modelID: "*" }, { reason: "auth", message: "401 invalid x-api-key", statusCode: 401 }, { credential: "0123456789abcdef" })
     await a.store.drained()
     const [stored] = await storedValues()
-    expect(Object.keys(stored!).sort()).toEqual(["credential", "failures", "message", "modelID", "providerID", "reason", "since", "statusCode", "until"])
+    expect(Object.keys(stored!).sort()).toEqual(["credential", "failures", "message", "modelID", "providerID", "reason", "scope", "since", "statusCode", "until"])
     expect(stored!.credential).toBe("0123456789abcdef")
+    // One key per credential: two keys of one provider cool apart across machines too.
+    const client = await rawClient()
+    expect(await client.send("KEYS", ["combined-models:v1:cd:*"])).toEqual(["combined-models:v1:cd:anthropic|*%400123456789abcdef"])
+  })
+
+  test.skipIf(skip)("an entry written before scopes (the credential's under <provider>|*) is read as the credential's", async () => {
+    const client = await rawClient()
+    const old = { providerID: "anthropic", modelID: "*", reason: "auth", since: Date.now(), until: Date.now() + 60_000, failures: 1, message: "old", credential: "0123456789abcdef" }
+    await client.send("SET", ["combined-models:v1:cd:anthropic|*", JSON.stringify(old), "PX", "60000"])
+    const a = machine()
+    expect(await a.store.whenSynced(5_000)).toBe(true)
+    expect(a.health.cooldownOf({ providerID: "anthropic", modelID: "claude-opus-4-1" })).toMatchObject({ message: "old", credential: "0123456789abcdef" })
   })
 
   test.skipIf(skip)("damaged values in Redis are skipped, not trusted", async () => {
