@@ -15,7 +15,8 @@ import { ensureBinary } from "../../../packages/opencode2/scripts/binary.ts"
 export const REPO_ROOT = resolve(import.meta.dir, "../../..")
 export const MODEL = "combined/claude-sonnet-4-5"
 
-const fetched = ensureBinary({ log: (line) => console.warn(`e2e v2: ${line}`) })
+/** `OPENCODE2_VERSION=2.1.2` runs the suite against another release (the pin is in packages/opencode2/package.json). */
+const fetched = ensureBinary({ version: process.env.OPENCODE2_VERSION || undefined, log: (line) => console.warn(`e2e v2: ${line}`) })
 export const binary = fetched.ok ? fetched.path : undefined
 export const skipReason = fetched.ok ? undefined : `the OpenCode 2 binary could not be fetched: ${fetched.reason}`
 if (skipReason) console.warn(`e2e v2 tests skipped: ${skipReason}`)
