@@ -14,7 +14,7 @@ import { advanceRotation, peekRotation, rotationFile } from "./rotation.ts"
 import { hasCredential, integrationKey, keyHeader, withKey } from "./credential.ts"
 import { DEFLECT_URL, Router, stateDirectory } from "./router.ts"
 import { guardStream } from "./stream-guard.ts"
-import { modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
+import { eventProblems, modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
 import { attachVisibility } from "./visibility.ts"
 
 export const PLUGIN_ID = "combined-models"
@@ -118,12 +118,24 @@ export function setup(ctx: PluginContext): void {
     if (!off) visibility.picker(editor)
   })
 
-  const ours = (event: { model?: { providerID?: string } }) => !off && event?.model?.providerID === PROVIDER_ID
+  // Each hook's first event is checked for the fields relied on; a reshaped one turns the plugin off for the process.
+  const checked = new Set<string>()
+  const shaped = (hook: string, event: unknown) => {
+    if (off) return false
+    if (checked.has(hook)) return true
+    checked.add(hook)
+    const problems = eventProblems(hook, event)
+    if (problems.length === 0) return true
+    off = true
+    say(`combined-models: OpenCode ${ctx.app?.version ?? ""} differs from what this plugin was tested with (${problems.join("; ")}); combined models are left alone for this process`)
+    return false
+  }
+  const ours = (event: { model?: { providerID?: string } }, hook: string) => shaped(hook, event) && event?.model?.providerID === PROVIDER_ID
   ctx.session.hook(
     "model.request",
     safely(say, async (event: ModelRequestEvent) => {
       debug(`combined-models: model.request ${event.kind} ${event.model?.providerID}/${event.model?.id}`)
-      if (!ours(event)) return
+      if (!ours(event, "model.request")) return
       router.onRequest(event.sessionID, event.model.id)
       if (await router.shouldDeflect(event.sessionID, event.model.id)) event.baseURL = DEFLECT_URL
     }),
@@ -132,7 +144,7 @@ export function setup(ctx: PluginContext): void {
     "http.request",
     safely(say, async (event: HttpRequestEvent) => {
       // A deflected attempt is refused on the loopback: it gets no key.
-      if (!ours(event) || hasCredential(event.request.headers) || event.request.url.startsWith(DEFLECT_URL)) return
+      if (!ours(event, "http.request") || hasCredential(event.request.headers) || event.request.url.startsWith(DEFLECT_URL)) return
       const member = router.memberOf(event.sessionID, event.model.id)
       const info = member && router.providerInfo.get(member.providerID)
       if (!member || !info || info.hasKey) return
@@ -144,7 +156,7 @@ export function setup(ctx: PluginContext): void {
   ctx.session.hook(
     "http.response",
     safely(say, (event: HttpResponseEvent) => {
-      if (!ours(event)) return
+      if (!ours(event, "http.response")) return
       const response = event.response
       if (!response.ok) {
         router.onFailedResponse(event.sessionID, event.model.id, response.headers)
@@ -168,7 +180,7 @@ export function setup(ctx: PluginContext): void {
     "retry",
     safely(say, async (event: RetryEvent) => {
       debug(`combined-models: retry ${event.model?.providerID}/${event.model?.id} ${event.error?.type}`)
-      if (ours(event)) {
+      if (ours(event, "retry")) {
         await router.onRetry(event)
         visibility.afterRetry()
       }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test"
 import { toCatalogModel } from "../src/catalog.ts"
 import { setup } from "../src/index.ts"
-import { shapeProblems } from "../src/shape.ts"
+import { eventProblems, shapeProblems } from "../src/shape.ts"
 import { editConfig } from "../scripts/install.ts"
 import type { V2Model } from "../src/api.ts"
 
@@ -75,5 +75,22 @@ describe("install edits the global config", () => {
   })
   test("a config file that is not JSON is refused, not overwritten", () => {
     expect(() => editConfig("{ nope", dir, {})).toThrow("not a JSON object")
+  })
+})
+
+describe("each hook's first event is checked", () => {
+  const request = new Request("http://127.0.0.1/v1/messages")
+  test("events as 2.2.5 sends them pass", () => {
+    expect(eventProblems("model.request", { sessionID: "s", model: { providerID: "combined", id: "m" }, kind: "primary", headers: {} })).toEqual([])
+    expect(eventProblems("http.response", { sessionID: "s", model: { providerID: "combined", id: "m" }, request, response: new Response("") })).toEqual([])
+    expect(eventProblems("retry", { sessionID: "s", model: { providerID: "combined", id: "m" }, attempt: 2, error: { type: "provider.rate-limit", message: "" }, decision: { retry: true, delay: 5000 } })).toEqual([])
+  })
+  test("a reshaped event is named", () => {
+    expect(eventProblems("retry", { sessionID: "s", model: { providerID: "combined", id: "m" }, error: { type: "x" }, decision: true })).toEqual(["the retry event has no decision { retry }"])
+    expect(eventProblems("http.request", { session: "s", model: "combined/m" })).toEqual([
+      "the http.request event has no sessionID",
+      "the http.request event has no model { providerID, id }",
+      "the http.request event has no request (a Request)",
+    ])
   })
 })
