@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test"
 import { spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { createFileHealthStore, defaultHealthPath } from "../../../packages/combined-models/src/index.ts"
 import { faults, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
 import { redisAvailable, startRedis } from "../../../packages/combined-models/test/redis-server.ts"
 import { REPO_ROOT, skipReason, v2Env, withTools } from "./harness.ts"
@@ -141,6 +142,11 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     // One refused request in all: the second process read the first one's cooldown and never asked Anthropic.
     expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
     expect(env.requests("openrouter").filter(withTools)).toHaveLength(2)
+    // The machine's cooldown is Anthropic's own word on when: its Retry-After (120 s), read from the response headers.
+    const stored = createFileHealthStore(defaultHealthPath(join(env.env.XDG_STATE_HOME!, "opencode"))).load()
+    expect(stored.map((entry) => ({ provider: entry.providerID, reason: entry.reason, seconds: Math.round((entry.until - entry.since) / 1000) }))).toEqual([
+      { provider: "anthropic", reason: "rate_limit", seconds: 120 },
+    ])
   }, TIMEOUT)
 })
 
