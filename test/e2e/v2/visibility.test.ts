@@ -174,6 +174,15 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     }
   }, TIMEOUT)
 
+  test("a member hidden from the model list still serves when picked by its own id; opencode models still lists it", async () => {
+    await using env = await v2Env()
+    env.sim.script("openrouter", [{ text: "member direct" }], { match: withTools })
+    const run = await env.run("hi", { model: "openrouter/anthropic/claude-sonnet-4.5" })
+    expect({ exit: run.exitCode, errors: run.errors, answer: run.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "member direct" })
+    const models = spawnSync(binary!, ["models"], { cwd: env.project, env: env.env, encoding: "utf8", timeout: 90_000 })
+    expect(models.stdout.split("\n")).toEqual(expect.arrayContaining(["combined/claude-sonnet-4-5", "anthropic/claude-sonnet-4-5", "openrouter/anthropic/claude-sonnet-4.5"]))
+  }, TIMEOUT)
+
   test("TUI under tmux: the model list shows the combined model once; /combined members shows every provider's entry", async () => {
     if (!hasTmux) return console.warn("tmux is not installed: the model list test did not run")
     await using env = await v2Env()
