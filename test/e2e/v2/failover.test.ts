@@ -125,6 +125,16 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(served.map((request) => decodeURIComponent(request.path))).toEqual(["/amazon-bedrock/model/anthropic.claude-sonnet-4-5-20250929-v1:0/converse-stream"])
   }, TIMEOUT)
 
+  test("Google first: a 429 RESOURCE_EXHAUSTED moves a Gemini step to OpenRouter, on each one's own wire and model id", async () => {
+    await using env = await v2Env({ providers: ["google", "openrouter"] })
+    env.sim.script("google", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by OpenRouter." }], { match: withTools })
+    const result = await env.run("say hi", { model: "combined/gemini-3-5-flash" })
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by OpenRouter." })
+    expect(env.requests("google").filter(withTools).map((request) => request.path)).toEqual(["/google/v1/models/gemini-3.5-flash:streamGenerateContent"])
+    expect(env.requests("openrouter").filter(withTools).map((request) => request.model)).toEqual(["google/gemini-3.5-flash"])
+  }, TIMEOUT)
+
   test("a refused connection moves the step to the next member", async () => {
     await using env = await v2Env({ refused: ["anthropic"] })
     env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })

@@ -26,6 +26,7 @@ export const PROVIDERS = {
   anthropic: { wire: "anthropic" as Wire, model: "claude-sonnet-4-5" },
   openrouter: { wire: "openrouter" as Wire, model: "anthropic/claude-sonnet-4.5" },
   "amazon-bedrock": { wire: "bedrock" as Wire, model: "anthropic.claude-sonnet-4-5-20250929-v1:0" },
+  google: { wire: "google" as Wire, model: "gemini-3.5-flash" },
 } as const
 export type ProviderID = keyof typeof PROVIDERS
 
