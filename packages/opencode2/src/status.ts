@@ -73,6 +73,15 @@ interface Served {
   at: number
 }
 
+/** One served step of a session, with the switches it took to get there. */
+export interface StepRecord extends Served {
+  /** Switch notices of this step, in order (empty: the first member tried served it). */
+  switches: string[]
+}
+
+/** Steps kept per session (the newest). */
+const STEPS_KEPT = 50
+
 export interface StatusBoardOptions {
   router: Router
   stateDir: string
@@ -86,6 +95,9 @@ export interface StatusBoardOptions {
 export class StatusBoard {
   private readonly served = new Map<string, Served>()
   private readonly latestSwitch = new Map<string, SwitchRecord>()
+  private readonly steps = new Map<string, StepRecord[]>()
+  /** Switches of a session since its latest served step. */
+  private readonly pending = new Map<string, string[]>()
   /** How many of the router's switches were taken in already. */
   private seen = 0
   private readonly clock: () => number
@@ -107,6 +119,7 @@ export class StatusBoard {
     return fresh.map((event: SwitchEvent) => {
       const record: SwitchRecord = { at: now, sessionID: event.sessionID, groupID: event.groupID, from: event.from, to: event.to, reason: event.error.reason, notice: event.notice }
       this.latestSwitch.set(event.sessionID, record)
+      this.pending.set(event.sessionID, [...(this.pending.get(event.sessionID) ?? []), record.notice])
       appendSwitchRecord(this.file, record)
       this.options.changed?.(event.sessionID, this.footer(event.sessionID))
       return record
@@ -116,7 +129,12 @@ export class StatusBoard {
   /** A step of `sessionID` on `groupID` was answered in full by `member`. */
   recordServed(sessionID: string, groupID: string, member: MemberRef): void {
     const before = this.served.get(sessionID)
-    this.served.set(sessionID, { groupID, member, at: this.clock() })
+    const at = this.clock()
+    this.served.set(sessionID, { groupID, member, at })
+    const steps = this.steps.get(sessionID) ?? []
+    steps.push({ groupID, member, at, switches: this.pending.get(sessionID) ?? [] })
+    this.pending.delete(sessionID)
+    this.steps.set(sessionID, steps.slice(-STEPS_KEPT))
     const same = before && before.groupID === groupID && before.member.providerID === member.providerID && before.member.modelID === member.modelID
     if (!same) this.options.changed?.(sessionID, this.footer(sessionID))
   }
@@ -170,7 +188,29 @@ export class StatusBoard {
     }
   }
 
-  text(now: number = this.clock()): string {
-    return renderCombinedStatus(this.status(now))
+  /** The session's served steps, oldest first (this process's; a step served elsewhere is not known here). */
+  sessionSteps(sessionID: string): StepRecord[] {
+    return this.steps.get(sessionID) ?? []
+  }
+
+  /** The session's steps: which member served each, after which switches, and how many steps each member served. */
+  sessionText(sessionID: string): string {
+    const steps = this.sessionSteps(sessionID)
+    if (steps.length === 0) return `This session (${sessionID}): no step on a combined model served yet by this OpenCode process\n`
+    const lines = [`This session (${sessionID}): ${steps.length} step${steps.length === 1 ? "" : "s"} on combined models, the member that served each:`]
+    steps.forEach((step, index) => {
+      const when = new Date(step.at).toISOString().slice(11, 19)
+      const after = step.switches.length ? `  after ${step.switches.join("; ")}` : ""
+      lines.push(`  ${index + 1}. ${when}Z  ${PROVIDER_ID}/${step.groupID}  ${step.member.providerID}/${step.member.modelID}${after}`)
+    })
+    const counts = new Map<string, number>()
+    for (const step of steps) counts.set(step.member.providerID, (counts.get(step.member.providerID) ?? 0) + 1)
+    lines.push(`  Steps per provider: ${[...counts].map(([provider, count]) => `${provider} ${count}`).join(", ")}`)
+    return lines.join("\n") + "\n"
+  }
+
+  text(now: number = this.clock(), sessionID?: string): string {
+    const overview = renderCombinedStatus(this.status(now))
+    return sessionID ? `${this.sessionText(sessionID)}\n${overview}` : overview
   }
 }

@@ -66,7 +66,8 @@ export function attachVisibility(input: {
         // Handlers must return promises: the promise API chains `.then` on what they return.
         status: async (request) => {
           board.takeSwitches()
-          return { text: board.text(), status: board.status(), footer: board.footer(request?.sessionID ?? undefined) }
+          const sessionID = request?.sessionID ?? undefined
+          return { text: board.text(undefined, sessionID), status: board.status(), footer: board.footer(sessionID), steps: sessionID ? board.sessionSteps(sessionID) : [] }
         },
         footer: async (request) => board.footer(request?.sessionID ?? undefined),
         steer: async (request): Promise<SteerResult> => steer(request, { router: input.router, pluginDir: input.pluginDir, env: input.env }),

@@ -68,6 +68,42 @@ describe("the status board", () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  test("each served step of a session is kept with the switches it took; the session's part of the view counts steps per provider", () => {
+    const dir = scratch()
+    const { router, board: status } = board(dir)
+    expect(status.sessionText("ses_1")).toBe("This session (ses_1): no step on a combined model served yet by this OpenCode process\n")
+    status.recordServed("ses_1", "claude-sonnet-4-5", { providerID: "anthropic", modelID: "claude-sonnet-4-5" })
+    router.switches.push({
+      sessionID: "ses_1",
+      groupID: "claude-sonnet-4-5",
+      from: { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+      to: { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" },
+      error: { reason: "overloaded", message: "overloaded" } as never,
+      notice: "anthropic overloaded → openrouter",
+    })
+    status.takeSwitches()
+    status.recordServed("ses_1", "claude-sonnet-4-5", { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" })
+    status.recordServed("ses_1", "claude-sonnet-4-5", { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" })
+    expect(status.sessionSteps("ses_1").map((step) => [step.member.providerID, step.switches])).toEqual([
+      ["anthropic", []],
+      ["openrouter", ["anthropic overloaded → openrouter"]],
+      ["openrouter", []],
+    ])
+    expect(status.sessionText("ses_1")).toBe(
+      [
+        "This session (ses_1): 3 steps on combined models, the member that served each:",
+        "  1. 00:16:40Z  combined/claude-sonnet-4-5  anthropic/claude-sonnet-4-5",
+        "  2. 00:16:40Z  combined/claude-sonnet-4-5  openrouter/anthropic/claude-sonnet-4.5  after anthropic overloaded → openrouter",
+        "  3. 00:16:40Z  combined/claude-sonnet-4-5  openrouter/anthropic/claude-sonnet-4.5",
+        "  Steps per provider: anthropic 1, openrouter 2",
+        "",
+      ].join("\n"),
+    )
+    expect(status.text(undefined, "ses_1").startsWith("This session (ses_1): 3 steps")).toBe(true)
+    expect(status.sessionSteps("ses_2")).toEqual([])
+    rmSync(dir, { recursive: true, force: true })
+  })
+
   test("the switches file keeps the newest fifty; one that is not ours reads as none", () => {
     const dir = scratch()
     const file = switchesFile(dir)

@@ -168,7 +168,9 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
       tmux("send-keys", "-t", session, "Enter")
       const dialog = await until((text) => text.includes("Combined (combined):"), 10_000)
       expect(dialog).toContain("Combined models")
-      expect(dialog).toContain("members in priority")
+      // The open session's steps first: the one step, served by OpenRouter after Anthropic's rate limit.
+      expect(dialog).toMatch(/This session \(ses_\w+\): 1 step\s/)
+      expect(dialog).toContain("Steps per provider: openrouter 1")
     } finally {
       tmux("kill-session", "-t", session)
     }
