@@ -135,6 +135,25 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(env.requests("openrouter").filter(withTools).map((request) => request.model)).toEqual(["google/gemini-3.5-flash"])
   }, TIMEOUT)
 
+  test("OpenAI first (Responses API): 429 insufficient_quota moves a GPT-5 step to OpenRouter", async () => {
+    await using env = await v2Env({ providers: ["openai", "openrouter"] })
+    env.sim.script("openai", [{ fault: faults.quota({ wire: "responses" }) }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by OpenRouter." }], { match: withTools })
+    const result = await env.run("say hi", { model: "combined/gpt-5" })
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by OpenRouter." })
+    expect(env.requests("openai").filter(withTools).map((request) => [request.path, request.model])).toEqual([["/openai/v1/responses", "gpt-5"]])
+    expect(env.requests("openrouter").filter(withTools).map((request) => request.model)).toEqual(["openai/gpt-5"])
+  }, TIMEOUT)
+
+  test("OpenAI first: response.failed inside its 200 stream after text: the step moves on, the partial text dropped", async () => {
+    await using env = await v2Env({ providers: ["openai", "openrouter"] })
+    env.sim.script("openai", [{ text: "Partial words from OpenAI", fault: faults.streamErrorAfterText("server_error") }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "The whole answer from OpenRouter." }], { match: withTools })
+    const result = await env.run("say hi", { model: "combined/gpt-5" })
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from OpenRouter."] })
+    expect(result.stdout).not.toContain("Partial words")
+  }, TIMEOUT)
+
   test("a refused connection moves the step to the next member", async () => {
     await using env = await v2Env({ refused: ["anthropic"] })
     env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })

@@ -27,6 +27,7 @@ export const PROVIDERS = {
   openrouter: { wire: "openrouter" as Wire, model: "anthropic/claude-sonnet-4.5" },
   "amazon-bedrock": { wire: "bedrock" as Wire, model: "anthropic.claude-sonnet-4-5-20250929-v1:0" },
   google: { wire: "google" as Wire, model: "gemini-3.5-flash" },
+  openai: { wire: "responses" as Wire, model: "gpt-5" },
 } as const
 export type ProviderID = keyof typeof PROVIDERS
 
@@ -121,7 +122,10 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
             settings: { baseURL: baseURL(id).replace(/\/v1$/, ""), apiKey: `key-${id}`, auth: "bearer", region: "us-east-1" },
             models: { [PROVIDERS[id].model]: { name: "Claude Sonnet 4.5", modelID: PROVIDERS[id].model, family: "claude-sonnet", limit: { context: 200000, output: 64000 }, capabilities: { tools: true, input: ["text", "image"], output: ["text"] } } },
           }
-        : { settings: { baseURL: baseURL(id), apiKey: `key-${id}` } },
+        : id === "openai"
+          ? // OpenCode 2 talks to OpenAI over a WebSocket by default; the loopback speaks the Responses API over HTTP.
+            { settings: { baseURL: baseURL(id), apiKey: `key-${id}`, transport: "http" } }
+          : { settings: { baseURL: baseURL(id), apiKey: `key-${id}` } },
     ]),
   )
   if (options.options && Array.isArray(config.plugins))
