@@ -14,6 +14,7 @@ import { addCombinedProvider } from "../src/opencode/provider.ts"
 import { requestSizesPath, withRequestSize } from "../src/opencode/request-size-store.ts"
 import { withLimitsReading } from "../src/opencode/limits-store.ts"
 import { readingOf } from "../src/limits.ts"
+import { settleStateFiles } from "../src/state-file.ts"
 import { requestedModel } from "../src/wires/request-model.ts"
 import { resetRuntime, runtime, type OpenCodeProvider } from "../src/opencode/runtime.ts"
 import { measuredRequest, resetSessions, routeStep } from "../src/opencode/session.ts"
@@ -44,15 +45,9 @@ afterEach(() => {
   rmSync(stateDir, { recursive: true, force: true })
 })
 
-/** What this process queued for the state files has landed (the writer works off the caller's path). */
-async function landed() {
-  const files: Record<string, unknown> = await import("../src/state-file.ts")
-  if (typeof files.settleStateFiles === "function") await (files.settleStateFiles as () => Promise<void>)()
-}
-
 /** A fresh OpenCode process (`opencode run` is one a turn): a new runtime over the same state dir, once this one's writes landed. */
 async function processWith() {
-  await landed()
+  await settleStateFiles()
   resetRuntime()
   resetSessions()
   const list = providers()
@@ -148,6 +143,10 @@ test("a title request on the small model leaves the main model's reading as it w
     expect(runtime().limits.headroomOf({ providerID: "anthropic", modelID: "claude-haiku-4-5" }, now)?.tokens?.remaining).toBe(50_000)
     // So the main model's next step still goes around Anthropic.
     expect(routeStep("s", user("u1"), { ...sonnet, tokens: { input: 5_000 } }, { now }).providerID).toBe("github-copilot")
+    // And a process of its own (`opencode combined`, the next `opencode run`) reads both from the file.
+    await processWith()
+    expect(runtime().limits.headroomOf(sonnet, now)?.tokens?.remaining).toBe(10)
+    expect(runtime().limits.headroomOf({ providerID: "anthropic", modelID: "claude-haiku-4-5" }, now)?.tokens?.remaining).toBe(50_000)
   } finally {
     server.stop(true)
   }
