@@ -214,4 +214,26 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     expect(all.length).toBeGreaterThanOrEqual(3)
     expect(all).toContain("● Claude Sonnet 4.5")
   }, TIMEOUT)
+
+  test("round_robin in one TUI session: consecutive turns alternate providers, the footer follows", async () => {
+    if (!hasTmux) return console.warn("tmux is not installed: the TUI round_robin test did not run")
+    await using env = await v2Env({ options: { combined_models: { strategy: "round_robin" } } })
+    for (let turn = 0; turn < 2; turn++) {
+      env.sim.script("anthropic", [{ text: `anthropic answered ${turn}` }], { match: withTools })
+      env.sim.script("openrouter", [{ text: `openrouter answered ${turn}` }], { match: withTools })
+    }
+    using screen = await tui(env)
+    screen.type("first question")
+    screen.key("Enter")
+    const first = await screen.until((text) => text.includes("answered 0") && text.includes("Claude Sonnet 4.5 (anthropic)"))
+    expect(first).toContain("anthropic answered 0")
+    expect(first).toContain("Claude Sonnet 4.5 (anthropic)")
+    screen.type("second question")
+    screen.key("Enter")
+    const second = await screen.until((text) => text.includes("openrouter answered") && text.includes("Claude Sonnet 4.5 (openrouter)"))
+    expect(second).toContain("openrouter answered 0")
+    expect(second).toContain("Claude Sonnet 4.5 (openrouter)")
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
+    expect(env.requests("openrouter").filter(withTools)).toHaveLength(1)
+  }, TIMEOUT)
 })
