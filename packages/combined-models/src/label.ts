@@ -145,10 +145,10 @@ export function widerWindowNotice(
  */
 export function cooldownLine(
   member: MemberRef,
-  entry: Pick<CooldownEntry, "reason" | "until" | "message" | "statusCode" | "scope" | "modelID" | "credential">,
+  entry: Pick<CooldownEntry, "reason" | "until" | "message" | "statusCode" | "scope" | "modelID" | "credential" | "code">,
   now: number,
 ): string {
-  const why = describeFailure(member.providerID, { reason: entry.reason, statusCode: entry.statusCode }, member.modelID)
+  const why = describeFailure(member.providerID, { reason: entry.reason, statusCode: entry.statusCode, code: entry.code }, member.modelID)
   const message = entry.message ? `: ${entry.message}` : ""
   const left = Number.isFinite(entry.until) ? `${formatDuration(Math.max(0, entry.until - now))} left` : "no end set"
   return `${why}${message}; ${left}${backSooner(member.providerID, entry)}`
