@@ -41,8 +41,8 @@ export class FileLockTimeoutError extends Error {
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4))
-/** Blocks this thread for `ms` without spinning the CPU. */
-function sleepSync(ms: number) {
+/** Blocks this thread for `ms` without spinning the CPU: only where no event loop will run again (exit). */
+export function sleepSync(ms: number) {
   Atomics.wait(sleeper, 0, 0, ms)
 }
 
@@ -107,21 +107,36 @@ function release(lockDir: string, owner: string) {
 }
 
 /**
- * Takes the lock for `path` (`<path>.lock`), waiting with timers (the thread runs on meanwhile), and resolves with its
- * release. Rejects with FileLockTimeoutError when it cannot get it in time.
+ * Tries at the lock for `path` (`<path>.lock`), shared by both ways to wait: each try takes the lock (its release), or
+ * says how long to pause before the next (growing from 1 ms to 16 ms, jittered); past the deadline it throws
+ * FileLockTimeoutError.
  */
-export async function acquireFileLock(path: string, options: FileLockOptions = {}): Promise<() => void> {
+function lockTries(path: string, options: FileLockOptions): () => { release: () => void } | { pauseMs: number } {
   const clock = options.clock ?? Date.now
   const staleMs = options.staleMs ?? 5_000
   const lockDir = `${path}.lock`
   const deadline = clock() + (options.timeoutMs ?? 500)
   let delay = 1
-  for (;;) {
+  return () => {
     const owner = tryTake(lockDir, clock, staleMs, options.takeOwn ?? false)
-    if (owner !== "held") return () => release(lockDir, owner)
+    if (owner !== "held") return { release: () => release(lockDir, owner) }
     if (clock() >= deadline) throw new FileLockTimeoutError(lockDir)
-    await Bun.sleep(delay + Math.random() * delay)
+    const pauseMs = delay + Math.random() * delay
     delay = Math.min(delay * 2, 16)
+    return { pauseMs }
+  }
+}
+
+/**
+ * Takes the lock for `path` (`<path>.lock`), waiting with timers (the thread runs on meanwhile), and resolves with its
+ * release. Rejects with FileLockTimeoutError when it cannot get it in time.
+ */
+export async function acquireFileLock(path: string, options: FileLockOptions = {}): Promise<() => void> {
+  const tryLock = lockTries(path, options)
+  for (;;) {
+    const step = tryLock()
+    if ("release" in step) return step.release
+    await Bun.sleep(step.pauseMs)
   }
 }
 
@@ -130,22 +145,17 @@ export async function acquireFileLock(path: string, options: FileLockOptions = {
  * Throws FileLockTimeoutError when it cannot get it in time.
  */
 export function withFileLock<T>(path: string, fn: () => T, options: FileLockOptions = {}): T {
-  const clock = options.clock ?? Date.now
-  const staleMs = options.staleMs ?? 5_000
-  const lockDir = `${path}.lock`
-  const deadline = clock() + (options.timeoutMs ?? 500)
-  let delay = 1
+  const tryLock = lockTries(path, options)
   for (;;) {
-    const owner = tryTake(lockDir, clock, staleMs, options.takeOwn ?? false)
-    if (owner !== "held") {
-      try {
-        return fn()
-      } finally {
-        release(lockDir, owner)
-      }
+    const step = tryLock()
+    if ("pauseMs" in step) {
+      sleepSync(step.pauseMs)
+      continue
     }
-    if (clock() >= deadline) throw new FileLockTimeoutError(lockDir)
-    sleepSync(delay + Math.random() * delay)
-    delay = Math.min(delay * 2, 16)
+    try {
+      return fn()
+    } finally {
+      step.release()
+    }
   }
 }
