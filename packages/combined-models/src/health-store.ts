@@ -8,7 +8,7 @@
  * Anything else on disk (missing, empty, truncated, not JSON, another version, another shape) reads as "no
  * cooldowns" plus a reason in `problem`: health is advisory, a bad file must never stop a request.
  */
-import { readFileSync, renameSync, statSync } from "node:fs"
+import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import type { CooldownEntry, CooldownScope } from "./health.ts"
 import { updateStateFile } from "./state-file.ts"
@@ -349,23 +349,6 @@ function foldLayers(older: Layer, newer: Layer, now: number): Layer {
     entries: mergeEntries(older.entries, newer.entries, { now, forget: newer.forget, basis: newer.basis }),
     forget: [...older.forget, ...newer.forget].slice(-MAX_KEPT_FORGETS),
     basis: undefined,
-  }
-}
-
-const RENAME_BUSY = new Set(["EPERM", "EBUSY", "EACCES"])
-const RENAME_ATTEMPTS = 6
-
-/** `rename` over `to`, retried while Windows reports the target busy (a reader has it open). */
-export function renameReplacing(from: string, to: string, rename: (from: string, to: string) => void = renameSync) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      rename(from, to)
-      return
-    } catch (error) {
-      const code = (error as { code?: string }).code
-      if (!code || !RENAME_BUSY.has(code) || attempt >= RENAME_ATTEMPTS) throw error
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, attempt * 5)
-    }
   }
 }
 

@@ -14,11 +14,11 @@
  *   time for another process's lock; `settleStateFiles` lets a command about to exit, and the tests, wait for the
  *   queue instead.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs"
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs"
 import { open, mkdir, readFile, rename, unlink } from "node:fs/promises"
 import { dirname, join } from "node:path"
-import { FileLockTimeoutError, acquireFileLock, withFileLock } from "./file-lock.ts"
-import { defaultHealthPath, renameReplacing } from "./health-store.ts"
+import { FileLockTimeoutError, acquireFileLock, sleepSync, withFileLock } from "./file-lock.ts"
+import { defaultHealthPath } from "./health-store.ts"
 
 /** A state file's path: next to the health file, `<state>/combined-models/<name>`. */
 export function stateFilePath(stateDir: string, name: string): string {
@@ -130,16 +130,35 @@ async function writeOnce(path: string, batch: readonly StateFileUpdate[]): Promi
 }
 
 const RENAME_BUSY = new Set(["EPERM", "EBUSY", "EACCES"])
+const RENAME_ATTEMPTS = 6
 
-/** `rename` over `to`, tried again while Windows reports the target busy (a reader has it open). */
+/** Whether a rename over a file that failed on its `attempt`th try is tried again: Windows reports a target busy while a reader has it open. */
+function renameRetried(error: unknown, attempt: number): boolean {
+  const code = (error as { code?: string }).code
+  return code !== undefined && RENAME_BUSY.has(code) && attempt < RENAME_ATTEMPTS
+}
+
+/** `rename` over `to`, tried again while the target is busy (`renameRetried`); blocking, for the last writes at exit. */
+export function renameReplacing(from: string, to: string, rename: (from: string, to: string) => void = renameSync) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rename(from, to)
+      return
+    } catch (error) {
+      if (!renameRetried(error, attempt)) throw error
+      sleepSync(attempt * 5)
+    }
+  }
+}
+
+/** The same with timers, for the background drain. */
 async function renameReplacingAsync(from: string, to: string) {
   for (let attempt = 1; ; attempt++) {
     try {
       await rename(from, to)
       return
     } catch (error) {
-      const code = (error as { code?: string }).code
-      if (!code || !RENAME_BUSY.has(code) || attempt >= 6) throw error
+      if (!renameRetried(error, attempt)) throw error
       await Bun.sleep(attempt * 5)
     }
   }

@@ -11,11 +11,10 @@ import {
   defaultHealthPath,
   mergeEntries,
   parseHealthFile,
-  renameReplacing,
   serializeEntries,
 } from "../src/health-store.ts"
 import type { MemberRef } from "../src/types.ts"
-import { settleStateFiles } from "../src/state-file.ts"
+import { renameReplacing, settleStateFiles } from "../src/state-file.ts"
 
 /** Writes go out off the caller's path: what another process would read is on disk once the writer settles. */
 const landed = () => settleStateFiles()
