@@ -12,7 +12,7 @@ import { tool, type ModelMessage } from "ai"
 import { z } from "zod"
 import { resolveConfig, type ResolvedConfig } from "../packages/combined-models/src/config.ts"
 import { startRehearsal } from "../packages/combined-models/src/driver/rehearsal.ts"
-import { FAULT_CATALOG, faults, type SimFault, type CatalogWire as Wire, type Wire as SimWire } from "../packages/combined-models/src/simulator/index.ts"
+import { FAULT_CATALOG, faults, MODEL_REFUSALS, type SimFault, type CatalogWire as Wire, type Wire as SimWire } from "../packages/combined-models/src/simulator/index.ts"
 import type { Group, MemberRef } from "../packages/combined-models/src/types.ts"
 import { member, sonnetGroup } from "../packages/combined-models/test/fixtures.ts"
 
@@ -70,7 +70,8 @@ const EXPECTED: Record<string, Expectation | Partial<Record<Wire, Expectation>>>
   "forbidden-403": {
     anthropic: { decision: "switch", reason: "auth" },
     openai: { decision: "switch", reason: "rate_limit" },
-    bedrock: { decision: "switch", reason: "auth" },
+    // Bedrock's 403 AccessDeniedException names the model ("You don't have access to the model…"): that member only.
+    bedrock: { decision: "switch", reason: "model_unavailable" },
     openrouter: { decision: "switch", reason: "auth" },
     // At OpenAI itself a 403 is a real permission problem.
     responses: { decision: "switch", reason: "auth" },
@@ -298,6 +299,39 @@ export function faultMatrix(through: Through = {}) {
           expect(body).toContain("call_same_step")
         })
       }
+    }
+  })
+
+  describe("a refusal that names one model fails over and cools that member alone, on each wire that sends one", () => {
+    for (const refusal of MODEL_REFUSALS) {
+      const wire: Wire = refusal.wire === "copilot" ? "openai" : refusal.wire
+      const reason = refusal.name === "gemini-per-model-daily-quota" ? "quota" : "model_unavailable"
+      test(`${refusal.name} (${refusal.provider}) → switch, ${reason}, model-scoped`, async () => {
+        const { rehearsal, group, primary, next } = await stage(wire, { ...through, primary: refusal.provider, simWire: refusal.wire })
+        await using _ = rehearsal
+        const session = rehearsal.session(group.id)
+        rehearsal.sim.script(primary, [{ text: PARTIAL, fault: refusal.fault }])
+
+        const result = await session.runTurn({ messages: user("hi") })
+        const failed = result.steps.find((step) => step.outcome === "failed")
+        expect(failed?.error).toMatchObject({ reason, scope: "model" })
+        expect(result.servedBy?.providerID).toBe(next)
+        expect(result.text).toBe(`Hello from ${next}.`)
+        // No same-member retry: the refusal will not change in seconds.
+        expect(rehearsal.sim.requests(primary)).toHaveLength(1)
+
+        // Cooled: that member, for long; another model of the same provider is not.
+        const failedMember = failed!.member
+        const [entry] = rehearsal.health.entries()
+        expect(entry).toMatchObject({ providerID: primary, modelID: failedMember.modelID, scope: "model" })
+        expect(entry!.until - entry!.since).toBeGreaterThanOrEqual(reason === "quota" ? 40_000 : 3_600_000)
+        expect(rehearsal.health.cooldownOf({ providerID: primary, modelID: "another-model" })).toBeUndefined()
+
+        // The next turn skips the refused member without asking it.
+        const second = await session.runTurn({ messages: user("again") })
+        expect(second.servedBy?.providerID).toBe(next)
+        expect(rehearsal.sim.requests(primary)).toHaveLength(1)
+      })
     }
   })
 

@@ -13,3 +13,12 @@ test("without read-ahead the budgeted provider refuses steps; with it, none, and
   expect(ahead.servedBy.anthropic).toBeGreaterThanOrEqual(without.servedBy.anthropic ?? 0)
   expect((ahead.servedBy.anthropic ?? 0) + (ahead.servedBy["github-copilot"] ?? 0)).toBe(ahead.turns)
 }, 60_000)
+
+test("each turn a new session: what every request carries (system prompt, tools) is counted, so none is refused and the allowance is still spent", async () => {
+  const without = await readAheadSession({ readAhead: false, newSessions: true })
+  const ahead = await readAheadSession({ readAhead: true, newSessions: true })
+  expect(without.refusals).toBeGreaterThan(0)
+  expect(ahead.refusals).toBe(0)
+  expect(ahead.movedAhead).toBeGreaterThan(0)
+  expect(ahead.servedBy.anthropic).toBeGreaterThanOrEqual(without.servedBy.anthropic ?? 0)
+}, 60_000)

@@ -202,6 +202,9 @@ if (!redisAvailable) {
   const ahead = await readAheadSession({ readAhead: true })
   const served = (run: typeof ahead) => `anthropic ${run.servedBy.anthropic ?? 0}, github-copilot ${run.servedBy["github-copilot"] ?? 0}`
   log(`| read-ahead: 429s over a ${ahead.turns}-turn session, anthropic at 6,000 tokens/min, a turn every 10 s | without read-ahead ${without.refusals} (turns served: ${served(without)}); with it ${ahead.refusals} (${served(ahead)}; ${ahead.movedAhead} moves ahead, back ${ahead.cameBack} times after the reset) |`)
+  const freshWithout = await readAheadSession({ readAhead: false, newSessions: true })
+  const freshAhead = await readAheadSession({ readAhead: true, newSessions: true })
+  log(`| read-ahead, each turn a new session (about 2,700 tokens of system prompt and tools a request), ${freshAhead.turns} turns, anthropic at 6,000 tokens/min, a turn every 10 s | without read-ahead ${freshWithout.refusals} (turns served: ${served(freshWithout)}); with it ${freshAhead.refusals} (${served(freshAhead)}; ${freshAhead.movedAhead} sessions started elsewhere, back ${freshAhead.cameBack} times after the reset) |`)
 }
 
 const doc = join(root, "docs/benchmarks.md")

@@ -12,7 +12,8 @@ import { faults, type RecordedRequest, type SimFault, type SimStep } from "../..
 import { assistantMessages, createEnv, describeRun, e2e, isMainRequest, mainRequests, PRIORITY, scriptMain, type Env, type ProviderId } from "./harness.ts"
 
 const skip = !e2e.enabled
-const TURN_MS = 120_000
+// The first test of a run also waits for the binary to be built (a minute or more).
+const TURN_MS = 240_000
 
 const always = (fault: SimFault) => Array.from({ length: 4 }, () => ({ fault }))
 
@@ -77,6 +78,33 @@ test.skipIf(skip)(
 )
 
 test.skipIf(skip)(
+  "a tool ran, anthropic's overloaded error went to the stock retry, which answers: the retry goes on from the tool's result, the tool ran once",
+  async () => {
+    await using env = await createEnv({ config: { combined_models: { failover_on: ["rate_limit"] } } })
+    const marker = join(env.project, "side-effect.txt")
+    scriptMain(env.sim, "anthropic", [toolThenFault(marker, "toolu_e2e_bash_1", { kind: "stream-error", at: "after-tool-call", error: "overloaded" })])
+    // Anthropic's next answer, as a model gives it: it runs the command again unless it sees the first call's result.
+    nextProviderAnswers(env, "anthropic", marker, "toolu_e2e_bash_1")
+
+    const result = await env.run("Run the command.", { timeoutMs: 100_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    expect(lines(marker)).toBe("ran\n")
+    const anthropic = mainRequests(env.sim, "anthropic")
+    expect(anthropic).toHaveLength(2)
+    expect(JSON.stringify(anthropic[1]?.body)).toContain("toolu_e2e_bash_1")
+    expect(mainRequests(env.sim, "github-copilot")).toHaveLength(0)
+    expect(result.stdout).toContain("The command ran once.")
+    const session = await env.exportSession(await env.latestSession())
+    const answers = assistantMessages(session)
+    expect(answers.map((m) => [m.info.providerID, m.info.finish])).toEqual([
+      ["anthropic", "tool-calls"],
+      ["anthropic", "stop"],
+    ])
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
   "Bedrock: a tool ran, the socket was cut (left to the stock retry), the retry was throttled: anthropic continues from the tool's result, the tool ran once",
   async () => {
     await using env = await createEnv({
@@ -128,6 +156,37 @@ test.skipIf(skip)(
     expect(body).toContain("toolu_e2e_bash_1")
     expect(body).not.toContain("toolu_e2e_again")
     expect(result.stdout).toContain("The command ran once.")
+  },
+  TURN_MS,
+)
+
+test.skipIf(skip)(
+  "a command still running when the stream fails: the next provider is told it was interrupted and may have run, and does not run it again",
+  async () => {
+    await using env = await createEnv()
+    const marker = join(env.project, "side-effect.txt")
+    scriptMain(env.sim, "anthropic", [
+      {
+        text: "Running the slow command.",
+        toolCall: { name: "bash", input: { command: `sleep 5 && echo ran >> ${marker}`, description: "Append a line later" }, id: "toolu_e2e_slow_1" },
+        // The stream fails while the command sleeps.
+        toolRunMs: 300,
+        fault: { kind: "stream-error", at: "after-tool-call", error: "rate_limit" },
+      },
+      ...always(faults.rateLimit({ retryAfter: 600 })),
+    ])
+    nextProviderAnswers(env, "github-copilot", marker, "toolu_e2e_slow_1")
+
+    const result = await env.run("Run the command.", { timeoutMs: 100_000 })
+    expect(result.code, describeRun(result)).toBe(0)
+    const copilot = mainRequests(env.sim, "github-copilot")
+    expect(copilot).toHaveLength(1)
+    const body = JSON.stringify(copilot[0]?.body)
+    expect(body).toContain("toolu_e2e_slow_1")
+    expect(body).toContain("It may have run; check before repeating it.")
+    expect(result.stdout).toContain("The command ran once.")
+    // The abort stopped the command before it wrote; nobody ran it again.
+    expect(lines(marker)).toBe("")
   },
   TURN_MS,
 )

@@ -304,7 +304,9 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
     if (provider === undefined || slot === undefined) return
     let id: string
     try {
-      id = slotKey(decodeURIComponent(provider), decodeURIComponent(slot))
+      // The entry's own key where it came along: one written under a key from before scopes (`<provider>|*` for a
+      // credential's) is held here under the key it has now.
+      id = entry ? entryKey(entry) : slotKey(decodeURIComponent(provider), decodeURIComponent(slot))
     } catch {
       return
     }

@@ -8,20 +8,10 @@
  * Anything else on disk (missing, empty, truncated, not JSON, another version, another shape) reads as "no
  * cooldowns" plus a reason in `problem`: health is advisory, a bad file must never stop a request.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs"
-import { dirname, join } from "node:path"
+import { readFileSync, statSync } from "node:fs"
+import { join } from "node:path"
 import type { CooldownEntry, CooldownScope } from "./health.ts"
-import { FileLockTimeoutError, withFileLock, type FileLockOptions } from "./file-lock.ts"
+import { updateStateFile } from "./state-file.ts"
 import { FAILURE_REASONS, type FailureReason } from "./types.ts"
 
 export const HEALTH_FILE_VERSION = 1
@@ -50,14 +40,14 @@ export interface SaveOptions {
    * joins it instead of counting the wave twice.
    */
   basis?: ReadonlyMap<string, number | null>
-  /** How long to wait for another process's lock this time (a store's own default otherwise). */
-  lockTimeoutMs?: number
 }
 
 /**
  * Contract: `save` MERGES `entries` into what is stored (per key the later `since` wins, expired entries go, `forget`
- * rules apply to what was stored), so a caller passes only what it changed. `load` returns the active entries; it
- * may return the very same array as last time when nothing changed, which callers use to skip work.
+ * rules apply to what was stored), so a caller passes only what it changed. It returns at once and never waits on a
+ * disk or a lock; `load` reflects the change from then on, whether or not it has reached other processes yet. `load`
+ * returns the active entries; it may return the very same array as last time when nothing changed, which callers use
+ * to skip work.
  */
 export interface HealthStore {
   load(): CooldownEntry[]
@@ -144,6 +134,8 @@ export function mergeEntries(
 
 const REASONS: ReadonlySet<string> = new Set(FAILURE_REASONS)
 const STORED_SCOPES: ReadonlySet<string> = new Set(["model", "credential", "endpoint"])
+/** What a provider's error code looks like (`model_not_supported`, `AccessDeniedException`); anything else is dropped. */
+export const STORED_CODE = /^[A-Za-z][\w.-]{0,63}$/
 /** What a stored fingerprint looks like (hex of a hash); anything else is dropped rather than trusted. */
 const CREDENTIAL_FINGERPRINT = /^[0-9a-f]{8,64}$/
 
@@ -151,7 +143,7 @@ const CREDENTIAL_FINGERPRINT = /^[0-9a-f]{8,64}$/
 export function parseStoredEntry(raw: unknown): CooldownEntry | undefined {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined
   const value = raw as Record<string, unknown>
-  const { providerID, modelID, reason, since, until, failures, message, statusCode, credential, scope } = value
+  const { providerID, modelID, reason, since, until, failures, message, statusCode, credential, scope, code } = value
   if (typeof providerID !== "string" || providerID === "") return undefined
   if (typeof modelID !== "string" || modelID === "") return undefined
   if (typeof reason !== "string" || !REASONS.has(reason)) return undefined
@@ -169,6 +161,7 @@ export function parseStoredEntry(raw: unknown): CooldownEntry | undefined {
     message: typeof message === "string" ? message : "",
   }
   if (typeof statusCode === "number" && Number.isInteger(statusCode)) entry.statusCode = statusCode
+  if (typeof code === "string" && STORED_CODE.test(code)) entry.code = code
   if (typeof credential === "string" && CREDENTIAL_FINGERPRINT.test(credential)) entry.credential = credential
   // Without a scope (an older writer's) or with one this version does not know, `entryScope` reads what `modelID`
   // said before scopes. A provider-wide scope on one model's entry is damage: it stays that member's.
@@ -204,8 +197,6 @@ export function parseHealthFile(text: string): { entries: CooldownEntry[]; probl
 
 export interface FileHealthStoreOptions {
   clock?: () => number
-  /** How long a save waits for another process's lock, and when a lock counts as a crashed holder's. */
-  lock?: FileLockOptions
   /** Called with each new problem (unreadable file, failed write); the store itself never logs or throws. */
   onProblem?: (problem: string) => void
 }
@@ -236,14 +227,30 @@ function errorText(error: unknown) {
  * A JSON file shared by processes. `load` costs one `stat` when the file did not change (measured ~0.5 µs on
  * Linux/Bun) and a read + parse (~7 µs for 20 entries) when it did. Writes go to a temp file in the same directory,
  * flushed to disk, then `rename`d over the file, so readers never see half a file and a crash never leaves an empty
- * one. Read-merge-write holds a lock (`withFileLock`): a writer that read before another's forget cannot write the
- * forgotten entry back. On Windows a rename over a file another process is reading fails for a moment (EPERM,
- * EBUSY); it is retried, never turned into a silent memory-only store.
+ * one. Read-merge-write holds a lock: a writer that read before another's forget cannot write the forgotten entry back.
+ * Every write goes through the state-file writer (`state-file.ts`): off the caller's path, a bounded number of
+ * attempts, then kept in this process's memory and said once; `load` shows this process's saves at once, on top of
+ * what the file holds.
  */
 export function createFileHealthStore(path: string, options: FileHealthStoreOptions = {}): FileHealthStore {
   const clock = options.clock ?? Date.now
   let cached: { signature: FileSignature | undefined; entries: CooldownEntry[] } | undefined
   let problem: string | undefined
+  let writeProblem: string | undefined
+  /** Saves on their way to the file, oldest first; and saves that could not land, kept for this process's view. */
+  const unwritten: Layer[] = []
+  const kept: Layer[] = []
+  let layersVersion = 0
+  let layered: { base: CooldownEntry[]; version: number; entries: CooldownEntry[] } | undefined
+  const withLayers = (base: CooldownEntry[]): CooldownEntry[] => {
+    if (unwritten.length === 0 && kept.length === 0) return base
+    if (layered && layered.base === base && layered.version === layersVersion) return layered.entries
+    const now = clock()
+    let entries = base
+    for (const layer of [...kept, ...unwritten]) entries = mergeEntries(entries, layer.entries, { now, forget: layer.forget, basis: layer.basis })
+    layered = { base, version: layersVersion, entries }
+    return entries
+  }
 
   const report = (next: string | undefined) => {
     if (next !== undefined && next !== problem) {
@@ -285,74 +292,63 @@ export function createFileHealthStore(path: string, options: FileHealthStoreOpti
     },
     load() {
       const signature = signatureOf()
-      if (cached && (sameSignature(cached.signature, signature) || (!signature && !cached.signature))) return cached.entries
-      const disk = readDisk()
-      report(disk.problem)
-      const now = clock()
-      cached = { signature: disk.signature, entries: disk.entries.filter((entry) => entry.until > now) }
-      return cached.entries
+      if (!cached || !(sameSignature(cached.signature, signature) || (!signature && !cached.signature))) {
+        const disk = readDisk()
+        report(disk.problem ?? writeProblem)
+        const now = clock()
+        cached = { signature: disk.signature, entries: disk.entries.filter((entry) => entry.until > now) }
+      }
+      return withLayers(cached.entries)
     },
     save(entries, saveOptions = {}) {
-      const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-      let merged: CooldownEntry[]
-      try {
-        mkdirSync(dirname(path), { recursive: true })
-        merged = withFileLock(path, () => {
-          const disk = readDisk()
-          const next = mergeEntries(disk.entries, entries, { now: clock(), forget: saveOptions.forget, basis: saveOptions.basis })
-          writeDurably(temp, serializeEntries(next))
-          renameReplacing(temp, path)
-          return next
-        }, saveOptions.lockTimeoutMs === undefined ? options.lock : { ...options.lock, timeoutMs: saveOptions.lockTimeoutMs })
-      } catch (error) {
-        try {
-          unlinkSync(temp)
-        } catch {
-          // Nothing was written, or it is already gone.
-        }
-        const why = FileLockTimeoutError.isInstance(error) ? "another process holds its lock" : errorText(error)
-        report(`cannot write health file (${why}); cooldowns stay in memory until the next write`)
-        throw new HealthStoreWriteError(why, { cause: error })
-      }
-      report(undefined)
-      cached = { signature: signatureOf(), entries: merged }
+      const layer: Layer = { entries, forget: saveOptions.forget ?? [], basis: saveOptions.basis }
+      unwritten.push(layer)
+      layersVersion++
+      const changes = entries.length + layer.forget.length
+      updateStateFile(path, {
+        what: changes === 1 ? "1 cooldown change" : `${changes} cooldown changes`,
+        // Under the lock, on what the file holds now (another process may have written since): the pure merge.
+        change: (text) => {
+          const stored = text === undefined ? [] : parseHealthFile(text).entries
+          return serializeEntries(mergeEntries(stored, layer.entries, { now: clock(), forget: layer.forget, basis: layer.basis }))
+        },
+        settled: (landed) => {
+          const at = unwritten.indexOf(layer)
+          if (at !== -1) unwritten.splice(at, 1)
+          if (landed) {
+            // What landed later overrides what was kept from a dropped write, as it would have in the file.
+            for (const keptLayer of kept) keptLayer.entries = mergeEntries([], keptLayer.entries, { now: clock(), forget: layer.forget })
+            writeProblem = undefined
+          } else {
+            kept.push(layer)
+            // A file that never takes a write (a read-only state dir) must not grow this without end.
+            if (kept.length > MAX_KEPT_LAYERS) kept.splice(0, 2, foldLayers(kept[0]!, kept[1]!, clock()))
+            writeProblem = "cannot write health file (a write did not land after several attempts); this process keeps its cooldowns in memory"
+          }
+          report(writeProblem)
+          layersVersion++
+        },
+      })
     },
   }
 }
 
-/** A save that did not land; the registry keeps the change and tries again with its next write. */
-export class HealthStoreWriteError extends Error {
-  override readonly name = "HealthStoreWriteError"
-  constructor(why: string, options?: { cause?: unknown }) {
-    super(`health file not written: ${why}`, options)
-  }
+/** A save not yet in the file (or dropped), applied on top of what the file holds. */
+interface Layer {
+  entries: CooldownEntry[]
+  forget: readonly ForgetRule[]
+  basis: SaveOptions["basis"]
 }
 
-/** Write and fsync: the rename that follows must never publish a file whose bytes are still only in a cache. */
-function writeDurably(file: string, text: string) {
-  const fd = openSync(file, "w")
-  try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-}
+const MAX_KEPT_LAYERS = 20
+const MAX_KEPT_FORGETS = 200
 
-const RENAME_BUSY = new Set(["EPERM", "EBUSY", "EACCES"])
-const RENAME_ATTEMPTS = 6
-
-/** `rename` over `to`, retried while Windows reports the target busy (a reader has it open). */
-export function renameReplacing(from: string, to: string, rename: (from: string, to: string) => void = renameSync) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      rename(from, to)
-      return
-    } catch (error) {
-      const code = (error as { code?: string }).code
-      if (!code || !RENAME_BUSY.has(code) || attempt >= RENAME_ATTEMPTS) throw error
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, attempt * 5)
-    }
+/** Two dropped saves as one: the later one's entries and forgets over the earlier's, the newest forgets kept. */
+function foldLayers(older: Layer, newer: Layer, now: number): Layer {
+  return {
+    entries: mergeEntries(older.entries, newer.entries, { now, forget: newer.forget, basis: newer.basis }),
+    forget: [...older.forget, ...newer.forget].slice(-MAX_KEPT_FORGETS),
+    basis: undefined,
   }
 }
 

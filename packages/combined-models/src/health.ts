@@ -23,6 +23,7 @@
  */
 import {
   createMemoryHealthStore,
+  STORED_CODE,
   entryKey,
   entryScope,
   entrySlot,
@@ -34,6 +35,7 @@ import {
 import type { ResolvedConfig } from "./config.ts"
 import type { FailoverAction } from "./machine.ts"
 import { redact } from "./redact.ts"
+import { flushStateFilesSync } from "./state-file.ts"
 import { FAILURE_REASONS, NO_COOLDOWN, scopeOf, type ClassifiedError, type FailureReason, type FailureScope, type MemberRef } from "./types.ts"
 
 /** What a cooldown can reach: a request-scoped failure cools nothing. */
@@ -43,9 +45,9 @@ export interface CooldownEntry {
   providerID: string
   /** The member's model id; "*" for the credential's and the endpoint's (every model of the provider they reach). */
   modelID: string
-  reason: FailureReason
   /** What it keeps out. Entries from before scopes have none: see `entryScope`. */
   scope?: CooldownScope
+  reason: FailureReason
   /** Epoch ms when recorded. */
   since: number
   /** Epoch ms; always finite for entries this version writes (older files may hold `null`, read as bounded). */
@@ -55,6 +57,8 @@ export interface CooldownEntry {
   /** Redacted, short, one line. */
   message: string
   statusCode?: number
+  /** The provider's error code (`model_not_supported`): what the views name the refusal by. */
+  code?: string
   /**
    * For the credential's entries, and a member's that another credential may not share (auth, quota, a model not on
    * the plan): a fingerprint (a hash, never the secret) of the credential that failed. A process holding another
@@ -72,7 +76,6 @@ export interface HealthView {
   cooldownOf(member: MemberRef, now: number): CooldownEntry | undefined
 }
 
-/** An entry recorded for one credential says nothing about another one. */
 /** Which entry a failure goes to. */
 type Slot = Pick<CooldownEntry, "providerID" | "modelID" | "credential"> & { scope: CooldownScope }
 
@@ -81,6 +84,7 @@ function covers(entry: CooldownEntry, member: MemberRef): boolean {
   return entry.providerID === member.providerID && (entryScope(entry) !== "model" || entry.modelID === member.modelID)
 }
 
+/** An entry recorded for one credential says nothing about another one. */
 function otherCredential(entry: CooldownEntry, credential: string | undefined): boolean {
   return entry.credential !== undefined && credential !== undefined && entry.credential !== credential
 }
@@ -217,11 +221,12 @@ interface PendingWrite {
   basis: Map<string, number | null>
 }
 
-/** How long a write that did not land (a lock held too long, a full disk) waits before it is tried again. */
+/**
+ * A store whose save throws (the file store never does: its writer retries and keeps what it drops) gets the change
+ * again after this long, doubling, at most this many times; then the change stays in this registry's memory only.
+ */
 const RETRY_WRITE_MS = 250
-
-/** How long the last write before exit waits for another process's lock. */
-const FINAL_LOCK_WAIT_MS = 5_000
+const MAX_WRITE_ATTEMPTS = 5
 
 /** Registries with changes not yet in their store: written before the process exits. */
 const unflushed = new Set<HealthRegistry>()
@@ -231,6 +236,8 @@ function flushOnExit() {
   exitHook = true
   process.on("exit", () => {
     for (const registry of [...unflushed]) registry.flush({ final: true })
+    // No event loop runs after this: what the writer still holds is written now.
+    flushStateFilesSync()
   })
 }
 
@@ -255,6 +262,8 @@ export class HealthRegistry implements HealthView {
   /** Changes not yet in the store. */
   #pending: PendingWrite | undefined
   #flushScheduled = false
+  /** Saves in a row that threw; reset by one that did not. */
+  #failedWrites = 0
 
   constructor(given: HealthRegistryOptions) {
     const options: Partial<HealthRegistryOptions> = given ?? {}
@@ -328,27 +337,29 @@ export class HealthRegistry implements HealthView {
   }
 
   /**
-   * Writes what is pending to the store now. Never throws; what does not land stays pending for the next flush.
-   * `final` (the process is exiting): wait for another process's lock as long as it takes a busy machine, since no
-   * later flush will come.
+   * Hands what is pending to the store now (the file store queues it for its writer and returns). Never throws. A
+   * store that throws gets it again a bounded number of times; then it stays in this registry's memory only.
+   * `final`: the process is exiting, no retry will come.
    */
   flush(options: { final?: boolean } = {}): void {
     const pending = this.#pending
     if (!this.#store || !pending) return
     this.#pending = undefined
     try {
-      this.#store.save([...pending.entries.values()], {
-        forget: pending.forget,
-        basis: pending.basis,
-        ...(options.final ? { lockTimeoutMs: FINAL_LOCK_WAIT_MS } : {}),
-      })
+      this.#store.save([...pending.entries.values()], { forget: pending.forget, basis: pending.basis })
+      this.#failedWrites = 0
       // What is stored now, so a later disappearance can be told from a write that never landed.
       this.#remember(this.#store.load())
       unflushed.delete(this)
     } catch {
-      // The store said why (its problem); nothing is lost: the change waits for the next write.
+      // The store said why (its problem). Memory keeps the change either way.
+      if (options.final || ++this.#failedWrites >= MAX_WRITE_ATTEMPTS) {
+        this.#failedWrites = 0
+        unflushed.delete(this)
+        return
+      }
       this.#merge(pending)
-      this.#schedule(RETRY_WRITE_MS)
+      this.#schedule(RETRY_WRITE_MS * 2 ** (this.#failedWrites - 1))
     }
   }
 
@@ -459,6 +470,7 @@ export class HealthRegistry implements HealthView {
     }
     const statusCode = finiteOrUndefined(error.statusCode)
     if (statusCode !== undefined) entry.statusCode = statusCode
+    if (typeof error.code === "string" && STORED_CODE.test(error.code)) entry.code = error.code
     if (credential !== undefined) entry.credential = credential
     return Object.freeze(entry)
   }

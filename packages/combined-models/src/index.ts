@@ -15,6 +15,7 @@ export { CombinedModelsTimeoutError, StreamTruncatedError, type TimeoutPhase } f
 export { redact, safeHeaders } from "./redact.ts"
 export { HealthRegistry, type CooldownEntry, type HealthRegistryOptions, type HealthView } from "./health.ts"
 export { createFileHealthStore, createMemoryHealthStore, defaultHealthPath, type HealthStore } from "./health-store.ts"
+export { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "./health-store-redis.ts"
 export { pick, inputWindow, isAllowed, memberKey, refOf, sameMember, type Access, type PickResult, type RouteNeed, type SkippedMember } from "./route.ts"
 export {
   initialState,
@@ -30,16 +31,17 @@ export {
 } from "./machine.ts"
 export { describeFailure, failureSummary, formatDuration, label, remedy, switchNotice, type MemberFailure } from "./label.ts"
 // What the OpenCode adapters use beyond the above.
+export * from "./status-view.ts"
 export { type AccountProblem, accountName, accountsOf, plannedAccounts } from "./accounts.ts"
 export { StepEdge, type StreamPart, withProviderFinishReason } from "./edge.ts"
 export { AllMembersOutError } from "./errors.ts"
 export { singleModelGroup } from "./grouping.ts"
-export { type RedisHealthStore, createRedisHealthStore, describeRedisUrl } from "./health-store-redis.ts"
-export { recordOutcomes } from "./health.ts"
+export { entryScope } from "./health-store.ts"
+export { recordOutcomes, type CooldownScope } from "./health.ts"
 export { formatTokens } from "./label.ts"
 export { type Headroom, type LimitReading, type LimitSource, LimitsTable, type LimitsView, type StepSize, findReading, readingCovers, readingKey } from "./limits.ts"
 export { isRecord, stringList } from "./record.ts"
 export { ordered, parseModelRef, providerCooldowns, usableWindow } from "./route.ts"
-export { replaceStateFile, stateFilePath } from "./state-file.ts"
+export { stateFilePath, takeStateFileNotices, updateStateFile } from "./state-file.ts"
 export { INTERRUPTED_TOOL_RESULT, type ToolRun, ToolRuns } from "./tool-runs.ts"
 export { memberFetch } from "./wires/index.ts"

@@ -62,7 +62,7 @@ export function remedy(providerID: string, error: Described): string | undefined
 
 /** The environment variable a missing-key message names (`… or the ANTHROPIC_API_KEY environment variable.`). */
 export function missingKeyName(message: string): string | undefined {
-  return /([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:API_KEY|KEY|TOKEN))/.exec(message)?.[1]
+  return /\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*_(?:API_KEY|KEY|TOKEN))\b/.exec(message)?.[1]
 }
 
 /**
@@ -145,10 +145,10 @@ export function widerWindowNotice(
  */
 export function cooldownLine(
   member: MemberRef,
-  entry: Pick<CooldownEntry, "reason" | "until" | "message" | "statusCode" | "scope" | "modelID" | "credential">,
+  entry: Pick<CooldownEntry, "reason" | "until" | "message" | "statusCode" | "scope" | "modelID" | "credential" | "code">,
   now: number,
 ): string {
-  const why = describeFailure(member.providerID, { reason: entry.reason, statusCode: entry.statusCode }, member.modelID)
+  const why = describeFailure(member.providerID, { reason: entry.reason, statusCode: entry.statusCode, code: entry.code }, member.modelID)
   const message = entry.message ? `: ${entry.message}` : ""
   const left = Number.isFinite(entry.until) ? `${formatDuration(Math.max(0, entry.until - now))} left` : "no end set"
   return `${why}${message}; ${left}${backSooner(member.providerID, entry)}`

@@ -142,9 +142,9 @@ function liveWindow(window: LimitWindow | undefined, seenAt: number, now: number
 }
 
 /**
- * How much more than its estimate a step is taken to spend: the estimate is the request as OpenCode is about to send
- * it, or for a step after a tool call the last request and its answer, and the step adds the tool results, the new
- * message and its answer.
+ * How much more than its estimate a step is taken to spend, unless the estimate says otherwise: in OpenCode the
+ * estimate is the last step's request and answer (the step adds tool results, the new message and its answer), or for
+ * a session's first step what every request carries (the new message and the answer come on top).
  */
 export const STEP_MARGIN = 1.25
 
@@ -156,6 +156,8 @@ export const STEP_MARGIN = 1.25
 export interface StepSize {
   tokens: number
   cached?: { member: MemberRef; tokens: number }
+  /** How much more the step may spend than `tokens` (default `STEP_MARGIN`); 1 when `tokens` is the request itself. */
+  margin?: number
 }
 
 /** The tokens a step spends of this window at this member: cache reads left out where the window leaves them out. */
@@ -180,8 +182,8 @@ export function shortOf(
   if (requests?.resetAt !== undefined && requests.remaining < 1) return { resetAt: back(requests) }
   const window = liveWindow(headroom.tokens, headroom.seenAt, now)
   if (window?.resetAt === undefined || size === undefined) return undefined
-  const step = typeof size === "number" ? { tokens: size } : size
-  if (window.remaining < counted(window, step, member) * STEP_MARGIN) return { resetAt: back(window) }
+  const step: StepSize = typeof size === "number" ? { tokens: size } : size
+  if (window.remaining < counted(window, step, member) * (step.margin ?? STEP_MARGIN)) return { resetAt: back(window) }
   return undefined
 }
 

@@ -73,13 +73,15 @@ export interface FailoverState {
   contextTokens?: number
   /** Of those, the prefix cached at the member that served the last step (read ahead leaves it out where limits do). */
   cached?: StepSize["cached"]
+  /** How much more than `contextTokens` the step may spend (`StepSize.margin`): 1 when they are the request itself. */
+  margin?: number
   turn: TurnState
 }
 
 export type FailoverEvent =
   /** `rotation`: the edge's turn counter for `round_robin`, shared by the sessions of a process. */
   | { type: "turn_started"; at: number; rotation?: number }
-  | { type: "step_requested"; at: number; contextTokens?: number; cached?: StepSize["cached"] }
+  | { type: "step_requested"; at: number; contextTokens?: number; cached?: StepSize["cached"]; margin?: number }
   | { type: "step_started"; at: number; member: MemberRef }
   | { type: "first_content"; at: number; kind: "text" | "reasoning" | "tool" }
   | { type: "tool_call"; at: number; toolCallId: string }
@@ -174,7 +176,7 @@ export function transition(state: FailoverState, event: FailoverEvent, context: 
       }
     case "step_requested":
       return requestStep(
-        event.contextTokens === undefined ? state : { ...state, contextTokens: event.contextTokens, cached: event.cached },
+        event.contextTokens === undefined ? state : { ...state, contextTokens: event.contextTokens, cached: event.cached, margin: event.margin },
         event.at,
         context,
       )
@@ -245,6 +247,7 @@ function route(state: FailoverState, at: number, context: FailoverContext, optio
     {
       contextTokens: state.contextTokens,
       ...(state.cached ? { cached: state.cached } : {}),
+      ...(state.margin !== undefined ? { margin: state.margin } : {}),
       failedProviders: state.turn.abandoned,
       stickTo: stickTarget(state, config, at),
       rotation: state.turn.rotation ?? state.turn.index,

@@ -28,6 +28,8 @@ export interface RouteNeed {
   contextTokens?: number
   /** Of those, the prefix the member that served the last step holds in its prompt cache (read ahead leaves it out where the provider's limits do). */
   cached?: StepSize["cached"]
+  /** How much more than `contextTokens` the step may spend against a rate limit (`StepSize.margin`). */
+  margin?: number
   /** Providers that already failed in this turn: one provider is one quota, so none of its members is tried again. */
   failedProviders?: readonly string[]
   /** The member that last answered: kept while it is healthy (sticky), so the prompt cache survives. */
@@ -190,7 +192,7 @@ function choose(group: Group, ready: GroupMember[], need: RouteNeed, options: { 
   if (limits) {
     const short = new Map<GroupMember, number>()
     for (const member of candidates) {
-      const size = need.contextTokens === undefined ? undefined : { tokens: need.contextTokens, ...(need.cached ? { cached: need.cached } : {}) }
+      const size = need.contextTokens === undefined ? undefined : { tokens: need.contextTokens, cached: need.cached, margin: need.margin }
       const gap = shortOf(limits.headroomOf(refOf(member), now), size, now, member)
       if (gap) short.set(member, gap.resetAt)
     }

@@ -15,7 +15,15 @@ export type ToolRun = {
   toolName: string
   input: unknown
   startedAt: number
-} & ({ status: "running" } | { status: "completed"; output: unknown; endedAt: number } | { status: "failed"; error: unknown; endedAt: number })
+} & (
+  | { status: "running" }
+  /**
+   * `interrupted`: the step's abort signal had fired when the tool returned (the stream failed under it), so what it
+   * returned is what it did before it was stopped (OpenCode's shell says "User aborted the command").
+   */
+  | { status: "completed"; output: unknown; endedAt: number; interrupted?: boolean }
+  | { status: "failed"; error: unknown; endedAt: number }
+)
 
 /** A tool as the AI SDK holds it: only `execute` is read. */
 interface ExecutableTool {
@@ -66,8 +74,10 @@ export class ToolRuns {
     const runs = this
     return {
       ...tool,
-      execute(input: unknown, options: { toolCallId?: string } | undefined) {
-        const done = runs.started(options?.toolCallId ?? "", name, input)
+      execute(input: unknown, options: { toolCallId?: string; abortSignal?: AbortSignal } | undefined) {
+        const started = runs.started(options?.toolCallId ?? "", name, input)
+        const done = (end: { output: unknown } | { error: unknown }) =>
+          started("output" in end && options?.abortSignal?.aborted ? { ...end, interrupted: true } : end)
         try {
           const result = (execute as (input: unknown, options: unknown) => unknown).call(tool, input, options)
           if (isPromiseLike(result)) {
@@ -90,7 +100,7 @@ export class ToolRuns {
   }
 
   /** A call started; the returned function records how it ended. */
-  started(toolCallId: string, toolName: string, input: unknown): (end: { output: unknown } | { error: unknown }) => void {
+  started(toolCallId: string, toolName: string, input: unknown): (end: { output: unknown; interrupted?: boolean } | { error: unknown }) => void {
     const clock = this.options.clock ?? Date.now
     this.#runs.set(toolCallId, { toolCallId, toolName, input, startedAt: clock(), status: "running" })
     let resolve!: () => void
@@ -102,7 +112,9 @@ export class ToolRuns {
       const endedAt = clock()
       this.#runs.set(
         toolCallId,
-        "error" in end ? { ...run, status: "failed", error: end.error, endedAt } : { ...run, status: "completed", output: end.output, endedAt },
+        "error" in end
+          ? { ...run, status: "failed", error: end.error, endedAt }
+          : { ...run, status: "completed", output: end.output, endedAt, ...(end.interrupted ? { interrupted: true } : {}) },
       )
       resolve()
     }

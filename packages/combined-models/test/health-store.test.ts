@@ -11,10 +11,13 @@ import {
   defaultHealthPath,
   mergeEntries,
   parseHealthFile,
-  renameReplacing,
   serializeEntries,
 } from "../src/health-store.ts"
 import type { MemberRef } from "../src/types.ts"
+import { renameReplacing, settleStateFiles } from "../src/state-file.ts"
+
+/** Writes go out off the caller's path: what another process would read is on disk once the writer settles. */
+const landed = () => settleStateFiles()
 
 const SONNET_ANTHROPIC: MemberRef = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
 const SONNET_COPILOT: MemberRef = { providerID: "github-copilot", modelID: "claude-sonnet-4.5" }
@@ -69,6 +72,9 @@ describe("file format", () => {
     const store = createFileHealthStore(path, { clock })
     const auth = entry({ modelID: "*", reason: "auth", until: Number.POSITIVE_INFINITY, statusCode: 401 })
     store.save([auth])
+    // The saving store shows it at once; the file has it once the writer ran.
+    expect(store.load()).toEqual([auth])
+    await landed()
     const raw = JSON.parse(await readFile(path, "utf8"))
     expect(raw).toEqual({ version: 1, entries: [{ ...auth, until: null }] })
     expect(createFileHealthStore(path, { clock }).load()).toEqual([auth])
@@ -124,11 +130,12 @@ describe("merging", () => {
     ])
   })
 
-  test("save merges with what another process wrote", () => {
+  test("save merges with what another process wrote", async () => {
     const mine = createFileHealthStore(path, { clock })
     const theirs = createFileHealthStore(path, { clock })
     theirs.save([entry({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" })])
     mine.save([entry()])
+    await landed()
     expect(mine.load().map((stored) => stored.providerID).sort()).toEqual(["anthropic", "github-copilot"])
     expect(theirs.load()).toHaveLength(2)
   })
@@ -136,22 +143,25 @@ describe("merging", () => {
   test("writes are atomic: nothing but health.json is left in the directory", async () => {
     const store = createFileHealthStore(path, { clock })
     for (let i = 0; i < 5; i++) store.save([entry({ since: START + i })])
+    await landed()
     expect(await readdir(join(dir, "combined-models"))).toEqual(["health.json"])
   })
 
-  test("load returns the same array while the file is unchanged, and re-reads after another write", () => {
+  test("load returns the same array while the file is unchanged, and re-reads after another write", async () => {
     const reader = createFileHealthStore(path, { clock })
     const writer = createFileHealthStore(path, { clock })
     writer.save([entry()])
+    await landed()
     const first = reader.load()
     expect(reader.load()).toBe(first)
     writer.save([entry({ providerID: "openrouter" })])
+    await landed()
     const second = reader.load()
     expect(second).not.toBe(first)
     expect(second).toHaveLength(2)
   })
 
-  test("an unwritable place keeps the registry working in memory", async () => {
+  test("an unwritable place keeps the registry working in memory: bounded attempts, said once", async () => {
     // A regular file where the directory should be: fails even for root, unlike chmod.
     await writeFile(join(dir, "combined-models"), "not a directory")
     const problems: string[] = []
@@ -159,6 +169,8 @@ describe("merging", () => {
     const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store, writes: "immediate" })
     expect(health.report(SONNET_ANTHROPIC, { reason: "rate_limit", message: "429" })).toBeDefined()
     expect(health.cooldownOf(SONNET_ANTHROPIC)).toBeDefined()
+    // A bounded number of attempts, then dropped from the writer's queue and said once.
+    await landed()
     expect(store.problem).toContain("cannot write health file")
     expect(problems).toHaveLength(1)
     // The in-memory entry is not mistaken for one another process cleared.
@@ -168,46 +180,53 @@ describe("merging", () => {
 })
 
 describe("registries sharing one file", () => {
-  test("a cooldown recorded in one is seen by the other", () => {
+  test("a cooldown recorded in one is seen by the other", async () => {
     const first = registryOn(path)
     const second = registryOn(path)
     const recorded = first.report(SONNET_ANTHROPIC, { reason: "rate_limit", statusCode: 429, message: "429" })
+    await landed()
     now += 1_000 // past the refresh interval
     expect(second.cooldownOf(SONNET_ANTHROPIC)).toEqual(recorded)
     expect(second.entries()).toEqual([recorded!])
   })
 
-  test("subscribers hear about entries from other processes", () => {
+  test("subscribers hear about entries from other processes", async () => {
     const first = registryOn(path)
     const second = registryOn(path)
     const heard: number[] = []
     second.subscribe((entries) => heard.push(entries.length))
     first.report(SONNET_COPILOT, { reason: "auth", statusCode: 401, message: "401" })
+    await landed()
     now += 1_000
     second.entries()
     expect(heard).toEqual([1])
   })
 
-  test("auth survives a restart within its bound; clearProvider elsewhere lifts it", () => {
+  test("auth survives a restart within its bound; clearProvider elsewhere lifts it", async () => {
     registryOn(path).report(SONNET_COPILOT, { reason: "auth", statusCode: 401, message: "401" })
+    await landed()
     now += 30 * 60_000
     const restarted = registryOn(path)
     expect(restarted.cooldownOf(SONNET_COPILOT)?.reason).toBe("auth")
     const other = registryOn(path)
     other.clearProvider("github-copilot")
+    await landed()
     now += 1_000
     expect(restarted.cooldownOf(SONNET_COPILOT)).toBeUndefined()
   })
 
-  test("a newer failure elsewhere replaces ours, and a later clear there does not erase a newer one here", () => {
+  test("a newer failure elsewhere replaces ours, and a later clear there does not erase a newer one here", async () => {
     const first = registryOn(path, 0)
     const second = registryOn(path, 0)
     first.report(SONNET_ANTHROPIC, { reason: "quota", message: "quota" })
+    await landed()
     now += 10
     second.clearProvider("anthropic")
+    await landed()
     expect(first.cooldownOf(SONNET_ANTHROPIC)).toBeUndefined()
     now += 10
     const again = second.report(SONNET_ANTHROPIC, { reason: "quota", message: "quota again" })
+    await landed()
     expect(first.cooldownOf(SONNET_ANTHROPIC)).toEqual(again)
   })
 
@@ -217,6 +236,7 @@ describe("registries sharing one file", () => {
     const health = registryOn(path)
     expect(health.entries()).toEqual([])
     health.report(SONNET_ANTHROPIC, { reason: "overloaded", statusCode: 529, message: "overloaded" })
+    await landed()
     expect(parseHealthFile(await readFile(path, "utf8"))).toEqual({ entries: health.entries() })
   })
 })
@@ -233,10 +253,11 @@ describe("one wave across processes", () => {
     expect(known).toEqual([incoming])
   })
 
-  test("a failure whose attempt began before this process saw another's entry is part of that wave", () => {
+  test("a failure whose attempt began before this process saw another's entry is part of that wave", async () => {
     const first = registryOn(path, 0)
     const second = registryOn(path, 60_000)
     const recorded = first.report(SONNET_ANTHROPIC, { reason: "overloaded", statusCode: 529, message: "529" }, { attemptStartedAt: now - 10 })!
+    await landed()
     // The second process started its request after the first recorded the wave, before it could have read it.
     now += 100
     const attemptStartedAt = now
@@ -252,15 +273,40 @@ describe("one wave across processes", () => {
 })
 
 describe("writes off the caller's path", () => {
-  test("a report returns before the disk is touched; the change lands right after, and on flush", async () => {
-    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store: createFileHealthStore(path, { clock }) })
-    health.report(SONNET_ANTHROPIC, { reason: "rate_limit", statusCode: 429, message: "429" })
+  test("a report returns before the disk is touched, even with another process holding the lock; the change lands after", async () => {
+    // A live process (our parent) holds the file's lock: a blocking writer would stall this thread here.
+    await mkdir(`${path}.lock`, { recursive: true })
+    await writeFile(join(`${path}.lock`, "owner"), JSON.stringify({ pid: process.ppid, at: Date.now() }))
+    const store = createFileHealthStore(path, { clock })
+    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store, writes: "immediate" })
+    const recorded = health.report(SONNET_ANTHROPIC, { reason: "rate_limit", statusCode: 429, message: "429" })
+    health.flush()
     expect(existsSync(path)).toBe(false)
-    await new Promise((resolve) => setImmediate(resolve))
+    // This process sees it at once all the same.
+    expect(store.load()).toEqual([recorded!])
+    await rm(`${path}.lock`, { recursive: true, force: true })
+    await landed()
     expect(parseHealthFile(await readFile(path, "utf8")).entries).toHaveLength(1)
   })
 
-  test("a write that does not land is kept and goes out with the next flush", () => {
+  test("a store that throws gets the change again a bounded number of times, then never again", () => {
+    let saves = 0
+    const broken = {
+      load: () => [],
+      save: () => {
+        saves++
+        throw new Error("disk on fire")
+      },
+    }
+    const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock, store: broken })
+    health.report(SONNET_ANTHROPIC, { reason: "rate_limit", statusCode: 429, message: "429" })
+    for (let flush = 0; flush < 20; flush++) health.flush()
+    expect(saves).toBe(5)
+    // Memory keeps it.
+    expect(health.cooldownOf(SONNET_ANTHROPIC)?.reason).toBe("rate_limit")
+  })
+
+  test("a write that does not land is kept and goes out with the next flush", async () => {
     const inner = createFileHealthStore(path, { clock })
     let failNext = true
     const flaky = {
@@ -278,6 +324,7 @@ describe("writes off the caller's path", () => {
     health.flush()
     expect(existsSync(path)).toBe(false)
     health.flush()
+    await landed()
     expect(parseHealthFile(readFileSync(path, "utf8")).entries.map((e) => e.providerID)).toEqual(["anthropic"])
   })
 })

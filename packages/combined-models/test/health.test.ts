@@ -8,7 +8,7 @@ import {
   type CooldownEntry,
   type HealthRegistryOptions,
 } from "../src/health.ts"
-import { createMemoryHealthStore } from "../src/health-store.ts"
+import { createMemoryHealthStore, parseHealthFile } from "../src/health-store.ts"
 import type { ClassifiedError, FailureReason, MemberRef } from "../src/types.ts"
 
 const SONNET_ANTHROPIC: MemberRef = { providerID: "anthropic", modelID: "claude-sonnet-4-5" }
@@ -496,5 +496,86 @@ describe("a refused credential", () => {
     expect(health.cooldownOf(SONNET_ANTHROPIC)?.until).toBe(since + DEFAULT_COOLDOWNS.auth)
     clock.advance(DEFAULT_COOLDOWNS.auth)
     expect(health.cooldownOf(SONNET_ANTHROPIC)).toBeUndefined()
+  })
+})
+
+describe("stored per scope: the member, the credential, the endpoint", () => {
+  const BEDROCK_SONNET: MemberRef = { providerID: "amazon-bedrock", modelID: "us.anthropic.claude-sonnet-4-5-20250929-v1:0" }
+  const BEDROCK_HAIKU: MemberRef = { providerID: "amazon-bedrock", modelID: "us.anthropic.claude-haiku-4-5-20251001-v1:0" }
+
+  test("a model-scoped refusal cools that member alone, for cooldowns.model_unavailable, and belongs to its credential", () => {
+    const { health, clock } = registry()
+    const entry = health.report(BEDROCK_SONNET, failure("model_unavailable", { scope: "model", statusCode: 403 }), { credential: "aaaa1111" })
+    expect(entry).toMatchObject({ modelID: BEDROCK_SONNET.modelID, scope: "model", credential: "aaaa1111" })
+    expect(entry!.until).toBe(clock.now() + DEFAULT_COOLDOWNS.model_unavailable)
+    expect(health.cooldownOf(BEDROCK_HAIKU)).toBeUndefined()
+    // Another credential (another account, maybe another plan) is not kept out; a credential change ends it.
+    expect(health.cooldownOf(BEDROCK_SONNET, undefined, { credential: "bbbb2222" })).toBeUndefined()
+    health.clearProvider("amazon-bedrock")
+    expect(health.cooldownOf(BEDROCK_SONNET)).toBeUndefined()
+  })
+
+  test("  paired: the same reason reported for the credential keeps every model of the provider out", () => {
+    const { health } = registry()
+    health.report(BEDROCK_SONNET, failure("auth", { scope: "credential", statusCode: 403 }), { credential: "aaaa1111" })
+    expect(health.cooldownOf(BEDROCK_HAIKU)).toMatchObject({ scope: "credential", modelID: "*" })
+  })
+
+  test("a request-scoped failure (a key missing here) cools nothing and writes nothing to the shared store", () => {
+    const clock = manualClock()
+    const store = createMemoryHealthStore({ clock: clock.now })
+    const { health } = registry(clock, { store, writes: "immediate" })
+    expect(health.report(SONNET_ANTHROPIC, failure("auth", { scope: "request" }))).toBeUndefined()
+    expect(health.entries()).toEqual([])
+    expect(store.load()).toEqual([])
+  })
+
+  test("two credentials of one provider cool apart: each has its own entry", () => {
+    const clock = manualClock()
+    const store = createMemoryHealthStore({ clock: clock.now })
+    const { health } = registry(clock, { store, writes: "immediate" })
+    health.report(SONNET_ANTHROPIC, failure("quota", { scope: "credential" }), { credential: "aaaa1111" })
+    health.report(SONNET_ANTHROPIC, failure("quota", { scope: "credential" }), { credential: "bbbb2222" })
+    expect(store.load().map((entry) => entry.credential).sort()).toEqual(["aaaa1111", "bbbb2222"])
+    expect(health.cooldownOf(OPUS_ANTHROPIC, undefined, { credential: "cccc3333" })).toBeUndefined()
+    expect(health.cooldownOf(OPUS_ANTHROPIC, undefined, { credential: "aaaa1111" })).toMatchObject({ credential: "aaaa1111" })
+  })
+
+  test("an endpoint failure keeps the provider's other models out too, for the reason's short cooldown", () => {
+    const { health, clock } = registry()
+    health.report(SONNET_ANTHROPIC, failure("network", { scope: "endpoint" }))
+    expect(health.cooldownOf(OPUS_ANTHROPIC)).toMatchObject({ scope: "endpoint", reason: "network", until: clock.now() + DEFAULT_COOLDOWNS.network })
+    // An answer from any model of the provider proves the endpoint is back.
+    clock.advance(1)
+    health.recordSuccess(OPUS_ANTHROPIC, { attemptStartedAt: clock.now() })
+    expect(health.cooldownOf(SONNET_ANTHROPIC)).toBeUndefined()
+  })
+
+  test("entries written before scopes read as they were meant: '*' the credential's, a model id the member's", () => {
+    const clock = manualClock()
+    const old = [
+      { providerID: "anthropic", modelID: "*", reason: "auth", since: clock.now(), until: clock.now() + 60_000, failures: 1, message: "old auth" },
+      { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5", reason: "rate_limit", since: clock.now(), until: clock.now() + 60_000, failures: 1, message: "old 429" },
+    ]
+    const parsed = parseHealthFile(JSON.stringify({ version: 1, entries: old })).entries
+    const store = createMemoryHealthStore({ clock: clock.now })
+    store.save(parsed)
+    const { health } = registry(clock, { store })
+    expect(health.cooldownOf(OPUS_ANTHROPIC)).toMatchObject({ message: "old auth" })
+    expect(health.cooldownOf(SONNET_OPENROUTER)).toMatchObject({ message: "old 429" })
+    expect(health.cooldownOf({ providerID: "openrouter", modelID: "openai/gpt-5" })).toBeUndefined()
+  })
+
+  test("a damaged scope does not widen an entry: a member's entry marked as the credential's stays the member's", () => {
+    const clock = manualClock()
+    const damaged = { providerID: "anthropic", modelID: "claude-sonnet-4-5", scope: "credential", reason: "rate_limit", since: clock.now(), until: clock.now() + 60_000, failures: 1, message: "x" }
+    const unknown = { ...damaged, modelID: "claude-opus-4-1", scope: "galaxy" }
+    const { entries, problem } = parseHealthFile(JSON.stringify({ version: 1, entries: [damaged, unknown] }))
+    expect(problem).toBeUndefined()
+    const store = createMemoryHealthStore({ clock: clock.now })
+    store.save(entries)
+    const { health } = registry(clock, { store })
+    expect(health.cooldownOf({ providerID: "anthropic", modelID: "claude-haiku-4-5" })).toBeUndefined()
+    expect(health.cooldownOf(OPUS_ANTHROPIC)).toMatchObject({ modelID: "claude-opus-4-1" })
   })
 })

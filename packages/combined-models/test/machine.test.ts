@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import type { CooldownEntry } from "../src/health.ts"
+import { HealthRegistry, recordOutcomes, type CooldownEntry } from "../src/health.ts"
 import {
   initialState,
   transition,
@@ -560,5 +560,92 @@ describe("a decision made before a subtask or compaction", () => {
     const withOwnWait = context({ health: healthOf([cooling("anthropic", "claude-sonnet-4-5", at(2_001))]) })
     const { actions } = play([{ type: "step_requested", at: at(5) }], withOwnWait, retried.state)
     expect(actions).toEqual([{ type: "use", member: expect.objectContaining(anthropic), mode: "replay" }])
+  })
+})
+
+describe("what a failure reaches", () => {
+  const sonnetAt = (providerID: string, modelID: string) => member(providerID, modelID)
+  const haikuGroup = (): Group => ({
+    ...sonnetGroup(),
+    id: "claude-haiku-4-5",
+    name: "Claude Haiku 4.5",
+    members: [sonnetAt("amazon-bedrock", "us.anthropic.claude-haiku-4-5-20251001-v1:0"), sonnetAt("anthropic", "claude-haiku-4-5")],
+    providers: ["amazon-bedrock", "anthropic"],
+  })
+  const bedrockFirst = (): Group => ({
+    ...sonnetGroup(),
+    members: [sonnetAt("amazon-bedrock", bedrockUS.modelID), sonnetAt("anthropic", anthropic.modelID)],
+    providers: ["amazon-bedrock", "anthropic"],
+  })
+  const accessDenied = err("model_unavailable", { scope: "model", statusCode: 403, code: "AccessDeniedException", message: "You don't have access to the model with the specified model ID." })
+
+  /** One failed step on `failing`, recorded in a real registry as the session's edge would. */
+  function failOnce(group: Group, failing: MemberRef, error: ClassifiedError) {
+    let clock = at(0)
+    const health = new HealthRegistry({ cooldowns: config().cooldowns, clock: () => clock })
+    const ctx = context({ group, health })
+    const { state, actions } = play([{ type: "turn_started", at: clock }, ...startOn(failing), { type: "step_failed", at: clock, error }], ctx)
+    recordOutcomes(health, actions)
+    return { health, state, actions, later: (offset: number) => (clock = at(offset)) }
+  }
+
+  test("a model-scoped refusal of Sonnet at Bedrock fails over, and leaves Haiku at Bedrock usable", () => {
+    const { health, actions, later } = failOnce(bedrockFirst(), bedrockUS, accessDenied)
+    expect(lastRouting(actions)).toMatchObject({ type: "replay", member: expect.objectContaining(anthropic) })
+    expect(lastRouting(actions)).toMatchObject({ notice: `amazon-bedrock does not serve ${bedrockUS.modelID} to this account → anthropic` })
+    later(60_000)
+    // Sonnet at Bedrock stays out for hours; Haiku at Bedrock is the first choice for a Haiku turn.
+    expect(health.cooldownOf(bedrockUS)?.until).toBe(at(0) + config().cooldowns.model_unavailable)
+    const haiku = play([{ type: "turn_started", at: at(60_000) }, { type: "step_requested", at: at(60_000) }], context({ group: haikuGroup(), health }))
+    expect(haiku.actions).toEqual([expect.objectContaining({ type: "use", member: expect.objectContaining({ providerID: "amazon-bedrock" }) })])
+  })
+
+  test("  paired: a refused credential at Bedrock keeps Haiku at Bedrock out too", () => {
+    const { health } = failOnce(bedrockFirst(), bedrockUS, err("auth", { scope: "credential", statusCode: 403 }))
+    const haiku = play([{ type: "step_requested", at: at(1_000) }], context({ group: haikuGroup(), health }))
+    expect(haiku.actions).toEqual([expect.objectContaining({ type: "use", member: expect.objectContaining({ providerID: "anthropic" }) })])
+  })
+
+  test("down the fallback chain, a provider that refused only the last model is asked for the next one", () => {
+    const ctx = context({ group: bedrockFirst(), fallbacks: [haikuGroup()], config: config({ maxFallbackDepth: 1 }) })
+    const { actions } = play(
+      [
+        { type: "turn_started", at: at(0) },
+        ...startOn(bedrockUS),
+        { type: "step_failed", at: at(0), error: accessDenied },
+        { type: "step_started", at: at(0), member: anthropic },
+        { type: "step_failed", at: at(0), error: err("rate_limit", { scope: "model", statusCode: 429, retryAfterMs: 600_000 }) },
+      ],
+      ctx,
+    )
+    // Bedrock refused Sonnet, Anthropic rate-limited Sonnet: the turn goes on at Haiku, where Bedrock comes first again.
+    const moves = actions.filter((action) => action.type === "replay")
+    expect(moves.at(-1)).toMatchObject({ member: expect.objectContaining({ providerID: "amazon-bedrock", modelID: "us.anthropic.claude-haiku-4-5-20251001-v1:0" }) })
+  })
+
+  test("a key missing here fails over for this step, cools nothing, and the next turn asks that provider again", () => {
+    const missing = err("auth", {
+      scope: "request",
+      message: "Anthropic API key is missing. Pass it using the 'apiKey' parameter or the ANTHROPIC_API_KEY environment variable.",
+    })
+    const { health, actions } = failOnce(sonnetGroup(), anthropic, missing)
+    expect(lastRouting(actions)).toMatchObject({
+      type: "replay",
+      member: expect.objectContaining(copilot),
+      notice: "anthropic has no API key here (ANTHROPIC_API_KEY is not set) → github-copilot",
+    })
+    expect(health.entries()).toEqual([])
+    const next = play([{ type: "turn_started", at: at(1) }, { type: "step_requested", at: at(1) }], context({ health }))
+    expect(next.actions).toEqual([expect.objectContaining({ type: "use", member: expect.objectContaining(anthropic) })])
+  })
+
+  test("a 429 with an hour's Retry-After is named a rate limit with its wait, not quota", () => {
+    const { actions } = failOnce(sonnetGroup(), anthropic, err("rate_limit", { scope: "model", statusCode: 429, retryAfterMs: 58 * 60_000 }))
+    expect(lastRouting(actions)).toMatchObject({ notice: "anthropic rate-limited for 58 min → github-copilot" })
+  })
+
+  test("Copilot's model_not_supported: the notice says it is the plan", () => {
+    const { actions } = failOnce(sonnetGroup(), anthropic, err("model_unavailable", { scope: "model", statusCode: 400, code: "model_not_supported" }))
+    expect(lastRouting(actions)).toMatchObject({ notice: "anthropic does not serve claude-sonnet-4-5 on this plan → github-copilot" })
   })
 })

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs"
 import { z } from "zod"
-import { findReading, readingCovers, readingKey, replaceStateFile, stateFilePath, type LimitReading, type LimitSource } from "combined-models"
+import { findReading, readingCovers, readingKey, stateFilePath, updateStateFile, type LimitReading, type LimitSource } from "combined-models"
 
 export const LIMITS_FILE_VERSION = 2
 
@@ -72,13 +72,13 @@ export function withLimitsReading(current: string | undefined, source: LimitSour
   return JSON.stringify({ version: LIMITS_FILE_VERSION, readings: Object.fromEntries(kept) })
 }
 
-/** The latest reading of `source`'s allowance into the file (undefined: nothing known of it now). */
+/**
+ * The latest reading of `source`'s allowance into the file (undefined: nothing known of it now). Queued for the
+ * state-file writer: the response that carried it is not held up, and the merge runs under the file's lock on what
+ * other processes wrote meanwhile.
+ */
 export function writeLimitsReading(path: string, source: LimitSource, reading: LimitReading | undefined): void {
-  let current: string | undefined
-  try {
-    current = readFileSync(path, "utf8")
-  } catch {}
-  replaceStateFile(path, withLimitsReading(current, source, reading))
+  updateStateFile(path, { what: "a rate-limit reading", change: (current) => withLimitsReading(current, source, reading) })
 }
 
 /** `round_robin`'s turn counters, next to the health file. */
@@ -88,18 +88,44 @@ export function rotationPath(stateDir: string): string {
 
 const RotationFile = z.object({ version: z.literal(1), groups: z.record(z.string(), z.number().int().nonnegative()) })
 
+function parseRotation(text: string | undefined): Record<string, number> {
+  try {
+    const parsed = RotationFile.safeParse(JSON.parse(text ?? ""))
+    if (parsed.success) return parsed.data.groups
+  } catch {}
+  return {}
+}
+
+/** This process's increments not in the file yet, by file and group: its own next turns count them. */
+const rotationsOnTheWay = new Map<string, number>()
+
 /**
- * This turn's place in a group's rotation, and the next turn's written back. Not locked: two processes starting a
- * turn at the same moment may share a place, which costs one turn of spread, never a request.
+ * This turn's place in a group's rotation: the counter as the file has it, plus this process's increments still on
+ * their way. The increment is queued for the state-file writer, a +1 under the file's lock, so every process's turn
+ * is counted; two processes starting a turn in the same instant may share a place, which costs one turn of spread,
+ * never a request.
  */
 export function takeRotation(path: string, groupID: string): number {
-  let groups: Record<string, number> = {}
+  const key = `${path}\u0000${groupID}`
+  let text: string | undefined
   try {
-    const parsed = RotationFile.safeParse(JSON.parse(readFileSync(path, "utf8")))
-    if (parsed.success) groups = parsed.data.groups
+    text = readFileSync(path, "utf8")
   } catch {}
-  const turn = groups[groupID] ?? 0
-  replaceStateFile(path, JSON.stringify({ version: 1, groups: { ...groups, [groupID]: turn + 1 } }))
+  const onTheWay = rotationsOnTheWay.get(key) ?? 0
+  const turn = (parseRotation(text)[groupID] ?? 0) + onTheWay
+  rotationsOnTheWay.set(key, onTheWay + 1)
+  updateStateFile(path, {
+    what: "a round_robin turn",
+    change: (current) => {
+      const groups = parseRotation(current)
+      return JSON.stringify({ version: 1, groups: { ...groups, [groupID]: (groups[groupID] ?? 0) + 1 } })
+    },
+    settled: () => {
+      const left = (rotationsOnTheWay.get(key) ?? 1) - 1
+      if (left > 0) rotationsOnTheWay.set(key, left)
+      else rotationsOnTheWay.delete(key)
+    },
+  })
   return turn
 }
 

@@ -11,16 +11,9 @@
 import { fileHealthView, findProvider, membersOf } from "./command.ts"
 import type { ModelRef, ProviderList } from "./label.ts"
 import { PROVIDER_ID } from "./runtime.ts"
-import { distinctProviders, formatDuration, isRecord, memberKey, providerCooldowns, type HealthView } from "combined-models"
+import { distinctProviders, formatDuration, memberKey, providerCooldowns, type HealthView, type PickerMode } from "combined-models"
 
-export const PICKER_MODES = ["combined", "all"] as const
-export type PickerMode = (typeof PICKER_MODES)[number]
-
-/** `combined_models.picker` from OpenCode's config as the server sends it; `"combined"` unless it says `"all"`. */
-export function pickerMode(config: unknown): PickerMode {
-  const settings = isRecord(config) && isRecord(config.combined_models) ? config.combined_models : undefined
-  return settings?.picker === "all" ? "all" : "combined"
-}
+export { PICKER_MODES, pickerMode, type PickerMode } from "combined-models"
 
 export interface PickerView {
   mode: PickerMode

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs"
 import { z } from "zod"
-import { replaceStateFile, stateFilePath } from "combined-models"
+import { stateFilePath, updateStateFile } from "combined-models"
 
 export function requestSizesPath(stateDir: string): string {
   return stateFilePath(stateDir, "requests.json")
@@ -71,10 +71,6 @@ export class RequestSizes {
     const known = this.baseOf(key)
     this.#measured.set(key, tokens)
     if (!this.path || (known !== undefined && Math.abs(tokens - known) <= known * UNCHANGED_WITHIN)) return
-    let current: string | undefined
-    try {
-      current = readFileSync(this.path, "utf8")
-    } catch {}
-    replaceStateFile(this.path, withRequestSize(current, key, tokens))
+    updateStateFile(this.path, { what: "a request size", change: (current) => withRequestSize(current, key, tokens) })
   }
 }

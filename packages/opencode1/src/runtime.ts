@@ -10,7 +10,7 @@ import { RequestSizes, requestSizesPath } from "./request-size-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import { accountProblems } from "./accounts.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
-import { buildGroups, createFileHealthStore, createRedisHealthStore, defaultHealthPath, DEFAULTS, describeRedisUrl, fromOpenCodeProviders, HealthRegistry, isRecord, LimitsTable, resolveConfig, stringList, type Access, type CatalogModel, type CatalogProvider, type ClassifiedError, type ConfigProblem, type CooldownEntry, type Group, type HealthView, type LimitReading, type LimitsView, type MemberRef, type RedisHealthStore, type ResolvedConfig } from "combined-models"
+import { buildGroups, createFileHealthStore, createRedisHealthStore, defaultHealthPath, DEFAULTS, describeRedisUrl, fromOpenCodeProviders, HealthRegistry, isRecord, LimitsTable, resolveConfig, stringList, takeStateFileNotices, type Access, type CatalogModel, type CatalogProvider, type ConfigProblem, type CooldownEntry, type Group, type HealthView, type LimitReading, type LimitsView, type MemberRef, type RedisHealthStore, type ResolvedConfig, type SwitchRecord } from "combined-models"
 
 /** The virtual provider that holds the combined models. */
 export const PROVIDER_ID = "combined"
@@ -33,17 +33,7 @@ export interface OpenCodeModel {
 }
 
 /** One provider switch, kept for `opencode combined` and the status view. */
-export interface SwitchRecord {
-  at: number
-  sessionID: string
-  groupID: string
-  from: MemberRef
-  to: MemberRef
-  reason: ClassifiedError["reason"]
-  notice: string
-  /** How far down the fallback chain the turn went with this switch: 0 is the selected model. */
-  depth?: number
-}
+export type { SwitchRecord }
 
 const MAX_SWITCHES_KEPT = 50
 
@@ -161,10 +151,10 @@ export class CombinedRuntime {
   /** Store problems and recoveries not yet logged: the next step's route carries them to OpenCode's log, once. */
   takeStoreNotices(): string[] {
     const key = (this.healthKey !== undefined && redisStoreKey(this.stateDir, this.config.healthStore)) || ""
-    const notices = storeNotices.get(key)
-    if (!notices?.length) return []
+    const notices = storeNotices.get(key) ?? []
     storeNotices.delete(key)
-    return notices
+    // State-file writes dropped after their bounded retries, said once (the process's, whichever instance routes next).
+    return [...notices, ...takeStateFileNotices()]
   }
 
   private newHealth(stateDir: string | undefined, clock?: () => number) {

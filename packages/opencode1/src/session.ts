@@ -34,6 +34,8 @@ export interface FinishedLike {
   /** The member that answered it: the one holding the conversation's prefix in its prompt cache. */
   providerID?: string
   modelID?: string
+  /** When it finished (epoch ms): how old that cache is, for `sticky: { window }`. */
+  time?: { completed?: number }
 }
 
 /** OpenCode's token counts of the last finished step: the next request is at least this big. */
@@ -296,7 +298,7 @@ export function routeStep<P extends string, M extends string>(
 ): StepRoute<P, M> {
   // A compaction summary's tokens are the old conversation it summed up, not what the next step sends (OpenCode's own
   // overflow check skips it too): `stepSize` counts only its output, the summary itself.
-  const route = chooseStep(sessionID, user, stepSize(runtime(options.instance), user, lastFinished), options)
+  const route = chooseStep(sessionID, user, stepSize(runtime(options.instance), user, lastFinished), { ...options, lastFinished })
   const log = runtime(options.instance).takeStoreNotices()
   return log.length ? { ...route, log } : route
 }
@@ -305,7 +307,7 @@ function chooseStep<P extends string, M extends string>(
   sessionID: string,
   user: UserMessageLike & { model: { providerID: P; modelID: M } },
   size: StepSize | undefined,
-  options: { instance?: string; now?: number },
+  options: { instance?: string; now?: number; lastFinished?: FinishedLike },
 ): StepRoute<P, M> {
   const now = options.now ?? Date.now()
   const selected = { providerID: user.model.providerID, modelID: user.model.modelID, waitMs: 0, replay: false }
@@ -320,7 +322,7 @@ function chooseStep<P extends string, M extends string>(
       return selected
     }
     if (!entry || entry.key !== key) {
-      entry = { rt, key, selection: user.model, ...route, state: initialState(route.group.id) }
+      entry = { rt, key, selection: user.model, ...route, state: withServedBefore(initialState(route.group.id), options.lastFinished) }
       sessions.set(sessionID, entry)
     } else Object.assign(entry, route, { rt })
   }
@@ -361,6 +363,19 @@ function chooseStep<P extends string, M extends string>(
     replay: chosen.mode === "replay",
     ...(chosen.notice ? { status: failoverStatus(chosen.notice, chosen.member, waitMs, attempt, now) } : {}),
   }
+}
+
+/**
+ * A session this process has not routed yet (`opencode run -c`, a restarted TUI, a reload) still says who served it
+ * last: its last finished assistant message names the member and when it finished. `sticky: "session"` and
+ * `{ window }` go on from there, as they would have in the process that served it, so the prompt cache is not thrown
+ * away for a new process. A member that is not on this route any more is simply not found by routing.
+ */
+function withServedBefore(state: FailoverState, lastFinished: FinishedLike | undefined): FailoverState {
+  const { providerID, modelID } = lastFinished ?? {}
+  const completed = lastFinished?.time?.completed
+  if (!providerID || !modelID || typeof completed !== "number" || !Number.isFinite(completed)) return state
+  return { ...state, lastServed: { providerID, modelID }, lastServedAt: completed }
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs"
 import type { SwitchRecord } from "./runtime.ts"
-import { FAILURE_REASONS, isRecord, replaceStateFile, stateFilePath, type MemberRef } from "combined-models"
+import { FAILURE_REASONS, isRecord, stateFilePath, updateStateFile, type MemberRef } from "combined-models"
 
 export const SWITCHES_FILE_VERSION = 1
 
@@ -41,9 +41,19 @@ function parseSwitch(raw: unknown): SwitchRecord | undefined {
 
 /** The stored switches, oldest first; [] when the file is missing or unreadable. */
 export function readSwitches(path: string): SwitchRecord[] {
+  let text: string
+  try {
+    text = readFileSync(path, "utf8")
+  } catch {
+    return []
+  }
+  return parseSwitches(text)
+}
+
+function parseSwitches(text: string | undefined): SwitchRecord[] {
   let parsed: unknown
   try {
-    parsed = JSON.parse(readFileSync(path, "utf8"))
+    parsed = JSON.parse(text ?? "")
   } catch {
     return []
   }
@@ -64,10 +74,12 @@ export function mergeSwitches(stored: readonly SwitchRecord[], added: readonly S
 }
 
 /**
- * Add one switch to the file: read, merge, write a temp file and rename it in, so readers never see half a file.
- * Not locked: two processes switching in the same instant can lose one record, which is history, not state.
+ * Add one switch to the file, through the state-file writer: off the switch's path, merged under the file's lock with
+ * what other processes added meanwhile, so two processes switching in the same instant both keep theirs.
  */
 export function appendSwitch(path: string, record: SwitchRecord, keep: number): void {
-  const next = mergeSwitches(readSwitches(path), [record], keep)
-  replaceStateFile(path, JSON.stringify({ version: SWITCHES_FILE_VERSION, switches: next }))
+  updateStateFile(path, {
+    what: "a provider switch",
+    change: (text) => JSON.stringify({ version: SWITCHES_FILE_VERSION, switches: mergeSwitches(parseSwitches(text), [record], keep) }),
+  })
 }

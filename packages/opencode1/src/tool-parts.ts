@@ -67,22 +67,25 @@ function settledByProcessor(part: ToolPartLike): boolean {
   return part.state.status === "error" && part.state.metadata?.interrupted !== true
 }
 
-function interrupted(metadata: Record<string, unknown> | undefined): string {
-  // What the tool printed before it was cut off (OpenCode's shell streams it into the part's metadata).
-  const partial = typeof metadata?.output === "string" && metadata.output.trim() ? metadata.output : undefined
-  return partial ? `${INTERRUPTED_TOOL_RESULT}\nOutput before the interruption:\n${partial}` : INTERRUPTED_TOOL_RESULT
+function interrupted(partial: string | undefined): string {
+  return partial?.trim() ? `${INTERRUPTED_TOOL_RESULT}\nOutput before the interruption:\n${partial}` : INTERRUPTED_TOOL_RESULT
 }
 
 function stateFor(run: ToolRun, part: ToolPartLike | undefined, now: number): ToolStateLike {
   const input = isRecord(run.input) ? run.input : { value: run.input }
   const start = run.startedAt
   const partMetadata = part && "metadata" in part.state && isRecord(part.state.metadata) ? part.state.metadata : undefined
-  if (run.status === "completed") return { status: "completed", input, ...resultOf(run.toolName, run.output), time: { start, end: run.endedAt } }
+  if (run.status === "completed" && !run.interrupted)
+    return { status: "completed", input, ...resultOf(run.toolName, run.output), time: { start, end: run.endedAt } }
   // The metadata's `interrupted` flag would make OpenCode send what the tool printed as if it were the whole result.
   const { interrupted: _flag, ...metadata } = partMetadata ?? {}
   if (run.status === "failed" && !aborted(run.error))
     return { status: "error", input, error: errorText(run.error), metadata, time: { start, end: run.endedAt } }
-  return { status: "error", input, error: interrupted(partMetadata), metadata, time: { start, end: run.status === "failed" ? run.endedAt : now } }
+  // Stopped by the step's abort: what it returned then, or what it printed so far (OpenCode's shell streams that into
+  // the part's metadata), under a result that says it may have run.
+  const partial =
+    run.status === "completed" ? resultOf(run.toolName, run.output).output : typeof partMetadata?.output === "string" ? partMetadata.output : undefined
+  return { status: "error", input, error: interrupted(partial), metadata, time: { start, end: run.status === "running" ? now : run.endedAt } }
 }
 
 /**
@@ -100,7 +103,8 @@ export function toolPartsAfterFailure(input: {
   const out: ToolPartLike[] = []
   for (const run of input.runs) {
     const part = input.parts.find((candidate) => candidate.callID === run.toolCallId)
-    if (part && settledByProcessor(part)) continue
+    // A result the tool returned after the step's abort is what it did before it was stopped, whoever recorded it.
+    if (part && settledByProcessor(part) && !(run.status === "completed" && run.interrupted)) continue
     const state = stateFor(run, part, now)
     out.push(
       part

@@ -7,6 +7,7 @@ import { combinedStatus, renderCombinedStatus, type CombinedStatus } from "../sr
 import { addCombinedProvider } from "../src/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider, type SwitchRecord } from "../src/runtime.ts"
 import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "../src/switch-store.ts"
+import { settleStateFiles } from "../../combined-models/src/state-file.ts"
 import { ocModel } from "./opencode-fixtures.ts"
 
 const NOW = Date.UTC(2026, 6, 2, 12, 0, 0)
@@ -92,9 +93,38 @@ describe("combinedStatus: what `opencode combined` shows, as data", () => {
     )
   })
 
-  test("switches recorded by another process are read from the file; config warnings come along", () => {
+  test("a model Copilot's plan does not include cools that member alone: the group with Copilot's other model shows it healthy", () => {
+    const list = providers()
+    list["github-copilot"]!.models["gpt-5.2"] = ocModel("github-copilot", "gpt-5.2")
+    list.openai = { id: "openai", name: "OpenAI", models: { "gpt-5.2": ocModel("openai", "gpt-5.2") } }
+    const config = {
+      provider_priority: ["github-copilot", "anthropic", "openai"],
+      combined_models: { groups: { "gpt-5-2": { name: "GPT-5.2", members: ["github-copilot/gpt-5.2", "openai/gpt-5.2"] } } },
+    }
+    addCombinedProvider({ providers: list, config, stateDir })
+    runtime().health.report(
+      { providerID: "github-copilot", modelID: "claude-sonnet-4.5" },
+      { reason: "model_unavailable", scope: "model", code: "model_not_supported", statusCode: 400, message: "The requested model is not supported." },
+    )
+    const status = combinedStatus(list)
+    const copilotIn = (groupID: string) => status.groups.find((group) => group.id === groupID)?.members.find((m) => m.providerID === "github-copilot")
+    expect(copilotIn("claude-sonnet-4-5")?.health).toMatchObject({
+      state: "cooling",
+      reason: "model_unavailable",
+      why: "github-copilot does not serve claude-sonnet-4.5 on this plan",
+      scope: "model",
+      reach: "model",
+    })
+    expect(copilotIn("gpt-5-2")?.health).toEqual({ state: "healthy" })
+    const text = renderCombinedStatus(status)
+    expect(text).toMatch(/github-copilot\/claude-sonnet-4\.5 .*cooling down \(github-copilot does not serve claude-sonnet-4\.5 on this plan: The requested model is not supported\.\), 6 h left; back sooner with opencode auth login github-copilot/)
+    expect(text).not.toMatch(/github-copilot\/gpt-5\.2 .*cooling/)
+  })
+
+  test("switches recorded by another process are read from the file; config warnings come along", async () => {
     loaded()
     runtime().recordSwitch(aSwitch(NOW - 60_000))
+    await settleStateFiles()
     // A fresh process: a new runtime over the same state dir, nothing in memory.
     resetRuntime(new CombinedRuntime())
     const list = loaded({ provider_priority: ["anthropic", "nope"] })
@@ -184,18 +214,20 @@ describe("switches.json", () => {
     expect(switchesPath("/state")).toBe(join("/state", "combined-models", "switches.json"))
   })
 
-  test("append keeps the newest, oldest first, without repeats", () => {
+  test("append keeps the newest, oldest first, without repeats", async () => {
     const path = switchesPath(stateDir)
     for (let index = 0; index < 5; index++) appendSwitch(path, aSwitch(NOW + index * 1000), 3)
     appendSwitch(path, aSwitch(NOW + 4000), 3)
+    await settleStateFiles()
     expect(readSwitches(path).map((record) => record.at)).toEqual([NOW + 2000, NOW + 3000, NOW + 4000])
     expect(mergeSwitches([aSwitch(2)], [aSwitch(1), aSwitch(2)], 10).map((record) => record.at)).toEqual([1, 2])
   })
 
-  test("a missing, broken or foreign file reads as no switches; bad records are skipped", () => {
+  test("a missing, broken or foreign file reads as no switches; bad records are skipped", async () => {
     const path = switchesPath(stateDir)
     expect(readSwitches(path)).toEqual([])
     appendSwitch(path, aSwitch(NOW), 10)
+    await settleStateFiles()
     writeFileSync(path, readFileSync(path, "utf8").slice(0, 20))
     expect(readSwitches(path)).toEqual([])
     writeFileSync(path, JSON.stringify({ version: 2, switches: [aSwitch(NOW)] }))
@@ -228,10 +260,11 @@ describe("strategies and limits in `opencode combined`", () => {
     expect(text).toContain("healthy; 4k of 80k tokens left, resets in 40 s")
   })
 
-  test("a status command of its own reads the readings the serving process wrote", () => {
+  test("a status command of its own reads the readings the serving process wrote", async () => {
     loaded()
     const now = Date.now()
     runtime().recordLimits({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, new Headers({ "anthropic-ratelimit-tokens-remaining": "4000", "anthropic-ratelimit-tokens-reset": new Date(now + 40_000).toISOString() }), now)
+    await settleStateFiles()
     // Another process: a fresh runtime over the same state dir.
     resetRuntime(new CombinedRuntime({ clock: () => NOW }))
     const list = loaded({ provider_priority: ["anthropic", "github-copilot"], combined_models: { strategy: "round_robin" } })
@@ -240,7 +273,7 @@ describe("strategies and limits in `opencode combined`", () => {
     expect(status.groups[0]!.members[0]!.limits?.tokens?.remaining).toBe(4000)
   })
 
-  test("a corrupt limits file reads as nothing known, and the next reading replaces it", () => {
+  test("a corrupt limits file reads as nothing known, and the next reading replaces it", async () => {
     const list = loaded()
     const file = limitsPath(stateDir)
     mkdirSync(dirname(file), { recursive: true })
@@ -258,6 +291,7 @@ describe("strategies and limits in `opencode combined`", () => {
     }
     const now = Date.now()
     runtime().recordLimits({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, new Headers({ "x-ratelimit-remaining-tokens": "5", "x-ratelimit-reset-tokens": "9s" }), now)
+    await settleStateFiles()
     expect([...readLimitsFile(file).values()].map((reading) => [reading.providerID, reading.limitClass, reading.tokens])).toEqual([
       ["github-copilot", "claude-sonnet-4.5", { remaining: 5, resetAt: now + 9_000 }],
     ])

@@ -73,6 +73,35 @@ test("the description counts providers (regions and aliases of one count once) a
   expect(pickerView({ providers, health }).description({ providerID: "anthropic", modelID: "claude-opus-4-1" }, NOW)).toBeUndefined()
 })
 
+test("a cooldown of one member shows on the combined models that member is in, not on the provider's other models", () => {
+  const withOpus = [
+    ...providers.slice(0, 1).map((provider) => ({
+      ...provider,
+      models: {
+        ...provider.models,
+        "claude-opus-4-1": {
+          name: "Claude Opus 4.1",
+          options: { members: [{ providerID: "anthropic", modelID: "claude-opus-4-1" }, { providerID: "github-copilot", modelID: "claude-opus-4.1" }] },
+        },
+      },
+    })),
+    ...providers.slice(1),
+  ]
+  const health = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, clock: () => NOW })
+  health.report(
+    { providerID: "anthropic", modelID: "claude-sonnet-4-5" },
+    { reason: "model_unavailable", scope: "model", message: "model: claude-sonnet-4-5" },
+  )
+  const view = pickerView({ providers: withOpus, health })
+  expect(view.description({ providerID: "combined", modelID: "claude-sonnet-4-5" }, NOW)).toBe("3 providers · anthropic cooling 6 h → github-copilot")
+  expect(view.description({ providerID: "combined", modelID: "claude-opus-4-1" }, NOW)).toBe("2 providers · anthropic")
+  // Paired: the account's refusal shows on both.
+  health.report({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, { reason: "auth", scope: "credential", message: "invalid x-api-key" })
+  expect(pickerView({ providers: withOpus, health }).description({ providerID: "combined", modelID: "claude-opus-4-1" }, NOW)).toBe(
+    "2 providers · anthropic cooling 1 h → github-copilot",
+  )
+})
+
 test("combined_models.picker: combined unless it says all", () => {
   expect(pickerMode({})).toBe("combined")
   expect(pickerMode({ combined_models: { picker: "all" } })).toBe("all")

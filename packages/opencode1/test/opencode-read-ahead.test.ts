@@ -14,6 +14,8 @@ import { addCombinedProvider } from "../src/provider.ts"
 import { requestSizesPath, withRequestSize } from "../src/request-size-store.ts"
 import { withLimitsReading } from "../src/limits-store.ts"
 import { readingOf } from "../../combined-models/src/limits.ts"
+import { settleStateFiles } from "../../combined-models/src/state-file.ts"
+import { requestedModel } from "../../combined-models/src/wires/request-model.ts"
 import { resetRuntime, runtime, type OpenCodeProvider } from "../src/runtime.ts"
 import { measuredRequest, resetSessions, routeStep } from "../src/session.ts"
 import { ocModel, ocProvider } from "./opencode-fixtures.ts"
@@ -43,15 +45,9 @@ afterEach(() => {
   rmSync(stateDir, { recursive: true, force: true })
 })
 
-/** What this process queued for the state files has landed (the writer works off the caller's path). */
-async function landed() {
-  const files: Record<string, unknown> = await import("../../combined-models/src/state-file.ts")
-  if (typeof files.settleStateFiles === "function") await (files.settleStateFiles as () => Promise<void>)()
-}
-
 /** A fresh OpenCode process (`opencode run` is one a turn): a new runtime over the same state dir, once this one's writes landed. */
 async function processWith() {
-  await landed()
+  await settleStateFiles()
   resetRuntime()
   resetSessions()
   const list = providers()
@@ -147,6 +143,10 @@ test("a title request on the small model leaves the main model's reading as it w
     expect(runtime().limits.headroomOf({ providerID: "anthropic", modelID: "claude-haiku-4-5" }, now)?.tokens?.remaining).toBe(50_000)
     // So the main model's next step still goes around Anthropic.
     expect(routeStep("s", user("u1"), { ...sonnet, tokens: { input: 5_000 } }, { now }).providerID).toBe("github-copilot")
+    // And a process of its own (`opencode combined`, the next `opencode run`) reads both from the file.
+    await processWith()
+    expect(runtime().limits.headroomOf(sonnet, now)?.tokens?.remaining).toBe(10)
+    expect(runtime().limits.headroomOf({ providerID: "anthropic", modelID: "claude-haiku-4-5" }, now)?.tokens?.remaining).toBe(50_000)
   } finally {
     server.stop(true)
   }
@@ -183,4 +183,15 @@ test("the state files' merges keep every allowance and agent another process wro
   expect(JSON.parse(withLimitsReading(JSON.stringify({ version: 1, providers: { anthropic: {} } }), sonnet, undefined))).toEqual({ version: 2, readings: {} })
   const sizes = withRequestSize(withRequestSize("{]", "build|combined/claude-sonnet-4-5", 12_000), "plan|combined/claude-sonnet-4-5", 9_000)
   expect(JSON.parse(sizes)).toEqual({ version: 1, requests: { "build|combined/claude-sonnet-4-5": 12_000, "plan|combined/claude-sonnet-4-5": 9_000 } })
+})
+
+test("the model a request names: first in the JSON body of the AI SDK's wires, else in Bedrock's and Google's paths", () => {
+  const body = JSON.stringify({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: 'say "model":"gpt-5"' }] })
+  expect(requestedModel("https://api.anthropic.com/v1/messages", { method: "POST", body })).toBe("claude-haiku-4-5")
+  // A "model" inside a string is escaped, so it is never taken for the request's.
+  expect(requestedModel("https://x.example/v1/chat", { body: JSON.stringify({ messages: [{ content: '"model":"gpt-5"' }] }) })).toBeUndefined()
+  expect(requestedModel("https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream")).toBe(
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+  )
+  expect(requestedModel(new Request("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"))).toBe("gemini-2.5-pro")
 })

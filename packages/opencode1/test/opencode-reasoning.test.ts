@@ -6,11 +6,14 @@
  * history into the SDK's messages is upstream's `toModelMessagesEffect` for the parts used here.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test"
+import { createAmazonBedrock } from "@ai-sdk/amazon-bedrock"
 import { createAnthropic } from "@ai-sdk/anthropic"
 import { streamText, type ModelMessage } from "ai"
 import { Effect, Option } from "effect"
 import { jsonSchema, tool } from "ai"
-import { historyFor, resetOwnReasoningOnly, withoutBrokenThinking, type HistoryMessage } from "../src/history.ts"
+import { classify } from "../../combined-models/src/classify.ts"
+import { fetchForSdk } from "../../combined-models/src/wires/index.ts"
+import { historyFor, resetOwnReasoningOnly, withoutBrokenThinking } from "../src/history.ts"
 import { CombinedRuntime, resetRuntime, runtime } from "../src/runtime.ts"
 import { failoverFor, resetSessions, routeStep, type SettleServices } from "../src/session.ts"
 import { faults, startSimulator, type Simulator } from "combined-models/simulator"
@@ -25,6 +28,7 @@ let sim: Simulator
 beforeAll(async () => {
   sim = await startSimulator()
   sim.addProvider("anthropic", "anthropic")
+  sim.addProvider("amazon-bedrock", "bedrock")
 })
 afterAll(() => sim.stop())
 
@@ -58,7 +62,7 @@ type Part =
   | { type: "text"; text: string }
   | { type: "reasoning"; text: string; time: { start: number; end?: number }; metadata?: Record<string, unknown> }
   | { type: "tool"; tool: string; callID: string; state: { status: "completed"; input: unknown; output: string } }
-type Message = HistoryMessage & { info: { role: string; providerID?: string; modelID?: string }; parts: Part[] }
+type Message = { info: { role: string; providerID?: string; modelID?: string }; parts: Part[] }
 
 /** Upstream's `toModelMessagesEffect` for these parts: another model's reasoning becomes text; its own keeps its metadata. */
 function toModelMessages(messages: readonly Message[], model: { providerID: string; id: string }): ModelMessage[] {
@@ -213,5 +217,34 @@ describe("down the chain from Sonnet to Haiku at Anthropic, thinking on", () => 
     expect(thinkingBlocks(resentRequest!.body)).toBe(0)
     // Nothing cooled: Haiku did nothing wrong.
     expect(runtime().health.cooldownOf({ providerID: "anthropic", modelID: "claude-haiku-4-5" })).toBeUndefined()
+  })
+})
+
+describe("Bedrock through @ai-sdk/amazon-bedrock", () => {
+  const bedrock = (model: string) =>
+    createAmazonBedrock({ baseURL: sim.baseURL("amazon-bedrock"), region: "us-east-1", apiKey: "bedrock-loopback", fetch: fetchForSdk("@ai-sdk/amazon-bedrock") })(model)
+  const reasoningOn = { bedrock: { reasoningConfig: { type: "enabled", budgetTokens: 1024 } } }
+
+  test("Sonnet's signed reasoning sent to Haiku is Bedrock's ValidationException, read as a refused thinking signature", async () => {
+    sim.script("amazon-bedrock", [{ reasoning: THOUGHT, text: "Sonnet on Bedrock." }])
+    const sonnet = await bedrock("us.anthropic.claude-sonnet-4-5-20250929-v1:0").doGenerate({
+      prompt: [{ role: "user", content: [{ type: "text", text: "think" }] }],
+      providerOptions: reasoningOn as never,
+    })
+    const thought = sonnet.content.find((part) => part.type === "reasoning")!
+    const history = [
+      { role: "user" as const, content: [{ type: "text" as const, text: "think" }] },
+      { role: "assistant" as const, content: [{ type: "reasoning" as const, text: THOUGHT, providerOptions: thought.providerMetadata as never }, { type: "text" as const, text: "Sonnet on Bedrock." }] },
+      { role: "user" as const, content: [{ type: "text" as const, text: "and now?" }] },
+    ]
+    // Another region profile of the same model takes it.
+    sim.script("amazon-bedrock", [{ text: "Sonnet in the EU." }])
+    const same = await bedrock("eu.anthropic.claude-sonnet-4-5-20250929-v1:0").doGenerate({ prompt: history, providerOptions: reasoningOn as never })
+    expect(same.content).toEqual([{ type: "text", text: "Sonnet in the EU." }])
+
+    const refused = await bedrock("us.anthropic.claude-haiku-4-5-20251001-v1:0")
+      .doGenerate({ prompt: history, providerOptions: reasoningOn as never })
+      .then(() => undefined, (error: unknown) => error)
+    expect(classify(refused, { providerID: "amazon-bedrock" })).toMatchObject({ reason: "invalid_request", statusCode: 400, refusedReasoning: true })
   })
 })

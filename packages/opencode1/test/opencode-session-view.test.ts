@@ -14,6 +14,7 @@ import {
 import { addCombinedProvider } from "../src/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider, type SwitchRecord } from "../src/runtime.ts"
 import { appendSwitch, readSwitches, switchesPath } from "../src/switch-store.ts"
+import { settleStateFiles } from "../../combined-models/src/state-file.ts"
 import { FailoverToasts, recoveredMember } from "../src/toast.ts"
 import { ocModel } from "./opencode-fixtures.ts"
 
@@ -187,9 +188,10 @@ describe("sessionDetail: the per-session view as data", () => {
     expect(none).toBe("Session ses_2\nSelected: no message yet\nFallback depth reached: 0 (never left the selected model)\n\nSwitches: none in this session\n\nUsage: no assistant message yet\n")
   })
 
-  test("the command's view: switches on file from any process, the chain from the loaded config", () => {
+  test("the command's view: switches on file from any process, the chain from the loaded config", async () => {
     const list = loaded()
     for (const record of CHAIN_SWITCHES) appendSwitch(switchesPath(stateDir), record, 50)
+    await settleStateFiles()
     resetRuntime(new CombinedRuntime())
     const fresh = loaded()
     const detail = combinedSessionDetail({ providers: fresh, session: { id: "ses_1" }, messages: CHAIN_RUN, now: NOW })
@@ -200,9 +202,10 @@ describe("sessionDetail: the per-session view as data", () => {
     expect(runtime().latestSwitches()).toHaveLength(3)
   })
 
-  test("the TUI's view: the same, from the state dir and the config the server sent, without server memory", () => {
+  test("the TUI's view: the same, from the state dir and the config the server sent, without server memory", async () => {
     loaded()
     for (const record of CHAIN_SWITCHES) appendSwitch(switchesPath(stateDir), record, 50)
+    await settleStateFiles()
     const list = JSON.parse(JSON.stringify(Object.values(providers()).concat(loaded().combined!)))
     resetRuntime(new CombinedRuntime())
     const detail = sessionDetailFromState({ stateDir, config: CONFIG, providers: list, session: { id: "ses_1" }, messages: CHAIN_RUN, now: NOW })
@@ -212,10 +215,11 @@ describe("sessionDetail: the per-session view as data", () => {
     expect(sessionDetailFromState({ stateDir: join(stateDir, "nope"), session: { id: "ses_1" }, messages: [] }).switches).toEqual([])
   })
 
-  test("members with their health now: the TUI reads the health file the server writes", () => {
+  test("members with their health now: the TUI reads the health file the server writes", async () => {
     loaded()
     runtime().health.report({ providerID: "anthropic", modelID: SONNET }, { reason: "rate_limit", message: "Too many requests", statusCode: 429, retryAfterMs: 30_000 })
     runtime().health.flush()
+    await settleStateFiles()
     const list = JSON.parse(JSON.stringify(Object.values(loaded())))
     resetRuntime(new CombinedRuntime())
     const detail = sessionDetailFromState({ stateDir, config: CONFIG, providers: list, session: { id: "ses_1" }, messages: CHAIN_RUN, now: Date.now() })
@@ -228,10 +232,11 @@ describe("sessionDetail: the per-session view as data", () => {
     expect(lines.find((line) => line.includes("2. github-copilot/"))).toMatch(/healthy$/)
   })
 
-  test("a switch's depth survives the file; a bad depth is dropped, not the record", () => {
+  test("a switch's depth survives the file; a bad depth is dropped, not the record", async () => {
     const path = switchesPath(stateDir)
     appendSwitch(path, aSwitch(NOW, { depth: 1 }), 50)
     appendSwitch(path, aSwitch(NOW + 1, { depth: -1 }), 50)
+    await settleStateFiles()
     expect(readSwitches(path).map((record) => record.depth)).toEqual([1, undefined])
   })
 })

@@ -156,6 +156,42 @@ describe("routeStep", () => {
   })
 })
 
+describe("sticky across processes: the session's own messages say who served last", () => {
+  const configure = (sticky: unknown) =>
+    runtime().configure({ config: { provider_priority: ["anthropic", "github-copilot", "openrouter"], combined_models: { sticky } }, providers })
+  // `opencode run -c` a minute later: a new process, no memory of the session; its last finished message was Copilot's.
+  const NOW = 1_800_000_000_000
+  const servedByCopilot = (minutesAgo: number) => ({
+    providerID: "github-copilot",
+    modelID: "claude-sonnet-4.5",
+    tokens: { input: 2_000, output: 100 },
+    time: { completed: NOW - minutesAgo * 60_000 },
+  })
+
+  test('sticky "session": the new process stays on the member that served', () => {
+    configure("session")
+    expect(ids(routeStep("s1", user("u2"), servedByCopilot(1), { now: NOW }))).toBe("github-copilot/claude-sonnet-4.5")
+  })
+
+  test("sticky { window }: within the window it stays, past it the order starts at the top again", () => {
+    configure({ window: "15m" })
+    expect(ids(routeStep("s1", user("u2"), servedByCopilot(1), { now: NOW }))).toBe("github-copilot/claude-sonnet-4.5")
+    resetSessions()
+    expect(ids(routeStep("s2", user("u2"), servedByCopilot(20), { now: NOW }))).toBe("anthropic/claude-sonnet-4-5")
+  })
+
+  test('sticky "turn" (the default) starts at the top; a cooling member is not stuck to; a member off the route is ignored', () => {
+    configure("turn")
+    expect(ids(routeStep("s1", user("u2"), servedByCopilot(1), { now: NOW }))).toBe("anthropic/claude-sonnet-4-5")
+    resetSessions()
+    configure("session")
+    runtime().health.report({ providerID: "github-copilot", modelID: "claude-sonnet-4.5" }, { reason: "overloaded", message: "busy" })
+    expect(ids(routeStep("s2", user("u2"), servedByCopilot(1)))).toBe("anthropic/claude-sonnet-4-5")
+    resetSessions()
+    expect(ids(routeStep("s3", user("u2"), { ...servedByCopilot(1), providerID: "somewhere-else" }, { now: NOW }))).toBe("anthropic/claude-sonnet-4-5")
+  })
+})
+
 describe("one runtime per OpenCode instance", () => {
   // One `opencode serve` holding two projects: each project's provider_priority routes its own sessions.
   const build = (priority: string[], instance: string) =>
@@ -774,6 +810,39 @@ describe("no tool runs twice: the step continues from what its message holds", (
     await Effect.runPromiseExit(Effect.retry(Effect.suspend(() => (streams++, Effect.fail(overloaded()))), guardRetry(failover, stockRetriesOverload(0))))
     expect(streams).toBe(6)
     expect(failover.claimed).toBe(false)
+  })
+
+  test("a command that returned after the step's abort (\"User aborted the command\") is reported as interrupted, may have run", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    const controller = new AbortController()
+    // OpenCode's shell: on abort it kills the command and returns what it printed, blaming the user.
+    const shell = {
+      bash: {
+        execute: (_input: unknown, options: { toolCallId: string; abortSignal?: AbortSignal }) =>
+          new Promise((resolve) =>
+            options.abortSignal?.addEventListener("abort", () =>
+              resolve({ title: "sleep 5", metadata: {}, output: "(no output)\n\n<shell_metadata>\nUser aborted the command\n</shell_metadata>" }),
+            ),
+          ),
+      },
+    }
+    const input = failover.watch({ tools: shell })
+    failover.observe({ type: "tool-call", id: "call_1" })
+    const running = input.tools.bash.execute({ command: "sleep 5 && echo ran >> marker" }, { toolCallId: "call_1", abortSignal: controller.signal })
+    // The stream fails; its scope aborts the step's tools.
+    controller.abort()
+    await running
+    expect(failover.claims(rateLimited("600"))).toBe(true)
+    // OpenCode's tool wrapper recorded what the shell returned after the abort.
+    const recorded = { id: "prt_1", messageID: "m1", sessionID: "s1", type: "tool", callID: "call_1", tool: "bash", state: { status: "completed", input: { command: "sleep 5 && echo ran >> marker" }, output: "(no output)\n\n<shell_metadata>\nUser aborted the command\n</shell_metadata>", title: "sleep 5", metadata: {}, time: { start: 1, end: 2 } } }
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" }, [recorded])
+    await Effect.runPromise(failover.finish(settle))
+    const written = calls.find((call) => call.op === "updatePart")?.value as { id: string; state: { status: string; error: string } }
+    expect(written.id).toBe("prt_1")
+    expect(written.state.status).toBe("error")
+    expect(written.state.error).toContain("It may have run; check before repeating it.")
+    expect(written.state.error).toContain("User aborted the command")
   })
 
   test("with no tool run in any attempt the step still replays", async () => {

@@ -41,7 +41,9 @@ export function editConfig(text: string, pluginDir: string, change: { remove: tr
   const index = plugins.findIndex((entry) => entryPackage(entry) === pluginDir)
   const format = { formattingOptions: { insertSpaces: true, tabSize: 2 } }
   const source = text.trim() === "" ? "{}\n" : text
-  if ("remove" in change) return index < 0 ? text : applyEdits(source, modify(source, ["plugins", index], undefined, format))
+  // The list is written whole without our entry: jsonc-parser's removal of one element breaks a one-line array.
+  if ("remove" in change)
+    return index < 0 ? text : applyEdits(source, modify(source, ["plugins"], plugins.filter((_, at) => at !== index), format))
   const old = index >= 0 ? plugins[index] : undefined
   const kept = typeof old === "object" && old !== null && typeof old.options === "object" && old.options !== null ? (old.options as Record<string, unknown>) : {}
   const entry = { package: pluginDir, options: { ...kept, ...(change.options ?? {}) } }
@@ -62,6 +64,17 @@ export async function bundle(outDir: string): Promise<void> {
   const [output] = result.outputs
   if (!output) throw new Error("bundling the plugin produced nothing")
   writeFileSync(join(outDir, "index.js"), await output.text())
+  // The TUI entry (footer, /combined): OpenCode 2 loads `<dir>/tui` beside the server entry and serves it its own
+  // OpenTUI, Solid and plugin modules, so those stay imports.
+  const tui = await Bun.build({
+    entrypoints: [resolve(import.meta.dir, "../src/tui/index.ts")],
+    target: "bun",
+    format: "esm",
+    minify: false,
+    external: ["@opentui/*", "solid-js", "solid-js/*", "@opencode/plugin", "@opencode/plugin/*"],
+  })
+  if (!tui.success || !tui.outputs[0]) throw new Error(`bundling the plugin's TUI entry failed: ${tui.logs.map(String).join("; ")}`)
+  writeFileSync(join(outDir, "tui.js"), await tui.outputs[0].text())
   writeFileSync(join(outDir, "package.json"), JSON.stringify({ name: "opencode-combined-models", type: "module", main: "index.js" }, null, 2) + "\n")
 }
 

@@ -125,8 +125,19 @@ export interface Disposable {
   [key: string]: unknown
 }
 
+/** A stored or environment credential of an integration (`ctx.integration.connection`). */
+export type Connection = { type: string; [key: string]: unknown }
+
 /** The server plugin's context: only the domains we use. */
 export interface PluginContext {
+  integration?: {
+    connection?: {
+      /** The integration's active connection (`{ type: "env", name }`, a stored key, a sign-in), if any. */
+      active(integrationID: string): Promise<Connection | undefined>
+      /** What a connection holds: `{ type: "key", key }` for an API key. */
+      resolve(connection: Connection): Promise<Connection | undefined>
+    }
+  }
   app: { name: string; version: string; channel?: string }
   options: unknown
   session: {

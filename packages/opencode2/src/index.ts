@@ -6,26 +6,42 @@
  * Configured through the plugin's options in OpenCode 2's config (`plugins: [{ package, options }]`): the same
  * `provider_priority` and `combined_models` keys, validated by the same schema, as the 1.x edition.
  */
-import { appendFileSync } from "node:fs"
-import type { HttpResponseEvent, ModelEditor, ModelRequestEvent, PluginContext, PluginModule, ProviderEditor, RetryEvent } from "./api.ts"
+import { appendFileSync, mkdirSync } from "node:fs"
+import { dirname, join } from "node:path"
+import type { HttpRequestEvent, HttpResponseEvent, ModelEditor, ModelRequestEvent, PluginContext, PluginModule, ProviderEditor, RetryEvent } from "./api.ts"
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
-import { Router } from "./router.ts"
+import { advanceRotation, peekRotation, rotationFile } from "./rotation.ts"
+import { hasCredential, integrationKey, keyHeader, withKey } from "./credential.ts"
+import { DEFLECT_URL, Router, stateDirectory } from "./router.ts"
 import { guardStream } from "./stream-guard.ts"
-import { modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
+import { eventProblems, modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
+import { attachVisibility } from "./visibility.ts"
 
 export const PLUGIN_ID = "combined-models"
 
-/** Says a problem once per process: OpenCode's own output stays readable. */
-function sayOnce(): (line: string) => void {
+/**
+ * What the plugin has to say goes where OpenCode 2 lets a plugin speak: a setup that throws is logged by OpenCode as
+ * "failed to load plugin" with our message (its log, `--print-logs`), and OpenCode goes on without the plugin; a
+ * plugin's own stderr reaches no one. Later problems (inside a hook) are appended once each to the state dir's
+ * `combined-models/opencode2.log`.
+ */
+export class PluginProblem extends Error {
+  override readonly name = "CombinedModelsProblem"
+}
+
+function sayOnce(file: string): (line: string) => void {
   const said = new Set<string>()
   return (line) => {
     if (said.has(line)) return
     said.add(line)
-    console.error(line)
+    try {
+      mkdirSync(dirname(file), { recursive: true })
+      appendFileSync(file, `${new Date().toISOString()} ${line}\n`)
+    } catch {}
   }
 }
 
-/** Runs a hook body; a failure of ours is said once and never reaches OpenCode. */
+/** Runs a hook body; a failure of ours is said once and never reaches OpenCode: the request goes on unrouted. */
 function safely<E>(say: (line: string) => void, body: (event: E) => unknown): (event: E) => Promise<void> {
   return async (event) => {
     try {
@@ -37,19 +53,28 @@ function safely<E>(say: (line: string) => void, body: (event: E) => unknown): (e
 }
 
 export function setup(ctx: PluginContext): void {
-  const say = sayOnce()
   const problems = shapeProblems(ctx)
-  if (problems.length > 0) {
-    say(`combined-models: this OpenCode ${ctx?.app?.version ?? "release"} differs from what the plugin supports (${problems.join("; ")}); combined models are off`)
-    return
-  }
-  // COMBINED_MODELS_DEBUG=<file>: every routing decision, appended there (the plugin's stderr is not the user's terminal).
+  if (problems.length > 0)
+    throw new PluginProblem(
+      `combined-models: OpenCode ${ctx?.app?.version ?? "(unknown version)"} differs from what this plugin was tested with (${problems.join("; ")}); combined models are off, OpenCode runs as it would without the plugin`,
+    )
+  // COMBINED_MODELS_DEBUG=<file>: every routing decision, appended there.
   const debugFile = process.env.COMBINED_MODELS_DEBUG
   const debug = debugFile ? (line: string) => appendFileSync(debugFile, `${new Date().toISOString()} ${line}\n`) : () => {}
-  const router = new Router({ options: ctx.options, log: debug, reload: () => ctx.model.reload() })
-  for (const problem of router.problems)
-    say(`combined-models: plugin options ${problem.path}: ${problem.message}${router.disabled ? " (combined models are off until this is fixed)" : ""}`)
-  if (router.disabled || !router.config.enabled) return
+  const stateDir = stateDirectory()
+  const say = sayOnce(join(stateDir, "combined-models", "opencode2.log"))
+  const rotations = rotationFile(stateDir)
+  const router = new Router({ options: ctx.options, stateDir, log: debug, reload: () => ctx.model.reload(), rotation: (groupID) => peekRotation(rotations, groupID) })
+  if (router.disabled)
+    throw new PluginProblem(
+      `combined-models: the plugin's options in OpenCode's config are not valid, so combined models are off until they are fixed: ${router.problems
+        .map((problem) => `${problem.path}: ${problem.message}`)
+        .join("; ")}`,
+    )
+  for (const problem of router.problems) say(`combined-models: plugin options ${problem.path}: ${problem.message}`)
+  if (!router.config.enabled) return
+  // The footer, the status view and steering (visibility.ts), published over the plugin's RPC to its TUI entry.
+  const visibility = attachVisibility({ ctx, router, stateDir, say, pluginDir: import.meta.dir, options: ctx.options, reload: () => ctx.model.reload(), log: debug })
 
   let off = false
   ctx.provider.transform((editor: ProviderEditor) => {
@@ -57,46 +82,94 @@ export function setup(ctx: PluginContext): void {
     const problems = providerEditorProblems(editor)
     if (problems.length > 0) {
       off = true
-      say(`combined-models: OpenCode's provider editor differs (${problems.join("; ")}); combined models are off`)
-      return
+      throw new PluginProblem(`combined-models: OpenCode's provider editor differs from what this plugin was tested with (${problems.join("; ")}); combined models are off`)
     }
     // Enabled: listed without a credential of its own; its models carry their members' settings.
-    editor.add({ info: { id: PROVIDER_ID, name: PROVIDER_NAME, activation: "enabled", package: "@opencode/ai/providers/anthropic" }, models: [] })
+    // Its settings carry `combined_models.timeouts` as OpenCode 2's own request timeouts (read from the provider, not
+    // the model; core's defaults are 300 s to the headers and 900 s between chunks), so a member that hangs fails in
+    // time for the retry hook to move the step on.
+    editor.add({
+      info: {
+        id: PROVIDER_ID,
+        name: PROVIDER_NAME,
+        activation: "enabled",
+        package: "@opencode/ai/providers/anthropic",
+        settings: { headerTimeout: router.config.timeouts.firstByteMs, chunkTimeout: router.config.timeouts.stallMs },
+      },
+      models: [],
+    })
   })
   ctx.model.transform((editor: ModelEditor) => {
     if (off) return
     const problems = modelEditorProblems(editor)
     if (problems.length > 0) {
       off = true
-      say(`combined-models: OpenCode's model editor differs (${problems.join("; ")}); combined models are off`)
-      return
+      throw new PluginProblem(`combined-models: OpenCode's model editor differs from what this plugin was tested with (${problems.join("; ")}); combined models are off`)
     }
     try {
       router.transform(editor)
     } catch (error) {
-      say(`combined-models: could not build the combined models (${error instanceof Error ? error.message : String(error)}); OpenCode goes on without them`)
+      // Thrown on: OpenCode disables a plugin whose transform fails and logs why, and goes on without it.
+      throw new PluginProblem(`combined-models: could not build the combined models (${error instanceof Error ? error.message : String(error)})`)
     }
   })
+  // After the router read the members: one entry per model in the model list (picker.ts).
+  ctx.model.transform((editor: ModelEditor) => {
+    if (!off) visibility.picker(editor)
+  })
 
-  const ours = (event: { model?: { providerID?: string } }) => !off && event?.model?.providerID === PROVIDER_ID
+  // Each hook's first event is checked for the fields relied on; a reshaped one turns the plugin off for the process.
+  const checked = new Set<string>()
+  const shaped = (hook: string, event: unknown) => {
+    if (off) return false
+    if (checked.has(hook)) return true
+    checked.add(hook)
+    const problems = eventProblems(hook, event)
+    if (problems.length === 0) return true
+    off = true
+    say(`combined-models: OpenCode ${ctx.app?.version ?? ""} differs from what this plugin was tested with (${problems.join("; ")}); combined models are left alone for this process`)
+    return false
+  }
+  const ours = (event: { model?: { providerID?: string } }, hook: string) => shaped(hook, event) && event?.model?.providerID === PROVIDER_ID
   ctx.session.hook(
     "model.request",
-    safely(say, (event: ModelRequestEvent) => {
+    safely(say, async (event: ModelRequestEvent) => {
       debug(`combined-models: model.request ${event.kind} ${event.model?.providerID}/${event.model?.id}`)
-      if (ours(event)) router.onRequest(event.sessionID, event.model.id)
+      if (!ours(event, "model.request")) return
+      router.onRequest(event.sessionID, event.model.id)
+      if (await router.shouldDeflect(event.sessionID, event.model.id)) event.baseURL = DEFLECT_URL
+    }),
+  )
+  ctx.session.hook(
+    "http.request",
+    safely(say, async (event: HttpRequestEvent) => {
+      // A deflected attempt is refused on the loopback: it gets no key.
+      if (!ours(event, "http.request") || hasCredential(event.request.headers) || event.request.url.startsWith(DEFLECT_URL)) return
+      const member = router.memberOf(event.sessionID, event.model.id)
+      const info = member && router.providerInfo.get(member.providerID)
+      if (!member || !info || info.hasKey) return
+      const key = await integrationKey(ctx.integration?.connection, info.integrationID ?? member.providerID)
+      const header = key ? keyHeader(info.package, key) : undefined
+      if (header) event.request = withKey(event.request, header)
     }),
   )
   ctx.session.hook(
     "http.response",
     safely(say, (event: HttpResponseEvent) => {
-      if (!ours(event)) return
+      if (!ours(event, "http.response")) return
       const response = event.response
       if (!response.ok) {
         router.onFailedResponse(event.sessionID, event.model.id, response.headers)
         return
       }
-      event.response = guardStream(response, {
+      event.response = guardStream(response, event.request.url, {
+        failed: (payload) => router.onStreamFailure(event.sessionID, event.model.id, payload),
         served: () => {
+          if (event.kind === "primary") {
+            visibility.served(event.sessionID, event.model.id, router.serving.get(event.model.id))
+            // round_robin: the turn was served, the next one starts at the next provider (refresh below points there).
+            if (router.groups.get(event.model.id)?.strategy === "round_robin") advanceRotation(rotations, event.model.id)
+          }
           router.onServed(event.sessionID, event.model.id)
           void router.refresh(event.model.id).catch(() => {})
         },
@@ -107,7 +180,10 @@ export function setup(ctx: PluginContext): void {
     "retry",
     safely(say, async (event: RetryEvent) => {
       debug(`combined-models: retry ${event.model?.providerID}/${event.model?.id} ${event.error?.type}`)
-      if (ours(event)) await router.onRetry(event)
+      if (ours(event, "retry")) {
+        await router.onRetry(event)
+        visibility.afterRetry()
+      }
     }),
   )
 }

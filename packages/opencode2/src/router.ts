@@ -13,6 +13,8 @@ import {
   buildGroups,
   classify,
   createFileHealthStore,
+  createRedisHealthStore,
+  describeRedisUrl,
   defaultHealthPath,
   DEFAULTS,
   HealthRegistry,
@@ -25,6 +27,7 @@ import {
   type Group,
   type HealthView,
   type MemberRef,
+  type RedisHealthStore,
   type ResolvedConfig,
 } from "combined-models"
 import type { ModelEditor, RetryEvent, V2Model } from "./api.ts"
@@ -42,6 +45,9 @@ const REASON_OF_TYPE: Record<string, FailureReason> = {
   "provider.invalid-request": "invalid_request",
   "provider.context-overflow": "context_overflow",
 }
+
+/** How long a step waits for the Redis mirror after start-up before it trusts what it has. */
+const REDIS_SYNC_WAIT_MS = 500
 
 export function stateDirectory(env: Record<string, string | undefined> = process.env): string {
   return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state"), "opencode")
@@ -69,7 +75,15 @@ interface Step {
   failedProviders: string[]
   /** The retry hook asked for another attempt: the next request of this session is that attempt, not a new step. */
   retrying: boolean
+  /**
+   * The attempt was turned away before it left (its member is cooling down since the catalog was last pointed): its
+   * failure is ours, not the member's, and cools nothing.
+   */
+  deflected?: boolean
 }
+
+/** Where a deflected attempt is sent: a loopback port nothing listens on, refused at once, nothing leaves the machine. */
+export const DEFLECT_URL = "http://127.0.0.1:9/combined-models-deflected"
 
 export interface SwitchEvent {
   sessionID: string
@@ -87,6 +101,8 @@ export interface RouterOptions {
   log?: (line: string) => void
   /** Reloads OpenCode's model catalog (the model transform runs again). */
   reload: () => Promise<unknown>
+  /** `round_robin`: the group's turn counter (rotation.ts), read where a turn's member is chosen. */
+  rotation?: (groupID: string) => number
 }
 
 export class Router {
@@ -95,34 +111,56 @@ export class Router {
   /** Bad options: no combined model is added and nothing is routed. */
   readonly disabled: boolean
   readonly health: HealthRegistry
+  /** The Redis store under the registry, with `health_store: { redis }`. */
+  readonly redis: RedisHealthStore | undefined
   readonly view: HealthView
   groups = new Map<string, Group>()
   /** The member each combined model's catalog entry points at now. */
   readonly serving = new Map<string, MemberRef>()
   /** Every connected model with its provider's settings merged in, by `provider/model`: what a member is sent as. */
   private members = new Map<string, V2Model>()
+  /** Each member provider's wire, integration and whether its key is in its settings (else OpenCode's connection holds it). */
+  readonly providerInfo = new Map<string, { package?: string; integrationID?: string; hasKey: boolean }>()
   private readonly steps = new Map<string, Step>()
   /** Response headers of each session's latest failed response: `retry` gets no headers. */
   private readonly failedHeaders = new Map<string, Headers>()
+  /** In-stream failures the guard read, by step: the payload is richer than what core hands the retry hook. */
+  private readonly streamFailures = new Map<string, ClassifiedError>()
   readonly switches: SwitchEvent[] = []
   private chain: Promise<unknown> = Promise.resolve()
   private readonly clock: () => number
   private readonly log: (line: string) => void
   private readonly reloadCatalog: () => Promise<unknown>
+  private readonly rotation?: (groupID: string) => number
 
   constructor(options: RouterOptions) {
     this.clock = options.clock ?? Date.now
     this.log = options.log ?? (() => {})
     this.reloadCatalog = options.reload
+    this.rotation = options.rotation
     const resolved = resolveConfig(options.options ?? {})
     this.disabled = !resolved.ok
     this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
     this.config = resolved.ok ? resolved.config : DEFAULTS
     const stateDir = options.stateDir ?? stateDirectory()
+    const file = createFileHealthStore(defaultHealthPath(stateDir), { clock: options.clock })
+    // `health_store: { redis }`: cooldowns shared by every machine on that server, the file underneath while it is away.
+    const setting = this.config.healthStore
+    this.redis =
+      setting.kind === "redis"
+        ? createRedisHealthStore({
+            url: setting.url,
+            local: file,
+            clock: options.clock,
+            onProblem: (problem) => this.log(`combined-models: ${problem ?? `Redis at ${describeRedisUrl(setting.url)} is reachable again`}`),
+          })
+        : undefined
     this.health = new HealthRegistry({
       cooldowns: this.config.cooldowns,
       clock: options.clock,
-      store: createFileHealthStore(defaultHealthPath(stateDir), { clock: options.clock }),
+      store: this.redis ?? file,
+      // Reading the Redis store is reading its mirror in memory: every decision sees what was published.
+      ...(this.redis ? { refreshIntervalMs: 0 } : {}),
     })
     this.view = { cooldownOf: (member, now) => this.health.cooldownOf(member, now, { credential: this.credentialOf(member) }) }
   }
@@ -143,6 +181,8 @@ export class Router {
       for (const model of provider.models) {
         const raw = editor.get(provider.id, model.modelID)
         if (raw) this.members.set(`${provider.id}/${model.modelID}`, raw)
+        const info = editor.provider.get(provider.id)?.provider
+        this.providerInfo.set(provider.id, { package: raw?.package ?? info?.package, integrationID: info?.integrationID, hasKey: typeof (raw?.settings?.apiKey ?? info?.settings?.apiKey) === "string" })
       }
     const { groups } = buildGroups(providers, this.config)
     this.log(`combined-models: ${groups.length} combined models from ${providers.length} providers: ${groups.map((g) => `${g.id} [${g.members.map((m) => `${m.providerID}/${m.modelID}`).join(", ")}]`).join("; ")}`)
@@ -168,7 +208,8 @@ export class Router {
 
   /** The member a group serves from now: the one it points at while that one is ready, else the first ready one. */
   private memberFor(group: Group, now: number, failedProviders: readonly string[] = []): MemberRef | undefined {
-    const result = pick(group, this.view, this.config, { failedProviders }, { now })
+    const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
+    const result = pick(group, this.view, this.config, { failedProviders, ...(rotation !== undefined ? { rotation } : {}) }, { now })
     if (result.kind === "none") return undefined
     return { providerID: result.member.providerID, modelID: result.member.modelID }
   }
@@ -201,9 +242,36 @@ export class Router {
     this.steps.set(key, { groupID, member, startedAt: this.clock(), failedProviders: [], retrying: false })
   }
 
+  /**
+   * A fresh step resolved its model before any hook ran, so it goes to the member the catalog pointed at then. When
+   * that member is cooling down now (another process or machine cooled it since, which Redis may have told us only
+   * after start-up), the attempt is turned away before it leaves: `true` tells the hook to point it at `DEFLECT_URL`,
+   * and the retry that follows goes to the next member, with nothing recorded against the cooled one.
+   */
+  async shouldDeflect(sessionID: string, groupID: string): Promise<boolean> {
+    const step = this.steps.get(stepKey(sessionID, groupID))
+    if (!step || step.deflected) return false
+    // With Redis the mirror loads after start-up: wait a moment for it on the first step, never longer.
+    if (this.redis && !this.redis.synced) await this.redis.whenSynced(REDIS_SYNC_WAIT_MS)
+    if (!this.view.cooldownOf(step.member, this.clock())) return false
+    step.deflected = true
+    this.log(`combined-models: ${step.member.providerID}/${step.member.modelID} is cooling down; this attempt goes to the next member`)
+    return true
+  }
+
+  /** The member a step of this session and combined model is being served by now. */
+  memberOf(sessionID: string, groupID: string): MemberRef | undefined {
+    return this.steps.get(stepKey(sessionID, groupID))?.member ?? this.serving.get(groupID)
+  }
+
   /** A failed response's headers (Retry-After and the wire's own), for the retry hook that follows. */
   onFailedResponse(sessionID: string, groupID: string, headers: Headers): void {
     this.failedHeaders.set(stepKey(sessionID, groupID), headers)
+  }
+
+  /** A member failed inside its 200 before anything was released: the error payload, read before core's retry. */
+  onStreamFailure(sessionID: string, groupID: string, payload: unknown): void {
+    this.streamFailures.set(stepKey(sessionID, groupID), classify(payload ?? {}, { now: this.clock(), providerID: this.steps.get(stepKey(sessionID, groupID))?.member.providerID }))
   }
 
   /** The step's response finished as the provider ends a message. */
@@ -220,12 +288,15 @@ export class Router {
     const key = stepKey(event.sessionID, event.model.id)
     const headers = this.failedHeaders.get(key)
     this.failedHeaders.delete(key)
+    const inStream = this.streamFailures.get(key)
+    this.streamFailures.delete(key)
+    if (inStream && inStream.reason !== "unknown") return inStream
     const error = event.error ?? { type: "unknown", message: "" }
     const classified = classify(
       {
         message: error.message,
         ...(error.status !== undefined ? { statusCode: error.status } : {}),
-        ...(headers ? { responseHeaders: Object.fromEntries(headers.entries()) } : {}),
+        ...(headers ? { responseHeaders: headerRecord(headers) } : {}),
         ...(error.response?.body !== undefined ? { responseBody: error.response.body } : {}),
       },
       { now: this.clock(), providerID: this.steps.get(key)?.member.providerID },
@@ -246,6 +317,16 @@ export class Router {
     const group = this.groups.get(groupID)
     const step = this.steps.get(stepKey(event.sessionID, groupID))
     if (!group || !step) return
+    if (step.deflected) {
+      step.deflected = false
+      if (!step.failedProviders.includes(step.member.providerID)) step.failedProviders.push(step.member.providerID)
+      const result = pick(group, this.view, this.config, { failedProviders: step.failedProviders }, { now: this.clock() })
+      if (result.kind !== "member") return
+      step.retrying = true
+      await this.switchTo(groupID, { providerID: result.member.providerID, modelID: result.member.modelID })
+      event.decision = { retry: true, delay: 0 }
+      return
+    }
     const error = this.classify(event)
     this.log(`combined-models: retry hook attempt ${event.attempt} on ${step.member.providerID}/${step.member.modelID}: ${event.error?.type} → ${error.reason}`)
     if (!this.config.failoverOn.includes(error.reason)) {
@@ -288,4 +369,10 @@ export class Router {
     const preferred = this.memberFor(group, this.clock())
     if (preferred && (preferred.providerID !== current.providerID || preferred.modelID !== current.modelID)) await this.switchTo(groupID, preferred)
   }
+}
+
+function headerRecord(headers: Headers): Record<string, string> {
+  const record: Record<string, string> = {}
+  headers.forEach((value, name) => (record[name] = value))
+  return record
 }

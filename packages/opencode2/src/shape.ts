@@ -45,3 +45,24 @@ export function providerEditorProblems(editor: unknown): string[] {
   if (typeof editor !== "object" || editor === null) return ["the provider editor is not an object"]
   return typeof (editor as Record<string, unknown>).add === "function" ? [] : ["provider editor .add is not a function"]
 }
+
+/**
+ * The fields a hook's event must carry for the plugin to act on it. OpenCode 2 accepts any hook name without a word
+ * (an unknown name registers and never fires), so a release that renamed a hook cannot be caught at registration;
+ * a release that reshaped an event is caught here, on the first event of each hook.
+ */
+export function eventProblems(hook: string, event: unknown): string[] {
+  if (typeof event !== "object" || event === null) return [`the ${hook} event is not an object`]
+  const e = event as Record<string, any>
+  const problems: string[] = []
+  const need = (ok: boolean, what: string) => ok || problems.push(`the ${hook} event has no ${what}`)
+  need(typeof e.sessionID === "string", "sessionID")
+  need(typeof e.model?.providerID === "string" && typeof e.model?.id === "string", "model { providerID, id }")
+  if (hook === "http.request") need(e.request instanceof Request, "request (a Request)")
+  if (hook === "http.response") need(e.response instanceof Response && e.request instanceof Request, "request and response")
+  if (hook === "retry") {
+    need(typeof e.decision === "object" && e.decision !== null && typeof e.decision.retry === "boolean", "decision { retry }")
+    need(typeof e.error === "object" && e.error !== null && typeof e.error.type === "string", "error { type }")
+  }
+  return problems
+}

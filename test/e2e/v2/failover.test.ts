@@ -4,8 +4,18 @@
  * step: `opencode run` exits 0, shows no error, and the answer is the next member's.
  */
 import { describe, expect, test } from "bun:test"
-import { faults } from "../../../packages/combined-models/src/simulator/index.ts"
-import { skipReason, v2Env, withTools } from "./harness.ts"
+import { spawnSync } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { createFileHealthStore, defaultHealthPath } from "../../../packages/combined-models/src/index.ts"
+import { faults, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
+import { redisAvailable, startRedis } from "../../../packages/combined-models/test/redis-server.ts"
+import { REPO_ROOT, skipReason, v2Env, withTools } from "./harness.ts"
+
+async function startTestRedis() {
+  const redis = await startRedis()
+  return Object.assign(redis, { [Symbol.asyncDispose]: () => redis.stop() })
+}
 
 /** One `opencode run` takes 1–3 s here; the budget is for a loaded CI machine. */
 const TIMEOUT = 120_000
@@ -25,5 +35,215 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(env.requests("openrouter").filter(withTools)).toHaveLength(1)
     // Its own model id on its own wire.
     expect(env.requests("openrouter").filter(withTools)[0]!.model).toBe("anthropic/claude-sonnet-4.5")
+  }, TIMEOUT)
+
+  /** The first member fails before any output; the next one answers the same step. */
+  async function servedBySecond(fault: SimFault) {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
+    return result
+  }
+
+  test("overloaded (529) moves the step to the next member", () => servedBySecond(faults.overloaded()), TIMEOUT)
+  test("a 500 moves the step to the next member", () => servedBySecond(faults.serverError()), TIMEOUT)
+  test("a 503 moves the step to the next member", () => servedBySecond(faults.unavailable()), TIMEOUT)
+  test("a refused credential (401), which core does not retry, moves the step to the next member", () => servedBySecond(faults.auth()), TIMEOUT)
+  test("Anthropic's billing error (400 credit balance too low) moves the step to the next member", () => servedBySecond(faults.quota({ wire: "anthropic" })), TIMEOUT)
+  test("an error event as the first event of a 200 stream moves the step to the next member", () => servedBySecond(faults.streamErrorFirst("overloaded")), TIMEOUT)
+
+  test("an error inside a 200 stream after some text: the partial text is not the answer, the next member's is", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ text: "Partial words from the first member", fault: faults.streamErrorAfterText("overloaded") }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "The whole answer from the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from the second member."] })
+    expect(result.stdout).not.toContain("Partial words")
+  }, TIMEOUT)
+
+  test("OpenRouter first: an error chunk inside its 200 stream after text moves the step to Anthropic, partial text dropped", async () => {
+    await using env = await v2Env({ priority: ["openrouter", "anthropic"] })
+    env.sim.script("openrouter", [{ text: "Partial words from OpenRouter", fault: faults.streamErrorAfterText("server_error") }], { match: withTools })
+    env.sim.script("anthropic", [{ text: "The whole answer from Anthropic." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from Anthropic."] })
+    expect(result.stdout).not.toContain("Partial words")
+  }, TIMEOUT)
+
+  test("a tool call followed by a failure in the same message: the tool runs once, the turn ends well", async () => {
+    await using env = await v2Env()
+    const command = "echo ran >> ran.txt"
+    env.sim.script(
+      "anthropic",
+      [{ toolCall: { name: "shell", input: { command, description: "append a line" } }, fault: { kind: "stream-error", at: "after-tool-call", error: "overloaded" }, toolRunMs: 1500 }],
+      { match: withTools },
+    )
+    env.sim.script("openrouter", [{ toolCall: { name: "shell", input: { command, description: "append a line" } } }, { text: "Done." }], { match: withTools })
+    const result = await env.run("append a line to ran.txt")
+    expect({ exit: result.exitCode, errors: result.errors }).toEqual({ exit: 0, errors: [] })
+    expect(readFileSync(join(env.project, "ran.txt"), "utf8")).toBe("ran\n")
+    expect(result.texts.join("")).toBe("Done.")
+  }, TIMEOUT)
+
+  test("a member whose key OpenCode holds outside the config (ANTHROPIC_API_KEY) gets its own key, the next member its own", async () => {
+    await using env = await v2Env()
+    const log = join(env.root, "requests.jsonl")
+    const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+    delete config.providers.anthropic.settings.apiKey
+    config.plugins.push({ package: join(import.meta.dir, "fixtures/request-log"), options: {} })
+    writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+    env.env.ANTHROPIC_API_KEY = "sk-ant-from-env"
+    env.env.REQUEST_LOG = log
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Hello from openrouter." })
+    const requests = readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line)).filter((request) => request.kind === "primary")
+    expect(requests.map((request) => [new URL(request.url).pathname.split("/")[1], request.xApiKey, request.authorization])).toEqual([
+      ["anthropic", "sk-ant-from-env", null],
+      ["openrouter", null, "Bearer key-openrouter"],
+    ])
+  }, TIMEOUT)
+
+  test("a hung first byte: combined_models.timeouts.first_byte ends the wait and the next member answers", async () => {
+    await using env = await v2Env({ options: { combined_models: { timeouts: { first_byte: "2s" } } } })
+    env.sim.script("anthropic", [{ fault: faults.hang("before-first-byte") }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
+  }, TIMEOUT)
+
+  test("Amazon Bedrock as the next member: its own model id on its own wire (ConverseStream)", async () => {
+    await using env = await v2Env({ providers: ["anthropic", "amazon-bedrock"] })
+    env.sim.script("anthropic", [{ fault: faults.overloaded() }], { match: withTools })
+    env.sim.script("amazon-bedrock", [{ text: "Served by Bedrock." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by Bedrock." })
+    const served = env.requests("amazon-bedrock").filter(withTools)
+    expect(served.map((request) => decodeURIComponent(request.path))).toEqual(["/amazon-bedrock/model/anthropic.claude-sonnet-4-5-20250929-v1:0/converse-stream"])
+  }, TIMEOUT)
+
+  test("Google first: a 429 RESOURCE_EXHAUSTED moves a Gemini step to OpenRouter, on each one's own wire and model id", async () => {
+    await using env = await v2Env({ providers: ["google", "openrouter"] })
+    env.sim.script("google", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by OpenRouter." }], { match: withTools })
+    const result = await env.run("say hi", { model: "combined/gemini-3-5-flash" })
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by OpenRouter." })
+    expect(env.requests("google").filter(withTools).map((request) => request.path)).toEqual(["/google/v1/models/gemini-3.5-flash:streamGenerateContent"])
+    expect(env.requests("openrouter").filter(withTools).map((request) => request.model)).toEqual(["google/gemini-3.5-flash"])
+  }, TIMEOUT)
+
+  test("OpenAI first (Responses API): 429 insufficient_quota moves a GPT-5 step to OpenRouter", async () => {
+    await using env = await v2Env({ providers: ["openai", "openrouter"] })
+    env.sim.script("openai", [{ fault: faults.quota({ wire: "responses" }) }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by OpenRouter." }], { match: withTools })
+    const result = await env.run("say hi", { model: "combined/gpt-5" })
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by OpenRouter." })
+    expect(env.requests("openai").filter(withTools).map((request) => [request.path, request.model])).toEqual([["/openai/v1/responses", "gpt-5"]])
+    expect(env.requests("openrouter").filter(withTools).map((request) => request.model)).toEqual(["openai/gpt-5"])
+  }, TIMEOUT)
+
+  test("OpenAI first: response.failed inside its 200 stream after text: the step moves on, the partial text dropped", async () => {
+    await using env = await v2Env({ providers: ["openai", "openrouter"] })
+    env.sim.script("openai", [{ text: "Partial words from OpenAI", fault: faults.streamErrorAfterText("server_error") }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "The whole answer from OpenRouter." }], { match: withTools })
+    const result = await env.run("say hi", { model: "combined/gpt-5" })
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from OpenRouter."] })
+    expect(result.stdout).not.toContain("Partial words")
+  }, TIMEOUT)
+
+  test("a refused connection moves the step to the next member", async () => {
+    await using env = await v2Env({ refused: ["anthropic"] })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
+  }, TIMEOUT)
+
+  test("two processes share a cooldown: the next run goes straight to the next member", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 120 }) }], { match: withTools })
+    const first = await env.run("say hi")
+    expect(first.exitCode).toBe(0)
+    const second = await env.run("say hi again")
+    expect({ exit: second.exitCode, errors: second.errors, answer: second.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Hello from openrouter." })
+    // One refused request in all: the second process read the first one's cooldown and never asked Anthropic.
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
+    expect(env.requests("openrouter").filter(withTools)).toHaveLength(2)
+    // The machine's cooldown is Anthropic's own word on when: its Retry-After (120 s), read from the response headers.
+    const stored = createFileHealthStore(defaultHealthPath(join(env.env.XDG_STATE_HOME!, "opencode"))).load()
+    expect(stored.map((entry) => ({ provider: entry.providerID, reason: entry.reason, seconds: Math.round((entry.until - entry.since) / 1000) }))).toEqual([
+      { provider: "anthropic", reason: "rate_limit", seconds: 120 },
+    ])
+  }, TIMEOUT)
+})
+
+describe.skipIf(!!skipReason || !redisAvailable)(name(`OpenCode 2 plugin: cooldowns shared through Redis${redisAvailable ? "" : " (skipped: no redis-server)"}`), () => {
+  test("two machines (own state dirs) on one Redis: the second never asks the member the first saw rate-limited", async () => {
+    await using redis = await startTestRedis()
+    const options = { combined_models: { health_store: { redis: redis.url } } }
+    await using first = await v2Env({ options })
+    await using second = await v2Env({ options })
+    first.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
+    const one = await first.run("say hi")
+    expect({ exit: one.exitCode, answer: one.texts.join("") }).toEqual({ exit: 0, answer: "Hello from openrouter." })
+    const two = await second.run("say hi")
+    expect({ exit: two.exitCode, errors: two.errors, answer: two.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Hello from openrouter." })
+    expect(second.requests("anthropic").filter(withTools)).toHaveLength(0)
+  }, TIMEOUT)
+})
+
+suite(name("OpenCode 2 plugin: install, catalog and config"), () => {
+  test("opencode models lists one combined model per model two providers serve, with the members' own entries", async () => {
+    await using env = await v2Env()
+    const listed = env.exec(["models", "--standalone"])
+    expect({ exit: listed.exitCode, stderr: listed.stderr }).toEqual({ exit: 0, stderr: "" })
+    const lines = listed.stdout.split("\n").map((line) => line.trim())
+    expect(lines).toContain("combined/claude-sonnet-4-5")
+    expect(lines).toContain("anthropic/claude-sonnet-4-5")
+    expect(lines).toContain("openrouter/anthropic/claude-sonnet-4.5")
+  }, TIMEOUT)
+
+  test("bad options: OpenCode logs the field and keeps working without combined models", async () => {
+    await using env = await v2Env({ options: { combined_models: { min_providers: 0 } } })
+    const direct = await env.run("say hi", { model: "anthropic/claude-sonnet-4-5" })
+    expect({ exit: direct.exitCode, answer: direct.texts.join("") }).toEqual({ exit: 0, answer: "Hello from anthropic." })
+    expect(env.opencodeLog()).toContain("combined_models.min_providers: expected at least 1")
+    expect(env.exec(["models", "--standalone"]).stdout).not.toContain("combined/")
+  }, TIMEOUT)
+
+  test("uninstall removes the plugin and its entry; OpenCode runs as before", async () => {
+    await using env = await v2Env()
+    const removed = spawnSync("bun", ["run", "v2:uninstall"], { cwd: REPO_ROOT, env: { ...process.env, ...env.env }, encoding: "utf8" })
+    expect(removed.status).toBe(0)
+    expect(JSON.parse(readFileSync(env.configFile, "utf8")).plugins).toEqual([])
+    expect(env.exec(["models", "--standalone"]).stdout).not.toContain("combined/")
+  }, TIMEOUT)
+})
+
+suite(name("stock OpenCode 2 without the plugin, for comparison"), () => {
+  test("a 401 from the only provider ends the turn with provider.auth and exit 1", async () => {
+    await using env = await v2Env({ plugin: false })
+    env.sim.script("anthropic", [{ fault: faults.auth() }], { match: withTools })
+    const result = await env.run("say hi", { model: "anthropic/claude-sonnet-4-5" })
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.map((event) => (event.error as { type?: string })?.type)).toEqual(["provider.auth"])
+    expect(env.requests("openrouter")).toHaveLength(0)
+  }, TIMEOUT)
+
+  test("an error inside a 200 stream after some text: core keeps the partial answer with its error and exits 1", async () => {
+    await using env = await v2Env({ plugin: false })
+    env.sim.script("anthropic", [{ text: "Partial words from the first member", fault: faults.streamErrorAfterText("overloaded") }], { match: withTools })
+    const result = await env.run("say hi", { model: "anthropic/claude-sonnet-4-5" })
+    expect(result.exitCode).toBe(1)
+    expect(result.stdout).toContain("Partial words")
+  }, TIMEOUT)
+
+  test("there is no combined model without the plugin", async () => {
+    await using env = await v2Env({ plugin: false })
+    const result = await env.run("say hi")
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.map((event) => (event.error as { type?: string })?.type)).toEqual(["provider.no-route"])
   }, TIMEOUT)
 })

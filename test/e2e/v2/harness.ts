@@ -6,7 +6,7 @@
  * reason.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { startSimulator, type RecordedRequest, type Simulator, type Wire } from "../../../packages/combined-models/src/simulator/index.ts"
@@ -15,7 +15,8 @@ import { ensureBinary } from "../../../packages/opencode2/scripts/binary.ts"
 export const REPO_ROOT = resolve(import.meta.dir, "../../..")
 export const MODEL = "combined/claude-sonnet-4-5"
 
-const fetched = ensureBinary({ log: (line) => console.warn(`e2e v2: ${line}`) })
+/** `OPENCODE2_VERSION=2.1.2` runs the suite against another release (the pin is in packages/opencode2/package.json). */
+const fetched = ensureBinary({ version: process.env.OPENCODE2_VERSION || undefined, log: (line) => console.warn(`e2e v2: ${line}`) })
 export const binary = fetched.ok ? fetched.path : undefined
 export const skipReason = fetched.ok ? undefined : `the OpenCode 2 binary could not be fetched: ${fetched.reason}`
 if (skipReason) console.warn(`e2e v2 tests skipped: ${skipReason}`)
@@ -25,6 +26,8 @@ export const PROVIDERS = {
   anthropic: { wire: "anthropic" as Wire, model: "claude-sonnet-4-5" },
   openrouter: { wire: "openrouter" as Wire, model: "anthropic/claude-sonnet-4.5" },
   "amazon-bedrock": { wire: "bedrock" as Wire, model: "anthropic.claude-sonnet-4-5-20250929-v1:0" },
+  google: { wire: "google" as Wire, model: "gemini-3.5-flash" },
+  openai: { wire: "responses" as Wire, model: "gpt-5" },
 } as const
 export type ProviderID = keyof typeof PROVIDERS
 
@@ -49,6 +52,10 @@ export interface V2Env extends AsyncDisposable {
   configFile: string
   requests(provider: ProviderID): RecordedRequest[]
   run(prompt: string, options?: { model?: string; timeoutMs?: number }): Promise<RunResult>
+  /** Any other `opencode` command (`models`, `plugin list`), in the project. */
+  exec(args: string[]): { exitCode: number; stdout: string; stderr: string }
+  /** OpenCode's own log (where a plugin's failure to load is written). */
+  opencodeLog(): string
 }
 
 export interface EnvOptions {
@@ -59,6 +66,8 @@ export interface EnvOptions {
   priority?: string[]
   /** More plugin options (`combined_models`). */
   options?: Record<string, unknown>
+  /** Providers whose endpoint refuses connections (a closed loopback port). */
+  refused?: ProviderID[]
   /** Share HOME/XDG dirs (and so the state dir) with another env: two machines' processes are one machine's here. */
   root?: string
 }
@@ -89,6 +98,8 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
   const project = join(root, "project")
   for (const dir of [env.XDG_CONFIG_HOME!, env.XDG_DATA_HOME!, env.XDG_CACHE_HOME!, env.XDG_STATE_HOME!, env.TMPDIR!, project]) mkdirSync(dir, { recursive: true })
   const sim = await startSimulator()
+  const closedPort = await freePort()
+  const baseURL = (id: ProviderID) => (options.refused?.includes(id) ? `http://127.0.0.1:${closedPort}/${id}/v1` : sim.baseURL(id))
   for (const id of providers) sim.addProvider(id, PROVIDERS[id].wire)
   const configFile = join(env.XDG_CONFIG_HOME!, "opencode", "opencode.json")
 
@@ -108,10 +119,13 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
       id,
       id === "amazon-bedrock"
         ? {
-            settings: { baseURL: sim.baseURL(id).replace(/\/v1$/, ""), apiKey: `key-${id}`, auth: "bearer", region: "us-east-1" },
+            settings: { baseURL: baseURL(id).replace(/\/v1$/, ""), apiKey: `key-${id}`, auth: "bearer", region: "us-east-1" },
             models: { [PROVIDERS[id].model]: { name: "Claude Sonnet 4.5", modelID: PROVIDERS[id].model, family: "claude-sonnet", limit: { context: 200000, output: 64000 }, capabilities: { tools: true, input: ["text", "image"], output: ["text"] } } },
           }
-        : { settings: { baseURL: sim.baseURL(id), apiKey: `key-${id}` } },
+        : id === "openai"
+          ? // OpenCode 2 talks to OpenAI over a WebSocket by default; the loopback speaks the Responses API over HTTP.
+            { settings: { baseURL: baseURL(id), apiKey: `key-${id}`, transport: "http" } }
+          : { settings: { baseURL: baseURL(id), apiKey: `key-${id}` } },
     ]),
   )
   if (options.options && Array.isArray(config.plugins))
@@ -126,6 +140,20 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
     project,
     configFile,
     requests: (provider) => sim.requests(provider),
+    exec(args) {
+      const result = spawnSync(binary!, args, { cwd: project, env, encoding: "utf8", timeout: 60_000 })
+      return { exitCode: result.status ?? -1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" }
+    },
+    opencodeLog() {
+      const dir = join(env.XDG_DATA_HOME!, "opencode", "log")
+      try {
+        return readdirSync(dir)
+          .map((name) => readFileSync(join(dir, name), "utf8"))
+          .join("\n")
+      } catch {
+        return ""
+      }
+    },
     async run(prompt, runOptions = {}) {
       const started = Date.now()
       const child = spawn(binary!, ["run", "--standalone", "--format", "json", "--auto", "-m", runOptions.model ?? MODEL, prompt], {
@@ -166,4 +194,12 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
       if (!options.root) rmSync(root, { recursive: true, force: true })
     },
   }
+}
+
+/** A loopback port nothing listens on: bound, read, and closed again. */
+async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })
+  const port = server.port
+  server.stop(true)
+  return port
 }

@@ -32,10 +32,10 @@ interface Options {
   explain?: string
 }
 
-type Parsed = { ok: true; options: Options } | { ok: false; message: string; help?: boolean }
+type Parsed = { ok: true; options: Options } | { ok: false; message: string }
 
 function parseOptions(args: readonly string[]): Parsed {
-  let values: { catalog?: string; config?: string; json?: boolean; connected?: boolean; all?: boolean; explain?: string; help?: boolean }
+  let values: { catalog?: string; config?: string; json?: boolean; connected?: boolean; all?: boolean; explain?: string }
   try {
     values = parseArgs({
       args: [...args],
@@ -48,13 +48,11 @@ function parseOptions(args: readonly string[]): Parsed {
         json: { type: "boolean" },
         connected: { type: "boolean" },
         all: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
       },
     }).values
   } catch (error) {
     return { ok: false, message: `${usageProblem(error)}\n\n${USAGE}` }
   }
-  if (values.help) return { ok: false, message: USAGE, help: true }
   if (values.all && values.connected) return { ok: false, message: `--all and --connected: choose one\n\n${USAGE}` }
   for (const name of ["catalog", "config", "explain"] as const)
     if (values[name] === "") return { ok: false, message: `--${name} needs a value\n\n${USAGE}` }
@@ -151,11 +149,8 @@ function explain(result: GroupingResult, id: string): { text: string; found: boo
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseOptions(args)
+  // --help never gets here: the CLI's entry prints USAGE for every command (main.ts).
   if (!parsed.ok) {
-    if (parsed.help) {
-      console.log(parsed.message)
-      return 0
-    }
     console.error(`combined-models groups: ${parsed.message}`)
     return 2
   }

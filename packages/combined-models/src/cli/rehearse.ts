@@ -80,7 +80,7 @@ export function parseFault(word: string): SimStep | string {
 }
 
 export async function run(args: string[]): Promise<number> {
-  let values: { config?: string; catalog?: string; model?: string; fail?: string[]; budget?: string[]; turns?: string; all?: boolean; help?: boolean }
+  let values: { config?: string; catalog?: string; model?: string; fail?: string[]; budget?: string[]; turns?: string; all?: boolean }
   try {
     values = parseArgs({
       args,
@@ -92,16 +92,11 @@ export async function run(args: string[]): Promise<number> {
         budget: { type: "string", multiple: true },
         turns: { type: "string" },
         all: { type: "boolean" },
-        help: { type: "boolean" },
       },
     }).values
   } catch (error) {
     console.error(`combined-models rehearse: ${usageProblem(error)}\n\n${USAGE}`)
     return 2
-  }
-  if (values.help) {
-    console.log(USAGE)
-    return 0
   }
   const turns = values.turns === undefined ? 2 : Number(values.turns)
   if (!Number.isInteger(turns) || turns < 1) {

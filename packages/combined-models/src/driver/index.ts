@@ -5,7 +5,7 @@
  * work inside OpenCode's processor.
  */
 import type { LanguageModelV3 } from "@ai-sdk/provider"
-import { streamText, type ModelMessage, type ToolSet } from "ai"
+import { asSchema, streamText, type ModelMessage, type ToolSet } from "ai"
 import type { ResolvedConfig } from "../config.ts"
 import { StepEdge } from "../edge.ts"
 import { INTERRUPTED_TOOL_RESULT, ToolRuns } from "../tool-runs.ts"
@@ -77,9 +77,17 @@ const realSleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true })
   })
 
-/** A rough token count for routing: a member too small for the conversation is skipped before it is asked. */
-export function estimateTokens(messages: readonly ModelMessage[]): number {
-  return Math.ceil(JSON.stringify(messages).length / 4)
+/**
+ * A rough token count of the request a step sends, for routing (a member too small for it, or near its rate limit, is
+ * passed over before it is asked): the messages (system prompt included) and the tool definitions, a token every four
+ * characters as OpenCode's own estimate counts them. It is the request itself, so read-ahead adds no margin to it.
+ */
+export function estimateTokens(messages: readonly ModelMessage[], tools?: ToolSet): number {
+  const definitions = Object.entries(tools ?? {}).map(([name, tool]) => {
+    const schema = tool.inputSchema === undefined ? undefined : asSchema(tool.inputSchema).jsonSchema
+    return { name, description: tool.description, schema: schema && "then" in schema ? undefined : schema }
+  })
+  return Math.ceil((JSON.stringify(messages).length + (definitions.length ? JSON.stringify(definitions).length : 0)) / 4)
 }
 
 export class CombinedSession {
@@ -135,7 +143,7 @@ export class CombinedSession {
         feed({ type: "user_abort", at: this.clock() })
         return finish("aborted")
       }
-      const decided = feed({ type: "step_requested", at: this.clock(), contextTokens: estimateTokens(messages) })
+      const decided = feed({ type: "step_requested", at: this.clock(), contextTokens: estimateTokens(messages, options.tools), margin: 1 })
       const routing = decided.find((action) => action.type === "use" || action.type === "wait" || action.type === "surface")
       if (!routing || routing.type === "surface") return finish("failed", routing?.message ?? "no provider available")
       if (routing.type === "wait") {
@@ -308,9 +316,11 @@ function withRuns(calls: CallParts, results: ResultParts, runs: ToolRuns): [Call
     if (!called.has(run.toolCallId)) moreCalls.push({ type: "tool-call", toolCallId: run.toolCallId, toolName: run.toolName, input: run.input })
     if (answered.has(run.toolCallId) || run.status === "running") continue
     const output =
-      run.status === "completed"
+      run.status === "completed" && !run.interrupted
         ? { type: "json" as const, value: run.output as never }
-        : { type: "error-text" as const, value: run.error instanceof Error && run.error.name !== "AbortError" ? run.error.message : INTERRUPTED_TOOL_RESULT }
+        : run.status === "failed" && run.error instanceof Error && run.error.name !== "AbortError"
+          ? { type: "error-text" as const, value: run.error.message }
+          : { type: "error-text" as const, value: INTERRUPTED_TOOL_RESULT }
     moreResults.push({ type: "tool-result", toolCallId: run.toolCallId, toolName: run.toolName, output })
   }
   return [[...calls, ...moreCalls], [...results, ...moreResults]]

@@ -1,4 +1,4 @@
-import type { HttpErrorKind, SimReply, StreamErrorKind } from "./types.ts";
+import type { HttpErrorKind, SimReply, StreamErrorKind, RecordedFailure } from "./types.ts";
 import { encodeFrame } from "../wires/aws-event-stream.ts";
 import { jsonFragments, outputTokens, retryHeaders, textChunks, type Chunk, type WireFormat } from "./wire.ts";
 
@@ -162,3 +162,22 @@ export const bedrockWire: WireFormat = {
     return { message };
   },
 };
+
+/** Failures Bedrock sends as they were sent (test/fixtures/amazon-bedrock holds the same). */
+export const bedrockRecorded = {
+  /** The account has not enabled this model (other models of the account may be in use). */
+  accessDeniedModel: {
+    status: 403,
+    headers: { "x-amzn-errortype": "AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/" },
+    body: { message: "You don't have access to the model with the specified model ID." },
+  },
+  /** The model is served through an inference profile only. */
+  onDemandNotSupported: {
+    status: 400,
+    headers: { "x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/" },
+    body: {
+      message:
+        "Invocation of model ID anthropic.claude-sonnet-4-5-20250929-v1:0 with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an inference profile that contains this model.",
+    },
+  },
+} satisfies Record<string, RecordedFailure>;

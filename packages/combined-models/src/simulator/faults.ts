@@ -1,4 +1,8 @@
-import type { FaultPoint, SimFault, StreamErrorKind, Wire } from "./types.ts";
+import { bedrockRecorded } from "./bedrock-wire.ts";
+import { copilotRecorded } from "./copilot-wire.ts";
+import { googleRecorded } from "./google-wire.ts";
+import { openrouterRecorded } from "./openrouter-wire.ts";
+import type { FaultPoint, RecordedFailure, SimFault, StreamErrorKind, Wire } from "./types.ts";
 
 /** Small constructors so tests read like the failure they simulate. All return plain data. */
 export const faults = {
@@ -31,6 +35,20 @@ export const faults = {
   hang: (at: FaultPoint = "before-first-byte"): SimFault => ({ kind: "hang", at }),
   stall: (): SimFault => ({ kind: "hang", at: "after-text" }),
   truncate: (at: "after-metadata" | "after-text" = "after-text"): SimFault => ({ kind: "truncate", at }),
+  /** A failure exactly as a provider sent it. */
+  recorded: (failure: RecordedFailure): SimFault => ({ kind: "recorded", failure: structuredClone(failure) }),
+  /** Copilot 400 `model_not_supported`: the user's plan does not include this model. */
+  modelNotSupported: (): SimFault => faults.recorded(copilotRecorded.modelNotSupported),
+  /** Copilot 429 of the user across every model (`x-ratelimit-exceeded: global-chat:…`, Retry-After 2 h). */
+  copilotUserWideRateLimit: (): SimFault => faults.recorded(copilotRecorded.userWideRateLimit),
+  /** Bedrock 403 `AccessDeniedException`: the account has not enabled this model. */
+  bedrockModelAccessDenied: (): SimFault => faults.recorded(bedrockRecorded.accessDeniedModel),
+  /** Bedrock 400 `ValidationException`: this model needs an inference profile. */
+  bedrockOnDemandNotSupported: (): SimFault => faults.recorded(bedrockRecorded.onDemandNotSupported),
+  /** OpenRouter 404 "No endpoints found for …". */
+  openrouterNoEndpoints: (): SimFault => faults.recorded(openrouterRecorded.noEndpoints),
+  /** Gemini 429 `RESOURCE_EXHAUSTED` on a per-day quota of one model. */
+  geminiPerModelDailyQuota: (): SimFault => faults.recorded(googleRecorded.perDayPerModelQuota),
 };
 
 /** The wire formats a fault is catalogued on; `copilot` is three of them under one provider. */
@@ -82,4 +100,16 @@ export const FAULT_CATALOG: readonly FaultCatalogEntry[] = [
   { name: "stream-rate-limit-after-text", wires: allWires, fault: faults.streamErrorAfterText("rate_limit"), at: "after-text" },
   // Bedrock: an event-typed modelStreamErrorException carrying the model's 500.
   { name: "stream-server-error-after-text", wires: allWires, fault: faults.streamErrorAfterText("server_error"), at: "after-text" },
+];
+
+/**
+ * Refusals that name one model, each on the wire of the provider that sends it (its recorded body): they fail over and
+ * cool that member alone, not its provider.
+ */
+export const MODEL_REFUSALS: readonly { name: string; provider: string; wire: Wire; fault: SimFault }[] = [
+  { name: "copilot-model-not-supported", provider: "github-copilot", wire: "copilot", fault: faults.modelNotSupported() },
+  { name: "bedrock-access-denied-model", provider: "amazon-bedrock", wire: "bedrock", fault: faults.bedrockModelAccessDenied() },
+  { name: "bedrock-on-demand-not-supported", provider: "amazon-bedrock", wire: "bedrock", fault: faults.bedrockOnDemandNotSupported() },
+  { name: "openrouter-no-endpoints", provider: "openrouter", wire: "openrouter", fault: faults.openrouterNoEndpoints() },
+  { name: "gemini-per-model-daily-quota", provider: "google", wire: "google", fault: faults.geminiPerModelDailyQuota() },
 ];

@@ -1,4 +1,4 @@
-import type { HttpErrorKind, SimReply, StreamErrorKind } from "./types.ts";
+import type { HttpErrorKind, RecordedFailure, SimReply, StreamErrorKind } from "./types.ts";
 import { outputTokens, retryHeaders, textChunks, type Chunk, type ResponseContext, type WireFormat } from "./wire.ts";
 
 /**
@@ -104,3 +104,34 @@ export const googleWire: WireFormat = {
     return { error: { ...errors[kind], message } };
   },
 };
+
+/** Failures Gemini sends as they were sent (test/fixtures/google holds the same). */
+export const googleRecorded = {
+  /** A daily quota of one model: the project's other models are still in quota. */
+  perDayPerModelQuota: {
+    status: 429,
+    body: {
+      error: {
+        code: 429,
+        message:
+          "You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
+        status: "RESOURCE_EXHAUSTED",
+        details: [
+          {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            violations: [
+              {
+                quotaMetric: "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                quotaId: "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+                quotaDimensions: { location: "global", model: "gemini-2.5-pro" },
+                quotaValue: "50",
+              },
+            ],
+          },
+          { "@type": "type.googleapis.com/google.rpc.Help", links: [{ description: "Learn more about Gemini API quotas", url: "https://ai.google.dev/gemini-api/docs/rate-limits" }] },
+          { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "43s" },
+        ],
+      },
+    },
+  },
+} satisfies Record<string, RecordedFailure>;

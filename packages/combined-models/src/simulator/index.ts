@@ -4,5 +4,5 @@
  * script and fail on cue, so failover can be tested against the providers' real AI SDK clients.
  */
 export { startSimulator, type ScriptOptions, type SimBudget, type Simulator, type SimulatorOptions } from "./server.ts";
-export { faults, FAULT_CATALOG, type CatalogWire, type FaultCatalogEntry } from "./faults.ts";
+export { faults, FAULT_CATALOG, MODEL_REFUSALS, type CatalogWire, type FaultCatalogEntry } from "./faults.ts";
 export type { FaultPoint, HttpErrorKind, RecordedRequest, SimFault, SimReply, SimStep, StreamErrorKind, Wire } from "./types.ts";

@@ -1,4 +1,4 @@
-import type { HttpErrorKind, StreamErrorKind } from "./types.ts";
+import type { HttpErrorKind, RecordedFailure, StreamErrorKind } from "./types.ts";
 import { chatCompletionsWire } from "./openai-wire.ts";
 import { retryHeaders, type ResponseContext, type WireFormat } from "./wire.ts";
 
@@ -74,3 +74,12 @@ export const openrouterWire: WireFormat = {
     return { error: { ...errors[kind], message } };
   },
 };
+
+/** Failures OpenRouter sends as they were sent (test/fixtures/openrouter holds the same). */
+export const openrouterRecorded = {
+  /** No provider behind OpenRouter serves the model for this request or account. */
+  noEndpoints: {
+    status: 404,
+    body: { error: { message: "No endpoints found for anthropic/claude-sonnet-4.5.", code: 404 } },
+  },
+} satisfies Record<string, RecordedFailure>;

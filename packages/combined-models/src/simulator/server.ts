@@ -272,6 +272,7 @@ function outputTokensOf(reply: SimReply): number {
 
 async function respondStream({ res, wire, reply, fault, context, headers = {} }: Responder): Promise<void> {
   if (fault?.kind === "http-error") return sendError(res, wire, fault, context);
+  if (fault?.kind === "recorded") return sendJson(res, fault.failure.status, fault.failure.body, fault.failure.headers);
   if ((fault?.kind === "cut" || fault?.kind === "hang") && fault.at === "before-first-byte") return strike(res, fault);
 
   const plan = wire.streamPlan(reply, context);
@@ -317,6 +318,7 @@ async function respondStream({ res, wire, reply, fault, context, headers = {} }:
 
 async function respondMessage({ res, wire, reply, fault, context, headers = {} }: Responder): Promise<void> {
   if (fault?.kind === "http-error") return sendError(res, wire, fault, context);
+  if (fault?.kind === "recorded") return sendJson(res, fault.failure.status, fault.failure.body, fault.failure.headers);
   // Without a stream an in-stream error has nowhere to go: the real APIs answer with the HTTP status instead.
   if (fault?.kind === "stream-error") return sendError(res, wire, { kind: "http-error", ...streamErrorAsHttp[fault.error] }, context);
   const json = JSON.stringify(wire.message(reply, context));

@@ -55,7 +55,12 @@ export type SimFault =
   /** Silence until the client aborts (a stall when it happens after text). */
   | { kind: "hang"; at: FaultPoint }
   /** The body ends cleanly but without the terminal events (message_stop / finish_reason / [DONE]). */
-  | { kind: "truncate"; at: "after-metadata" | "after-text" };
+  | { kind: "truncate"; at: "after-metadata" | "after-text" }
+  /** A failure exactly as one provider sent it (`Recorded` in that provider's wire module), before any byte of stream. */
+  | { kind: "recorded"; failure: RecordedFailure };
+
+/** One provider's failure as it was sent: status, the headers that matter, the body. */
+export type RecordedFailure = { status: number; headers?: Record<string, string>; body: unknown };
 
 /** One scripted response: a reply plus an optional fault. Each request consumes one step. */
 export type SimStep = SimReply & { fault?: SimFault };

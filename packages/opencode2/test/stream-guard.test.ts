@@ -1,0 +1,108 @@
+import { describe, expect, test } from "bun:test"
+import { guardStream, HOLD_TEXT_CHARS, kindOf, wireOf } from "../src/stream-guard.ts"
+
+const sse = (events: string[]) =>
+  new Response(
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const event of events) controller.enqueue(new TextEncoder().encode(event))
+        controller.close()
+      },
+    }),
+    { headers: { "content-type": "text/event-stream" } },
+  )
+
+const anthropic = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
+const text = (value: string) => anthropic("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: value } })
+const start = anthropic("message_start", { type: "message_start", message: { id: "m" } })
+const stop = anthropic("message_stop", { type: "message_stop" })
+const overloaded = anthropic("error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } })
+const toolStart = anthropic("content_block_start", { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "t", name: "shell", input: {} } })
+const URL_MESSAGES = "http://127.0.0.1:1/anthropic/v1/messages?beta=true"
+
+async function read(response: Response, chunks: string[] = []): Promise<string[]> {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return chunks
+    chunks.push(value)
+  }
+}
+
+describe("wire of a request", () => {
+  test("by its path", () => {
+    expect(wireOf(URL_MESSAGES)).toBe("anthropic")
+    expect(wireOf("http://x/openrouter/v1/chat/completions")).toBe("chat")
+    expect(wireOf("http://x/v1/responses")).toBe("responses")
+    expect(wireOf("http://x/model/m/converse-stream")).toBeUndefined()
+  })
+})
+
+describe("event kinds", () => {
+  test("chat completions: an error chunk, finish_reason error, tool calls, [DONE]", () => {
+    expect(kindOf("chat", { raw: "", data: JSON.stringify({ error: { code: 502, message: "upstream" } }) }).kind).toBe("error")
+    expect(kindOf("chat", { raw: "", data: JSON.stringify({ choices: [{ delta: {}, finish_reason: "error" }] }) }).kind).toBe("error")
+    expect(kindOf("chat", { raw: "", data: JSON.stringify({ choices: [{ delta: { tool_calls: [{ index: 0 }] } }] }) }).kind).toBe("tool")
+    expect(kindOf("chat", { raw: "", data: "[DONE]" }).kind).toBe("end")
+  })
+  test("Responses: response.failed is an error, response.completed the end", () => {
+    expect(kindOf("responses", { raw: "", name: "response.failed", data: "{}" }).kind).toBe("error")
+    expect(kindOf("responses", { raw: "", name: "response.completed", data: "{}" }).kind).toBe("end")
+  })
+})
+
+describe("holding a member's stream back", () => {
+  test("a healthy message comes through whole, and is served", async () => {
+    let served = 0
+    const events = [start, text("Hello "), text("world."), stop]
+    const out = await read(guardStream(sse(events), URL_MESSAGES, { served: () => served++ }))
+    expect(out.join("")).toBe(events.join(""))
+    expect(served).toBe(1)
+  })
+
+  test("an error after text while it is held: only the error reaches core, the partial text never does", async () => {
+    const failures: unknown[] = []
+    let served = 0
+    const out = await read(guardStream(sse([start, text("Partial "), text("words"), overloaded]), URL_MESSAGES, { served: () => served++, failed: (payload) => failures.push(payload) }))
+    expect(out.join("")).toBe(overloaded)
+    expect(failures).toEqual([{ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }])
+    expect(served).toBe(0)
+  })
+
+  test("a tool block is held to the message's end: an error after it drops it", async () => {
+    const out = await read(guardStream(sse([start, toolStart, overloaded]), URL_MESSAGES, { served: () => {} }))
+    expect(out.join("")).toBe(overloaded)
+  })
+
+  test("past the hold, text streams on and a later error is core's", async () => {
+    const long = "x".repeat(HOLD_TEXT_CHARS)
+    const failures: unknown[] = []
+    const out = await read(guardStream(sse([start, text(long), text("more"), overloaded]), URL_MESSAGES, { served: () => {}, failed: (p) => failures.push(p) }))
+    expect(out.join("")).toBe([start, text(long), text("more"), overloaded].join(""))
+    expect(failures).toEqual([])
+  })
+
+  test("events split across chunks are read whole", async () => {
+    const whole = [start, text("Hi"), stop].join("")
+    const chunks = whole.match(/[\s\S]{1,7}/g)!
+    let served = 0
+    const out = await read(guardStream(sse(chunks), URL_MESSAGES, { served: () => served++ }))
+    expect(out.join("")).toBe(whole)
+    expect(served).toBe(1)
+  })
+
+  test("a stream cut before its end event is released as it came and not counted as served", async () => {
+    let served = 0
+    const out = await read(guardStream(sse([start, text("Hi")]), URL_MESSAGES, { served: () => served++ }))
+    expect(out.join("")).toBe(start + text("Hi"))
+    expect(served).toBe(0)
+  })
+
+  test("a body that is not a known event stream passes through untouched", async () => {
+    let served = 0
+    const response = new Response("binary frames", { headers: { "content-type": "application/vnd.amazon.eventstream" } })
+    const out = await read(guardStream(response, "http://x/model/m/converse-stream", { served: () => served++ }))
+    expect(out.join("")).toBe("binary frames")
+    expect(served).toBe(1)
+  })
+})
