@@ -18,8 +18,9 @@ export type ToolRun = {
 } & (
   | { status: "running" }
   /**
-   * `interrupted`: the step's abort signal had fired when the tool returned (the stream failed under it), so what it
-   * returned is what it did before it was stopped (OpenCode's shell says "User aborted the command").
+   * `interrupted`: the step's abort signal had fired when the tool returned (the stream failed under it). Whether it
+   * cut the tool short is the tool's to say (OpenCode's shell adds "User aborted the command"); one that ignores the
+   * signal returns its whole result.
    */
   | { status: "completed"; output: unknown; endedAt: number; interrupted?: boolean }
   | { status: "failed"; error: unknown; endedAt: number }

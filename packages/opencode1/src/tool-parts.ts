@@ -71,11 +71,23 @@ function interrupted(partial: string | undefined): string {
   return partial?.trim() ? `${INTERRUPTED_TOOL_RESULT}\nOutput before the interruption:\n${partial}` : INTERRUPTED_TOOL_RESULT
 }
 
+/**
+ * Whether a result the tool returned after the step's abort is what it did before it was stopped. Only when it says
+ * so: OpenCode's shell ends its output with "User aborted the command". A tool that does not heed the signal (read,
+ * glob, edit…) finishes its work and returns its whole result, which the next member gets as it is.
+ */
+function stoppedByAbort(run: ToolRun): boolean {
+  return run.status === "completed" && run.interrupted === true && resultOf(run.toolName, run.output).output.includes(SHELL_ABORTED)
+}
+
+/** What OpenCode's shell tool adds to its output when the abort signal stopped the command. */
+const SHELL_ABORTED = "User aborted the command"
+
 function stateFor(run: ToolRun, part: ToolPartLike | undefined, now: number): ToolStateLike {
   const input = isRecord(run.input) ? run.input : { value: run.input }
   const start = run.startedAt
   const partMetadata = part && "metadata" in part.state && isRecord(part.state.metadata) ? part.state.metadata : undefined
-  if (run.status === "completed" && !run.interrupted)
+  if (run.status === "completed" && !stoppedByAbort(run))
     return { status: "completed", input, ...resultOf(run.toolName, run.output), time: { start, end: run.endedAt } }
   // The metadata's `interrupted` flag would make OpenCode send what the tool printed as if it were the whole result.
   const { interrupted: _flag, ...metadata } = partMetadata ?? {}
@@ -103,8 +115,8 @@ export function toolPartsAfterFailure(input: {
   const out: ToolPartLike[] = []
   for (const run of input.runs) {
     const part = input.parts.find((candidate) => candidate.callID === run.toolCallId)
-    // A result the tool returned after the step's abort is what it did before it was stopped, whoever recorded it.
-    if (part && settledByProcessor(part) && !(run.status === "completed" && run.interrupted)) continue
+    // A result the tool says the step's abort cut short is what it did before it was stopped, whoever recorded it.
+    if (part && settledByProcessor(part) && !stoppedByAbort(run)) continue
     const state = stateFor(run, part, now)
     out.push(
       part

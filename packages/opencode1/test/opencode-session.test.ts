@@ -845,6 +845,31 @@ describe("no tool runs twice: the step continues from what its message holds", (
     expect(written.state.error).toContain("User aborted the command")
   })
 
+  test("a tool that finished its work after the step's abort (a read) keeps its whole result: it was not cut short", async () => {
+    routeStep("s1", user("u1"))
+    const failover = failoverFor("s1", { providerID: "anthropic", id: "claude-sonnet-4-5" })!
+    const controller = new AbortController()
+    let finish!: () => void
+    const reader = {
+      read: {
+        execute: () => new Promise((resolve) => (finish = () => resolve({ title: "notes.txt", metadata: {}, output: "1: The secret word is pelican." }))),
+      },
+    }
+    const input = failover.watch({ tools: reader })
+    failover.observe({ type: "tool-call", id: "call_1" })
+    const running = input.tools.read.execute({ filePath: "notes.txt" }, { toolCallId: "call_1", abortSignal: controller.signal })
+    // The stream fails while the read is under way; the read does not heed the signal and returns the whole file.
+    controller.abort()
+    finish()
+    await running
+    expect(failover.claims(rateLimited("600"))).toBe(true)
+    const recorded = { id: "prt_1", messageID: "m1", sessionID: "s1", type: "tool", callID: "call_1", tool: "read", state: { status: "completed", input: { filePath: "notes.txt" }, output: "1: The secret word is pelican.", title: "notes.txt", metadata: {}, time: { start: 1, end: 2 } } }
+    const { settle, calls } = services({ id: "m1", sessionID: "s1" }, [recorded])
+    await Effect.runPromise(failover.finish(settle))
+    // The processor's completed part stands as it is: nothing is rewritten as interrupted.
+    expect(calls.filter((call) => call.op === "updatePart")).toEqual([])
+  })
+
   test("with no tool run in any attempt the step still replays", async () => {
     leaveOverloadedToStock()
     routeStep("s1", user("u1"))
