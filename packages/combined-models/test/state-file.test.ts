@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { limitsPath, readLimitsFile, rotationPath } from "../../opencode1/src/limits-store.ts"
-import { readSwitches, switchesPath } from "../../opencode1/src/switch-store.ts"
+import { readSwitches, switchesPath } from "../src/switch-store.ts"
 import { MAX_WRITE_ATTEMPTS, resetStateFiles, settleStateFiles, takeStateFileNotices, updateStateFile } from "../src/state-file.ts"
 
 let dir: string

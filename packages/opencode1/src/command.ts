@@ -6,10 +6,9 @@
 import { isCombined, modelName, selectionOf, type MessageLike, type ModelRef, type ProviderLike, type ProviderList } from "./label.ts"
 import { combinedGroupsOf, runtimeOf } from "./provider.ts"
 import { PROVIDER_ID, PROVIDER_NAME, type OpenCodeProvider } from "./runtime.ts"
-import { readSwitches, switchesPath } from "./switch-store.ts"
 import { credentialFixes } from "./credentials.ts"
 import { combinedOrderEdit } from "./config-edit.ts"
-import { createFileHealthStore, defaultHealthPath, DEFAULTS, describeRedisUrl, fallbackChainFor, HealthRegistry, isRecord, ordered, parseModelRef, resolveConfig, sameMember, type HealthView, type MemberRef, type RedisHealthStore, type ResolvedConfig, clockTime, healthText, memberHealth, type CombinedStatus, type MemberHealth, type MemberStatus, type SwitchRecord } from "combined-models"
+import { createFileHealthStore, defaultHealthPath, DEFAULTS, describeRedisUrl, fallbackChainFor, HealthRegistry, isRecord, ordered, parseModelRef, resolveConfig, sameMember, type HealthView, type MemberRef, type RedisHealthStore, type ResolvedConfig, clockTime, healthText, memberHealth, type CombinedStatus, type MemberHealth, type MemberStatus, type SwitchRecord, readSwitches, switchesPath } from "combined-models"
 
 // The view both editions show lives in the engine; the 1.x adapter names it as it always has.
 export { memberHealth, renderCombinedStatus, type CombinedStatus, type GroupStatus, type MemberHealth, type MemberStatus } from "combined-models"

@@ -9,8 +9,7 @@ import { fileLimitsView, limitsPath, rotationPath, takeRotation, writeLimitsRead
 import { RequestSizes, requestSizesPath } from "./request-size-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import { accountProblems } from "./accounts.ts"
-import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "./switch-store.ts"
-import { buildGroups, createFileHealthStore, createRedisHealthStore, defaultHealthPath, DEFAULTS, describeRedisUrl, fromOpenCodeProviders, HealthRegistry, isRecord, LimitsTable, resolveConfig, stringList, takeStateFileNotices, type Access, type CatalogModel, type CatalogProvider, type ConfigProblem, type CooldownEntry, type Group, type HealthView, type LimitReading, type LimitsView, type MemberRef, type RedisHealthStore, type ResolvedConfig, type SwitchRecord } from "combined-models"
+import { buildGroups, createFileHealthStore, createRedisHealthStore, defaultHealthPath, DEFAULTS, describeRedisUrl, fromOpenCodeProviders, HealthRegistry, isRecord, LimitsTable, resolveConfig, stringList, takeStateFileNotices, type Access, type CatalogModel, type CatalogProvider, type ConfigProblem, type CooldownEntry, type Group, type HealthView, type LimitReading, type LimitsView, type MemberRef, type RedisHealthStore, type ResolvedConfig, type SwitchRecord, appendSwitch, mergeSwitches, readSwitches, switchesPath } from "combined-models"
 
 /** The virtual provider that holds the combined models. */
 export const PROVIDER_ID = "combined"

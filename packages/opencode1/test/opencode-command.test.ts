@@ -6,7 +6,7 @@ import { limitsPath, readLimitsFile } from "../src/limits-store.ts"
 import { combinedStatus, renderCombinedStatus, type CombinedStatus } from "../src/command.ts"
 import { addCombinedProvider } from "../src/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider, type SwitchRecord } from "../src/runtime.ts"
-import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "../src/switch-store.ts"
+import { appendSwitch, mergeSwitches, readSwitches, switchesPath } from "../../combined-models/src/switch-store.ts"
 import { settleStateFiles } from "../../combined-models/src/state-file.ts"
 import { ocModel } from "./opencode-fixtures.ts"
 

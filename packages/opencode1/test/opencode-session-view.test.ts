@@ -13,7 +13,7 @@ import {
 } from "../src/command.ts"
 import { addCombinedProvider } from "../src/provider.ts"
 import { CombinedRuntime, resetRuntime, runtime, type OpenCodeProvider, type SwitchRecord } from "../src/runtime.ts"
-import { appendSwitch, readSwitches, switchesPath } from "../src/switch-store.ts"
+import { appendSwitch, readSwitches, switchesPath } from "../../combined-models/src/switch-store.ts"
 import { settleStateFiles } from "../../combined-models/src/state-file.ts"
 import { FailoverToasts, recoveredMember } from "../src/toast.ts"
 import { ocModel } from "./opencode-fixtures.ts"

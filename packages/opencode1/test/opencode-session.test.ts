@@ -852,7 +852,8 @@ describe("no tool runs twice: the step continues from what its message holds", (
     let finish!: () => void
     const reader = {
       read: {
-        execute: () => new Promise((resolve) => (finish = () => resolve({ title: "notes.txt", metadata: {}, output: "1: The secret word is pelican." }))),
+        execute: (_input: unknown, _options: { toolCallId: string; abortSignal?: AbortSignal }) =>
+          new Promise((resolve) => (finish = () => resolve({ title: "notes.txt", metadata: {}, output: "1: The secret word is pelican." }))),
       },
     }
     const input = failover.watch({ tools: reader })

@@ -7,10 +7,7 @@
  * process's router. Switches are also written to a small state file beside the health file, so a status read from
  * another process (`opencode api`, a second TUI) shows the switches every process of the machine made.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
-import { defaultHealthPath, describeFailure, label, type HealthView, type MemberRef } from "combined-models"
-import { renderCombinedStatus, type CombinedStatus, type GroupStatus, type MemberHealth, type SwitchRecord } from "combined-models"
+import { appendSwitch, label, memberHealth, readSwitches, renderCombinedStatus, switchesPath, type CombinedStatus, type GroupStatus, type MemberRef, type SwitchRecord } from "combined-models"
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import type { FooterState } from "./rpc.ts"
 import type { Router, SwitchEvent } from "./router.ts"
@@ -18,53 +15,20 @@ import type { Router, SwitchEvent } from "./router.ts"
 /** How many switches the state file keeps (the view shows the newest ten). */
 const SWITCHES_KEPT = 50
 
+/** OpenCode 2's own switches file beside the health file (the 1.x edition keeps `switches.json`). */
 export function switchesFile(stateDir: string): string {
-  return join(dirname(defaultHealthPath(stateDir)), "switches-opencode2.json")
-}
-
-function isRef(value: unknown): value is MemberRef {
-  const v = value as MemberRef | undefined
-  return typeof v?.providerID === "string" && typeof v?.modelID === "string"
-}
-
-function isSwitchRecord(value: unknown): value is SwitchRecord {
-  const v = value as SwitchRecord | undefined
-  return typeof v?.at === "number" && typeof v.sessionID === "string" && typeof v.groupID === "string" && isRef(v.from) && isRef(v.to) && typeof v.notice === "string"
+  return switchesPath(stateDir, "switches-opencode2.json")
 }
 
 /** The stored switches, oldest first; [] when the file is missing or not ours. */
-export function readSwitchRecords(file: string): SwitchRecord[] {
-  try {
-    const parsed = JSON.parse(readFileSync(file, "utf8")) as { version?: number; switches?: unknown[] }
-    return parsed?.version === 1 && Array.isArray(parsed.switches) ? parsed.switches.filter(isSwitchRecord) : []
-  } catch {
-    return []
-  }
-}
+export const readSwitchRecords = readSwitches
 
-/** One more switch into the file (best effort: a status view is not worth failing a step for). */
+/**
+ * One more switch into the file, through the engine's one writer for state files: off the step's path, merged under
+ * the file's lock with what other processes added meanwhile.
+ */
 export function appendSwitchRecord(file: string, record: SwitchRecord): void {
-  try {
-    const records = [...readSwitchRecords(file), record].sort((a, b) => a.at - b.at).slice(-SWITCHES_KEPT)
-    mkdirSync(dirname(file), { recursive: true })
-    const temporary = `${file}.${process.pid}.tmp`
-    writeFileSync(temporary, JSON.stringify({ version: 1, switches: records }))
-    renameSync(temporary, file)
-  } catch {}
-}
-
-/** A member's health as the view shows it (the 1.x view's shape). */
-export function memberHealth(view: HealthView, member: MemberRef, now: number): MemberHealth {
-  const entry = view.cooldownOf(member, now)
-  if (!entry) return { state: "healthy" }
-  return {
-    state: "cooling",
-    reason: entry.reason,
-    why: describeFailure(member.providerID, entry),
-    message: entry.message,
-    until: Number.isFinite(entry.until) ? entry.until : null,
-    scope: entry.modelID === "*" ? "provider" : "model",
-  }
+  appendSwitch(file, record, SWITCHES_KEPT)
 }
 
 interface Served {

@@ -8,6 +8,7 @@ import { appendSwitchRecord, readSwitchRecords, StatusBoard, switchesFile } from
 import { steerText } from "../src/steer.ts"
 import { applyPickerMode, currentPickerMode, pickerFile, writePickerChoice } from "../src/picker.ts"
 import { footerText, NOTICE_MS, parseCombinedArgs } from "../src/tui/text.ts"
+import { settleStateFiles } from "combined-models"
 
 function scratch(): string {
   return mkdtempSync(join(tmpdir(), "cm-v2-visibility-"))
@@ -45,7 +46,7 @@ describe("the status board", () => {
     return { router, board: new StatusBoard({ router, stateDir, clock }) }
   }
 
-  test("the footer names the member that served the session's latest step, and the session's latest switch", () => {
+  test("the footer names the member that served the session's latest step, and the session's latest switch", async () => {
     const dir = scratch()
     const { router, board: status } = board(dir)
     expect(status.footer("ses_1")).toEqual({})
@@ -63,6 +64,7 @@ describe("the status board", () => {
     expect(status.footer("ses_1")).toEqual({ label: "Claude Sonnet 4.5 (openrouter)", notice: "anthropic rate-limited, retry in 30 s → openrouter", noticeAt: 1_000_000 })
     expect(status.footer("ses_2")).toEqual({})
     // Written for the views of other processes.
+    await settleStateFiles()
     expect(readSwitchRecords(switchesFile(dir)).map((record) => record.notice)).toEqual(["anthropic rate-limited, retry in 30 s → openrouter"])
     expect(status.text()).toContain("combined/claude-sonnet-4-5  anthropic → openrouter  anthropic rate-limited, retry in 30 s → openrouter  (session ses_1)")
     rmSync(dir, { recursive: true, force: true })
@@ -104,11 +106,12 @@ describe("the status board", () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
-  test("the switches file keeps the newest fifty; one that is not ours reads as none", () => {
+  test("the switches file keeps the newest fifty; one that is not ours reads as none", async () => {
     const dir = scratch()
     const file = switchesFile(dir)
     for (let at = 0; at < 60; at++)
       appendSwitchRecord(file, { at, sessionID: "s", groupID: "g", from: { providerID: "a", modelID: "m" }, to: { providerID: "b", modelID: "m" }, reason: "rate_limit", notice: `n${at}` })
+    await settleStateFiles()
     const records = readSwitchRecords(file)
     expect(records).toHaveLength(50)
     expect(records[0]!.notice).toBe("n10")

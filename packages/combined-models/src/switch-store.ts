@@ -1,18 +1,20 @@
 /**
- * The latest provider switches on disk, so `opencode combined` (a fresh process with no switches in memory) can show
- * what the running sessions did. `<state>/combined-models/switches.json`: `{ "version": 1, "switches": [...] }`,
+ * The latest provider switches on disk, so a status view read from a fresh process (`opencode combined`, OpenCode 2's
+ * status command) shows what the running sessions did. `<state>/combined-models/switches.json`: `{ "version": 1, "switches": [...] }`,
  * oldest first. Like the health file it is advisory: anything unreadable reads as "no switches", and a failed write
  * only loses history, never a request.
  */
 import { readFileSync } from "node:fs"
-import type { SwitchRecord } from "./runtime.ts"
-import { FAILURE_REASONS, isRecord, stateFilePath, updateStateFile, type MemberRef } from "combined-models"
+import { isRecord } from "./record.ts"
+import { stateFilePath, updateStateFile } from "./state-file.ts"
+import type { SwitchRecord } from "./status-view.ts"
+import { FAILURE_REASONS, type MemberRef } from "./types.ts"
 
 export const SWITCHES_FILE_VERSION = 1
 
-/** Next to the health file. */
-export function switchesPath(stateDir: string): string {
-  return stateFilePath(stateDir, "switches.json")
+/** Next to the health file; each OpenCode edition keeps its own (`switches.json` for 1.x). */
+export function switchesPath(stateDir: string, name = "switches.json"): string {
+  return stateFilePath(stateDir, name)
 }
 
 const REASONS: ReadonlySet<string> = new Set(FAILURE_REASONS)
