@@ -154,6 +154,16 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(result.stdout).not.toContain("Partial words")
   }, TIMEOUT)
 
+  test("every member rate-limited for ten minutes: the error shows after one request to each, not after core's schedule", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
+    const result = await env.run("say hi")
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.map((event) => (event.error as { type?: string })?.type)).toEqual(["provider.rate-limit"])
+    expect([env.requests("anthropic").filter(withTools).length, env.requests("openrouter").filter(withTools).length]).toEqual([1, 1])
+  }, TIMEOUT)
+
   test("a refused connection moves the step to the next member", async () => {
     await using env = await v2Env({ refused: ["anthropic"] })
     env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
