@@ -164,6 +164,14 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect([env.requests("anthropic").filter(withTools).length, env.requests("openrouter").filter(withTools).length]).toEqual([1, 1])
   }, TIMEOUT)
 
+  test("a stream that stalls after some text: combined_models.timeouts.stall ends it and the next member answers whole", async () => {
+    await using env = await v2Env({ options: { combined_models: { timeouts: { stall: "2s" } } } })
+    env.sim.script("anthropic", [{ text: "Partial words from the first member", fault: faults.stall() }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "The whole answer from the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from the second member."] })
+  }, TIMEOUT)
+
   test("a refused connection moves the step to the next member", async () => {
     await using env = await v2Env({ refused: ["anthropic"] })
     env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
