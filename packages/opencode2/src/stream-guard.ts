@@ -12,6 +12,14 @@
  * untouched and counts as served when it closes.
  */
 
+/** A member's 200 stream that ended without its wire's end of message, while nothing of it was released. */
+export class StreamEndedEarlyError extends Error {
+  override readonly name = "StreamEndedEarlyError"
+  constructor() {
+    super("the provider's stream ended before its end of message (truncated)")
+  }
+}
+
 /** Text held back before the answer streams on; a failure after that is core's (a new message). */
 export const HOLD_TEXT_CHARS = 4000
 
@@ -81,6 +89,8 @@ export function kindOf(wire: WireKind, event: SseEvent): { kind: EventKind; text
     if (body?.error) return { kind: "error", payload: body }
     const choice = Array.isArray(body?.choices) ? body.choices[0] : undefined
     if (choice?.finish_reason === "error") return { kind: "error", payload: body }
+    // The provider's finish (some OpenAI-compatible servers send no [DONE] after it).
+    if (typeof choice?.finish_reason === "string" && choice.finish_reason !== "") return { kind: "end" }
     if (choice?.delta?.tool_calls) return { kind: "tool" }
     const text = choice?.delta?.content ?? choice?.delta?.reasoning ?? choice?.delta?.reasoning_content
     if (typeof text === "string" && text !== "") return { kind: "text", text }
@@ -139,7 +149,13 @@ export function guardStream(response: Response, url: string, options: GuardOptio
           if (buffer.trim()) take(buffer)
           buffer = ""
           if (!failed) {
-            // Released at the end either way: a stream cut short without its end event is left to core's own reading.
+            // The body ended without the wire's end of message (a truncated stream) while all of it was held: core
+            // gets a failure before any output, as for a broken connection, and the retry hook moves the step on.
+            if (!ended && !streaming) {
+              controller.error(new StreamEndedEarlyError())
+              return
+            }
+            // Past the hold, what is left goes out as it came: core reads the rest its own way.
             if (held.length) controller.enqueue(encoder.encode(held.join("")))
             held = []
             if (ended) options.served()

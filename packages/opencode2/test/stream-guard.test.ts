@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { guardStream, HOLD_TEXT_CHARS, kindOf, wireOf } from "../src/stream-guard.ts"
+import { guardStream, HOLD_TEXT_CHARS, kindOf, StreamEndedEarlyError, wireOf } from "../src/stream-guard.ts"
 
 const sse = (events: string[]) =>
   new Response(
@@ -91,11 +91,22 @@ describe("holding a member's stream back", () => {
     expect(served).toBe(1)
   })
 
-  test("a stream cut before its end event is released as it came and not counted as served", async () => {
+  test("a stream that ends before its end event, all of it held: core gets a failure and none of the text", async () => {
     let served = 0
-    const out = await read(guardStream(sse([start, text("Hi")]), URL_MESSAGES, { served: () => served++ }))
-    expect(out.join("")).toBe(start + text("Hi"))
+    const out: string[] = []
+    const failure = await read(guardStream(sse([start, text("Hi")]), URL_MESSAGES, { served: () => served++ }), out).catch((error) => error)
+    expect(failure).toBeInstanceOf(StreamEndedEarlyError)
+    expect(out).toEqual([])
     expect(served).toBe(0)
+  })
+
+  test("chat completions: a finish_reason ends the message even without [DONE]", async () => {
+    let served = 0
+    const chunk = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
+    const events = [chunk({ choices: [{ delta: { content: "Hi" } }] }), chunk({ choices: [{ delta: {}, finish_reason: "stop" }] })]
+    const out = await read(guardStream(sse(events), "http://x/v1/chat/completions", { served: () => served++ }))
+    expect(out.join("")).toBe(events.join(""))
+    expect(served).toBe(1)
   })
 
   test("a body that is not a known event stream passes through untouched", async () => {

@@ -172,6 +172,19 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from the second member."] })
   }, TIMEOUT)
 
+  for (const [what, fault] of [
+    ["a connection dropped after some text", faults.cut("after-text")],
+    ["a stream that ends cleanly after some text but without its end of message (truncated)", faults.truncate("after-text")],
+  ] as const)
+    test(`${what}: the next member answers whole, the partial text dropped`, async () => {
+      await using env = await v2Env()
+      env.sim.script("anthropic", [{ text: "Partial words from the first member", fault }], { match: withTools })
+      env.sim.script("openrouter", [{ text: "The whole answer from the second member." }], { match: withTools })
+      const result = await env.run("say hi")
+      expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from the second member."] })
+      expect(result.stdout).not.toContain("Partial words")
+    }, TIMEOUT)
+
   test("a refused connection moves the step to the next member", async () => {
     await using env = await v2Env({ refused: ["anthropic"] })
     env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
