@@ -73,6 +73,8 @@ interface Step {
   member: MemberRef
   startedAt: number
   failedProviders: string[]
+  /** Members this step moved to after a failure. */
+  switches: number
   /** The retry hook asked for another attempt: the next request of this session is that attempt, not a new step. */
   retrying: boolean
   /**
@@ -239,7 +241,7 @@ export class Router {
       step.startedAt = this.clock()
       return
     }
-    this.steps.set(key, { groupID, member, startedAt: this.clock(), failedProviders: [], retrying: false })
+    this.steps.set(key, { groupID, member, startedAt: this.clock(), failedProviders: [], switches: 0, retrying: false })
   }
 
   /**
@@ -337,7 +339,14 @@ export class Router {
     if (!step.failedProviders.includes(step.member.providerID)) step.failedProviders.push(step.member.providerID)
     const now = this.clock()
     const result = pick(group, this.view, this.config, { failedProviders: step.failedProviders }, { now })
+    // `max_switches_per_turn`, counted per step here (core owns the turn): past it the error shows.
+    if (result.kind === "member" && step.switches >= this.config.maxSwitchesPerTurn) {
+      this.log(`combined-models: ${groupID} switched ${step.switches} times in this step (max_switches_per_turn); OpenCode shows the error`)
+      event.decision = { retry: false }
+      return
+    }
     if (result.kind === "member") {
+      step.switches++
       const to = { providerID: result.member.providerID, modelID: result.member.modelID }
       const notice = switchNotice(step.member, error, to, entry ? Math.max(0, entry.until - now) : undefined)
       this.switches.push({ sessionID: event.sessionID, groupID, from: step.member, to, error, notice })

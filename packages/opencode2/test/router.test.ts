@@ -140,3 +140,14 @@ describe("router", () => {
     expect(env.router.serving.get("claude-sonnet-4-5")).toEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })
   })
 })
+
+describe("max_switches_per_turn", () => {
+  test("0: a failure shows its error instead of moving the step", async () => {
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { max_switches_per_turn: 0 } })
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    const event = retry(rateLimit)
+    await env.router.onRetry(event)
+    expect(event.decision).toEqual({ retry: false })
+    expect(env.router.serving.get("claude-sonnet-4-5")).toEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })
+  })
+})
