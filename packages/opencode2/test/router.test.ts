@@ -45,7 +45,8 @@ const catalog = () =>
     },
     openrouter: {
       info: { id: "openrouter", name: "OpenRouter", activation: "enabled", package: "@opencode/ai/providers/openrouter", settings: { baseURL: "http://o/v1", apiKey: "ko" } },
-      models: [sonnet("openrouter", "anthropic/claude-sonnet-4.5")],
+      // GPT-5 only at OpenRouter: no combined model, a `fallback_models` entry.
+      models: [sonnet("openrouter", "anthropic/claude-sonnet-4.5"), { ...sonnet("openrouter", "openai/gpt-5"), name: "GPT-5", family: "gpt" }],
     },
   })
 
@@ -149,5 +150,87 @@ describe("max_switches_per_turn", () => {
     await env.router.onRetry(event)
     expect(event.decision).toEqual({ retry: false })
     expect(env.router.serving.get("claude-sonnet-4-5")).toEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })
+  })
+})
+
+/** The failover decisions come from the engine's state machine (machine.ts), as in the 1.x edition. */
+describe("the engine's failover machine", () => {
+  const overloaded = { type: "provider.overloaded", message: "Overloaded", status: 529, response: { body: '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' } }
+
+  test("retries_before_failover: an overload is retried once on the same member after a short wait, then moves on", async () => {
+    using env = setup()
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    const first = retry(overloaded)
+    await env.router.onRetry(first)
+    expect(first.decision).toEqual({ retry: true, delay: 2000 })
+    expect(env.router.serving.get("claude-sonnet-4-5")).toEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })
+    env.advance(2000)
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    // The retry's own attempt is not turned away for the member's short cooldown.
+    expect(await env.router.shouldDeflect("s", "claude-sonnet-4-5")).toBe(false)
+    const second = retry(overloaded)
+    await env.router.onRetry(second)
+    expect(second.decision).toEqual({ retry: true, delay: 0 })
+    expect(env.router.serving.get("claude-sonnet-4-5")).toEqual({ providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" })
+  })
+
+  test("retries_before_failover: 0 moves an overload on at once", async () => {
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { retries_before_failover: 0 } })
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    const event = retry(overloaded)
+    await env.router.onRetry(event)
+    expect(event.decision).toEqual({ retry: true, delay: 0 })
+    expect(env.router.serving.get("claude-sonnet-4-5")?.providerID).toBe("openrouter")
+  })
+
+  for (const [where, options] of [
+    ["combined_models.fallback_models", { combined_models: { fallback_models: ["openrouter/openai/gpt-5"] } }],
+    ['the "*" agent', { agent: { "*": { fallback_models: ["openrouter/openai/gpt-5"] } } }],
+    ["the step's own agent", { agent: { build: { fallback_models: ["openrouter/openai/gpt-5"] }, "*": { fallback_models: [] } } }],
+  ] as const)
+    test(`fallback_models (${where}): every member out, the step goes on at the next model of the chain`, async () => {
+      using env = setup({ provider_priority: ["anthropic", "openrouter"], ...options })
+      env.router.onRequest("s", "claude-sonnet-4-5")
+      await env.router.onRetry(retry({ ...rateLimit, retryAfterMs: 600_000 }))
+      env.router.onRequest("s", "claude-sonnet-4-5")
+      const second = retry({ ...rateLimit, retryAfterMs: 600_000 })
+      await env.router.onRetry(second)
+      expect(second.decision).toEqual({ retry: true, delay: 0 })
+      const model = env.edit.get("combined", "claude-sonnet-4-5")!
+      expect({ modelID: model.modelID, baseURL: model.settings?.baseURL }).toEqual({ modelID: "openai/gpt-5", baseURL: "http://o/v1" })
+      // Still pointed there after a reload (the chain's member is a place the entry may point).
+      await env.router.refresh("claude-sonnet-4-5")
+      expect(env.router.serving.get("claude-sonnet-4-5")).toEqual({ providerID: "openrouter", modelID: "openai/gpt-5" })
+    })
+
+  test("a chain for another agent only does not apply: every member out shows the error", async () => {
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], agent: { plan: { fallback_models: ["openrouter/openai/gpt-5"] } } })
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    await env.router.onRetry(retry({ ...rateLimit, retryAfterMs: 600_000 }))
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    const second = retry({ ...rateLimit, retryAfterMs: 600_000 })
+    await env.router.onRetry(second)
+    expect(second.decision).toEqual({ retry: false })
+  })
+
+  for (const message of ["Timed out waiting for response headers", "Timed out waiting for response data"])
+    test(`core's own timeout ("${message}") is the engine's timeout: the step moves on at once`, async () => {
+      using env = setup()
+      env.router.onRequest("s", "claude-sonnet-4-5")
+      const event = retry({ type: "provider.transport", message })
+      await env.router.onRetry(event)
+      expect(event.decision).toEqual({ retry: true, delay: 0 })
+      expect(env.router.serving.get("claude-sonnet-4-5")?.providerID).toBe("openrouter")
+      expect(env.router.health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })?.reason).toBe("timeout")
+    })
+
+  test("a served step clears the member's failure streak (the machine's recovered action)", async () => {
+    using env = setup()
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    await env.router.onRetry(retry(overloaded))
+    env.advance(2000)
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    env.router.onServed("s", "claude-sonnet-4-5")
+    expect(env.router.health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, 1_002_001)).toBeUndefined()
   })
 })
