@@ -30,3 +30,6 @@ export {
   type TurnState,
 } from "./machine.ts"
 export { describeFailure, failureSummary, formatDuration, label, remedy, switchNotice, type MemberFailure } from "./label.ts"
+// The OpenCode 2 plugin reads a Bedrock ConverseStream frame by frame (its stream guard holds frames back).
+export { decodeFrames, EventStreamFrameError, type DecodedFrame } from "./wires/aws-event-stream.ts"
+export { BedrockStreamException, bedrockFrameException } from "./wires/bedrock.ts"

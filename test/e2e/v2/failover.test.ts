@@ -163,6 +163,25 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(served.map((request) => decodeURIComponent(request.path))).toEqual(["/amazon-bedrock/model/anthropic.claude-sonnet-4-5-20250929-v1:0/converse-stream"])
   }, TIMEOUT)
 
+  test("Amazon Bedrock first: a throttlingException frame inside its 200 stream after text: the next member answers whole, exit 0", async () => {
+    await using env = await v2Env({ providers: ["amazon-bedrock", "anthropic"] })
+    env.sim.script("amazon-bedrock", [{ text: "Partial words from Bedrock", fault: faults.streamErrorAfterText("rate_limit") }], { match: withTools })
+    env.sim.script("anthropic", [{ text: "The whole answer from Anthropic." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from Anthropic."] })
+    expect(result.stdout).not.toContain("Partial words")
+    expect([env.requests("amazon-bedrock").filter(withTools).length, env.requests("anthropic").filter(withTools).length]).toEqual([1, 1])
+  }, TIMEOUT)
+
+  test("Amazon Bedrock first: a modelStreamErrorException after text, again on the same member's retry: the next member answers whole", async () => {
+    await using env = await v2Env({ providers: ["amazon-bedrock", "anthropic"] })
+    env.sim.script("amazon-bedrock", twice({ text: "Partial words from Bedrock", fault: faults.streamErrorAfterText("server_error") }), { match: withTools })
+    env.sim.script("anthropic", [{ text: "The whole answer from Anthropic." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from Anthropic."] })
+    expect(result.stdout).not.toContain("Partial words")
+  }, TIMEOUT)
+
   test("Google first: a 429 RESOURCE_EXHAUSTED moves a Gemini step to OpenRouter, on each one's own wire and model id", async () => {
     await using env = await v2Env({ providers: ["google", "openrouter"] })
     env.sim.script("google", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
