@@ -108,7 +108,7 @@ function release(lockDir: string, owner: string) {
 
 /**
  * Tries at the lock for `path` (`<path>.lock`), shared by both ways to wait: each try takes the lock (its release), or
- * says how long to pause before the next (growing from 1 ms to 16 ms, jittered); past the deadline it throws
+ * says how long to pause before the next (1–2 ms at first, doubling to 16–32 ms, jittered); past the deadline it throws
  * FileLockTimeoutError.
  */
 function lockTries(path: string, options: FileLockOptions): () => { release: () => void } | { pauseMs: number } {

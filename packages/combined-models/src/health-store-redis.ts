@@ -478,7 +478,9 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       sub.onclose = onClose
       // Back, or first: this store's own cooldowns that Redis has not held go first (recorded while it could not hear,
       // or lost with a restarted server), then its queued changes in order, forgets included. An entry Redis held and
-      // no longer holds was cleared elsewhere: not sent again. The file's other entries are not this store's to send.
+      // no longer holds was cleared elsewhere: not sent again. Nor is one the machine's file no longer holds: another
+      // process of this machine cleared it meanwhile (the member answered it). The file's other entries are not this
+      // store's to send.
       const info = String(await send("INFO", ["server"]))
       const runId = /run_id:(\w+)/.exec(info)?.[1]
       const sameServer = serverRunId !== undefined && runId === serverRunId
@@ -486,6 +488,8 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       readLocal(true)
       const knownBefore = sameServer ? knownInRedis : new Map<string, number>()
       const now = clock()
+      const inFile = new Map(local.map((entry) => [entryKey(entry), entry.since]))
+      for (const [id, entry] of own) if ((inFile.get(id) ?? Number.NEGATIVE_INFINITY) < entry.since) own.delete(id)
       const unsent = [...own.values()].filter((entry) => entry.until > now && knownBefore.get(entryKey(entry)) !== entry.since)
       if (unsent.length) queue.unshift({ entries: unsent, forget: [], basis: undefined })
       await drain()
@@ -548,7 +552,7 @@ export function createRedisHealthStore(options: RedisHealthStoreOptions): RedisH
       mirrorVersion++
       own = new Map(mergeEntries([...own.values()], entries, { now, forget, basis: saveOptions.basis }).map((entry) => [entryKey(entry), entry]))
       queue.push({ entries, forget, basis: saveOptions.basis })
-      // The oldest go, never the head: it may be on its way. The file keeps every entry; a reconnect sends them.
+      // The oldest go, never the head: it may be on its way. `own` keeps every entry; a reconnect sends them.
       if (queue.length > MAX_QUEUED_SAVES) queue.splice(1, queue.length - MAX_QUEUED_SAVES)
       if (commands) void drain()
       try {

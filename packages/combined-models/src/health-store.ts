@@ -9,9 +9,8 @@
  * cooldowns" plus a reason in `problem`: health is advisory, a bad file must never stop a request.
  */
 import { readFileSync, statSync } from "node:fs"
-import { join } from "node:path"
 import type { CooldownEntry, CooldownScope } from "./health.ts"
-import { updateStateFile } from "./state-file.ts"
+import { stateFilePath, updateStateFile } from "./state-file.ts"
 import { FAILURE_REASONS, type FailureReason } from "./types.ts"
 
 export const HEALTH_FILE_VERSION = 1
@@ -56,7 +55,7 @@ export interface HealthStore {
 
 /** `<stateDir>/combined-models/health.json`; the caller passes OpenCode's state dir. */
 export function defaultHealthPath(stateDir: string): string {
-  return join(stateDir, "combined-models", "health.json")
+  return stateFilePath(stateDir, "health.json")
 }
 
 /** What a stored entry reaches: its `scope`, or for an entry from before scopes, what its `modelID` said then. */

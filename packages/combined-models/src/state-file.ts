@@ -18,11 +18,10 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, un
 import { open, mkdir, readFile, rename, unlink } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { FileLockTimeoutError, acquireFileLock, sleepSync, withFileLock } from "./file-lock.ts"
-import { defaultHealthPath } from "./health-store.ts"
 
-/** A state file's path: next to the health file, `<state>/combined-models/<name>`. */
+/** A state file's path: `<state>/combined-models/<name>`, where the health file (`health.json`) is too. */
 export function stateFilePath(stateDir: string, name: string): string {
-  return join(dirname(defaultHealthPath(stateDir)), name)
+  return join(stateDir, "combined-models", name)
 }
 
 /**

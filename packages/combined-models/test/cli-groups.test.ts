@@ -235,4 +235,12 @@ describeWithCatalog("combined-models groups --connected", () => {
     expect(stderr).toContain(`catalog: ${join(cache, "opencode", "models.json")} (OpenCode's)`)
     expect((JSON.parse(stdout) as { groups: { id: string }[] }).groups.map((group) => group.id)).toContain("claude-sonnet-4-5")
   })
+
+  test("without --catalog, an OPENCODE_MODELS_PATH naming no file is named in the error, not mistaken for a first run", async () => {
+    const missing = join(dir, "nowhere", "api.json")
+    const { stderr, code } = await groupsIn({ env: { OPENCODE_MODELS_PATH: missing } }, "--all", "--json")
+    expect(code).toBe(2)
+    expect(stderr).toStartWith(`combined-models groups: OPENCODE_MODELS_PATH names ${missing}, which is not there:`)
+    expect(stderr).toContain("--catalog <api.json>")
+  })
 })

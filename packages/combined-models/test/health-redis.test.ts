@@ -221,6 +221,31 @@ describe("what crosses machines: this store's own cooldowns, not the machine's w
   }, 30_000)
 })
 
+describe("a cooldown cleared on this machine while Redis was away", () => {
+  test.skipIf(skip)("is not sent again to a restarted server: another process of the machine cleared it in the file", async () => {
+    const a = machine()
+    expect(await a.store.whenSynced(5_000)).toBe(true)
+    a.health.report(anthropic, rateLimited, { attemptStartedAt: Date.now() - 10 })
+    await a.store.drained()
+    expect(await settledFile(a.file)).toHaveLength(1)
+
+    // The server goes away. Another process of this machine (its project has no Redis) gets an answer from the member,
+    // after the cooldown was recorded: it clears it in the machine's file.
+    await redis.kill()
+    expect(await eventually(() => !a.store.synced, 15_000)).toBe(true)
+    const neighbour = new HealthRegistry({ cooldowns: DEFAULT_COOLDOWNS, store: createFileHealthStore(a.file), writes: "immediate" })
+    expect(neighbour.cooldownOf(anthropic)?.reason).toBe("rate_limit")
+    neighbour.recordSuccess(anthropic, { attemptStartedAt: Date.now() })
+    expect(await settledFile(a.file)).toEqual([])
+
+    // Back, empty: nothing of it is sent, so no machine skips the member that answered.
+    await redis.start()
+    expect(await eventually(() => a.store.synced, 15_000)).toBe(true)
+    await a.store.drained()
+    expect(await storedValues()).toEqual([])
+  }, 30_000)
+})
+
 describe("Redis unreachable, slow, back", () => {
   test.skipIf(skip)("unreachable from the start: routing goes on from the file, the problem is said once, nothing throws", async () => {
     const dead = `redis://127.0.0.1:${redis.port + 1}/0`

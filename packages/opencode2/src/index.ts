@@ -16,6 +16,7 @@ import { DEFLECT_URL, Router, stateDirectory } from "./router.ts"
 import { guardStream } from "./stream-guard.ts"
 import { eventProblems, modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
 import { attachVisibility } from "./visibility.ts"
+import { addConnectionModels, addConnectionProviders, readExtraConnections, type ConnectionProviderEditor, type ExtraConnection, type IntegrationAccess } from "./connections.ts"
 
 export const PLUGIN_ID = "combined-models"
 
@@ -52,7 +53,7 @@ function safely<E>(say: (line: string) => void, body: (event: E) => unknown): (e
   }
 }
 
-export function setup(ctx: PluginContext): void {
+export function setup(ctx: PluginContext): void | Promise<void> {
   const problems = shapeProblems(ctx)
   if (problems.length > 0)
     throw new PluginProblem(
@@ -98,6 +99,15 @@ export function setup(ctx: PluginContext): void {
       },
       models: [],
     })
+  })
+  // Accounts on OpenCode 2's connections (connections.ts): each further key of a provider becomes a member provider.
+  let extraConnections: ExtraConnection[] = []
+  ctx.provider.transform((editor: ProviderEditor) => {
+    if (!off && extraConnections.length) debug(`combined-models: connection providers ${addConnectionProviders(editor as ConnectionProviderEditor, extraConnections).join(", ")}`)
+  })
+  // Before the router's transform, so it groups them: the connection providers get their provider's models.
+  ctx.model.transform((editor: ModelEditor) => {
+    if (!off && extraConnections.length) addConnectionModels(editor, extraConnections)
   })
   ctx.model.transform((editor: ModelEditor) => {
     if (off) return
@@ -186,7 +196,23 @@ export function setup(ctx: PluginContext): void {
       }
     }),
   )
+  // OpenCode awaits a setup's promise before it builds the catalog: the connections are read by then, for at most
+  // CONNECTIONS_WAIT_MS (a slow store costs the extra members a reload later, never OpenCode's start).
+  let started = false
+  const read = readExtraConnections((ctx as { integration?: IntegrationAccess }).integration)
+    .then((extras) => {
+      extraConnections = extras
+      if (extras.length) debug(`combined-models: connections as members: ${extras.map((extra) => extra.id).join(", ")}`)
+      if (started && extras.length) return ctx.provider.reload().then(() => {})
+    })
+    .catch((error: unknown) => say(`combined-models: could not read OpenCode's connections (${error instanceof Error ? error.message : String(error)}); each provider serves with its active one`))
+  return Promise.race([read, new Promise<void>((done) => setTimeout(done, CONNECTIONS_WAIT_MS).unref?.())]).then(() => {
+    started = true
+  })
 }
+
+/** How long start-up waits for OpenCode's connection store. */
+const CONNECTIONS_WAIT_MS = 3_000
 
 const plugin: PluginModule = { id: PLUGIN_ID, setup }
 export default plugin

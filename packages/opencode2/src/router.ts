@@ -1,6 +1,6 @@
 /**
  * Routing and same-step failover for one OpenCode 2 process, on the engine's pure parts: grouping, config, classify,
- * health and pick. OpenCode 2 resolves a step's model again for every attempt, so a combined model is routed by
+ * health, pick and the failover state machine (`transition`), whose actions this edge carries out. OpenCode 2 resolves a step's model again for every attempt, so a combined model is routed by
  * pointing its catalog entry at a member (`pointAt`) and reloading the catalog; the `retry` hook moves a failed step
  * to the next healthy member and asks core for an immediate retry. The catalog is process-wide: every session of the
  * process uses the member the group points at, so a switch is serialised and made only for a failure that cooled
@@ -17,12 +17,22 @@ import {
   describeRedisUrl,
   defaultHealthPath,
   DEFAULTS,
+  fallbackChainFor,
   HealthRegistry,
+  initialState,
+  parseModelRef,
   pick,
+  sameMember,
+  singleModelGroup,
+  transition,
   resolveConfig,
-  switchNotice,
+  type CatalogModel,
   type ClassifiedError,
   type ConfigProblem,
+  type FailoverAction,
+  type FailoverContext,
+  type FailoverEvent,
+  type FailoverState,
   type FailureReason,
   type Group,
   type HealthView,
@@ -46,6 +56,9 @@ const REASON_OF_TYPE: Record<string, FailureReason> = {
   "provider.context-overflow": "context_overflow",
 }
 
+/** Core's message for a request timeout: "Timed out waiting for response headers" / "… for response data" (2.2.5). */
+const CORE_TIMEOUT = /^Timed out waiting for response (headers|data)\b/i
+
 /** How long a step waits for the Redis mirror after start-up before it trusts what it has. */
 const REDIS_SYNC_WAIT_MS = 500
 
@@ -67,12 +80,16 @@ function stepKey(sessionID: string, groupID: string): string {
   return `${sessionID}\u0000${groupID}`
 }
 
-/** One step of one session on a combined model: who was tried, who failed. */
+/**
+ * One step of one session on a combined model. Its failover state is the engine's machine's (machine.ts): same-member
+ * retries, the switch budget, providers given up on and the depth down `fallback_models` live there, per step (core
+ * owns the turn: a plugin sees attempts of a step, not the turn around them).
+ */
 interface Step {
   groupID: string
   member: MemberRef
   startedAt: number
-  failedProviders: string[]
+  state: FailoverState
   /** The retry hook asked for another attempt: the next request of this session is that attempt, not a new step. */
   retrying: boolean
   /**
@@ -80,6 +97,11 @@ interface Step {
    * failure is ours, not the member's, and cools nothing.
    */
   deflected?: boolean
+  /**
+   * The retry hook sent this attempt to the same member after the wait it named (`retries_before_failover`): that
+   * member's cooldown is this wait, so the attempt is not turned away for it.
+   */
+  sameMemberRetry?: boolean
 }
 
 /** Where a deflected attempt is sent: a loopback port nothing listens on, refused at once, nothing leaves the machine. */
@@ -119,6 +141,8 @@ export class Router {
   readonly serving = new Map<string, MemberRef>()
   /** Every connected model with its provider's settings merged in, by `provider/model`: what a member is sent as. */
   private members = new Map<string, V2Model>()
+  /** The same models as the engine reads them, by `provider/model`: a `fallback_models` entry that names one. */
+  private catalogModels = new Map<string, CatalogModel>()
   /** Each member provider's wire, integration and whether its key is in its settings (else OpenCode's connection holds it). */
   readonly providerInfo = new Map<string, { package?: string; integrationID?: string; hasKey: boolean }>()
   private readonly steps = new Map<string, Step>()
@@ -177,6 +201,7 @@ export class Router {
     if (this.disabled || !this.config.enabled) return
     const providers = catalogFrom(editor)
     this.members = new Map()
+    this.catalogModels = new Map(providers.flatMap((provider) => provider.models.map((model) => [`${model.providerID}/${model.modelID}`, model] as const)))
     for (const provider of providers)
       for (const model of provider.models) {
         const raw = editor.get(provider.id, model.modelID)
@@ -201,9 +226,47 @@ export class Router {
     for (const id of [...this.serving.keys()]) if (!this.groups.has(id)) this.serving.delete(id)
   }
 
-  /** A member still in the group and not cooling down. */
+  /** A member still in the group, or down one of its `fallback_models` chains, and not cooling down. */
   private usable(group: Group, member: MemberRef, now: number): boolean {
-    return group.members.some((m) => m.providerID === member.providerID && m.modelID === member.modelID) && !this.view.cooldownOf(member, now)
+    const chains = [group, ...this.chainsOf(group)]
+    return chains.some((g) => g.members.some((m) => sameMember(m, member))) && !this.view.cooldownOf(member, now)
+  }
+
+  /** The `fallback_models` chain after a group for an agent (its own, else the `"*"` agent's, else the global one). */
+  fallbacksFor(group: Group, agent: string | undefined): Group[] {
+    const selected = `${PROVIDER_ID}/${group.id}`
+    return fallbackChainFor(this.config, agent)
+      .filter((reference) => reference !== selected)
+      .flatMap((reference) => {
+        const parsed = parseModelRef(reference)
+        if (!parsed) return []
+        if (parsed.providerID === PROVIDER_ID) return this.groups.get(parsed.modelID) ?? []
+        const model = this.catalogModels.get(reference)
+        return model ? [singleModelGroup(model)] : []
+      })
+  }
+
+  /** Every configured chain's groups after this group (any agent's): where its entry may point after a fallback. */
+  private chainsOf(group: Group): Group[] {
+    const agents = [undefined, ...Object.keys(this.config.agentFallbackModels)]
+    return agents.flatMap((agent) => this.fallbacksFor(group, agent))
+  }
+
+  private contextFor(group: Group, agent: string | undefined): FailoverContext {
+    return { group, fallbacks: this.fallbacksFor(group, agent), health: this.view, config: this.config }
+  }
+
+  /** Feeds the step's machine one event; the cooldowns and recoveries it decided are recorded here, the edge. */
+  private feed(step: Step, event: FailoverEvent, context: FailoverContext): FailoverAction[] {
+    const next = transition(step.state, event, context)
+    step.state = next.state
+    for (const action of next.actions) {
+      if (action.type === "cool_down")
+        this.health.report(action.member, action.error, { attemptStartedAt: action.attemptStartedAt, credential: this.credentialOf(action.member) })
+      else if (action.type === "recovered")
+        this.health.recordSuccess(action.member, { attemptStartedAt: action.attemptStartedAt, credential: this.credentialOf(action.member) })
+    }
+    return next.actions
   }
 
   /** The member a group serves from now: the one it points at while that one is ready, else the first ready one. */
@@ -233,13 +296,20 @@ export class Router {
     if (!group || !member) return
     const key = stepKey(sessionID, groupID)
     const step = this.steps.get(key)
+    const now = this.clock()
+    const context = this.contextFor(group, undefined)
     if (step?.retrying && step.groupID === groupID) {
       step.retrying = false
       step.member = member
-      step.startedAt = this.clock()
+      step.startedAt = now
+      this.feed(step, { type: "step_started", at: now, member }, context)
       return
     }
-    this.steps.set(key, { groupID, member, startedAt: this.clock(), failedProviders: [], retrying: false })
+    const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
+    const fresh: Step = { groupID, member, startedAt: now, state: initialState(groupID), retrying: false }
+    this.feed(fresh, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context)
+    this.feed(fresh, { type: "step_started", at: now, member }, context)
+    this.steps.set(key, fresh)
   }
 
   /**
@@ -251,6 +321,10 @@ export class Router {
   async shouldDeflect(sessionID: string, groupID: string): Promise<boolean> {
     const step = this.steps.get(stepKey(sessionID, groupID))
     if (!step || step.deflected) return false
+    if (step.sameMemberRetry) {
+      step.sameMemberRetry = false
+      return false
+    }
     // With Redis the mirror loads after start-up: wait a moment for it on the first step, never longer.
     if (this.redis && !this.redis.synced) await this.redis.whenSynced(REDIS_SYNC_WAIT_MS)
     if (!this.view.cooldownOf(step.member, this.clock())) return false
@@ -278,8 +352,9 @@ export class Router {
   onServed(sessionID: string, groupID: string): void {
     const key = stepKey(sessionID, groupID)
     const step = this.steps.get(key)
-    if (!step || step.retrying) return
-    this.health.recordSuccess(step.member, { attemptStartedAt: step.startedAt, credential: this.credentialOf(step.member) })
+    const group = this.groups.get(groupID)
+    if (!step || step.retrying || !group) return
+    this.feed(step, { type: "step_finished", at: this.clock() }, this.contextFor(group, undefined))
     this.steps.delete(key)
   }
 
@@ -302,63 +377,83 @@ export class Router {
       { now: this.clock(), providerID: this.steps.get(key)?.member.providerID },
     )
     const byType = REASON_OF_TYPE[error.type]
-    const reading = classified.reason === "unknown" && byType ? { ...classified, reason: byType } : classified
+    // Core's own request timeouts (the combined provider's headerTimeout / chunkTimeout, set from
+    // combined_models.timeouts) come as transport failures; they are the engine's `timeout`: not retried on the same
+    // member, as in the 1.x edition.
+    const timedOut = error.type === "provider.transport" && CORE_TIMEOUT.test(error.message ?? "")
+    const reading = timedOut ? { ...classified, reason: "timeout" as const } : classified.reason === "unknown" && byType ? { ...classified, reason: byType } : classified
     if (reading.retryAfterMs === undefined && typeof error.retryAfterMs === "number" && error.retryAfterMs > 0)
       return { ...reading, retryAfterMs: error.retryAfterMs }
     return reading
   }
 
   /**
-   * The retry hook for a combined model: cool the failed member down, point the group at the next healthy member and
-   * retry at once. Failures that are no failover matter keep core's own decision.
+   * The retry hook for a combined model: the step's machine decides (machine.ts `step_failed`), and its actions are
+   * carried out here, as OpenCode 2 lets a plugin: `cool_down` in the shared health registry; `retry` (the same member
+   * after the short wait it named, `retries_before_failover`, keeping its prompt cache) as core's decision with that
+   * delay; `replay` / `continue` / `wait` / `use` by pointing the combined model's catalog entry at the member (down
+   * `fallback_models` too) and an immediate (or waited) retry; `surface` by stopping core's retries so its error shows
+   * now; `pass_through` keeps core's own decision. Core replays the step itself in the same message while nothing was
+   * shown, and continues from completed tool results itself: replay and continue are the same request here.
    */
   async onRetry(event: RetryEvent): Promise<void> {
     const groupID = event.model.id
     const group = this.groups.get(groupID)
     const step = this.steps.get(stepKey(event.sessionID, groupID))
     if (!group || !step) return
+    const context = this.contextFor(group, event.agent)
+    const now = this.clock()
     if (step.deflected) {
+      // Our own turning away, not the member's failure: the step is routed again around the cooled member.
       step.deflected = false
-      if (!step.failedProviders.includes(step.member.providerID)) step.failedProviders.push(step.member.providerID)
-      const result = pick(group, this.view, this.config, { failedProviders: step.failedProviders }, { now: this.clock() })
-      if (result.kind !== "member") return
-      step.retrying = true
-      await this.switchTo(groupID, { providerID: result.member.providerID, modelID: result.member.modelID })
-      event.decision = { retry: true, delay: 0 }
+      step.state = { ...step.state, attempt: undefined, next: undefined }
+      await this.carryOut(event, step, this.feed(step, { type: "step_requested", at: now }, context))
       return
     }
     const error = this.classify(event)
     this.log(`combined-models: retry hook attempt ${event.attempt} on ${step.member.providerID}/${step.member.modelID}: ${event.error?.type} → ${error.reason}`)
-    if (!this.config.failoverOn.includes(error.reason)) {
-      this.log(`combined-models: ${step.member.providerID} failed (${error.reason}); not a failover matter, left to OpenCode`)
-      return
+    // A step that began on a member down the chain (the entry still pointed there) fails over from that depth.
+    const depth = [group, ...context.fallbacks!].findIndex((g) => g.members.some((m) => sameMember(m, step.member)))
+    if (depth > 0 && step.state.turn.depth === 0) step.state = { ...step.state, turn: { ...step.state.turn, depth } }
+    await this.carryOut(event, step, this.feed(step, { type: "step_failed", at: now, error }, context), error)
+  }
+
+  /** The machine's decision for the failed (or deflected) attempt, as OpenCode 2's retry `decision` and the catalog. */
+  private async carryOut(event: RetryEvent, step: Step, actions: FailoverAction[], error?: ClassifiedError): Promise<void> {
+    const groupID = event.model.id
+    for (const action of actions) {
+      switch (action.type) {
+        case "pass_through":
+          this.log(`combined-models: ${step.member.providerID} failed (${action.error.reason}); not a failover matter, left to OpenCode`)
+          return
+        case "surface":
+          this.log(`combined-models: ${action.cause === "switch_budget" ? `${groupID} switched too often in this step (max_switches_per_turn)` : `every member of ${groupID} failed in this step`}; OpenCode shows the error. ${action.message.replace(/\n/g, " ")}`)
+          event.decision = { retry: false }
+          return
+        case "retry": {
+          const to = { providerID: action.member.providerID, modelID: action.member.modelID }
+          this.log(`combined-models: ${action.notice}`)
+          step.retrying = true
+          step.sameMemberRetry = true
+          await this.switchTo(groupID, to)
+          event.decision = { retry: true, delay: action.delayMs }
+          return
+        }
+        case "replay":
+        case "continue":
+        case "wait":
+        case "use": {
+          const to = { providerID: action.member.providerID, modelID: action.member.modelID }
+          const notice = "notice" in action ? action.notice : undefined
+          if (error && !sameMember(step.member, to) && notice) this.switches.push({ sessionID: event.sessionID, groupID, from: step.member, to, error, notice })
+          if (notice) this.log(`combined-models: ${notice}`)
+          step.retrying = true
+          await this.switchTo(groupID, to)
+          event.decision = { retry: true, delay: action.type === "wait" ? action.delayMs : 0 }
+          return
+        }
+      }
     }
-    const entry = this.health.report(step.member, error, { attemptStartedAt: step.startedAt, credential: this.credentialOf(step.member) })
-    if (!step.failedProviders.includes(step.member.providerID)) step.failedProviders.push(step.member.providerID)
-    const now = this.clock()
-    const result = pick(group, this.view, this.config, { failedProviders: step.failedProviders }, { now })
-    if (result.kind === "member") {
-      const to = { providerID: result.member.providerID, modelID: result.member.modelID }
-      const notice = switchNotice(step.member, error, to, entry ? Math.max(0, entry.until - now) : undefined)
-      this.switches.push({ sessionID: event.sessionID, groupID, from: step.member, to, error, notice })
-      this.log(`combined-models: ${notice}`)
-      step.retrying = true
-      await this.switchTo(groupID, to)
-      event.decision = { retry: true, delay: 0 }
-      return
-    }
-    // Every member failed in this step or is cooling down: wait for the soonest one when that is short enough,
-    // else stop now with the error rather than sit out core's schedule on a provider known to be out.
-    if (result.kind === "wait" && result.until - now <= this.config.maxWaitMs) {
-      const to = { providerID: result.member.providerID, modelID: result.member.modelID }
-      step.retrying = true
-      step.failedProviders = []
-      await this.switchTo(groupID, to)
-      event.decision = { retry: true, delay: Math.max(0, result.until - now) }
-      return
-    }
-    this.log(`combined-models: every member of ${groupID} failed in this step; OpenCode shows the error`)
-    event.decision = { retry: false }
   }
 
   /** A fresh step found its group pointing at a member that is cooling now (another process cooled it): move on. */
@@ -366,7 +461,10 @@ export class Router {
     const group = this.groups.get(groupID)
     const current = this.serving.get(groupID)
     if (!group || !current) return
-    const preferred = this.memberFor(group, this.clock())
+    const now = this.clock()
+    const preferred = this.memberFor(group, now)
+    // Every member of the group is cooling and the entry points down its fallback chain at one that answers: stay.
+    if (preferred && this.view.cooldownOf(preferred, now) && this.usable(group, current, now)) return
     if (preferred && (preferred.providerID !== current.providerID || preferred.modelID !== current.modelID)) await this.switchTo(groupID, preferred)
   }
 }

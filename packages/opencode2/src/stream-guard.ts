@@ -8,9 +8,20 @@
  * hook sends it to the next member on its own wire. A failure after text was released is left to core.
  *
  * Wires read: Anthropic Messages (`/messages`), chat completions (`/chat/completions`, OpenRouter and
- * OpenAI-compatible), OpenAI Responses (`/responses`). Any other body (Bedrock's binary event stream) passes through
- * untouched and counts as served when it closes.
+ * OpenAI-compatible), OpenAI Responses (`/responses`), all server-sent events; and Amazon Bedrock's ConverseStream,
+ * a binary AWS event stream read frame by frame with the engine's decoder (an exception frame, `:message-type`
+ * `exception` such as `throttlingException`, or an event-typed `modelStreamErrorException`, is its error event). Any
+ * other body passes through untouched and counts as served when it closes.
  */
+import { bedrockFrameException, decodeFrames, EventStreamFrameError, type DecodedFrame } from "combined-models"
+
+/** A member's 200 stream that ended without its wire's end of message, while nothing of it was released. */
+export class StreamEndedEarlyError extends Error {
+  override readonly name = "StreamEndedEarlyError"
+  constructor() {
+    super("the provider's stream ended before its end of message (truncated)")
+  }
+}
 
 /** Text held back before the answer streams on; a failure after that is core's (a new message). */
 export const HOLD_TEXT_CHARS = 4000
@@ -81,6 +92,8 @@ export function kindOf(wire: WireKind, event: SseEvent): { kind: EventKind; text
     if (body?.error) return { kind: "error", payload: body }
     const choice = Array.isArray(body?.choices) ? body.choices[0] : undefined
     if (choice?.finish_reason === "error") return { kind: "error", payload: body }
+    // The provider's finish (some OpenAI-compatible servers send no [DONE] after it).
+    if (typeof choice?.finish_reason === "string" && choice.finish_reason !== "") return { kind: "end" }
     if (choice?.delta?.tool_calls) return { kind: "tool" }
     const text = choice?.delta?.content ?? choice?.delta?.reasoning ?? choice?.delta?.reasoning_content
     if (typeof text === "string" && text !== "") return { kind: "text", text }
@@ -104,30 +117,187 @@ export interface GuardOptions {
 
 const encoder = new TextEncoder()
 
+/** One event of a wire as it came (its bytes, released as they are) and what it means for holding back. */
+interface Unit {
+  bytes: Uint8Array
+  kind: EventKind
+  text?: string
+  payload?: unknown
+  /** Bytes the splitter could not read as events: they and everything after pass through as they came. */
+  opaque?: true
+}
+
+/** Cuts a body into whole events: `push` each chunk, `flush` at the end. */
+interface Splitter {
+  push(chunk: Uint8Array): Unit[]
+  flush(): Unit[]
+}
+
+/** Server-sent events (Anthropic Messages, chat completions, Responses). */
+function sseSplitter(wire: WireKind): Splitter {
+  const decoder = new TextDecoder()
+  let buffer = ""
+  const unit = (raw: string): Unit => ({ bytes: encoder.encode(raw), ...kindOf(wire, parseEvent(raw)) })
+  return {
+    push(chunk) {
+      buffer += decoder.decode(chunk, { stream: true })
+      const units: Unit[] = []
+      for (;;) {
+        const at = boundary(buffer)
+        if (!at) break
+        units.push(unit(buffer.slice(0, at.end)))
+        buffer = buffer.slice(at.end)
+      }
+      return units
+    },
+    flush() {
+      buffer += decoder.decode()
+      const rest = buffer
+      buffer = ""
+      return rest.trim() ? [unit(rest)] : []
+    },
+  }
+}
+
+/** What one ConverseStream frame means: text and reasoning deltas, tool-use blocks, the end, or an exception. */
+export function bedrockKindOf(frame: DecodedFrame): { kind: EventKind; text?: string; payload?: unknown } {
+  const exception = bedrockFrameException(frame)
+  if (exception) return { kind: "error", payload: exception }
+  if (frame.headers[":message-type"] !== "event") return { kind: "other" }
+  const type = frame.headers[":event-type"]
+  let body: Record<string, any> | undefined
+  try {
+    body = JSON.parse(new TextDecoder().decode(frame.payload))
+  } catch {
+    body = undefined
+  }
+  if (type === "messageStop") return { kind: "end" }
+  if (type === "contentBlockStart" && body?.start?.toolUse) return { kind: "tool" }
+  if (type === "contentBlockDelta") {
+    const delta = body?.delta
+    if (delta?.toolUse) return { kind: "tool" }
+    const text = delta?.text ?? delta?.reasoningContent?.text
+    return typeof text === "string" ? { kind: "text", text } : { kind: "other" }
+  }
+  return { kind: "other" }
+}
+
+/**
+ * Bedrock's binary event stream (`application/vnd.amazon.eventstream`), read with the engine's frame decoder. Bytes
+ * that are not frames (a CRC that does not add up) end the holding back: what is held and the rest go out as they
+ * came, and core reads them its own way.
+ */
+function eventStreamSplitter(): Splitter {
+  let buffer: Uint8Array = new Uint8Array(0)
+  let broken = false
+  return {
+    push(chunk) {
+      if (broken) return [{ bytes: chunk, kind: "other", opaque: true }]
+      const joined = new Uint8Array(buffer.length + chunk.length)
+      joined.set(buffer)
+      joined.set(chunk, buffer.length)
+      try {
+        const { frames, rest } = decodeFrames(joined)
+        buffer = rest.slice()
+        let at = 0
+        return frames.map((frame) => {
+          const bytes = joined.slice(at, at + frame.size)
+          at += frame.size
+          return { bytes, ...bedrockKindOf(frame) }
+        })
+      } catch (error) {
+        if (!(error instanceof EventStreamFrameError)) throw error
+        broken = true
+        buffer = new Uint8Array(0)
+        return [{ bytes: joined, kind: "other", opaque: true }]
+      }
+    },
+    flush() {
+      const rest = buffer
+      buffer = new Uint8Array(0)
+      return rest.length ? [{ bytes: rest, kind: "other", opaque: true }] : []
+    },
+  }
+}
+
+/** The splitter for a member's 200, or undefined for a body the guard does not read (it passes through). */
+function splitterFor(response: Response, url: string): Splitter | undefined {
+  const type = response.headers.get("content-type") ?? ""
+  if (type.includes("application/vnd.amazon.eventstream")) return eventStreamSplitter()
+  const wire = wireOf(url)
+  return wire && type.includes("text/event-stream") ? sseSplitter(wire) : undefined
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((size, part) => size + part.length, 0))
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
 export function guardStream(response: Response, url: string, options: GuardOptions): Response {
   const body = response.body
-  const wire = wireOf(url)
-  if (!body || !wire || !(response.headers.get("content-type") ?? "").includes("text/event-stream")) {
+  const splitter = body ? splitterFor(response, url) : undefined
+  if (!body || !splitter) {
     if (!body) {
       options.served()
       return response
     }
     return new Response(passThrough(body, options.served), { status: response.status, statusText: response.statusText, headers: response.headers })
   }
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ""
+  const reader = body.getReader()
   /** Events not yet released. */
-  let held: string[] = []
+  let held: Unit[] = []
   let heldText = 0
   /** Text streams on (past the hold); tool blocks are still held to the message's end. */
   let streaming = false
   let ended = false
   let failed = false
+  /** The body is not the wire's events after all: it passes through, and counts as served when it closes. */
+  let opaque = false
+  const heldTool = () => held.some((unit) => unit.kind === "tool")
+
+  /** One event: what to release now. */
+  function take(unit: Unit): Uint8Array[] {
+    if (opaque || unit.opaque) {
+      opaque = true
+      const release = [...held.map((u) => u.bytes), unit.bytes]
+      held = []
+      return release
+    }
+    if (unit.kind === "error") {
+      if (streaming) return [unit.bytes]
+      // Nothing was released: drop what was held and hand core only the error, as a failure before output.
+      failed = true
+      held = []
+      options.failed?.(unit.payload)
+      return [unit.bytes]
+    }
+    if (unit.kind === "end") {
+      ended = true
+      const release = [...held.map((u) => u.bytes), unit.bytes]
+      held = []
+      return release
+    }
+    if (streaming && unit.kind !== "tool" && !heldTool()) return [unit.bytes]
+    held.push(unit)
+    if (unit.kind === "text") heldText += unit.text?.length ?? 0
+    if (!streaming && heldText >= HOLD_TEXT_CHARS && !heldTool()) {
+      streaming = true
+      const release = held.map((u) => u.bytes)
+      held = []
+      return release
+    }
+    return []
+  }
 
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       for (;;) {
-        let chunk: ReadableStreamReadResult<string>
+        let chunk: ReadableStreamReadResult<Uint8Array>
         try {
           chunk = await reader.read()
         } catch (error) {
@@ -136,75 +306,44 @@ export function guardStream(response: Response, url: string, options: GuardOptio
           return
         }
         if (chunk.done) {
-          if (buffer.trim()) take(buffer)
-          buffer = ""
+          const out: Uint8Array[] = []
+          for (const unit of splitter!.flush()) if (!failed) out.push(...take(unit))
           if (!failed) {
-            // Released at the end either way: a stream cut short without its end event is left to core's own reading.
-            if (held.length) controller.enqueue(encoder.encode(held.join("")))
+            // The body ended without the wire's end of message (a truncated stream) while all of it was held: core
+            // gets a failure before any output, as for a broken connection, and the retry hook moves the step on.
+            if (!ended && !streaming && !opaque) {
+              controller.error(new StreamEndedEarlyError())
+              return
+            }
+            // Past the hold, what is left goes out as it came: core reads the rest its own way.
+            out.push(...held.map((u) => u.bytes))
             held = []
-            if (ended) options.served()
           }
+          if (out.length) controller.enqueue(concat(out))
+          if (!failed && (ended || opaque)) options.served()
           controller.close()
           return
         }
-        buffer += chunk.value
-        let out = ""
-        for (;;) {
-          const at = boundary(buffer)
-          if (!at) break
-          const raw = buffer.slice(0, at.end)
-          buffer = buffer.slice(at.end)
-          out += take(raw)
+        const out: Uint8Array[] = []
+        for (const unit of splitter!.push(chunk.value)) {
+          out.push(...take(unit))
           if (failed) {
-            if (out) controller.enqueue(encoder.encode(out))
+            if (out.length) controller.enqueue(concat(out))
             controller.close()
             void reader.cancel().catch(() => {})
             return
           }
         }
-        if (out) {
-          controller.enqueue(encoder.encode(out))
+        if (out.length) {
+          controller.enqueue(concat(out))
           return
         }
-      }
-
-      /** One event: what to release now. */
-      function take(raw: string): string {
-        const event = parseEvent(raw)
-        const { kind, text, payload } = kindOf(wire!, event)
-        if (kind === "error") {
-          if (streaming) return raw
-          // Nothing was released: drop what was held and hand core only the error, as a failure before output.
-          failed = true
-          held = []
-          options.failed?.(payload)
-          return raw
-        }
-        if (kind === "end") {
-          ended = true
-          const release = held.join("") + raw
-          held = []
-          return release
-        }
-        if (streaming && kind !== "tool" && !held.some(isTool)) return raw
-        held.push(raw)
-        if (kind === "tool") toolEvents.add(raw)
-        if (kind === "text") heldText += text?.length ?? 0
-        if (!streaming && heldText >= HOLD_TEXT_CHARS && !held.some(isTool)) {
-          streaming = true
-          const release = held.join("")
-          held = []
-          return release
-        }
-        return ""
       }
     },
     cancel(reason) {
       return reader.cancel(reason)
     },
   })
-  const toolEvents = new Set<string>()
-  const isTool = (raw: string) => toolEvents.has(raw)
   return new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers })
 }
 

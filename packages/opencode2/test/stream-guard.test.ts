@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test"
-import { guardStream, HOLD_TEXT_CHARS, kindOf, wireOf } from "../src/stream-guard.ts"
+import { classify, decodeFrames, type BedrockStreamException } from "combined-models"
+import { encodeFrame } from "../../combined-models/src/wires/aws-event-stream.ts"
+import { guardStream, HOLD_TEXT_CHARS, kindOf, StreamEndedEarlyError, wireOf } from "../src/stream-guard.ts"
 
 const sse = (events: string[]) =>
   new Response(
@@ -91,18 +93,108 @@ describe("holding a member's stream back", () => {
     expect(served).toBe(1)
   })
 
-  test("a stream cut before its end event is released as it came and not counted as served", async () => {
+  test("a stream that ends before its end event, all of it held: core gets a failure and none of the text", async () => {
     let served = 0
-    const out = await read(guardStream(sse([start, text("Hi")]), URL_MESSAGES, { served: () => served++ }))
-    expect(out.join("")).toBe(start + text("Hi"))
+    const out: string[] = []
+    const failure = await read(guardStream(sse([start, text("Hi")]), URL_MESSAGES, { served: () => served++ }), out).catch((error) => error)
+    expect(failure).toBeInstanceOf(StreamEndedEarlyError)
+    expect(out).toEqual([])
     expect(served).toBe(0)
   })
 
-  test("a body that is not a known event stream passes through untouched", async () => {
+  test("chat completions: a finish_reason ends the message even without [DONE]", async () => {
+    let served = 0
+    const chunk = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`
+    const events = [chunk({ choices: [{ delta: { content: "Hi" } }] }), chunk({ choices: [{ delta: {}, finish_reason: "stop" }] })]
+    const out = await read(guardStream(sse(events), "http://x/v1/chat/completions", { served: () => served++ }))
+    expect(out.join("")).toBe(events.join(""))
+    expect(served).toBe(1)
+  })
+
+  test("bytes that are not event-stream frames pass through untouched", async () => {
     let served = 0
     const response = new Response("binary frames", { headers: { "content-type": "application/vnd.amazon.eventstream" } })
     const out = await read(guardStream(response, "http://x/model/m/converse-stream", { served: () => served++ }))
     expect(out.join("")).toBe("binary frames")
     expect(served).toBe(1)
+  })
+})
+
+/** Bedrock's ConverseStream: binary AWS event-stream frames, encoded as the simulator and Bedrock send them. */
+describe("holding a Bedrock ConverseStream back", () => {
+  const frame = (type: string, body: unknown) => encodeFrame({ ":event-type": type, ":content-type": "application/json", ":message-type": "event" }, JSON.stringify(body))
+  const exception = (type: string, message: string) => encodeFrame({ ":exception-type": type, ":content-type": "application/json", ":message-type": "exception" }, JSON.stringify({ message }))
+  const delta = (value: string) => frame("contentBlockDelta", { contentBlockIndex: 0, delta: { text: value } })
+  const messageStart = frame("messageStart", { role: "assistant" })
+  const messageStop = frame("messageStop", { stopReason: "end_turn" })
+  const metadata = frame("metadata", { usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } })
+  const throttling = exception("throttlingException", "Too many tokens, please wait before trying again.")
+  const URL_BEDROCK = "http://127.0.0.1:1/amazon-bedrock/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream"
+  const bedrock = (chunks: Uint8Array[]) =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk)
+          controller.close()
+        },
+      }),
+      { headers: { "content-type": "application/vnd.amazon.eventstream" } },
+    )
+  async function frames(response: Response) {
+    const bytes = new Uint8Array(await response.arrayBuffer())
+    return decodeFrames(bytes).frames.map((f) => f.headers[":event-type"] ?? f.headers[":exception-type"])
+  }
+  const joined = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts))
+
+  test("a healthy message comes through whole, frame for frame, and is served", async () => {
+    let served = 0
+    const out = await frames(guardStream(bedrock([messageStart, delta("Hello"), delta(" there"), messageStop, metadata]), URL_BEDROCK, { served: () => served++ }))
+    expect(out).toEqual(["messageStart", "contentBlockDelta", "contentBlockDelta", "messageStop", "metadata"])
+    expect(served).toBe(1)
+  })
+
+  test("a throttlingException frame after text while it is held: only the exception reaches core, named for the engine", async () => {
+    const failures: unknown[] = []
+    let served = 0
+    const out = await frames(guardStream(bedrock([messageStart, delta("Partial words"), throttling, messageStop]), URL_BEDROCK, { served: () => served++, failed: (payload) => failures.push(payload) }))
+    expect(out).toEqual(["throttlingException"])
+    expect(served).toBe(0)
+    expect(failures.map((failure) => (failure as BedrockStreamException).exceptionType)).toEqual(["throttlingException"])
+    expect(classify(failures[0], { now: 0, providerID: "amazon-bedrock" }).reason).toBe("rate_limit")
+  })
+
+  test("an event-typed modelStreamErrorException is an error frame too", async () => {
+    const failures: unknown[] = []
+    const error = frame("modelStreamErrorException", { message: "Received error from the model provider.", originalStatusCode: 500 })
+    const out = await frames(guardStream(bedrock([messageStart, delta("Partial"), error]), URL_BEDROCK, { served: () => {}, failed: (payload) => failures.push(payload) }))
+    expect(out).toEqual(["modelStreamErrorException"])
+    expect((failures[0] as BedrockStreamException).originalStatusCode).toBe(500)
+  })
+
+  test("frames split anywhere across chunks are read whole", async () => {
+    const whole = joined([messageStart, delta("Partial words"), throttling])
+    const chunks = [whole.slice(0, 5), whole.slice(5, 40), whole.slice(40, 41), whole.slice(41)]
+    const failures: unknown[] = []
+    const out = await frames(guardStream(bedrock(chunks), URL_BEDROCK, { served: () => {}, failed: (payload) => failures.push(payload) }))
+    expect(out).toEqual(["throttlingException"])
+    expect(failures).toHaveLength(1)
+  })
+
+  test("a tool-use block is held to the message's end", async () => {
+    const toolStart = frame("contentBlockStart", { contentBlockIndex: 1, start: { toolUse: { toolUseId: "t", name: "shell" } } })
+    const toolDelta = frame("contentBlockDelta", { contentBlockIndex: 1, delta: { toolUse: { input: "{}" } } })
+    const out = await frames(guardStream(bedrock([messageStart, toolStart, toolDelta, exception("serviceUnavailableException", "busy")]), URL_BEDROCK, { served: () => {} }))
+    expect(out).toEqual(["serviceUnavailableException"])
+  })
+
+  test("past the hold, text streams on and a later exception is core's", async () => {
+    const long = "x".repeat(HOLD_TEXT_CHARS)
+    const out = await frames(guardStream(bedrock([messageStart, delta(long), delta("more"), throttling]), URL_BEDROCK, { served: () => {} }))
+    expect(out).toEqual(["messageStart", "contentBlockDelta", "contentBlockDelta", "throttlingException"])
+  })
+
+  test("a ConverseStream that ends before messageStop, all of it held: core gets a failure, none of the text", async () => {
+    const response = guardStream(bedrock([messageStart, delta("Partial")]), URL_BEDROCK, { served: () => {} })
+    await expect(response.arrayBuffer()).rejects.toBeInstanceOf(StreamEndedEarlyError)
   })
 })

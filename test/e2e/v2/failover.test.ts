@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createFileHealthStore, defaultHealthPath } from "../../../packages/combined-models/src/index.ts"
-import { faults, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
+import { faults, type RecordedRequest, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
 import { redisAvailable, startRedis } from "../../../packages/combined-models/test/redis-server.ts"
 import { REPO_ROOT, skipReason, v2Env, withTools } from "./harness.ts"
 
@@ -21,6 +21,12 @@ async function startTestRedis() {
 const TIMEOUT = 120_000
 const suite = skipReason ? describe.skip : describe
 const name = (title: string) => (skipReason ? `${title} (skipped: ${skipReason})` : title)
+
+/**
+ * A failure the engine first retries on the same member after a short wait (`retries_before_failover`, 1 by default:
+ * a 5xx, an overload, a dropped connection), scripted for that retry too, so the step then moves on.
+ */
+const twice = <T>(step: T): T[] => [step, step]
 
 suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
   test("a 429 from Anthropic is served by OpenRouter in the same step, exit 0, no error", async () => {
@@ -37,27 +43,59 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(env.requests("openrouter").filter(withTools)[0]!.model).toBe("anthropic/claude-sonnet-4.5")
   }, TIMEOUT)
 
-  /** The first member fails before any output; the next one answers the same step. */
-  async function servedBySecond(fault: SimFault) {
+  /**
+   * The first member fails before any output (every time it is asked); the next one answers the same step. `asked`:
+   * how often the first member was asked: twice for a failure worth one same-member retry, once for the others.
+   */
+  async function servedBySecond(fault: SimFault, asked: number) {
     await using env = await v2Env()
-    env.sim.script("anthropic", [{ fault }], { match: withTools })
+    env.sim.script("anthropic", twice({ fault }), { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(asked)
+    return result
+  }
+
+  test("overloaded (529), again on the same member's retry, moves the step to the next member", () => servedBySecond(faults.overloaded(), 2), TIMEOUT)
+  test("a 500, again on the same member's retry, moves the step to the next member", () => servedBySecond(faults.serverError(), 2), TIMEOUT)
+  test("a 503, again on the same member's retry, moves the step to the next member", () => servedBySecond(faults.unavailable(), 2), TIMEOUT)
+  test("a refused credential (401), which core does not retry, moves the step to the next member at once", () => servedBySecond(faults.auth(), 1), TIMEOUT)
+  test("Anthropic's billing error (400 credit balance too low) moves the step to the next member at once", () => servedBySecond(faults.quota({ wire: "anthropic" }), 1), TIMEOUT)
+  test("an error event as the first event of a 200 stream, again on the retry, moves the step to the next member", () => servedBySecond(faults.streamErrorFirst("overloaded"), 2), TIMEOUT)
+
+  test("retries_before_failover: a 529 is retried once on the same member after a short wait, and its answer is the step's", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault: faults.overloaded() }, { text: "Anthropic again, prompt cache kept." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Anthropic again, prompt cache kept." })
+    expect([env.requests("anthropic").filter(withTools).length, env.requests("openrouter").filter(withTools).length]).toEqual([2, 0])
+  }, TIMEOUT)
+
+  test("retries_before_failover: 0 moves a 529 to the next member at once", async () => {
+    await using env = await v2Env({ options: { combined_models: { retries_before_failover: 0 } } })
+    env.sim.script("anthropic", [{ fault: faults.overloaded() }], { match: withTools })
     env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
     const result = await env.run("say hi")
     expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by the second member." })
     expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
-    return result
-  }
+  }, TIMEOUT)
 
-  test("overloaded (529) moves the step to the next member", () => servedBySecond(faults.overloaded()), TIMEOUT)
-  test("a 500 moves the step to the next member", () => servedBySecond(faults.serverError()), TIMEOUT)
-  test("a 503 moves the step to the next member", () => servedBySecond(faults.unavailable()), TIMEOUT)
-  test("a refused credential (401), which core does not retry, moves the step to the next member", () => servedBySecond(faults.auth()), TIMEOUT)
-  test("Anthropic's billing error (400 credit balance too low) moves the step to the next member", () => servedBySecond(faults.quota({ wire: "anthropic" })), TIMEOUT)
-  test("an error event as the first event of a 200 stream moves the step to the next member", () => servedBySecond(faults.streamErrorFirst("overloaded")), TIMEOUT)
+  test('fallback_models for every agent ("*"): every Sonnet member rate-limited, GPT-5 at OpenRouter answers the same step', async () => {
+    await using env = await v2Env({ options: { agent: { "*": { fallback_models: ["openrouter/openai/gpt-5"] } } } })
+    const sonnet = (request: RecordedRequest) => withTools(request) && request.model !== "openai/gpt-5"
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: sonnet })
+    env.sim.script("openrouter", [{ text: "GPT-5 at OpenRouter carries the step." }], { match: (request) => withTools(request) && request.model === "openai/gpt-5" })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "GPT-5 at OpenRouter carries the step." })
+    expect(env.requests("openrouter").filter(withTools).map((request) => request.model)).toEqual(["anthropic/claude-sonnet-4.5", "openai/gpt-5"])
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
+  }, TIMEOUT)
 
   test("an error inside a 200 stream after some text: the partial text is not the answer, the next member's is", async () => {
     await using env = await v2Env()
-    env.sim.script("anthropic", [{ text: "Partial words from the first member", fault: faults.streamErrorAfterText("overloaded") }], { match: withTools })
+    env.sim.script("anthropic", twice({ text: "Partial words from the first member", fault: faults.streamErrorAfterText("overloaded") }), { match: withTools })
     env.sim.script("openrouter", [{ text: "The whole answer from the second member." }], { match: withTools })
     const result = await env.run("say hi")
     expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from the second member."] })
@@ -66,7 +104,7 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
 
   test("OpenRouter first: an error chunk inside its 200 stream after text moves the step to Anthropic, partial text dropped", async () => {
     await using env = await v2Env({ priority: ["openrouter", "anthropic"] })
-    env.sim.script("openrouter", [{ text: "Partial words from OpenRouter", fault: faults.streamErrorAfterText("server_error") }], { match: withTools })
+    env.sim.script("openrouter", twice({ text: "Partial words from OpenRouter", fault: faults.streamErrorAfterText("server_error") }), { match: withTools })
     env.sim.script("anthropic", [{ text: "The whole answer from Anthropic." }], { match: withTools })
     const result = await env.run("say hi")
     expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from Anthropic."] })
@@ -78,7 +116,7 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     const command = "echo ran >> ran.txt"
     env.sim.script(
       "anthropic",
-      [{ toolCall: { name: "shell", input: { command, description: "append a line" } }, fault: { kind: "stream-error", at: "after-tool-call", error: "overloaded" }, toolRunMs: 1500 }],
+      twice({ toolCall: { name: "shell", input: { command, description: "append a line" } }, fault: { kind: "stream-error", at: "after-tool-call", error: "overloaded" } as SimFault, toolRunMs: 1500 }),
       { match: withTools },
     )
     env.sim.script("openrouter", [{ toolCall: { name: "shell", input: { command, description: "append a line" } } }, { text: "Done." }], { match: withTools })
@@ -117,12 +155,31 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
 
   test("Amazon Bedrock as the next member: its own model id on its own wire (ConverseStream)", async () => {
     await using env = await v2Env({ providers: ["anthropic", "amazon-bedrock"] })
-    env.sim.script("anthropic", [{ fault: faults.overloaded() }], { match: withTools })
+    env.sim.script("anthropic", twice({ fault: faults.overloaded() }), { match: withTools })
     env.sim.script("amazon-bedrock", [{ text: "Served by Bedrock." }], { match: withTools })
     const result = await env.run("say hi")
     expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by Bedrock." })
     const served = env.requests("amazon-bedrock").filter(withTools)
     expect(served.map((request) => decodeURIComponent(request.path))).toEqual(["/amazon-bedrock/model/anthropic.claude-sonnet-4-5-20250929-v1:0/converse-stream"])
+  }, TIMEOUT)
+
+  test("Amazon Bedrock first: a throttlingException frame inside its 200 stream after text: the next member answers whole, exit 0", async () => {
+    await using env = await v2Env({ providers: ["amazon-bedrock", "anthropic"] })
+    env.sim.script("amazon-bedrock", [{ text: "Partial words from Bedrock", fault: faults.streamErrorAfterText("rate_limit") }], { match: withTools })
+    env.sim.script("anthropic", [{ text: "The whole answer from Anthropic." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from Anthropic."] })
+    expect(result.stdout).not.toContain("Partial words")
+    expect([env.requests("amazon-bedrock").filter(withTools).length, env.requests("anthropic").filter(withTools).length]).toEqual([1, 1])
+  }, TIMEOUT)
+
+  test("Amazon Bedrock first: a modelStreamErrorException after text, again on the same member's retry: the next member answers whole", async () => {
+    await using env = await v2Env({ providers: ["amazon-bedrock", "anthropic"] })
+    env.sim.script("amazon-bedrock", twice({ text: "Partial words from Bedrock", fault: faults.streamErrorAfterText("server_error") }), { match: withTools })
+    env.sim.script("anthropic", [{ text: "The whole answer from Anthropic." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from Anthropic."] })
+    expect(result.stdout).not.toContain("Partial words")
   }, TIMEOUT)
 
   test("Google first: a 429 RESOURCE_EXHAUSTED moves a Gemini step to OpenRouter, on each one's own wire and model id", async () => {
@@ -147,12 +204,44 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
 
   test("OpenAI first: response.failed inside its 200 stream after text: the step moves on, the partial text dropped", async () => {
     await using env = await v2Env({ providers: ["openai", "openrouter"] })
-    env.sim.script("openai", [{ text: "Partial words from OpenAI", fault: faults.streamErrorAfterText("server_error") }], { match: withTools })
+    env.sim.script("openai", twice({ text: "Partial words from OpenAI", fault: faults.streamErrorAfterText("server_error") }), { match: withTools })
     env.sim.script("openrouter", [{ text: "The whole answer from OpenRouter." }], { match: withTools })
     const result = await env.run("say hi", { model: "combined/gpt-5" })
     expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from OpenRouter."] })
     expect(result.stdout).not.toContain("Partial words")
   }, TIMEOUT)
+
+  test("every member rate-limited for ten minutes: the error shows after one request to each, not after core's schedule", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
+    const result = await env.run("say hi")
+    expect(result.exitCode).toBe(1)
+    expect(result.errors.map((event) => (event.error as { type?: string })?.type)).toEqual(["provider.rate-limit"])
+    expect([env.requests("anthropic").filter(withTools).length, env.requests("openrouter").filter(withTools).length]).toEqual([1, 1])
+  }, TIMEOUT)
+
+  test("a stream that stalls after some text: combined_models.timeouts.stall ends it and the next member answers whole", async () => {
+    await using env = await v2Env({ options: { combined_models: { timeouts: { stall: "2s" } } } })
+    // A timeout is not retried on the same member: one stall moves the step on.
+    env.sim.script("anthropic", [{ text: "Partial words from the first member", fault: faults.stall() }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "The whole answer from the second member." }], { match: withTools })
+    const result = await env.run("say hi")
+    expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from the second member."] })
+  }, TIMEOUT)
+
+  for (const [what, fault] of [
+    ["a connection dropped after some text", faults.cut("after-text")],
+    ["a stream that ends cleanly after some text but without its end of message (truncated)", faults.truncate("after-text")],
+  ] as const)
+    test(`${what}: the next member answers whole, the partial text dropped`, async () => {
+      await using env = await v2Env()
+      env.sim.script("anthropic", twice({ text: "Partial words from the first member", fault }), { match: withTools })
+      env.sim.script("openrouter", [{ text: "The whole answer from the second member." }], { match: withTools })
+      const result = await env.run("say hi")
+      expect({ exit: result.exitCode, errors: result.errors, texts: result.texts }).toEqual({ exit: 0, errors: [], texts: ["The whole answer from the second member."] })
+      expect(result.stdout).not.toContain("Partial words")
+    }, TIMEOUT)
 
   test("a refused connection moves the step to the next member", async () => {
     await using env = await v2Env({ refused: ["anthropic"] })

@@ -158,10 +158,14 @@ export async function run(args: string[]): Promise<number> {
   // Without --catalog, the catalog OpenCode itself reads, so the preview is of the same models.
   const catalogPath = options.catalog ?? openCodeCatalogPath()
   if (!catalogPath) {
+    const named = process.env.OPENCODE_MODELS_PATH
     console.error(
-      "combined-models groups: --catalog <api.json> is needed: OpenCode has not kept a catalog here yet " +
-        "($XDG_CACHE_HOME/opencode/models.json, written when OpenCode first runs); " +
-        `run opencode once, or download https://models.dev/api.json\n\n${USAGE}`,
+      named
+        ? `combined-models groups: OPENCODE_MODELS_PATH names ${named}, which is not there: point it at a models.dev ` +
+            `api.json (OpenCode falls back to its own copy meanwhile), or pass --catalog <api.json>\n\n${USAGE}`
+        : "combined-models groups: --catalog <api.json> is needed: OpenCode has not kept a catalog here yet " +
+            "($XDG_CACHE_HOME/opencode/models.json, written when OpenCode first runs); " +
+            `run opencode once, or download https://models.dev/api.json\n\n${USAGE}`,
     )
     return 2
   }

@@ -69,15 +69,24 @@ export function providersAsOpenCodeLoads(
   const env = options.env ?? process.env
   // `connected`: what OpenCode loads, a provider with a key in its environment variables, in the auth store, or
   // defined in opencode.json, or one its own loader turns on (credentials it finds another way; Zen's free models).
-  const hasKey = (provider: CatalogProvider) =>
-    provider.id in configured ||
+  const keyOutsideConfig = (provider: CatalogProvider) =>
     options.connected!.signedIn.has(provider.id) ||
     [...(provider.env ?? []), ...(LOADER_ENV[provider.id] ?? [])].some((name) => Boolean(env[name]))
+  const hasKey = (provider: CatalogProvider) => provider.id in configured || keyOutsideConfig(provider)
+  // OpenCode Zen's loader keeps every model only with a key: its environment variable, the auth store, or the config's
+  // `options.apiKey` (a `provider.opencode` block without one is no key).
+  const zenKey = (provider: CatalogProvider) => {
+    const entry = configured[provider.id]
+    return (isRecord(entry) && isRecord(entry.options) && Boolean(entry.options.apiKey)) || keyOutsideConfig(provider)
+  }
   const loaded = (provider: CatalogProvider): CatalogProvider | undefined => {
-    if (!options.connected || hasKey(provider)) return provider
-    // OpenCode Zen without a key: its loader keeps the free models (no price counts as free) and loads them.
-    if (provider.id === "opencode") return { ...provider, models: provider.models.filter((model) => (model.cost?.input ?? 0) === 0) }
-    return undefined
+    if (!options.connected) return provider
+    if (provider.id === "opencode") {
+      if (zenKey(provider)) return provider
+      // Without a key, the free models (no price counts as free), which it loads with a public key.
+      return { ...provider, models: provider.models.filter((model) => (model.cost?.input ?? 0) === 0) }
+    }
+    return hasKey(provider) ? provider : undefined
   }
   const providers = [...byId.values()]
     .filter((provider) => (!enabled || enabled.includes(provider.id)) && !disabled.has(provider.id))

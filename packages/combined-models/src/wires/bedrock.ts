@@ -60,7 +60,8 @@ export const bedrockErrorPayloadSchema = z
   })
   .loose()
 
-function exceptionOf(frame: DecodedFrame): BedrockStreamException | undefined {
+/** The modeled exception one ConverseStream frame carries, if it is one. */
+export function bedrockFrameException(frame: DecodedFrame): BedrockStreamException | undefined {
   const messageType = frame.headers[":message-type"]
   const exceptionType =
     messageType === "exception"
@@ -85,7 +86,7 @@ function exceptionOf(frame: DecodedFrame): BedrockStreamException | undefined {
 /** A `fetch` for `@ai-sdk/amazon-bedrock` whose ConverseStream answers fail on Bedrock's exception frames. */
 export function watchBedrockStream(inner?: Fetch): Fetch {
   return watchingFetch(inner, "application/vnd.amazon.eventstream", (buffer) => ({
-    frames: decodeFrames(buffer).frames.map((frame) => ({ size: frame.size, failure: exceptionOf(frame) })),
+    frames: decodeFrames(buffer).frames.map((frame) => ({ size: frame.size, failure: bedrockFrameException(frame) })),
   }))
 }
 

@@ -36,13 +36,17 @@ export interface PreparedCopy {
 }
 
 /** What a finished prepare leaves in `<out>/prepare-stamp.json`: enough to tell whether a re-run can reuse `<out>`. */
-interface PrepareStamp {
+export interface PrepareStamp {
   tip: string
   rootPackageJson: string
   bunfig: string
   bun: string
-  /** The catalog the binary embeds, by content hash; absent when no binary was built. */
-  binary?: { models: string }
+  /**
+   * What the binary was built from besides the tip, absent when none was built: the catalog it embeds (by content hash)
+   * and the channel (its database's name). A stamp from before the channel was stamped has none: that copy was built
+   * on another channel and is rebuilt.
+   */
+  binary?: { models: string; channel?: string }
 }
 
 /** The files prepare edits in the copy without committing them: restored before the series is re-applied. */
@@ -62,7 +66,7 @@ export function runPrepare(options: PrepareOptions): PreparedCopy {
     bunfig: join(out, "bunfig.toml"),
     stamp: join(out, "prepare-stamp.json"),
   }
-  const binaryStamp = options.binary ? { models: modelsStamp(options.binary.models) } : undefined
+  const binaryStamp = options.binary ? binaryStampOf(options.binary.models) : undefined
   const source = openCheckout(options.opencode)
   const pin = readUpstreamPin(options.patchesDir)
   const pinCommit = requirePinnedCommit(source, pin)
@@ -221,6 +225,16 @@ export function binaryBuildEnv(input: { base: Record<string, string | undefined>
 /** The channel upstream's releases carry (packages/script: a release version without `0.0.0-` means `latest`). */
 export const RELEASE_CHANNEL = "latest"
 
+/** The stamp of the binary these inputs build: the catalog it embeds and the channel it is built on. */
+export function binaryStampOf(models: string | undefined): NonNullable<PrepareStamp["binary"]> {
+  return { models: modelsStamp(models), channel: RELEASE_CHANNEL }
+}
+
+/** Whether a stamped binary is the one these inputs would build: the same catalog, on the same channel. */
+export function sameBinary(stamped: PrepareStamp["binary"], wanted: PrepareStamp["binary"]): boolean {
+  return stamped?.models === wanted?.models && stamped?.channel === wanted?.channel
+}
+
 /** A catalog's identity for the stamp: its content hash (a new catalog rebuilds the binary that embeds it). */
 function modelsStamp(models: string | undefined): string {
   if (models === undefined) return "downloaded"
@@ -256,7 +270,7 @@ function isUpToDate(
   return (
     stamp.tip === expectedTip &&
     stamp.bun === Bun.version &&
-    stamp.binary?.models === binary?.models &&
+    sameBinary(stamp.binary, binary) &&
     git.resolveCommit("HEAD") === expectedTip &&
     existsSync(rootPackageJson) &&
     readFileSync(rootPackageJson, "utf8") === stamp.rootPackageJson &&

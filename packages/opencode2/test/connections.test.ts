@@ -1,0 +1,72 @@
+import { describe, expect, test } from "bun:test"
+import { addConnectionModels, addConnectionProviders, labelSlug, readExtraConnections, type IntegrationAccess } from "../src/connections.ts"
+
+const access = (overrides: Partial<IntegrationAccess> = {}): IntegrationAccess => ({
+  list: async () => ({
+    data: [
+      { id: "openrouter", connections: [] },
+      {
+        id: "anthropic",
+        connections: [
+          { type: "credential", id: "cred_1", label: "personal", method: "key" },
+          { type: "credential", id: "cred_2", label: "Work Account", method: "key" },
+          { type: "credential", id: "cred_3", label: "sso", method: "oauth" },
+          { type: "env", name: "ANTHROPIC_API_KEY" },
+        ],
+      },
+    ],
+  }),
+  connection: {
+    active: async () => ({ type: "credential", id: "cred_1" }),
+    resolve: async (connection) => (connection.id === "cred_3" ? { type: "oauth" } : { type: "key", key: `key-${connection.id}` }),
+  },
+  ...overrides,
+})
+
+describe("OpenCode 2's connections as members", () => {
+  test("each stored key beyond the active one becomes <provider>@<label>; sign-ins that are not keys and env connections are left", async () => {
+    expect(await readExtraConnections(access())).toEqual([{ providerID: "anthropic", id: "anthropic@work-account", label: "Work Account", key: "key-cred_2", connectionID: "cred_2" }])
+  })
+
+  test("no access, a list that fails, or a shape that differs: no extra members, no throw", async () => {
+    expect(await readExtraConnections(undefined)).toEqual([])
+    expect(await readExtraConnections(access({ list: async () => Promise.reject(new Error("store locked")) }))).toEqual([])
+    expect(await readExtraConnections(access({ list: async () => ({ data: "nope" }) }))).toEqual([])
+    expect(labelSlug("  ")).toBe("key")
+  })
+
+  test("the provider transform copies the provider under the new id with the key; the model transform copies its models", () => {
+    const extras = [{ providerID: "anthropic", id: "anthropic@work", label: "work", key: "key-work", connectionID: "cred_2" }]
+    const added: unknown[] = []
+    const providerEditor = {
+      get: (id: string) => (id === "anthropic" ? { provider: { id: "anthropic", name: "Anthropic", activation: "auto", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "https://api.anthropic.com/v1" }, integrationID: "anthropic" }, models: {} } : undefined),
+      add: (entry: unknown) => added.push(entry),
+    }
+    expect(addConnectionProviders(providerEditor, extras)).toEqual(["anthropic@work"])
+    expect(added).toEqual([
+      { info: { id: "anthropic@work", name: "Anthropic (work)", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "https://api.anthropic.com/v1", apiKey: "key-work" } }, models: [] },
+    ])
+
+    const models = new Map<string, Record<string, any>>([["anthropic/claude-sonnet-4-5", { id: "claude-sonnet-4-5", providerID: "anthropic", name: "Claude Sonnet 4.5", settings: { headers: 1 } }]])
+    const modelEditor = {
+      list: (providerID?: string) => [...models.values()].filter((model) => !providerID || model.providerID === providerID),
+      update: (providerID: string, id: string, edit: (model: Record<string, any>) => void) => {
+        const model = models.get(`${providerID}/${id}`) ?? {}
+        edit(model)
+        models.set(`${providerID}/${id}`, model)
+      },
+      provider: {
+        get: (id: string) =>
+          id === "anthropic@work" || id === "anthropic" ? { provider: { id, package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://127.0.0.1:1/anthropic/v1" } } } : undefined,
+      },
+    }
+    expect(addConnectionModels(modelEditor as never, extras)).toBe(1)
+    expect(models.get("anthropic@work/claude-sonnet-4-5")).toEqual({
+      id: "claude-sonnet-4-5",
+      providerID: "anthropic@work",
+      name: "Claude Sonnet 4.5",
+      package: "@opencode/ai/providers/anthropic",
+      settings: { baseURL: "http://127.0.0.1:1/anthropic/v1", headers: 1, apiKey: "key-work" },
+    })
+  })
+})

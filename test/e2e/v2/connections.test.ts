@@ -1,0 +1,48 @@
+/**
+ * Accounts on OpenCode 2's own connections, end to end on the released binary: two stored keys of one provider
+ * (`POST /api/credential`, as `opencode auth` stores them), the active one out of quota. The plugin makes the second
+ * key a member of its own (`anthropic@work`), and the same step is served with it.
+ */
+import { spawnSync } from "node:child_process"
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, test } from "bun:test"
+import { faults } from "../../../packages/combined-models/src/simulator/index.ts"
+import { binary, skipReason, v2Env, withTools } from "./harness.ts"
+
+const TIMEOUT = 180_000
+const suite = skipReason ? describe.skip : describe
+const name = (title: string) => (skipReason ? `${title} (skipped: ${skipReason})` : title)
+
+suite(name("OpenCode 2 plugin: connections as members on the real binary"), () => {
+  test("two keys of one provider, the active one out of quota: the other key serves the same step", async () => {
+    await using env = await v2Env({ providers: ["anthropic"], priority: ["anthropic"] })
+    // The provider's key comes from OpenCode's connections, not the config.
+    const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+    delete config.providers.anthropic.settings.apiKey
+    config.plugins.push({ package: join(import.meta.dir, "fixtures/request-log"), options: {} })
+    writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+    const log = join(env.root, "requests.jsonl")
+    env.env.REQUEST_LOG = log
+    const api = (...args: string[]) => spawnSync(binary!, ["api", "--standalone", ...args], { cwd: env.project, env: env.env, encoding: "utf8", timeout: 90_000 })
+    const personal = api("POST", "/api/credential", "-d", JSON.stringify({ integrationID: "anthropic", label: "personal", value: { type: "key", key: "key-personal" } }))
+    const work = api("POST", "/api/credential", "-d", JSON.stringify({ integrationID: "anthropic", label: "work", value: { type: "key", key: "key-work" }, activate: false }))
+    expect([personal.status, work.status]).toEqual([0, 0])
+
+    env.sim.script("anthropic", [{ fault: faults.quota({ wire: "anthropic" }) }, { text: "served by the work key" }], { match: withTools })
+    const run = await env.run("say hi")
+    expect({ exit: run.exitCode, errors: run.errors, answer: run.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "served by the work key" })
+    const primary = readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line)).filter((request) => request.kind === "primary")
+    expect(primary.map((request) => request.xApiKey)).toEqual(["key-personal", "key-work"])
+
+    // The status view: the active connection cooling for its quota, the other one healthy, each a member.
+    const status = api("POST", "/api/rpc/combined-models/status", "-d", JSON.stringify({ input: {} }))
+    const text = JSON.parse(status.stdout).output.text as string
+    const lines = text.split("\n")
+    const start = lines.findIndex((line) => line.startsWith("combined/claude-sonnet-4-5 "))
+    const group = lines.slice(start, lines.findIndex((line, index) => index > start && line === ""))
+    expect(group.find((line) => line.includes(" anthropic/claude-sonnet-4-5 "))).toMatch(/cooling down \(anthropic out of quota/)
+    expect(group.find((line) => line.includes("anthropic@work/claude-sonnet-4-5 "))).toMatch(/healthy$/)
+    expect(text).toContain("anthropic out of quota")
+  }, TIMEOUT)
+})
