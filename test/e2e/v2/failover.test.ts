@@ -182,6 +182,32 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(result.stdout).not.toContain("Partial words")
   }, TIMEOUT)
 
+  test("GitHub Copilot first: its 429 (the 5-hour usage window) moves a Claude step to Anthropic; Copilot's Claude on its Messages path", async () => {
+    await using env = await v2Env({ providers: ["github-copilot", "anthropic"] })
+    env.sim.script("github-copilot", [{ fault: faults.copilotUserWideRateLimit() }], { match: withTools })
+    env.sim.script("anthropic", [{ text: "Served by Anthropic." }], { match: withTools })
+    const result = await env.run("say hi", { model: "combined/claude-sonnet-4-6" })
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by Anthropic." })
+    expect(env.requests("github-copilot").filter(withTools).map((request) => [request.path, request.model])).toEqual([["/github-copilot/v1/messages", "claude-sonnet-4.6"]])
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
+  }, TIMEOUT)
+
+  test("GitHub Copilot first: 400 model_not_supported moves the step on, and cools only that model: Copilot still serves another", async () => {
+    await using env = await v2Env({ providers: ["github-copilot", "anthropic"] })
+    env.sim.script("github-copilot", [{ fault: faults.modelNotSupported() }], { match: (request) => withTools(request) && request.model === "claude-sonnet-4.6" })
+    env.sim.script("anthropic", [{ text: "Served by Anthropic." }], { match: withTools })
+    const result = await env.run("say hi", { model: "combined/claude-sonnet-4-6" })
+    expect({ exit: result.exitCode, errors: result.errors, answer: result.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Served by Anthropic." })
+    const stored = createFileHealthStore(defaultHealthPath(join(env.env.XDG_STATE_HOME!, "opencode"))).load()
+    expect(stored.map((entry) => ({ provider: entry.providerID, model: entry.modelID, reason: entry.reason }))).toEqual([
+      { provider: "github-copilot", model: "claude-sonnet-4.6", reason: "model_unavailable" },
+    ])
+    // Another model of the same provider is not refused: the next run of Haiku goes to Copilot first and is served there.
+    env.sim.script("github-copilot", [{ text: "Haiku served by Copilot." }], { match: (request) => withTools(request) && request.model === "claude-haiku-4.5" })
+    const haiku = await env.run("say hi", { model: "combined/claude-haiku-4-5" })
+    expect({ exit: haiku.exitCode, errors: haiku.errors, answer: haiku.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Haiku served by Copilot." })
+  }, TIMEOUT)
+
   test("Google first: a 429 RESOURCE_EXHAUSTED moves a Gemini step to OpenRouter, on each one's own wire and model id", async () => {
     await using env = await v2Env({ providers: ["google", "openrouter"] })
     env.sim.script("google", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })

@@ -28,6 +28,13 @@ export const PROVIDERS = {
   "amazon-bedrock": { wire: "bedrock" as Wire, model: "anthropic.claude-sonnet-4-5-20250929-v1:0" },
   google: { wire: "google" as Wire, model: "gemini-3.5-flash" },
   openai: { wire: "responses" as Wire, model: "gpt-5" },
+  /**
+   * Declared in the config with a key and the loopback's address; its models are the binary's bundled catalog's (no
+   * GitHub sign-in, so OpenCode 2's own Copilot plugin syncs no live model list). Its Claude entries there carry the
+   * Anthropic Messages package: requests go to `<base>/messages`, as the live list sends Claude; the loopback's copilot
+   * wire answers each of Copilot's paths in its API's shape. The bundled Copilot has Claude Sonnet 4.6, not 4.5.
+   */
+  "github-copilot": { wire: "copilot" as Wire, model: "claude-sonnet-4.6" },
 } as const
 export type ProviderID = keyof typeof PROVIDERS
 
