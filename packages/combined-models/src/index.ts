@@ -7,7 +7,7 @@ export * from "./types.ts"
 export * from "./config.ts"
 export { fromModelsDev, fromOpenCodeProviders, type CatalogProblem, type CatalogResult } from "./catalog.ts"
 export { identify, modelIdentity, type IdentityResult, type ModelIdentity } from "./identity.ts"
-export { buildGroups, singleModelGroup, type GroupingProblem, type GroupingResult, type UngroupedModel } from "./grouping.ts"
+export { buildGroups, type GroupingProblem, type GroupingResult, type UngroupedModel } from "./grouping.ts"
 export { matchesAny, matchesMember } from "./patterns.ts"
 export { orderMembers, distinctProviders } from "./priority.ts"
 export { classify, type ClassifyContext } from "./classify.ts"
@@ -16,7 +16,7 @@ export { redact, safeHeaders } from "./redact.ts"
 export { HealthRegistry, type CooldownEntry, type HealthRegistryOptions, type HealthView } from "./health.ts"
 export { createFileHealthStore, createMemoryHealthStore, defaultHealthPath, type HealthStore } from "./health-store.ts"
 export { createRedisHealthStore, describeRedisUrl, type RedisHealthStore } from "./health-store-redis.ts"
-export { pick, inputWindow, isAllowed, memberKey, parseModelRef, refOf, sameMember, type Access, type PickResult, type RouteNeed, type SkippedMember } from "./route.ts"
+export { pick, inputWindow, isAllowed, memberKey, refOf, sameMember, type Access, type PickResult, type RouteNeed, type SkippedMember } from "./route.ts"
 export {
   initialState,
   transition,
