@@ -43,7 +43,7 @@ export { formatTokens } from "./label.ts"
 export { type Headroom, type LimitReading, type LimitSource, LimitsTable, type LimitsView, type StepSize, findReading, readingCovers, readingKey } from "./limits.ts"
 export { isRecord, stringList } from "./record.ts"
 export { ordered, parseModelRef, providerCooldowns, usableWindow } from "./route.ts"
-export { settleStateFiles, stateFilePath, takeStateFileNotices, updateStateFile } from "./state-file.ts"
+export { readStateFile, settleStateFiles, stateFilePath, takeStateFileNotices, updateStateFile } from "./state-file.ts"
 export { INTERRUPTED_TOOL_RESULT, type ToolRun, ToolRuns } from "./tool-runs.ts"
 export { memberFetch } from "./wires/index.ts"
 // The OpenCode 2 plugin reads a Bedrock ConverseStream frame by frame (its stream guard holds frames back).

@@ -24,6 +24,15 @@ export function stateFilePath(stateDir: string, name: string): string {
   return join(stateDir, "combined-models", name)
 }
 
+/** A state file's text as it is now; undefined when it is missing or unreadable (every reader takes that as empty). */
+export function readStateFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * A change to a file: from its current text (undefined: no such file or unreadable) to the next (undefined: leave it
  * as it is). It runs under the lock, on whatever another process wrote last, so it must be a pure merge.

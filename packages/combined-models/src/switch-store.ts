@@ -4,9 +4,8 @@
  * oldest first. Like the health file it is advisory: anything unreadable reads as "no switches", and a failed write
  * only loses history, never a request.
  */
-import { readFileSync } from "node:fs"
 import { isRecord } from "./record.ts"
-import { stateFilePath, updateStateFile } from "./state-file.ts"
+import { readStateFile, stateFilePath, updateStateFile } from "./state-file.ts"
 import type { SwitchRecord } from "./status-view.ts"
 import { FAILURE_REASONS, type MemberRef } from "./types.ts"
 
@@ -43,13 +42,7 @@ function parseSwitch(raw: unknown): SwitchRecord | undefined {
 
 /** The stored switches, oldest first; [] when the file is missing or unreadable. */
 export function readSwitches(path: string): SwitchRecord[] {
-  let text: string
-  try {
-    text = readFileSync(path, "utf8")
-  } catch {
-    return []
-  }
-  return parseSwitches(text)
+  return parseSwitches(readStateFile(path))
 }
 
 function parseSwitches(text: string | undefined): SwitchRecord[] {

@@ -6,9 +6,8 @@
  * reads as "nothing known", and a failed write only loses the reading. A version 1 file (one reading per provider,
  * written before readings had a class) reads as nothing known: its readings were good for a minute or so anyway.
  */
-import { readFileSync } from "node:fs"
 import { z } from "zod"
-import { findReading, readingCovers, readingKey, stateFilePath, updateStateFile, type LimitReading, type LimitSource } from "combined-models"
+import { findReading, readingCovers, readingKey, stateFilePath, updateStateFile, type LimitReading, type LimitSource, readStateFile } from "combined-models"
 
 export const LIMITS_FILE_VERSION = 2
 
@@ -35,10 +34,7 @@ const MAX_READINGS = 256
 
 /** The stored readings by key; a reading that does not parse is left out, a file that does not is empty. */
 export function readLimitsFile(path: string): Map<string, LimitReading> {
-  let text: string | undefined
-  try {
-    text = readFileSync(path, "utf8")
-  } catch {}
+  const text = readStateFile(path)
   return parseLimits(text)
 }
 
@@ -107,10 +103,7 @@ const rotationsOnTheWay = new Map<string, number>()
  */
 export function takeRotation(path: string, groupID: string): number {
   const key = `${path}\u0000${groupID}`
-  let text: string | undefined
-  try {
-    text = readFileSync(path, "utf8")
-  } catch {}
+  const text = readStateFile(path)
   const onTheWay = rotationsOnTheWay.get(key) ?? 0
   const turn = (parseRotation(text)[groupID] ?? 0) + onTheWay
   rotationsOnTheWay.set(key, onTheWay + 1)

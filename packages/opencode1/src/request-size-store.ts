@@ -7,9 +7,8 @@
  * `<state>/combined-models/requests.json`: `{ "version": 1, "requests": { "<agent>|<provider>/<model>": tokens } }`.
  * Advisory: anything unreadable reads as "not measured yet", and a failed write only loses the measurement.
  */
-import { readFileSync } from "node:fs"
 import { z } from "zod"
-import { stateFilePath, updateStateFile } from "combined-models"
+import { stateFilePath, updateStateFile, readStateFile } from "combined-models"
 
 export function requestSizesPath(stateDir: string): string {
   return stateFilePath(stateDir, "requests.json")
@@ -29,10 +28,7 @@ export function requestKey(agent: string | undefined, selection: { providerID: s
 }
 
 export function readRequestSizes(path: string): Map<string, number> {
-  let text: string | undefined
-  try {
-    text = readFileSync(path, "utf8")
-  } catch {}
+  const text = readStateFile(path)
   return parseSizes(text)
 }
 
