@@ -131,6 +131,12 @@ interface Unit {
 interface Splitter {
   push(chunk: Uint8Array): Unit[]
   flush(): Unit[]
+  /**
+   * A failure while everything is held ends the body with that error instead of handing core the error event: core's
+   * reading of a lone event differs between releases (2.1.2 reads Bedrock's exception frame as an invalid request and
+   * retries nothing), a broken body is a failure before output on every release.
+   */
+  failsBody?: true
 }
 
 /** Server-sent events (Anthropic Messages, chat completions, Responses). */
@@ -191,6 +197,7 @@ function eventStreamSplitter(): Splitter {
   let buffer: Uint8Array = new Uint8Array(0)
   let broken = false
   return {
+    failsBody: true,
     push(chunk) {
       if (broken) return [{ bytes: chunk, kind: "other", opaque: true }]
       const joined = new Uint8Array(buffer.length + chunk.length)
@@ -328,9 +335,13 @@ export function guardStream(response: Response, url: string, options: GuardOptio
         for (const unit of splitter!.push(chunk.value)) {
           out.push(...take(unit))
           if (failed) {
+            void reader.cancel().catch(() => {})
+            if (splitter!.failsBody) {
+              controller.error(unit.payload instanceof Error ? unit.payload : new Error("the provider failed inside its stream"))
+              return
+            }
             if (out.length) controller.enqueue(concat(out))
             controller.close()
-            void reader.cancel().catch(() => {})
             return
           }
         }

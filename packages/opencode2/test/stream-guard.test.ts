@@ -153,11 +153,26 @@ describe("holding a Bedrock ConverseStream back", () => {
     expect(served).toBe(1)
   })
 
-  test("a throttlingException frame after text while it is held: only the exception reaches core, named for the engine", async () => {
+  /** The body fails with the exception before any frame of it reaches core: a failure before output. */
+  async function failure(response: Response) {
+    const reader = response.body!.getReader()
+    const seen: Uint8Array[] = []
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return { seen: seen.length, error: undefined }
+        seen.push(value)
+      }
+    } catch (error) {
+      return { seen: seen.length, error: error as BedrockStreamException }
+    }
+  }
+
+  test("a throttlingException frame after text while it is held: none of the text reaches core, the body fails with the exception", async () => {
     const failures: unknown[] = []
     let served = 0
-    const out = await frames(guardStream(bedrock([messageStart, delta("Partial words"), throttling, messageStop]), URL_BEDROCK, { served: () => served++, failed: (payload) => failures.push(payload) }))
-    expect(out).toEqual(["throttlingException"])
+    const out = await failure(guardStream(bedrock([messageStart, delta("Partial words"), throttling, messageStop]), URL_BEDROCK, { served: () => served++, failed: (payload) => failures.push(payload) }))
+    expect({ seen: out.seen, exception: out.error?.exceptionType }).toEqual({ seen: 0, exception: "throttlingException" })
     expect(served).toBe(0)
     expect(failures.map((failure) => (failure as BedrockStreamException).exceptionType)).toEqual(["throttlingException"])
     expect(classify(failures[0], { now: 0, providerID: "amazon-bedrock" }).reason).toBe("rate_limit")
@@ -166,8 +181,8 @@ describe("holding a Bedrock ConverseStream back", () => {
   test("an event-typed modelStreamErrorException is an error frame too", async () => {
     const failures: unknown[] = []
     const error = frame("modelStreamErrorException", { message: "Received error from the model provider.", originalStatusCode: 500 })
-    const out = await frames(guardStream(bedrock([messageStart, delta("Partial"), error]), URL_BEDROCK, { served: () => {}, failed: (payload) => failures.push(payload) }))
-    expect(out).toEqual(["modelStreamErrorException"])
+    const out = await failure(guardStream(bedrock([messageStart, delta("Partial"), error]), URL_BEDROCK, { served: () => {}, failed: (payload) => failures.push(payload) }))
+    expect({ seen: out.seen, exception: out.error?.exceptionType }).toEqual({ seen: 0, exception: "modelStreamErrorException" })
     expect((failures[0] as BedrockStreamException).originalStatusCode).toBe(500)
   })
 
@@ -175,16 +190,16 @@ describe("holding a Bedrock ConverseStream back", () => {
     const whole = joined([messageStart, delta("Partial words"), throttling])
     const chunks = [whole.slice(0, 5), whole.slice(5, 40), whole.slice(40, 41), whole.slice(41)]
     const failures: unknown[] = []
-    const out = await frames(guardStream(bedrock(chunks), URL_BEDROCK, { served: () => {}, failed: (payload) => failures.push(payload) }))
-    expect(out).toEqual(["throttlingException"])
+    const out = await failure(guardStream(bedrock(chunks), URL_BEDROCK, { served: () => {}, failed: (payload) => failures.push(payload) }))
+    expect({ seen: out.seen, exception: out.error?.exceptionType }).toEqual({ seen: 0, exception: "throttlingException" })
     expect(failures).toHaveLength(1)
   })
 
   test("a tool-use block is held to the message's end", async () => {
     const toolStart = frame("contentBlockStart", { contentBlockIndex: 1, start: { toolUse: { toolUseId: "t", name: "shell" } } })
     const toolDelta = frame("contentBlockDelta", { contentBlockIndex: 1, delta: { toolUse: { input: "{}" } } })
-    const out = await frames(guardStream(bedrock([messageStart, toolStart, toolDelta, exception("serviceUnavailableException", "busy")]), URL_BEDROCK, { served: () => {} }))
-    expect(out).toEqual(["serviceUnavailableException"])
+    const out = await failure(guardStream(bedrock([messageStart, toolStart, toolDelta, exception("serviceUnavailableException", "busy")]), URL_BEDROCK, { served: () => {} }))
+    expect({ seen: out.seen, exception: out.error?.exceptionType }).toEqual({ seen: 0, exception: "serviceUnavailableException" })
   })
 
   test("past the hold, text streams on and a later exception is core's", async () => {
