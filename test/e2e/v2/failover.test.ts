@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { createFileHealthStore, defaultHealthPath } from "../../../packages/combined-models/src/index.ts"
 import { faults, type RecordedRequest, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
 import { redisAvailable, startRedis } from "../../../packages/combined-models/test/redis-server.ts"
+import { OPENCODE2_VERSION } from "../../../packages/opencode2/scripts/binary.ts"
 import { REPO_ROOT, skipReason, v2Env, withTools } from "./harness.ts"
 
 async function startTestRedis() {
@@ -27,6 +28,14 @@ const name = (title: string) => (skipReason ? `${title} (skipped: ${skipReason})
  * a 5xx, an overload, a dropped connection), scripted for that retry too, so the step then moves on.
  */
 const twice = <T>(step: T): T[] => [step, step]
+
+/**
+ * The Copilot cases need the pinned release: on 2.1.2 no request of a config-declared `github-copilot` provider
+ * reached the loopback's address (the run waited out its timeouts and the member cooled for a transport failure).
+ */
+const otherRelease = process.env.OPENCODE2_VERSION && process.env.OPENCODE2_VERSION !== OPENCODE2_VERSION ? process.env.OPENCODE2_VERSION : undefined
+const copilotTest = otherRelease ? test.skip : test
+const copilotName = (title: string) => (otherRelease ? `${title} (skipped on ${otherRelease}: its Copilot provider does not use the configured address)` : title)
 
 suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
   test("a 429 from Anthropic is served by OpenRouter in the same step, exit 0, no error", async () => {
@@ -182,7 +191,7 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(result.stdout).not.toContain("Partial words")
   }, TIMEOUT)
 
-  test("GitHub Copilot first: its 429 (the 5-hour usage window) moves a Claude step to Anthropic; Copilot's Claude on its Messages path", async () => {
+  copilotTest(copilotName("GitHub Copilot first: its 429 (the 5-hour usage window) moves a Claude step to Anthropic; Copilot's Claude on its Messages path"), async () => {
     await using env = await v2Env({ providers: ["github-copilot", "anthropic"] })
     env.sim.script("github-copilot", [{ fault: faults.copilotUserWideRateLimit() }], { match: withTools })
     env.sim.script("anthropic", [{ text: "Served by Anthropic." }], { match: withTools })
@@ -192,7 +201,7 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
   }, TIMEOUT)
 
-  test("GitHub Copilot first: 400 model_not_supported moves the step on, and cools only that model: Copilot still serves another", async () => {
+  copilotTest(copilotName("GitHub Copilot first: 400 model_not_supported moves the step on, and cools only that model: Copilot still serves another"), async () => {
     await using env = await v2Env({ providers: ["github-copilot", "anthropic"] })
     env.sim.script("github-copilot", [{ fault: faults.modelNotSupported() }], { match: (request) => withTools(request) && request.model === "claude-sonnet-4.6" })
     env.sim.script("anthropic", [{ text: "Served by Anthropic." }], { match: withTools })
