@@ -7,7 +7,7 @@
  * process's router. Switches are also written to a small state file beside the health file, so a status read from
  * another process (`opencode api`, a second TUI) shows the switches every process of the machine made.
  */
-import { appendSwitch, label, memberHealth, readSwitches, renderCombinedStatus, switchesPath, type CombinedStatus, type GroupStatus, type MemberRef, type SwitchRecord } from "combined-models"
+import { appendSwitch, describeRedisUrl, label, memberHealth, readSwitches, renderCombinedStatus, switchesPath, type CombinedStatus, type GroupStatus, type MemberRef, type SwitchRecord } from "combined-models"
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import type { FooterState } from "./rpc.ts"
 import type { Router, SwitchEvent } from "./router.ts"
@@ -148,8 +148,16 @@ export class StatusBoard {
       }),
       switches: readSwitchRecords(this.file),
       warnings: router.problems.map((problem) => `${problem.path}: ${problem.message}`),
-      healthStore: { kind: "file" },
+      healthStore: this.healthStore(),
     }
+  }
+
+  /** Where cooldowns are kept, as the 1.x edition's view says it: with Redis, its address, whether it was read yet, and its problem. */
+  private healthStore(): CombinedStatus["healthStore"] {
+    const setting = this.options.router.config.healthStore
+    const store = this.options.router.redis
+    if (setting.kind === "file" || !store) return { kind: "file" }
+    return { kind: "redis", where: describeRedisUrl(setting.url), synced: store.synced, ...(store.problem ? { problem: store.problem } : {}) }
   }
 
   /** The session's served steps, oldest first (this process's; a step served elsewhere is not known here). */

@@ -8,7 +8,7 @@ import { appendSwitchRecord, readSwitchRecords, StatusBoard, switchesFile } from
 import { steerText } from "../src/steer.ts"
 import { applyPickerMode, currentPickerMode, pickerFile, writePickerChoice } from "../src/picker.ts"
 import { footerText, NOTICE_MS, parseCombinedArgs } from "../src/tui/text.ts"
-import { settleStateFiles } from "combined-models"
+import { describeRedisUrl, renderCombinedStatus, settleStateFiles } from "combined-models"
 
 function scratch(): string {
   return mkdtempSync(join(tmpdir(), "cm-v2-visibility-"))
@@ -104,6 +104,20 @@ describe("the status board", () => {
     expect(status.text(undefined, "ses_1").startsWith("This session (ses_1): 3 steps")).toBe(true)
     expect(status.sessionSteps("ses_2")).toEqual([])
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  test("with health_store: { redis }, the view says where cooldowns are shared and whether Redis was read yet, as in the 1.x edition", () => {
+    const dir = scratch()
+    const url = "redis://127.0.0.1:1"
+    const router = new Router({ options: { combined_models: { health_store: { redis: url } } }, stateDir: dir, clock, reload: async () => {} })
+    try {
+      const status = new StatusBoard({ router, stateDir: dir, clock }).status()
+      expect(status.healthStore).toMatchObject({ kind: "redis", where: describeRedisUrl(url), synced: false })
+      expect(renderCombinedStatus(status)).toContain("Health store: ")
+    } finally {
+      router.redis?.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   test("the switches file keeps the newest fifty; one that is not ours reads as none", async () => {
