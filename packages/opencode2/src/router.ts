@@ -371,7 +371,8 @@ export class Router {
       {
         message: error.message,
         ...(error.status !== undefined ? { statusCode: error.status } : {}),
-        ...(headers ? { responseHeaders: headerRecord(headers) } : {}),
+        // The engine reads a `Headers` as it comes (lower-cased names).
+        ...(headers ? { responseHeaders: headers } : {}),
         ...(error.response?.body !== undefined ? { responseBody: error.response.body } : {}),
       },
       { now: this.clock(), providerID: this.steps.get(key)?.member.providerID },
@@ -467,10 +468,4 @@ export class Router {
     if (preferred && this.view.cooldownOf(preferred, now) && this.usable(group, current, now)) return
     if (preferred && (preferred.providerID !== current.providerID || preferred.modelID !== current.modelID)) await this.switchTo(groupID, preferred)
   }
-}
-
-function headerRecord(headers: Headers): Record<string, string> {
-  const record: Record<string, string> = {}
-  headers.forEach((value, name) => (record[name] = value))
-  return record
 }

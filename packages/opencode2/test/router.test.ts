@@ -113,6 +113,16 @@ describe("router", () => {
     expect(env.router.switches.map((s) => s.notice)).toEqual(["anthropic rate-limited, retry in 30 s → openrouter"])
   })
 
+  test("the failed response's Retry-After (the retry hook gets no headers) sets the member's cooldown", async () => {
+    using env = setup()
+    env.router.onRequest("s", "claude-sonnet-4-5")
+    env.router.onFailedResponse("s", "claude-sonnet-4-5", new Headers({ "Retry-After": "120", "content-type": "application/json" }))
+    const { retryAfterMs: _, ...withoutRetryAfter } = rateLimit
+    await env.router.onRetry(retry(withoutRetryAfter))
+    const cooldown = env.router.health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, 1_000_000)
+    expect({ reason: cooldown?.reason, for: cooldown && cooldown.until - 1_000_000 }).toEqual({ reason: "rate_limit", for: 120_000 })
+  })
+
   test("a bad request is not a failover matter: core's decision stands, nothing is cooled", async () => {
     using env = setup()
     env.router.onRequest("s", "claude-sonnet-4-5")
