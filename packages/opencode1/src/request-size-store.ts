@@ -52,6 +52,11 @@ export function withRequestSize(current: string | undefined, key: string, tokens
 /** The store of one process: what it measured, else what the file says another process measured. */
 export class RequestSizes {
   readonly #measured = new Map<string, number>()
+  /**
+   * What the file holds, as far as this process knows (what it read there, or wrote last): a measurement is compared
+   * with this, not with the one before it, so a request that grows a little every step still reaches the file.
+   */
+  readonly #stored = new Map<string, number>()
 
   constructor(private readonly path: string | undefined) {}
 
@@ -64,9 +69,14 @@ export class RequestSizes {
 
   /** A request of this key is about to be sent, carrying `tokens` besides the conversation. */
   measured(key: string, tokens: number) {
-    const known = this.baseOf(key)
     this.#measured.set(key, tokens)
-    if (!this.path || (known !== undefined && Math.abs(tokens - known) <= known * UNCHANGED_WITHIN)) return
+    if (!this.path) return
+    const stored = this.#stored.get(key) ?? readRequestSizes(this.path).get(key)
+    if (stored !== undefined && Math.abs(tokens - stored) <= stored * UNCHANGED_WITHIN) {
+      this.#stored.set(key, stored)
+      return
+    }
+    this.#stored.set(key, tokens)
     updateStateFile(this.path, { what: "a request size", change: (current) => withRequestSize(current, key, tokens) })
   }
 }

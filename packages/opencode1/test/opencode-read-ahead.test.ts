@@ -11,7 +11,7 @@ import { dirname, join } from "node:path"
 import { createAnthropic } from "@ai-sdk/anthropic"
 import { generateText } from "ai"
 import { addCombinedProvider } from "../src/provider.ts"
-import { requestSizesPath, withRequestSize } from "../src/request-size-store.ts"
+import { RequestSizes, requestSizesPath, withRequestSize } from "../src/request-size-store.ts"
 import { withLimitsReading } from "../src/limits-store.ts"
 import { readingOf } from "../../combined-models/src/limits.ts"
 import { settleStateFiles } from "../../combined-models/src/state-file.ts"
@@ -194,4 +194,15 @@ test("the model a request names: first in the JSON body of the AI SDK's wires, e
     "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
   )
   expect(requestedModel(new Request("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"))).toBe("gemini-2.5-pro")
+})
+
+test("a request that grows a little at a time still reaches the file: each measurement is compared with what the file holds, not the one before", async () => {
+  const path = requestSizesPath(stateDir)
+  const sizes = new RequestSizes(path)
+  // Each within 5% of the one before, 23% above the first in all.
+  for (const tokens of [10_000, 10_400, 10_800, 11_300, 11_800, 12_300]) sizes.measured("build|combined/claude-sonnet-4-5", tokens)
+  await settleStateFiles()
+  // The next `opencode run` sizes its first step by the file: within 5% of what the request is now.
+  const next = new RequestSizes(path).baseOf("build|combined/claude-sonnet-4-5")!
+  expect(Math.abs(12_300 - next)).toBeLessThanOrEqual(next * 0.05)
 })
