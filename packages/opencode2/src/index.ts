@@ -176,7 +176,8 @@ export function setup(ctx: PluginContext): void | Promise<void> {
         failed: (payload) => router.onStreamFailure(event.sessionID, event.model.id, payload),
         served: () => {
           if (event.kind === "primary") {
-            visibility.served(event.sessionID, event.model.id, router.serving.get(event.model.id))
+            // The step's own member: another session's failure may have pointed the model elsewhere meanwhile.
+            visibility.served(event.sessionID, event.model.id, router.memberOf(event.sessionID, event.model.id))
             // round_robin: the turn was served, the next one starts at the next provider (refresh below points there).
             if (router.groups.get(event.model.id)?.strategy === "round_robin") advanceRotation(rotations, event.model.id)
           }

@@ -3,7 +3,11 @@ import { toCatalogModel } from "../src/catalog.ts"
 import { setup } from "../src/index.ts"
 import { eventProblems, shapeProblems } from "../src/shape.ts"
 import { editConfig } from "../scripts/install.ts"
-import type { V2Model } from "../src/api.ts"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { settleStateFiles } from "combined-models"
+import type { ModelEditor, V2Model, V2ProviderInfo } from "../src/api.ts"
 
 describe("start-up shape check", () => {
   test("a context without the hooks relied on is named, and setup throws (OpenCode logs it and goes on)", () => {
@@ -92,5 +96,98 @@ describe("each hook's first event is checked", () => {
       "the http.request event has no model { providerID, id }",
       "the http.request event has no request (a Request)",
     ])
+  })
+})
+
+describe("the hooks together", () => {
+  const sonnet = (providerID: string, id: string): V2Model => ({
+    id,
+    providerID,
+    name: "Claude Sonnet 4.5",
+    family: "claude-sonnet",
+    capabilities: { tools: true, input: ["text"], output: ["text"], temperature: true },
+    time: { released: Date.UTC(2025, 8, 29) },
+    limit: { context: 200000, output: 64000 },
+  })
+
+  /** The plugin set up on a context over plain maps, as OpenCode 2 hands it: its hooks, transforms and RPC handlers. */
+  async function plugin(stateHome: string) {
+    const infos: Record<string, V2ProviderInfo> = {
+      anthropic: { id: "anthropic", name: "Anthropic", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://a/v1", apiKey: "ka" } },
+      openrouter: { id: "openrouter", name: "OpenRouter", activation: "enabled", package: "@opencode/ai/providers/openrouter", settings: { baseURL: "http://o/v1", apiKey: "ko" } },
+    }
+    const models = new Map<string, Map<string, V2Model>>([
+      ["anthropic", new Map([["claude-sonnet-4-5", sonnet("anthropic", "claude-sonnet-4-5")]])],
+      ["openrouter", new Map([["anthropic/claude-sonnet-4.5", sonnet("openrouter", "anthropic/claude-sonnet-4.5")]])],
+      ["combined", new Map()],
+    ])
+    const editor: ModelEditor = {
+      list: (providerID) => (providerID ? [...(models.get(providerID)?.values() ?? [])] : [...models.values()].flatMap((m) => [...m.values()])),
+      get: (providerID, modelID) => models.get(providerID)?.get(modelID),
+      update: (providerID, modelID, fn) => {
+        const model = models.get(providerID)?.get(modelID) ?? ({ id: modelID, providerID } as V2Model)
+        fn(model)
+        models.get(providerID)?.set(modelID, model)
+      },
+      remove: (providerID, modelID) => void models.get(providerID)?.delete(modelID),
+      provider: { get: (providerID) => (infos[providerID] ? { provider: infos[providerID]! } : undefined) },
+    }
+    const hooks = new Map<string, (event: unknown) => Promise<void>>()
+    const modelTransforms: ((editor: ModelEditor) => void)[] = []
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {}
+    const ctx = {
+      app: { version: "2.2.5" },
+      options: { provider_priority: ["anthropic", "openrouter"] },
+      session: { hook: (name: string, fn: (event: unknown) => Promise<void>) => void hooks.set(name, fn) },
+      provider: { transform: (fn: (editor: unknown) => void) => fn({ add() {} }), reload: async () => {} },
+      model: { transform: (fn: (editor: ModelEditor) => void) => void modelTransforms.push(fn), reload: async () => modelTransforms.forEach((fn) => fn(editor)) },
+      rpc: {
+        register: async (_definition: unknown, registered: typeof handlers) => {
+          Object.assign(handlers, registered)
+          return { dispose() {}, events: { emit: async () => {} } }
+        },
+      },
+    }
+    const previous = process.env.XDG_STATE_HOME
+    process.env.XDG_STATE_HOME = stateHome
+    try {
+      await setup(ctx as never)
+    } finally {
+      if (previous === undefined) delete process.env.XDG_STATE_HOME
+      else process.env.XDG_STATE_HOME = previous
+    }
+    await ctx.model.reload()
+    return { hook: (name: string, event: unknown) => hooks.get(name)!(event), handlers }
+  }
+
+  const model = { providerID: "combined", id: "claude-sonnet-4-5" }
+  const sse = (...events: object[]) => events.map((event) => `event: ${(event as { type: string }).type}\ndata: ${JSON.stringify(event)}\n\n`).join("")
+
+  test("the footer names the member that served a session's step, though another session's failure moved the model on meanwhile", async () => {
+    const stateHome = mkdtempSync(join(tmpdir(), "cm-v2-plugin-"))
+    try {
+      const { hook, handlers } = await plugin(stateHome)
+      // Session A's step goes to Anthropic and streams; session B's step (a subagent's, on the same model) gets a 429.
+      await hook("model.request", { sessionID: "A", agent: "build", kind: "primary", model, headers: {} })
+      await hook("model.request", { sessionID: "B", agent: "build", kind: "primary", model, headers: {} })
+      const request = new Request("http://a/v1/messages", { method: "POST" })
+      await hook("http.response", { sessionID: "B", agent: "build", kind: "primary", model, request, response: new Response("{}", { status: 429, headers: { "retry-after": "30" } }) })
+      const retry = { sessionID: "B", agent: "build", model, attempt: 1, error: { type: "provider.rate-limit", message: "rate limited", status: 429 }, decision: { retry: true, delay: 2000 } }
+      await hook("retry", retry)
+      expect(retry.decision).toEqual({ retry: true, delay: 0 })
+      // A's Anthropic answer ends well after the model was pointed at OpenRouter.
+      const body = sse(
+        { type: "message_start", message: { id: "m", type: "message", role: "assistant", content: [], model: "claude-sonnet-4-5" } },
+        { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "hi" } },
+        { type: "message_stop" },
+      )
+      const event = { sessionID: "A", agent: "build", kind: "primary", model, request, response: new Response(body, { headers: { "content-type": "text/event-stream" } }) }
+      await hook("http.response", event)
+      expect(await event.response.text()).toBe(body)
+      expect(await handlers.footer!({ sessionID: "A" })).toEqual({ label: "Claude Sonnet 4.5 (anthropic)" })
+    } finally {
+      await settleStateFiles()
+      rmSync(stateHome, { recursive: true, force: true })
+    }
   })
 })
