@@ -78,13 +78,15 @@ export function setup(ctx: PluginContext): void | Promise<void> {
   const visibility = attachVisibility({ ctx, router, stateDir, say, pluginDir: import.meta.dir, options: ctx.options, reload: () => ctx.model.reload(), log: debug })
 
   let off = false
+  /** An editor that differs from the tested one turns the plugin off, said by the throw OpenCode logs, before any use. */
+  const checkEditor = (what: "provider" | "model", problems: string[]) => {
+    if (problems.length === 0) return
+    off = true
+    throw new PluginProblem(`combined-models: OpenCode's ${what} editor differs from what this plugin was tested with (${problems.join("; ")}); combined models are off`)
+  }
   ctx.provider.transform((editor: ProviderEditor) => {
     if (off) return
-    const problems = providerEditorProblems(editor)
-    if (problems.length > 0) {
-      off = true
-      throw new PluginProblem(`combined-models: OpenCode's provider editor differs from what this plugin was tested with (${problems.join("; ")}); combined models are off`)
-    }
+    checkEditor("provider", providerEditorProblems(editor))
     // Enabled: listed without a credential of its own; its models carry their members' settings.
     // Its settings carry `combined_models.timeouts` as OpenCode 2's own request timeouts (read from the provider, not
     // the model; core's defaults are 300 s to the headers and 900 s between chunks), so a member that hangs fails in
@@ -107,15 +109,13 @@ export function setup(ctx: PluginContext): void | Promise<void> {
   })
   // Before the router's transform, so it groups them: the connection providers get their provider's models.
   ctx.model.transform((editor: ModelEditor) => {
-    if (!off && extraConnections.length) addConnectionModels(editor, extraConnections)
+    if (off || !extraConnections.length) return
+    checkEditor("model", modelEditorProblems(editor))
+    addConnectionModels(editor, extraConnections)
   })
   ctx.model.transform((editor: ModelEditor) => {
     if (off) return
-    const problems = modelEditorProblems(editor)
-    if (problems.length > 0) {
-      off = true
-      throw new PluginProblem(`combined-models: OpenCode's model editor differs from what this plugin was tested with (${problems.join("; ")}); combined models are off`)
-    }
+    checkEditor("model", modelEditorProblems(editor))
     try {
       router.transform(editor)
     } catch (error) {

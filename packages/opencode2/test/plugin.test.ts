@@ -16,6 +16,35 @@ describe("start-up shape check", () => {
     expect(() => setup(ctx as never)).toThrow("OpenCode 9.0.0 differs from what this plugin was tested with (ctx.session.hook is missing")
   })
 
+  test("a reshaped model editor is named before the connections' models are added to it, not met as a TypeError", async () => {
+    const modelTransforms: ((editor: unknown) => void)[] = []
+    const ctx = {
+      app: { version: "9.0.0" },
+      options: { provider_priority: ["anthropic"] },
+      session: { hook() {} },
+      provider: { transform() {}, reload: async () => {} },
+      model: { transform: (fn: (editor: unknown) => void) => void modelTransforms.push(fn), reload: async () => {} },
+      // Two stored keys of anthropic: the one not active becomes a member provider of its own.
+      integration: {
+        list: async () => [{ id: "anthropic", connections: [{ type: "credential", id: "c1", label: "work" }, { type: "credential", id: "c2" }] }],
+        connection: { active: async () => ({ type: "credential", id: "c2" }), resolve: async () => ({ type: "key", key: "sk-work" }) },
+      },
+    }
+    const previous = process.env.XDG_STATE_HOME
+    const stateHome = mkdtempSync(join(tmpdir(), "cm-v2-plugin-"))
+    process.env.XDG_STATE_HOME = stateHome
+    try {
+      await setup(ctx as never)
+      // A release whose model editor has no `provider.get`.
+      const reshaped = { list: () => [], get: () => undefined, update() {} }
+      expect(() => modelTransforms.forEach((fn) => fn(reshaped))).toThrow("OpenCode's model editor differs from what this plugin was tested with (model editor .provider.get is not a function)")
+    } finally {
+      if (previous === undefined) delete process.env.XDG_STATE_HOME
+      else process.env.XDG_STATE_HOME = previous
+      rmSync(stateHome, { recursive: true, force: true })
+    }
+  })
+
   test("bad options name the field; nothing is registered", () => {
     const registered: string[] = []
     const ctx = {
