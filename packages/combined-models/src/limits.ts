@@ -262,8 +262,21 @@ export function findReading(readings: Iterable<LimitReading>, source: LimitSourc
   return found
 }
 
-/** Readings kept at most: one per allowance (provider, credential, limit class) this process talked to. */
+/** Readings kept at most: one per allowance (provider, credential, limit class), in memory and in a state file. */
 const MAX_READINGS = 256
+
+/**
+ * Puts the latest reading of `source`'s allowance in place of what `readings` held for it (undefined: nothing known of
+ * it now), the oldest dropped past `MAX_READINGS`: one rule for a process's table and the file other processes read.
+ */
+export function placeReading(readings: Map<string, LimitReading>, source: LimitSource, reading: LimitReading | undefined): void {
+  for (const [key, known] of readings) if (readingCovers(known, source)) readings.delete(key)
+  if (reading) readings.set(readingKey(reading), reading)
+  for (const oldest of readings.keys()) {
+    if (readings.size <= MAX_READINGS) break
+    readings.delete(oldest)
+  }
+}
 
 /** The latest reading per allowance, in memory: a reading is only good until its window resets. */
 export class LimitsTable {
@@ -276,13 +289,7 @@ export class LimitsTable {
    */
   record(source: LimitSource, headers: HeaderSource, now: number): LimitReading | undefined {
     const reading = readingOf(source, headers, now)
-    for (const [key, known] of this.#latest) if (readingCovers(known, source)) this.#latest.delete(key)
-    if (!reading) return undefined
-    this.#latest.set(readingKey(reading), reading)
-    for (const oldest of this.#latest.keys()) {
-      if (this.#latest.size <= MAX_READINGS) break
-      this.#latest.delete(oldest)
-    }
+    placeReading(this.#latest, source, reading)
     return reading
   }
 

@@ -7,7 +7,7 @@
  * written before readings had a class) reads as nothing known: its readings were good for a minute or so anyway.
  */
 import { z } from "zod"
-import { findReading, readingCovers, readingKey, stateFilePath, updateStateFile, type LimitReading, type LimitSource, readStateFile } from "combined-models"
+import { findReading, placeReading, stateFilePath, updateStateFile, type LimitReading, type LimitSource, readStateFile } from "combined-models"
 
 export const LIMITS_FILE_VERSION = 2
 
@@ -28,9 +28,6 @@ const Reading = z.object({
   credential: z.string().optional(),
 })
 const LimitsFile = z.object({ version: z.literal(LIMITS_FILE_VERSION), readings: z.record(z.string(), z.unknown()) })
-
-/** Readings kept in the file at most. */
-const MAX_READINGS = 256
 
 /** The stored readings by key; a reading that does not parse is left out, a file that does not is empty. */
 export function readLimitsFile(path: string): Map<string, LimitReading> {
@@ -62,10 +59,8 @@ function parseLimits(text: string | undefined): Map<string, LimitReading> {
  */
 export function withLimitsReading(current: string | undefined, source: LimitSource, reading: LimitReading | undefined): string {
   const readings = parseLimits(current)
-  for (const [key, known] of readings) if (readingCovers(known, source)) readings.delete(key)
-  if (reading) readings.set(readingKey(reading), reading)
-  const kept = [...readings].slice(-MAX_READINGS)
-  return JSON.stringify({ version: LIMITS_FILE_VERSION, readings: Object.fromEntries(kept) })
+  placeReading(readings, source, reading)
+  return JSON.stringify({ version: LIMITS_FILE_VERSION, readings: Object.fromEntries(readings) })
 }
 
 /**
