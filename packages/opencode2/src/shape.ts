@@ -2,8 +2,6 @@
  * The start-up check: the context and hooks this plugin relies on are there, with the shapes the tests pin. On an
  * OpenCode 2 release where one differs, the plugin says once what it found and stays out of the way.
  */
-export const HOOKS = ["model.request", "http.response", "retry"] as const
-
 export function shapeProblems(ctx: unknown): string[] {
   const problems: string[] = []
   const record = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
