@@ -121,22 +121,21 @@ export interface ModelEditor {
   provider: { get(providerID: string): { provider: V2ProviderInfo } | undefined }
 }
 
-export interface Disposable {
-  [key: string]: unknown
-}
-
 /** A stored or environment credential of an integration (`ctx.integration.connection`). */
 export type Connection = { type: string; [key: string]: unknown }
+
+/** `ctx.integration.connection`. */
+export interface ConnectionAccess {
+  /** The integration's active connection (`{ type: "env", name }`, a stored key, a sign-in), if any. */
+  active(integrationID: string): Promise<Connection | undefined>
+  /** What a connection holds: `{ type: "key", key }` for an API key. */
+  resolve(connection: Connection): Promise<Connection | undefined>
+}
 
 /** The server plugin's context: only the domains we use. */
 export interface PluginContext {
   integration?: {
-    connection?: {
-      /** The integration's active connection (`{ type: "env", name }`, a stored key, a sign-in), if any. */
-      active(integrationID: string): Promise<Connection | undefined>
-      /** What a connection holds: `{ type: "key", key }` for an API key. */
-      resolve(connection: Connection): Promise<Connection | undefined>
-    }
+    connection?: ConnectionAccess
   }
   app: { name: string; version: string; channel?: string }
   options: unknown

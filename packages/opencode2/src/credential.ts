@@ -5,7 +5,7 @@
  * without a key. The `http.request` hook adds the member's key, read through `ctx.integration.connection`, in the
  * header the member's wire uses, and only when the request carries none.
  */
-import type { Connection } from "./api.ts"
+import type { ConnectionAccess } from "./api.ts"
 
 /** The header (and its form) each wire reads its API key from. */
 export function keyHeader(pkg: string | undefined, key: string): [string, string] | undefined {
@@ -20,11 +20,6 @@ const CREDENTIAL_HEADERS = ["x-api-key", "authorization", "x-goog-api-key", "api
 
 export function hasCredential(headers: Headers): boolean {
   return CREDENTIAL_HEADERS.some((name) => headers.has(name))
-}
-
-export type ConnectionAccess = {
-  active(integrationID: string): Promise<Connection | undefined>
-  resolve(connection: Connection): Promise<Connection | undefined>
 }
 
 /** The API key of an integration's active connection, or undefined (none, or a sign-in that is not a key). */
