@@ -38,7 +38,7 @@ export interface Headroom {
   seenAt: number
 }
 
-type HeaderSource = Headers | Record<string, string | undefined>
+export type HeaderSource = Headers | Record<string, string | undefined>
 
 function headerOf(headers: HeaderSource, name: string): string | undefined {
   if (headers instanceof Headers) return headers.get(name) ?? undefined

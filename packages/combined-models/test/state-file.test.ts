@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { limitsPath, readLimitsFile, rotationPath } from "../../opencode1/src/limits-store.ts"
+import { limitsPath, readLimitsFile, rotationPath } from "../src/limits-store.ts"
 import { readSwitches, switchesPath } from "../src/switch-store.ts"
 import { MAX_WRITE_ATTEMPTS, resetStateFiles, settleStateFiles, takeStateFileNotices, updateStateFile } from "../src/state-file.ts"
 

@@ -5,11 +5,10 @@
  * the project. This module knows OpenCode's plain data shapes (provider and model records), never its
  * services: the patch hunks pass data in and carry decisions out.
  */
-import { fileLimitsView, limitsPath, rotationPath, takeRotation, writeLimitsReading } from "./limits-store.ts"
 import { RequestSizes, requestSizesPath } from "./request-size-store.ts"
 import { credentialFingerprints, oauthProviders, type CredentialSources } from "./credentials.ts"
 import { accountProblems } from "./accounts.ts"
-import { buildGroups, createFileHealthStore, createRedisHealthStore, defaultHealthPath, DEFAULTS, describeRedisUrl, fromOpenCodeProviders, HealthRegistry, isRecord, LimitsTable, resolveConfig, stringList, takeStateFileNotices, type Access, type CatalogModel, type CatalogProvider, type ConfigProblem, type CooldownEntry, type Group, type HealthView, type LimitReading, type LimitsView, type MemberRef, type RedisHealthStore, type ResolvedConfig, type SwitchRecord, appendSwitch, mergeSwitches, readSwitches, switchesPath } from "combined-models"
+import { buildGroups, createFileHealthStore, createRedisHealthStore, defaultHealthPath, DEFAULTS, describeRedisUrl, fromOpenCodeProviders, HealthRegistry, isRecord, resolveConfig, rotationPath, SharedLimits, takeRotation, stringList, takeStateFileNotices, type Access, type CatalogModel, type CatalogProvider, type ConfigProblem, type CooldownEntry, type Group, type HealthView, type LimitsView, type MemberRef, type RedisHealthStore, type ResolvedConfig, type SwitchRecord, appendSwitch, mergeSwitches, readSwitches, switchesPath } from "combined-models"
 
 /** The virtual provider that holds the combined models. */
 export const PROVIDER_ID = "combined"
@@ -75,22 +74,18 @@ export class CombinedRuntime {
 
   /**
    * What the allowance a member draws on has left, by the latest response that spent it with this instance's
-   * credential: this process's reading, else the latest another process of this machine wrote (one allowance,
-   * whichever process spends it). `opencode run` is a process a turn: without the file each would start knowing
-   * nothing.
+   * credential: this process's reading, else the latest another process of this machine wrote (the engine's
+   * `SharedLimits`, one per state dir).
    */
   readonly limits: LimitsView = {
-    headroomOf: (member, now) => {
-      const source = { ...member, credential: this.credentials.get(member.providerID) }
-      return newer(processLimits.headroomOf(member, now, source.credential), this.#savedLimits(now)?.headroomOf(source, now))
-    },
+    headroomOf: (member, now) => this.sharedLimits.headroomOf(member, now, this.credentials.get(member.providerID)),
   }
-  #saved: { view: ReturnType<typeof fileLimitsView>; readAt: number } | undefined
-  /** The file's readings, read again at most every 250 ms: a step reads it once per member at most. */
-  #savedLimits(now: number) {
-    if (!this.stateDir) return undefined
-    if (!this.#saved || Math.abs(now - this.#saved.readAt) > 250) this.#saved = { view: fileLimitsView(limitsPath(this.stateDir)), readAt: now }
-    return this.#saved.view
+
+  get sharedLimits(): SharedLimits {
+    const key = this.stateDir ?? ""
+    let limits = sharedLimits.get(key)
+    if (!limits) sharedLimits.set(key, (limits = new SharedLimits(this.stateDir)))
+    return limits
   }
 
   /**
@@ -98,10 +93,8 @@ export class CombinedRuntime {
    * allowance (for read-ahead and `least_limited`), and write it next to the health file for `opencode combined`.
    */
   recordLimits(member: MemberRef, headers: Headers, now = Date.now()) {
-    const source = { ...member, credential: this.credentials.get(member.providerID) }
-    const known = processLimits.headroomOf(member, now, source.credential) !== undefined
-    const reading = processLimits.record(source, headers, now)
-    if (this.stateDir && (reading || known)) writeLimitsReading(limitsPath(this.stateDir), source, reading)
+    const credential = this.credentials.get(member.providerID)
+    this.sharedLimits.record({ ...member, ...(credential !== undefined ? { credential } : {}) }, headers, now)
   }
 
   /**
@@ -257,17 +250,11 @@ function accessFrom(config: Record<string, unknown>, providers: OpenCodeProvider
   }
 }
 
-/** The later of two readings of one allowance: another process may have spent it since this one read it. */
-function newer(own: LimitReading | undefined, saved: LimitReading | undefined): LimitReading | undefined {
-  if (!own || !saved) return own ?? saved
-  return saved.seenAt > own.seenAt ? saved : own
-}
-
 /** The instance key of a process that runs one instance (the CLI's own commands, tests). */
 export const DEFAULT_INSTANCE = ""
 
 const runtimes = new Map<string, CombinedRuntime>()
-const processLimits = new LimitsTable()
+const sharedLimits = new Map<string, SharedLimits>()
 const requestSizes = new Map<string, RequestSizes>()
 const rotations = new Map<string, number>()
 const sharedHealth = new Map<string, HealthRegistry>()
@@ -315,7 +302,8 @@ export function resetRuntime(next?: CombinedRuntime) {
   for (const store of sharedRedis.values()) store.close()
   sharedRedis.clear()
   storeNotices.clear()
-  processLimits.clear()
+  for (const limits of sharedLimits.values()) limits.clear()
+  sharedLimits.clear()
   requestSizes.clear()
   rotations.clear()
   if (!next) return

@@ -4,7 +4,7 @@
  * the writer and exits.
  * argv: <state dir> <index> <turns> <start epoch ms>
  */
-import { limitsPath, rotationPath, takeRotation, writeLimitsReading } from "../../../opencode1/src/limits-store.ts"
+import { limitsPath, rotationPath, takeRotation, writeLimitsReading } from "../../src/limits-store.ts"
 import { appendSwitch, switchesPath } from "../../src/switch-store.ts"
 import { readingOf } from "../../src/limits.ts"
 import { settleStateFiles } from "../../src/state-file.ts"

@@ -7,7 +7,9 @@
  * written before readings had a class) reads as nothing known: its readings were good for a minute or so anyway.
  */
 import { z } from "zod"
-import { findReading, placeReading, stateFilePath, updateStateFile, type LimitReading, type LimitSource, readStateFile } from "combined-models"
+import { findReading, LimitsTable, placeReading, type HeaderSource, type LimitReading, type LimitSource, type LimitsView } from "./limits.ts"
+import type { MemberRef } from "./types.ts"
+import { readStateFile, stateFilePath, updateStateFile } from "./state-file.ts"
 
 export const LIMITS_FILE_VERSION = 2
 
@@ -121,4 +123,61 @@ export function takeRotation(path: string, groupID: string): number {
 export function fileLimitsView(path: string): { headroomOf(member: LimitSource, now: number): LimitReading | undefined } {
   const readings = [...readLimitsFile(path).values()]
   return { headroomOf: (member, now) => findReading(readings, member, now) }
+}
+
+/** The later of two readings of one allowance: another process may have spent it since this one read it. */
+function newer(own: LimitReading | undefined, saved: LimitReading | undefined): LimitReading | undefined {
+  if (!own || !saved) return own ?? saved
+  return saved.seenAt > own.seenAt ? saved : own
+}
+
+/**
+ * What a machine knows of the allowances its members draw on: this process's readings, else the latest another process
+ * of this machine wrote to `limits.json` (one allowance, whichever process spends it; `opencode run` is a process a
+ * turn, and without the file each would start knowing nothing). Both editions route on it (`least_limited`, read-ahead)
+ * and `opencode combined` shows it.
+ */
+export class SharedLimits {
+  readonly #table = new LimitsTable()
+  readonly #path: string | undefined
+  #saved: { view: ReturnType<typeof fileLimitsView>; readAt: number } | undefined
+
+  /** `stateDir` undefined: this process's readings only. */
+  constructor(stateDir: string | undefined) {
+    this.#path = stateDir === undefined ? undefined : limitsPath(stateDir)
+  }
+
+  /** The live reading of the allowance `member` draws on with this credential, the newer of this process's and the file's. */
+  headroomOf(member: MemberRef, now: number, credential?: string): LimitReading | undefined {
+    const source = { ...member, ...(credential !== undefined ? { credential } : {}) }
+    return newer(this.#table.headroomOf(member, now, credential), this.#savedLimits(now)?.headroomOf(source, now))
+  }
+
+  /** A view for routing, with each member's credential from `credentialOf`. */
+  view(credentialOf: (member: MemberRef) => string | undefined): LimitsView {
+    return { headroomOf: (member, now) => this.headroomOf(member, now, credentialOf(member)) }
+  }
+
+  /**
+   * A response of `source` came back: keep what its rate-limit headers say of that allowance, and write it next to
+   * the health file (headers without limits say nothing is known of it now, written only when something was).
+   */
+  record(source: LimitSource, headers: HeaderSource, now: number): LimitReading | undefined {
+    const known = this.#table.headroomOf(source, now, source.credential) !== undefined
+    const reading = this.#table.record(source, headers, now)
+    if (this.#path && (reading || known)) writeLimitsReading(this.#path, source, reading)
+    return reading
+  }
+
+  clear() {
+    this.#table.clear()
+    this.#saved = undefined
+  }
+
+  /** The file's readings, read again at most every 250 ms: a step reads it once per member at most. */
+  #savedLimits(now: number) {
+    if (!this.#path) return undefined
+    if (!this.#saved || Math.abs(now - this.#saved.readAt) > 250) this.#saved = { view: fileLimitsView(this.#path), readAt: now }
+    return this.#saved.view
+  }
 }
