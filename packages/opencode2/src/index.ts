@@ -174,10 +174,10 @@ export function setup(ctx: PluginContext): void | Promise<void> {
       }
       event.response = guardStream(response, event.request.url, {
         failed: (payload) => router.onStreamFailure(event.sessionID, event.model.id, payload),
-        served: () => {
+        served: (usage) => {
           if (event.kind === "primary") {
             // The step's own member: another session's failure may have pointed the model elsewhere meanwhile.
-            visibility.served(event.sessionID, event.model.id, router.memberOf(event.sessionID, event.model.id))
+            visibility.served(event.sessionID, event.model.id, router.memberOf(event.sessionID, event.model.id), usage)
             // round_robin: the turn was served, the next one starts at the next provider (refresh below points there).
             if (router.groups.get(event.model.id)?.strategy === "round_robin") advanceRotation(rotations, event.model.id)
           }

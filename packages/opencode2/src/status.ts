@@ -4,13 +4,18 @@
  * with their health, cooldowns, the latest switches and where each order comes from. Nothing here calls a model.
  *
  * The view is the 1.x edition's (`CombinedStatus`, rendered by the same `renderCombinedStatus`), built from this
- * process's router. Switches are also written to a small state file beside the health file, so a status read from
- * another process (`opencode api`, a second TUI) shows the switches every process of the machine made.
+ * process's router. Switches and each session's served steps (the member, its tokens and cost) are also written to
+ * small state files beside the health file, so a status read from another process (`opencode api`, a second TUI)
+ * shows what every process of the machine did.
  */
-import { appendSwitch, describeRedisUrl, label, memberHealth, readSwitches, renderCombinedStatus, switchesPath, type CombinedStatus, type GroupStatus, type MemberRef, type SwitchRecord } from "combined-models"
+import { appendSwitch, describeRedisUrl, label, memberHealth, readSwitches, renderCombinedStatus, switchesPath, type CombinedStatus, type Group, type GroupStatus, type MemberRef, type SwitchRecord } from "combined-models"
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import type { FooterState } from "./rpc.ts"
 import type { Router, SwitchEvent } from "./router.ts"
+import { appendStep, mergeSteps, readSteps, stepID, stepsFile, STEPS_KEPT, type StepRecord } from "./step-store.ts"
+import { stepCost, type Price, type StepUsage } from "./usage.ts"
+
+export type { StepRecord } from "./step-store.ts"
 
 /** How many switches the state file keeps (the view shows the newest ten). */
 const SWITCHES_KEPT = 50
@@ -37,14 +42,26 @@ interface Served {
   at: number
 }
 
-/** One served step of a session, with the switches it took to get there. */
-export interface StepRecord extends Served {
-  /** Switch notices of this step, in order (empty: the first member tried served it). */
-  switches: string[]
+/** A member's catalog price, from the combined models' members (each carries its catalog `cost`). */
+export function memberPrice(groups: Iterable<Group>, member: MemberRef): Price | undefined {
+  for (const group of groups)
+    for (const candidate of group.members)
+      if (candidate.providerID === member.providerID && candidate.modelID === member.modelID && candidate.cost) return candidate.cost
+  return undefined
 }
 
-/** Steps kept per session (the newest). */
-const STEPS_KEPT = 50
+const number = new Intl.NumberFormat("en-US")
+
+/** USD, to a hundredth of a cent below a dollar. */
+export function formatCost(usd: number): string {
+  return `$${usd.toFixed(usd < 1 ? 4 : 2)}`
+}
+
+/** `12,340 in (8,000 cached) / 812 out`. */
+export function formatUsage(usage: Pick<StepUsage, "input" | "output" | "cacheRead" | "cacheWrite">): string {
+  const cache = [usage.cacheRead ? `${number.format(usage.cacheRead)} cached` : "", usage.cacheWrite ? `${number.format(usage.cacheWrite)} written to cache` : ""].filter(Boolean)
+  return `${number.format(usage.input)} in${cache.length ? ` (${cache.join(", ")})` : ""} / ${number.format(usage.output)} out`
+}
 
 export interface StatusBoardOptions {
   router: Router
@@ -90,15 +107,29 @@ export class StatusBoard {
     })
   }
 
-  /** A step of `sessionID` on `groupID` was answered in full by `member`. */
-  recordServed(sessionID: string, groupID: string, member: MemberRef): void {
+  get stepsFile(): string {
+    return stepsFile(this.options.stateDir)
+  }
+
+  /**
+   * A step of `sessionID` on `groupID` was answered in full by `member`, with the tokens its stream reported: kept with
+   * its cost at the member's catalog price, and written for other processes' views.
+   */
+  recordServed(sessionID: string, groupID: string, member: MemberRef, usage?: StepUsage): void {
     const before = this.served.get(sessionID)
     const at = this.clock()
     this.served.set(sessionID, { groupID, member, at })
+    const step: StepRecord = { id: stepID(), groupID, member: { providerID: member.providerID, modelID: member.modelID }, at, switches: this.pending.get(sessionID) ?? [] }
+    if (usage) {
+      step.usage = usage
+      const price = memberPrice(this.options.router.groups.values(), member)
+      if (price) step.cost = stepCost(usage, price)
+    }
     const steps = this.steps.get(sessionID) ?? []
-    steps.push({ groupID, member, at, switches: this.pending.get(sessionID) ?? [] })
+    steps.push(step)
     this.pending.delete(sessionID)
     this.steps.set(sessionID, steps.slice(-STEPS_KEPT))
+    appendStep(this.stepsFile, sessionID, step)
     const same = before && before.groupID === groupID && before.member.providerID === member.providerID && before.member.modelID === member.modelID
     if (!same) this.options.changed?.(sessionID, this.footer(sessionID))
   }
@@ -160,24 +191,29 @@ export class StatusBoard {
     return { kind: "redis", where: describeRedisUrl(setting.url), synced: store.synced, ...(store.problem ? { problem: store.problem } : {}) }
   }
 
-  /** The session's served steps, oldest first (this process's; a step served elsewhere is not known here). */
+  /**
+   * The session's served steps, oldest first: those every process of the machine wrote to the steps file, and this
+   * process's own (a write may not have landed yet).
+   */
   sessionSteps(sessionID: string): StepRecord[] {
-    return this.steps.get(sessionID) ?? []
+    return mergeSteps(readSteps(this.stepsFile).get(sessionID) ?? [], this.steps.get(sessionID) ?? [])
   }
 
-  /** The session's steps: which member served each, after which switches, and how many steps each member served. */
+  /** The session's steps: which member served each, after which switches, with its tokens and cost; then each member's totals. */
   sessionText(sessionID: string): string {
     const steps = this.sessionSteps(sessionID)
-    if (steps.length === 0) return `This session (${sessionID}): no step on a combined model served yet by this OpenCode process\n`
+    if (steps.length === 0) return `This session (${sessionID}): no step on a combined model recorded yet\n`
     const lines = [`This session (${sessionID}): ${steps.length} step${steps.length === 1 ? "" : "s"} on combined models, the member that served each:`]
     steps.forEach((step, index) => {
       const when = new Date(step.at).toISOString().slice(11, 19)
       const after = step.switches.length ? `  after ${step.switches.join("; ")}` : ""
-      lines.push(`  ${index + 1}. ${when}Z  ${PROVIDER_ID}/${step.groupID}  ${step.member.providerID}/${step.member.modelID}${after}`)
+      const tokens = step.usage ? `  ${formatUsage(step.usage)}${step.cost !== undefined ? `, ${formatCost(step.cost)}` : ""}` : ""
+      lines.push(`  ${index + 1}. ${when}Z  ${PROVIDER_ID}/${step.groupID}  ${step.member.providerID}/${step.member.modelID}${tokens}${after}`)
     })
     const counts = new Map<string, number>()
     for (const step of steps) counts.set(step.member.providerID, (counts.get(step.member.providerID) ?? 0) + 1)
     lines.push(`  Steps per provider: ${[...counts].map(([provider, count]) => `${provider} ${count}`).join(", ")}`)
+    lines.push("  Tokens and cost per member:", ...memberTotals(steps).map((line) => `    ${line}`))
     return lines.join("\n") + "\n"
   }
 
@@ -185,4 +221,34 @@ export class StatusBoard {
     const overview = renderCombinedStatus(this.status(now))
     return sessionID ? `${this.sessionText(sessionID)}\n${overview}` : overview
   }
+}
+
+/**
+ * Each member's steps with their tokens and cost added up: `anthropic/claude-sonnet-4-5: 3 steps, 12,340 in (8,000
+ * cached) / 812 out, $0.0421`. Steps whose stream reported no usage are counted as such; a member without a catalog
+ * price shows tokens without cost.
+ */
+export function memberTotals(steps: readonly StepRecord[]): string[] {
+  const totals = new Map<string, { steps: number; reported: number; input: number; output: number; cacheRead: number; cacheWrite: number; cost?: number }>()
+  for (const step of steps) {
+    const key = `${step.member.providerID}/${step.member.modelID}`
+    const total = totals.get(key) ?? { steps: 0, reported: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0 }
+    total.steps++
+    if (step.usage) {
+      total.reported++
+      total.input += step.usage.input
+      total.output += step.usage.output
+      total.cacheRead += step.usage.cacheRead ?? 0
+      total.cacheWrite += step.usage.cacheWrite ?? 0
+    }
+    if (step.cost !== undefined) total.cost = (total.cost ?? 0) + step.cost
+    totals.set(key, total)
+  }
+  return [...totals].map(([member, total]) => {
+    const count = `${total.steps} step${total.steps === 1 ? "" : "s"}`
+    if (total.reported === 0) return `${member}: ${count}, no token usage reported`
+    const unreported = total.reported < total.steps ? ` (${total.steps - total.reported} without usage)` : ""
+    const cost = total.cost !== undefined ? `, ${formatCost(total.cost)}` : ", no price in the catalog"
+    return `${member}: ${count}${unreported}, ${formatUsage(total)}${cost}`
+  })
 }

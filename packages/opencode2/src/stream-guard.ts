@@ -12,8 +12,13 @@
  * a binary AWS event stream read frame by frame with the engine's decoder (an exception frame, `:message-type`
  * `exception` such as `throttlingException`, or an event-typed `modelStreamErrorException`, is its error event). Any
  * other body passes through untouched and counts as served when it closes.
+ *
+ * The step's token usage is read from the same events (usage.ts) and handed to `served`.
  */
 import { bedrockFrameException, decodeFrames, EventStreamFrameError, type DecodedFrame } from "combined-models"
+import { usageOf, UsageTally, type StepUsage, type UsagePart } from "./usage.ts"
+
+export type { StepUsage } from "./usage.ts"
 
 /** A member's 200 stream that ended without its wire's end of message, while nothing of it was released. */
 export class StreamEndedEarlyError extends Error {
@@ -73,7 +78,10 @@ function json(data: string | undefined): Record<string, any> | undefined {
 
 /** The kind of one event on a wire, and the text it adds. */
 export function kindOf(wire: WireKind, event: SseEvent): { kind: EventKind; text?: string; payload?: unknown } {
-  const body = json(event.data)
+  return kindOfBody(wire, event, json(event.data))
+}
+
+function kindOfBody(wire: WireKind, event: SseEvent, body: Record<string, any> | undefined): { kind: EventKind; text?: string; payload?: unknown } {
   if (wire === "anthropic") {
     const type = event.name ?? body?.type
     if (type === "error") return { kind: "error", payload: body }
@@ -109,8 +117,8 @@ export function kindOf(wire: WireKind, event: SseEvent): { kind: EventKind; text
 }
 
 export interface GuardOptions {
-  /** The message ended as the provider ends one. */
-  served: () => void
+  /** The message ended as the provider ends one; with the step's tokens when the stream reported them. */
+  served: (usage?: StepUsage) => void
   /** The member failed inside its 200 while everything was held: its error payload, before core sees it. */
   failed?: (payload: unknown) => void
 }
@@ -123,6 +131,8 @@ interface Unit {
   kind: EventKind
   text?: string
   payload?: unknown
+  /** Tokens this event reports (usage.ts). */
+  usage?: UsagePart
   /** Bytes the splitter could not read as events: they and everything after pass through as they came. */
   opaque?: true
 }
@@ -143,7 +153,12 @@ interface Splitter {
 function sseSplitter(wire: WireKind): Splitter {
   const decoder = new TextDecoder()
   let buffer = ""
-  const unit = (raw: string): Unit => ({ bytes: encoder.encode(raw), ...kindOf(wire, parseEvent(raw)) })
+  const unit = (raw: string): Unit => {
+    const event = parseEvent(raw)
+    const body = json(event.data)
+    const type = event.name ?? (typeof body?.type === "string" ? body.type : undefined)
+    return { bytes: encoder.encode(raw), ...kindOfBody(wire, event, body), usage: usageOf(wire, type, body) }
+  }
   return {
     push(chunk) {
       buffer += decoder.decode(chunk, { stream: true })
@@ -166,7 +181,7 @@ function sseSplitter(wire: WireKind): Splitter {
 }
 
 /** What one ConverseStream frame means: text and reasoning deltas, tool-use blocks, the end, or an exception. */
-export function bedrockKindOf(frame: DecodedFrame): { kind: EventKind; text?: string; payload?: unknown } {
+export function bedrockKindOf(frame: DecodedFrame): { kind: EventKind; text?: string; payload?: unknown; usage?: UsagePart } {
   const exception = bedrockFrameException(frame)
   if (exception) return { kind: "error", payload: exception }
   if (frame.headers[":message-type"] !== "event") return { kind: "other" }
@@ -178,6 +193,10 @@ export function bedrockKindOf(frame: DecodedFrame): { kind: EventKind; text?: st
     body = undefined
   }
   if (type === "messageStop") return { kind: "end" }
+  if (type === "metadata") {
+    const usage = usageOf("bedrock", type, body)
+    return usage ? { kind: "other", usage } : { kind: "other" }
+  }
   if (type === "contentBlockStart" && body?.start?.toolUse) return { kind: "tool" }
   if (type === "contentBlockDelta") {
     const delta = body?.delta
@@ -256,6 +275,7 @@ export function guardStream(response: Response, url: string, options: GuardOptio
     return new Response(passThrough(body, options.served), { status: response.status, statusText: response.statusText, headers: response.headers })
   }
   const reader = body.getReader()
+  const tally = new UsageTally()
   /** Events not yet released. */
   let held: Unit[] = []
   let heldText = 0
@@ -269,6 +289,7 @@ export function guardStream(response: Response, url: string, options: GuardOptio
 
   /** One event: what to release now. */
   function take(unit: Unit): Uint8Array[] {
+    tally.add(unit.usage)
     if (opaque || unit.opaque) {
       opaque = true
       const release = [...held.map((u) => u.bytes), unit.bytes]
@@ -327,7 +348,7 @@ export function guardStream(response: Response, url: string, options: GuardOptio
             held = []
           }
           if (out.length) controller.enqueue(concat(out))
-          if (!failed && (ended || opaque)) options.served()
+          if (!failed && (ended || opaque)) options.served(tally.usage())
           controller.close()
           return
         }

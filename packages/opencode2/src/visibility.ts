@@ -10,6 +10,7 @@ import { CombinedRpc, type FooterState, type SteerInput } from "./rpc.ts"
 import type { Router } from "./router.ts"
 import { StatusBoard } from "./status.ts"
 import { steer, type SteerResult } from "./steer.ts"
+import type { StepUsage } from "./usage.ts"
 
 /** `ctx.rpc` as the promise API hands it to a server plugin: only what this plugin uses. */
 export interface RpcDomain {
@@ -26,8 +27,8 @@ export interface RpcDomain {
 
 export interface Visibility {
   board: StatusBoard
-  /** A step was answered in full by the member the group pointed at. */
-  served(sessionID: string, groupID: string, member: MemberRef | undefined): void
+  /** A step was answered in full by the member the group pointed at, with the tokens its stream reported. */
+  served(sessionID: string, groupID: string, member: MemberRef | undefined, usage?: StepUsage): void
   /** After the retry hook: switches it made are published. */
   afterRetry(): void
   /** The model transform after the router's: members hidden from the model list in `"combined"` mode. */
@@ -92,9 +93,9 @@ export function attachVisibility(input: {
   } else input.say("combined-models: this OpenCode has no ctx.rpc.register; the footer and the status view are off, routing goes on")
   return {
     board,
-    served(sessionID, groupID, member) {
+    served(sessionID, groupID, member, usage) {
       board.takeSwitches()
-      if (member) board.recordServed(sessionID, groupID, member)
+      if (member) board.recordServed(sessionID, groupID, member, usage)
     },
     afterRetry() {
       board.takeSwitches()

@@ -73,7 +73,7 @@ describe("the status board", () => {
   test("each served step of a session is kept with the switches it took; the session's part of the view counts steps per provider", () => {
     const dir = scratch()
     const { router, board: status } = board(dir)
-    expect(status.sessionText("ses_1")).toBe("This session (ses_1): no step on a combined model served yet by this OpenCode process\n")
+    expect(status.sessionText("ses_1")).toBe("This session (ses_1): no step on a combined model recorded yet\n")
     status.recordServed("ses_1", "claude-sonnet-4-5", { providerID: "anthropic", modelID: "claude-sonnet-4-5" })
     router.switches.push({
       sessionID: "ses_1",
@@ -98,6 +98,9 @@ describe("the status board", () => {
         "  2. 00:16:40Z  combined/claude-sonnet-4-5  openrouter/anthropic/claude-sonnet-4.5  after anthropic overloaded → openrouter",
         "  3. 00:16:40Z  combined/claude-sonnet-4-5  openrouter/anthropic/claude-sonnet-4.5",
         "  Steps per provider: anthropic 1, openrouter 2",
+        "  Tokens and cost per member:",
+        "    anthropic/claude-sonnet-4-5: 1 step, no token usage reported",
+        "    openrouter/anthropic/claude-sonnet-4.5: 2 steps, no token usage reported",
         "",
       ].join("\n"),
     )
