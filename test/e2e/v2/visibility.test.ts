@@ -14,8 +14,8 @@ const suite = skipReason ? describe.skip : describe
 const name = (title: string) => (skipReason ? `${title} (skipped: ${skipReason})` : title)
 
 /** The CLI path to the status view: a private server loads the plugin, the RPC answers, no model is called. */
-function statusFromCli(env: V2Env): { exitCode: number; text: string; output: Record<string, unknown> | undefined; stderr: string } {
-  const result = spawnSync(binary!, ["api", "--standalone", "POST", "/api/rpc/combined-models/status", "-d", JSON.stringify({ input: {} })], {
+function statusFromCli(env: V2Env, sessionID?: string): { exitCode: number; text: string; output: Record<string, unknown> | undefined; stderr: string } {
+  const result = spawnSync(binary!, ["api", "--standalone", "POST", "/api/rpc/combined-models/status", "-d", JSON.stringify({ input: sessionID ? { sessionID } : {} })], {
     cwd: env.project,
     env: env.env,
     encoding: "utf8",
@@ -93,6 +93,38 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     expect(after.text).toMatch(/Latest provider switches \(newest first, 1 of 1\):\n {2}\S+ \S+ {2}combined\/claude-sonnet-4-5 {2}anthropic → openrouter {2}anthropic rate-limited, retry in 30 s → openrouter/)
     // No model was called to show it.
     expect(env.requests("anthropic").length + env.requests("openrouter").length).toBe(requestsBefore)
+  }, TIMEOUT)
+
+  test("the status view from another process lists the member that served each step of a session, with its tokens and cost", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }], { match: withTools })
+    const run = await env.run("say hi")
+    expect(run.exitCode).toBe(0)
+    expect(run.texts.join("")).toBe("Served by the second member.")
+    const sessionID = run.events.map((event) => event.sessionID).find((id): id is string => typeof id === "string")
+    expect(sessionID).toMatch(/^ses_/)
+    // OpenCode 2 asks chat completions for the usage chunk; the loopback sends it after the finish, as OpenRouter does.
+    expect((env.requests("openrouter").filter(withTools)[0]?.body as { stream_options?: unknown })?.stream_options).toEqual({ include_usage: true })
+
+    // A separate process: `opencode run` has exited, the steps come from the state file.
+    const status = statusFromCli(env, sessionID)
+    expect(status.exitCode).toBe(0)
+    const steps = status.output?.steps as { member: { providerID: string }; usage?: { input: number; output: number }; cost?: number }[]
+    expect(steps.map((step) => step.member.providerID)).toEqual(["openrouter"])
+    const usage = steps[0]!.usage!
+    // The loopback's count for "Served by the second member." (28 characters, 4 to a token) and a real input count.
+    expect(usage.output).toBe(7)
+    expect(usage.input).toBeGreaterThan(100)
+    // The bundled catalog's OpenRouter price of Claude Sonnet 4.5: $3 in, $15 out per million tokens.
+    expect(steps[0]!.cost).toBeCloseTo((usage.input * 3 + usage.output * 15) / 1e6, 10)
+    const input = usage.input.toLocaleString("en-US")
+    const cost = `$${steps[0]!.cost!.toFixed(4)}`
+    expect(status.text).toContain(`This session (${sessionID}): 1 step on combined models`)
+    expect(status.text).toMatch(
+      new RegExp(`  1\\. \\S+Z  combined/claude-sonnet-4-5  openrouter/anthropic/claude-sonnet-4\\.5  ${input} in / 7 out, \\${cost.replace(".", "\\.")}  after anthropic rate-limited, retry in 30 s → openrouter`),
+    )
+    expect(status.text).toContain(`  Tokens and cost per member:\n    openrouter/anthropic/claude-sonnet-4.5: 1 step, ${input} in / 7 out, ${cost}\n`)
   }, TIMEOUT)
 
   test("round_robin: consecutive opencode runs start at the next provider of the order", async () => {
