@@ -54,7 +54,12 @@ export function toCatalogModel(model: V2Model): CatalogModel | undefined {
   if (typeof model.family === "string") result.family = model.family
   const released = releaseDate(model)
   if (released) result.releaseDate = released
-  if (cost && isCount(cost.input) && isCount(cost.output)) result.cost = { input: cost.input, output: cost.output }
+  if (cost && isCount(cost.input) && isCount(cost.output)) {
+    result.cost = { input: cost.input, output: cost.output }
+    // Cached input's own prices: a step's cost in the status view counts cached tokens at them.
+    if (isCount(cost.cache?.read)) result.cost.cacheRead = cost.cache.read
+    if (isCount(cost.cache?.write)) result.cost.cacheWrite = cost.cache.write
+  }
   if (model.status === "alpha" || model.status === "beta" || model.status === "deprecated" || model.status === "active") result.status = model.status
   return result
 }

@@ -80,7 +80,7 @@ describe("OpenCode 2 models in the engine's shape", () => {
       family: "claude-sonnet",
       releaseDate: "2025-09-29",
       limit: { context: 200000, output: 64000 },
-      cost: { input: 3, output: 15 },
+      cost: { input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75 },
       status: "active",
       capabilities: { reasoning: true, toolCall: true, attachment: true, temperature: true, input: ["text", "image", "pdf"], output: ["text"] },
     })
