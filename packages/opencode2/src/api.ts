@@ -58,7 +58,20 @@ export interface RetryEvent {
   decision: { retry: boolean; delay?: number }
 }
 
+/**
+ * `context`: the step's conversation before it is sent, once per primary step (not for title requests), after the
+ * step's model was resolved (a catalog change here does not reach this step). `messages` are the AI SDK's model
+ * messages: the last one is the user's (a new turn) or a tool's results (the turn goes on).
+ */
+export interface ContextEvent {
+  sessionID: string
+  agent: string
+  model: HookModel
+  messages: { role: string }[]
+}
+
 export interface SessionHooks {
+  context: ContextEvent
   "model.request": ModelRequestEvent
   "http.request": HttpRequestEvent
   "http.response": HttpResponseEvent

@@ -8,11 +8,12 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
-import type { HttpRequestEvent, HttpResponseEvent, ModelEditor, ModelRequestEvent, PluginContext, PluginModule, ProviderEditor, RetryEvent } from "./api.ts"
+import type { ContextEvent, HttpRequestEvent, HttpResponseEvent, ModelEditor, ModelRequestEvent, PluginContext, PluginModule, ProviderEditor, RetryEvent } from "./api.ts"
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import { advanceRotation, peekRotation, rotationFile } from "./rotation.ts"
 import { hasCredential, integrationKey, keyHeader, withKey } from "./credential.ts"
 import { DEFLECT_URL, Router, stateDirectory } from "./router.ts"
+import { readSteps, stepsFile } from "./step-store.ts"
 import { guardStream } from "./stream-guard.ts"
 import { eventProblems, modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
 import { attachVisibility } from "./visibility.ts"
@@ -65,7 +66,15 @@ export function setup(ctx: PluginContext): void | Promise<void> {
   const stateDir = stateDirectory()
   const say = sayOnce(join(stateDir, "combined-models", "opencode2.log"))
   const rotations = rotationFile(stateDir)
-  const router = new Router({ options: ctx.options, stateDir, log: debug, reload: () => ctx.model.reload(), rotation: (groupID) => peekRotation(rotations, groupID) })
+  const steps = stepsFile(stateDir)
+  const router = new Router({
+    options: ctx.options,
+    stateDir,
+    log: debug,
+    reload: () => ctx.model.reload(),
+    rotation: (groupID) => peekRotation(rotations, groupID),
+    lastServed: (sessionID, groupID) => readSteps(steps).get(sessionID)?.findLast((step) => step.groupID === groupID),
+  })
   if (router.disabled)
     throw new PluginProblem(
       `combined-models: the plugin's options in OpenCode's config are not valid, so combined models are off until they are fixed: ${router.problems
@@ -141,20 +150,30 @@ export function setup(ctx: PluginContext): void | Promise<void> {
     return false
   }
   const ours = (event: { model?: { providerID?: string } }, hook: string) => shaped(hook, event) && event?.model?.providerID === PROVIDER_ID
+  // Whether a primary step starts a turn (the user's message) or goes on from tool results.
+  ctx.session.hook(
+    "context",
+    safely(say, (event: ContextEvent) => {
+      if (ours(event, "context")) router.onContext(event.sessionID, event.model.id, event.messages)
+    }),
+  )
   ctx.session.hook(
     "model.request",
-    safely(say, async (event: ModelRequestEvent) => {
+    safely(say, (event: ModelRequestEvent) => {
       debug(`combined-models: model.request ${event.kind} ${event.model?.providerID}/${event.model?.id}`)
-      if (!ours(event, "model.request")) return
-      router.onRequest(event.sessionID, event.model.id)
-      if (await router.shouldDeflect(event.sessionID, event.model.id)) event.baseURL = DEFLECT_URL
+      if (ours(event, "model.request")) router.onRequest(event.sessionID, event.model.id, event.kind)
     }),
   )
   ctx.session.hook(
     "http.request",
     safely(say, async (event: HttpRequestEvent) => {
-      // A deflected attempt is refused on the loopback: it gets no key.
-      if (!ours(event, "http.request") || hasCredential(event.request.headers) || event.request.url.startsWith(DEFLECT_URL)) return
+      if (!ours(event, "http.request")) return
+      // A fresh step is routed here, where its size is known; one routed elsewhere is refused on the loopback, keyless.
+      if (await router.route(event.sessionID, event.model.id, (await event.request.clone().text()).length)) {
+        event.request = new Request(DEFLECT_URL, { method: "POST", body: "{}" })
+        return
+      }
+      if (hasCredential(event.request.headers)) return
       const member = router.memberOf(event.sessionID, event.model.id)
       const info = member && router.providerInfo.get(member.providerID)
       if (!member || !info || info.hasKey) return
@@ -172,17 +191,18 @@ export function setup(ctx: PluginContext): void | Promise<void> {
         router.onFailedResponse(event.sessionID, event.model.id, response.headers)
         return
       }
+      // What the member's allowance has left (least_limited, read-ahead); a refusal's headers go to its cooldown.
+      router.onResponse(event.sessionID, event.model.id, response.headers)
       event.response = guardStream(response, event.request.url, {
         failed: (payload) => router.onStreamFailure(event.sessionID, event.model.id, payload),
-        served: (usage) => {
-          if (event.kind === "primary") {
-            // The step's own member: another session's failure may have pointed the model elsewhere meanwhile.
-            visibility.served(event.sessionID, event.model.id, router.memberOf(event.sessionID, event.model.id), usage)
-            // round_robin: the turn was served, the next one starts at the next provider (refresh below points there).
-            if (router.groups.get(event.model.id)?.strategy === "round_robin") advanceRotation(rotations, event.model.id)
-          }
-          router.onServed(event.sessionID, event.model.id)
-          void router.refresh(event.model.id).catch(() => {})
+        served: (usage, ending) => {
+          // The step's own member: another session's failure may have pointed the model elsewhere meanwhile.
+          if (event.kind === "primary") visibility.served(event.sessionID, event.model.id, router.memberOf(event.sessionID, event.model.id), usage)
+          const firstOfTurn = router.onServed(event.sessionID, event.model.id)
+          // round_robin: a turn was served, the next one starts at the next provider (refresh below points there).
+          if (event.kind === "primary" && firstOfTurn && router.groups.get(event.model.id)?.strategy === "round_robin") advanceRotation(rotations, event.model.id)
+          // Pointed where this session's next step goes: the same turn after tool calls, else a new turn.
+          void router.refresh(event.model.id, event.sessionID, ending?.toolCalls ? "step" : "turn").catch(() => {})
         },
       })
     }),

@@ -26,6 +26,7 @@ import {
   singleModelGroup,
   transition,
   resolveConfig,
+  SharedLimits,
   type CatalogModel,
   type ClassifiedError,
   type ConfigProblem,
@@ -36,6 +37,7 @@ import {
   type FailureReason,
   type Group,
   type HealthView,
+  type LimitsView,
   type MemberRef,
   type RedisHealthStore,
   type ResolvedConfig,
@@ -93,6 +95,15 @@ interface Step {
   /** The retry hook asked for another attempt: the next request of this session is that attempt, not a new step. */
   retrying: boolean
   /**
+   * A step that no failure chose the member of: routed when its request is about to leave (`route`), where its size
+   * is known. False once routed, and for an attempt the machine chose after a failure.
+   */
+  unrouted?: boolean
+  /** The context hook saw the session's next step start from the user's message (a new turn) or from tool results. */
+  newTurn?: boolean
+  /** What the machine decided for a step turned away before it left: carried out by the retry hook that follows. */
+  decided?: FailoverAction[]
+  /**
    * The attempt was turned away before it left (its member is cooling down since the catalog was last pointed): its
    * failure is ours, not the member's, and cools nothing.
    */
@@ -102,6 +113,18 @@ interface Step {
    * member's cooldown is this wait, so the attempt is not turned away for it.
    */
   sameMemberRetry?: boolean
+}
+
+/** Sessions whose failover state is kept (sticky, the turn, the switch budget): the newest. */
+const SESSIONS_KEPT = 500
+
+/**
+ * A request's size in tokens for read-ahead: its body as sent (system prompt, tool definitions, history), about four
+ * characters a token as OpenCode's own estimate counts (`Token.estimate`). JSON adds a little, which errs on the side
+ * of moving on before a limit.
+ */
+export function requestTokens(bodyLength: number): number {
+  return Math.ceil(bodyLength / 4)
 }
 
 /** Where a deflected attempt is sent: a loopback port nothing listens on, refused at once, nothing leaves the machine. */
@@ -125,6 +148,11 @@ export interface RouterOptions {
   reload: () => Promise<unknown>
   /** `round_robin`: the group's turn counter (rotation.ts), read where a turn's member is chosen. */
   rotation?: (groupID: string) => number
+  /**
+   * The member that served a session's latest step on a combined model, and when, as another process recorded it
+   * (`opencode run --session` is a process a turn): `sticky: "session"` and `{ window }` go on from there.
+   */
+  lastServed?: (sessionID: string, groupID: string) => { member: MemberRef; at: number } | undefined
 }
 
 export class Router {
@@ -136,6 +164,10 @@ export class Router {
   /** The Redis store under the registry, with `health_store: { redis }`. */
   readonly redis: RedisHealthStore | undefined
   readonly view: HealthView
+  /** Rate-limit readings of this process and the machine (`limits.json`, shared with the 1.x edition). */
+  readonly limits: SharedLimits
+  /** The readings as routing reads them, each member with its credential: `least_limited` and read-ahead. */
+  readonly limitsView: LimitsView
   groups = new Map<string, Group>()
   /** The member each combined model's catalog entry points at now. */
   readonly serving = new Map<string, MemberRef>()
@@ -156,12 +188,14 @@ export class Router {
   private readonly log: (line: string) => void
   private readonly reloadCatalog: () => Promise<unknown>
   private readonly rotation?: (groupID: string) => number
+  private readonly lastServed?: RouterOptions["lastServed"]
 
   constructor(options: RouterOptions) {
     this.clock = options.clock ?? Date.now
     this.log = options.log ?? (() => {})
     this.reloadCatalog = options.reload
     this.rotation = options.rotation
+    this.lastServed = options.lastServed
     const resolved = resolveConfig(options.options ?? {})
     this.disabled = !resolved.ok
     this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
@@ -187,6 +221,8 @@ export class Router {
       ...(this.redis ? { refreshIntervalMs: 0 } : {}),
     })
     this.view = { cooldownOf: (member, now) => this.health.cooldownOf(member, now, { credential: this.credentialOf(member) }) }
+    this.limits = new SharedLimits(stateDir)
+    this.limitsView = this.limits.view((member) => this.credentialOf(member))
   }
 
   private credentialOf(member: MemberRef): string | undefined {
@@ -253,7 +289,7 @@ export class Router {
   }
 
   private contextFor(group: Group, agent: string | undefined): FailoverContext {
-    return { group, fallbacks: this.fallbacksFor(group, agent), health: this.view, config: this.config }
+    return { group, fallbacks: this.fallbacksFor(group, agent), health: this.view, config: this.config, limits: this.limitsView }
   }
 
   /** Feeds the step's machine one event; the cooldowns and recoveries it decided are recorded here, the edge. */
@@ -272,7 +308,7 @@ export class Router {
   /** The member a group serves from now: the one it points at while that one is ready, else the first ready one. */
   private memberFor(group: Group, now: number, failedProviders: readonly string[] = []): MemberRef | undefined {
     const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
-    const result = pick(group, this.view, this.config, { failedProviders, ...(rotation !== undefined ? { rotation } : {}) }, { now })
+    const result = pick(group, this.view, this.config, { failedProviders, ...(rotation !== undefined ? { rotation } : {}) }, { now, limits: this.limitsView })
     if (result.kind === "none") return undefined
     return { providerID: result.member.providerID, modelID: result.member.modelID }
   }
@@ -289,8 +325,22 @@ export class Router {
     return run
   }
 
-  /** A request of a combined model is about to go out: a fresh step, or the attempt the retry hook asked for. */
-  onRequest(sessionID: string, groupID: string): void {
+  /**
+   * The context hook of a session's step on a combined model: whether it starts from the user's message (a new turn)
+   * or from tool results (the turn goes on, on the member that served it while it is healthy, `sticky`). It fires for
+   * every attempt; a retry's is not a new step.
+   */
+  onContext(sessionID: string, groupID: string, messages: readonly { role: string }[]): void {
+    const step = this.steps.get(stepKey(sessionID, groupID))
+    if (step && !step.retrying) step.newTurn = messages.at(-1)?.role !== "tool"
+  }
+
+  /**
+   * A request of a combined model is about to go out: the attempt the retry hook asked for, or a fresh step (of a new
+   * turn, or of the turn going on), which `route` routes once its size is known. A session's failover state is kept
+   * from step to step: the member that served the turn, the last one that served the session (`sticky`).
+   */
+  onRequest(sessionID: string, groupID: string, kind = "primary"): void {
     const group = this.groups.get(groupID)
     const member = this.serving.get(groupID)
     if (!group || !member) return
@@ -305,32 +355,73 @@ export class Router {
       this.feed(step, { type: "step_started", at: now, member }, context)
       return
     }
-    const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
-    const fresh: Step = { groupID, member, startedAt: now, state: initialState(groupID), retrying: false }
-    this.feed(fresh, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context)
+    // Only a primary step has a context hook; a title or summary request is a turn of its own.
+    const continuing = kind === "primary" && step !== undefined && step.newTurn === false && step.state.phase === "idle"
+    const fresh: Step = { groupID, member, startedAt: now, state: step?.state ?? this.sessionStart(sessionID, groupID), retrying: false, unrouted: true }
+    if (!continuing) {
+      const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
+      this.feed(fresh, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context)
+    }
     this.feed(fresh, { type: "step_started", at: now, member }, context)
+    this.steps.delete(key)
     this.steps.set(key, fresh)
+    for (const oldest of this.steps.keys()) {
+      if (this.steps.size <= SESSIONS_KEPT) break
+      this.steps.delete(oldest)
+    }
+  }
+
+  /** A session this process has not routed yet: with `sticky` across turns, it goes on from its last served step. */
+  private sessionStart(sessionID: string, groupID: string): FailoverState {
+    const state = initialState(groupID)
+    if (this.config.sticky === "off" || this.config.sticky === "turn") return state
+    const last = this.lastServed?.(sessionID, groupID)
+    return last ? { ...state, lastServed: last.member, lastServedAt: last.at } : state
   }
 
   /**
-   * A fresh step resolved its model before any hook ran, so it goes to the member the catalog pointed at then. When
-   * that member is cooling down now (another process or machine cooled it since, which Redis may have told us only
-   * after start-up), the attempt is turned away before it leaves: `true` tells the hook to point it at `DEFLECT_URL`,
-   * and the retry that follows goes to the next member, with nothing recorded against the cooled one.
+   * A fresh step resolved its model before any hook ran, so it goes to the member the catalog pointed at then. Here,
+   * its request about to leave, the machine routes it as the 1.x edition does: cooldowns (another process or machine
+   * may have cooled that member since, which Redis may have told us only after start-up), `sticky`, the strategy
+   * (`least_limited` by the rate-limit readings) and read-ahead with the request's size. When it goes elsewhere the
+   * attempt is turned away before it leaves: `true` tells the hook to send it to `DEFLECT_URL`, and the retry that
+   * follows goes to the member the machine chose, with nothing recorded against the one passed over.
    */
-  async shouldDeflect(sessionID: string, groupID: string): Promise<boolean> {
+  async route(sessionID: string, groupID: string, bodyLength?: number): Promise<boolean> {
     const step = this.steps.get(stepKey(sessionID, groupID))
-    if (!step || step.deflected) return false
+    const group = this.groups.get(groupID)
+    if (!step || !group || step.deflected) return false
     if (step.sameMemberRetry) {
       step.sameMemberRetry = false
       return false
     }
+    if (!step.unrouted) return false
+    step.unrouted = false
     // With Redis the mirror loads after start-up: wait a moment for it on the first step, never longer.
     if (this.redis && !this.redis.synced) await this.redis.whenSynced(REDIS_SYNC_WAIT_MS)
-    if (!this.view.cooldownOf(step.member, this.clock())) return false
+    const now = this.clock()
+    const size = bodyLength === undefined ? {} : { contextTokens: requestTokens(bodyLength), margin: 1 }
+    // The machine routes from the step as requested, not started: the attempt on the pointed member is only begun.
+    const requested = { ...step.state, attempt: undefined, next: undefined }
+    const decided = transition(requested, { type: "step_requested", at: now, ...size }, this.contextFor(group, undefined))
+    const use = decided.actions.find((action) => action.type === "use")
+    if (use && sameMember(use.member, step.member)) {
+      step.state = { ...decided.state, phase: "streaming", next: undefined, attempt: step.state.attempt }
+      return false
+    }
+    step.state = decided.state
     step.deflected = true
-    this.log(`combined-models: ${step.member.providerID}/${step.member.modelID} is cooling down; this attempt goes to the next member`)
+    step.decided = decided.actions
+    this.log(`combined-models: this step of ${groupID} goes to ${use ? `${use.member.providerID}/${use.member.modelID}` : "no member now"}, not ${step.member.providerID}/${step.member.modelID}${use?.notice ? ` (${use.notice})` : ""}; turned away before it left`)
     return true
+  }
+
+  /** A member's response came back: its rate-limit headers are the latest reading of the allowance it spent. */
+  onResponse(sessionID: string, groupID: string, headers: Headers): void {
+    const member = this.memberOf(sessionID, groupID)
+    if (!member) return
+    const credential = this.credentialOf(member)
+    this.limits.record({ ...member, ...(credential !== undefined ? { credential } : {}) }, headers, this.clock())
   }
 
   /** The member a step of this session and combined model is being served by now. */
@@ -348,14 +439,19 @@ export class Router {
     this.streamFailures.set(stepKey(sessionID, groupID), classify(payload ?? {}, { now: this.clock(), providerID: this.steps.get(stepKey(sessionID, groupID))?.member.providerID }))
   }
 
-  /** The step's response finished as the provider ends a message. */
-  onServed(sessionID: string, groupID: string): void {
+  /**
+   * The step's response finished as the provider ends a message. True when it is the first step of its turn that was
+   * served (`round_robin` moves on once a turn, not once a step).
+   */
+  onServed(sessionID: string, groupID: string): boolean {
     const key = stepKey(sessionID, groupID)
     const step = this.steps.get(key)
     const group = this.groups.get(groupID)
-    if (!step || step.retrying || !group) return
+    if (!step || step.retrying || !group) return false
+    const firstOfTurn = step.state.turn.servedBy === undefined
+    // The state stays: the session's next step reads who served this one (`sticky`, the turn).
     this.feed(step, { type: "step_finished", at: this.clock() }, this.contextFor(group, undefined))
-    this.steps.delete(key)
+    return firstOfTurn
   }
 
   /** The engine's reading of the failure core hands the retry hook. */
@@ -405,8 +501,14 @@ export class Router {
     const context = this.contextFor(group, event.agent)
     const now = this.clock()
     if (step.deflected) {
-      // Our own turning away, not the member's failure: the step is routed again around the cooled member.
+      // Our own turning away, not the member's failure: the step goes where the machine routed it.
       step.deflected = false
+      const decided = step.decided
+      step.decided = undefined
+      if (decided) {
+        await this.carryOut(event, step, decided)
+        return
+      }
       step.state = { ...step.state, attempt: undefined, next: undefined }
       await this.carryOut(event, step, this.feed(step, { type: "step_requested", at: now }, context))
       return
@@ -446,7 +548,9 @@ export class Router {
         case "use": {
           const to = { providerID: action.member.providerID, modelID: action.member.modelID }
           const notice = "notice" in action ? action.notice : undefined
-          if (error && !sameMember(step.member, to) && notice) this.switches.push({ sessionID: event.sessionID, groupID, from: step.member, to, error, notice })
+          // A move made before anything failed (read ahead: the member is near its limit) is a switch the user sees too.
+          const cause = error ?? (notice ? { reason: "rate_limit" as const, scope: "credential" as const, message: notice } : undefined)
+          if (cause && !sameMember(step.member, to) && notice) this.switches.push({ sessionID: event.sessionID, groupID, from: step.member, to, error: cause, notice })
           if (notice) this.log(`combined-models: ${notice}`)
           step.retrying = true
           await this.switchTo(groupID, to)
@@ -457,15 +561,30 @@ export class Router {
     }
   }
 
-  /** A fresh step found its group pointing at a member that is cooling now (another process cooled it): move on. */
-  async refresh(groupID: string): Promise<void> {
+  /**
+   * After a served step, the group's entry is pointed where this session's next step will go, so it leaves without
+   * being turned away: the same turn going on (`next: "step"`, the step ended in tool calls) stays with the member
+   * that served it while it is healthy; a new turn (`"turn"`) goes where the machine routes one (`sticky`, the
+   * strategy and its rotation, cooldowns another process recorded). Without a session: the group's first ready member.
+   */
+  async refresh(groupID: string, sessionID?: string, next: "turn" | "step" = "turn"): Promise<void> {
     const group = this.groups.get(groupID)
     const current = this.serving.get(groupID)
     if (!group || !current) return
     const now = this.clock()
+    const step = sessionID === undefined ? undefined : this.steps.get(stepKey(sessionID, groupID))
+    if (step && !step.retrying) {
+      const context = this.contextFor(group, undefined)
+      const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
+      let state: FailoverState = { ...step.state, attempt: undefined, next: undefined }
+      if (next === "turn") state = transition(state, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context).state
+      const use = transition(state, { type: "step_requested", at: now }, context).actions.find((action) => action.type === "use")
+      if (use && !sameMember(use.member, current)) await this.switchTo(groupID, { providerID: use.member.providerID, modelID: use.member.modelID })
+      return
+    }
     const preferred = this.memberFor(group, now)
     // Every member of the group is cooling and the entry points down its fallback chain at one that answers: stay.
     if (preferred && this.view.cooldownOf(preferred, now) && this.usable(group, current, now)) return
-    if (preferred && (preferred.providerID !== current.providerID || preferred.modelID !== current.modelID)) await this.switchTo(groupID, preferred)
+    if (preferred && !sameMember(preferred, current)) await this.switchTo(groupID, preferred)
   }
 }

@@ -56,6 +56,7 @@ export function eventProblems(hook: string, event: unknown): string[] {
   const need = (ok: boolean, what: string) => ok || problems.push(`the ${hook} event has no ${what}`)
   need(typeof e.sessionID === "string", "sessionID")
   need(typeof e.model?.providerID === "string" && typeof e.model?.id === "string", "model { providerID, id }")
+  if (hook === "context") need(Array.isArray(e.messages) && e.messages.every((m: unknown) => typeof (m as { role?: unknown })?.role === "string"), "messages [{ role }]")
   if (hook === "http.request") need(e.request instanceof Request, "request (a Request)")
   if (hook === "http.response") need(e.response instanceof Response && e.request instanceof Request, "request and response")
   if (hook === "retry") {

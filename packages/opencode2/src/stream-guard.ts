@@ -117,8 +117,11 @@ function kindOfBody(wire: WireKind, event: SseEvent, body: Record<string, any> |
 }
 
 export interface GuardOptions {
-  /** The message ended as the provider ends one; with the step's tokens when the stream reported them. */
-  served: (usage?: StepUsage) => void
+  /**
+   * The message ended as the provider ends one; with the step's tokens when the stream reported them, and whether it
+   * called tools (the turn then goes on with their results; undefined when the body was not the wire's events).
+   */
+  served: (usage?: StepUsage, ending?: { toolCalls: boolean }) => void
   /** The member failed inside its 200 while everything was held: its error payload, before core sees it. */
   failed?: (payload: unknown) => void
 }
@@ -286,10 +289,12 @@ export function guardStream(response: Response, url: string, options: GuardOptio
   /** The body is not the wire's events after all: it passes through, and counts as served when it closes. */
   let opaque = false
   const heldTool = () => held.some((unit) => unit.kind === "tool")
+  let toolCalls = false
 
   /** One event: what to release now. */
   function take(unit: Unit): Uint8Array[] {
     tally.add(unit.usage)
+    if (unit.kind === "tool") toolCalls = true
     if (opaque || unit.opaque) {
       opaque = true
       const release = [...held.map((u) => u.bytes), unit.bytes]
@@ -348,7 +353,7 @@ export function guardStream(response: Response, url: string, options: GuardOptio
             held = []
           }
           if (out.length) controller.enqueue(concat(out))
-          if (!failed && (ended || opaque)) options.served(tally.usage())
+          if (!failed && (ended || opaque)) options.served(tally.usage(), opaque ? undefined : { toolCalls })
           controller.close()
           return
         }

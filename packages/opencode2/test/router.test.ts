@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { ModelEditor, RetryEvent, V2Model, V2ProviderInfo } from "../src/api.ts"
-import { Router } from "../src/router.ts"
+import { Router, type RouterOptions } from "../src/router.ts"
 
 const sonnet = (providerID: string, id: string): V2Model => ({
   id,
@@ -50,7 +50,7 @@ const catalog = () =>
     },
   })
 
-function setup(options: unknown = { provider_priority: ["anthropic", "openrouter"] }) {
+function setup(options: unknown = { provider_priority: ["anthropic", "openrouter"] }, extra: Partial<RouterOptions> = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), "cm-v2-router-"))
   let now = 1_000_000
   const edit = catalog()
@@ -59,6 +59,7 @@ function setup(options: unknown = { provider_priority: ["anthropic", "openrouter
     options,
     stateDir,
     clock: () => now,
+    ...extra,
     reload: async () => {
       reloads++
       router.transform(edit)
@@ -177,7 +178,7 @@ describe("the engine's failover machine", () => {
     env.advance(2000)
     env.router.onRequest("s", "claude-sonnet-4-5")
     // The retry's own attempt is not turned away for the member's short cooldown.
-    expect(await env.router.shouldDeflect("s", "claude-sonnet-4-5")).toBe(false)
+    expect(await env.router.route("s", "claude-sonnet-4-5", 4000)).toBe(false)
     const second = retry(overloaded)
     await env.router.onRetry(second)
     expect(second.decision).toEqual({ retry: true, delay: 0 })
@@ -242,5 +243,134 @@ describe("the engine's failover machine", () => {
     env.router.onRequest("s", "claude-sonnet-4-5")
     env.router.onServed("s", "claude-sonnet-4-5")
     expect(env.router.health.cooldownOf({ providerID: "anthropic", modelID: "claude-sonnet-4-5" }, 1_002_001)).toBeUndefined()
+  })
+})
+
+/** Routing a fresh step where its request leaves (`route`): the same decisions as the 1.x edition's, from the engine. */
+describe("routing each step: read-ahead, least_limited, sticky, the turn", () => {
+  const SONNET = "claude-sonnet-4-5"
+  const anthropic = { providerID: "anthropic", modelID: SONNET }
+  const openrouter = { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" }
+  /** A served step at `member` whose response said this much is left of its tokens, reset in a minute. */
+  const served = (env: ReturnType<typeof setup>, sessionID: string, remaining: number, limit = 100_000) => {
+    env.router.onResponse(sessionID, SONNET, new Headers({ "x-ratelimit-limit-tokens": String(limit), "x-ratelimit-remaining-tokens": String(remaining), "x-ratelimit-reset-tokens": "60s" }))
+    return env.router.onServed(sessionID, SONNET)
+  }
+  const deflected = async (env: ReturnType<typeof setup>, sessionID: string, bodyLength: number) => {
+    const turned = await env.router.route(sessionID, SONNET, bodyLength)
+    if (!turned) return undefined
+    const event = { ...retry({ type: "provider.transport", message: "Unable to connect" }, { retry: false }), sessionID }
+    await env.router.onRetry(event)
+    return { decision: event.decision, serving: env.router.serving.get(SONNET) }
+  }
+
+  test("read-ahead: the member's headers say a step this size would pass what it has left: it goes to the next member, unsent, with a notice", async () => {
+    using env = setup()
+    env.router.onRequest("s", SONNET)
+    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    served(env, "s", 2_000)
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    // 40,000 characters ≈ 10,000 tokens > 2,000 left.
+    expect(await deflected(env, "s", 40_000)).toEqual({ decision: { retry: true, delay: 0 }, serving: openrouter })
+    expect(env.router.switches.at(-1)?.notice).toMatch(/^anthropic near its limit, resets in 1 min → openrouter$/)
+    // Nothing was recorded against anthropic: it was never asked.
+    expect(env.router.view.cooldownOf(anthropic, Date.now())).toBeUndefined()
+    // A small step still fits what anthropic has left: a new turn goes back there.
+    env.router.onRequest("s", SONNET)
+    served(env, "s", 50_000)
+  })
+
+  test("read-ahead: a step that fits what is left stays on the member", async () => {
+    using env = setup()
+    env.router.onRequest("s", SONNET)
+    await env.router.route("s", SONNET, 4_000)
+    served(env, "s", 20_000)
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+  })
+
+  test("least_limited: a new turn goes to the member with the most left by the headers last seen", async () => {
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "least_limited" } })
+    env.router.onRequest("s", SONNET)
+    await env.router.route("s", SONNET, 400)
+    served(env, "s", 10_000, 100_000)
+    // Another session's step at openrouter (the catalog pointed there for it) read 90% left.
+    await env.router.refresh(SONNET)
+    env.edit.update("combined", SONNET, () => {})
+    ;(env.router.serving as Map<string, typeof openrouter>).set(SONNET, openrouter)
+    env.router.onRequest("t", SONNET)
+    await env.router.route("t", SONNET, 400)
+    served(env, "t", 90_000, 100_000)
+    // A new turn of the first session: openrouter has more left, so it goes there (priority alone would say anthropic).
+    ;(env.router.serving as Map<string, typeof openrouter>).set(SONNET, anthropic)
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await deflected(env, "s", 400)).toEqual({ decision: { retry: true, delay: 0 }, serving: openrouter })
+    // No failure, no notice: least_limited is an order, not a switch.
+    expect(env.router.switches).toEqual([])
+  })
+
+  test("the turn goes on (the step starts from tool results) on the member that served it, though the first one is back", async () => {
+    using env = setup()
+    env.router.onRequest("s", SONNET)
+    const event = retry(rateLimit)
+    await env.router.onRetry(event)
+    env.router.onRequest("s", SONNET)
+    expect(env.router.memberOf("s", SONNET)).toEqual(openrouter)
+    served(env, "s", 50_000)
+    // Anthropic's 30 s pass while the tool runs; the catalog is pointed back at it (another session's new turn).
+    env.advance(31_000)
+    ;(env.router.serving as Map<string, typeof openrouter>).set(SONNET, anthropic)
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "tool" }])
+    env.router.onRequest("s", SONNET)
+    expect(await deflected(env, "s", 4_000)).toEqual({ decision: { retry: true, delay: 0 }, serving: openrouter })
+    // A new turn of the session starts at anthropic again (sticky "turn", the default).
+    env.router.onRequest("s", SONNET)
+    served(env, "s", 50_000)
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await deflected(env, "s", 4_000)).toEqual({ decision: { retry: true, delay: 0 }, serving: anthropic })
+  })
+
+  test('sticky "session": a new turn stays on the member that served the last one while it is healthy', async () => {
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { sticky: "session" } })
+    env.router.onRequest("s", SONNET)
+    await env.router.onRetry(retry(rateLimit))
+    env.router.onRequest("s", SONNET)
+    served(env, "s", 50_000)
+    env.advance(31_000)
+    // After the step the entry was pointed where this session's next turn goes: openrouter still.
+    await env.router.refresh(SONNET, "s")
+    expect(env.router.serving.get(SONNET)).toEqual(openrouter)
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+  })
+
+  test('sticky "session" across processes: a session this process never routed goes on at the member its last step was served by', async () => {
+    const lastServed = () => ({ member: openrouter, at: 999_000 })
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { sticky: "session" } }, { lastServed })
+    env.router.onRequest("s", SONNET)
+    expect(await deflected(env, "s", 4_000)).toEqual({ decision: { retry: true, delay: 0 }, serving: openrouter })
+    // sticky "turn" (the default) starts each turn where the order says.
+    using plain = setup(undefined, { lastServed })
+    plain.router.onRequest("s", SONNET)
+    expect(await plain.router.route("s", SONNET, 4_000)).toBe(false)
+  })
+
+  test("round_robin moves on once a turn: only a turn's first served step counts", async () => {
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "round_robin" } })
+    env.router.onRequest("s", SONNET)
+    // Without a counter the turn's index turns the order: the first turn goes to openrouter.
+    expect(await deflected(env, "s", 400)).toEqual({ decision: { retry: true, delay: 0 }, serving: openrouter })
+    env.router.onRequest("s", SONNET)
+    expect(served(env, "s", 50_000)).toBe(true)
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "tool" }])
+    env.router.onRequest("s", SONNET)
+    // The turn goes on at openrouter, and does not count as a turn.
+    expect(await env.router.route("s", SONNET, 400)).toBe(false)
+    expect(served(env, "s", 50_000)).toBe(false)
   })
 })

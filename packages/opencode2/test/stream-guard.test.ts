@@ -62,6 +62,13 @@ describe("holding a member's stream back", () => {
     expect(served).toBe(1)
   })
 
+  test("served says whether the message called tools: the turn goes on from their results", async () => {
+    const endings: unknown[] = []
+    await read(guardStream(sse([start, text("Done."), stop]), URL_MESSAGES, { served: (_usage, ending) => endings.push(ending) }))
+    await read(guardStream(sse([start, toolStart, stop]), URL_MESSAGES, { served: (_usage, ending) => endings.push(ending) }))
+    expect(endings).toEqual([{ toolCalls: false }, { toolCalls: true }])
+  })
+
   test("an error after text while it is held: only the error reaches core, the partial text never does", async () => {
     const failures: unknown[] = []
     let served = 0

@@ -44,6 +44,8 @@ export interface RunResult {
   stderr: string
   /** `--format json` events, one a line. */
   events: Record<string, unknown>[]
+  /** The session the run wrote to (from its events). */
+  sessionID: string | undefined
   /** The answer's text parts, in order. */
   texts: string[]
   /** Error events. */
@@ -58,7 +60,10 @@ export interface V2Env extends AsyncDisposable {
   project: string
   configFile: string
   requests(provider: ProviderID): RecordedRequest[]
-  run(prompt: string, options?: { model?: string; timeoutMs?: number }): Promise<RunResult>
+  /** `opencode run`; `session`: continue that session (`--session`), a process a turn as a user's scripts run it. */
+  run(prompt: string, options?: { model?: string; timeoutMs?: number; session?: string }): Promise<RunResult>
+  /** The plugin's status view from the CLI (`opencode api --standalone … status`): a process of its own, no model called. */
+  status(sessionID?: string): { exitCode: number; text: string; output: Record<string, unknown> | undefined; stderr: string }
   /** Any other `opencode` command (`models`, `plugin list`), in the project. */
   exec(args: string[]): { exitCode: number; stdout: string; stderr: string }
   /** OpenCode's own log (where a plugin's failure to load is written). */
@@ -163,7 +168,8 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
     },
     async run(prompt, runOptions = {}) {
       const started = Date.now()
-      const child = spawn(binary!, ["run", "--standalone", "--format", "json", "--auto", "-m", runOptions.model ?? MODEL, prompt], {
+      const session = runOptions.session ? ["--session", runOptions.session] : []
+      const child = spawn(binary!, ["run", "--standalone", "--format", "json", "--auto", "-m", runOptions.model ?? MODEL, ...session, prompt], {
         cwd: project,
         env,
         stdio: ["ignore", "pipe", "pipe"],
@@ -190,7 +196,17 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
         })
       const texts = events.flatMap((event) => (event.type === "text" ? [String((event.part as { text?: string })?.text ?? "")] : []))
       const errors = events.filter((event) => event.type === "error")
-      return { exitCode, stdout, stderr, events, texts, errors, ms: Date.now() - started }
+      const sessionID = events.map((event) => event.sessionID).find((id): id is string => typeof id === "string")
+      return { exitCode, stdout, stderr, events, sessionID, texts, errors, ms: Date.now() - started }
+    },
+    status(sessionID) {
+      const input = sessionID ? { sessionID } : {}
+      const result = spawnSync(binary!, ["api", "--standalone", "POST", "/api/rpc/combined-models/status", "-d", JSON.stringify({ input })], { cwd: project, env, encoding: "utf8", timeout: 90_000 })
+      let output: Record<string, unknown> | undefined
+      try {
+        output = (JSON.parse(result.stdout) as { output?: Record<string, unknown> }).output
+      } catch {}
+      return { exitCode: result.status ?? -1, text: typeof output?.text === "string" ? output.text : "", output, stderr: result.stderr ?? "" }
     },
     async [Symbol.asyncDispose]() {
       for (const pid of children)
