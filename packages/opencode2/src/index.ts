@@ -54,7 +54,14 @@ function safely<E>(say: (line: string) => void, body: (event: E) => unknown): (e
   }
 }
 
-export function setup(ctx: PluginContext): void | Promise<void> {
+/**
+ * OpenCode 2 runs a plugin in a scope: what `setup` returns (or its promise resolves to) is called when the scope
+ * closes, which happens each time the config file changes (OpenCode loads the plugin again with the new options,
+ * measured on 2.2.5) and at exit. The plugin's own resources go with it: the Redis clients, the RPC registration.
+ */
+export type Dispose = () => void
+
+export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
   const problems = shapeProblems(ctx)
   if (problems.length > 0)
     throw new PluginProblem(
@@ -82,7 +89,7 @@ export function setup(ctx: PluginContext): void | Promise<void> {
         .join("; ")}`,
     )
   for (const problem of router.problems) say(`combined-models: plugin options ${problem.path}: ${problem.message}`)
-  if (!router.config.enabled) return
+  if (!router.config.enabled) return () => router.close()
   // The footer, the status view and steering (visibility.ts), published over the plugin's RPC to its TUI entry.
   const visibility = attachVisibility({ ctx, router, stateDir, say, pluginDir: import.meta.dir, options: ctx.options, reload: () => ctx.model.reload(), log: debug })
 
@@ -224,11 +231,16 @@ export function setup(ctx: PluginContext): void | Promise<void> {
     .then((extras) => {
       extraConnections = extras
       if (extras.length) debug(`combined-models: connections as members: ${extras.map((extra) => extra.id).join(", ")}`)
-      if (started && extras.length) return ctx.provider.reload().then(() => {})
+      if (started && !off && extras.length) return ctx.provider.reload().then(() => {})
     })
     .catch((error: unknown) => say(`combined-models: could not read OpenCode's connections (${error instanceof Error ? error.message : String(error)}); each provider serves with its active one`))
   return Promise.race([read, new Promise<void>((done) => setTimeout(done, CONNECTIONS_WAIT_MS).unref?.())]).then(() => {
     started = true
+    return () => {
+      off = true
+      visibility.dispose()
+      router.close()
+    }
   })
 }
 

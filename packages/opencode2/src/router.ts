@@ -225,6 +225,11 @@ export class Router {
     this.limitsView = this.limits.view((member) => this.credentialOf(member))
   }
 
+  /** The plugin's scope closed (a config change loads it again, or OpenCode exits): the Redis clients go. */
+  close(): void {
+    this.redis?.close()
+  }
+
   private credentialOf(member: MemberRef): string | undefined {
     return fingerprint(this.members.get(`${member.providerID}/${member.modelID}`))
   }

@@ -1,8 +1,9 @@
 /**
  * Steering from the TUI: reorder, exclude or include a member of a combined model, written where OpenCode 2 keeps
  * this plugin's configuration (its entry's `options` in the `plugins` list of the global config), comments and
- * formatting kept. The change is checked with the same schema before anything is written; it applies when OpenCode
- * loads the plugin again (`opencode reload`, or the next start).
+ * formatting kept. The change is checked with the same schema before anything is written. OpenCode 2 watches its
+ * config and loads the plugin again with the new options when the file changes (measured on 2.2.5: the TUI routes its
+ * next question in the new order), so the change applies at once in every OpenCode that reads this file.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
@@ -80,5 +81,5 @@ export function steer(input: SteerInput, options: { router: Router; pluginDir?: 
   }
   const what =
     input.action === "priority" ? `order of ${PROVIDER_ID}/${groupID}: ${input.providers.join(", ")}` : `${input.providers.join(", ")} ${input.action === "exclude" ? "excluded from" : "included again in"} ${PROVIDER_ID}/${groupID}`
-  return { ok: true, file, message: `${what}; written to ${file}, applies on the next start or opencode reload` }
+  return { ok: true, file, message: `${what}; written to ${file}, OpenCode loads the plugin again with it now` }
 }

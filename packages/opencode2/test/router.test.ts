@@ -360,6 +360,29 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     expect(await plain.router.route("s", SONNET, 4_000)).toBe(false)
   })
 
+  test("cost: the cheapest member by OpenCode 2's catalog price (its base tier, not the long-context one) serves first, against the priority order", () => {
+    const priced = (model: V2Model, cost: V2Model["cost"]) => ({ ...model, cost })
+    const edit = editor({
+      anthropic: {
+        info: { id: "anthropic", name: "Anthropic", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://a/v1", apiKey: "ka" } },
+        models: [priced(sonnet("anthropic", SONNET), [{ input: 3, output: 15 }])],
+      },
+      openrouter: {
+        info: { id: "openrouter", name: "OpenRouter", activation: "enabled", package: "@opencode/ai/providers/openrouter", settings: { baseURL: "http://o/v1", apiKey: "ko" } },
+        models: [priced(sonnet("openrouter", "anthropic/claude-sonnet-4.5"), [{ input: 9, output: 40, tier: { type: "context", size: 200000 } }, { input: 1, output: 5 }])],
+      },
+    })
+    const stateDir = mkdtempSync(join(tmpdir(), "cm-v2-router-"))
+    try {
+      const router = new Router({ options: { provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "cost" } }, stateDir, reload: async () => {} })
+      router.transform(edit)
+      expect(router.serving.get(SONNET)).toEqual(openrouter)
+      expect(router.groups.get(SONNET)?.members.map((member) => member.providerID)).toEqual(["openrouter", "anthropic"])
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true })
+    }
+  })
+
   test("round_robin moves on once a turn: only a turn's first served step counts", async () => {
     using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "round_robin" } })
     env.router.onRequest("s", SONNET)

@@ -11,7 +11,7 @@ import { createFileHealthStore, defaultHealthPath } from "../../../packages/comb
 import { faults, type RecordedRequest, type SimFault } from "../../../packages/combined-models/src/simulator/index.ts"
 import { redisAvailable, startRedis } from "../../../packages/combined-models/test/redis-server.ts"
 import { OPENCODE2_VERSION } from "../../../packages/opencode2/scripts/binary.ts"
-import { REPO_ROOT, skipReason, v2Env, withTools } from "./harness.ts"
+import { hasTmux, REPO_ROOT, skipReason, tui, v2Env, withTools } from "./harness.ts"
 
 async function startTestRedis() {
   const redis = await startRedis()
@@ -315,6 +315,28 @@ describe.skipIf(!!skipReason || !redisAvailable)(name(`OpenCode 2 plugin: cooldo
     const two = await second.run("say hi")
     expect({ exit: two.exitCode, errors: two.errors, answer: two.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Hello from openrouter." })
     expect(second.requests("anthropic").filter(withTools)).toHaveLength(0)
+  }, TIMEOUT)
+
+  test("a config change loads the plugin again (OpenCode 2 does so at once): the instance it replaces closes its Redis clients", async () => {
+    if (!hasTmux) return console.warn("tmux is not installed: the plugin reload test did not run")
+    await using redis = await startTestRedis()
+    await using env = await v2Env({ options: { combined_models: { health_store: { redis: redis.url } } } })
+    // Clients of the plugin (redis-cli's own connection, the one listing, left out).
+    const clients = () => spawnSync("redis-cli", ["-p", String(redis.port), "client", "list"], { encoding: "utf8" }).stdout.split("\n").filter((line) => line.includes("addr=") && !line.includes("cmd=client")).length
+    using screen = await tui(env)
+    for (const started = Date.now(); clients() === 0 && Date.now() - started < 10_000; ) await Bun.sleep(200)
+    await Bun.sleep(1_000)
+    const connected = clients()
+    expect(connected).toBeGreaterThan(0)
+    for (const retries of [0, 1, 0]) {
+      const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+      config.plugins[0].options.combined_models.retries_before_failover = retries
+      writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+      await Bun.sleep(2_000)
+    }
+    // The TUI still routes on the plugin as it is now.
+    expect(screen.screen()).toContain("Claude Sonnet 4.5 Combined")
+    expect(clients()).toBe(connected)
   }, TIMEOUT)
 })
 

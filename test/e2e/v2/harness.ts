@@ -219,6 +219,32 @@ export async function v2Env(options: EnvOptions = {}): Promise<V2Env> {
   }
 }
 
+export const hasTmux = spawnSync("tmux", ["-V"], { encoding: "utf8" }).status === 0
+
+/** The TUI in a detached tmux session of 200×50, on the combined model; `screen()` is what it shows. */
+export async function tui(env: V2Env) {
+  const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+  config.model = "combined/claude-sonnet-4-5"
+  writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+  const session = `cm-v2-tui-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
+  const tmux = (...args: string[]) => spawnSync("tmux", args, { encoding: "utf8" })
+  const screen = () => tmux("capture-pane", "-p", "-t", session).stdout ?? ""
+  const until = async (what: (text: string) => boolean, ms = 30_000) => {
+    for (const started = Date.now(); Date.now() - started < ms; await Bun.sleep(250)) if (what(screen())) return screen()
+    return screen()
+  }
+  const command = ["env", "-i", ...Object.entries(env.env).map(([key, value]) => `${key}=${value}`), binary!, "--standalone", "--auto"]
+  tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-c", env.project, command.map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" "))
+  await until((text) => text.includes("Claude Sonnet 4.5 Combined"))
+  return {
+    screen,
+    until,
+    type: (text: string) => tmux("send-keys", "-t", session, "-l", text),
+    key: (name: string) => tmux("send-keys", "-t", session, name),
+    [Symbol.dispose]: () => void tmux("kill-session", "-t", session),
+  }
+}
+
 /** A loopback port nothing listens on: bound, read, and closed again. */
 async function freePort(): Promise<number> {
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } })

@@ -4,29 +4,15 @@
  * `opencode run`s, and the TUI's footer under tmux naming the member that served after a switch.
  */
 import { spawnSync } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { describe, expect, test } from "bun:test"
 import { faults } from "../../../packages/combined-models/src/simulator/index.ts"
-import { binary, skipReason, v2Env, withTools, type V2Env } from "./harness.ts"
+import { binary, hasTmux, skipReason, tui, v2Env, withTools } from "./harness.ts"
 
 const TIMEOUT = 180_000
 const suite = skipReason ? describe.skip : describe
 const name = (title: string) => (skipReason ? `${title} (skipped: ${skipReason})` : title)
 
-/** The CLI path to the status view: a private server loads the plugin, the RPC answers, no model is called. */
-function statusFromCli(env: V2Env, sessionID?: string): { exitCode: number; text: string; output: Record<string, unknown> | undefined; stderr: string } {
-  const result = spawnSync(binary!, ["api", "--standalone", "POST", "/api/rpc/combined-models/status", "-d", JSON.stringify({ input: sessionID ? { sessionID } : {} })], {
-    cwd: env.project,
-    env: env.env,
-    encoding: "utf8",
-    timeout: 90_000,
-  })
-  let output: Record<string, unknown> | undefined
-  try {
-    output = (JSON.parse(result.stdout) as { output?: Record<string, unknown> }).output
-  } catch {}
-  return { exitCode: result.status ?? -1, text: typeof output?.text === "string" ? output.text : "", output, stderr: result.stderr ?? "" }
-}
 
 /** Lines of the status text about one combined model. */
 function groupLines(text: string, model: string): string[] {
@@ -37,31 +23,7 @@ function groupLines(text: string, model: string): string[] {
   return lines.slice(start, end < 0 ? undefined : end)
 }
 
-/** The TUI in a detached tmux session of 200×50, on the combined model; `screen()` is what it shows. */
-async function tui(env: V2Env) {
-  const config = JSON.parse(readFileSync(env.configFile, "utf8"))
-  config.model = "combined/claude-sonnet-4-5"
-  writeFileSync(env.configFile, JSON.stringify(config, null, 2))
-  const session = `cm-v2-tui-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
-  const tmux = (...args: string[]) => spawnSync("tmux", args, { encoding: "utf8" })
-  const screen = () => tmux("capture-pane", "-p", "-t", session).stdout ?? ""
-  const until = async (what: (text: string) => boolean, ms = 30_000) => {
-    for (const started = Date.now(); Date.now() - started < ms; await Bun.sleep(250)) if (what(screen())) return screen()
-    return screen()
-  }
-  const command = ["env", "-i", ...Object.entries(env.env).map(([key, value]) => `${key}=${value}`), binary!, "--standalone", "--auto"]
-  tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-c", env.project, command.map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" "))
-  await until((text) => text.includes("Claude Sonnet 4.5 Combined"))
-  return {
-    screen,
-    until,
-    type: (text: string) => tmux("send-keys", "-t", session, "-l", text),
-    key: (name: string) => tmux("send-keys", "-t", session, name),
-    [Symbol.dispose]: () => void tmux("kill-session", "-t", session),
-  }
-}
 
-const hasTmux = spawnSync("tmux", ["-V"], { encoding: "utf8" }).status === 0
 
 /** The model dialog's entries for a search, as their cells on screen (`● Claude Sonnet 4.5`). */
 function dialogEntries(screen: string, name: string): string[] {
@@ -71,7 +33,7 @@ function dialogEntries(screen: string, name: string): string[] {
 suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real binary"), () => {
   test("the status view from the CLI lists the members in order, the cooling one with its reason and time left, and the switch", async () => {
     await using env = await v2Env()
-    const before = statusFromCli(env)
+    const before = env.status()
     expect(before.exitCode).toBe(0)
     expect(groupLines(before.text, "claude-sonnet-4-5")[0]).toContain("(order: provider_priority, then alphabetical)")
     expect(before.text).toContain("Provider switches: none recorded")
@@ -82,7 +44,7 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     expect(run.exitCode).toBe(0)
     const requestsBefore = env.requests("anthropic").length + env.requests("openrouter").length
 
-    const after = statusFromCli(env)
+    const after = env.status()
     expect(after.exitCode).toBe(0)
     const lines = groupLines(after.text, "claude-sonnet-4-5")
     const anthropic = lines.find((line) => line.includes("anthropic/claude-sonnet-4-5 "))
@@ -108,7 +70,7 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     expect((env.requests("openrouter").filter(withTools)[0]?.body as { stream_options?: unknown })?.stream_options).toEqual({ include_usage: true })
 
     // A separate process: `opencode run` has exited, the steps come from the state file.
-    const status = statusFromCli(env, sessionID)
+    const status = env.status(sessionID)
     expect(status.exitCode).toBe(0)
     const steps = status.output?.steps as { member: { providerID: string }; usage?: { input: number; output: number }; cost?: number }[]
     expect(steps.map((step) => step.member.providerID)).toEqual(["openrouter"])
@@ -141,7 +103,7 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     // Each turn went to one provider only: nothing failed over.
     expect(env.requests("anthropic").filter(withTools)).toHaveLength(2)
     expect(env.requests("openrouter").filter(withTools)).toHaveLength(2)
-    const status = statusFromCli(env)
+    const status = env.status()
     expect(groupLines(status.text, "claude-sonnet-4-5")[0]).toContain("(order: strategy round_robin: each turn starts at the next healthy provider of this order)")
   }, TIMEOUT)
 
@@ -156,7 +118,7 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     expect(JSON.parse(steered.stdout).output).toMatchObject({ ok: true })
     const plugins = JSON.parse(readFileSync(env.configFile, "utf8")).plugins as { options: Record<string, any> }[]
     expect(plugins[0]!.options.combined_models.groups["claude-sonnet-4-5"].priority).toEqual(["openrouter", "anthropic"])
-    const lines = groupLines(statusFromCli(env).text, "claude-sonnet-4-5")
+    const lines = groupLines(env.status().text, "claude-sonnet-4-5")
     expect(lines[0]).toContain("(order: combined_models.groups.claude-sonnet-4-5.priority)")
     expect(lines[1]).toContain("1. openrouter/anthropic/claude-sonnet-4.5")
     env.sim.script("openrouter", [{ text: "from openrouter" }], { match: withTools })
@@ -187,6 +149,33 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     // The open session's steps first: the one step, served by OpenRouter after Anthropic's rate limit.
     expect(dialog).toMatch(/This session \(ses_\w+\): 1 step\s/)
     expect(dialog).toContain("Steps per provider: openrouter 1")
+  }, TIMEOUT)
+
+  test("TUI under tmux: /combined order applies at once: the session's next question goes to the new first member", async () => {
+    if (!hasTmux) return console.warn("tmux is not installed: the TUI steering test did not run")
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ text: "Anthropic answered." }, { text: "Anthropic again." }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "OpenRouter answered after the reorder." }], { match: withTools })
+    using screen = await tui(env)
+    screen.type("first question")
+    screen.key("Enter")
+    await screen.until((text) => text.includes("Anthropic answered.") && text.includes("Claude Sonnet 4.5 (anthropic)"))
+    screen.type("/combined order claude-sonnet-4-5 openrouter anthropic")
+    await Bun.sleep(500)
+    screen.key("Enter")
+    await Bun.sleep(500)
+    screen.key("Enter")
+    const priority = () => (JSON.parse(readFileSync(env.configFile, "utf8")).plugins as { options: Record<string, any> }[])[0]!.options.combined_models?.groups?.["claude-sonnet-4-5"]?.priority
+    for (const started = Date.now(); !priority() && Date.now() - started < 10_000; ) await Bun.sleep(250)
+    expect(priority()).toEqual(["openrouter", "anthropic"])
+    // No restart, no reload: the same TUI routes the next question in the new order.
+    await Bun.sleep(1_000)
+    screen.type("second question")
+    screen.key("Enter")
+    const after = await screen.until((text) => text.includes("OpenRouter answered after the reorder.") && text.includes("Claude Sonnet 4.5 (openrouter)"))
+    expect(after).toContain("OpenRouter answered after the reorder.")
+    expect(after).toContain("Claude Sonnet 4.5 (openrouter)")
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
   }, TIMEOUT)
 
   test("a member hidden from the model list still serves when picked by its own id; opencode models still lists it", async () => {
