@@ -96,7 +96,7 @@ export interface V2Model {
   variants?: { id: string; settings?: Record<string, unknown> }[]
   time?: { released?: number }
   /** USD per million tokens, one entry per pricing tier. */
-  cost?: { input: number; output: number; cache?: { read?: number; write?: number } }[]
+  cost?: { input: number; output: number; cache?: { read?: number; write?: number }; tier?: { type: string; size: number } }[]
   status?: string
   enabled?: boolean
   limit: { context: number; input?: number; output: number }
