@@ -9,6 +9,7 @@
  * both async: `setup` returns the promise, with a time limit), so the first catalog already has the connection
  * providers.
  */
+import type { AccountConfig } from "combined-models"
 import type { ModelEditor, V2Model, V2ProviderInfo } from "./api.ts"
 
 /** A key connection beyond an integration's active one. */
@@ -19,8 +20,6 @@ export interface ExtraConnection {
   id: string
   label: string
   key: string
-  /** The stored credential's id. */
-  connectionID: string
 }
 
 type ConnectionRef = { type: string; id?: string; label?: string; name?: string; method?: string; [key: string]: unknown }
@@ -73,11 +72,34 @@ export async function readExtraConnections(access: IntegrationAccess | undefined
         let slug = labelSlug(typeof connection.label === "string" ? connection.label : String(connection.id))
         while (taken.has(slug)) slug = `${slug}-2`
         taken.add(slug)
-        extras.push({ providerID, id: `${providerID}@${slug}`, label: typeof connection.label === "string" ? connection.label : slug, key: resolved.key, connectionID: connection.id! })
+        extras.push({ providerID, id: `${providerID}@${slug}`, label: typeof connection.label === "string" ? connection.label : slug, key: resolved.key })
       }
     } catch {}
   }
   return extras
+}
+
+/**
+ * `combined_models.accounts`, the 1.x edition's setting, on OpenCode 2: each account becomes a member provider under
+ * its own id exactly as a stored connection does, with the key its `env` variables hold. An account whose key is not
+ * set is left out and said why (OpenCode 2's own way needs no setting: every stored key of a provider is a member).
+ */
+export function accountMembers(
+  accounts: Record<string, AccountConfig>,
+  env: Record<string, string | undefined> = process.env,
+): { members: ExtraConnection[]; problems: string[] } {
+  const members: ExtraConnection[] = []
+  const problems: string[] = []
+  for (const [id, account] of Object.entries(accounts)) {
+    const variables = account.env ?? []
+    const key = variables.map((name) => env[name]).find((value): value is string => typeof value === "string" && value !== "")
+    if (key) members.push({ providerID: account.provider, id, label: account.name ?? id, key })
+    else
+      problems.push(
+        `combined_models.accounts.${id}: no key, so it is not a member: ${variables.length ? `set ${variables.join(" or ")}` : 'give it "env": ["<VARIABLE>"] with the variable set'}, or store the key as a connection of ${account.provider} (opencode auth login: every stored key of a provider is a member)`,
+      )
+  }
+  return { members, problems }
 }
 
 /** The provider editor as OpenCode 2 hands it: `get` and `add` are what this file uses. */
@@ -96,6 +118,8 @@ export function addConnectionProviders(editor: ConnectionProviderEditor, extras:
   if (typeof editor.get !== "function") return []
   const added: string[] = []
   for (const extra of extras) {
+    // An id OpenCode already has (an account named like a provider) is not taken over.
+    if (editor.get(extra.id)) continue
     const entry = editor.get(extra.providerID) as { info?: V2ProviderInfo; provider?: V2ProviderInfo; models?: unknown } | undefined
     const base = entry?.info ?? entry?.provider
     if (!base || typeof base.id !== "string") continue

@@ -17,7 +17,7 @@ import { readSteps, stepsFile } from "./step-store.ts"
 import { guardStream } from "./stream-guard.ts"
 import { eventProblems, modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
 import { attachVisibility } from "./visibility.ts"
-import { addConnectionModels, addConnectionProviders, readExtraConnections, type ConnectionProviderEditor, type ExtraConnection, type IntegrationAccess } from "./connections.ts"
+import { accountMembers, addConnectionModels, addConnectionProviders, readExtraConnections, type ConnectionProviderEditor, type ExtraConnection, type IntegrationAccess } from "./connections.ts"
 
 export const PLUGIN_ID = "combined-models"
 
@@ -118,8 +118,11 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
       models: [],
     })
   })
-  // Accounts on OpenCode 2's connections (connections.ts): each further key of a provider becomes a member provider.
-  let extraConnections: ExtraConnection[] = []
+  // Accounts on OpenCode 2's connections (connections.ts): each further key of a provider becomes a member provider,
+  // and so does each of `combined_models.accounts` (the 1.x edition's setting) whose key is set.
+  const accounts = accountMembers(router.config.accounts)
+  for (const problem of accounts.problems) say(`combined-models: ${problem}`)
+  let extraConnections: ExtraConnection[] = accounts.members
   ctx.provider.transform((editor: ProviderEditor) => {
     if (!off && extraConnections.length) debug(`combined-models: connection providers ${addConnectionProviders(editor as ConnectionProviderEditor, extraConnections).join(", ")}`)
   })
@@ -229,7 +232,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
   let started = false
   const read = readExtraConnections((ctx as { integration?: IntegrationAccess }).integration)
     .then((extras) => {
-      extraConnections = extras
+      extraConnections = [...accounts.members, ...extras]
       if (extras.length) debug(`combined-models: connections as members: ${extras.map((extra) => extra.id).join(", ")}`)
       if (started && !off && extras.length) return ctx.provider.reload().then(() => {})
     })

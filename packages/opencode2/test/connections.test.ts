@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test"
-import { addConnectionModels, addConnectionProviders, labelSlug, readExtraConnections, type IntegrationAccess } from "../src/connections.ts"
+import { accountMembers, addConnectionModels, addConnectionProviders, labelSlug, readExtraConnections, type IntegrationAccess } from "../src/connections.ts"
 
 const access = (overrides: Partial<IntegrationAccess> = {}): IntegrationAccess => ({
   list: async () => ({
@@ -25,7 +25,7 @@ const access = (overrides: Partial<IntegrationAccess> = {}): IntegrationAccess =
 
 describe("OpenCode 2's connections as members", () => {
   test("each stored key beyond the active one becomes <provider>@<label>; sign-ins that are not keys and env connections are left", async () => {
-    expect(await readExtraConnections(access())).toEqual([{ providerID: "anthropic", id: "anthropic@work-account", label: "Work Account", key: "key-cred_2", connectionID: "cred_2" }])
+    expect(await readExtraConnections(access())).toEqual([{ providerID: "anthropic", id: "anthropic@work-account", label: "Work Account", key: "key-cred_2" }])
   })
 
   test("no access, a list that fails, or a shape that differs: no extra members, no throw", async () => {
@@ -36,7 +36,7 @@ describe("OpenCode 2's connections as members", () => {
   })
 
   test("the provider transform copies the provider under the new id with the key; the model transform copies its models", () => {
-    const extras = [{ providerID: "anthropic", id: "anthropic@work", label: "work", key: "key-work", connectionID: "cred_2" }]
+    const extras = [{ providerID: "anthropic", id: "anthropic@work", label: "work", key: "key-work" }]
     const added: unknown[] = []
     const providerEditor = {
       get: (id: string) => (id === "anthropic" ? { provider: { id: "anthropic", name: "Anthropic", activation: "auto", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "https://api.anthropic.com/v1" }, integrationID: "anthropic" }, models: {} } : undefined),
@@ -68,5 +68,24 @@ describe("OpenCode 2's connections as members", () => {
       package: "@opencode/ai/providers/anthropic",
       settings: { baseURL: "http://127.0.0.1:1/anthropic/v1", headers: 1, apiKey: "key-work" },
     })
+  })
+
+  test("combined_models.accounts: an account with its key set is a member like a connection; one without says how to give it one", () => {
+    const { members, problems } = accountMembers(
+      { "anthropic-work": { provider: "anthropic", env: ["WORK_KEY", "WORK_KEY_2"] }, "anthropic-home": { provider: "anthropic", env: ["HOME_KEY"] }, "openrouter-2": { provider: "openrouter" } },
+      { WORK_KEY: "", WORK_KEY_2: "key-work" },
+    )
+    expect(members).toEqual([{ providerID: "anthropic", id: "anthropic-work", label: "anthropic-work", key: "key-work" }])
+    expect(problems).toEqual([
+      "combined_models.accounts.anthropic-home: no key, so it is not a member: set HOME_KEY, or store the key as a connection of anthropic (opencode auth login: every stored key of a provider is a member)",
+      'combined_models.accounts.openrouter-2: no key, so it is not a member: give it "env": ["<VARIABLE>"] with the variable set, or store the key as a connection of openrouter (opencode auth login: every stored key of a provider is a member)',
+    ])
+  })
+
+  test("an account named like a provider OpenCode already has does not take it over", () => {
+    const added: unknown[] = []
+    const editor = { get: (id: string) => ({ provider: { id, name: id, package: "p", settings: {} }, models: {} }), add: (entry: unknown) => added.push(entry) }
+    expect(addConnectionProviders(editor, [{ providerID: "anthropic", id: "openrouter", label: "openrouter", key: "k" }])).toEqual([])
+    expect(added).toEqual([])
   })
 })

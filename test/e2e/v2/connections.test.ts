@@ -45,4 +45,28 @@ suite(name("OpenCode 2 plugin: connections as members on the real binary"), () =
     expect(group.find((line) => line.includes("anthropic@work/claude-sonnet-4-5 "))).toMatch(/healthy$/)
     expect(text).toContain("anthropic out of quota")
   }, TIMEOUT)
+
+  test("combined_models.accounts (the 1.x edition's setting): an account with its key in its env variable is a member, and serves when the provider's own key is out of quota", async () => {
+    await using env = await v2Env({
+      providers: ["anthropic"],
+      priority: ["anthropic", "anthropic-work"],
+      options: { combined_models: { accounts: { "anthropic-work": { provider: "anthropic", env: ["ANTHROPIC_WORK_KEY"] }, "anthropic-spare": { provider: "anthropic", env: ["ANTHROPIC_SPARE_KEY"] } } } },
+    })
+    const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+    config.plugins.push({ package: join(import.meta.dir, "fixtures/request-log"), options: {} })
+    writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+    const log = join(env.root, "requests.jsonl")
+    env.env.REQUEST_LOG = log
+    env.env.ANTHROPIC_WORK_KEY = "key-work"
+    env.sim.script("anthropic", [{ fault: faults.quota({ wire: "anthropic" }) }, { text: "served by the work account" }], { match: withTools })
+    const run = await env.run("say hi")
+    expect({ exit: run.exitCode, errors: run.errors, answer: run.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "served by the work account" })
+    const primary = readFileSync(log, "utf8").trim().split("\n").map((line) => JSON.parse(line)).filter((request) => request.kind === "primary")
+    expect(primary.map((request) => request.xApiKey)).toEqual(["key-anthropic", "key-work"])
+    const text = env.status().text
+    expect(text).toMatch(/anthropic-work\/claude-sonnet-4-5 +healthy/)
+    // The account without its key set is no member, and the plugin's log says how to give it one.
+    expect(text).not.toContain("anthropic-spare/")
+    expect(readFileSync(join(env.env.XDG_STATE_HOME!, "opencode", "combined-models", "opencode2.log"), "utf8")).toContain("combined_models.accounts.anthropic-spare: no key, so it is not a member: set ANTHROPIC_SPARE_KEY")
+  }, TIMEOUT)
 })
