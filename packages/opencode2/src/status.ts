@@ -115,7 +115,7 @@ export class StatusBoard {
    * A step of `sessionID` on `groupID` was answered in full by `member`, with the tokens its stream reported: kept with
    * its cost at the member's catalog price, and written for other processes' views.
    */
-  recordServed(sessionID: string, groupID: string, member: MemberRef, usage?: StepUsage): void {
+  recordServed(sessionID: string, groupID: string, member: MemberRef, usage?: StepUsage): StepRecord {
     const before = this.served.get(sessionID)
     const at = this.clock()
     this.served.set(sessionID, { groupID, member, at })
@@ -132,6 +132,7 @@ export class StatusBoard {
     appendStep(this.stepsFile, sessionID, step)
     const same = before && before.groupID === groupID && before.member.providerID === member.providerID && before.member.modelID === member.modelID
     if (!same) this.options.changed?.(sessionID, this.footer(sessionID))
+    return step
   }
 
   /** The member that served the session's latest step, if any. */

@@ -8,7 +8,9 @@ import type { ModelEditor } from "./api.ts"
 import { applyPickerMode, currentPickerMode, pickerFile, writePickerChoice, type PickerMode } from "./picker.ts"
 import { CombinedRpc, type FooterState, type SteerInput } from "./rpc.ts"
 import type { Router } from "./router.ts"
+import { recordedStep, sessionRecorder, type SessionAccess } from "./session-record.ts"
 import { StatusBoard } from "./status.ts"
+import { PROVIDER_ID } from "./catalog.ts"
 import { steer, type SteerResult } from "./steer.ts"
 import type { StepUsage } from "./usage.ts"
 
@@ -60,6 +62,8 @@ export function attachVisibility(input: {
     providerName: input.providerName,
     changed: (sessionID, footer) => emit?.(sessionID, footer),
   })
+  // The session's own record of who served each step (its metadata), beside the status board's.
+  const record = sessionRecorder((input.ctx as { session?: Partial<SessionAccess> }).session, input.say)
   const rpc = (input.ctx as { rpc?: RpcDomain }).rpc
   if (typeof rpc?.register === "function") {
     rpc
@@ -95,7 +99,7 @@ export function attachVisibility(input: {
     board,
     served(sessionID, groupID, member, usage) {
       board.takeSwitches()
-      if (member) board.recordServed(sessionID, groupID, member, usage)
+      if (member) record(sessionID, recordedStep(board.recordServed(sessionID, groupID, member, usage), PROVIDER_ID))
     },
     afterRetry() {
       board.takeSwitches()

@@ -89,6 +89,24 @@ suite(name("OpenCode 2 plugin: status view, round_robin, footer on the real bina
     expect(status.text).toContain(`  Tokens and cost per member:\n    openrouter/anthropic/claude-sonnet-4.5: 1 step, ${input} in / 7 out, ${cost}\n`)
   }, TIMEOUT)
 
+  test("the session itself records the member that served each step, with its tokens and cost (its metadata, as OpenCode 2's API returns the session)", async () => {
+    await using env = await v2Env()
+    env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 30 }) }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "Served by the second member." }, { text: "And the next turn too." }], { match: withTools })
+    const first = await env.run("say hi")
+    const second = await env.run("go on", { session: first.sessionID })
+    expect([first.exitCode, second.exitCode]).toEqual([0, 0])
+    const session = spawnSync(binary!, ["api", "--standalone", "GET", `/api/session/${first.sessionID}`], { cwd: env.project, env: env.env, encoding: "utf8", timeout: 90_000 })
+    const record = JSON.parse(session.stdout).data.metadata["combined-models"] as { steps: { model: string; member: string; switches: string[]; tokens: { input: number; output: number }; cost: number }[] }
+    // Both processes' steps, in order: the first after the switch, the second where the session went on.
+    expect(record.steps.map((step) => [step.model, step.member, step.switches])).toEqual([
+      ["combined/claude-sonnet-4-5", "openrouter/anthropic/claude-sonnet-4.5", ["anthropic rate-limited, retry in 30 s → openrouter"]],
+      ["combined/claude-sonnet-4-5", "openrouter/anthropic/claude-sonnet-4.5", []],
+    ])
+    expect(record.steps.map((step) => step.tokens.output)).toEqual([7, 6])
+    expect(record.steps[1]!.cost).toBeCloseTo((record.steps[1]!.tokens.input * 3 + 6 * 15) / 1e6, 10)
+  }, TIMEOUT)
+
   test("round_robin: consecutive opencode runs start at the next provider of the order", async () => {
     await using env = await v2Env({ options: { combined_models: { strategy: "round_robin" } } })
     const served: string[] = []
