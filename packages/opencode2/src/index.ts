@@ -81,6 +81,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
     reload: () => ctx.model.reload(),
     rotation: (groupID) => peekRotation(rotations, groupID),
     lastServed: (sessionID, groupID) => readSteps(steps).get(sessionID)?.findLast((step) => step.groupID === groupID),
+    keyOf: (integrationID) => integrationKey(ctx.integration?.connection, integrationID),
   })
   if (router.disabled)
     throw new PluginProblem(
@@ -188,6 +189,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
       const info = member && router.providerInfo.get(member.providerID)
       if (!member || !info || info.hasKey) return
       const key = await integrationKey(ctx.integration?.connection, info.integrationID ?? member.providerID)
+      router.noteKey(info.integrationID ?? member.providerID, key)
       const header = key ? keyHeader(info.package, key) : undefined
       if (header) event.request = withKey(event.request, header)
     }),

@@ -68,9 +68,8 @@ export function stateDirectory(env: Record<string, string | undefined> = process
   return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state"), "opencode")
 }
 
-/** Who holds a member's credential: a cooldown for a refused key does not apply once the key changes. */
-function fingerprint(model: V2Model | undefined): string | undefined {
-  const key = model?.settings?.apiKey
+/** Who holds a credential (a hash, never the secret): a cooldown for a refused key does not apply once the key changes. */
+export function keyFingerprint(key: unknown): string | undefined {
   return typeof key === "string" && key !== "" ? createHash("sha256").update(key).digest("hex").slice(0, 16) : undefined
 }
 
@@ -101,6 +100,8 @@ interface Step {
   unrouted?: boolean
   /** The context hook saw the session's next step start from the user's message (a new turn) or from tool results. */
   newTurn?: boolean
+  /** How many messages the step's conversation had: an attempt's is the same, the next step's is longer. */
+  messages?: number
   /** What the machine decided for a step turned away before it left: carried out by the retry hook that follows. */
   decided?: FailoverAction[]
   /**
@@ -153,6 +154,11 @@ export interface RouterOptions {
    * (`opencode run --session` is a process a turn): `sticky: "session"` and `{ window }` go on from there.
    */
   lastServed?: (sessionID: string, groupID: string) => { member: MemberRef; at: number } | undefined
+  /**
+   * The key OpenCode holds for a provider outside its settings (a stored connection, an environment variable), read
+   * through its integration: a member's cooldowns for a refused key are that key's, so a new key is tried again.
+   */
+  keyOf?: (integrationID: string) => Promise<string | undefined>
 }
 
 export class Router {
@@ -178,6 +184,8 @@ export class Router {
   /** Each member provider's wire, integration and whether its key is in its settings (else OpenCode's connection holds it). */
   readonly providerInfo = new Map<string, { package?: string; integrationID?: string; hasKey: boolean }>()
   private readonly steps = new Map<string, Step>()
+  /** A session's first context here, before it has a step: how many messages it had. */
+  private readonly firstContexts = new Map<string, number>()
   /** Response headers of each session's latest failed response: `retry` gets no headers. */
   private readonly failedHeaders = new Map<string, Headers>()
   /** In-stream failures the guard read, by step: the payload is richer than what core hands the retry hook. */
@@ -189,6 +197,9 @@ export class Router {
   private readonly reloadCatalog: () => Promise<unknown>
   private readonly rotation?: (groupID: string) => number
   private readonly lastServed?: RouterOptions["lastServed"]
+  private readonly keyOf?: RouterOptions["keyOf"]
+  /** Fingerprints of the keys OpenCode holds outside the settings, by integration, as last read. */
+  private readonly heldKeys = new Map<string, string | undefined>()
 
   constructor(options: RouterOptions) {
     this.clock = options.clock ?? Date.now
@@ -196,6 +207,7 @@ export class Router {
     this.reloadCatalog = options.reload
     this.rotation = options.rotation
     this.lastServed = options.lastServed
+    this.keyOf = options.keyOf
     const resolved = resolveConfig(options.options ?? {})
     this.disabled = !resolved.ok
     this.problems = resolved.ok ? resolved.warnings : [...resolved.errors, ...resolved.warnings]
@@ -231,7 +243,32 @@ export class Router {
   }
 
   private credentialOf(member: MemberRef): string | undefined {
-    return fingerprint(this.members.get(`${member.providerID}/${member.modelID}`))
+    const own = keyFingerprint(this.members.get(`${member.providerID}/${member.modelID}`)?.settings?.apiKey)
+    if (own) return own
+    const info = this.providerInfo.get(member.providerID)
+    return this.heldKeys.get(info?.integrationID ?? member.providerID)
+  }
+
+  /** The key a request of this integration was sent with (the `http.request` hook read it): its cooldowns are its own. */
+  noteKey(integrationID: string, key: string | undefined): void {
+    this.heldKeys.set(integrationID, keyFingerprint(key))
+  }
+
+  /** Reads once the keys OpenCode holds for the group's members outside their settings, before routing on cooldowns. */
+  private async learnKeys(group: Group): Promise<void> {
+    if (!this.keyOf) return
+    const wanted = new Set<string>()
+    for (const member of group.members) {
+      const info = this.providerInfo.get(member.providerID)
+      const integration = info?.integrationID ?? member.providerID
+      if (info && !info.hasKey && !this.heldKeys.has(integration)) wanted.add(integration)
+    }
+    await Promise.all(
+      [...wanted].map(async (integration) => {
+        const key = await this.keyOf!(integration).catch(() => undefined)
+        if (!this.heldKeys.has(integration)) this.noteKey(integration, key)
+      }),
+    )
   }
 
   /**
@@ -336,8 +373,26 @@ export class Router {
    * every attempt; a retry's is not a new step.
    */
   onContext(sessionID: string, groupID: string, messages: readonly { role: string }[]): void {
-    const step = this.steps.get(stepKey(sessionID, groupID))
-    if (step && !step.retrying) step.newTurn = messages.at(-1)?.role !== "tool"
+    const key = stepKey(sessionID, groupID)
+    const step = this.steps.get(key)
+    if (!step) {
+      // The session's first step here: its size is kept for the step `onRequest` makes.
+      this.firstContexts.set(key, messages.length)
+      return
+    }
+    if (step.retrying) {
+      // The attempt a retry asked for carries the step's conversation as it was. A longer one is a new step: the retry
+      // was given up (the user stopped the turn while it waited), and nothing of it carries over.
+      if (step.messages === undefined || messages.length <= step.messages) return
+      this.log(`combined-models: the retry of ${groupID} was given up; a new step starts`)
+      step.retrying = false
+      step.sameMemberRetry = false
+      step.deflected = false
+      step.decided = undefined
+      step.state = { ...step.state, phase: "idle", attempt: undefined, next: undefined }
+    }
+    step.messages = messages.length
+    step.newTurn = messages.at(-1)?.role !== "tool"
   }
 
   /**
@@ -362,7 +417,17 @@ export class Router {
     }
     // Only a primary step has a context hook; a title or summary request is a turn of its own.
     const continuing = kind === "primary" && step !== undefined && step.newTurn === false && step.state.phase === "idle"
-    const fresh: Step = { groupID, member, startedAt: now, state: step?.state ?? this.sessionStart(sessionID, groupID), retrying: false, unrouted: true }
+    const fresh: Step = {
+      groupID,
+      member,
+      startedAt: now,
+      state: step?.state ?? this.sessionStart(sessionID, groupID),
+      retrying: false,
+      unrouted: true,
+    }
+    const messages = step ? step.messages : this.firstContexts.get(key)
+    this.firstContexts.delete(key)
+    if (messages !== undefined) fresh.messages = messages
     if (!continuing) {
       const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
       this.feed(fresh, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context)
@@ -404,6 +469,7 @@ export class Router {
     step.unrouted = false
     // With Redis the mirror loads after start-up: wait a moment for it on the first step, never longer.
     if (this.redis && !this.redis.synced) await this.redis.whenSynced(REDIS_SYNC_WAIT_MS)
+    await this.learnKeys(group)
     const now = this.clock()
     const size = bodyLength === undefined ? {} : { contextTokens: requestTokens(bodyLength), margin: 1 }
     // The machine routes from the step as requested, not started: the attempt on the pointed member is only begun.

@@ -383,6 +383,39 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     }
   })
 
+  test("a retry given up (the user stopped the turn while it waited): the next question is a new step, routed afresh, not the retry's attempt", async () => {
+    using env = setup()
+    const overloaded = { type: "provider.overloaded", message: "Overloaded", status: 529, response: { body: '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' } }
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    const event = retry(overloaded)
+    await env.router.onRetry(event)
+    expect(event.decision).toEqual({ retry: true, delay: 2000 })
+    // The retry's own attempt would carry one message; this one carries the stopped turn and a new question.
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    // A new turn: its own same-member retry is still to come (the given-up one does not count against it).
+    const again = retry(overloaded)
+    await env.router.onRetry(again)
+    expect(again.decision).toEqual({ retry: true, delay: 2000 })
+    expect(env.router.serving.get(SONNET)).toEqual(anthropic)
+  })
+
+  test("the retry's own attempt (same conversation) is the retry: sent to the member it named, not routed again", async () => {
+    using env = setup()
+    const overloaded = { type: "provider.overloaded", message: "Overloaded", status: 529, response: { body: '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' } }
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    await env.router.route("s", SONNET, 4_000)
+    await env.router.onRetry(retry(overloaded))
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    expect(env.router.memberOf("s", SONNET)).toEqual(anthropic)
+  })
+
   test("round_robin moves on once a turn: only a turn's first served step counts", async () => {
     using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "round_robin" } })
     env.router.onRequest("s", SONNET)

@@ -69,4 +69,23 @@ suite(name("OpenCode 2 plugin: connections as members on the real binary"), () =
     expect(text).not.toContain("anthropic-spare/")
     expect(readFileSync(join(env.env.XDG_STATE_HOME!, "opencode", "combined-models", "opencode2.log"), "utf8")).toContain("combined_models.accounts.anthropic-spare: no key, so it is not a member: set ANTHROPIC_SPARE_KEY")
   }, TIMEOUT)
+
+  test("a key OpenCode holds (a stored connection) refused with a 401: the next member serves; once the user stores a new key, the provider is asked again at once", async () => {
+    await using env = await v2Env({ providers: ["anthropic", "openrouter"] })
+    const config = JSON.parse(readFileSync(env.configFile, "utf8"))
+    delete config.providers.anthropic.settings.apiKey
+    writeFileSync(env.configFile, JSON.stringify(config, null, 2))
+    const api = (...args: string[]) => spawnSync(binary!, ["api", "--standalone", ...args], { cwd: env.project, env: env.env, encoding: "utf8", timeout: 90_000 })
+    expect(api("POST", "/api/credential", "-d", JSON.stringify({ integrationID: "anthropic", label: "old", value: { type: "key", key: "key-revoked" } })).status).toBe(0)
+    env.sim.script("anthropic", [{ fault: faults.auth() }, { text: "Anthropic, with the new key." }], { match: withTools })
+    env.sim.script("openrouter", [{ text: "OpenRouter, while the key was refused." }, { text: "OpenRouter again." }], { match: withTools })
+    expect((await env.run("first")).texts.join("")).toBe("OpenRouter, while the key was refused.")
+    // The refused key keeps anthropic out (an auth cooldown lasts an hour).
+    expect((await env.run("second")).texts.join("")).toBe("OpenRouter again.")
+    expect(env.requests("anthropic").filter(withTools)).toHaveLength(1)
+    // The user stores a new key: it is not the one that was refused.
+    expect(api("POST", "/api/credential", "-d", JSON.stringify({ integrationID: "anthropic", label: "new", value: { type: "key", key: "key-new" }, activate: true })).status).toBe(0)
+    const third = await env.run("third")
+    expect({ exit: third.exitCode, errors: third.errors, answer: third.texts.join("") }).toEqual({ exit: 0, errors: [], answer: "Anthropic, with the new key." })
+  }, TIMEOUT)
 })
