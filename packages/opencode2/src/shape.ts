@@ -65,3 +65,21 @@ export function eventProblems(hook: string, event: unknown): string[] {
   }
   return problems
 }
+
+/**
+ * The TUI context the TUI entry relies on. OpenCode logs a TUI plugin whose setup throws and goes on without it, so
+ * a TUI that differs loses the footer and `/combined`, said once in its log, and routing (the server part) goes on.
+ */
+export function tuiShapeProblems(ctx: unknown): string[] {
+  if (typeof ctx !== "object" || ctx === null) return ["the TUI plugin context is not an object"]
+  const problems: string[] = []
+  const c = ctx as Record<string, any>
+  const fn = (path: string, value: unknown) => typeof value === "function" || problems.push(`${path} is ${value === undefined ? "missing" : `a ${typeof value}`}, expected a function`)
+  fn("ctx.client.rpc", c.client?.rpc)
+  fn("ctx.keymap.layer", c.keymap?.layer)
+  fn("ctx.ui.slot", c.ui?.slot)
+  fn("ctx.ui.dialog.alert", c.ui?.dialog?.alert)
+  fn("ctx.ui.toast.show", c.ui?.toast?.show)
+  fn("ctx.ui.router.current", c.ui?.router?.current)
+  return problems
+}

@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { advanceRotation, peekRotation } from "../src/rotation.ts"
 import { Router } from "../src/router.ts"
 import { appendSwitchRecord, readSwitchRecords, StatusBoard, switchesFile } from "../src/status.ts"
+import { tuiShapeProblems } from "../src/shape.ts"
 import { steerText } from "../src/steer.ts"
 import { applyPickerMode, currentPickerMode, pickerFile, writePickerChoice } from "../src/picker.ts"
 import { footerText, NOTICE_MS, parseCombinedArgs } from "../src/tui/text.ts"
@@ -248,5 +249,19 @@ describe("one entry per model in the model list", () => {
     writePickerChoice(file, "combined")
     expect(currentPickerMode({ combined_models: { picker: "all" } }, file)).toBe("combined")
     rmSync(dir, { recursive: true, force: true })
+  })
+})
+
+describe("the TUI entry's start-up check", () => {
+  test("a TUI context without what the entry uses is named field by field; the shape the entry relies on passes", () => {
+    expect(tuiShapeProblems({ client: { rpc: () => ({}) }, keymap: {}, ui: { slot: () => {} } })).toEqual([
+      "ctx.keymap.layer is missing, expected a function",
+      "ctx.ui.dialog.alert is missing, expected a function",
+      "ctx.ui.toast.show is missing, expected a function",
+      "ctx.ui.router.current is missing, expected a function",
+    ])
+    const fn = () => {}
+    expect(tuiShapeProblems({ client: { rpc: fn }, keymap: { layer: fn }, ui: { slot: fn, dialog: { alert: fn }, toast: { show: fn }, router: { current: fn } } })).toEqual([])
+    expect(tuiShapeProblems(undefined)).toEqual(["the TUI plugin context is not an object"])
   })
 })

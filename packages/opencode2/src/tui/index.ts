@@ -8,6 +8,7 @@
 import { createElement, effect, insert, setProp } from "@opentui/solid"
 import { createSignal } from "solid-js"
 import { CombinedRpc, type FooterState, type SteerInput } from "../rpc.ts"
+import { tuiShapeProblems } from "../shape.ts"
 import { footerText, parseCombinedArgs } from "./text.ts"
 
 interface RpcClient {
@@ -31,7 +32,10 @@ export interface TuiContext {
   }
 }
 
-export function setup(ctx: TuiContext): void {
+export function setup(ctx: TuiContext): () => void {
+  const problems = tuiShapeProblems(ctx)
+  if (problems.length > 0)
+    throw new Error(`combined-models: this OpenCode's TUI differs from what the plugin was tested with (${problems.join("; ")}); no footer or /combined, routing goes on`)
   const rpc = ctx.client.rpc(CombinedRpc)
   const [footers, setFooters] = createSignal<Record<string, FooterState>>({})
   const [now, setNow] = createSignal(Date.now())
@@ -114,6 +118,8 @@ export function setup(ctx: TuiContext): void {
       return null
     },
   })
+  // Called when OpenCode unloads the TUI plugin (a config change loads it again).
+  return () => clearInterval(tick)
 }
 
 export default { id: "combined-models", setup }
