@@ -172,7 +172,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
     "model.request",
     safely(say, (event: ModelRequestEvent) => {
       debug(`combined-models: model.request ${event.kind} ${event.model?.providerID}/${event.model?.id}`)
-      if (ours(event, "model.request")) router.onRequest(event.sessionID, event.model.id, event.kind)
+      if (ours(event, "model.request")) router.onRequest(event.sessionID, event.model.id, event.kind, event.agent)
     }),
   )
   ctx.session.hook(
@@ -180,12 +180,12 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
     safely(say, async (event: HttpRequestEvent) => {
       if (!ours(event, "http.request")) return
       // A fresh step is routed here, where its size is known; one routed elsewhere is refused on the loopback, keyless.
-      if (await router.route(event.sessionID, event.model.id, (await event.request.clone().text()).length)) {
+      if (await router.route(event.sessionID, event.model.id, await event.request.clone().text(), event.kind)) {
         event.request = new Request(DEFLECT_URL, { method: "POST", body: "{}" })
         return
       }
       if (hasCredential(event.request.headers)) return
-      const member = router.memberOf(event.sessionID, event.model.id)
+      const member = router.memberOf(event.sessionID, event.model.id, event.kind)
       const info = member && router.providerInfo.get(member.providerID)
       if (!member || !info || info.hasKey) return
       const key = await integrationKey(ctx.integration?.connection, info.integrationID ?? member.providerID)
@@ -200,21 +200,23 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
       if (!ours(event, "http.response")) return
       const response = event.response
       if (!response.ok) {
-        router.onFailedResponse(event.sessionID, event.model.id, response.headers)
+        router.onFailedResponse(event.sessionID, event.model.id, response.headers, event.kind)
         return
       }
       // What the member's allowance has left (least_limited, read-ahead); a refusal's headers go to its cooldown.
-      router.onResponse(event.sessionID, event.model.id, response.headers)
+      router.onResponse(event.sessionID, event.model.id, response.headers, event.kind)
       event.response = guardStream(response, event.request.url, {
-        failed: (payload) => router.onStreamFailure(event.sessionID, event.model.id, payload),
+        failed: (payload) => router.onStreamFailure(event.sessionID, event.model.id, payload, event.kind),
+        problem: (error) => say(`combined-models: internal error after a served step (the answer is whole): ${error instanceof Error ? error.message : String(error)}`),
         served: (usage, ending) => {
           // The step's own member: another session's failure may have pointed the model elsewhere meanwhile.
           if (event.kind === "primary") visibility.served(event.sessionID, event.model.id, router.memberOf(event.sessionID, event.model.id), usage)
-          const firstOfTurn = router.onServed(event.sessionID, event.model.id)
+          const firstOfTurn = router.onServed(event.sessionID, event.model.id, usage, event.kind)
           // round_robin: a turn was served, the next one starts at the next provider (refresh below points there).
           if (event.kind === "primary" && firstOfTurn && router.groups.get(event.model.id)?.strategy === "round_robin") advanceRotation(rotations, event.model.id)
           // Pointed where this session's next step goes: the same turn after tool calls, else a new turn.
-          void router.refresh(event.model.id, event.sessionID, ending?.toolCalls ? "step" : "turn").catch(() => {})
+          if (event.kind === "primary") void router.refresh(event.model.id, event.sessionID, ending?.toolCalls ? "step" : "turn").catch(() => {})
+          else void router.refresh(event.model.id).catch(() => {})
         },
       })
     }),

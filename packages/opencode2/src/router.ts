@@ -74,11 +74,12 @@ export function keyFingerprint(key: unknown): string | undefined {
 }
 
 /**
- * Steps are kept per session and combined model: a session's title request (on the small model, also combined)
- * runs beside its step, and the retry hook names only the session and the model.
+ * Steps are kept per session, combined model and kind of request: a session's title request (on the small model,
+ * also combined) runs beside its step, and a compaction between two steps of a turn is not a turn of its own. The
+ * retry hook names only the session and the model: it goes to the kind requested last (`latestKind`).
  */
-function stepKey(sessionID: string, groupID: string): string {
-  return `${sessionID}\u0000${groupID}`
+function stepKey(sessionID: string, groupID: string, kind = "primary"): string {
+  return kind === "primary" ? `${sessionID}\u0000${groupID}` : `${sessionID}\u0000${groupID}\u0000${kind}`
 }
 
 /**
@@ -102,6 +103,13 @@ interface Step {
   newTurn?: boolean
   /** How many messages the step's conversation had: an attempt's is the same, the next step's is longer. */
   messages?: number
+  /** The agent the step runs for: its own `fallback_models` chain applies. */
+  agent?: string
+  /**
+   * What the last served step of the session spent at its member (the provider's count: its request and answer, and
+   * the prefix that member holds cached): the next step is sized from it, as the 1.x edition sizes it.
+   */
+  lastSpent?: { member: MemberRef; tokens: number; cached: number }
   /** What the machine decided for a step turned away before it left: carried out by the retry hook that follows. */
   decided?: FailoverAction[]
   /**
@@ -119,13 +127,34 @@ interface Step {
 /** Sessions whose failover state is kept (sticky, the turn, the switch budget): the newest. */
 const SESSIONS_KEPT = 500
 
+/** A run of base64 this long is an attachment (an image, a PDF), not text: a provider counts it far below 4 a token. */
+const ATTACHMENT = /[A-Za-z0-9+/=]{4096,}/g
+/** What a provider counts for one attachment, about (Anthropic: an image of ~1.15 megapixels is ~1,600 tokens). */
+const ATTACHMENT_TOKENS = 1_600
+
 /**
  * A request's size in tokens for read-ahead: its body as sent (system prompt, tool definitions, history), about four
- * characters a token as OpenCode's own estimate counts (`Token.estimate`). JSON adds a little, which errs on the side
- * of moving on before a limit.
+ * characters a token as OpenCode's own estimate counts (`Token.estimate`), each attachment at what a provider counts
+ * for one. JSON adds a little, which errs on the side of moving on before a limit.
  */
-export function requestTokens(bodyLength: number): number {
-  return Math.ceil(bodyLength / 4)
+export function requestTokens(body: string): number {
+  let attachments = 0
+  const text = body.replace(ATTACHMENT, () => {
+    attachments++
+    return ""
+  })
+  return Math.ceil(text.length / 4) + attachments * ATTACHMENT_TOKENS
+}
+
+/**
+ * The size `route` reads ahead with, as the 1.x edition sizes a step: after a served step, what the provider counted
+ * for it (its request and answer, which the next request carries, with `STEP_MARGIN` for what it adds) and the prefix
+ * its member holds cached (a limit that leaves out cache reads leaves it out); a session's first step here, its body.
+ */
+function stepSize(step: Pick<Step, "lastSpent">, body: string | undefined): Pick<Extract<FailoverEvent, { type: "step_requested" }>, "contextTokens" | "cached" | "margin"> {
+  const spent = step.lastSpent
+  if (spent) return { contextTokens: spent.tokens, ...(spent.cached > 0 ? { cached: { member: spent.member, tokens: spent.cached } } : {}) }
+  return body === undefined ? {} : { contextTokens: requestTokens(body), margin: 1 }
 }
 
 /** Where a deflected attempt is sent: a loopback port nothing listens on, refused at once, nothing leaves the machine. */
@@ -186,6 +215,10 @@ export class Router {
   private readonly steps = new Map<string, Step>()
   /** A session's first context here, before it has a step: how many messages it had. */
   private readonly firstContexts = new Map<string, number>()
+  /** The kind of the latest request of each session and combined model: whose step a retry is. */
+  private readonly latestKind = new Map<string, string>()
+  /** Where a group's entry is being pointed (its catalog reload under way): `serving` changes once it is done. */
+  private readonly pointing = new Map<string, MemberRef>()
   /** Response headers of each session's latest failed response: `retry` gets no headers. */
   private readonly failedHeaders = new Map<string, Headers>()
   /** In-stream failures the guard read, by step: the payload is richer than what core hands the retry hook. */
@@ -254,19 +287,23 @@ export class Router {
     this.heldKeys.set(integrationID, keyFingerprint(key))
   }
 
-  /** Reads once the keys OpenCode holds for the group's members outside their settings, before routing on cooldowns. */
-  private async learnKeys(group: Group): Promise<void> {
+  /**
+   * Reads the keys OpenCode holds for the group's members outside their settings, before routing on cooldowns: once,
+   * and again while a member is kept out by a cooldown of its key (the user may have stored a new one since; no
+   * request goes to a cooled member, so `http.request` would never read it).
+   */
+  private async learnKeys(group: Group, now: number): Promise<void> {
     if (!this.keyOf) return
     const wanted = new Set<string>()
     for (const member of group.members) {
       const info = this.providerInfo.get(member.providerID)
       const integration = info?.integrationID ?? member.providerID
-      if (info && !info.hasKey && !this.heldKeys.has(integration)) wanted.add(integration)
+      if (info && !info.hasKey && (!this.heldKeys.has(integration) || this.view.cooldownOf(member, now)?.credential !== undefined)) wanted.add(integration)
     }
     await Promise.all(
       [...wanted].map(async (integration) => {
         const key = await this.keyOf!(integration).catch(() => undefined)
-        if (!this.heldKeys.has(integration)) this.noteKey(integration, key)
+        this.noteKey(integration, key)
       }),
     )
   }
@@ -292,14 +329,16 @@ export class Router {
     this.groups = new Map(groups.map((group) => [group.id, group]))
     const now = this.clock()
     for (const group of groups) {
-      const kept = this.serving.get(group.id)
+      const kept = this.pointing.get(group.id) ?? this.serving.get(group.id)
       const member = kept && this.usable(group, kept, now) ? kept : this.memberFor(group, now)
       if (!member) continue
       const source = editor.get(member.providerID, member.modelID)
       if (!source) continue
       const provider = editor.provider.get(member.providerID)?.provider
       editor.update(PROVIDER_ID, group.id, (model) => pointAt(model, source, provider, group.name))
-      this.serving.set(group.id, member)
+      // While `switchTo` reloads, requests still resolve the entry as it was: `serving` changes when the reload is done.
+      if (this.pointing.has(group.id)) this.pointing.set(group.id, member)
+      else this.serving.set(group.id, member)
     }
     for (const id of [...this.serving.keys()]) if (!this.groups.has(id)) this.serving.delete(id)
   }
@@ -355,13 +394,22 @@ export class Router {
     return { providerID: result.member.providerID, modelID: result.member.modelID }
   }
 
-  /** Points a group at another member and reloads the catalog; changes are serialised (the catalog is process-wide). */
+  /**
+   * Points a group at another member and reloads the catalog; changes are serialised (the catalog is process-wide).
+   * `serving` (what a request resolves now) changes only once the reload is done: a step that resolved the entry
+   * meanwhile went to the member it pointed at before.
+   */
   private switchTo(groupID: string, member: MemberRef): Promise<void> {
     const run = this.chain.then(async () => {
-      const current = this.serving.get(groupID)
-      if (current && current.providerID === member.providerID && current.modelID === member.modelID) return
-      this.serving.set(groupID, member)
-      await this.reloadCatalog()
+      if (sameMember(this.serving.get(groupID), member)) return
+      this.pointing.set(groupID, member)
+      try {
+        await this.reloadCatalog()
+        const pointed = this.pointing.get(groupID)
+        if (pointed) this.serving.set(groupID, pointed)
+      } finally {
+        this.pointing.delete(groupID)
+      }
     })
     this.chain = run.catch(() => {})
     return run
@@ -400,14 +448,15 @@ export class Router {
    * turn, or of the turn going on), which `route` routes once its size is known. A session's failover state is kept
    * from step to step: the member that served the turn, the last one that served the session (`sticky`).
    */
-  onRequest(sessionID: string, groupID: string, kind = "primary"): void {
+  onRequest(sessionID: string, groupID: string, kind = "primary", agent?: string): void {
     const group = this.groups.get(groupID)
     const member = this.serving.get(groupID)
     if (!group || !member) return
-    const key = stepKey(sessionID, groupID)
+    this.latestKind.set(stepKey(sessionID, groupID), kind)
+    const key = stepKey(sessionID, groupID, kind)
     const step = this.steps.get(key)
     const now = this.clock()
-    const context = this.contextFor(group, undefined)
+    const context = this.contextFor(group, agent ?? step?.agent)
     if (step?.retrying && step.groupID === groupID) {
       step.retrying = false
       step.member = member
@@ -424,7 +473,12 @@ export class Router {
       state: step?.state ?? this.sessionStart(sessionID, groupID),
       retrying: false,
       unrouted: true,
+      ...(agent !== undefined ? { agent } : {}),
+      ...(step?.lastSpent ? { lastSpent: step.lastSpent } : {}),
     }
+    // What a failed response of the last step left, and no retry hook read, is not this step's.
+    this.failedHeaders.delete(key)
+    this.streamFailures.delete(key)
     const messages = step ? step.messages : this.firstContexts.get(key)
     this.firstContexts.delete(key)
     if (messages !== undefined) fresh.messages = messages
@@ -457,8 +511,8 @@ export class Router {
    * attempt is turned away before it leaves: `true` tells the hook to send it to `DEFLECT_URL`, and the retry that
    * follows goes to the member the machine chose, with nothing recorded against the one passed over.
    */
-  async route(sessionID: string, groupID: string, bodyLength?: number): Promise<boolean> {
-    const step = this.steps.get(stepKey(sessionID, groupID))
+  async route(sessionID: string, groupID: string, body?: string, kind = "primary"): Promise<boolean> {
+    const step = this.steps.get(stepKey(sessionID, groupID, kind))
     const group = this.groups.get(groupID)
     if (!step || !group || step.deflected) return false
     if (step.sameMemberRetry) {
@@ -469,14 +523,15 @@ export class Router {
     step.unrouted = false
     // With Redis the mirror loads after start-up: wait a moment for it on the first step, never longer.
     if (this.redis && !this.redis.synced) await this.redis.whenSynced(REDIS_SYNC_WAIT_MS)
-    await this.learnKeys(group)
+    await this.learnKeys(group, this.clock())
     const now = this.clock()
-    const size = bodyLength === undefined ? {} : { contextTokens: requestTokens(bodyLength), margin: 1 }
     // The machine routes from the step as requested, not started: the attempt on the pointed member is only begun.
     const requested = { ...step.state, attempt: undefined, next: undefined }
-    const decided = transition(requested, { type: "step_requested", at: now, ...size }, this.contextFor(group, undefined))
+    const decided = transition(requested, { type: "step_requested", at: now, ...stepSize(step, body) }, this.contextFor(group, step.agent))
     const use = decided.actions.find((action) => action.type === "use")
-    if (use && sameMember(use.member, step.member)) {
+    const waits = decided.actions.some((action) => action.type === "wait")
+    // Where it goes anyway (no member is ready beyond max_wait): it leaves, and its failure shows the provider's error.
+    if ((use && sameMember(use.member, step.member)) || (!use && !waits)) {
       step.state = { ...decided.state, phase: "streaming", next: undefined, attempt: step.state.attempt }
       return false
     }
@@ -488,46 +543,53 @@ export class Router {
   }
 
   /** A member's response came back: its rate-limit headers are the latest reading of the allowance it spent. */
-  onResponse(sessionID: string, groupID: string, headers: Headers): void {
-    const member = this.memberOf(sessionID, groupID)
+  onResponse(sessionID: string, groupID: string, headers: Headers, kind = "primary"): void {
+    const member = this.memberOf(sessionID, groupID, kind)
     if (!member) return
     const credential = this.credentialOf(member)
     this.limits.record({ ...member, ...(credential !== undefined ? { credential } : {}) }, headers, this.clock())
   }
 
   /** The member a step of this session and combined model is being served by now. */
-  memberOf(sessionID: string, groupID: string): MemberRef | undefined {
-    return this.steps.get(stepKey(sessionID, groupID))?.member ?? this.serving.get(groupID)
+  memberOf(sessionID: string, groupID: string, kind = "primary"): MemberRef | undefined {
+    return this.steps.get(stepKey(sessionID, groupID, kind))?.member ?? this.serving.get(groupID)
+  }
+
+  /** The step key a retry of this session and model is about: the kind of request it made last. */
+  private retryKey(sessionID: string, groupID: string): string {
+    return stepKey(sessionID, groupID, this.latestKind.get(stepKey(sessionID, groupID)))
   }
 
   /** A failed response's headers (Retry-After and the wire's own), for the retry hook that follows. */
-  onFailedResponse(sessionID: string, groupID: string, headers: Headers): void {
-    this.failedHeaders.set(stepKey(sessionID, groupID), headers)
+  onFailedResponse(sessionID: string, groupID: string, headers: Headers, kind = "primary"): void {
+    this.failedHeaders.set(stepKey(sessionID, groupID, kind), headers)
   }
 
   /** A member failed inside its 200 before anything was released: the error payload, read before core's retry. */
-  onStreamFailure(sessionID: string, groupID: string, payload: unknown): void {
-    this.streamFailures.set(stepKey(sessionID, groupID), classify(payload ?? {}, { now: this.clock(), providerID: this.steps.get(stepKey(sessionID, groupID))?.member.providerID }))
+  onStreamFailure(sessionID: string, groupID: string, payload: unknown, kind = "primary"): void {
+    const key = stepKey(sessionID, groupID, kind)
+    this.streamFailures.set(key, classify(payload ?? {}, { now: this.clock(), providerID: this.steps.get(key)?.member.providerID }))
   }
 
   /**
    * The step's response finished as the provider ends a message. True when it is the first step of its turn that was
    * served (`round_robin` moves on once a turn, not once a step).
    */
-  onServed(sessionID: string, groupID: string): boolean {
-    const key = stepKey(sessionID, groupID)
+  onServed(sessionID: string, groupID: string, usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number }, kind = "primary"): boolean {
+    const key = stepKey(sessionID, groupID, kind)
     const step = this.steps.get(key)
     const group = this.groups.get(groupID)
     if (!step || step.retrying || !group) return false
     const firstOfTurn = step.state.turn.servedBy === undefined
+    if (usage) step.lastSpent = { member: step.member, tokens: usage.input + usage.output, cached: (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) }
     // The state stays: the session's next step reads who served this one (`sticky`, the turn).
-    this.feed(step, { type: "step_finished", at: this.clock() }, this.contextFor(group, undefined))
+    this.feed(step, { type: "step_finished", at: this.clock() }, this.contextFor(group, step.agent))
     return firstOfTurn
   }
 
   /** The engine's reading of the failure core hands the retry hook. */
   classify(event: RetryEvent): ClassifiedError {
-    const key = stepKey(event.sessionID, event.model.id)
+    const key = this.retryKey(event.sessionID, event.model.id)
     const headers = this.failedHeaders.get(key)
     this.failedHeaders.delete(key)
     const inStream = this.streamFailures.get(key)
@@ -567,7 +629,7 @@ export class Router {
   async onRetry(event: RetryEvent): Promise<void> {
     const groupID = event.model.id
     const group = this.groups.get(groupID)
-    const step = this.steps.get(stepKey(event.sessionID, groupID))
+    const step = this.steps.get(this.retryKey(event.sessionID, groupID))
     if (!group || !step) return
     const context = this.contextFor(group, event.agent)
     const now = this.clock()
@@ -620,7 +682,8 @@ export class Router {
           const to = { providerID: action.member.providerID, modelID: action.member.modelID }
           const notice = "notice" in action ? action.notice : undefined
           // A move made before anything failed (read ahead: the member is near its limit) is a switch the user sees too.
-          const cause = error ?? (notice ? { reason: "rate_limit" as const, scope: "credential" as const, message: notice } : undefined)
+          const passedOver = this.view.cooldownOf(step.member, this.clock())
+          const cause = error ?? (notice ? { reason: passedOver?.reason ?? ("rate_limit" as const), message: notice } : undefined)
           if (cause && !sameMember(step.member, to) && notice) this.switches.push({ sessionID: event.sessionID, groupID, from: step.member, to, error: cause, notice })
           if (notice) this.log(`combined-models: ${notice}`)
           step.retrying = true
@@ -645,7 +708,7 @@ export class Router {
     const now = this.clock()
     const step = sessionID === undefined ? undefined : this.steps.get(stepKey(sessionID, groupID))
     if (step && !step.retrying) {
-      const context = this.contextFor(group, undefined)
+      const context = this.contextFor(group, step.agent)
       const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
       let state: FailoverState = { ...step.state, attempt: undefined, next: undefined }
       if (next === "turn") state = transition(state, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context).state

@@ -124,6 +124,8 @@ export interface GuardOptions {
   served: (usage?: StepUsage, ending?: { toolCalls: boolean }) => void
   /** The member failed inside its 200 while everything was held: its error payload, before core sees it. */
   failed?: (payload: unknown) => void
+  /** `served` threw: said, never raised into the stream OpenCode reads. */
+  problem?: (error: unknown) => void
 }
 
 const encoder = new TextEncoder()
@@ -268,14 +270,23 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 export function guardStream(response: Response, url: string, options: GuardOptions): Response {
+  // What `served` does (the status board, the session's record, routing the next step) must not turn an answer that
+  // came whole into a failed stream: a throw there is ours, and is reported, not raised into core's read.
+  const servedOnce: GuardOptions["served"] = (usage, ending) => {
+    try {
+      options.served(usage, ending)
+    } catch (error) {
+      options.problem?.(error)
+    }
+  }
   const body = response.body
   const splitter = body ? splitterFor(response, url) : undefined
   if (!body || !splitter) {
     if (!body) {
-      options.served()
+      servedOnce()
       return response
     }
-    return new Response(passThrough(body, options.served), { status: response.status, statusText: response.statusText, headers: response.headers })
+    return new Response(passThrough(body, () => servedOnce()), { status: response.status, statusText: response.statusText, headers: response.headers })
   }
   const reader = body.getReader()
   const tally = new UsageTally()
@@ -353,7 +364,7 @@ export function guardStream(response: Response, url: string, options: GuardOptio
             held = []
           }
           if (out.length) controller.enqueue(concat(out))
-          if (!failed && (ended || opaque)) options.served(tally.usage(), opaque ? undefined : { toolCalls })
+          if (!failed && (ended || opaque)) servedOnce(tally.usage(), opaque ? undefined : { toolCalls })
           controller.close()
           return
         }

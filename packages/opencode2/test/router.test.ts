@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { ModelEditor, RetryEvent, V2Model, V2ProviderInfo } from "../src/api.ts"
-import { Router, type RouterOptions } from "../src/router.ts"
+import { requestTokens, Router, type RouterOptions } from "../src/router.ts"
 
 const sonnet = (providerID: string, id: string): V2Model => ({
   id,
@@ -74,6 +74,9 @@ function setup(options: unknown = { provider_priority: ["anthropic", "openrouter
     [Symbol.dispose]: () => rmSync(stateDir, { recursive: true, force: true }),
   }
 }
+
+/** A request body of this many characters, in words (not a base64 run, which read-ahead counts as an attachment). */
+const text = (length: number) => "word ".repeat(Math.ceil(length / 5)).slice(0, length)
 
 const retry = (error: RetryEvent["error"], decision: RetryEvent["decision"] = { retry: true, delay: 2000 }): RetryEvent => ({
   sessionID: "s",
@@ -178,7 +181,7 @@ describe("the engine's failover machine", () => {
     env.advance(2000)
     env.router.onRequest("s", "claude-sonnet-4-5")
     // The retry's own attempt is not turned away for the member's short cooldown.
-    expect(await env.router.route("s", "claude-sonnet-4-5", 4000)).toBe(false)
+    expect(await env.router.route("s", "claude-sonnet-4-5", text(4000))).toBe(false)
     const second = retry(overloaded)
     await env.router.onRetry(second)
     expect(second.decision).toEqual({ retry: true, delay: 0 })
@@ -257,7 +260,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     return env.router.onServed(sessionID, SONNET)
   }
   const deflected = async (env: ReturnType<typeof setup>, sessionID: string, bodyLength: number) => {
-    const turned = await env.router.route(sessionID, SONNET, bodyLength)
+    const turned = await env.router.route(sessionID, SONNET, text(bodyLength))
     if (!turned) return undefined
     const event = { ...retry({ type: "provider.transport", message: "Unable to connect" }, { retry: false }), sessionID }
     await env.router.onRetry(event)
@@ -267,7 +270,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
   test("read-ahead: the member's headers say a step this size would pass what it has left: it goes to the next member, unsent, with a notice", async () => {
     using env = setup()
     env.router.onRequest("s", SONNET)
-    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    expect(await env.router.route("s", SONNET, text(4_000))).toBe(false)
     served(env, "s", 2_000)
     env.router.onContext("s", SONNET, [{ role: "user" }])
     env.router.onRequest("s", SONNET)
@@ -276,32 +279,35 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     expect(env.router.switches.at(-1)?.notice).toMatch(/^anthropic near its limit, resets in 1 min → openrouter$/)
     // Nothing was recorded against anthropic: it was never asked.
     expect(env.router.view.cooldownOf(anthropic, Date.now())).toBeUndefined()
-    // A small step still fits what anthropic has left: a new turn goes back there.
+    // A step that fits what anthropic has left goes back there.
     env.router.onRequest("s", SONNET)
     served(env, "s", 50_000)
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await deflected(env, "s", 400)).toEqual({ decision: { retry: true, delay: 0 }, serving: anthropic })
   })
 
   test("read-ahead: a step that fits what is left stays on the member", async () => {
     using env = setup()
     env.router.onRequest("s", SONNET)
-    await env.router.route("s", SONNET, 4_000)
+    await env.router.route("s", SONNET, text(4_000))
     served(env, "s", 20_000)
     env.router.onContext("s", SONNET, [{ role: "user" }])
     env.router.onRequest("s", SONNET)
-    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    expect(await env.router.route("s", SONNET, text(4_000))).toBe(false)
   })
 
   test("least_limited: a new turn goes to the member with the most left by the headers last seen", async () => {
     using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "least_limited" } })
     env.router.onRequest("s", SONNET)
-    await env.router.route("s", SONNET, 400)
+    await env.router.route("s", SONNET, text(400))
     served(env, "s", 10_000, 100_000)
     // Another session's step at openrouter (the catalog pointed there for it) read 90% left.
     await env.router.refresh(SONNET)
     env.edit.update("combined", SONNET, () => {})
     ;(env.router.serving as Map<string, typeof openrouter>).set(SONNET, openrouter)
     env.router.onRequest("t", SONNET)
-    await env.router.route("t", SONNET, 400)
+    await env.router.route("t", SONNET, text(400))
     served(env, "t", 90_000, 100_000)
     // A new turn of the first session: openrouter has more left, so it goes there (priority alone would say anthropic).
     ;(env.router.serving as Map<string, typeof openrouter>).set(SONNET, anthropic)
@@ -346,7 +352,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     expect(env.router.serving.get(SONNET)).toEqual(openrouter)
     env.router.onContext("s", SONNET, [{ role: "user" }])
     env.router.onRequest("s", SONNET)
-    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    expect(await env.router.route("s", SONNET, text(4_000))).toBe(false)
   })
 
   test('sticky "session" across processes: a session this process never routed goes on at the member its last step was served by', async () => {
@@ -357,7 +363,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     // sticky "turn" (the default) starts each turn where the order says.
     using plain = setup(undefined, { lastServed })
     plain.router.onRequest("s", SONNET)
-    expect(await plain.router.route("s", SONNET, 4_000)).toBe(false)
+    expect(await plain.router.route("s", SONNET, text(4_000))).toBe(false)
   })
 
   test("cost: the cheapest member by OpenCode 2's catalog price (its base tier, not the long-context one) serves first, against the priority order", () => {
@@ -388,14 +394,14 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     const overloaded = { type: "provider.overloaded", message: "Overloaded", status: 529, response: { body: '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' } }
     env.router.onContext("s", SONNET, [{ role: "user" }])
     env.router.onRequest("s", SONNET)
-    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    expect(await env.router.route("s", SONNET, text(4_000))).toBe(false)
     const event = retry(overloaded)
     await env.router.onRetry(event)
     expect(event.decision).toEqual({ retry: true, delay: 2000 })
     // The retry's own attempt would carry one message; this one carries the stopped turn and a new question.
     env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
     env.router.onRequest("s", SONNET)
-    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    expect(await env.router.route("s", SONNET, text(4_000))).toBe(false)
     // A new turn: its own same-member retry is still to come (the given-up one does not count against it).
     const again = retry(overloaded)
     await env.router.onRetry(again)
@@ -408,12 +414,150 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     const overloaded = { type: "provider.overloaded", message: "Overloaded", status: 529, response: { body: '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' } }
     env.router.onContext("s", SONNET, [{ role: "user" }])
     env.router.onRequest("s", SONNET)
-    await env.router.route("s", SONNET, 4_000)
+    await env.router.route("s", SONNET, text(4_000))
     await env.router.onRetry(retry(overloaded))
     env.router.onContext("s", SONNET, [{ role: "user" }])
     env.router.onRequest("s", SONNET)
-    expect(await env.router.route("s", SONNET, 4_000)).toBe(false)
+    expect(await env.router.route("s", SONNET, text(4_000))).toBe(false)
     expect(env.router.memberOf("s", SONNET)).toEqual(anthropic)
+  })
+
+  test("read-ahead after a served step sizes the next one by what the provider counted, its cached prefix apart (Anthropic's limit leaves cache reads out): a mostly cached conversation stays", async () => {
+    using env = setup()
+    env.router.onRequest("s", SONNET)
+    await env.router.route("s", SONNET, text(4_000))
+    const reset = new Date(1_000_000 + 60_000).toISOString()
+    env.router.onResponse("s", SONNET, new Headers({ "anthropic-ratelimit-input-tokens-limit": "400000", "anthropic-ratelimit-input-tokens-remaining": "29000", "anthropic-ratelimit-input-tokens-reset": reset }))
+    env.router.onServed("s", SONNET, { input: 50_000, output: 1_000, cacheRead: 48_000 })
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
+    env.router.onRequest("s", SONNET)
+    // The body alone (200,000 characters ≈ 50,000 tokens) would say it does not fit; 3,000 uncached tokens do.
+    expect(await env.router.route("s", SONNET, text(200_000))).toBe(false)
+    // Without a cached prefix the same count does not fit: it goes on at openrouter.
+    env.router.onServed("s", SONNET, { input: 50_000, output: 1_000 })
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }, { role: "assistant" }, { role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await deflected(env, "s", 4_000)).toEqual({ decision: { retry: true, delay: 0 }, serving: openrouter })
+  })
+
+  test("an attachment in the body (a base64 run) counts as what a provider counts for one, not four characters a token", () => {
+    expect(requestTokens(`{"messages":[{"text":"${text(400)}"},{"image":"${"iVBORw0KGgo".repeat(40_000)}"}]}`)).toBeLessThan(2_000)
+    expect(requestTokens(text(40_000))).toBe(10_000)
+  })
+
+  test("a key OpenCode holds: a 401 cools that key; a new key stored while OpenCode runs is read again before routing, and the provider is asked", async () => {
+    let key = "key-revoked"
+    const edit = editor({
+      anthropic: { info: { id: "anthropic", name: "Anthropic", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://a/v1" } }, models: [sonnet("anthropic", SONNET)] },
+      openrouter: { info: { id: "openrouter", name: "OpenRouter", activation: "enabled", package: "@opencode/ai/providers/openrouter", settings: { baseURL: "http://o/v1", apiKey: "ko" } }, models: [sonnet("openrouter", "anthropic/claude-sonnet-4.5")] },
+    })
+    const stateDir = mkdtempSync(join(tmpdir(), "cm-v2-router-"))
+    try {
+      const router: Router = new Router({ options: { provider_priority: ["anthropic", "openrouter"] }, stateDir, keyOf: async () => key, reload: async () => router.transform(edit) })
+      router.transform(edit)
+      router.onRequest("s", SONNET)
+      expect(await router.route("s", SONNET, text(400))).toBe(false)
+      const refused = retry({ type: "provider.auth", message: "invalid x-api-key", status: 401, response: { body: '{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}' } }, { retry: false })
+      await router.onRetry(refused)
+      expect(router.serving.get(SONNET)).toEqual(openrouter)
+      router.onRequest("s", SONNET)
+      router.onServed("s", SONNET)
+      // Still the refused key: anthropic stays out.
+      router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
+      router.onRequest("s", SONNET)
+      expect(await router.route("s", SONNET, text(400))).toBe(false)
+      router.onServed("s", SONNET)
+      // The user stores a new key: the next turn goes to anthropic.
+      key = "key-new"
+      ;(router.serving as Map<string, typeof anthropic>).set(SONNET, openrouter)
+      router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }, { role: "assistant" }, { role: "user" }])
+      router.onRequest("s", SONNET)
+      expect(await router.route("s", SONNET, text(400))).toBe(true)
+      const moved = retry({ type: "provider.transport", message: "Unable to connect" }, { retry: false })
+      await router.onRetry(moved)
+      expect(router.serving.get(SONNET)).toEqual(anthropic)
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true })
+    }
+  })
+
+  test("while the catalog reloads, a step resolves the entry as it was: serving changes once the reload is done", async () => {
+    let release: () => void = () => {}
+    const edit = catalog()
+    const stateDir = mkdtempSync(join(tmpdir(), "cm-v2-router-"))
+    try {
+      const router: Router = new Router({
+        options: { provider_priority: ["anthropic", "openrouter"] },
+        stateDir,
+        reload: async () => {
+          router.transform(edit)
+          await new Promise<void>((done) => (release = done))
+        },
+      })
+      router.transform(edit)
+      router.onRequest("a", SONNET)
+      const switching = router.onRetry({ ...retry(rateLimit), sessionID: "a" })
+      await Bun.sleep(5)
+      // Session b's step started during the reload: it went to anthropic, the entry as it still was.
+      router.onRequest("b", SONNET)
+      expect(router.memberOf("b", SONNET)).toEqual(anthropic)
+      release()
+      await switching
+      expect(router.serving.get(SONNET)).toEqual(openrouter)
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true })
+    }
+  })
+
+  test("a compaction between two steps of a turn is a request of its own: the turn's switch budget and given-up providers stay", async () => {
+    using env = setup()
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    await env.router.onRetry(retry(rateLimit))
+    env.router.onRequest("s", SONNET)
+    env.router.onServed("s", SONNET)
+    // A summary request on the same model, then the turn goes on from tool results.
+    env.router.onRequest("s", SONNET, "compaction")
+    env.router.onServed("s", SONNET, undefined, "compaction")
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "tool" }])
+    env.router.onRequest("s", SONNET)
+    env.advance(31_000)
+    expect(await env.router.route("s", SONNET, text(400))).toBe(false)
+    expect(env.router.memberOf("s", SONNET)).toEqual(openrouter)
+    // Openrouter fails too: anthropic's 30 s are over, but this turn gave it up, so the error shows.
+    const again = retry(rateLimit)
+    await env.router.onRetry(again)
+    expect(again.decision).toEqual({ retry: false })
+  })
+
+  test("the step's own agent's fallback chain applies when it is routed: every member cooling, it goes down that chain before it leaves", async () => {
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], agent: { plan: { fallback_models: ["openrouter/openai/gpt-5"] } } })
+    env.router.onRequest("s", SONNET, "primary", "plan")
+    await env.router.onRetry({ ...retry(rateLimit), agent: "plan" })
+    env.router.onRequest("s", SONNET, "primary", "plan")
+    await env.router.onRetry({ ...retry(rateLimit), agent: "plan" })
+    expect(env.router.serving.get(SONNET)).toEqual({ providerID: "openrouter", modelID: "openai/gpt-5" })
+    env.router.onRequest("s", SONNET, "primary", "plan")
+    env.router.onServed("s", SONNET)
+    // A new turn of the plan agent while both Sonnet members are still cooling: straight down its chain.
+    ;(env.router.serving as Map<string, typeof anthropic>).set(SONNET, anthropic)
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
+    env.router.onRequest("s", SONNET, "primary", "plan")
+    expect(await deflected(env, "s", 400)).toEqual({ decision: { retry: true, delay: 0 }, serving: { providerID: "openrouter", modelID: "openai/gpt-5" } })
+  })
+
+  test("every member cooling beyond max_wait: the step is not turned away to the loopback; it leaves, and the provider's own error shows", async () => {
+    using env = setup()
+    const long = { ...rateLimit, retryAfterMs: 600_000 }
+    env.router.onRequest("s", SONNET)
+    await env.router.onRetry(retry(long))
+    env.router.onRequest("s", SONNET)
+    const last = retry(long)
+    await env.router.onRetry(last)
+    expect(last.decision).toEqual({ retry: false })
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(await env.router.route("s", SONNET, text(400))).toBe(false)
   })
 
   test("round_robin moves on once a turn: only a turn's first served step counts", async () => {
@@ -426,7 +570,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "tool" }])
     env.router.onRequest("s", SONNET)
     // The turn goes on at openrouter, and does not count as a turn.
-    expect(await env.router.route("s", SONNET, 400)).toBe(false)
+    expect(await env.router.route("s", SONNET, text(400))).toBe(false)
     expect(served(env, "s", 50_000)).toBe(false)
   })
 })

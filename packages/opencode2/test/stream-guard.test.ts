@@ -69,6 +69,14 @@ describe("holding a member's stream back", () => {
     expect(endings).toEqual([{ toolCalls: false }, { toolCalls: true }])
   })
 
+  test("a served callback that throws does not fail the answer: it comes whole, and the problem is handed on", async () => {
+    const problems: unknown[] = []
+    const events = [start, text("Done."), stop]
+    const out = await read(guardStream(sse(events), URL_MESSAGES, { served: () => { throw new Error("board broke") }, problem: (error) => problems.push((error as Error).message) }))
+    expect(out.join("")).toBe(events.join(""))
+    expect(problems).toEqual(["board broke"])
+  })
+
   test("an error after text while it is held: only the error reaches core, the partial text never does", async () => {
     const failures: unknown[] = []
     let served = 0
