@@ -13,7 +13,7 @@ import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import { advanceRotation, peekRotation, rotationFile } from "./rotation.ts"
 import { hasCredential, integrationKey, keyHeader, withKey } from "./credential.ts"
 import { DEFLECT_URL, Router, stateDirectory } from "./router.ts"
-import { readSteps, stepsFile } from "./step-store.ts"
+import { readStepsCached, stepsFile } from "./step-store.ts"
 import { guardStream } from "./stream-guard.ts"
 import { eventProblems, modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
 import { attachVisibility } from "./visibility.ts"
@@ -80,7 +80,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
     log: debug,
     reload: () => ctx.model.reload(),
     rotation: (groupID) => peekRotation(rotations, groupID),
-    lastServed: (sessionID, groupID) => readSteps(steps).get(sessionID)?.findLast((step) => step.groupID === groupID),
+    lastServed: (sessionID, groupID) => readStepsCached(steps).get(sessionID)?.findLast((step) => step.groupID === groupID),
     keyOf: (integrationID) => integrationKey(ctx.integration?.connection, integrationID),
   })
   if (router.disabled)

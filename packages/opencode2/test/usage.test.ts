@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { settleStateFiles } from "combined-models"
 import { encodeFrame } from "../../combined-models/src/wires/aws-event-stream.ts"
 import { Router } from "../src/router.ts"
 import { formatCost, memberTotals, StatusBoard } from "../src/status.ts"
-import { parseSteps, readSteps, SESSIONS_KEPT, stepsFile, STEPS_KEPT, withStep, type StepRecord } from "../src/step-store.ts"
+import { parseSteps, readSteps, readStepsCached, SESSIONS_KEPT, stepsFile, STEPS_KEPT, withStep, type StepRecord } from "../src/step-store.ts"
 import { guardStream, type StepUsage } from "../src/stream-guard.ts"
 import { stepCost, usageOf } from "../src/usage.ts"
 
@@ -147,6 +147,20 @@ describe("each session's steps on disk, for other processes' views", () => {
     // ses_a's newest step is older than every other session's: it went.
     expect(sessions.has("ses_a")).toBe(false)
     expect(sessions.has("ses_0")).toBe(true)
+  })
+
+  test("the cached read parses the file again only when it changed", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cm-v2-steps-"))
+    const file = stepsFile(dir)
+    mkdirSync(dirname(file), { recursive: true })
+    expect(readStepsCached(file).size).toBe(0)
+    writeFileSync(file, withStep(undefined, "ses_1", step(1, "anthropic")))
+    const first = readStepsCached(file)
+    expect([...first.keys()]).toEqual(["ses_1"])
+    expect(readStepsCached(file)).toBe(first)
+    writeFileSync(file, withStep(readFileSync(file, "utf8"), "ses_2", step(2, "openrouter")))
+    expect([...readStepsCached(file).keys()].sort()).toEqual(["ses_1", "ses_2"])
+    rmSync(dir, { recursive: true, force: true })
   })
 
   test("a corrupt file, another version or a step of the wrong shape reads as nothing, never as an error", () => {
