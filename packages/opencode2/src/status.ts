@@ -79,13 +79,10 @@ export class StatusBoard {
   private readonly steps = new Map<string, StepRecord[]>()
   /** Switches of a session since its latest served step. */
   private readonly pending = new Map<string, string[]>()
-  /** How many of the router's switches were taken in already. */
-  private seen = 0
   private readonly clock: () => number
 
   constructor(private readonly options: StatusBoardOptions) {
     this.clock = options.clock ?? Date.now
-    this.seen = options.router.switches.length
   }
 
   get file(): string {
@@ -94,8 +91,8 @@ export class StatusBoard {
 
   /** The router's switches since the last call: kept for the footer, written for other processes' views. */
   takeSwitches(): SwitchRecord[] {
-    const fresh = this.options.router.switches.slice(this.seen)
-    this.seen = this.options.router.switches.length
+    // Taken out of the router's list: it holds only what the board has not seen, however long OpenCode runs.
+    const fresh = this.options.router.switches.splice(0)
     const now = this.clock()
     return fresh.map((event: SwitchEvent) => {
       const record: SwitchRecord = { at: now, sessionID: event.sessionID, groupID: event.groupID, from: event.from, to: event.to, reason: event.error.reason, notice: event.notice }

@@ -61,6 +61,8 @@ describe("the status board", () => {
     })
     expect(status.takeSwitches()).toHaveLength(1)
     expect(status.takeSwitches()).toHaveLength(0)
+    // What the board took is no longer held by the router: a long session's switches do not pile up there.
+    expect(router.switches).toEqual([])
     status.recordServed("ses_1", "claude-sonnet-4-5", { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" })
     expect(status.footer("ses_1")).toEqual({ label: "Claude Sonnet 4.5 (openrouter)", notice: "anthropic rate-limited, retry in 30 s → openrouter", noticeAt: 1_000_000 })
     expect(status.footer("ses_2")).toEqual({})
