@@ -12,7 +12,7 @@ import { appendSwitch, describeRedisUrl, label, memberHealth, readSwitches, rend
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import type { FooterState } from "./rpc.ts"
 import type { Router, SwitchEvent } from "./router.ts"
-import { appendStep, mergeSteps, readSteps, stepID, stepsFile, STEPS_KEPT, type StepRecord } from "./step-store.ts"
+import { appendStep, mergeSteps, readSteps, readStepsCached, stepID, stepsFile, STEPS_KEPT, type StepRecord } from "./step-store.ts"
 import { stepCost, type Price, type StepUsage } from "./usage.ts"
 
 export type { StepRecord } from "./step-store.ts"
@@ -139,7 +139,9 @@ export class StatusBoard {
 
   footer(sessionID: string | undefined): FooterState {
     if (!sessionID) return {}
-    const served = this.served.get(sessionID)
+    // A session this instance has not served (OpenCode loaded the plugin again while it ran, or another process
+    // served it): its latest step as the steps file has it.
+    const served = this.served.get(sessionID) ?? readStepsCached(this.stepsFile).get(sessionID)?.at(-1)
     const group = served ? this.options.router.groups.get(served.groupID) : undefined
     const state: FooterState = {}
     if (served) state.label = label({ name: group?.name ?? served.groupID }, served.member)

@@ -73,6 +73,16 @@ describe("the status board", () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  test("a board that did not serve the session (OpenCode loaded the plugin again meanwhile) names the member from the steps file", async () => {
+    const dir = scratch()
+    board(dir).board.recordServed("ses_1", "claude-sonnet-4-5", { providerID: "openrouter", modelID: "anthropic/claude-sonnet-4.5" })
+    await settleStateFiles()
+    const { board: reloaded } = board(dir)
+    expect(reloaded.footer("ses_1")).toEqual({ label: "Claude Sonnet 4.5 (openrouter)" })
+    expect(reloaded.footer("ses_2")).toEqual({})
+    rmSync(dir, { recursive: true, force: true })
+  })
+
   test("each served step of a session is kept with the switches it took; the session's part of the view counts steps per provider", () => {
     const dir = scratch()
     const { router, board: status } = board(dir)
