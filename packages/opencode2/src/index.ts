@@ -13,6 +13,7 @@ import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
 import { advanceRotation, peekRotation, rotationFile } from "./rotation.ts"
 import { hasCredential, integrationKey, keyHeader, withKey } from "./credential.ts"
 import { DEFLECT_URL, Router, stateDirectory } from "./router.ts"
+import { RefusalServer } from "./refusal.ts"
 import { readStepsCached, stepsFile } from "./step-store.ts"
 import { guardStream } from "./stream-guard.ts"
 import { eventProblems, modelEditorProblems, providerEditorProblems, shapeProblems } from "./shape.ts"
@@ -74,6 +75,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
   const say = sayOnce(join(stateDir, "combined-models", "opencode2.log"))
   const rotations = rotationFile(stateDir)
   const steps = stepsFile(stateDir)
+  const refusals = new RefusalServer()
   const router = new Router({
     options: ctx.options,
     stateDir,
@@ -181,7 +183,10 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
       if (!ours(event, "http.request")) return
       // A fresh step is routed here, where its size is known; one routed elsewhere is refused on the loopback, keyless.
       if (await router.route(event.sessionID, event.model.id, await event.request.clone().text(), event.kind)) {
-        event.request = new Request(DEFLECT_URL, { method: "POST", body: "{}" })
+        // Either the engine's reason to end the step, answered on the plugin's own loopback in the wire's error shape,
+        // or a refused connection (the retry that follows goes to the member the engine chose).
+        const refusal = router.takeRefusal(event.sessionID, event.model.id, event.kind)
+        event.request = refusal ? refusals.refuse(event.request, refusal.message, refusal.status) : new Request(DEFLECT_URL, { method: "POST", body: "{}" })
         return
       }
       if (hasCredential(event.request.headers)) return
@@ -247,6 +252,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
       off = true
       visibility.dispose()
       router.close()
+      refusals.close()
     }
   })
 }

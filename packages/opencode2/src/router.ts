@@ -44,6 +44,7 @@ import {
 } from "combined-models"
 import type { ModelEditor, RetryEvent, V2Model } from "./api.ts"
 import { catalogFrom, pointAt, PROVIDER_ID } from "./catalog.ts"
+import { refusalStatus } from "./refusal.ts"
 
 /** OpenCode 2's `error.type` where the engine's reading of the error itself says nothing more. */
 const REASON_OF_TYPE: Record<string, FailureReason> = {
@@ -110,6 +111,10 @@ interface Step {
    * the prefix that member holds cached): the next step is sized from it, as the 1.x edition sizes it.
    */
   lastSpent?: { member: MemberRef; tokens: number; cached: number }
+  /** The engine's reason to end the step, for its next attempt to carry (`refusal.ts`); taken as it is sent. */
+  refusal?: { message: string; status: 429 | 503 }
+  /** The step ended with the engine's reason: the retry hook that follows stops core's retries. */
+  surfaced?: boolean
   /** What the machine decided for a step turned away before it left: carried out by the retry hook that follows. */
   decided?: FailoverAction[]
   /**
@@ -514,7 +519,10 @@ export class Router {
   async route(sessionID: string, groupID: string, body?: string, kind = "primary"): Promise<boolean> {
     const step = this.steps.get(stepKey(sessionID, groupID, kind))
     const group = this.groups.get(groupID)
-    if (!step || !group || step.deflected) return false
+    if (!step || !group) return false
+    // The attempt that carries the engine's reason to end the step: it goes to the plugin's loopback (`takeRefusal`).
+    if (step.refusal) return true
+    if (step.deflected) return false
     if (step.sameMemberRetry) {
       step.sameMemberRetry = false
       return false
@@ -529,9 +537,15 @@ export class Router {
     const requested = { ...step.state, attempt: undefined, next: undefined }
     const decided = transition(requested, { type: "step_requested", at: now, ...stepSize(step, body) }, this.contextFor(group, step.agent))
     const use = decided.actions.find((action) => action.type === "use")
-    const waits = decided.actions.some((action) => action.type === "wait")
-    // Where it goes anyway (no member is ready beyond max_wait): it leaves, and its failure shows the provider's error.
-    if ((use && sameMember(use.member, step.member)) || (!use && !waits)) {
+    const surface = decided.actions.find((action) => action.type === "surface")
+    if (surface) {
+      // Every member is out beyond max_wait: no provider is asked, and the user reads why, each member on a line.
+      step.state = decided.state
+      this.endWith(step, group, surface)
+      this.log(`combined-models: no member of ${groupID} can take this step; ${surface.message.replace(/\n/g, " ")}`)
+      return true
+    }
+    if (use && sameMember(use.member, step.member)) {
       step.state = { ...decided.state, phase: "streaming", next: undefined, attempt: step.state.attempt }
       return false
     }
@@ -540,6 +554,23 @@ export class Router {
     step.decided = decided.actions
     this.log(`combined-models: this step of ${groupID} goes to ${use ? `${use.member.providerID}/${use.member.modelID}` : "no member now"}, not ${step.member.providerID}/${step.member.modelID}${use?.notice ? ` (${use.notice})` : ""}; turned away before it left`)
     return true
+  }
+
+  /** The step ends with the machine's `surface`: its next attempt carries the message, the retry after it stops. */
+  private endWith(step: Step, group: Group, surface: Extract<FailoverAction, { type: "surface" }>): void {
+    const now = this.clock()
+    const cooling = group.members.flatMap((member) => this.view.cooldownOf(member, now)?.reason ?? [])
+    const reasons = surface.failures.length > 0 ? surface.failures.map((failure) => failure.error.reason) : cooling
+    step.refusal = { message: surface.message, status: refusalStatus(reasons) }
+    step.surfaced = true
+  }
+
+  /** The engine's reason to end this step, once, for the request `route` turned away with it. */
+  takeRefusal(sessionID: string, groupID: string, kind = "primary"): { message: string; status: 429 | 503 } | undefined {
+    const step = this.steps.get(stepKey(sessionID, groupID, kind))
+    const refusal = step?.refusal
+    if (step) step.refusal = undefined
+    return refusal
   }
 
   /** A member's response came back: its rate-limit headers are the latest reading of the allowance it spent. */
@@ -633,6 +664,14 @@ export class Router {
     if (!group || !step) return
     const context = this.contextFor(group, event.agent)
     const now = this.clock()
+    if (step.surfaced) {
+      // The attempt that carried the engine's reason: core shows it now.
+      step.surfaced = false
+      step.refusal = undefined
+      step.retrying = false
+      event.decision = { retry: false }
+      return
+    }
     if (step.deflected) {
       // Our own turning away, not the member's failure: the step goes where the machine routed it.
       step.deflected = false
@@ -662,10 +701,20 @@ export class Router {
         case "pass_through":
           this.log(`combined-models: ${step.member.providerID} failed (${action.error.reason}); not a failover matter, left to OpenCode`)
           return
-        case "surface":
+        case "surface": {
           this.log(`combined-models: ${action.cause === "switch_budget" ? `${groupID} switched too often in this step (max_switches_per_turn)` : `every member of ${groupID} failed in this step`}; OpenCode shows the error. ${action.message.replace(/\n/g, " ")}`)
-          event.decision = { retry: false }
+          const group = this.groups.get(groupID)
+          if (!group) {
+            event.decision = { retry: false }
+            return
+          }
+          // One more attempt, to the plugin's loopback, carries the engine's message (each member's failure): core
+          // shows the error of a step's last attempt, not one a plugin names.
+          this.endWith(step, group, action)
+          step.retrying = true
+          event.decision = { retry: true, delay: 0 }
           return
+        }
         case "retry": {
           const to = { providerID: action.member.providerID, modelID: action.member.modelID }
           this.log(`combined-models: ${action.notice}`)

@@ -87,6 +87,21 @@ const retry = (error: RetryEvent["error"], decision: RetryEvent["decision"] = { 
   decision,
 })
 
+/**
+ * The machine ended the step (`surface`): the retry hook asks for one more attempt, which carries the engine's message
+ * to the plugin's loopback (`refusal.ts`), and the retry after it stops core's retries. Returns what it carried.
+ */
+async function ended(env: { router: Router }, event: RetryEvent) {
+  expect(event.decision).toEqual({ retry: true, delay: 0 })
+  env.router.onRequest(event.sessionID, event.model.id)
+  expect(await env.router.route(event.sessionID, event.model.id, text(400))).toBe(true)
+  const refusal = env.router.takeRefusal(event.sessionID, event.model.id)
+  const last = { ...retry({ type: "provider.rate-limit", message: refusal?.message ?? "", status: refusal?.status }), sessionID: event.sessionID }
+  await env.router.onRetry(last)
+  expect(last.decision).toEqual({ retry: false })
+  return refusal!
+}
+
 const rateLimit = { type: "provider.rate-limit", message: "rate limited", status: 429, response: { body: '{"type":"error","error":{"type":"rate_limit_error","message":"rate limited"}}' }, retryAfterMs: 30_000 }
 
 describe("router", () => {
@@ -143,7 +158,10 @@ describe("router", () => {
     env.router.onRequest("s", "claude-sonnet-4-5")
     const second = retry({ ...rateLimit, retryAfterMs: 600_000 })
     await env.router.onRetry(second)
-    expect(second.decision).toEqual({ retry: false })
+    const refusal = await ended(env, second)
+    expect(refusal.status).toBe(429)
+    expect(refusal.message).toContain("anthropic")
+    expect(refusal.message).toContain("openrouter")
   })
 
   test("after the cooldown, the next served step goes back to the first member", async () => {
@@ -162,7 +180,7 @@ describe("max_switches_per_turn", () => {
     env.router.onRequest("s", "claude-sonnet-4-5")
     const event = retry(rateLimit)
     await env.router.onRetry(event)
-    expect(event.decision).toEqual({ retry: false })
+    expect((await ended(env, event)).message).toContain("max_switches_per_turn")
     expect(env.router.serving.get("claude-sonnet-4-5")).toEqual({ providerID: "anthropic", modelID: "claude-sonnet-4-5" })
   })
 })
@@ -224,7 +242,7 @@ describe("the engine's failover machine", () => {
     env.router.onRequest("s", "claude-sonnet-4-5")
     const second = retry({ ...rateLimit, retryAfterMs: 600_000 })
     await env.router.onRetry(second)
-    expect(second.decision).toEqual({ retry: false })
+    expect((await ended(env, second)).message).not.toContain("gpt-5")
   })
 
   for (const message of ["Timed out waiting for response headers", "Timed out waiting for response data"])
@@ -527,7 +545,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     // Openrouter fails too: anthropic's 30 s are over, but this turn gave it up, so the error shows.
     const again = retry(rateLimit)
     await env.router.onRetry(again)
-    expect(again.decision).toEqual({ retry: false })
+    await ended(env, again)
   })
 
   test("the step's own agent's fallback chain applies when it is routed: every member cooling, it goes down that chain before it leaves", async () => {
@@ -546,7 +564,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     expect(await deflected(env, "s", 400)).toEqual({ decision: { retry: true, delay: 0 }, serving: { providerID: "openrouter", modelID: "openai/gpt-5" } })
   })
 
-  test("every member cooling beyond max_wait: the step is not turned away to the loopback; it leaves, and the provider's own error shows", async () => {
+  test("every member cooling beyond max_wait: no provider is asked; the step's one attempt carries the engine's message, and core stops there", async () => {
     using env = setup()
     const long = { ...rateLimit, retryAfterMs: 600_000 }
     env.router.onRequest("s", SONNET)
@@ -554,10 +572,16 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     env.router.onRequest("s", SONNET)
     const last = retry(long)
     await env.router.onRetry(last)
-    expect(last.decision).toEqual({ retry: false })
+    await ended(env, last)
     env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
     env.router.onRequest("s", SONNET)
-    expect(await env.router.route("s", SONNET, text(400))).toBe(false)
+    expect(await env.router.route("s", SONNET, text(400))).toBe(true)
+    const refusal = env.router.takeRefusal("s", SONNET)
+    expect(refusal?.status).toBe(429)
+    expect(refusal?.message).toMatch(/^Every provider of Claude Sonnet 4\.5 is out for longer than combined_models\.max_wait \(.+\); no request was sent:\n- anthropic\/claude-sonnet-4-5: .*\n- openrouter\/anthropic\/claude-sonnet-4\.5: /)
+    const stop = retry({ type: "provider.rate-limit", message: refusal!.message, status: 429 })
+    await env.router.onRetry(stop)
+    expect(stop.decision).toEqual({ retry: false })
   })
 
   test("round_robin moves on once a turn: only a turn's first served step counts", async () => {

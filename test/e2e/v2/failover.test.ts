@@ -246,7 +246,7 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(result.stdout).not.toContain("Partial words")
   }, TIMEOUT)
 
-  test("every member rate-limited for ten minutes: the error shows after one request to each, not after core's schedule", async () => {
+  test("every member rate-limited for ten minutes: the engine's error (each member, one line) shows after one request to each; the next run asks none", async () => {
     await using env = await v2Env()
     env.sim.script("anthropic", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
     env.sim.script("openrouter", [{ fault: faults.rateLimit({ retryAfter: 600 }) }], { match: withTools })
@@ -254,6 +254,19 @@ suite(name("OpenCode 2 plugin: same-step failover on the real binary"), () => {
     expect(result.exitCode).toBe(1)
     expect(result.errors.map((event) => (event.error as { type?: string })?.type)).toEqual(["provider.rate-limit"])
     expect([env.requests("anthropic").filter(withTools).length, env.requests("openrouter").filter(withTools).length]).toEqual([1, 1])
+    // The error is the engine's: every member's failure, one line each, not the last provider's own.
+    const message = String((result.errors[0]!.error as { message?: unknown }).message)
+    expect(message).toContain("anthropic/claude-sonnet-4-5")
+    expect(message).toContain("openrouter/anthropic/claude-sonnet-4.5")
+
+    // The next run, a process of its own, while both are still out: no provider is asked, and it says why.
+    const next = await env.run("say hi again")
+    expect(next.exitCode).toBe(1)
+    expect([env.requests("anthropic").filter(withTools).length, env.requests("openrouter").filter(withTools).length]).toEqual([1, 1])
+    const why = String((next.errors[0]?.error as { message?: unknown })?.message)
+    expect(why).toMatch(/Every provider of Claude Sonnet 4\.5 is out for longer than combined_models\.max_wait \(.+\); no request was sent:/)
+    expect(why).toMatch(/\n- anthropic\/claude-sonnet-4-5: anthropic rate-limited: .*; (9|10) min left\n/)
+    expect(why).toMatch(/\n- openrouter\/anthropic\/claude-sonnet-4\.5: openrouter rate-limited: .*; (9|10) min left$/)
   }, TIMEOUT)
 
   test("a stream that stalls after some text: combined_models.timeouts.stall ends it and the next member answers whole", async () => {
