@@ -2,17 +2,8 @@ import { describe, expect, test } from "bun:test"
 import { classify, decodeFrames, type BedrockStreamException } from "combined-models"
 import { encodeFrame } from "../../combined-models/src/wires/aws-event-stream.ts"
 import { guardStream, HOLD_TEXT_CHARS, kindOf, StreamEndedEarlyError, wireOf } from "../src/stream-guard.ts"
+import { sseResponse as sse } from "./sse.ts"
 
-const sse = (events: string[]) =>
-  new Response(
-    new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const event of events) controller.enqueue(new TextEncoder().encode(event))
-        controller.close()
-      },
-    }),
-    { headers: { "content-type": "text/event-stream" } },
-  )
 
 const anthropic = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
 const text = (value: string) => anthropic("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: value } })

@@ -9,17 +9,8 @@ import { formatCost, memberTotals, StatusBoard } from "../src/status.ts"
 import { parseSteps, readSteps, readStepsCached, SESSIONS_KEPT, stepsFile, STEPS_KEPT, withStep, type StepRecord } from "../src/step-store.ts"
 import { guardStream, type StepUsage } from "../src/stream-guard.ts"
 import { stepCost, usageOf } from "../src/usage.ts"
+import { sseResponse } from "./sse.ts"
 
-const sseResponse = (events: string[]) =>
-  new Response(
-    new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const event of events) controller.enqueue(new TextEncoder().encode(event))
-        controller.close()
-      },
-    }),
-    { headers: { "content-type": "text/event-stream" } },
-  )
 const named = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`
 const data = (value: unknown) => `data: ${typeof value === "string" ? value : JSON.stringify(value)}\n\n`
 
