@@ -126,7 +126,12 @@ export interface GuardOptions {
   failed?: (payload: unknown) => void
   /** `served` threw: said, never raised into the stream OpenCode reads. */
   problem?: (error: unknown) => void
+  /** How long after the end of message `served` waits for the body's close (default `SERVED_GRACE_MS`). */
+  servedGraceMs?: number
 }
+
+/** How long the end of a message waits for the body to close before the step counts as served anyway. */
+export const SERVED_GRACE_MS = 1_000
 
 const encoder = new TextEncoder()
 
@@ -272,7 +277,12 @@ function concat(parts: Uint8Array[]): Uint8Array {
 export function guardStream(response: Response, url: string, options: GuardOptions): Response {
   // What `served` does (the status board, the session's record, routing the next step) must not turn an answer that
   // came whole into a failed stream: a throw there is ours, and is reported, not raised into core's read.
+  let servedAlready = false
+  let grace: ReturnType<typeof setTimeout> | undefined
   const servedOnce: GuardOptions["served"] = (usage, ending) => {
+    if (grace) clearTimeout(grace)
+    if (servedAlready) return
+    servedAlready = true
     try {
       options.served(usage, ending)
     } catch (error) {
@@ -322,6 +332,10 @@ export function guardStream(response: Response, url: string, options: GuardOptio
     }
     if (unit.kind === "end") {
       ended = true
+      // The usage some wires send after their end (chat completions' usage chunk, Bedrock's metadata) comes at once;
+      // a reader that stops reading at the end (or cancels) still has the step counted as served.
+      grace = setTimeout(() => servedOnce(tally.usage(), { toolCalls }), options.servedGraceMs ?? SERVED_GRACE_MS)
+      ;(grace as { unref?: () => void }).unref?.()
       const release = [...held.map((u) => u.bytes), unit.bytes]
       held = []
       return release
@@ -389,6 +403,8 @@ export function guardStream(response: Response, url: string, options: GuardOptio
       }
     },
     cancel(reason) {
+      // Core stopped reading after the message's end: the step was served all the same.
+      if (ended && !failed) servedOnce(tally.usage(), { toolCalls })
       return reader.cancel(reason)
     },
   })

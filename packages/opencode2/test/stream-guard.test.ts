@@ -60,6 +60,34 @@ describe("holding a member's stream back", () => {
     expect(endings).toEqual([{ toolCalls: false }, { toolCalls: true }])
   })
 
+  test("a reader that cancels after the message's end, or stops reading there, still has the step served (once)", async () => {
+    // The end, then a body that stays open (as a connection kept alive would), so only a cancel or the grace can end it.
+    const open = (events: string[]) =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const event of events) controller.enqueue(new TextEncoder().encode(event))
+          },
+        }),
+        { headers: { "content-type": "text/event-stream" } },
+      )
+    let served = 0
+    const cancelled = guardStream(open([start, text("Done."), stop]), URL_MESSAGES, { served: () => served++, servedGraceMs: 60_000 })
+    const reader = cancelled.body!.getReader()
+    const seen: string[] = []
+    while (!seen.join("").includes("message_stop")) seen.push(new TextDecoder().decode((await reader.read()).value))
+    await reader.cancel()
+    expect(served).toBe(1)
+
+    let later = 0
+    const stopped = guardStream(open([start, text("Done."), stop]), URL_MESSAGES, { served: () => later++, servedGraceMs: 10 })
+    const idle = stopped.body!.getReader()
+    const read: string[] = []
+    while (!read.join("").includes("message_stop")) read.push(new TextDecoder().decode((await idle.read()).value))
+    await Bun.sleep(50)
+    expect(later).toBe(1)
+  })
+
   test("a served callback that throws does not fail the answer: it comes whole, and the problem is handed on", async () => {
     const problems: unknown[] = []
     const events = [start, text("Done."), stop]
