@@ -42,7 +42,9 @@ async function timed(env: V2Env, model: string, expected: string): Promise<numbe
 
 const plain = await v2Env({ plugin: false })
 const plugin = await v2Env()
-const failing = await v2Env()
+// A 429 with a short Retry-After is retried on the same member first by default (retries_before_failover): 0 measures
+// the move to the next member itself.
+const failing = await v2Env({ options: { combined_models: { retries_before_failover: 0 } } })
 const times = { plain: [] as number[], plugin: [] as number[], failing: [] as number[] }
 try {
   // One warm-up each: the first process of a fresh HOME creates OpenCode's database.
