@@ -104,6 +104,8 @@ interface Step {
   newTurn?: boolean
   /** How many messages the step's conversation had: an attempt's is the same, the next step's is longer. */
   messages?: number
+  /** When the attempt the retry hook asked for is due (its delay from the decision). */
+  retryDueAt?: number
   /** The agent the step runs for: its own `fallback_models` chain applies. */
   agent?: string
   /**
@@ -128,6 +130,12 @@ interface Step {
    */
   sameMemberRetry?: boolean
 }
+
+/**
+ * How long after a retry is due its attempt may still come (core prepares it: the catalog reload, the request). A
+ * conversation that grew later than that is a new question, not the retry's attempt.
+ */
+const RETRY_SLACK_MS = 5_000
 
 /** Sessions whose failover state is kept (sticky, the turn, the switch budget): the newest. */
 const SESSIONS_KEPT = 500
@@ -434,9 +442,15 @@ export class Router {
       return
     }
     if (step.retrying) {
-      // The attempt a retry asked for carries the step's conversation as it was. A longer one is a new step: the retry
-      // was given up (the user stopped the turn while it waited), and nothing of it carries over.
-      if (step.messages === undefined || messages.length <= step.messages) return
+      // The attempt a retry asked for carries the step's conversation as it was, or, when the failure came after
+      // output, core's continuation of it (the partial answer and a note to go on) as soon as the retry is due. A
+      // longer conversation well after that is a new step: the retry was given up (the user stopped the turn while it
+      // waited and asked something else), and nothing of it carries over.
+      const due = (step.retryDueAt ?? 0) + RETRY_SLACK_MS
+      if (step.messages === undefined || messages.length <= step.messages || this.clock() <= due) {
+        step.messages = messages.length
+        return
+      }
       this.log(`combined-models: the retry of ${groupID} was given up; a new step starts`)
       step.retrying = false
       step.sameMemberRetry = false
@@ -662,6 +676,12 @@ export class Router {
     const group = this.groups.get(groupID)
     const step = this.steps.get(this.retryKey(event.sessionID, groupID))
     if (!group || !step) return
+    await this.decideRetry(event, step, group)
+    // When the attempt asked for is due: a longer conversation well after it is a new step (`onContext`).
+    if (step.retrying) step.retryDueAt = this.clock() + (event.decision.retry ? (event.decision.delay ?? 0) : 0)
+  }
+
+  private async decideRetry(event: RetryEvent, step: Step, group: Group): Promise<void> {
     const context = this.contextFor(group, event.agent)
     const now = this.clock()
     if (step.surfaced) {

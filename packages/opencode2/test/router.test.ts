@@ -416,7 +416,9 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     const event = retry(overloaded)
     await env.router.onRetry(event)
     expect(event.decision).toEqual({ retry: true, delay: 2000 })
-    // The retry's own attempt would carry one message; this one carries the stopped turn and a new question.
+    // The retry's own attempt would carry one message, 2 s from now; this one, a minute later, carries the stopped turn
+    // and a new question.
+    env.advance(60_000)
     env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
     env.router.onRequest("s", SONNET)
     expect(await env.router.route("s", SONNET, text(4_000))).toBe(false)
@@ -425,6 +427,24 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     await env.router.onRetry(again)
     expect(again.decision).toEqual({ retry: true, delay: 2000 })
     expect(env.router.serving.get(SONNET)).toEqual(anthropic)
+  })
+
+  test("core's continuation after a failure with output (the partial answer and a note to go on), as soon as the retry is due, is the retry's attempt", async () => {
+    using env = setup()
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    await env.router.route("s", SONNET, text(400))
+    const failed = retry(rateLimit)
+    await env.router.onRetry(failed)
+    expect(env.router.serving.get(SONNET)).toEqual(openrouter)
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "user" }])
+    env.router.onRequest("s", SONNET)
+    // The attempt the machine chose: not routed again, and the turn (anthropic given up) goes on.
+    expect(await env.router.route("s", SONNET, text(400))).toBe(false)
+    expect(env.router.memberOf("s", SONNET)).toEqual(openrouter)
+    const again = retry(rateLimit)
+    await env.router.onRetry(again)
+    await ended(env, again)
   })
 
   test("the retry's own attempt (same conversation) is the retry: sent to the member it named, not routed again", async () => {
