@@ -44,6 +44,8 @@ export class RefusalServer {
         return refusal ? refusalResponse(`/${rest.join("/")}`, refusal.message, refusal.status) : new Response("no such refusal", { status: 404 })
       },
     }))
+    // It never keeps OpenCode running: `opencode run` exits when its turn ends.
+    server.unref?.()
     const id = crypto.randomUUID()
     this.#pending.set(id, { message, status })
     for (const oldest of this.#pending.keys()) {

@@ -77,7 +77,8 @@ export function keyFingerprint(key: unknown): string | undefined {
 /**
  * Steps are kept per session, combined model and kind of request: a session's title request (on the small model,
  * also combined) runs beside its step, and a compaction between two steps of a turn is not a turn of its own. The
- * retry hook names only the session and the model: it goes to the kind requested last (`latestKind`).
+ * retry hook names only the session and the model: it goes to the kind whose attempt failed or was turned away last
+ * (`failedKind`), else to the kind requested last (`latestKind`).
  */
 function stepKey(sessionID: string, groupID: string, kind = "primary"): string {
   return kind === "primary" ? `${sessionID}\u0000${groupID}` : `${sessionID}\u0000${groupID}\u0000${kind}`
@@ -230,6 +231,8 @@ export class Router {
   private readonly firstContexts = new Map<string, number>()
   /** The kind of the latest request of each session and combined model: whose step a retry is. */
   private readonly latestKind = new Map<string, string>()
+  /** The kind whose attempt failed (or was turned away) last, per session and combined model, until a retry reads it. */
+  private readonly failedKind = new Map<string, string>()
   /** Where a group's entry is being pointed (its catalog reload under way): `serving` changes once it is done. */
   private readonly pointing = new Map<string, MemberRef>()
   /** Response headers of each session's latest failed response: `retry` gets no headers. */
@@ -315,8 +318,11 @@ export class Router {
     }
     await Promise.all(
       [...wanted].map(async (integration) => {
-        const key = await this.keyOf!(integration).catch(() => undefined)
-        this.noteKey(integration, key)
+        // A lookup that fails says nothing of the key: the one known stays.
+        await this.keyOf!(integration).then(
+          (key) => this.noteKey(integration, key),
+          () => {},
+        )
       }),
     )
   }
@@ -471,7 +477,13 @@ export class Router {
     const group = this.groups.get(groupID)
     const member = this.serving.get(groupID)
     if (!group || !member) return
-    this.latestKind.set(stepKey(sessionID, groupID), kind)
+    const base = stepKey(sessionID, groupID)
+    this.latestKind.delete(base)
+    this.latestKind.set(base, kind)
+    for (const oldest of this.latestKind.keys()) {
+      if (this.latestKind.size <= SESSIONS_KEPT) break
+      this.latestKind.delete(oldest)
+    }
     const key = stepKey(sessionID, groupID, kind)
     const step = this.steps.get(key)
     const now = this.clock()
@@ -535,7 +547,11 @@ export class Router {
     const group = this.groups.get(groupID)
     if (!step || !group) return false
     // The attempt that carries the engine's reason to end the step: it goes to the plugin's loopback (`takeRefusal`).
-    if (step.refusal) return true
+    // (A new question a user asks instead is a new step, without it: `onContext`, `onRequest`.)
+    if (step.refusal) {
+      this.noteFailed(sessionID, groupID, kind)
+      return true
+    }
     if (step.deflected) return false
     if (step.sameMemberRetry) {
       step.sameMemberRetry = false
@@ -556,6 +572,7 @@ export class Router {
       // Every member is out beyond max_wait: no provider is asked, and the user reads why, each member on a line.
       step.state = decided.state
       this.endWith(step, group, surface)
+      this.noteFailed(sessionID, groupID, kind)
       this.log(`combined-models: no member of ${groupID} can take this step; ${surface.message.replace(/\n/g, " ")}`)
       return true
     }
@@ -566,6 +583,7 @@ export class Router {
     step.state = decided.state
     step.deflected = true
     step.decided = decided.actions
+    this.noteFailed(sessionID, groupID, kind)
     this.log(`combined-models: this step of ${groupID} goes to ${use ? `${use.member.providerID}/${use.member.modelID}` : "no member now"}, not ${step.member.providerID}/${step.member.modelID}${use?.notice ? ` (${use.notice})` : ""}; turned away before it left`)
     return true
   }
@@ -602,16 +620,26 @@ export class Router {
 
   /** The step key a retry of this session and model is about: the kind of request it made last. */
   private retryKey(sessionID: string, groupID: string): string {
-    return stepKey(sessionID, groupID, this.latestKind.get(stepKey(sessionID, groupID)))
+    const base = stepKey(sessionID, groupID)
+    const kind = this.failedKind.get(base) ?? this.latestKind.get(base)
+    this.failedKind.delete(base)
+    return stepKey(sessionID, groupID, kind)
+  }
+
+  /** An attempt of this kind failed or was turned away: the retry that follows is its step's. */
+  private noteFailed(sessionID: string, groupID: string, kind: string): void {
+    this.failedKind.set(stepKey(sessionID, groupID), kind)
   }
 
   /** A failed response's headers (Retry-After and the wire's own), for the retry hook that follows. */
   onFailedResponse(sessionID: string, groupID: string, headers: Headers, kind = "primary"): void {
+    this.noteFailed(sessionID, groupID, kind)
     this.failedHeaders.set(stepKey(sessionID, groupID, kind), headers)
   }
 
   /** A member failed inside its 200 before anything was released: the error payload, read before core's retry. */
   onStreamFailure(sessionID: string, groupID: string, payload: unknown, kind = "primary"): void {
+    this.noteFailed(sessionID, groupID, kind)
     const key = stepKey(sessionID, groupID, kind)
     this.streamFailures.set(key, classify(payload ?? {}, { now: this.clock(), providerID: this.steps.get(key)?.member.providerID }))
   }
@@ -633,8 +661,7 @@ export class Router {
   }
 
   /** The engine's reading of the failure core hands the retry hook. */
-  classify(event: RetryEvent): ClassifiedError {
-    const key = this.retryKey(event.sessionID, event.model.id)
+  classify(event: RetryEvent, key: string = this.retryKey(event.sessionID, event.model.id)): ClassifiedError {
     const headers = this.failedHeaders.get(key)
     this.failedHeaders.delete(key)
     const inStream = this.streamFailures.get(key)
@@ -674,14 +701,15 @@ export class Router {
   async onRetry(event: RetryEvent): Promise<void> {
     const groupID = event.model.id
     const group = this.groups.get(groupID)
-    const step = this.steps.get(this.retryKey(event.sessionID, groupID))
+    const key = this.retryKey(event.sessionID, groupID)
+    const step = this.steps.get(key)
     if (!group || !step) return
-    await this.decideRetry(event, step, group)
+    await this.decideRetry(event, step, group, key)
     // When the attempt asked for is due: a longer conversation well after it is a new step (`onContext`).
     if (step.retrying) step.retryDueAt = this.clock() + (event.decision.retry ? (event.decision.delay ?? 0) : 0)
   }
 
-  private async decideRetry(event: RetryEvent, step: Step, group: Group): Promise<void> {
+  private async decideRetry(event: RetryEvent, step: Step, group: Group, key: string): Promise<void> {
     const context = this.contextFor(group, event.agent)
     const now = this.clock()
     if (step.surfaced) {
@@ -705,7 +733,7 @@ export class Router {
       await this.carryOut(event, step, this.feed(step, { type: "step_requested", at: now }, context))
       return
     }
-    const error = this.classify(event)
+    const error = this.classify(event, key)
     this.log(`combined-models: retry hook attempt ${event.attempt} on ${step.member.providerID}/${step.member.modelID}: ${event.error?.type} → ${error.reason}`)
     // A step that began on a member down the chain (the entry still pointed there) fails over from that depth.
     const depth = [group, ...context.fallbacks!].findIndex((g) => g.members.some((m) => sameMember(m, step.member)))
@@ -782,7 +810,8 @@ export class Router {
       let state: FailoverState = { ...step.state, attempt: undefined, next: undefined }
       if (next === "turn") state = transition(state, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context).state
       const use = transition(state, { type: "step_requested", at: now }, context).actions.find((action) => action.type === "use")
-      if (use && !sameMember(use.member, current)) await this.switchTo(groupID, { providerID: use.member.providerID, modelID: use.member.modelID })
+      // Against where the entry is being pointed, when a reload is under way.
+      if (use && !sameMember(use.member, this.pointing.get(groupID) ?? current)) await this.switchTo(groupID, { providerID: use.member.providerID, modelID: use.member.modelID })
       return
     }
     const preferred = this.memberFor(group, now)

@@ -311,6 +311,8 @@ export function guardStream(response: Response, url: string, options: GuardOptio
   let opaque = false
   const heldTool = () => held.some((unit) => unit.kind === "tool")
   let toolCalls = false
+  /** The body failed (a broken connection, an error event): whatever came before its end, the step was not served. */
+  let broken = false
 
   /** One event: what to release now. */
   function take(unit: Unit): Uint8Array[] {
@@ -323,6 +325,9 @@ export function guardStream(response: Response, url: string, options: GuardOptio
       return release
     }
     if (unit.kind === "error") {
+      // An error even after the end: the step is not served (core reads the error).
+      broken = true
+      if (grace) clearTimeout(grace)
       if (streaming) return [unit.bytes]
       // Nothing was released: drop what was held and hand core only the error, as a failure before output.
       failed = true
@@ -334,8 +339,13 @@ export function guardStream(response: Response, url: string, options: GuardOptio
       ended = true
       // The usage some wires send after their end (chat completions' usage chunk, Bedrock's metadata) comes at once;
       // a reader that stops reading at the end (or cancels) still has the step counted as served.
-      grace = setTimeout(() => servedOnce(tally.usage(), { toolCalls }), options.servedGraceMs ?? SERVED_GRACE_MS)
-      ;(grace as { unref?: () => void }).unref?.()
+      // Once: chat completions end twice (the finish_reason chunk, then [DONE]).
+      if (!grace && !servedAlready) {
+        grace = setTimeout(() => {
+          if (!failed && !broken) servedOnce(tally.usage(), { toolCalls })
+        }, options.servedGraceMs ?? SERVED_GRACE_MS)
+        ;(grace as { unref?: () => void }).unref?.()
+      }
       const release = [...held.map((u) => u.bytes), unit.bytes]
       held = []
       return release
@@ -359,7 +369,10 @@ export function guardStream(response: Response, url: string, options: GuardOptio
         try {
           chunk = await reader.read()
         } catch (error) {
-          // The connection broke. With everything held, core sees a transport failure before any output.
+          // The connection broke. With everything held, core sees a transport failure before any output; after the
+          // end, core's read fails all the same: not served.
+          broken = true
+          if (grace) clearTimeout(grace)
           controller.error(error)
           return
         }
@@ -378,7 +391,7 @@ export function guardStream(response: Response, url: string, options: GuardOptio
             held = []
           }
           if (out.length) controller.enqueue(concat(out))
-          if (!failed && (ended || opaque)) servedOnce(tally.usage(), opaque ? undefined : { toolCalls })
+          if (!failed && !broken && (ended || opaque)) servedOnce(tally.usage(), opaque ? undefined : { toolCalls })
           controller.close()
           return
         }
@@ -404,7 +417,7 @@ export function guardStream(response: Response, url: string, options: GuardOptio
     },
     cancel(reason) {
       // Core stopped reading after the message's end: the step was served all the same.
-      if (ended && !failed) servedOnce(tally.usage(), { toolCalls })
+      if (ended && !failed && !broken) servedOnce(tally.usage(), { toolCalls })
       return reader.cancel(reason)
     },
   })

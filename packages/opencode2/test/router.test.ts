@@ -604,6 +604,24 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     expect(stop.decision).toEqual({ retry: false })
   })
 
+  test("a title request on the same combined model beside the step: the step's failure is the step's (its headers, its retry)", async () => {
+    using env = setup()
+    env.router.onContext("s", SONNET, [{ role: "user" }])
+    env.router.onRequest("s", SONNET)
+    await env.router.route("s", SONNET, text(400))
+    env.router.onRequest("s", SONNET, "title")
+    await env.router.route("s", SONNET, text(100), "title")
+    env.router.onFailedResponse("s", SONNET, new Headers({ "retry-after": "600" }), "primary")
+    const failed = retry({ type: "provider.rate-limit", message: "rate limited", status: 429, response: { body: '{"type":"error","error":{"type":"rate_limit_error","message":"rate limited"}}' } })
+    await env.router.onRetry(failed)
+    expect(failed.decision).toEqual({ retry: true, delay: 0 })
+    // The primary's Retry-After (600 s) was read: it was the primary's failure.
+    const cooldown = env.router.health.cooldownOf(anthropic, 1_000_000)
+    expect(cooldown && cooldown.until - 1_000_000).toBe(600_000)
+    // The title request's step is untouched: its own request goes on as it was.
+    expect(env.router.memberOf("s", SONNET, "title")).toEqual(anthropic)
+  })
+
   test("round_robin moves on once a turn: only a turn's first served step counts", async () => {
     using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "round_robin" } })
     env.router.onRequest("s", SONNET)

@@ -88,6 +88,36 @@ describe("holding a member's stream back", () => {
     expect(later).toBe(1)
   })
 
+  test("served once though chat completions end twice; not served when the body breaks or an error follows the end", async () => {
+    const chat = (value: unknown) => `data: ${typeof value === "string" ? value : JSON.stringify(value)}\n\n`
+    const finish = chat({ choices: [{ delta: {}, finish_reason: "stop" }] })
+    const words = chat({ choices: [{ delta: { content: "Done." } }] })
+    const URL_CHAT = "http://127.0.0.1:1/openrouter/v1/chat/completions"
+    let served = 0
+    await read(guardStream(sse([words, finish, chat("[DONE]")]), URL_CHAT, { served: () => served++, servedGraceMs: 5 }))
+    await Bun.sleep(30)
+    expect(served).toBe(1)
+
+    const breaking = new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(words + finish))
+          setTimeout(() => controller.error(new Error("ECONNRESET")), 10)
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    )
+    let broken = 0
+    await read(guardStream(breaking, URL_CHAT, { served: () => broken++, servedGraceMs: 30 })).catch(() => {})
+    await Bun.sleep(60)
+    expect(broken).toBe(0)
+
+    let erred = 0
+    await read(guardStream(sse([start, text("Done."), stop, overloaded]), URL_MESSAGES, { served: () => erred++, servedGraceMs: 5 }))
+    await Bun.sleep(30)
+    expect(erred).toBe(0)
+  })
+
   test("a served callback that throws does not fail the answer: it comes whole, and the problem is handed on", async () => {
     const problems: unknown[] = []
     const events = [start, text("Done."), stop]

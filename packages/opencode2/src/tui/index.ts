@@ -32,7 +32,7 @@ export interface TuiContext {
   }
 }
 
-/** Footers asked again at each tick: the sessions shown last. */
+/** Footers asked again at each tick: those of the sessions whose footer was first shown last. */
 const SHOWN_FOOTERS = 4
 
 export function setup(ctx: TuiContext): () => void {
@@ -46,7 +46,8 @@ export function setup(ctx: TuiContext): () => void {
     setFooters((all) => ({ ...all, [sessionID]: footer }))
     setNow(Date.now())
   }
-  // A notice leaves the footer once it is a minute old. The footers shown are asked again at each tick too: the server's
+  // A notice leaves the footer once it is a minute old. The footers shown are asked again at each tick too (a reply
+  // that crosses a "changed" event is set right at the next tick): the server's
   // "changed" event is the fast path; should one not arrive (seen in loaded test runs on 2.2.5: the footer kept the first
   // member after the second served), the footer is right a tick later, not stale for the rest of the session.
   const tick = setInterval(() => {
