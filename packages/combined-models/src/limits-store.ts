@@ -89,6 +89,14 @@ function parseRotation(text: string | undefined): Record<string, number> {
   return {}
 }
 
+/**
+ * Where a group's next turn starts, without taking it: the counter as the file has it, plus this process's increments
+ * still on their way (what `takeRotation` would return now).
+ */
+export function peekRotation(path: string, groupID: string): number {
+  return (parseRotation(readStateFile(path))[groupID] ?? 0) + (rotationsOnTheWay.get(`${path}\u0000${groupID}`) ?? 0)
+}
+
 /** This process's increments not in the file yet, by file and group: its own next turns count them. */
 const rotationsOnTheWay = new Map<string, number>()
 

@@ -8,9 +8,9 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs"
 import { dirname, join } from "node:path"
+import { peekRotation, stateFilePath, takeRotation } from "combined-models"
 import type { ContextEvent, HttpRequestEvent, HttpResponseEvent, ModelEditor, ModelRequestEvent, PluginContext, PluginModule, ProviderEditor, RetryEvent } from "./api.ts"
 import { PROVIDER_ID, PROVIDER_NAME } from "./catalog.ts"
-import { advanceRotation, peekRotation, rotationFile } from "./rotation.ts"
 import { hasCredential, integrationKey, keyHeader, withKey } from "./credential.ts"
 import { DEFLECT_URL, Router, stateDirectory } from "./router.ts"
 import { RefusalServer } from "./refusal.ts"
@@ -73,7 +73,8 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
   const debug = debugFile ? (line: string) => appendFileSync(debugFile, `${new Date().toISOString()} ${line}\n`) : () => {}
   const stateDir = stateDirectory()
   const say = sayOnce(join(stateDir, "combined-models", "opencode2.log"))
-  const rotations = rotationFile(stateDir)
+  // round_robin's turn counters, for every process of the machine; the file name is the one 2.x used before.
+  const rotations = stateFilePath(stateDir, "rotation-opencode2.json")
   const steps = stepsFile(stateDir)
   const refusals = new RefusalServer()
   const router = new Router({
@@ -81,7 +82,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
     stateDir,
     log: debug,
     reload: () => ctx.model.reload(),
-    rotation: (groupID) => peekRotation(rotations, groupID),
+    rotation: { peek: (groupID) => peekRotation(rotations, groupID), take: (groupID) => takeRotation(rotations, groupID) },
     lastServed: (sessionID, groupID) => readStepsCached(steps).get(sessionID)?.findLast((step) => step.groupID === groupID),
     keyOf: (integrationID) => integrationKey(ctx.integration?.connection, integrationID),
   })
@@ -216,9 +217,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
         served: (usage, ending) => {
           // The step's own member: another session's failure may have pointed the model elsewhere meanwhile.
           if (event.kind === "primary") visibility.served(event.sessionID, event.model.id, router.memberOf(event.sessionID, event.model.id), usage)
-          const firstOfTurn = router.onServed(event.sessionID, event.model.id, usage, event.kind)
-          // round_robin: a turn was served, the next one starts at the next provider (refresh below points there).
-          if (event.kind === "primary" && firstOfTurn && router.groups.get(event.model.id)?.strategy === "round_robin") advanceRotation(rotations, event.model.id)
+          router.onServed(event.sessionID, event.model.id, usage, event.kind)
           // Pointed where this session's next step goes: the same turn after tool calls, else a new turn.
           if (event.kind === "primary") void router.refresh(event.model.id, event.sessionID, ending?.toolCalls ? "step" : "turn").catch(() => {})
           else void router.refresh(event.model.id).catch(() => {})

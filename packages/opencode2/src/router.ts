@@ -190,8 +190,11 @@ export interface RouterOptions {
   log?: (line: string) => void
   /** Reloads OpenCode's model catalog (the model transform runs again). */
   reload: () => Promise<unknown>
-  /** `round_robin`: the group's turn counter (rotation.ts), read where a turn's member is chosen. */
-  rotation?: (groupID: string) => number
+  /**
+   * `round_robin`: the group's turn counter, shared by the processes of the machine (the engine's `takeRotation`, as
+   * the 1.x edition counts): `take` as a turn starts, `peek` where the entry is pointed ahead of a turn.
+   */
+  rotation?: { peek(groupID: string): number; take(groupID: string): number }
   /**
    * The member that served a session's latest step on a combined model, and when, as another process recorded it
    * (`opencode run --session` is a process a turn): `sticky: "session"` and `{ window }` go on from there.
@@ -244,7 +247,7 @@ export class Router {
   private readonly clock: () => number
   private readonly log: (line: string) => void
   private readonly reloadCatalog: () => Promise<unknown>
-  private readonly rotation?: (groupID: string) => number
+  private readonly rotation?: RouterOptions["rotation"]
   private readonly lastServed?: RouterOptions["lastServed"]
   private readonly keyOf?: RouterOptions["keyOf"]
   /** Fingerprints of the keys OpenCode holds outside the settings, by integration, as last read. */
@@ -407,7 +410,7 @@ export class Router {
 
   /** The member a group serves from now: the one it points at while that one is ready, else the first ready one. */
   private memberFor(group: Group, now: number, failedProviders: readonly string[] = []): MemberRef | undefined {
-    const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
+    const rotation = group.strategy === "round_robin" ? this.rotation?.peek(group.id) : undefined
     const result = pick(group, this.view, this.config, { failedProviders, ...(rotation !== undefined ? { rotation } : {}) }, { now, limits: this.limitsView })
     if (result.kind === "none") return undefined
     return { providerID: result.member.providerID, modelID: result.member.modelID }
@@ -514,7 +517,8 @@ export class Router {
     this.firstContexts.delete(key)
     if (messages !== undefined) fresh.messages = messages
     if (!continuing) {
-      const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
+      // A turn takes its place in the rotation; a title or summary request only reads it.
+      const rotation = group.strategy !== "round_robin" ? undefined : kind === "primary" ? this.rotation?.take(group.id) : this.rotation?.peek(group.id)
       this.feed(fresh, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context)
     }
     this.feed(fresh, { type: "step_started", at: now, member }, context)
@@ -644,20 +648,15 @@ export class Router {
     this.streamFailures.set(key, classify(payload ?? {}, { now: this.clock(), providerID: this.steps.get(key)?.member.providerID }))
   }
 
-  /**
-   * The step's response finished as the provider ends a message. True when it is the first step of its turn that was
-   * served (`round_robin` moves on once a turn, not once a step).
-   */
-  onServed(sessionID: string, groupID: string, usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number }, kind = "primary"): boolean {
+  /** The step's response finished as the provider ends a message. */
+  onServed(sessionID: string, groupID: string, usage?: { input: number; output: number; cacheRead?: number; cacheWrite?: number }, kind = "primary"): void {
     const key = stepKey(sessionID, groupID, kind)
     const step = this.steps.get(key)
     const group = this.groups.get(groupID)
-    if (!step || step.retrying || !group) return false
-    const firstOfTurn = step.state.turn.servedBy === undefined
+    if (!step || step.retrying || !group) return
     if (usage) step.lastSpent = { member: step.member, tokens: usage.input + usage.output, cached: (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) }
     // The state stays: the session's next step reads who served this one (`sticky`, the turn).
     this.feed(step, { type: "step_finished", at: this.clock() }, this.contextFor(group, step.agent))
-    return firstOfTurn
   }
 
   /** The engine's reading of the failure core hands the retry hook. */
@@ -806,7 +805,7 @@ export class Router {
     const step = sessionID === undefined ? undefined : this.steps.get(stepKey(sessionID, groupID))
     if (step && !step.retrying) {
       const context = this.contextFor(group, step.agent)
-      const rotation = group.strategy === "round_robin" ? this.rotation?.(group.id) : undefined
+      const rotation = group.strategy === "round_robin" ? this.rotation?.peek(group.id) : undefined
       let state: FailoverState = { ...step.state, attempt: undefined, next: undefined }
       if (next === "turn") state = transition(state, { type: "turn_started", at: now, ...(rotation !== undefined ? { rotation } : {}) }, context).state
       const use = transition(state, { type: "step_requested", at: now }, context).actions.find((action) => action.type === "use")

@@ -622,17 +622,29 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
     expect(env.router.memberOf("s", SONNET, "title")).toEqual(anthropic)
   })
 
-  test("round_robin moves on once a turn: only a turn's first served step counts", async () => {
-    using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "round_robin" } })
+  test("round_robin takes a place in the counter once a turn: a turn's tool steps stay on its provider, the next turn moves on", async () => {
+    let counter = 0
+    const rotation = { peek: () => counter, take: () => counter++ }
+    using env = setup({ provider_priority: ["anthropic", "openrouter"], combined_models: { strategy: "round_robin" } }, { rotation })
+    env.router.onContext("s", SONNET, [{ role: "user" }])
     env.router.onRequest("s", SONNET)
-    // Without a counter the turn's index turns the order: the first turn goes to openrouter.
-    expect(await deflected(env, "s", 400)).toEqual({ decision: { retry: true, delay: 0 }, serving: openrouter })
-    env.router.onRequest("s", SONNET)
-    expect(served(env, "s", 50_000)).toBe(true)
+    expect(counter).toBe(1)
+    // The first turn takes place 0: anthropic, where the entry points.
+    expect(await env.router.route("s", SONNET, text(400))).toBe(false)
+    served(env, "s", 50_000)
     env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "tool" }])
     env.router.onRequest("s", SONNET)
-    // The turn goes on at openrouter, and does not count as a turn.
+    // The turn goes on at anthropic, and takes no place.
     expect(await env.router.route("s", SONNET, text(400))).toBe(false)
-    expect(served(env, "s", 50_000)).toBe(false)
+    expect(counter).toBe(1)
+    served(env, "s", 50_000)
+    // A title request reads the counter, takes nothing.
+    env.router.onRequest("s", SONNET, "title")
+    expect(counter).toBe(1)
+    // The next turn takes place 1: openrouter.
+    env.router.onContext("s", SONNET, [{ role: "user" }, { role: "assistant" }, { role: "tool" }, { role: "assistant" }, { role: "user" }])
+    env.router.onRequest("s", SONNET)
+    expect(counter).toBe(2)
+    expect(await deflected(env, "s", 400)).toEqual({ decision: { retry: true, delay: 0 }, serving: openrouter })
   })
 })

@@ -2,27 +2,28 @@ import { describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { advanceRotation, peekRotation } from "../src/rotation.ts"
 import { Router } from "../src/router.ts"
 import { appendSwitchRecord, readSwitchRecords, StatusBoard, switchesFile } from "../src/status.ts"
 import { tuiShapeProblems } from "../src/shape.ts"
 import { steerText } from "../src/steer.ts"
 import { applyPickerMode, currentPickerMode, pickerFile, writePickerChoice } from "../src/picker.ts"
 import { footerText, NOTICE_MS, parseCombinedArgs } from "../src/tui/text.ts"
-import { describeRedisUrl, renderCombinedStatus, settleStateFiles } from "combined-models"
+import { describeRedisUrl, peekRotation, renderCombinedStatus, settleStateFiles, takeRotation } from "combined-models"
 
 function scratch(): string {
   return mkdtempSync(join(tmpdir(), "cm-v2-visibility-"))
 }
 
 describe("round_robin's turn counter", () => {
-  test("peeking does not move it; a served turn moves it by one; a corrupt file reads as 0", () => {
+  test("peeking does not move it; taking a turn moves it by one, also before the write lands; a corrupt file reads as 0", async () => {
     const dir = scratch()
     const file = join(dir, "rotation.json")
     expect(peekRotation(file, "claude-sonnet-4-5")).toBe(0)
     expect(peekRotation(file, "claude-sonnet-4-5")).toBe(0)
-    expect(advanceRotation(file, "claude-sonnet-4-5")).toBe(1)
-    expect(advanceRotation(file, "claude-sonnet-4-5")).toBe(2)
+    expect(takeRotation(file, "claude-sonnet-4-5")).toBe(0)
+    expect(peekRotation(file, "claude-sonnet-4-5")).toBe(1)
+    expect(takeRotation(file, "claude-sonnet-4-5")).toBe(1)
+    await settleStateFiles()
     expect(peekRotation(file, "claude-sonnet-4-5")).toBe(2)
     expect(peekRotation(file, "gpt-5")).toBe(0)
     writeFileSync(file, "{not json")
