@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { settleStateFiles } from "combined-models"
-import type { ModelEditor, V2Model, V2ProviderInfo } from "../src/api.ts"
+import type { ModelEditor, V2Model } from "../src/api.ts"
+import { memoryEditor } from "./editor.ts"
 
 describe("start-up shape check", () => {
   test("a context without the hooks relied on is named, and setup throws (OpenCode logs it and goes on)", () => {
@@ -141,26 +142,16 @@ describe("the hooks together", () => {
 
   /** The plugin set up on a context over plain maps, as OpenCode 2 hands it: its hooks, transforms and RPC handlers. */
   async function plugin(stateHome: string) {
-    const infos: Record<string, V2ProviderInfo> = {
-      anthropic: { id: "anthropic", name: "Anthropic", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://a/v1", apiKey: "ka" } },
-      openrouter: { id: "openrouter", name: "OpenRouter", activation: "enabled", package: "@opencode/ai/providers/openrouter", settings: { baseURL: "http://o/v1", apiKey: "ko" } },
-    }
-    const models = new Map<string, Map<string, V2Model>>([
-      ["anthropic", new Map([["claude-sonnet-4-5", sonnet("anthropic", "claude-sonnet-4-5")]])],
-      ["openrouter", new Map([["anthropic/claude-sonnet-4.5", sonnet("openrouter", "anthropic/claude-sonnet-4.5")]])],
-      ["combined", new Map()],
-    ])
-    const editor: ModelEditor = {
-      list: (providerID) => (providerID ? [...(models.get(providerID)?.values() ?? [])] : [...models.values()].flatMap((m) => [...m.values()])),
-      get: (providerID, modelID) => models.get(providerID)?.get(modelID),
-      update: (providerID, modelID, fn) => {
-        const model = models.get(providerID)?.get(modelID) ?? ({ id: modelID, providerID } as V2Model)
-        fn(model)
-        models.get(providerID)?.set(modelID, model)
+    const editor = memoryEditor({
+      anthropic: {
+        info: { id: "anthropic", name: "Anthropic", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://a/v1", apiKey: "ka" } },
+        models: [sonnet("anthropic", "claude-sonnet-4-5")],
       },
-      remove: (providerID, modelID) => void models.get(providerID)?.delete(modelID),
-      provider: { get: (providerID) => (infos[providerID] ? { provider: infos[providerID]! } : undefined) },
-    }
+      openrouter: {
+        info: { id: "openrouter", name: "OpenRouter", activation: "enabled", package: "@opencode/ai/providers/openrouter", settings: { baseURL: "http://o/v1", apiKey: "ko" } },
+        models: [sonnet("openrouter", "anthropic/claude-sonnet-4.5")],
+      },
+    })
     const hooks = new Map<string, (event: unknown) => Promise<void>>()
     const modelTransforms: ((editor: ModelEditor) => void)[] = []
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {}

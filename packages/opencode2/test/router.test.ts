@@ -6,8 +6,9 @@ import { describe, expect, test } from "bun:test"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { ModelEditor, RetryEvent, V2Model, V2ProviderInfo } from "../src/api.ts"
+import type { RetryEvent, V2Model } from "../src/api.ts"
 import { requestTokens, Router, type RouterOptions } from "../src/router.ts"
+import { memoryEditor } from "./editor.ts"
 
 const sonnet = (providerID: string, id: string): V2Model => ({
   id,
@@ -19,26 +20,9 @@ const sonnet = (providerID: string, id: string): V2Model => ({
   limit: { context: 200000, output: 64000 },
 })
 
-/** A model editor over plain maps, as OpenCode 2's: `update` creates a model under a provider that exists. */
-function editor(providers: Record<string, { info: V2ProviderInfo; models: V2Model[] }>) {
-  const models = new Map<string, Map<string, V2Model>>(Object.entries(providers).map(([id, p]) => [id, new Map(p.models.map((m) => [m.id, m]))]))
-  models.set("combined", new Map())
-  const edit: ModelEditor = {
-    list: (providerID) => (providerID ? [...(models.get(providerID)?.values() ?? [])] : [...models.values()].flatMap((m) => [...m.values()])),
-    get: (providerID, modelID) => models.get(providerID)?.get(modelID),
-    update: (providerID, modelID, fn) => {
-      const model = models.get(providerID)?.get(modelID) ?? ({ id: modelID, providerID } as V2Model)
-      fn(model)
-      models.get(providerID)?.set(modelID, model)
-    },
-    remove: (providerID, modelID) => void models.get(providerID)?.delete(modelID),
-    provider: { get: (providerID) => (providers[providerID] ? { provider: providers[providerID]!.info } : undefined) },
-  }
-  return edit
-}
 
 const catalog = () =>
-  editor({
+  memoryEditor({
     anthropic: {
       info: { id: "anthropic", name: "Anthropic", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://a/v1", apiKey: "ka" } },
       models: [sonnet("anthropic", "claude-sonnet-4-5")],
@@ -386,7 +370,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
 
   test("cost: the cheapest member by OpenCode 2's catalog price (its base tier, not the long-context one) serves first, against the priority order", () => {
     const priced = (model: V2Model, cost: V2Model["cost"]) => ({ ...model, cost })
-    const edit = editor({
+    const edit = memoryEditor({
       anthropic: {
         info: { id: "anthropic", name: "Anthropic", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://a/v1", apiKey: "ka" } },
         models: [priced(sonnet("anthropic", SONNET), [{ input: 3, output: 15 }])],
@@ -485,7 +469,7 @@ describe("routing each step: read-ahead, least_limited, sticky, the turn", () =>
 
   test("a key OpenCode holds: a 401 cools that key; a new key stored while OpenCode runs is read again before routing, and the provider is asked", async () => {
     let key = "key-revoked"
-    const edit = editor({
+    const edit = memoryEditor({
       anthropic: { info: { id: "anthropic", name: "Anthropic", activation: "enabled", package: "@opencode/ai/providers/anthropic", settings: { baseURL: "http://a/v1" } }, models: [sonnet("anthropic", SONNET)] },
       openrouter: { info: { id: "openrouter", name: "OpenRouter", activation: "enabled", package: "@opencode/ai/providers/openrouter", settings: { baseURL: "http://o/v1", apiKey: "ko" } }, models: [sonnet("openrouter", "anthropic/claude-sonnet-4.5")] },
     })
