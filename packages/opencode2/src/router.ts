@@ -125,11 +125,6 @@ interface Step {
    * failure is ours, not the member's, and cools nothing.
    */
   deflected?: boolean
-  /**
-   * The retry hook sent this attempt to the same member after the wait it named (`retries_before_failover`): that
-   * member's cooldown is this wait, so the attempt is not turned away for it.
-   */
-  sameMemberRetry?: boolean
 }
 
 /**
@@ -462,7 +457,6 @@ export class Router {
       }
       this.log(`combined-models: the retry of ${groupID} was given up; a new step starts`)
       step.retrying = false
-      step.sameMemberRetry = false
       step.deflected = false
       step.decided = undefined
       step.state = { ...step.state, phase: "idle", attempt: undefined, next: undefined }
@@ -492,7 +486,9 @@ export class Router {
     const now = this.clock()
     const context = this.contextFor(group, agent ?? step?.agent)
     if (step?.retrying && step.groupID === groupID) {
+      // The attempt the machine chose: `route` leaves it where it goes.
       step.retrying = false
+      step.unrouted = false
       step.member = member
       step.startedAt = now
       this.feed(step, { type: "step_started", at: now, member }, context)
@@ -556,11 +552,7 @@ export class Router {
       this.noteFailed(sessionID, groupID, kind)
       return true
     }
-    if (step.deflected) return false
-    if (step.sameMemberRetry) {
-      step.sameMemberRetry = false
-      return false
-    }
+    // An attempt the machine chose (a retry, a move, a same-member retry after its wait) is not routed again.
     if (!step.unrouted) return false
     step.unrouted = false
     // With Redis the mirror loads after start-up: wait a moment for it on the first step, never longer.
@@ -766,7 +758,6 @@ export class Router {
           const to = { providerID: action.member.providerID, modelID: action.member.modelID }
           this.log(`combined-models: ${action.notice}`)
           step.retrying = true
-          step.sameMemberRetry = true
           await this.switchTo(groupID, to)
           event.decision = { retry: true, delay: action.delayMs }
           return
