@@ -183,7 +183,7 @@ export function setup(ctx: PluginContext): void | Dispose | Promise<Dispose> {
     safely(say, async (event: HttpRequestEvent) => {
       if (!ours(event, "http.request")) return
       // A fresh step is routed here, where its size is known; one routed elsewhere is refused on the loopback, keyless.
-      if (await router.route(event.sessionID, event.model.id, await event.request.clone().text(), event.kind)) {
+      if (await router.route(event.sessionID, event.model.id, () => event.request.clone().text(), event.kind)) {
         // Either the engine's reason to end the step, answered on the plugin's own loopback in the wire's error shape,
         // or a refused connection (the retry that follows goes to the member the engine chose).
         const refusal = router.takeRefusal(event.sessionID, event.model.id, event.kind)

@@ -542,7 +542,7 @@ export class Router {
    * attempt is turned away before it leaves: `true` tells the hook to send it to `DEFLECT_URL`, and the retry that
    * follows goes to the member the machine chose, with nothing recorded against the one passed over.
    */
-  async route(sessionID: string, groupID: string, body?: string, kind = "primary"): Promise<boolean> {
+  async route(sessionID: string, groupID: string, body?: string | (() => Promise<string>), kind = "primary"): Promise<boolean> {
     const step = this.steps.get(stepKey(sessionID, groupID, kind))
     const group = this.groups.get(groupID)
     if (!step || !group) return false
@@ -561,7 +561,10 @@ export class Router {
     const now = this.clock()
     // The machine routes from the step as requested, not started: the attempt on the pointed member is only begun.
     const requested = { ...step.state, attempt: undefined, next: undefined }
-    const decided = transition(requested, { type: "step_requested", at: now, ...stepSize(step, body) }, this.contextFor(group, step.agent))
+    // The body is read only where it sizes the step (a session's first one here): most steps are sized by what the
+    // last one spent, and a long conversation's body is not copied for them.
+    const text = step.lastSpent ? undefined : typeof body === "function" ? await body() : body
+    const decided = transition(requested, { type: "step_requested", at: now, ...stepSize(step, text) }, this.contextFor(group, step.agent))
     const use = decided.actions.find((action) => action.type === "use")
     const surface = decided.actions.find((action) => action.type === "surface")
     if (surface) {
